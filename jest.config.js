@@ -1,0 +1,11 @@
+// Three tiers, chosen by file name: *.spec.ts (unit), *.int.spec.ts (real Postgres/NATS), e2e/ (processes).
+const moduleNameMapper = { '^@assay/(.*)$': '<rootDir>/libs/$1/src' };
+const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true, diagnostics: false }] };
+const common = { rootDir: __dirname, moduleNameMapper, transform, testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'json'] };
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{libs,services,scripts}/**/*.spec.ts'], testPathIgnorePatterns: ['\\.int\\.spec\\.ts$', '/node_modules/', '/dist/'] },
+    { ...common, displayName: 'int', testMatch: ['<rootDir>/{libs,services}/**/*.int.spec.ts'], testTimeout: 60000 },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/e2e/**/*.spec.ts'], testTimeout: 300000 },
+  ],
+};

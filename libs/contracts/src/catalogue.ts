@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { AnyEnvelope, subjectOf } from './envelope';
+import { EvaluationEvent } from './events/evaluation.events';
+import { ExperimentEvent } from './events/experiment.events';
+import { InferenceEvent } from './events/inference.events';
+import { ReportEvent } from './events/report.events';
+
+/** Every event assay knows, one discriminated union per family, joined here. */
+export const AssayEvent = z.discriminatedUnion('type', [
+  ...ExperimentEvent.options,
+  ...InferenceEvent.options,
+  ...EvaluationEvent.options,
+  ...ReportEvent.options,
+]);
+export type AssayEvent = z.infer<typeof AssayEvent>;
+export type AssayEventType = AssayEvent['type'];
+export type EventOfType<T extends AssayEventType> = Extract<AssayEvent, { type: T }>;
+export type EventData<T extends AssayEventType> = EventOfType<T>['data'];
+
+const schemasByType = new Map<string, z.ZodType>(AssayEvent.options.map((o) => [o.shape.type.value, o]));
+
+/** Raised when a message is not a valid event: the consumer terminates it (dead letter), never retries it. */
+export class InvalidEventError extends Error {
+  constructor(
+    readonly subject: string,
+    readonly reason: string,
+  ) {
+    super(`invalid event on '${subject}': ${reason}`);
+    this.name = 'InvalidEventError';
+  }
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/**
+ * Parses an event from the wire or the log. Old schema versions would be upcast here, before
+ * validation: stored rows are never rewritten.
+ */
+export function parseEvent(raw: unknown, subject: string): AssayEvent {
+  const envelope = AnyEnvelope.safeParse(raw);
+  if (!envelope.success) throw new InvalidEventError(subject, `not an assay envelope: ${describeIssues(envelope.error)}`);
+  const schema = schemasByType.get(envelope.data.type);
+  if (!schema) throw new InvalidEventError(subject, `unknown event type '${envelope.data.type}'`);
+  const expectedSubject = subjectOf(envelope.data.type, envelope.data.schemaVersion);
+  if (subject !== expectedSubject && !subject.startsWith('log:')) {
+    throw new InvalidEventError(subject, `event of type '${envelope.data.type}' v${envelope.data.schemaVersion} arrived on '${subject}' (expected '${expectedSubject}')`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new InvalidEventError(subject, describeIssues(parsed.error));
+  return parsed.data as AssayEvent;
+}
+
+/** Parses and narrows to one type, for consumers bound to a single subject. */
+export function parseEventOfType<T extends AssayEventType>(type: T, raw: unknown, subject: string): EventOfType<T> {
+  const event = parseEvent(raw, subject);
+  if (event.type !== type) throw new InvalidEventError(subject, `expected '${type}', got '${event.type}'`);
+  return event as EventOfType<T>;
+}
+
+export function subjectOfEvent(event: { type: string; schemaVersion: number }): string {
+  return subjectOf(event.type, event.schemaVersion);
+}
+
+/** Subjects by event type, current schema versions: what publishers send and consumers bind to. */
+export const Subjects = Object.fromEntries(
+  AssayEvent.options.map((o) => [o.shape.type.value, subjectOf(o.shape.type.value, o.shape.schemaVersion.value)]),
+) as { [K in AssayEventType]: string };

@@ -1,0 +1,158 @@
+import { z } from 'zod';
+import { ItemDef } from '../domain';
+import { eventSchema } from '../envelope';
+
+/** What can fail, and where: the registry shows the stage of every failed run. */
+export const FailureStage = z.enum(['config', 'preflight', 'smoke', 'inference', 'evaluation', 'report']);
+export type FailureStage = z.infer<typeof FailureStage>;
+
+export const Phase = z.enum(['smoke', 'full']);
+export type Phase = z.infer<typeof Phase>;
+
+/** The resolved config travels as plain JSON (no file references; secrets are env var names only). */
+const ResolvedConfig = z.record(z.string(), z.unknown());
+
+export const ExperimentRequested = eventSchema(
+  'experiment.requested',
+  1,
+  z
+    .object({
+      requestId: z.string().uuid(),
+      /** The config file the user named, for messages only: the values are in `config`. */
+      configPath: z.string(),
+      config: ResolvedConfig,
+      warnings: z.array(z.string()),
+      force: z.boolean(),
+      smokeOnly: z.boolean(),
+      requestedBy: z.object({ host: z.string(), user: z.string() }).strict(),
+    })
+    .strict(),
+);
+export type ExperimentRequested = z.infer<typeof ExperimentRequested>;
+
+const DataFileHashes = z
+  .object({ profiles: z.string(), responses: z.string(), items: z.string(), split: z.string() })
+  .strict();
+
+export const ExperimentStarted = eventSchema(
+  'experiment.started',
+  1,
+  z
+    .object({
+      requestId: z.string().uuid(),
+      identity: z.string(),
+      /** 1 for the first run of an identity, n+1 for a forced or retried run. */
+      attempt: z.number().int().positive(),
+      method: z.string(),
+      config: ResolvedConfig,
+      configHash: z.string(),
+      identityAlgorithm: z.string(),
+      dataHashes: DataFileHashes,
+      codeVersion: z.string(),
+      runDir: z.string(),
+      warnings: z.array(z.string()),
+      forced: z.boolean(),
+      smokeOnly: z.boolean(),
+      /** The last failure of this identity, so a re-run says what failed last time. */
+      previousFailure: z.object({ attempt: z.number(), stage: FailureStage, error: z.string() }).strict().nullable(),
+      host: z.string(),
+    })
+    .strict(),
+);
+export type ExperimentStarted = z.infer<typeof ExperimentStarted>;
+
+export const ExperimentSkipped = eventSchema(
+  'experiment.skipped',
+  1,
+  z
+    .object({
+      requestId: z.string().uuid(),
+      identity: z.string(),
+      reason: z.enum(['already_completed', 'already_running']),
+      /** The attempt that completed (or is running) and that the request refers to. */
+      attempt: z.number().int().positive(),
+      runDir: z.string(),
+    })
+    .strict(),
+);
+export type ExperimentSkipped = z.infer<typeof ExperimentSkipped>;
+
+export const SplitInfo = z
+  .object({
+    path: z.string(),
+    sha256: z.string(),
+    seed: z.number(),
+    testFraction: z.number(),
+    train: z.number().int(),
+    test: z.number().int(),
+    created: z.boolean(),
+  })
+  .strict();
+export type SplitInfo = z.infer<typeof SplitInfo>;
+
+export const ExperimentPlanned = eventSchema(
+  'experiment.planned',
+  1,
+  z
+    .object({
+      identity: z.string(),
+      attempt: z.number().int().positive(),
+      phase: z.enum(['smoke', 'full']),
+      batches: z.number().int().nonnegative(),
+      prompts: z.number().int().nonnegative(),
+      items: z.array(ItemDef),
+      split: SplitInfo,
+      entities: z.number().int().nonnegative(),
+      groups: z.array(z.string()),
+      /** Prompt tokens the prefix cache could save at best: every entity prefix computed once. */
+      idealCachedTokens: z.number().int().nonnegative().nullable(),
+      totalPromptTokens: z.number().int().nonnegative().nullable(),
+      preflightWarnings: z.array(z.string()),
+    })
+    .strict(),
+);
+export type ExperimentPlanned = z.infer<typeof ExperimentPlanned>;
+
+export const ExperimentCompleted = eventSchema(
+  'experiment.completed',
+  1,
+  z
+    .object({
+      identity: z.string(),
+      attempt: z.number().int().positive(),
+      runDir: z.string(),
+      smokeOnly: z.boolean(),
+      /** Key numbers for the registry (primary metric, parse failures, ...). */
+      summary: z.record(z.string(), z.union([z.number(), z.null(), z.string()])),
+    })
+    .strict(),
+);
+export type ExperimentCompleted = z.infer<typeof ExperimentCompleted>;
+
+export const ExperimentFailed = eventSchema(
+  'experiment.failed',
+  1,
+  z
+    .object({
+      requestId: z.string().uuid().nullable(),
+      /** Null when the run failed before its identity could be computed (bad config, missing file). */
+      identity: z.string().nullable(),
+      attempt: z.number().int().positive().nullable(),
+      stage: FailureStage,
+      error: z.string().min(1),
+      /** Extra lines for the user (e.g. the smoke examples' raw outputs). */
+      details: z.array(z.string()),
+    })
+    .strict(),
+);
+export type ExperimentFailed = z.infer<typeof ExperimentFailed>;
+
+export const ExperimentEvent = z.discriminatedUnion('type', [
+  ExperimentRequested,
+  ExperimentStarted,
+  ExperimentSkipped,
+  ExperimentPlanned,
+  ExperimentCompleted,
+  ExperimentFailed,
+]);
+export type ExperimentEvent = z.infer<typeof ExperimentEvent>;

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { eventSchema } from '../envelope';
+
+/** What the worker needs to call the model; copied from the resolved config, never a secret. */
+export const ModelCallSettings = z
+  .object({
+    id: z.string(),
+    baseUrl: z.string(),
+    apiKeyEnv: z.string().nullable(),
+    temperature: z.number(),
+    maxTokens: z.number().int().positive(),
+    seed: z.number().int(),
+    stop: z.array(z.string()),
+    guidedJson: z.boolean(),
+    loraAdapter: z.string().nullable(),
+    requestTimeoutS: z.number().positive(),
+    maxRetries: z.number().int().nonnegative(),
+    concurrency: z.number().int().positive(),
+  })
+  .strict();
+export type ModelCallSettings = z.infer<typeof ModelCallSettings>;
+
+export const PromptRequest = z
+  .object({
+    promptId: z.string(),
+    group: z.string(),
+    item: z.string(),
+    /** The text after the entity's shared prefix: the model sees prefix + suffix, chat template applied. */
+    suffix: z.string(),
+    /** Ground truth rides along for the evaluator; the worker never puts it in a prompt. */
+    actual: z.number(),
+  })
+  .strict();
+export type PromptRequest = z.infer<typeof PromptRequest>;
+
+/** One entity's prompts: the prefix is stored once, so events stay far below NATS's 1 MB limit. */
+export const InferenceBatchRequested = eventSchema(
+  'inference.batch.requested',
+  1,
+  z
+    .object({
+      identity: z.string(),
+      attempt: z.number().int().positive(),
+      phase: z.enum(['smoke', 'full']),
+      batchId: z.string(),
+      entityId: z.string(),
+      /** Position of this batch in the planned order (entity order), for the worker's logs. */
+      index: z.number().int().nonnegative(),
+      prefix: z.string(),
+      prompts: z.array(PromptRequest).min(1),
+      model: ModelCallSettings,
+    })
+    .strict(),
+);
+export type InferenceBatchRequested = z.infer<typeof InferenceBatchRequested>;
+
+export const PromptResult = z
+  .object({
+    promptId: z.string(),
+    status: z.enum(['ok', 'error']),
+    outputText: z.string().nullable(),
+    /** After retries were exhausted, or a 4xx: the server's message. */
+    error: z.string().nullable(),
+    finishReason: z.string().nullable(),
+    promptTokens: z.number().int().nonnegative().nullable(),
+    completionTokens: z.number().int().nonnegative().nullable(),
+    cachedTokens: z.number().int().nonnegative().nullable(),
+    latencyMs: z.number().nonnegative(),
+    attempts: z.number().int().positive(),
+  })
+  .strict();
+export type PromptResult = z.infer<typeof PromptResult>;
+
+export const InferenceCompleted = eventSchema(
+  'inference.completed',
+  1,
+  z
+    .object({
+      identity: z.string(),
+      attempt: z.number().int().positive(),
+      phase: z.enum(['smoke', 'full']),
+      batchId: z.string(),
+      entityId: z.string(),
+      worker: z.string(),
+      /** One per prompt of the batch, in the batch's order; a failed prompt is kept with its error. */
+      results: z.array(PromptResult).min(1),
+    })
+    .strict(),
+);
+export type InferenceCompleted = z.infer<typeof InferenceCompleted>;
+
+/** A batch that could not be run at all (the model is gone, a 4xx on every prompt). */
+export const InferenceFailed = eventSchema(
+  'inference.failed',
+  1,
+  z
+    .object({
+      identity: z.string(),
+      attempt: z.number().int().positive(),
+      phase: z.enum(['smoke', 'full']),
+      batchId: z.string(),
+      entityId: z.string(),
+      worker: z.string(),
+      error: z.string().min(1),
+    })
+    .strict(),
+);
+export type InferenceFailed = z.infer<typeof InferenceFailed>;
+
+export const InferenceEvent = z.discriminatedUnion('type', [InferenceBatchRequested, InferenceCompleted, InferenceFailed]);
+export type InferenceEvent = z.infer<typeof InferenceEvent>;

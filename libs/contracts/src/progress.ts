@@ -1,0 +1,24 @@
+import { z } from 'zod';
+
+/**
+ * Live progress (seed §16) on core NATS `progress.<identity>`: for eyes only, never in the log.
+ * Messages carry deltas so several workers can report without coordinating.
+ */
+export const ProgressUpdate = z
+  .object({
+    identity: z.string(),
+    attempt: z.number().int().positive(),
+    phase: z.enum(['smoke', 'full']),
+    source: z.string(),
+    promptsDone: z.number().int().nonnegative(),
+    retries: z.number().int().nonnegative(),
+    inferenceFailures: z.number().int().nonnegative(),
+    parseFailures: z.number().int().nonnegative(),
+    message: z.string().optional(),
+  })
+  .strict();
+export type ProgressUpdate = z.infer<typeof ProgressUpdate>;
+
+export function progressSubject(identity: string): string {
+  return `progress.${identity}`;
+}

@@ -1,0 +1,51 @@
+import type { Sql } from './sql';
+
+/**
+ * Records that a consumer handled a message, in the same transaction as its effects. Returns
+ * false when it had already been handled: the caller then does nothing but ack.
+ */
+export async function markProcessed(sql: Sql, consumer: string, messageId: string): Promise<boolean> {
+  const rows = await sql.query(
+    'INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1',
+    [consumer, messageId],
+  );
+  return rows.length === 1;
+}
+
+export class CheckpointConflictError extends Error {
+  constructor(readonly subscription: string, readonly expected: bigint | null) {
+    super(`checkpoint of '${subscription}' moved: expected ${expected ?? 'none'}, another reader got there first`);
+    this.name = 'CheckpointConflictError';
+  }
+}
+
+export async function readCheckpoint(sql: Sql, subscription: string): Promise<bigint | null> {
+  const rows = await sql.query<{ position: string }>('SELECT position FROM checkpoints WHERE subscription = $1', [subscription]);
+  return rows.length ? BigInt(rows[0].position) : null;
+}
+
+/** Compare-and-set: moves the checkpoint from `expected` to `next`, or throws if someone else moved it. */
+export async function storeCheckpoint(sql: Sql, subscription: string, expected: bigint | null, next: bigint): Promise<void> {
+  const rows =
+    expected === null
+      ? await sql.query('INSERT INTO checkpoints (subscription, position) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1', [subscription, next.toString()])
+      : await sql.query('UPDATE checkpoints SET position = $3, updated_at = now() WHERE subscription = $1 AND position = $2 RETURNING 1', [
+          subscription,
+          expected.toString(),
+          next.toString(),
+        ]);
+  if (rows.length !== 1) throw new CheckpointConflictError(subscription, expected);
+}
+
+export async function recordDeadLetter(
+  sql: Sql,
+  letter: { consumer: string; subject: string; messageId: string | null; reason: string; payload: string },
+): Promise<void> {
+  await sql.query('INSERT INTO dead_letters (consumer, subject, message_id, reason, payload) VALUES ($1, $2, $3, $4, $5)', [
+    letter.consumer,
+    letter.subject,
+    letter.messageId,
+    letter.reason,
+    letter.payload,
+  ]);
+}

@@ -1,0 +1,131 @@
+import { createEvent, experimentStream, type AnyEnvelope } from '@assay/contracts';
+import { Client } from 'pg';
+import { createTestDatabase } from '../../testing/src/fixtures/database';
+import { appendToStream, VersionConflictError } from './append';
+import { CheckpointConflictError, readCheckpoint, storeCheckpoint } from './bookkeeping';
+import { EventStore } from './event-store';
+import type { EventPublisher } from './outbox';
+import { readAll, readStream, streamVersion } from './read';
+
+function failed(stream: string, error: string): AnyEnvelope {
+  return createEvent(
+    'experiment.failed',
+    { requestId: null, identity: null, attempt: null, stage: 'config', error, details: [] },
+    { stream, correlationId: 'c1', causationId: null, producer: 'test', codeVersion: 'test' },
+  );
+}
+
+describe('EventStore (real Postgres)', () => {
+  let db: { url: string; drop: () => Promise<void> };
+  let store: EventStore;
+  const published: Array<{ subject: string; id: string }> = [];
+  const publisher: EventPublisher = { publish: async (subject, e) => void published.push({ subject, id: e.id }) };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    store = await EventStore.open({ url: db.url, publisher });
+  });
+  afterAll(async () => {
+    await store.close();
+    await db.drop();
+  });
+
+  const stream = () => experimentStream(`t${Math.random().toString(16).slice(2, 10)}_test`);
+
+  it('appends with expected versions and rejects a stale writer', async () => {
+    const s = stream();
+    const [first] = await store.append([{ stream: s, expected: 'no_stream', events: [failed(s, 'a'), failed(s, 'b')] }]);
+    expect(first.nextExpectedVersion).toBe(2n);
+    await store.append([{ stream: s, expected: 2n, events: [failed(s, 'c')] }]);
+    await expect(store.append([{ stream: s, expected: 2n, events: [failed(s, 'd')] }])).rejects.toBeInstanceOf(VersionConflictError);
+    await expect(store.append([{ stream: s, expected: 'no_stream', events: [failed(s, 'e')] }])).rejects.toBeInstanceOf(VersionConflictError);
+    const events = await store.read((sql) => readStream(sql, s));
+    expect(events.map((e) => (e.data as { error: string }).error)).toEqual(['a', 'b', 'c']);
+    expect(events.map((e) => e.streamPosition)).toEqual([1n, 2n, 3n]);
+  });
+
+  it('treats re-appending the same message ids as already done', async () => {
+    const s = stream();
+    const events = [failed(s, 'x')];
+    await store.append([{ stream: s, expected: 'no_stream', events }]);
+    const [again] = await store.append([{ stream: s, expected: 'no_stream', events }]);
+    expect(again.alreadyAppended).toBe(true);
+    expect(await store.read((sql) => streamVersion(sql, s))).toBe(1n);
+  });
+
+  it('publishes only after commit, and never what was rolled back', async () => {
+    const s = stream();
+    const e = failed(s, 'rolled back');
+    await expect(
+      store.transaction(async (sql) => {
+        await appendToStream(sql, s, [e], 'any');
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(published.find((p) => p.id === e.id)).toBeUndefined();
+    expect(await store.read((sql) => readStream(sql, s))).toHaveLength(0);
+    const ok = failed(s, 'committed');
+    await store.append([{ stream: s, expected: 'any', events: [ok] }]);
+    expect(published.find((p) => p.id === ok.id)?.subject).toBe('experiment.failed.v1');
+  });
+
+  it('refuses UPDATE and DELETE on the log', async () => {
+    await expect(store.read((sql) => sql.query("UPDATE events SET type = 'x'"))).rejects.toThrow(/append-only/);
+    await expect(store.read((sql) => sql.query('DELETE FROM events'))).rejects.toThrow(/append-only/);
+  });
+
+  it('handles a message once: a second delivery does nothing', async () => {
+    const s = stream();
+    const trigger = failed(s, 'trigger');
+    let effects = 0;
+    const run = () =>
+      store.handle('test-consumer', trigger.id, async () => {
+        effects++;
+        return [{ stream: s, expected: 'any', events: [failed(s, `effect ${effects}`)] }];
+      });
+    expect((await run()).duplicate).toBe(false);
+    expect((await run()).duplicate).toBe(true);
+    expect(effects).toBe(1);
+    expect(await store.read((sql) => readStream(sql, s))).toHaveLength(1);
+  });
+
+  it('never lets a log reader skip an event whose transaction commits late', async () => {
+    const s1 = stream();
+    const s2 = stream();
+    const start = (await store.read((sql) => sql.query<{ p: string }>('SELECT coalesce(max(global_position), 0) AS p FROM events')))[0].p;
+    // A slow writer takes a global position first and holds its transaction open.
+    const slow = new Client({ connectionString: db.url });
+    await slow.connect();
+    await slow.query('BEGIN');
+    const lateEvent = failed(s1, 'late');
+    await slow.query(
+      `INSERT INTO events (stream, stream_position, message_id, type, schema_version, data, metadata, occurred_at)
+       VALUES ($1, 1, $2, $3, 1, '{}', '{}', now())`,
+      [s1, lateEvent.id, lateEvent.type],
+    );
+    // A fast writer commits a higher position meanwhile.
+    await store.append([{ stream: s2, expected: 'any', events: [failed(s2, 'fast')] }]);
+    const beforeCommit = await store.read((sql) => readAll(sql, BigInt(start)));
+    expect(beforeCommit.map((e) => e.stream)).not.toContain(s2); // held back: an older transaction is open
+    await slow.query('COMMIT');
+    await slow.end();
+    const afterCommit = await store.read((sql) => readAll(sql, BigInt(start)));
+    expect(afterCommit.map((e) => e.stream)).toEqual([s1, s2]);
+  });
+
+  it('stores checkpoints with compare-and-set', async () => {
+    const sub = `sub-${Math.random()}`;
+    await store.transaction((sql) => storeCheckpoint(sql, sub, null, 5n));
+    await expect(store.transaction((sql) => storeCheckpoint(sql, sub, null, 6n))).rejects.toBeInstanceOf(CheckpointConflictError);
+    await store.transaction((sql) => storeCheckpoint(sql, sub, 5n, 9n));
+    await expect(store.transaction((sql) => storeCheckpoint(sql, sub, 5n, 10n))).rejects.toBeInstanceOf(CheckpointConflictError);
+    expect(await store.read((sql) => readCheckpoint(sql, sub))).toBe(9n);
+  });
+
+  it('serialises concurrent writers of one stream without losing any', async () => {
+    const s = stream();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.append([{ stream: s, expected: 'any', events: [failed(s, `w${i}`)] }])));
+    const events = await store.read((sql) => readStream(sql, s));
+    expect(events.map((e) => e.streamPosition)).toEqual(Array.from({ length: 20 }, (_, i) => BigInt(i + 1)));
+  });
+});

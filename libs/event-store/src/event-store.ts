@@ -1,0 +1,130 @@
+import { subjectOf, type AnyEnvelope } from '@assay/contracts';
+import type { DataSource } from 'typeorm';
+import { appendToStream, type AppendResult, type ExpectedVersion } from './append';
+import { markProcessed } from './bookkeeping';
+import { createDataSource, databaseUrl, ensureDatabase, migrate } from './database';
+import { claimAndPublish, markPublished, type EventPublisher } from './outbox';
+import { sqlOf, type Sql } from './sql';
+
+export interface StreamAppend {
+  stream: string;
+  expected: ExpectedVersion;
+  events: AnyEnvelope[];
+}
+
+export interface HandleResult {
+  /** The message had been handled before: nothing was done again. */
+  duplicate: boolean;
+  appended: AnyEnvelope[];
+}
+
+/**
+ * The Postgres event log. Postgres is the source of truth; the broker only moves work: events
+ * are published after the transaction that stored them commits (outbox), never before.
+ */
+export class EventStore {
+  private relayTimer: NodeJS.Timeout | null = null;
+
+  private constructor(
+    readonly dataSource: DataSource,
+    private readonly publisher: EventPublisher | null,
+  ) {}
+
+  /** Connects, creating the database and applying migrations when needed. */
+  static async open(opts: { url?: string; publisher?: EventPublisher; poolSize?: number } = {}): Promise<EventStore> {
+    const url = opts.url ?? databaseUrl();
+    await ensureDatabase(url);
+    const dataSource = createDataSource(url, opts.poolSize);
+    await dataSource.initialize();
+    await migrate(dataSource);
+    return new EventStore(dataSource, opts.publisher ?? null);
+  }
+
+  async transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      const result = await work(sqlOf(runner));
+      await runner.commitTransaction();
+      return result;
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      throw error;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /** Reads outside a transaction. */
+  async read<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      return await work(sqlOf(runner));
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /** Appends outside any consumer (e.g. a command), then publishes after commit. */
+  async append(appends: StreamAppend[]): Promise<AppendResult[]> {
+    const results = await this.transaction((sql) => Promise.all(appends.map((a) => appendToStream(sql, a.stream, a.events, a.expected))));
+    await this.publishAfterCommit(appends, results);
+    return results;
+  }
+
+  /**
+   * Runs a consumer's effects exactly once per message: the processed-message record, the
+   * events it appends and anything else `effects` writes commit together; the events are
+   * published after commit. A redelivered message that was already handled does nothing.
+   */
+  async handle(consumer: string, messageId: string, effects: (sql: Sql) => Promise<StreamAppend[]>): Promise<HandleResult> {
+    const outcome = await this.transaction(async (sql) => {
+      if (!(await markProcessed(sql, consumer, messageId))) return null;
+      const appends = await effects(sql);
+      // Sequential: appends to one stream in one transaction must see each other's positions.
+      const results: AppendResult[] = [];
+      for (const a of appends) results.push(await appendToStream(sql, a.stream, a.events, a.expected));
+      return { appends, results };
+    });
+    if (!outcome) return { duplicate: true, appended: [] };
+    await this.publishAfterCommit(outcome.appends, outcome.results);
+    return { duplicate: false, appended: outcome.appends.flatMap((a) => a.events) };
+  }
+
+  private async publishAfterCommit(appends: StreamAppend[], results: AppendResult[]): Promise<void> {
+    if (!this.publisher) return;
+    const published: bigint[] = [];
+    for (let i = 0; i < appends.length; i++) {
+      if (results[i].alreadyAppended) continue;
+      for (const [j, event] of appends[i].events.entries()) {
+        await this.publisher.publish(subjectOf(event.type, event.schemaVersion), event);
+        published.push(results[i].globalPositions[j]);
+      }
+    }
+    await this.transaction((sql) => markPublished(sql, published));
+  }
+
+  /** Periodically publishes what a crashed writer left in the outbox. */
+  startOutboxRelay(intervalMs = 2000, olderThanMs = 5000): void {
+    if (!this.publisher || this.relayTimer) return;
+    const publisher = this.publisher;
+    const tick = async () => {
+      try {
+        while ((await this.transaction((sql) => claimAndPublish(sql, publisher, { olderThanMs, limit: 200 }))) === 200);
+      } catch (error) {
+        // The relay retries on its next tick; the failure is logged, not hidden.
+        console.error(`[outbox] relay failed, will retry: ${(error as Error).message}`);
+      }
+      if (this.relayTimer) this.relayTimer = setTimeout(tick, intervalMs);
+    };
+    this.relayTimer = setTimeout(tick, intervalMs);
+  }
+
+  async close(): Promise<void> {
+    if (this.relayTimer) clearTimeout(this.relayTimer);
+    this.relayTimer = null;
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}

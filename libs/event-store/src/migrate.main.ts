@@ -1,0 +1,14 @@
+import { databaseUrl, redact } from './database';
+import { EventStore } from './event-store';
+
+/** `npm run migrate`: creates the database if missing and applies pending migrations. */
+async function main(): Promise<void> {
+  const store = await EventStore.open();
+  console.log(`migrations applied on ${redact(databaseUrl())}`);
+  await store.close();
+}
+
+main().catch((error: Error) => {
+  console.error(`migrate failed: ${error.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,38 @@
+import { EVENT_COLUMNS, toStoredEvent, type EventRow, type StoredEvent } from './stored-event';
+import type { Sql } from './sql';
+
+/** A stream's events in order, optionally only some types (stream reads see committed rows only). */
+export async function readStream(sql: Sql, stream: string, opts: { types?: string[]; fromPosition?: bigint } = {}): Promise<StoredEvent[]> {
+  const rows = await sql.query<EventRow>(
+    `SELECT ${EVENT_COLUMNS} FROM events
+      WHERE stream = $1 AND stream_position >= $2 AND ($3::text[] IS NULL OR type = ANY($3::text[]))
+      ORDER BY stream_position`,
+    [stream, (opts.fromPosition ?? 0n).toString(), opts.types ?? null],
+  );
+  return rows.map(toStoredEvent);
+}
+
+/**
+ * Events after a global position, across streams. Only rows whose transaction is older than
+ * every transaction still running are returned: a bigserial is taken at insert time, so a
+ * slow transaction can commit a lower position after a faster one, and a reader that just
+ * took "everything above my checkpoint" would skip it forever.
+ */
+export async function readAll(sql: Sql, after: bigint, opts: { limit?: number; types?: string[] } = {}): Promise<StoredEvent[]> {
+  const rows = await sql.query<EventRow>(
+    `SELECT ${EVENT_COLUMNS} FROM events
+      WHERE global_position > $1
+        AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        AND ($3::text[] IS NULL OR type = ANY($3::text[]))
+      ORDER BY global_position
+      LIMIT $2`,
+    [after.toString(), opts.limit ?? 1000, opts.types ?? null],
+  );
+  return rows.map(toStoredEvent);
+}
+
+/** The last position of a stream (0 when it does not exist). */
+export async function streamVersion(sql: Sql, stream: string): Promise<bigint> {
+  const [{ version }] = await sql.query<{ version: string }>('SELECT coalesce(max(stream_position), 0) AS version FROM events WHERE stream = $1', [stream]);
+  return BigInt(version);
+}
