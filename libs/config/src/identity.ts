@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { canonicalJson, JsonObject, toDict } from './canonical';
+import { DATA_KEYS } from './parse';
+import { ExperimentConfig } from './schema';
+
+export const IDENTITY_ALGORITHM = 'assay-identity/v1' as const;
+
+export interface IdentityInput {
+  config: ExperimentConfig;
+  /** Content hash of each data file, keyed exactly by the `data` keys: profiles, responses, items, split. */
+  dataHashes: Record<string, string>;
+  /** From resolveCodeVersion: short commit, `-dirty` when tracked files have changes. */
+  codeVersion: string;
+}
+
+export interface Identity {
+  /** `<first 8 hex of configHash>_<codeVersion>`: the experiment's folder name and registry key. */
+  identity: string;
+  /** Full sha256 (hex) of the canonical identity payload. */
+  configHash: string;
+  algorithm: typeof IDENTITY_ALGORITHM;
+}
+
+/**
+ * The part of the resolved config that decides WHAT is computed. Removed are the values that only
+ * say WHERE things are: the data paths (their content hashes stand in for them), output_root,
+ * model.base_url and model.api_key_env. A chat template given as a file path is replaced by the
+ * sha256 of its content for the same reason. So moving the checkout, the data folder or the server
+ * keeps the identity; any other resolved value, any data file's content, or the code version
+ * changes it. YAML key order, comments and `_base`/`_presets` are gone once resolved, so configs
+ * that resolve to the same values share an identity.
+ */
+export function identityView(config: ExperimentConfig): JsonObject {
+  const dict = toDict(config);
+  delete dict.data;
+  delete dict.output_root;
+  const model = { ...(dict.model as JsonObject) };
+  delete model.base_url;
+  delete model.api_key_env;
+  const template = config.model.chat_template;
+  if (!template.startsWith('builtin:')) model.chat_template = `sha256:${sha256(readTemplate(template))}`;
+  dict.model = model;
+  return dict;
+}
+
+export function computeIdentity(input: IdentityInput): Identity {
+  const { config, dataHashes, codeVersion } = input;
+  checkDataHashes(dataHashes);
+  if (!/^[A-Za-z0-9._-]+$/.test(codeVersion)) {
+    // It becomes part of a folder name, so anything path-like is refused.
+    throw new Error(`computeIdentity: codeVersion must be non-empty and contain only letters, digits, '.', '_' or '-', got ${JSON.stringify(codeVersion)}`);
+  }
+  const configHash = sha256(canonicalJson({ algorithm: IDENTITY_ALGORITHM, config: identityView(config), dataHashes }));
+  return { identity: `${configHash.slice(0, 8)}_${codeVersion}`, configHash, algorithm: IDENTITY_ALGORITHM };
+}
+
+/** Exactly one hash per data key: a missing one would silently drop a file from the identity. */
+function checkDataHashes(dataHashes: Record<string, string>): void {
+  const expected: readonly string[] = DATA_KEYS;
+  const missing = expected.filter((k) => !(k in dataHashes));
+  const extra = Object.keys(dataHashes).filter((k) => !expected.includes(k));
+  const empty = Object.entries(dataHashes).filter(([, v]) => typeof v !== 'string' || v.length === 0).map(([k]) => k);
+  if (missing.length > 0 || extra.length > 0 || empty.length > 0) {
+    const parts = [
+      missing.length > 0 ? `missing ${missing.join(', ')}` : '',
+      extra.length > 0 ? `unexpected ${extra.join(', ')}` : '',
+      empty.length > 0 ? `empty ${empty.join(', ')}` : '',
+    ].filter(Boolean);
+    throw new Error(`computeIdentity: dataHashes must have a non-empty hash for exactly ${expected.join(', ')} (${parts.join('; ')})`);
+  }
+}
+
+function readTemplate(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new Error(`computeIdentity: cannot read model.chat_template ${file} to hash its content: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}

@@ -1,0 +1,25 @@
+export { ConfigError } from './errors';
+export type { ConfigIssue } from './errors';
+export {
+  ExperimentConfig,
+  DataSection,
+  SplitSection,
+  SampleSection,
+  LabelsSection,
+  ModelSection,
+  PromptSection,
+  SmokeSection,
+  PROMPT_PLACEHOLDERS,
+  DEFAULT_SYSTEM_PROMPT,
+  DEFAULT_USER_PROMPT,
+  placeholdersIn,
+} from './schema';
+export { parseExperimentConfig } from './parse';
+export { loadExperimentConfig } from './load';
+export type { LoadedConfig } from './load';
+export { validateConfig } from './validate';
+export { canonicalJson, toDict } from './canonical';
+export type { JsonObject, JsonValue } from './canonical';
+export { computeIdentity, identityView, IDENTITY_ALGORITHM } from './identity';
+export type { Identity, IdentityInput } from './identity';
+export { resolveCodeVersion } from './code-version';

@@ -1,0 +1,6 @@
+export * from './dataset';
+export * from './split';
+export { DatasetError, readTable, where } from './table';
+export type { Table, TableRow } from './table';
+export { mulberry32, shuffleInPlace, compareCodeUnits, assertSeed } from './prng';
+export { csvCell, csvLine } from './csv';

@@ -1,0 +1,180 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { z } from 'zod';
+import { compareCodeUnits, mulberry32, shuffleInPlace } from './prng';
+
+/**
+ * Entity-level train/test split (seed §7), stored once as JSON and loaded by every component.
+ * No timestamp or host in the file: the same inputs must produce the same bytes (and hash).
+ */
+export interface SplitFile {
+  train: string[];
+  test: string[];
+  seed: number;
+  test_fraction: number;
+  data_hash: string;
+  created_by: string;
+  created_at?: never;
+}
+
+export const SPLIT_CREATED_BY = 'assay makeSplit v1: mulberry32(seed) Fisher-Yates over ids sorted by code unit';
+
+const SplitSchema = z.object({
+  train: z.array(z.string()),
+  test: z.array(z.string()),
+  seed: z.number(),
+  test_fraction: z.number(),
+  data_hash: z.string(),
+  created_by: z.string(),
+});
+
+export class SplitError extends Error {
+  override name = 'SplitError';
+}
+
+const SHOW = 5;
+
+function showIds(ids: string[]): string {
+  const shown = ids.slice(0, SHOW).map((id) => JSON.stringify(id)).join(', ');
+  return ids.length > SHOW ? `${shown}, ... and ${ids.length - SHOW} more` : shown;
+}
+
+/** Pure: same ids (in any order), seed and fraction give the same split. */
+export function makeSplit(entityIds: string[], seed: number, testFraction: number, dataHash: string): SplitFile {
+  if (!(testFraction > 0 && testFraction < 1)) throw new SplitError(`test_fraction must be in (0, 1), got ${testFraction}`);
+  const sorted = [...entityIds].sort(compareCodeUnits);
+  const dupes = sorted.filter((id, i) => i > 0 && sorted[i - 1] === id);
+  if (dupes.length > 0) throw new SplitError(`cannot split: duplicate entity ids ${showIds([...new Set(dupes)])}`);
+  const n = sorted.length;
+  const nTest = Math.round(n * testFraction);
+  // An empty side would make the run meaningless; refuse instead of silently clamping.
+  if (nTest === 0 || nTest === n) {
+    throw new SplitError(`cannot split ${n} entities with test_fraction ${testFraction}: it gives ${nTest} test and ${n - nTest} train entities`);
+  }
+  // Sorting first makes the result independent of the order the ids were read in.
+  const shuffled = shuffleInPlace(sorted, mulberry32(seed));
+  return {
+    train: shuffled.slice(nTest).sort(compareCodeUnits),
+    test: shuffled.slice(0, nTest).sort(compareCodeUnits),
+    seed,
+    test_fraction: testFraction,
+    data_hash: dataHash,
+    created_by: SPLIT_CREATED_BY,
+  };
+}
+
+/** The exact bytes written: fixed key order, 2-space indent, trailing newline. */
+export function serializeSplit(split: SplitFile): string {
+  const { train, test, seed, test_fraction, data_hash, created_by } = split;
+  return JSON.stringify({ train, test, seed, test_fraction, data_hash, created_by }, null, 2) + '\n';
+}
+
+function sha256(bytes: string | Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * Reads and validates a split: every id known to the profiles, no id twice, a non-empty test
+ * list, and (when given) the data hash it was drawn from. `hash` is sha256 of the file bytes.
+ */
+export async function loadSplit(path: string, entityIds: string[], expectedDataHash?: string): Promise<{ split: SplitFile; hash: string }> {
+  const bytes = await readFile(path);
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new SplitError(`${path}: malformed JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = SplitSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
+    throw new SplitError(`${path}: not a valid split file (expected train, test, seed, test_fraction, data_hash, created_by): ${issues}`);
+  }
+  const split: SplitFile = parsed.data;
+  for (const side of ['train', 'test'] as const) {
+    const seen = new Set<string>();
+    const dupes = split[side].filter((id) => (seen.has(id) ? true : (seen.add(id), false)));
+    if (dupes.length > 0) throw new SplitError(`${path}: ${dupes.length} id(s) listed more than once in "${side}": ${showIds(dupes)}`);
+  }
+  const trainSet = new Set(split.train);
+  const both = split.test.filter((id) => trainSet.has(id));
+  if (both.length > 0) throw new SplitError(`${path}: ${both.length} id(s) are in both train and test (leakage): ${showIds(both)}`);
+  if (split.test.length === 0) throw new SplitError(`${path}: the test list is empty`);
+  if (expectedDataHash !== undefined && split.data_hash !== expectedDataHash) {
+    throw new SplitError(
+      `${path}: data_hash ${split.data_hash} differs from the hash of the current data ${expectedDataHash}: ` +
+        `the split was drawn from other data. Delete ${path} to redraw it from the current data, or point the config at the data it was made from.`,
+    );
+  }
+  const known = new Set(entityIds);
+  const unknown = [...split.train, ...split.test].filter((id) => !known.has(id));
+  if (unknown.length > 0) {
+    throw new SplitError(`${path}: ${unknown.length} id(s) are not in the profiles: ${showIds(unknown)}`);
+  }
+  return { split, hash: sha256(bytes) };
+}
+
+/**
+ * Loads the split at `path`, or draws and writes it if the file does not exist. Creation is
+ * exclusive: the content goes to a temp file in the same folder and is hard-linked into place,
+ * which fails if another process got there first; the loser then loads the winner's file, so
+ * concurrent callers always end up with one file and the same content.
+ */
+export async function ensureSplit(
+  path: string,
+  entityIds: string[],
+  opts: { seed: number; testFraction: number; dataHash: string },
+): Promise<{ split: SplitFile; created: boolean; hash: string }> {
+  const existing = await loadExisting(path, entityIds, opts);
+  if (existing) return existing;
+  const split = makeSplit(entityIds, opts.seed, opts.testFraction, opts.dataHash);
+  const text = serializeSplit(split);
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await open(tmp, 'wx');
+  try {
+    await handle.writeFile(text, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  let created = true;
+  try {
+    await link(tmp, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new SplitError(`${path}: could not create the split file (hard link from ${tmp} failed): ${(err as Error).message}`, { cause: err });
+    }
+    created = false; // another process created it between our check and our link
+  } finally {
+    await unlink(tmp);
+  }
+  if (created) return { split, created: true, hash: sha256(text) };
+  const raced = await loadExisting(path, entityIds, opts);
+  if (!raced) throw new SplitError(`${path}: link reported the file exists but it cannot be found`);
+  return raced;
+}
+
+async function loadExisting(
+  path: string,
+  entityIds: string[],
+  opts: { seed: number; testFraction: number; dataHash: string },
+): Promise<{ split: SplitFile; created: false; hash: string } | null> {
+  let loaded: { split: SplitFile; hash: string };
+  try {
+    loaded = await loadSplit(path, entityIds, opts.dataHash);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null; // not created yet: the caller creates it
+    throw err;
+  }
+  const { split } = loaded;
+  // The file wins over the config only if they agree; otherwise results would not match the config.
+  if (split.seed !== opts.seed || split.test_fraction !== opts.testFraction) {
+    throw new SplitError(
+      `${path}: the split was drawn with seed ${split.seed} and test_fraction ${split.test_fraction}, but the config asks for seed ${opts.seed} and test_fraction ${opts.testFraction}. ` +
+        `Delete ${path} to redraw it, or set the config to the file's values.`,
+    );
+  }
+  return { ...loaded, created: false };
+}

@@ -1,0 +1,100 @@
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import parquet = require('parquetjs-lite');
+
+/**
+ * One input file as raw text cells, whatever its format, so the dataset rules are written once.
+ * `line` is 1-based with the header as line 1 (for Parquet: data row i is "line" i + 1, so the
+ * numbers mean the same thing in both formats).
+ */
+export interface TableRow {
+  line: number;
+  cells: string[];
+}
+
+export interface Table {
+  file: string;
+  format: 'csv' | 'parquet';
+  columns: string[];
+  rows: TableRow[];
+}
+
+export class DatasetError extends Error {
+  override name = 'DatasetError';
+}
+
+/** "file:line", plus the Parquet row so a reader of a Parquet file can find it. */
+export function where(table: Pick<Table, 'file' | 'format'>, line: number): string {
+  return table.format === 'parquet' ? `${table.file}:${line} (parquet row ${line - 1})` : `${table.file}:${line}`;
+}
+
+export async function readTable(file: string): Promise<Table> {
+  const ext = extname(file).toLowerCase();
+  if (ext === '.csv') return readCsv(file);
+  if (ext === '.parquet') return readParquet(file);
+  throw new DatasetError(`${file}: unsupported file type '${ext}'; expected .csv or .parquet`);
+}
+
+interface CsvRecord {
+  record: string[];
+  info: { lines: number; empty_lines: number };
+}
+
+async function readCsv(file: string): Promise<Table> {
+  const text = await readFile(file, 'utf8');
+  let records: CsvRecord[];
+  try {
+    // No trimming and no casting: ids are data and must survive byte for byte.
+    records = parse(text, { bom: true, info: true, skip_empty_lines: true, relax_column_count: false }) as unknown as CsvRecord[];
+  } catch (err) {
+    // csv-parse's message has the line but not the file; add it and keep the original as cause.
+    throw new DatasetError(`${file}: invalid CSV: ${(err as Error).message}`, { cause: err });
+  }
+  if (records.length === 0) throw new DatasetError(`${file}: empty file (no header)`);
+  // info.lines is where a record ENDS; a quoted cell may span lines, so the start is derived
+  // from the previous record's end plus any skipped empty lines.
+  let prevEnd = 0;
+  let prevEmpty = 0;
+  const rows: TableRow[] = [];
+  for (const { record, info } of records) {
+    const start = prevEnd + 1 + (info.empty_lines - prevEmpty);
+    rows.push({ line: start, cells: record });
+    prevEnd = info.lines;
+    prevEmpty = info.empty_lines;
+  }
+  const header = rows.shift() as TableRow;
+  return { file, format: 'csv', columns: header.cells, rows };
+}
+
+async function readParquet(file: string): Promise<Table> {
+  const reader = await parquet.ParquetReader.openFile(file);
+  try {
+    const fieldList = reader.getSchema().fieldList as Array<{ name: string; path: string[]; isNested?: boolean }>;
+    const nested = fieldList.filter((f) => f.isNested || f.path.length > 1);
+    if (nested.length > 0) {
+      throw new DatasetError(`${file}: nested Parquet columns are not supported: ${nested.map((f) => f.path.join('.')).join(', ')}`);
+    }
+    const columns = fieldList.map((f) => f.name);
+    const rows: TableRow[] = [];
+    const cursor = reader.getCursor();
+    for (let row = (await cursor.next()) as Record<string, unknown> | null; row; row = await cursor.next()) {
+      const line = rows.length + 2;
+      rows.push({ line, cells: columns.map((c) => cellText(row as Record<string, unknown>, c, file, line)) });
+    }
+    return { file, format: 'parquet', columns, rows };
+  } finally {
+    await reader.close();
+  }
+}
+
+/** Parquet cells are typed; the loader works on text like CSV, so convert without losing digits. */
+function cellText(row: Record<string, unknown>, column: string, file: string, line: number): string {
+  const v = row[column];
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  if (v instanceof Date) return v.toISOString();
+  throw new DatasetError(`${file}:${line} (parquet row ${line - 1}) column '${column}': unsupported cell type ${Object.prototype.toString.call(v)}`);
+}

@@ -1,0 +1,11 @@
+export * from './types';
+export { EVALUATOR_VERSION } from './version';
+export { parseAnswer, toPrediction, type ParseOptions, type ParseResult } from './parse';
+export { evaluate } from './evaluate';
+export { METRIC_DEFINITIONS } from './metrics';
+export { trainMeanBaseline, nearestNeighbourBaseline, TRAIN_MEAN_METHOD, KNN_METHOD, MAX_CATEGORIES } from './baselines';
+export { valueRanges } from './diagnostics';
+export { reviewChecklist } from './review';
+export { smokeChecks, type SmokeCheck, type SmokeResult } from './smoke';
+export { buildEvaluation } from './build';
+export { assertAllFinite } from './guard';

@@ -1,0 +1,198 @@
+import { sampleKey } from '@assay/contracts';
+import type { Prediction } from '@assay/contracts';
+import { TRAIN_MEAN_METHOD } from './baselines';
+import { compareStrings, fmt, pct } from './order';
+import type { MethodScores, ReviewLine, ReviewStatus, ValueRange } from './types';
+
+/**
+ * The post-run review checklist (seed §9), one line per check, each with the numbers behind its
+ * status so a reader can disagree with the threshold. Thresholds:
+ * - parse failures: < 1% pass, <= 5% warn, > 5% fail (of outputs that exist);
+ * - inference failures: none pass, some warn, all fail;
+ * - distribution: fail if every prediction is identical; warn if a group's |pred mean - actual
+ *   mean| exceeds 10% of its declared range;
+ * - groups: a group whose normalized MAE is worse than the train-mean baseline's is
+ *   catastrophic; any -> warn, more than half of the groups -> fail;
+ * - outliers: none pass, up to 5% of scored predictions warn, more fail; "systematic" when at
+ *   least 3 and more than half sit in one group or one item;
+ * - ranking: better than every baseline pass, worse than every baseline fail, else warn;
+ * - spot-check and notes are for a human: listed as pass / warn respectively.
+ */
+
+export const PARSE_PASS_BELOW = 0.01;
+export const PARSE_WARN_UP_TO = 0.05;
+export const BIAS_WARN_FRACTION = 0.1;
+export const OUTLIER_WARN_UP_TO = 0.05;
+const SYSTEMATIC_MIN_COUNT = 3;
+const SHOW = 3;
+
+function line(check: string, status: ReviewStatus, detail: string): ReviewLine {
+  return { check, status, detail };
+}
+
+function byKey(a: Prediction, b: Prediction): number {
+  return compareStrings(sampleKey(a), sampleKey(b));
+}
+
+function examples(preds: Prediction[]): string {
+  const shown = [...preds].sort(byKey).slice(0, SHOW);
+  if (shown.length === 0) return '';
+  return `; e.g. ${shown.map((p) => `${sampleKey(p)}: ${p.parseError ?? ''}`).join('; ')}`;
+}
+
+export function parseFailureLine(scores: MethodScores, predictions: Prediction[]): ReviewLine {
+  const o = scores.overall;
+  const outputs = o.n - o.inferenceFailures;
+  const check = 'Parse failure rate';
+  if (outputs === 0) return line(check, 'fail', `no outputs to parse: all ${o.n} samples failed at inference`);
+  const rate = o.parseFailures / outputs;
+  const status: ReviewStatus = rate < PARSE_PASS_BELOW ? 'pass' : rate <= PARSE_WARN_UP_TO ? 'warn' : 'fail';
+  const failed = predictions.filter((p) => p.parseStatus === 'parse_failure');
+  return line(check, status, `${o.parseFailures} of ${outputs} outputs failed to parse (${pct(o.parseFailures, outputs)}; pass < 1%, fail > 5%)${examples(failed)}`);
+}
+
+export function inferenceFailureLine(scores: MethodScores, predictions: Prediction[]): ReviewLine {
+  const o = scores.overall;
+  const status: ReviewStatus = o.inferenceFailures === 0 ? 'pass' : o.inferenceFailures === o.n ? 'fail' : 'warn';
+  const failed = predictions.filter((p) => p.parseStatus === 'inference_failure');
+  const missing = o.inferenceFailures - failed.length;
+  const missingText = missing > 0 ? `, ${missing} of them without any prediction` : '';
+  return line('Inference failures', status, `${o.inferenceFailures} of ${o.n} samples (${pct(o.inferenceFailures, o.n)}) have no model output${missingText}${examples(failed)}`);
+}
+
+/** Pools per-group (n, mean, population std) into overall values. */
+function pooled(parts: Array<{ n: number; mean: number | null; std: number | null }>): { mean: number | null; std: number | null } {
+  let n = 0;
+  let s1 = 0;
+  let s2 = 0;
+  for (const p of parts) {
+    if (p.n === 0 || p.mean === null || p.std === null) continue;
+    n += p.n;
+    s1 += p.n * p.mean;
+    s2 += p.n * (p.std ** 2 + p.mean ** 2);
+  }
+  if (n === 0) return { mean: null, std: null };
+  const m = s1 / n;
+  return { mean: m, std: Math.sqrt(Math.max(0, s2 / n - m * m)) };
+}
+
+export function distributionLine(ranges: ValueRange[], predictions: Prediction[]): ReviewLine {
+  const check = 'Prediction vs actual distribution';
+  const actual = pooled(ranges.map((r) => r.actual));
+  const pred = pooled(ranges.map((r) => r.predicted));
+  const summary = `predicted mean ${fmt(pred.mean)} (std ${fmt(pred.std)}) vs actual mean ${fmt(actual.mean)} (std ${fmt(actual.std)})`;
+  const values: number[] = [];
+  for (const p of predictions) if (p.parseStatus === 'ok' && p.predicted !== null) values.push(p.predicted);
+  if (values.length === 0) return line(check, 'fail', 'no usable predictions');
+  if (values.length >= 2 && values.every((v) => v === values[0])) {
+    return line(check, 'fail', `all predictions identical (${values.length} x ${values[0]}); ${summary}`);
+  }
+  const biased = ranges
+    .filter((r) => r.predicted.mean !== null && r.actual.mean !== null)
+    .map((r) => ({ group: r.group, rel: ((r.predicted.mean as number) - (r.actual.mean as number)) / (r.itemMax - r.itemMin) }))
+    .filter((b) => Math.abs(b.rel) > BIAS_WARN_FRACTION)
+    .sort((a, b) => Math.abs(b.rel) - Math.abs(a.rel) || compareStrings(a.group, b.group));
+  if (biased.length === 0) return line(check, 'pass', `${summary}; no group's mean is off by more than 10% of its range`);
+  const shown = biased.slice(0, 5).map((b) => `${b.group} (${b.rel > 0 ? '+' : ''}${fmt(b.rel, 2)} of range)`);
+  return line(check, 'warn', `${summary}; ${biased.length} group(s) with |pred mean - actual mean| > 10% of range: ${shown.join(', ')}${biased.length > 5 ? ', ...' : ''}`);
+}
+
+export function groupLine(scores: MethodScores, baselines: MethodScores[]): ReviewLine {
+  const check = 'Per-group spread and catastrophic groups';
+  const valued = scores.byGroup.filter((g) => g.summary.primary.value !== null);
+  const nullGroups = scores.byGroup.length - valued.length;
+  // byGroup is worst first, so the first and last valued groups are the extremes.
+  const spread =
+    valued.length === 0
+      ? 'no group has a normalized MAE'
+      : `normalized MAE worst ${valued[0].group} ${fmt(valued[0].summary.primary.value)}, best ${valued[valued.length - 1].group} ${fmt(valued[valued.length - 1].summary.primary.value)} over ${scores.byGroup.length} group(s)${nullGroups > 0 ? ` (${nullGroups} without scored points)` : ''}`;
+  const baseline = baselines.find((b) => b.method === TRAIN_MEAN_METHOD);
+  if (baseline === undefined) return line(check, 'warn', `${spread}; no ${TRAIN_MEAN_METHOD} baseline to judge catastrophic groups`);
+  const baselineOf = new Map(baseline.byGroup.map((g) => [g.group, g.summary.primary.value]));
+  // A group with no usable prediction where the baseline has one is worse than the baseline.
+  const catastrophic = scores.byGroup.filter((g) => {
+    const b = baselineOf.get(g.group) ?? null;
+    return b !== null && (g.summary.primary.value === null || g.summary.primary.value > b);
+  });
+  if (catastrophic.length === 0) return line(check, 'pass', `${spread}; no group worse than ${TRAIN_MEAN_METHOD}`);
+  const status: ReviewStatus = catastrophic.length * 2 > scores.byGroup.length ? 'fail' : 'warn';
+  const shown = catastrophic
+    .slice(0, 5)
+    .map((g) => `${g.group} ${fmt(g.summary.primary.value)} vs ${fmt(baselineOf.get(g.group) ?? null)}`);
+  return line(check, status, `${spread}; ${catastrophic.length} catastrophic group(s) worse than ${TRAIN_MEAN_METHOD}: ${shown.join(', ')}${catastrophic.length > 5 ? ', ...' : ''}`);
+}
+
+function concentration(outliers: Prediction[], keyOf: (p: Prediction) => string): { key: string; count: number } {
+  const counts = new Map<string, number>();
+  for (const p of outliers) counts.set(keyOf(p), (counts.get(keyOf(p)) ?? 0) + 1);
+  let best = { key: '', count: 0 };
+  for (const [key, count] of [...counts].sort((a, b) => compareStrings(a[0], b[0]))) if (count > best.count) best = { key, count };
+  return best;
+}
+
+export function outlierLine(predictions: Prediction[]): ReviewLine {
+  const check = 'Outliers';
+  const scored = predictions.filter((p) => p.parseStatus === 'ok');
+  const outliers = scored.filter((p) => p.outlier);
+  const head = `${outliers.length} of ${scored.length} scored predictions (${pct(outliers.length, scored.length)}) outside the item's range`;
+  if (outliers.length === 0) return line(check, 'pass', head);
+  const status: ReviewStatus = outliers.length / scored.length > OUTLIER_WARN_UP_TO ? 'fail' : 'warn';
+  let nature: string;
+  if (outliers.length < SYSTEMATIC_MIN_COUNT) {
+    nature = `too few to tell systematic from random (< ${SYSTEMATIC_MIN_COUNT})`;
+  } else {
+    const group = concentration(outliers, (p) => p.group);
+    const item = concentration(outliers, (p) => `${p.group}/${p.item}`);
+    const top = item.count * 2 > outliers.length ? { what: 'item', ...item } : { what: 'group', ...group };
+    nature =
+      top.count * 2 > outliers.length
+        ? `systematic: ${top.count} of ${outliers.length} in ${top.what} ${top.key}`
+        : `random: no group or item holds more than half (largest: group ${group.key} with ${group.count})`;
+  }
+  return line(check, status, `${head}; ${nature}`);
+}
+
+export function spotCheckLine(paths: string[]): ReviewLine {
+  const check = 'Spot-check LLM input/output files';
+  if (paths.length === 0) return line(check, 'warn', 'no files given to spot-check');
+  return line(check, 'pass', `for a human to read: ${paths.join(', ')}`);
+}
+
+export function rankingLine(scores: MethodScores, baselines: MethodScores[]): ReviewLine {
+  const check = 'Ranking vs baselines';
+  const own = scores.overall.primary.value;
+  const comparable = baselines.filter((b) => b.overall.primary.value !== null);
+  const skipped = baselines.filter((b) => b.overall.primary.value === null).map((b) => b.method).sort(compareStrings);
+  const skippedText = skipped.length > 0 ? `; not comparable (no scored points): ${skipped.join(', ')}` : '';
+  if (own === null) return line(check, 'fail', `${scores.method} has no normalized MAE (no scored points)${skippedText}`);
+  if (comparable.length === 0) return line(check, 'warn', `no baseline to compare with${skippedText}`);
+  const all = [{ method: scores.method, value: own, coverage: scores.overall }, ...comparable.map((b) => ({ method: b.method, value: b.overall.primary.value as number, coverage: b.overall }))]
+    .sort((a, b) => a.value - b.value || compareStrings(a.method, b.method));
+  const ranking = all
+    .map((r, i) => `${i === 0 ? '' : r.value === all[i - 1].value ? ' = ' : ' < '}${r.method} ${fmt(r.value)} (scored ${r.coverage.nScored}/${r.coverage.n})`)
+    .join('');
+  const better = comparable.filter((b) => own < (b.overall.primary.value as number)).length;
+  const worse = comparable.filter((b) => own > (b.overall.primary.value as number)).length;
+  const status: ReviewStatus = better === comparable.length ? 'pass' : worse === comparable.length ? 'fail' : 'warn';
+  return line(check, status, `normalized MAE, lower is better: ${ranking}${skippedText}`);
+}
+
+export function reviewChecklist(args: {
+  scores: MethodScores;
+  baselines: MethodScores[];
+  ranges: ValueRange[];
+  predictions: Prediction[];
+  spotCheckPaths: string[];
+}): ReviewLine[] {
+  const { scores, baselines, ranges, predictions, spotCheckPaths } = args;
+  return [
+    parseFailureLine(scores, predictions),
+    inferenceFailureLine(scores, predictions),
+    distributionLine(ranges, predictions),
+    groupLine(scores, baselines),
+    outlierLine(predictions),
+    spotCheckLine(spotCheckPaths),
+    rankingLine(scores, baselines),
+    line('Update experiment notes with findings', 'warn', 'a human must record findings'),
+  ];
+}

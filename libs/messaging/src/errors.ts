@@ -1,0 +1,25 @@
+/**
+ * A failure that may pass (a version conflict, a broker hiccup, a busy server): the message is
+ * redelivered after a delay. Anything else that escapes a handler is treated the same way but
+ * logged as unexpected; a message that cannot be valid is terminated instead.
+ */
+export class TransientError extends Error {
+  constructor(message: string, readonly retryAfterMs?: number) {
+    super(message);
+    this.name = 'TransientError';
+  }
+}
+
+/** A message that can never be processed (it is not a valid event): dead-letter it, never retry. */
+export class PoisonMessageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PoisonMessageError';
+  }
+}
+
+/** Exponential backoff with full jitter, capped; `random` is injectable for tests. */
+export function backoffDelayMs(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}

@@ -1,0 +1,5 @@
+export * from './connection';
+export * from './consumer-runner';
+export * from './errors';
+export * from './nats-config';
+export * from './publisher';

@@ -1,0 +1,3 @@
+export * from './chat-template';
+export * from './templates';
+export * from './prompts';

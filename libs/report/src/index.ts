@@ -1,0 +1,7 @@
+export * from './types';
+export { encodePathSegment, decodePathSegment, MAX_SEGMENT_BYTES } from './path-segment';
+export { toCsv, csvCell, type CsvCell } from './csv';
+export { renderReadme } from './readme';
+export { writeRunDirectory, renderItemFile } from './run-directory';
+export { replaceDirectoryAtomically } from './replace-directory';
+export { renderReview, entityDir, groupDir, itemFileName } from './layout';

@@ -1,0 +1,118 @@
+import type { MethodScores, ReviewLine, ScoreSummary } from '../../evaluation/src/types';
+import { compareStrings, compareWorstFirst } from './format';
+import { encodePathSegment } from './path-segment';
+import type { PredictionRow, RunReport } from './types';
+
+/** Where things go in the tree, and the orderings every file shares. */
+
+export const SUMMARY_FILE = 'summary.txt';
+
+export function groupDir(group: string): string {
+  return `groups/${encodePathSegment(group)}`;
+}
+
+export function entityDir(group: string, entityId: string): string {
+  return `${groupDir(group)}/entities/${encodePathSegment(entityId)}`;
+}
+
+/** '<item>.txt', never 'summary.txt': an item called "summary" gets an escaped name instead. */
+export function itemFileName(item: string): string {
+  return `${encodePathSegment(item, ['summary'])}.txt`;
+}
+
+export function compareRows(a: PredictionRow, b: PredictionRow): number {
+  return compareStrings(a.group, b.group) || compareStrings(a.entityId, b.entityId) || compareStrings(a.item, b.item);
+}
+
+/**
+ * Rows sorted by group, entity, item. A repeated (group, entity, item) is rejected: the writer
+ * could only keep one of them, and which one would depend on input order.
+ */
+export function sortRows(rows: readonly PredictionRow[]): PredictionRow[] {
+  const sorted = [...rows].sort(compareRows);
+  for (let i = 1; i < sorted.length; i++) {
+    if (compareRows(sorted[i - 1], sorted[i]) === 0) {
+      const r = sorted[i];
+      throw new Error(`duplicate prediction row for ${JSON.stringify({ group: r.group, entityId: r.entityId, item: r.item })}`);
+    }
+  }
+  return sorted;
+}
+
+function pairKey(a: string, b: string): string {
+  return JSON.stringify([a, b]);
+}
+
+export interface GroupEntry {
+  group: string;
+  summary: ScoreSummary | undefined;
+}
+
+/** Every group with rows or scores, worst first (nulls first), ties by group name. */
+export function groupsWorstFirst(report: RunReport, sortedRows: readonly PredictionRow[]): GroupEntry[] {
+  const byGroup = new Map(report.evaluation.method.byGroup.map((g) => [g.group, g.summary]));
+  const names = new Set<string>(byGroup.keys());
+  for (const r of sortedRows) names.add(r.group);
+  return [...names]
+    .map((group) => ({ group, summary: byGroup.get(group) }))
+    .sort((a, b) => compareWorstFirst(a.summary?.primary.value ?? null, b.summary?.primary.value ?? null) || compareStrings(a.group, b.group));
+}
+
+export interface EntityEntry {
+  group: string;
+  entityId: string;
+  summary: ScoreSummary | undefined;
+}
+
+export function compareEntitiesWorstFirst(a: EntityEntry, b: EntityEntry): number {
+  return (
+    compareWorstFirst(a.summary?.primary.value ?? null, b.summary?.primary.value ?? null) ||
+    compareStrings(a.entityId, b.entityId) ||
+    compareStrings(a.group, b.group)
+  );
+}
+
+/** Per-entity score lookup for any method, keyed by (group, entity). */
+export class EntityScores {
+  private readonly map = new Map<string, ScoreSummary>();
+  constructor(scores: MethodScores) {
+    for (const e of scores.byEntity) this.map.set(pairKey(e.group, e.entityId), e.summary);
+  }
+  get(group: string, entityId: string): ScoreSummary | undefined {
+    return this.map.get(pairKey(group, entityId));
+  }
+}
+
+/** The worst entity of the whole run (same order as per_entity.csv), or null without rows. */
+export function worstEntity(report: RunReport, sortedRows: readonly PredictionRow[]): EntityEntry | null {
+  const scores = new EntityScores(report.evaluation.method);
+  let worst: EntityEntry | null = null;
+  let previous = '';
+  for (const r of sortedRows) {
+    const key = pairKey(r.group, r.entityId);
+    if (key === previous) continue;
+    previous = key;
+    const entry = { group: r.group, entityId: r.entityId, summary: scores.get(r.group, r.entityId) };
+    if (worst === null || compareEntitiesWorstFirst(entry, worst) < 0) worst = entry;
+  }
+  return worst;
+}
+
+export function baselinesByName(report: RunReport): MethodScores[] {
+  return [...report.evaluation.baselines].sort((a, b) => compareStrings(a.method, b.method));
+}
+
+const STATUS_RANK: Record<ReviewLine['status'], number> = { pass: 0, warn: 1, fail: 2 };
+
+/** review.txt: one line per check in the evaluator's order, then a one-line verdict. */
+export function renderReview(review: readonly ReviewLine[]): string {
+  const oneLine = (text: string) => text.replace(/\s*[\r\n]+\s*/g, ' ');
+  const lines = review.map((r) => `[${r.status.toUpperCase()}] ${oneLine(r.check)} — ${oneLine(r.detail)}`);
+  const count = (s: ReviewLine['status']) => review.filter((r) => r.status === s).length;
+  const worst = review.reduce<ReviewLine['status']>((w, r) => (STATUS_RANK[r.status] > STATUS_RANK[w] ? r.status : w), 'pass');
+  const verdict =
+    review.length === 0
+      ? 'OVERALL: WARN — no review checks were produced'
+      : `OVERALL: ${worst.toUpperCase()} — ${count('fail')} fail, ${count('warn')} warn, ${count('pass')} pass of ${review.length} checks`;
+  return `${[...lines, verdict].join('\n')}\n`;
+}

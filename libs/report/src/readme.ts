@@ -1,0 +1,204 @@
+import type { MethodScores } from '../../evaluation/src/types';
+import {
+  compareBestFirst,
+  compareMetricKeys,
+  compareStrings,
+  definitionFor,
+  fmt4,
+  fmtPercent,
+  fmtValue,
+  metricValue,
+  show,
+  textTable,
+} from './format';
+import {
+  baselinesByName,
+  entityDir,
+  groupDir,
+  groupsWorstFirst,
+  renderReview,
+  sortRows,
+  SUMMARY_FILE,
+  worstEntity,
+} from './layout';
+import type { PredictionRow, RunReport } from './types';
+
+/**
+ * README.txt (seed §2): what a stranger needs to understand the run without reading code —
+ * purpose, scope, model, key results against baselines, metric meanings, cache efficiency, where
+ * to look first, how it compares to other runs, and the review verdict.
+ */
+
+function section(title: string, body: string): string {
+  return `${title}\n${'-'.repeat(title.length)}\n${body.trimEnd()}\n`;
+}
+
+function indent(text: string, by = '  '): string {
+  return text
+    .split('\n')
+    .map((l) => (l === '' ? l : by + l))
+    .join('\n');
+}
+
+function failureCounts(s: MethodScores['overall']): string {
+  return `${s.nScored} of ${s.n} predictions scored; ${s.parseFailures} parse failures, ${s.inferenceFailures} inference failures, ${s.outliers} outliers (out of range)`;
+}
+
+function resultsSection(report: RunReport): string {
+  const evaluation = report.evaluation;
+  const methods = [evaluation.method, ...baselinesByName(report)];
+  const keys = new Set<string>(['normalized_mae']);
+  for (const m of methods) for (const k of Object.keys(m.overall.metrics)) keys.add(k);
+  const header = ['metric', `${evaluation.method.method} (this run)`, ...methods.slice(1).map((m) => `${m.method} (baseline)`), 'better'];
+  const rows = [...keys].sort(compareMetricKeys).map((key) => {
+    const def = definitionFor(evaluation.definitions, key);
+    const direction = def ? (def.higherIsBetter ? 'higher' : 'lower') : key === 'normalized_mae' ? 'lower' : '?';
+    return [key, ...methods.map((m) => fmt4(metricValue(m.overall, key))), direction];
+  });
+  const ranking = [...methods]
+    .sort((a, b) => compareBestFirst(a.overall.primary.value, b.overall.primary.value) || compareStrings(a.method, b.method))
+    .map((m, i) => `${i + 1}. ${show(m.method)} ${fmt4(m.overall.primary.value)}`)
+    .join('   ');
+  return [
+    'Primary metric: normalized_mae = |predicted - actual| / (item max - item min), averaged over',
+    'scored predictions. LOWER is better; 0 is perfect. Groups and entities are sorted by it, worst first.',
+    '',
+    textTable([header, ...rows]),
+    '',
+    `This run: ${failureCounts(evaluation.method.overall)}.`,
+    `Ranking on normalized_mae, best first: ${ranking}`,
+    `Evaluator version: ${evaluation.evaluatorVersion}`,
+  ].join('\n');
+}
+
+function definitionsSection(report: RunReport): string {
+  const defs = [...report.evaluation.definitions].sort((a, b) => compareMetricKeys(a.name, b.name));
+  if (defs.length === 0) return '(the evaluator supplied no metric definitions)';
+  return defs
+    .map((d) => {
+      const kinds = d.kinds === 'all' ? 'all kinds' : d.kinds.join(', ');
+      return `${d.name} (${kinds}; ${d.higherIsBetter ? 'higher' : 'lower'} is better): ${d.description}`;
+    })
+    .join('\n');
+}
+
+function scopeSection(report: RunReport): string {
+  const { scope } = report;
+  const files = [...scope.dataFiles].sort((a, b) => compareStrings(a.role, b.role) || compareStrings(a.path, b.path));
+  const split = scope.split;
+  return [
+    'Data files:',
+    indent(textTable([['role', 'path', 'sha256'], ...files.map((f) => [show(f.role), show(f.path), f.sha256])])),
+    '',
+    `Test entities: ${scope.entities}   items: ${scope.items}   groups: ${scope.groups.length}`,
+    `Groups: ${[...scope.groups].sort(compareStrings).map(show).join(', ')}`,
+    `Split: ${show(split.path)} (sha256 ${split.sha256})`,
+    `  seed ${split.seed}, test fraction ${fmtValue(split.testFraction)} -> ${split.train} train / ${split.test} test entities (split by entity)`,
+  ].join('\n');
+}
+
+function modelSection(report: RunReport): string {
+  const m = report.model;
+  return [
+    `Model:         ${show(m.id)}`,
+    `Mode:          ${show(m.mode)}`,
+    `Adapter:       ${m.adapter === null ? 'none' : show(m.adapter)}`,
+    `Chat template: ${show(m.chatTemplate)}`,
+    `Sampling:      temperature ${fmtValue(m.temperature)}, max tokens ${m.maxTokens}`,
+  ].join('\n');
+}
+
+function cacheSection(report: RunReport): string {
+  const c = report.cache;
+  return [
+    `Prefix-cache hit rate: ${fmtPercent(c.hitRate)} (ideal for this prompt order: ${fmtPercent(c.idealHitRate)})`,
+    `Cached prompt tokens: ${c.cachedTokens} of ${c.promptTokens}.`,
+    'A hit rate well below the ideal means prompts sharing a prefix were not served back to back',
+    '(seed §10): check the dispatch order and the vLLM --enable-prefix-caching flag.',
+  ].join('\n');
+}
+
+function navigationSection(report: RunReport, rows: readonly PredictionRow[]): string {
+  const groups = groupsWorstFirst(report, rows);
+  const worst = worstEntity(report, rows);
+  const lookFirst: string[] = [];
+  if (groups.length > 0) {
+    const g = groups[0];
+    lookFirst.push(`Worst group:  ${show(g.group)} (normalized_mae ${fmt4(g.summary?.primary.value)}) -> ${groupDir(g.group)}/`);
+  }
+  if (worst) {
+    lookFirst.push(
+      `Worst entity: ${show(worst.entityId)} in group ${show(worst.group)} (normalized_mae ${fmt4(worst.summary?.primary.value)})`,
+      `              -> ${entityDir(worst.group, worst.entityId)}/${SUMMARY_FILE}`,
+    );
+  }
+  return [
+    'LOOK HERE FIRST',
+    ...(lookFirst.length > 0 ? lookFirst.map((l) => `  ${l}`) : ['  (no predictions in this run)']),
+    '',
+    'README.txt                 this file',
+    'review.txt                 post-run checklist, one line per check, then the verdict',
+    'metrics.json               all scores: overall / by group / by item, baselines side by side',
+    'config.yaml, config.json   the resolved config (re-running it reproduces this run)',
+    'metadata.json              code version, identity, timestamps, hosts, data and split hashes',
+    'predictions.parquet        every prediction (for pandas / DuckDB)',
+    'raw_outputs.parquet        every model input (chat template applied) and raw output',
+    'groups/_index.csv          START HERE: one row per group, worst first, baselines alongside',
+    'groups/<group>/            group_metrics.json, predictions.csv, per_entity.csv (worst first)',
+    'groups/<group>/entities/<entity>/summary.txt   all predictions of one entity at a glance',
+    'groups/<group>/entities/<entity>/<item>.txt    full INPUT / OUTPUT / METADATA of one call',
+    'diagnostics/               parse_failures.csv, outliers.csv, value_ranges.json,',
+    '                           actual_vs_predicted.csv (the full flat table)',
+    'logs/                      service logs of the run',
+    '',
+    "Folder and file names are encoded ids, safe on every filesystem: a-z 0-9 _ - stay, an upper-case",
+    "letter becomes '~' + the letter ('A' -> '~a'), any other character '~' + hex length + hex code",
+    "(' ' -> '~220', '/' -> '~22f'); very long ids are cut and end in '~~' + a hash. The exact ids are",
+    'inside every file. CSV files use LF line ends; text cells starting with = + - @ are prefixed',
+    "with ' so spreadsheets do not run them as formulas.",
+  ].join('\n');
+}
+
+function comparisonSection(report: RunReport): string {
+  const others = [...report.comparison].sort(
+    (a, b) => compareBestFirst(a.primary, b.primary) || compareStrings(a.identity, b.identity) || compareStrings(a.method, b.method),
+  );
+  const self = report.evaluation.method.overall.primary.value;
+  if (others.length === 0) return 'No other runs on the same data and split are registered yet.';
+  const better = others.filter((o) => o.primary !== null && self !== null && o.primary < self).length;
+  return [
+    'Other runs on the same data files and split (normalized_mae, lower is better):',
+    indent(
+      textTable([
+        ['identity', 'method', 'status', 'normalized_mae'],
+        ...others.map((o) => [show(o.identity), show(o.method), show(o.status), fmt4(o.primary)]),
+      ]),
+    ),
+    '',
+    self === null
+      ? 'This run has no normalized_mae (nothing scored), so it cannot be ranked against them.'
+      : `This run (${show(report.identity)}, ${fmt4(self)}) is beaten by ${better} of ${others.length} of them.`,
+  ].join('\n');
+}
+
+export function renderReadme(report: RunReport): string {
+  return renderReadmeSorted(report, sortRows(report.rows));
+}
+
+/** renderReadme for a caller that already holds the rows in sortRows order (spares a second sort). */
+export function renderReadmeSorted(report: RunReport, sortedRows: readonly PredictionRow[]): string {
+  const title = `ASSAY RUN ${show(report.identity)} — method ${show(report.method)}, attempt ${report.attempt}`;
+  const parts = [
+    `${title}\n${'='.repeat(title.length)}\n`,
+    section('PURPOSE', report.purpose?.trim() ? report.purpose.trim() : '(not stated: set `purpose` in the experiment config)'),
+    section('SCOPE', scopeSection(report)),
+    section('MODEL', modelSection(report)),
+    section('KEY RESULTS (test split)', resultsSection(report)),
+    section('WHAT THE METRICS MEAN', definitionsSection(report)),
+    section('PREFIX CACHE', cacheSection(report)),
+    section('NAVIGATION', navigationSection(report, sortedRows)),
+    section('COMPARISON CONTEXT', comparisonSection(report)),
+    section('REVIEW', renderReview(report.evaluation.review)),
+  ];
+  return parts.join('\n');
+}

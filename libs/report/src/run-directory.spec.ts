@@ -1,0 +1,267 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { entityDir, groupDir, itemFileName } from './layout';
+import { replaceDirectoryAtomically } from './replace-directory';
+import { renderReadme } from './readme';
+import { writeRunDirectory } from './run-directory';
+import { HOSTILE_ENTITIES, HOSTILE_ITEMS, hostileReport } from './testing/fixtures';
+import { readParquet } from './testing/read-parquet';
+import type { PredictionRow, RunReport } from './types';
+
+jest.setTimeout(60000);
+
+let root: string;
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'assay-report-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function walk(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push(...(await walk(join(dir, entry.name), rel)));
+    else out.push(rel);
+  }
+  return out;
+}
+
+async function hashTree(dir: string): Promise<Record<string, string>> {
+  const hashes: Record<string, string> = {};
+  for (const rel of (await walk(dir)).sort()) {
+    hashes[rel] = createHash('sha256').update(await readFile(join(dir, rel))).digest('hex');
+  }
+  return hashes;
+}
+
+/** What a CSV reader sees for a value written by toCsv (neutralised strings keep their quote). */
+function csvText(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  if (typeof value === 'object' && value !== null && '$bigint' in value) return String((value as { $bigint: string }).$bigint);
+  return String(value);
+}
+
+function sorted(rows: PredictionRow[]): PredictionRow[] {
+  const c = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...rows].sort((a, b) => c(a.group, b.group) || c(a.entityId, b.entityId) || c(a.item, b.item));
+}
+
+describe('writeRunDirectory', () => {
+  let report: RunReport;
+  let dir: string;
+  let files: string[];
+
+  beforeAll(async () => {
+    report = hostileReport();
+    dir = join(root, 'run-a');
+    ({ files } = await writeRunDirectory(report, dir));
+  });
+
+  it('writes every expected file, and returns exactly the files on disk, sorted', async () => {
+    const onDisk = await walk(dir);
+    expect([...onDisk].sort()).toEqual(files);
+    expect([...files].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(files);
+    for (const f of [
+      'README.txt', 'config.yaml', 'config.json', 'metadata.json', 'metrics.json', 'review.txt',
+      'predictions.parquet', 'raw_outputs.parquet', 'groups/_index.csv',
+      'diagnostics/parse_failures.csv', 'diagnostics/outliers.csv', 'diagnostics/value_ranges.json', 'diagnostics/actual_vs_predicted.csv',
+    ]) {
+      expect(files).toContain(f);
+    }
+    const groups = [...new Set(HOSTILE_ITEMS.map((i) => i.group))];
+    for (const group of groups) {
+      for (const f of ['group_metrics.json', 'predictions.csv', 'per_entity.csv']) expect(files).toContain(`${groupDir(group)}/${f}`);
+      for (const entity of HOSTILE_ENTITIES) {
+        expect(files).toContain(`${entityDir(group, entity)}/summary.txt`);
+        for (const spec of HOSTILE_ITEMS.filter((i) => i.group === group)) {
+          expect(files).toContain(`${entityDir(group, entity)}/${itemFileName(spec.item)}`);
+        }
+      }
+    }
+    // 2 groups named 'A' and 'a' + 1 more, 13 entities, 7 items: one file per row, nothing merged.
+    expect(files.filter((f) => /\/entities\/[^/]+\/(?!summary\.txt$)[^/]+$/.test(f))).toHaveLength(HOSTILE_ENTITIES.length * HOSTILE_ITEMS.length);
+    // An item called "summary" does not overwrite summary.txt.
+    expect(itemFileName('summary')).not.toBe('summary.txt');
+    for (const f of files) {
+      for (const segment of f.split('/')) expect(segment).toMatch(/^[A-Za-z0-9_~-]+(\.[a-z]+)?$/);
+      expect(f.split('/')).not.toContain('..');
+    }
+    // No two paths that a case-insensitive filesystem would merge.
+    expect(new Set(files.map((f) => f.toLowerCase())).size).toBe(files.length);
+  });
+
+  it('writes item files with INPUT / OUTPUT / METADATA and the exact ids', async () => {
+    const row = report.rows.find((r) => r.entityId === 'Ünïcödé-名前' && r.item === 'x,"y"' && r.parseStatus === 'ok')
+      ?? report.rows.find((r) => r.entityId === 'Ünïcödé-名前' && r.item === 'x,"y"');
+    if (!row) throw new Error('fixture row missing');
+    const text = await readFile(join(dir, entityDir(row.group, row.entityId), itemFileName(row.item)), 'utf8');
+    const input = (report.prefixes.get(row.prefixId) as string) + row.suffix;
+    const output = row.outputText ?? `[no output: inference failed] ${row.inferenceError}`;
+    expect(text.startsWith(`=== INPUT ===\n${input}\n\n=== OUTPUT ===\n${output}\n\n=== METADATA ===\n`)).toBe(true);
+    const meta = text.slice(text.indexOf('=== METADATA ===\n') + 17).trimEnd().split('\n');
+    expect(meta.map((l) => l.slice(0, l.indexOf(':')))).toEqual([
+      'entity_id', 'group', 'item', 'actual', 'predicted', 'abs_error', 'value_range', 'parse_status', 'tokens', 'latency_ms',
+    ]);
+    expect(meta[0]).toBe('entity_id: Ünïcödé-名前');
+    expect(meta[2]).toBe('item: x,"y"');
+    expect(meta[6]).toBe('value_range: [-10, 10]');
+    expect(meta[8]).toMatch(/^tokens: prompt=(\d+|n\/a), completion=(\d+|n\/a), cached=(\d+|n\/a)$/);
+
+    const failed = report.rows.find((r) => r.parseStatus === 'inference_failure');
+    if (!failed) throw new Error('fixture has no inference failure');
+    const failedText = await readFile(join(dir, entityDir(failed.group, failed.entityId), itemFileName(failed.item)), 'utf8');
+    expect(failedText).toContain('\n=== OUTPUT ===\n[no output: inference failed] HTTP 503 from vLLM after 3 attempts\n\n');
+    expect(failedText).toContain('\nparse_status: inference_failure (HTTP 503 from vLLM after 3 attempts)\n');
+    expect(failedText).toContain('\ntokens: prompt=n/a, completion=n/a, cached=n/a\nlatency_ms: n/a\n');
+
+    const tabbed = await readFile(join(dir, entityDir('a', 'tab\there'), 'summary.txt'), 'utf8');
+    expect(tabbed.split('\n')[0]).toBe('entity_id: "tab\\there"');
+    expect(tabbed).toContain('group: a');
+  });
+
+  it('sorts _index.csv and per_entity.csv worst first with baselines alongside', async () => {
+    const index = parse(await readFile(join(dir, 'groups/_index.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    expect(Object.keys(index[0])).toEqual(expect.arrayContaining(['group', 'n', 'n_scored', 'normalized_mae', 'parse_failures', 'outliers', 'baseline.mean.normalized_mae']));
+    const values = index.map((r) => Number(r.normalized_mae));
+    expect([...values].sort((a, b) => b - a)).toEqual(values);
+    expect(index.map((r) => r.group).sort()).toEqual(['A', 'Big Five/..', 'a']);
+
+    const perEntity = parse(await readFile(join(dir, groupDir('A'), 'per_entity.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    const nmae = perEntity.map((r) => (r.normalized_mae === '' ? Infinity : Number(r.normalized_mae)));
+    expect([...nmae].sort((a, b) => b - a)).toEqual(nmae);
+    expect(perEntity.map((r) => r.entity_id)).toEqual(expect.arrayContaining(["'=cmd", "'-5", 'x,"y"', '..']));
+  });
+
+  it('writes parquet files that an independent reader decodes to the CSV values, with their types', async () => {
+    const predictions = readParquet(join(dir, 'predictions.parquet'));
+    expect(predictions.columns).toEqual([
+      { name: 'entity_id', type: 'BYTE_ARRAY', repetition: 'REQUIRED', convertedType: 'UTF8' },
+      { name: 'group', type: 'BYTE_ARRAY', repetition: 'REQUIRED', convertedType: 'UTF8' },
+      { name: 'item', type: 'BYTE_ARRAY', repetition: 'REQUIRED', convertedType: 'UTF8' },
+      { name: 'kind', type: 'BYTE_ARRAY', repetition: 'REQUIRED', convertedType: 'UTF8' },
+      { name: 'actual', type: 'DOUBLE', repetition: 'REQUIRED' },
+      { name: 'predicted', type: 'DOUBLE', repetition: 'OPTIONAL' },
+      { name: 'abs_error', type: 'DOUBLE', repetition: 'OPTIONAL' },
+      { name: 'parse_status', type: 'BYTE_ARRAY', repetition: 'REQUIRED', convertedType: 'UTF8' },
+      { name: 'outlier', type: 'BOOLEAN', repetition: 'REQUIRED' },
+    ]);
+    const flat = parse(await readFile(join(dir, 'diagnostics/actual_vs_predicted.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    expect(predictions.rows).toHaveLength(report.rows.length);
+    expect(flat).toHaveLength(report.rows.length);
+    predictions.rows.forEach((row, i) => {
+      for (const [column, value] of Object.entries(row)) expect([column, csvText(value)]).toEqual([column, flat[i][column]]);
+    });
+    expect(predictions.rows.some((r) => r.predicted === null)).toBe(true);
+    expect(predictions.rows.every((r) => typeof r.outlier === 'boolean' && typeof r.actual === 'number')).toBe(true);
+
+    const raw = readParquet(join(dir, 'raw_outputs.parquet'));
+    expect(raw.columns.map((c) => [c.name, c.type, c.repetition])).toEqual([
+      ['entity_id', 'BYTE_ARRAY', 'REQUIRED'], ['group', 'BYTE_ARRAY', 'REQUIRED'], ['item', 'BYTE_ARRAY', 'REQUIRED'],
+      ['prompt_id', 'BYTE_ARRAY', 'REQUIRED'], ['input_text', 'BYTE_ARRAY', 'REQUIRED'], ['output_text', 'BYTE_ARRAY', 'OPTIONAL'],
+      ['prompt_tokens', 'INT64', 'OPTIONAL'], ['completion_tokens', 'INT64', 'OPTIONAL'], ['cached_tokens', 'INT64', 'OPTIONAL'],
+      ['latency_ms', 'DOUBLE', 'OPTIONAL'], ['attempts', 'INT64', 'REQUIRED'], ['worker', 'BYTE_ARRAY', 'OPTIONAL'],
+      ['inference_error', 'BYTE_ARRAY', 'OPTIONAL'],
+    ]);
+    const expected = sorted(report.rows);
+    raw.rows.forEach((row, i) => {
+      const r = expected[i];
+      expect([row.entity_id, row.group, row.item]).toEqual([r.entityId, r.group, r.item]);
+      expect(row.input_text).toBe((report.prefixes.get(r.prefixId) as string) + r.suffix);
+      expect(row.output_text).toBe(r.outputText);
+      expect(row.attempts).toEqual({ $bigint: String(r.attempts) });
+      expect(row.prompt_tokens).toEqual(r.promptTokens === null ? null : { $bigint: String(r.promptTokens) });
+      expect(row.latency_ms).toBe(r.latencyMs);
+      expect(csvText(row.cached_tokens)).toBe(flat[i].cached_tokens);
+    });
+  });
+
+  it('writes diagnostics for failures and outliers, and the review verdict', async () => {
+    const failures = parse(await readFile(join(dir, 'diagnostics/parse_failures.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    expect(failures.length).toBe(report.rows.filter((r) => r.parseStatus !== 'ok').length);
+    expect(new Set(failures.map((f) => f.parse_status))).toEqual(new Set(['parse_failure', 'inference_failure']));
+    for (const f of failures) {
+      expect(f.reason).not.toBe('');
+      if (f.parse_status === 'parse_failure') expect(f.raw_output).toBe("'=SUM(A1) I cannot say, \"really\"");
+      else expect([f.parse_status, f.raw_output]).toEqual(['inference_failure', '']);
+    }
+    const outliers = parse(await readFile(join(dir, 'diagnostics/outliers.csv'), 'utf8'), { columns: true }) as unknown[];
+    expect(outliers.length).toBe(report.rows.filter((r) => r.outlier).length);
+    const review = (await readFile(join(dir, 'review.txt'), 'utf8')).trimEnd().split('\n');
+    expect(review.slice(0, -1).every((l) => /^\[(PASS|WARN|FAIL)\] .+ — .*/.test(l))).toBe(true);
+    expect(review[review.length - 1]).toMatch(/^OVERALL: (PASS|WARN|FAIL) — /);
+  });
+
+  it('renders a README that names the worst group and entity, baselines and direction', async () => {
+    const readme = await readFile(join(dir, 'README.txt'), 'utf8');
+    expect(readme).toBe(renderReadme(report));
+    for (const heading of ['PURPOSE', 'SCOPE', 'MODEL', 'KEY RESULTS', 'WHAT THE METRICS MEAN', 'PREFIX CACHE', 'NAVIGATION', 'COMPARISON CONTEXT', 'REVIEW']) {
+      expect(readme).toContain(`\n${heading}`);
+    }
+    const worstGroup = report.evaluation.method.byGroup[0].group;
+    expect(readme).toContain(`Worst group:  ${worstGroup} `);
+    expect(readme).toMatch(/Worst entity: .+\n +-> groups\/.+\/entities\/.+\/summary\.txt/);
+    expect(readme).toContain('mean (baseline)');
+    expect(readme).toContain('LOWER is better');
+    expect(readme).toContain('81.23%');
+    expect(readme).toContain('a'.repeat(64));
+  });
+
+  it('is byte-identical for identical input, whatever the row and prefix order', async () => {
+    const again = hostileReport();
+    again.rows = [...again.rows].reverse();
+    again.prefixes = new Map([...again.prefixes].reverse());
+    const dirB = join(root, 'run-b');
+    const second = await writeRunDirectory(again, dirB);
+    expect(second.files).toEqual(files);
+    expect(await hashTree(dirB)).toEqual(await hashTree(dir));
+  });
+
+  it('refuses a non-empty directory, duplicate rows and missing prefixes', async () => {
+    await expect(writeRunDirectory(report, dir)).rejects.toThrow(/not empty/);
+    const dup = hostileReport();
+    dup.rows = [...dup.rows, dup.rows[0]];
+    await expect(writeRunDirectory(dup, join(root, 'dup'))).rejects.toThrow(/duplicate prediction row/);
+    const missing = hostileReport();
+    missing.prefixes = new Map();
+    await expect(writeRunDirectory(missing, join(root, 'missing'))).rejects.toThrow(/is missing from report.prefixes/);
+  });
+});
+
+describe('replaceDirectoryAtomically', () => {
+  it('swaps the new tree in, carries logs over and leaves nothing behind', async () => {
+    const parent = join(root, 'swap');
+    const finalDir = join(parent, 'run');
+    await mkdir(join(finalDir, 'logs'), { recursive: true });
+    await writeFile(join(finalDir, 'logs', 'reporter.log'), 'line 1\n');
+    await writeFile(join(finalDir, 'stale.txt'), 'old');
+    const tmp = join(parent, 'run.tmp');
+    await mkdir(join(tmp, 'logs'), { recursive: true });
+    await writeFile(join(tmp, 'README.txt'), 'new');
+    await writeFile(join(tmp, 'logs', 'ignored.log'), 'x');
+
+    await replaceDirectoryAtomically(tmp, finalDir, ['logs']);
+    expect((await walk(finalDir)).sort()).toEqual(['README.txt', 'logs/reporter.log']);
+    expect(await readFile(join(finalDir, 'logs', 'reporter.log'), 'utf8')).toBe('line 1\n');
+    expect((await readdir(parent)).sort()).toEqual(['run']);
+  });
+
+  it('works when the final directory does not exist yet', async () => {
+    const tmp = join(root, 'fresh.tmp');
+    await mkdir(tmp);
+    await writeFile(join(tmp, 'README.txt'), 'x');
+    const finalDir = join(root, 'nested', 'fresh');
+    await replaceDirectoryAtomically(tmp, finalDir, ['logs']);
+    expect(await walk(finalDir)).toEqual(['README.txt']);
+  });
+
+  it('rejects keep entries that are paths', async () => {
+    await expect(replaceDirectoryAtomically(root, join(root, 'x'), ['../etc'])).rejects.toThrow(/plain subfolder/);
+  });
+});

@@ -1,0 +1,414 @@
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MethodScores, ScoreSummary } from '../../evaluation/src/types';
+import { type CsvCell, toCsv } from './csv';
+import {
+  canonicalJson,
+  compareStrings,
+  compareWorstFirst,
+  fmt4,
+  fmtValue,
+  kindMetricKeys,
+  metricValue,
+  orderedSummary,
+  show,
+  textTable,
+} from './format';
+import {
+  baselinesByName,
+  compareEntitiesWorstFirst,
+  entityDir,
+  EntityScores,
+  type EntityEntry,
+  groupDir,
+  groupsWorstFirst,
+  itemFileName,
+  renderReview,
+  sortRows,
+  SUMMARY_FILE,
+} from './layout';
+import { ParquetFileWriter, PREDICTIONS_COLUMNS, RAW_OUTPUTS_COLUMNS } from './parquet';
+import { renderReadmeSorted } from './readme';
+import type { PredictionRow, RunReport, WriteResult } from './types';
+import { FileSink } from './file-sink';
+
+/**
+ * Writes the run directory (DESIGN.md "Run directory", seed §1-6, §9) into `dir`, which must be
+ * absent or empty (normally a temporary sibling later swapped in by replaceDirectoryAtomically).
+ *
+ * The tree is a pure function of `report`: no clock, no host reads, every list sorted with a total
+ * order (code-unit comparison, ties broken by id), so identical input gives byte-identical files.
+ * Memory stays bounded for large runs: a full prompt (shared prefix + suffix) is built only for
+ * the one row being written, parquet rows are flushed per row group, and the file sink holds at
+ * most a few MB of pending content. Parquet encoding runs here while the sink's thread writes the
+ * text files, so both cores work.
+ */
+
+const GROUP_PREDICTION_HEADER = [
+  'entity_id', 'group', 'item', 'kind', 'min', 'max', 'actual', 'predicted', 'abs_error', 'parse_status', 'outlier', 'parse_error',
+];
+const FLAT_HEADER = [
+  ...GROUP_PREDICTION_HEADER,
+  'inference_error', 'prompt_id', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'latency_ms', 'attempts', 'worker',
+];
+
+function groupPredictionCells(r: PredictionRow): CsvCell[] {
+  return [r.entityId, r.group, r.item, r.kind, r.min, r.max, r.actual, r.predicted, r.absError, r.parseStatus, r.outlier, r.parseError];
+}
+
+function flatCells(r: PredictionRow): CsvCell[] {
+  return [
+    ...groupPredictionCells(r),
+    r.inferenceError, r.promptId, r.promptTokens, r.completionTokens, r.cachedTokens, r.latencyMs, r.attempts, r.worker,
+  ];
+}
+
+function baselineColumn(method: string): string {
+  return `baseline.${method}.normalized_mae`;
+}
+
+/** Counts straight from the rows, for an entity or group the evaluator did not score. */
+function countsFromRows(rows: readonly PredictionRow[]): ScoreSummary {
+  return {
+    n: rows.length,
+    nScored: rows.filter((r) => r.parseStatus === 'ok' && r.predicted !== null).length,
+    parseFailures: rows.filter((r) => r.parseStatus === 'parse_failure').length,
+    inferenceFailures: rows.filter((r) => r.parseStatus === 'inference_failure').length,
+    outliers: rows.filter((r) => r.outlier).length,
+    primary: { name: 'normalized_mae', value: null, higherIsBetter: false },
+    metrics: {},
+  };
+}
+
+function summaryCells(s: ScoreSummary, kindKeys: readonly string[]): CsvCell[] {
+  return [s.n, s.nScored, metricValue(s, 'normalized_mae'), ...kindKeys.map((k) => metricValue(s, k)), s.parseFailures, s.inferenceFailures, s.outliers];
+}
+
+function summaryHeader(kindKeys: readonly string[]): string[] {
+  return ['n', 'n_scored', 'normalized_mae', ...kindKeys, 'parse_failures', 'inference_failures', 'outliers'];
+}
+
+/** The model input exactly as sent: the entity's shared prefix plus this item's suffix. */
+function inputText(report: RunReport, r: PredictionRow): string {
+  const prefix = report.prefixes.get(r.prefixId);
+  if (prefix === undefined) {
+    throw new Error(`prefix ${JSON.stringify(r.prefixId)} of ${JSON.stringify([r.group, r.entityId, r.item])} is missing from report.prefixes`);
+  }
+  return prefix + r.suffix;
+}
+
+function outputText(r: PredictionRow): string {
+  if (r.outputText !== null) return r.outputText;
+  if (r.inferenceError !== null) return `[no output: inference failed] ${r.inferenceError}`;
+  return '[no output recorded]';
+}
+
+function failureReason(r: PredictionRow): string | null {
+  return r.parseError ?? (r.parseStatus === 'inference_failure' ? r.inferenceError : null);
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, ' ');
+}
+
+export function renderItemFile(r: PredictionRow, input: string): string {
+  const reason = failureReason(r);
+  return [
+    '=== INPUT ===',
+    input,
+    '',
+    '=== OUTPUT ===',
+    outputText(r),
+    '',
+    '=== METADATA ===',
+    `entity_id: ${show(r.entityId)}`,
+    `group: ${show(r.group)}`,
+    `item: ${show(r.item)}`,
+    `actual: ${fmtValue(r.actual)}`,
+    `predicted: ${fmtValue(r.predicted)}`,
+    `abs_error: ${fmt4(r.absError)}`,
+    `value_range: [${fmtValue(r.min)}, ${fmtValue(r.max)}]`,
+    `parse_status: ${r.parseStatus}${reason === null ? '' : ` (${oneLine(reason)})`}`,
+    `tokens: prompt=${fmtValue(r.promptTokens)}, completion=${fmtValue(r.completionTokens)}, cached=${fmtValue(r.cachedTokens)}`,
+    `latency_ms: ${fmtValue(r.latencyMs)}`,
+    '',
+  ].join('\n');
+}
+
+function renderEntitySummary(
+  report: RunReport,
+  group: string,
+  entityId: string,
+  rows: readonly PredictionRow[],
+  summary: ScoreSummary | undefined,
+  rank: { position: number; of: number },
+  fileNames: readonly string[],
+): string {
+  const s = summary ?? countsFromRows(rows);
+  const table = textTable([
+    ['item', 'kind', 'actual', 'predicted', 'abs_error', 'range', 'status', 'file'],
+    ...rows.map((r, i) => [
+      show(r.item),
+      r.kind,
+      fmtValue(r.actual),
+      fmtValue(r.predicted),
+      fmt4(r.absError),
+      `[${fmtValue(r.min)}, ${fmtValue(r.max)}]`,
+      r.parseStatus + (r.outlier ? ',outlier' : ''),
+      fileNames[i],
+    ]),
+  ]);
+  return [
+    `entity_id: ${show(entityId)}`,
+    `group: ${show(group)}`,
+    `method: ${show(report.method)}   run: ${show(report.identity)}`,
+    `normalized_mae: ${fmt4(s.primary.value)} (lower is better; rank ${rank.position} of ${rank.of} in this group, worst first)`,
+    `predictions: ${s.n}   scored: ${s.nScored}   parse failures: ${s.parseFailures}   inference failures: ${s.inferenceFailures}   outliers: ${s.outliers}`,
+    '',
+    table,
+    '',
+  ].join('\n');
+}
+
+/** Guards the (hash-shortened) names of one folder against the 2^-80 collision. */
+function claimName(seen: Set<string>, name: string, id: string, where: string): void {
+  if (seen.has(name)) throw new Error(`name collision in ${where}: ${name} (id ${JSON.stringify(id)})`);
+  seen.add(name);
+}
+
+/** Consecutive runs of rows sharing a key; rows must already be sorted by that key. */
+function runsBy(rows: readonly PredictionRow[], key: (r: PredictionRow) => string): PredictionRow[][] {
+  const runs: PredictionRow[][] = [];
+  for (const r of rows) {
+    const last = runs[runs.length - 1];
+    if (last && key(last[0]) === key(r)) last.push(r);
+    else runs.push([r]);
+  }
+  return runs;
+}
+
+function metricsJson(report: RunReport): unknown {
+  const ev = report.evaluation;
+  const baselines = baselinesByName(report);
+  const scores = (m: MethodScores) => ({
+    method: m.method,
+    overall: orderedSummary(m.overall),
+    byGroup: [...m.byGroup]
+      .sort((a, b) => compareWorstFirst(a.summary.primary.value, b.summary.primary.value) || compareStrings(a.group, b.group))
+      .map((g) => ({ group: g.group, summary: orderedSummary(g.summary) })),
+    byItem: [...m.byItem]
+      .sort((a, b) => compareStrings(a.group, b.group) || compareStrings(a.item, b.item))
+      .map((i) => ({ group: i.group, item: i.item, kind: i.kind, summary: orderedSummary(i.summary) })),
+  });
+  const all = [ev.method, ...baselines];
+  const groups = groupsWorstFirst(report, []).map((g) => g.group);
+  return {
+    identity: report.identity,
+    method: report.method,
+    attempt: report.attempt,
+    evaluatorVersion: ev.evaluatorVersion,
+    primaryMetric: { name: 'normalized_mae', higherIsBetter: false },
+    sideBySide: {
+      overall: all.map((m, i) => ({
+        method: m.method,
+        role: i === 0 ? 'method' : 'baseline',
+        normalized_mae: m.overall.primary.value,
+        n: m.overall.n,
+        nScored: m.overall.nScored,
+      })),
+      byGroup: groups.map((group) => ({
+        group,
+        normalized_mae: all.map((m) => ({
+          method: m.method,
+          value: m.byGroup.find((g) => g.group === group)?.summary.primary.value ?? null,
+        })),
+      })),
+    },
+    scores: { method: scores(ev.method), baselines: baselines.map(scores) },
+    cache: report.cache,
+    definitions: ev.definitions,
+  };
+}
+
+export async function writeRunDirectory(report: RunReport, dir: string): Promise<WriteResult> {
+  const rows = sortRows(report.rows);
+  await mkdir(dir, { recursive: true });
+  const existing = await readdir(dir);
+  if (existing.length > 0) {
+    throw new Error(`run directory ${dir} is not empty (${existing.length} entries): write into a fresh directory`);
+  }
+  const sink = new FileSink();
+  const parquetFiles: ParquetFileWriter[] = [];
+  try {
+    return await writeTree(report, rows, dir, sink, parquetFiles);
+  } catch (error) {
+    // Stop the writer thread and release file handles before the caller cleans `dir` up;
+    // `error` is the one reported.
+    await sink.abort();
+    for (const p of parquetFiles) await p.abort();
+    throw error;
+  }
+}
+
+async function writeTree(
+  report: RunReport,
+  rows: PredictionRow[],
+  dir: string,
+  sink: FileSink,
+  parquetFiles: ParquetFileWriter[],
+): Promise<WriteResult> {
+  const files: string[] = [];
+  const put = async (rel: string, content: string): Promise<void> => {
+    files.push(rel);
+    await sink.write(join(dir, rel), content);
+  };
+  const ev = report.evaluation;
+  const baselines = baselinesByName(report);
+  const baselineEntities = baselines.map((b) => new EntityScores(b));
+  const methodEntities = new EntityScores(ev.method);
+
+  // Root files.
+  await put('README.txt', renderReadmeSorted(report, rows));
+  await put('config.yaml', report.configYaml.endsWith('\n') ? report.configYaml : `${report.configYaml}\n`);
+  await put('config.json', canonicalJson(report.config));
+  await put('metadata.json', canonicalJson(report.metadata));
+  await put('metrics.json', canonicalJson(metricsJson(report)));
+  await put('review.txt', renderReview(ev.review));
+
+  // predictions.parquet: small rows, one pass.
+  files.push('predictions.parquet');
+  const predictions = await ParquetFileWriter.open(join(dir, 'predictions.parquet'), PREDICTIONS_COLUMNS);
+  parquetFiles.push(predictions);
+  for (const r of rows) {
+    await predictions.append({
+      entity_id: r.entityId, group: r.group, item: r.item, kind: r.kind, actual: r.actual,
+      predicted: r.predicted, abs_error: r.absError, parse_status: r.parseStatus, outlier: r.outlier,
+    });
+  }
+  await predictions.close();
+
+  // groups/_index.csv, worst group first.
+  await sink.mkdir(join(dir, 'groups'));
+  const groups = groupsWorstFirst(report, rows);
+  const groupKindKeys = kindMetricKeys(groups.map((g) => g.summary));
+  const baselineGroups = baselines.map((b) => new Map(b.byGroup.map((g) => [g.group, g.summary])));
+  const rowsByGroup = new Map(runsBy(rows, (r) => r.group).map((run) => [run[0].group, run]));
+  await put(
+    'groups/_index.csv',
+    toCsv(
+      ['group', ...summaryHeader(groupKindKeys), ...baselines.map((b) => baselineColumn(b.method))],
+      groups.map((g) => [
+        g.group,
+        ...summaryCells(g.summary ?? countsFromRows(rowsByGroup.get(g.group) ?? []), groupKindKeys),
+        ...baselineGroups.map((m) => m.get(g.group)?.primary.value ?? null),
+      ]),
+    ),
+  );
+
+  // Raw outputs are written in the same pass as the per-item files, so each prompt is built once.
+  files.push('raw_outputs.parquet');
+  const raw = await ParquetFileWriter.open(join(dir, 'raw_outputs.parquet'), RAW_OUTPUTS_COLUMNS);
+  parquetFiles.push(raw);
+  const groupNames = new Set<string>();
+  for (const groupRows of runsBy(rows, (r) => r.group)) {
+    const group = groupRows[0].group;
+    const gdir = groupDir(group);
+    claimName(groupNames, gdir, group, 'groups/');
+    await sink.mkdir(join(dir, gdir, 'entities'));
+
+    const entities: EntityEntry[] = runsBy(groupRows, (r) => r.entityId).map((run) => ({
+      group,
+      entityId: run[0].entityId,
+      summary: methodEntities.get(group, run[0].entityId),
+    }));
+    const worstFirst = [...entities].sort(compareEntitiesWorstFirst);
+    const rankOf = new Map(worstFirst.map((e, i) => [e.entityId, i + 1]));
+    const entityKindKeys = kindMetricKeys(entities.map((e) => e.summary));
+    const entityRows = new Map(runsBy(groupRows, (r) => r.entityId).map((run) => [run[0].entityId, run]));
+
+    await put(
+      `${gdir}/per_entity.csv`,
+      toCsv(
+        ['entity_id', ...summaryHeader(entityKindKeys), ...baselines.map((b) => baselineColumn(b.method))],
+        worstFirst.map((e) => [
+          e.entityId,
+          ...summaryCells(e.summary ?? countsFromRows(entityRows.get(e.entityId) ?? []), entityKindKeys),
+          ...baselineEntities.map((b) => b.get(group, e.entityId)?.primary.value ?? null),
+        ]),
+      ),
+    );
+    await put(`${gdir}/predictions.csv`, toCsv(GROUP_PREDICTION_HEADER, groupRows.map(groupPredictionCells)));
+    await put(
+      `${gdir}/group_metrics.json`,
+      canonicalJson({
+        group,
+        method: { method: ev.method.method, summary: orderedSummary(ev.method.byGroup.find((g) => g.group === group)?.summary ?? countsFromRows(groupRows)) },
+        baselines: baselines.map((b) => {
+          const s = b.byGroup.find((g) => g.group === group)?.summary;
+          return { method: b.method, summary: s ? orderedSummary(s) : null };
+        }),
+        valueRange: ev.valueRanges.find((v) => v.group === group) ?? null,
+        items: ev.method.byItem
+          .filter((i) => i.group === group)
+          .sort((a, b) => compareStrings(a.item, b.item))
+          .map((i) => ({ item: i.item, kind: i.kind, summary: orderedSummary(i.summary) })),
+        entities: worstFirst.map((e) => ({ entityId: e.entityId, summary: e.summary ? orderedSummary(e.summary) : null })),
+      }),
+    );
+
+    const entityNames = new Set<string>();
+    for (const entity of entities) {
+      const erows = entityRows.get(entity.entityId) as PredictionRow[];
+      const edir = entityDir(group, entity.entityId);
+      claimName(entityNames, edir, entity.entityId, `${gdir}/entities/`);
+      await sink.mkdir(join(dir, edir));
+      const itemNames = new Set<string>();
+      const fileNames = erows.map((r) => {
+        const name = itemFileName(r.item);
+        claimName(itemNames, name, r.item, `${edir}/`);
+        return name;
+      });
+      await put(
+        `${edir}/${SUMMARY_FILE}`,
+        renderEntitySummary(report, group, entity.entityId, erows, entity.summary, { position: rankOf.get(entity.entityId) as number, of: entities.length }, fileNames),
+      );
+      for (let i = 0; i < erows.length; i++) {
+        const r = erows[i];
+        const input = inputText(report, r);
+        await raw.append({
+          entity_id: r.entityId, group: r.group, item: r.item, prompt_id: r.promptId, input_text: input,
+          output_text: r.outputText, prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens,
+          cached_tokens: r.cachedTokens, latency_ms: r.latencyMs, attempts: r.attempts, worker: r.worker,
+          inference_error: r.inferenceError,
+        });
+        await put(`${edir}/${fileNames[i]}`, renderItemFile(r, input));
+      }
+    }
+  }
+  await raw.close();
+
+  // diagnostics/
+  await sink.mkdir(join(dir, 'diagnostics'));
+  const failures = rows.filter((r) => r.parseStatus !== 'ok');
+  await put(
+    'diagnostics/parse_failures.csv',
+    toCsv(
+      ['entity_id', 'group', 'item', 'parse_status', 'reason', 'attempts', 'raw_output'],
+      failures.map((r) => [r.entityId, r.group, r.item, r.parseStatus, failureReason(r), r.attempts, r.outputText]),
+    ),
+  );
+  const outOfRange = (r: PredictionRow) => (r.predicted === null ? 0 : r.predicted > r.max ? r.predicted - r.max : r.predicted < r.min ? r.min - r.predicted : 0);
+  const outliers = rows.filter((r) => r.outlier).sort((a, b) => outOfRange(b) - outOfRange(a) || compareStrings(a.group, b.group) || compareStrings(a.entityId, b.entityId) || compareStrings(a.item, b.item));
+  await put(
+    'diagnostics/outliers.csv',
+    toCsv(
+      ['entity_id', 'group', 'item', 'kind', 'min', 'max', 'actual', 'predicted', 'abs_error', 'out_of_range_by'],
+      outliers.map((r) => [r.entityId, r.group, r.item, r.kind, r.min, r.max, r.actual, r.predicted, r.absError, outOfRange(r)]),
+    ),
+  );
+  await put('diagnostics/value_ranges.json', canonicalJson([...ev.valueRanges].sort((a, b) => compareStrings(a.group, b.group))));
+  await put('diagnostics/actual_vs_predicted.csv', toCsv(FLAT_HEADER, rows.map(flatCells)));
+
+  await sink.close();
+  return { files: files.sort(compareStrings) };
+}

@@ -1,0 +1,104 @@
+import type { ItemKind, ParseStatus } from '@assay/contracts';
+import type { EvaluationResult } from '../../evaluation/src/types';
+
+/** One (test entity, item) of the LLM method, assembled from the event log by the reporter. */
+export interface PredictionRow {
+  entityId: string;
+  group: string;
+  item: string;
+  kind: ItemKind;
+  min: number;
+  max: number;
+  actual: number;
+  predicted: number | null;
+  absError: number | null;
+  parseStatus: ParseStatus;
+  parseError: string | null;
+  outlier: boolean;
+  promptId: string;
+  /** Model input text = prefixes.get(prefixId) + suffix: an entity's prompts share one prefix, stored once. */
+  prefixId: string;
+  suffix: string;
+  outputText: string | null;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  cachedTokens: number | null;
+  latencyMs: number | null;
+  attempts: number;
+  worker: string | null;
+  inferenceError: string | null;
+}
+
+export interface DataFileRef {
+  role: string;
+  path: string;
+  sha256: string;
+}
+
+export interface SplitRef {
+  path: string;
+  sha256: string;
+  seed: number;
+  testFraction: number;
+  train: number;
+  test: number;
+}
+
+export interface RunScope {
+  dataFiles: DataFileRef[];
+  split: SplitRef;
+  entities: number;
+  items: number;
+  groups: string[];
+}
+
+export interface RunModel {
+  id: string;
+  mode: string;
+  adapter: string | null;
+  chatTemplate: string;
+  temperature: number;
+  maxTokens: number;
+}
+
+export interface CacheStats {
+  hitRate: number | null;
+  idealHitRate: number | null;
+  promptTokens: number;
+  cachedTokens: number;
+}
+
+/** Another run on the same data + split, from the registry. */
+export interface ComparisonEntry {
+  identity: string;
+  method: string;
+  status: string;
+  primary: number | null;
+}
+
+/** Everything the run directory is made of: plain data, so the tree is a pure function of it. */
+export interface RunReport {
+  identity: string;
+  method: string;
+  attempt: number;
+  /** Resolved config, already in canonical key order. */
+  configYaml: string;
+  config: Record<string, unknown>;
+  /** Written as-is to metadata.json (code version, timestamps taken from events, hosts, hashes, warnings). */
+  metadata: Record<string, unknown>;
+  scope: RunScope;
+  model: RunModel;
+  purpose: string | null;
+  evaluation: EvaluationResult;
+  cache: CacheStats;
+  comparison: ComparisonEntry[];
+  /** prefixId -> prefix text. */
+  prefixes: Map<string, string>;
+  /** Any order: the writer sorts. */
+  rows: PredictionRow[];
+}
+
+export interface WriteResult {
+  /** Paths relative to the run directory, '/'-separated, sorted by code unit. */
+  files: string[];
+}

@@ -1,0 +1,10 @@
+export { startSimulator } from './simulator';
+export type { RunningSimulator, SimulatorModel, SimulatorOptions } from './simulator';
+export type { SimulatorStats } from './metrics';
+export { GPU_LIKE_LATENCY, ZERO_LATENCY } from './scheduler';
+export type { LatencyModel } from './scheduler';
+export { FaultPlanSchema } from './faults';
+export type { FaultPlan } from './faults';
+export { deterministicResponder, findLastRange } from './responder';
+export type { NumericRange, Responder, ResponderParams } from './responder';
+export { countTokens, tokenize } from './tokenizer';
