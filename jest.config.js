@@ -1,5 +1,5 @@
 // Three tiers, chosen by file name: *.spec.ts (unit), *.int.spec.ts (real Postgres/NATS), e2e/ (processes).
-const moduleNameMapper = { '^@assay/(.*)$': '<rootDir>/libs/$1/src' };
+const moduleNameMapper = { '^@assay/messaging/nest$': '<rootDir>/libs/messaging/src/nest', '^@assay/(.*)$': '<rootDir>/libs/$1/src' };
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true, diagnostics: false }] };
 const common = { rootDir: __dirname, moduleNameMapper, transform, testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'json'] };
 module.exports = {

@@ -69,4 +69,4 @@ export function subjectOfEvent(event: { type: string; schemaVersion: number }): 
 /** Subjects by event type, current schema versions: what publishers send and consumers bind to. */
 export const Subjects = Object.fromEntries(
   AssayEvent.options.map((o) => [o.shape.type.value, subjectOf(o.shape.type.value, o.shape.schemaVersion.value)]),
-) as { [K in AssayEventType]: string };
+) as { [E in AssayEvent as E['type']]: `${E['type']}.v${E['schemaVersion']}` };

@@ -49,17 +49,19 @@ export function createDataSource(url: string, poolSize = 10): DataSource {
   });
 }
 
-/** Runs pending migrations under an advisory lock, so services starting together do not collide. */
-export async function migrate(dataSource: DataSource): Promise<string[]> {
-  const runner = dataSource.createQueryRunner();
-  await runner.connect();
+/**
+ * Runs pending migrations under an advisory lock, so services starting together do not collide.
+ * The lock lives on its own connection: holding it on one of the pool's would deadlock a pool of one.
+ */
+export async function migrate(dataSource: DataSource, url: string): Promise<string[]> {
+  const lock = new Client({ connectionString: url });
+  await lock.connect();
   try {
-    await runner.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', ['assay:migrations']);
+    await lock.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', ['assay:migrations']);
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     return applied.map((m) => m.name);
   } finally {
-    await runner.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', ['assay:migrations']);
-    await runner.release();
+    await lock.end(); // ending the session releases the lock
   }
 }
 

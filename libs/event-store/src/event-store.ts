@@ -36,7 +36,7 @@ export class EventStore {
     await ensureDatabase(url);
     const dataSource = createDataSource(url, opts.poolSize);
     await dataSource.initialize();
-    await migrate(dataSource);
+    await migrate(dataSource, url);
     return new EventStore(dataSource, opts.publisher ?? null);
   }
 

@@ -36,3 +36,31 @@ export async function streamVersion(sql: Sql, stream: string): Promise<bigint> {
   const [{ version }] = await sql.query<{ version: string }>('SELECT coalesce(max(stream_position), 0) AS version FROM events WHERE stream = $1', [stream]);
   return BigInt(version);
 }
+
+/** Fields of `data` that lookups may match on; each has an expression index with stream and type. */
+export interface DataMatch {
+  attempt?: number;
+  phase?: string;
+  batchId?: string;
+}
+
+function matchClause(match: DataMatch, firstParam: number): { clause: string; params: string[] } {
+  const entries = Object.entries(match).filter(([, v]) => v !== undefined);
+  return {
+    clause: entries.map(([k], i) => ` AND (data->>'${k}') = $${firstParam + i}`).join(''),
+    params: entries.map(([, v]) => String(v)),
+  };
+}
+
+/** Events of one type in a stream whose data matches, in stream order. */
+export async function findInStream(sql: Sql, stream: string, type: string, match: DataMatch): Promise<StoredEvent[]> {
+  const { clause, params } = matchClause(match, 3);
+  const rows = await sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE stream = $1 AND type = $2${clause} ORDER BY stream_position`, [stream, type, ...params]);
+  return rows.map(toStoredEvent);
+}
+
+export async function countInStream(sql: Sql, stream: string, type: string, match: DataMatch): Promise<number> {
+  const { clause, params } = matchClause(match, 3);
+  const [{ n }] = await sql.query<{ n: string }>(`SELECT count(*) AS n FROM events WHERE stream = $1 AND type = $2${clause}`, [stream, type, ...params]);
+  return Number(n);
+}

@@ -1,11 +1,10 @@
 import { Logger, type ArgumentsHost, type RpcExceptionFilter } from '@nestjs/common';
-import { CustomTransportStrategy, Server } from '@nestjs/microservices';
+import { CustomTransportStrategy, EventPattern, Server } from '@nestjs/microservices';
 import { isObservable, lastValueFrom, throwError, type Observable } from 'rxjs';
 import type { AssayEvent } from '@assay/contracts';
 import type { JsMsg } from '@nats-io/jetstream';
-import { connectJetStream, ensureEventStream, type JetStreamHandle } from './connection';
+import type { JetStreamHandle } from './connection';
 import { DurableConsumerRunner, type DeadLetter } from './consumer-runner';
-import { natsSettings } from './nats-config';
 
 /** What a handler receives besides the event: for heartbeats and delivery counts. */
 export class JetStreamContext {
@@ -17,11 +16,11 @@ export class JetStreamContext {
 
 export interface JetStreamTransportOptions {
   service: string;
+  /** An open connection with the event stream declared. */
+  handle: JetStreamHandle;
   /** Default messages in flight per consumer; a handler may set its own with `@EventPattern(subject, { concurrency })`. */
   concurrency: number;
   deadLetter(letter: DeadLetter): Promise<void>;
-  /** Called once connected, so the service can publish through the same connection. */
-  onConnected?(handle: JetStreamHandle): Promise<void> | void;
 }
 
 /**
@@ -41,9 +40,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
 
   async listen(callback: (...optionalParams: unknown[]) => void): Promise<void> {
     try {
-      this.handle = await connectJetStream(natsSettings(), this.options.service);
-      await ensureEventStream(this.handle);
-      await this.options.onConnected?.(this.handle);
+      this.handle = this.options.handle;
       for (const [subject, handler] of this.messageHandlers) {
         const concurrency = Number(handler.extras?.concurrency ?? this.options.concurrency);
         const runner = new DurableConsumerRunner(this.handle, {
@@ -68,8 +65,8 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
   }
 
   async close(): Promise<void> {
+    // The connection belongs to the service runtime, which drains it after the app closed.
     await Promise.all(this.runners.map((r) => r.stop()));
-    if (this.handle && !this.handle.nc.isClosed()) await this.handle.nc.drain();
   }
 
   on(): never {
@@ -90,4 +87,12 @@ export class PassThroughRpcFilter implements RpcExceptionFilter<unknown> {
   catch(exception: unknown, _host: ArgumentsHost): Observable<never> {
     return throwError(() => exception);
   }
+}
+
+/**
+ * Marks an `on<Event>` handler as the consumer of one event subject. The transport has already
+ * validated the payload against that subject's schema, so the handler may take the event's type.
+ */
+export function OnEvent(subject: string, extras?: { concurrency?: number }): MethodDecorator {
+  return extras ? EventPattern<string>(subject, extras) : EventPattern<string>(subject);
 }

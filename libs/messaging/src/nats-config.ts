@@ -36,3 +36,8 @@ export function logicalSubject(settings: NatsSettings, wire: string): string {
 export function durableName(service: string, subject: string): string {
   return `${service}__${subject}`.replace(/[^A-Za-z0-9_-]/g, '_');
 }
+
+/** Core NATS subject a service answers on, so the CLI can tell "not running" from "busy". */
+export function healthSubject(service: string): string {
+  return `assay.health.${service}`;
+}

@@ -82,6 +82,8 @@ export const InferenceCompleted = eventSchema(
       batchId: z.string(),
       entityId: z.string(),
       worker: z.string(),
+      /** Tokens of the shared prefix (server's /tokenize), null where the server has none: gives the ideal cache reuse. */
+      prefixTokens: z.number().int().nonnegative().nullable(),
       /** One per prompt of the batch, in the batch's order; a failed prompt is kept with its error. */
       results: z.array(PromptResult).min(1),
     })

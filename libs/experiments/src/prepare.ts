@@ -1,0 +1,151 @@
+import { computeIdentity, type ExperimentConfig, type Identity } from '@assay/config';
+import type { FailureStage, SplitInfo } from '@assay/contracts';
+import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, type Dataset, type SplitFile } from '@assay/data';
+import { loadChatTemplate, planEntityBatches, type ChatTemplate, type EntityPrompts } from '@assay/prompting';
+
+/** A failure with the stage it belongs to; its message is the one line a user needs to fix it. */
+export class StageError extends Error {
+  constructor(
+    readonly stage: FailureStage,
+    message: string,
+    readonly details: string[] = [],
+  ) {
+    super(message);
+    this.name = 'StageError';
+  }
+}
+
+export interface PreparedExperiment {
+  config: ExperimentConfig;
+  dataset: Dataset;
+  warnings: string[];
+  dataHashes: { profiles: string; responses: string; items: string; split: string };
+  split: SplitFile;
+  splitInfo: SplitInfo;
+  identity: Identity;
+}
+
+async function hashOrFail(role: string, path: string): Promise<string> {
+  try {
+    return await hashFile(path);
+  } catch (error) {
+    throw new StageError('preflight', `data.${role}: cannot read ${path}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Cheap checks and everything the identity depends on: files exist and parse, the dataset is
+ * consistent, the split exists (created once, seeded) and matches the data.
+ */
+export async function prepareExperiment(config: ExperimentConfig, codeVersion: string): Promise<PreparedExperiment> {
+  const files = { profiles: config.data.profiles, responses: config.data.responses, items: config.data.items };
+  const [profiles, responses, items] = await Promise.all([
+    hashOrFail('profiles', files.profiles),
+    hashOrFail('responses', files.responses),
+    hashOrFail('items', files.items),
+  ]);
+  let dataset: Dataset;
+  try {
+    dataset = await loadDataset(files);
+  } catch (error) {
+    throw new StageError('preflight', (error as Error).message);
+  }
+  const check = checkDataset(dataset);
+  if (check.errors.length > 0) throw new StageError('preflight', check.errors[0], check.errors.slice(1));
+  const entityIds = dataset.entities.map((e) => e.entityId);
+  let split: { split: SplitFile; created: boolean; hash: string };
+  try {
+    split = await ensureSplit(config.data.split, entityIds, {
+      seed: config.split.seed,
+      testFraction: config.split.test_fraction,
+      dataHash: datasetHash(profiles, responses),
+    });
+  } catch (error) {
+    throw new StageError('preflight', (error as Error).message);
+  }
+  const dataHashes = { profiles, responses, items, split: split.hash };
+  return {
+    config,
+    dataset,
+    warnings: check.warnings,
+    dataHashes,
+    split: split.split,
+    splitInfo: {
+      path: config.data.split,
+      sha256: split.hash,
+      seed: split.split.seed,
+      testFraction: split.split.test_fraction,
+      train: split.split.train.length,
+      test: split.split.test.length,
+      created: split.created,
+    },
+    identity: computeIdentity({ config, dataHashes, codeVersion }),
+  };
+}
+
+/** The config's chat template, or a preflight failure naming the key. */
+export function chatTemplateOf(config: ExperimentConfig): ChatTemplate {
+  try {
+    return loadChatTemplate(config.model.chat_template);
+  } catch (error) {
+    throw new StageError('preflight', `model.chat_template: ${(error as Error).message}`);
+  }
+}
+
+export interface PlannedPrompt {
+  promptId: string;
+  group: string;
+  item: string;
+  suffix: string;
+  actual: number;
+}
+
+export interface PlannedBatch {
+  batchId: string;
+  entityId: string;
+  prefix: string;
+  prompts: PlannedPrompt[];
+}
+
+/**
+ * One batch per test entity, in entity order, each prompt carrying its ground truth; cells
+ * without an observation are not asked (there is nothing to score them against).
+ */
+export function planBatches(prepared: PreparedExperiment): PlannedBatch[] {
+  const { config, dataset, split } = prepared;
+  const chat = chatTemplateOf(config);
+  let entityPrompts: EntityPrompts[];
+  try {
+    entityPrompts = planEntityBatches(dataset.entities, dataset.items, split.test, config.prompt, chat, {
+      maxEntities: config.sample.max_entities,
+      groups: config.sample.groups,
+    });
+  } catch (error) {
+    throw new StageError('preflight', `prompt: ${(error as Error).message}`);
+  }
+  const truth = new Map(dataset.observations.map((o) => [JSON.stringify([o.entityId, o.group, o.item]), o.value]));
+  const batches: PlannedBatch[] = [];
+  for (const ep of entityPrompts) {
+    const prompts: PlannedPrompt[] = [];
+    for (const p of ep.prompts) {
+      const actual = truth.get(JSON.stringify([ep.entityId, p.group, p.item]));
+      if (actual !== undefined) prompts.push({ ...p, actual });
+    }
+    if (prompts.length > 0) batches.push({ batchId: prompts[0].promptId, entityId: ep.entityId, prefix: ep.prefix, prompts });
+  }
+  if (batches.length === 0) throw new StageError('preflight', 'nothing to predict: no test entity has an observed response (check the split and sample settings)');
+  return batches;
+}
+
+/** The smoke test's examples (seed §8): the first entity's prompts, spread over groups. */
+export function smokeBatch(batches: PlannedBatch[], examples: number): PlannedBatch {
+  const first = batches[0];
+  const byGroup = new Map<string, PlannedPrompt[]>();
+  for (const p of first.prompts) byGroup.set(p.group, [...(byGroup.get(p.group) ?? []), p]);
+  const picked: PlannedPrompt[] = [];
+  // Round-robin over groups, so 4 examples exercise as many item kinds as the entity has.
+  for (let round = 0; picked.length < examples && round < first.prompts.length; round++) {
+    for (const prompts of byGroup.values()) if (prompts[round] && picked.length < examples) picked.push(prompts[round]);
+  }
+  return { batchId: `smoke:${first.batchId}`, entityId: first.entityId, prefix: first.prefix, prompts: picked };
+}

@@ -1,0 +1,114 @@
+import type { AnyEnvelope, ExperimentCompleted, ExperimentFailed, ExperimentSkipped, ExperimentStarted, FailureStage } from '@assay/contracts';
+
+/** The registry (seed §15) is a projection of the log: folded from experiment events, never stored apart. */
+export type RegistryStatus = 'running' | 'completed' | 'failed' | 'skipped';
+
+export interface RegistryEntry {
+  identity: string;
+  method: string;
+  name: string;
+  status: RegistryStatus;
+  attempt: number;
+  runDir: string;
+  codeVersion: string;
+  startedAt: string;
+  finishedAt: string | null;
+  summary: Record<string, number | string | null>;
+  failure: { attempt: number; stage: FailureStage; error: string } | null;
+  /** Requests answered by "already completed/running" since the last start. */
+  skippedRequests: number;
+  dataHashes: Record<string, string>;
+}
+
+export const REGISTRY_EVENT_TYPES = ['experiment.started', 'experiment.skipped', 'experiment.completed', 'experiment.failed'];
+
+type RegistryEvent = ExperimentStarted | ExperimentSkipped | ExperimentCompleted | ExperimentFailed;
+
+/** evolve(): one event applied to the registry; events must come in log order. */
+export function evolveRegistry(registry: Map<string, RegistryEntry>, envelope: AnyEnvelope): Map<string, RegistryEntry> {
+  const event = envelope as RegistryEvent;
+  switch (event.type) {
+    case 'experiment.started': {
+      const d = event.data;
+      registry.set(d.identity, {
+        identity: d.identity,
+        method: d.method,
+        name: String((d.config as { name?: unknown }).name ?? d.method),
+        status: 'running',
+        attempt: d.attempt,
+        runDir: d.runDir,
+        codeVersion: d.codeVersion,
+        startedAt: event.occurredAt,
+        finishedAt: null,
+        summary: {},
+        failure: registry.get(d.identity)?.failure ?? null,
+        skippedRequests: 0,
+        dataHashes: d.dataHashes,
+      });
+      return registry;
+    }
+    case 'experiment.skipped': {
+      const entry = registry.get(event.data.identity);
+      if (entry) entry.skippedRequests += 1;
+      return registry;
+    }
+    case 'experiment.completed': {
+      const entry = registry.get(event.data.identity);
+      if (entry && entry.attempt === event.data.attempt) {
+        entry.status = 'completed';
+        entry.finishedAt = event.occurredAt;
+        entry.summary = event.data.summary;
+      }
+      return registry;
+    }
+    case 'experiment.failed': {
+      const d = event.data;
+      if (d.identity === null || d.attempt === null) return registry; // failed before it had an identity
+      const entry = registry.get(d.identity);
+      if (entry && entry.attempt === d.attempt) {
+        entry.status = 'failed';
+        entry.finishedAt = event.occurredAt;
+        entry.failure = { attempt: d.attempt, stage: d.stage, error: d.error };
+      }
+      return registry;
+    }
+    default:
+      return registry;
+  }
+}
+
+export function foldRegistry(events: AnyEnvelope[]): RegistryEntry[] {
+  const registry = new Map<string, RegistryEntry>();
+  for (const e of events) evolveRegistry(registry, e);
+  return [...registry.values()].sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : a.identity < b.identity ? -1 : 1));
+}
+
+/** What to do with a request, given the identity's registry entry (seed §15). */
+export type RequestDecision =
+  | { kind: 'skip'; reason: 'already_completed' | 'already_running'; attempt: number; runDir: string }
+  | { kind: 'start'; attempt: number; previousFailure: RegistryEntry['failure'] };
+
+export function decideRequest(entry: RegistryEntry | undefined, force: boolean): RequestDecision {
+  if (!entry) return { kind: 'start', attempt: 1, previousFailure: null };
+  switch (entry.status) {
+    case 'running':
+      // A second request for a running identity attaches to it, forced or not: never two at once.
+      return { kind: 'skip', reason: 'already_running', attempt: entry.attempt, runDir: entry.runDir };
+    case 'completed':
+      return force
+        ? { kind: 'start', attempt: entry.attempt + 1, previousFailure: entry.failure }
+        : { kind: 'skip', reason: 'already_completed', attempt: entry.attempt, runDir: entry.runDir };
+    case 'failed':
+    case 'skipped':
+      return { kind: 'start', attempt: entry.attempt + 1, previousFailure: entry.failure };
+    default: {
+      const never: never = entry.status;
+      throw new Error(`unknown registry status ${String(never)}`);
+    }
+  }
+}
+
+/** Reads one identity's registry entry from its stream (the projection, folded on read). */
+export function entryFromStream(events: AnyEnvelope[], identity: string): RegistryEntry | undefined {
+  return foldRegistry(events.filter((e) => REGISTRY_EVENT_TYPES.includes(e.type))).find((e) => e.identity === identity);
+}

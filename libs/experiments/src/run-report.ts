@@ -1,0 +1,150 @@
+import type {
+  AnyEnvelope,
+  EvaluationBatchScored,
+  EvaluationCompleted,
+  ExperimentPlanned,
+  ExperimentRequested,
+  ExperimentStarted,
+  InferenceBatchRequested,
+  InferenceCompleted,
+} from '@assay/contracts';
+import { evaluate, EVALUATOR_VERSION, type EvaluationResult } from '@assay/evaluation';
+import type { PredictionRow, RunReport } from '@assay/report';
+import { stringify } from 'yaml';
+import { foldRegistry } from './registry';
+import { asPrediction, samplesOf } from './scoring';
+
+function only<T extends AnyEnvelope>(events: AnyEnvelope[], type: T['type'], what: string): T {
+  const found = events.filter((e) => e.type === type);
+  if (found.length !== 1) throw new Error(`expected one ${type} for ${what}, found ${found.length}`);
+  return found[0] as T;
+}
+
+/**
+ * The run directory's content as a pure function of the log: the run's own events plus the
+ * registry events recorded before its evaluation (for "comparison context"), so a replay
+ * later, after other runs, rebuilds the same bytes.
+ */
+export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, earlierRegistryEvents: AnyEnvelope[]): RunReport {
+  const mine = runEvents.filter((e) => (e.data as { attempt?: number }).attempt === attempt);
+  const what = `attempt ${attempt}`;
+  const started = only<ExperimentStarted>(mine, 'experiment.started', what);
+  const { identity, method } = started.data;
+  const planned = mine.filter((e): e is ExperimentPlanned => e.type === 'experiment.planned' && (e as ExperimentPlanned).data.phase === 'full');
+  if (planned.length !== 1) throw new Error(`expected one full-phase experiment.planned for ${identity} ${what}`);
+  const evaluation = only<EvaluationCompleted>(mine, 'evaluation.completed', `${identity} ${what}`);
+  if (evaluation.data.evaluatorVersion !== EVALUATOR_VERSION) {
+    throw new Error(`${identity} was evaluated by ${evaluation.data.evaluatorVersion}, this code is ${EVALUATOR_VERSION}: re-evaluate rather than replay`);
+  }
+  const full = <T extends AnyEnvelope>(type: string) => mine.filter((e) => e.type === type && (e.data as { phase?: string }).phase === 'full') as T[];
+  const requests = full<InferenceBatchRequested>('inference.batch.requested');
+  const completions = new Map(full<InferenceCompleted>('inference.completed').map((e) => [e.data.batchId, e]));
+  const scored = full<EvaluationBatchScored>('evaluation.batch.scored');
+  const predictions = new Map(scored.flatMap((e) => e.data.predictions).map((p) => [p.promptId, p]));
+  const items = new Map(planned[0].data.items.map((i) => [JSON.stringify([i.group, i.item]), i]));
+
+  const prefixes = new Map<string, string>();
+  const rows: PredictionRow[] = [];
+  for (const request of requests) {
+    const d = request.data;
+    prefixes.set(d.batchId, d.prefix);
+    const completion = completions.get(d.batchId);
+    const results = new Map((completion?.data.results ?? []).map((r) => [r.promptId, r]));
+    for (const prompt of d.prompts) {
+      const p = predictions.get(prompt.promptId);
+      if (!p) throw new Error(`prompt ${prompt.promptId} (entity ${JSON.stringify(d.entityId)}) has no scored prediction in the log`);
+      const item = items.get(JSON.stringify([prompt.group, prompt.item]))!;
+      const r = results.get(prompt.promptId);
+      rows.push({
+        entityId: d.entityId,
+        group: prompt.group,
+        item: prompt.item,
+        kind: item.kind,
+        min: item.min,
+        max: item.max,
+        actual: prompt.actual,
+        predicted: p.predicted,
+        absError: p.predicted === null ? null : Math.abs(p.predicted - prompt.actual),
+        parseStatus: p.parseStatus,
+        parseError: p.parseError ?? null,
+        outlier: p.outlier,
+        promptId: prompt.promptId,
+        prefixId: d.batchId,
+        suffix: prompt.suffix,
+        outputText: r?.outputText ?? null,
+        promptTokens: r?.promptTokens ?? null,
+        completionTokens: r?.completionTokens ?? null,
+        cachedTokens: r?.cachedTokens ?? null,
+        latencyMs: r?.latencyMs ?? null,
+        attempts: r?.attempts ?? 0,
+        worker: completion?.data.worker ?? null,
+        inferenceError: r?.error ?? (p.parseStatus === 'inference_failure' ? (p.parseError ?? null) : null),
+      });
+    }
+  }
+
+  // Per-entity scores are not in the event (size): recomputed here with the same evaluate().
+  const all = [...predictions.values()];
+  const stored = evaluation.data.result as unknown as EvaluationResult;
+  const methodScores = evaluate({ method, samples: samplesOf(all), predictions: all.map(asPrediction), items: planned[0].data.items });
+  const result: EvaluationResult = { ...stored, method: { ...stored.method, byEntity: methodScores.byEntity } };
+
+  const config = started.data.config as Record<string, unknown> & {
+    purpose?: string;
+    model: { id: string; lora_adapter: string | null; chat_template: string; temperature: number; max_tokens: number };
+  };
+  const split = planned[0].data.split;
+  const requested = runEvents.find((e): e is ExperimentRequested => e.type === 'experiment.requested');
+  const workers = [...new Set([...completions.values()].map((c) => c.data.worker))].sort();
+  const sameData = (h: Record<string, string>) =>
+    h.profiles === started.data.dataHashes.profiles && h.responses === started.data.dataHashes.responses && h.split === started.data.dataHashes.split;
+  const comparison = foldRegistry(earlierRegistryEvents)
+    .filter((e) => e.identity !== identity && sameData(e.dataHashes))
+    .map((e) => ({ identity: e.identity, method: e.method, status: e.status, primary: typeof e.summary.normalized_mae === 'number' ? e.summary.normalized_mae : null }));
+
+  return {
+    identity,
+    method,
+    attempt,
+    configYaml: stringify(started.data.config, { sortMapEntries: true }),
+    config: started.data.config,
+    metadata: {
+      identity,
+      attempt,
+      codeVersion: started.data.codeVersion,
+      identityAlgorithm: started.data.identityAlgorithm,
+      configHash: started.data.configHash,
+      requestedAt: requested?.occurredAt ?? null,
+      startedAt: started.occurredAt,
+      evaluatedAt: evaluation.occurredAt,
+      hosts: { planner: started.data.host, workers },
+      dataHashes: started.data.dataHashes,
+      warnings: started.data.warnings,
+      preflightWarnings: planned[0].data.preflightWarnings,
+      forced: started.data.forced,
+      previousFailure: started.data.previousFailure,
+      evaluatorVersion: evaluation.data.evaluatorVersion,
+    },
+    scope: {
+      dataFiles: (['profiles', 'responses', 'items'] as const).map((role) => ({ role, path: String((config.data as Record<string, string>)[role]), sha256: started.data.dataHashes[role] })),
+      split: { path: split.path, sha256: split.sha256, seed: split.seed, testFraction: split.testFraction, train: split.train, test: split.test },
+      entities: planned[0].data.entities,
+      items: planned[0].data.items.length,
+      groups: planned[0].data.groups,
+    },
+    model: {
+      id: config.model.id,
+      mode: method === 'llm_zero_shot' ? 'zero-shot' : method,
+      adapter: config.model.lora_adapter,
+      chatTemplate: config.model.chat_template,
+      temperature: config.model.temperature,
+      maxTokens: config.model.max_tokens,
+    },
+    purpose: config.purpose ?? null,
+    evaluation: result,
+    cache: evaluation.data.cache,
+    comparison,
+    prefixes,
+    rows,
+  };
+}

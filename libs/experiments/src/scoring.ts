@@ -1,0 +1,80 @@
+import type { EvaluationBatchScored, InferenceBatchRequested, InferenceCompleted, InferenceFailed, ItemDef, Prediction, Sample } from '@assay/contracts';
+import type { Dataset, SplitFile } from '@assay/data';
+import { nearestNeighbourBaseline, toPrediction, trainMeanBaseline } from '@assay/evaluation';
+import { entityDir, itemFileName } from '@assay/report';
+
+export type ScoredPrediction = EvaluationBatchScored['data']['predictions'][number];
+
+function itemLookup(items: ItemDef[]): (group: string, item: string) => ItemDef {
+  const byKey = new Map(items.map((i) => [JSON.stringify([i.group, i.item]), i]));
+  return (group, item) => {
+    const def = byKey.get(JSON.stringify([group, item]));
+    if (!def) throw new Error(`item ${JSON.stringify(item)} of group ${JSON.stringify(group)} is not in the planned items`);
+    return def;
+  };
+}
+
+/**
+ * A batch's raw outputs parsed into Predictions, one per prompt: a parse failure keeps its raw
+ * text and reason, an inference failure its error. Nothing is dropped.
+ */
+export function scoreBatch(
+  request: InferenceBatchRequested['data'],
+  outcome: InferenceCompleted | InferenceFailed,
+  items: ItemDef[],
+  method: string,
+): ScoredPrediction[] {
+  const itemOf = itemLookup(items);
+  const results = outcome.type === 'inference.completed' ? new Map(outcome.data.results.map((r) => [r.promptId, r])) : null;
+  return request.prompts.map((p) => {
+    const sample: Sample = { entityId: request.entityId, group: p.group, item: p.item, actual: p.actual };
+    const result = results?.get(p.promptId);
+    const prediction =
+      outcome.type === 'inference.failed'
+        ? toPrediction({ sample, item: itemOf(p.group, p.item), method, raw: null, inferenceError: outcome.data.error })
+        : !result
+          ? toPrediction({ sample, item: itemOf(p.group, p.item), method, raw: null, inferenceError: `no result for prompt ${p.promptId} in the worker's answer` })
+          : result.status === 'error'
+            ? toPrediction({ sample, item: itemOf(p.group, p.item), method, raw: null, inferenceError: result.error ?? 'unknown inference error' })
+            : toPrediction({ sample, item: itemOf(p.group, p.item), method, raw: result.outputText ?? '' });
+    return { ...prediction, promptId: p.promptId, actual: p.actual };
+  });
+}
+
+export function samplesOf(predictions: ScoredPrediction[]): Sample[] {
+  return predictions.map((p) => ({ entityId: p.entityId, group: p.group, item: p.item, actual: p.actual }));
+}
+
+export function asPrediction(p: ScoredPrediction): Prediction {
+  const { promptId: _promptId, actual: _actual, ...prediction } = p;
+  return prediction;
+}
+
+/** Baselines from the train split, scored by the same evaluate() (seed §12). */
+export function baselinePredictions(dataset: Dataset, split: SplitFile, testSamples: Sample[], items: ItemDef[]): Prediction[][] {
+  const train = new Set(split.train);
+  const asked = new Set(items.map((i) => JSON.stringify([i.group, i.item])));
+  const trainSamples: Sample[] = dataset.observations
+    .filter((o) => train.has(o.entityId) && asked.has(JSON.stringify([o.group, o.item])))
+    .map((o) => ({ entityId: o.entityId, group: o.group, item: o.item, actual: o.value }));
+  const features = new Map(dataset.entities.map((e) => [e.entityId, e.features]));
+  return [trainMeanBaseline({ trainSamples, testSamples, items }), nearestNeighbourBaseline({ trainSamples, testSamples, items, features })];
+}
+
+/**
+ * Five item files for a human to read (seed §9): the worst error, a parse failure if any, and
+ * evenly spaced others, chosen from the data alone so replays pick the same ones.
+ */
+export function spotCheckPaths(predictions: ScoredPrediction[]): string[] {
+  const byId = [...predictions].sort((a, b) => (a.promptId < b.promptId ? -1 : a.promptId > b.promptId ? 1 : 0));
+  const picks: ScoredPrediction[] = [];
+  const worst = [...byId].filter((p) => p.predicted !== null).sort((a, b) => Math.abs(b.predicted! - b.actual) - Math.abs(a.predicted! - a.actual))[0];
+  if (worst) picks.push(worst);
+  const failure = byId.find((p) => p.parseStatus !== 'ok');
+  if (failure) picks.push(failure);
+  for (let i = 0; picks.length < 5 && i < 5; i++) {
+    const p = byId[Math.floor((i * byId.length) / 5)];
+    if (p && !picks.includes(p)) picks.push(p);
+  }
+  return picks.map((p) => `${entityDir(p.group, p.entityId)}/${itemFileName(p.item)}`);
+}

@@ -1,0 +1,4 @@
+export * from './model-client';
+export * from './retry';
+export * from './run-batch';
+export * from './semaphore';

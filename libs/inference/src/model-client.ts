@@ -1,0 +1,72 @@
+import OpenAI from 'openai';
+import type { ModelCallSettings } from '@assay/contracts';
+
+export interface Completion {
+  text: string;
+  finishReason: string | null;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  /** From usage.prompt_tokens_details (vLLM with --enable-prompt-tokens-details); null otherwise. */
+  cachedTokens: number | null;
+}
+
+export interface ModelClient {
+  complete(prompt: string): Promise<Completion>;
+  /** Token count of a text by the server's tokenizer (vLLM's /tokenize), null if it has none. */
+  countTokens(text: string): Promise<number | null>;
+}
+
+/** The JSON schema a guided (structured-output) answer must follow: one number. */
+const ANSWER_SCHEMA = { type: 'object', properties: { answer: { type: 'number' } }, required: ['answer'] };
+
+/**
+ * Calls vLLM's OpenAI-compatible completions endpoint with the prompt already templated by us,
+ * so the logged input is exactly what the model saw. `add_special_tokens: false` because the
+ * rendered template carries its own BOS; vLLM would otherwise add a second one.
+ */
+export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.ProcessEnv = process.env): ModelClient {
+  let apiKey = 'EMPTY'; // vLLM without --api-key accepts any key
+  if (settings.apiKeyEnv) {
+    const value = env[settings.apiKeyEnv];
+    if (!value) throw new Error(`model.api_key_env names ${settings.apiKeyEnv}, but it is not set in the worker's environment`);
+    apiKey = value;
+  }
+  const client = new OpenAI({ baseURL: settings.baseUrl, apiKey, maxRetries: 0, timeout: settings.requestTimeoutS * 1000 });
+  const model = settings.loraAdapter ?? settings.id;
+  const root = settings.baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '');
+  return {
+    async complete(prompt) {
+      const body: Record<string, unknown> = {
+        model,
+        prompt,
+        max_tokens: settings.maxTokens,
+        temperature: settings.temperature,
+        seed: settings.seed,
+        add_special_tokens: false,
+      };
+      if (settings.stop.length > 0) body.stop = settings.stop;
+      if (settings.guidedJson) body.structured_outputs = { json: ANSWER_SCHEMA };
+      const response = await client.completions.create(body as unknown as OpenAI.CompletionCreateParamsNonStreaming);
+      const choice = response.choices[0];
+      const usage = response.usage as (OpenAI.CompletionUsage & { prompt_tokens_details?: { cached_tokens?: number } | null }) | undefined;
+      return {
+        text: choice?.text ?? '',
+        finishReason: choice?.finish_reason ?? null,
+        promptTokens: usage?.prompt_tokens ?? null,
+        completionTokens: usage?.completion_tokens ?? null,
+        cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? null,
+      };
+    },
+    async countTokens(text) {
+      const response = await fetch(`${root}/tokenize`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+        body: JSON.stringify({ model: settings.id, prompt: text, add_special_tokens: false }),
+        signal: AbortSignal.timeout(settings.requestTimeoutS * 1000),
+      });
+      if (response.status === 404) return null;
+      if (!response.ok) throw new Error(`/tokenize answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+      return ((await response.json()) as { count: number }).count;
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/** A failed model call, classified: transient ones are retried, the rest fail fast with the server's message. */
+export class ModelCallError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly status: number | null,
+  ) {
+    super(message);
+    this.name = 'ModelCallError';
+  }
+}
+
+/**
+ * 5xx, 429, 408, timeouts and dropped connections are transient on a busy GPU server; any
+ * other 4xx (bad request, unknown model, prompt too long) will fail the same way again.
+ */
+export function classifyError(error: unknown): ModelCallError {
+  if (error instanceof ModelCallError) return error;
+  const e = error as { status?: number; name?: string; message?: string; error?: { message?: string } };
+  const message = e.error?.message ?? e.message ?? String(error);
+  if (typeof e.status === 'number') {
+    const retryable = e.status >= 500 || e.status === 429 || e.status === 408;
+    return new ModelCallError(`HTTP ${e.status}: ${message}`, retryable, e.status);
+  }
+  // No status: the request never got an answer (connection refused/reset, timeout).
+  return new ModelCallError(`${e.name ?? 'Error'}: ${message}`, true, null);
+}
+
+export interface RetryPolicy {
+  maxRetries: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** Exponential backoff with full jitter: spreads retries of many workers hitting one server. */
+export function retryDelayMs(retry: number, policy: RetryPolicy, random: () => number): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (retry - 1));
+  return Math.round(random() * ceiling);
+}
+
+export interface RetryOutcome<T> {
+  value: T | null;
+  error: ModelCallError | null;
+  attempts: number;
+}
+
+export async function withRetries<T>(
+  call: () => Promise<T>,
+  policy: RetryPolicy,
+  hooks: { onRetry?: (error: ModelCallError, retry: number) => void; sleep?: (ms: number) => Promise<void>; random?: () => number } = {},
+): Promise<RetryOutcome<T>> {
+  const sleep = hooks.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const random = hooks.random ?? Math.random;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { value: await call(), error: null, attempts: attempt };
+    } catch (raw) {
+      const error = classifyError(raw);
+      if (!error.retryable || attempt > policy.maxRetries) return { value: null, error, attempts: attempt };
+      hooks.onRetry?.(error, attempt);
+      await sleep(retryDelayMs(attempt, policy, random));
+    }
+  }
+}

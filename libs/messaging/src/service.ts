@@ -1,0 +1,144 @@
+import 'reflect-metadata';
+import { Logger, Module, type DynamicModule, type INestApplication, type INestMicroservice, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { resolveCodeVersion } from '@assay/config';
+import { EventStore, recordDeadLetter } from '@assay/event-store';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { connectJetStream, ensureEventStream, type JetStreamHandle } from './connection';
+import { JetStreamTransport, PassThroughRpcFilter } from './jetstream.transport';
+import { healthSubject, natsSettings, wireSubject } from './nats-config';
+import { JetStreamPublisher } from './publisher';
+import { RunLog } from './run-log';
+
+/** What every service knows about itself; injected into consumers. */
+export class ServiceInfo {
+  constructor(
+    readonly service: string,
+    readonly instance: string,
+    readonly codeVersion: string,
+  ) {}
+}
+
+export const SERVICE_PROVIDERS = { store: EventStore, publisher: JetStreamPublisher, info: ServiceInfo, runLog: RunLog };
+
+/** The repository root (where package.json is), from wherever the compiled file runs. */
+export function repoRoot(from = __dirname): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${from}`);
+    dir = up;
+  }
+  return dir;
+}
+
+/** git commit with a dirty marker; a build without .git uses the version baked into dist/. */
+export function codeVersion(): string {
+  const root = repoRoot();
+  return resolveCodeVersion(root, join(root, 'dist', 'code-version.txt'));
+}
+
+interface Runtime {
+  store: EventStore;
+  handle: JetStreamHandle;
+  info: ServiceInfo;
+}
+
+function coreModule(runtime: Runtime, feature: Type<unknown>): DynamicModule {
+  @Module({})
+  class ServiceRuntimeModule {}
+  return {
+    module: ServiceRuntimeModule,
+    imports: [feature],
+    global: true,
+    providers: [
+      { provide: EventStore, useValue: runtime.store },
+      { provide: JetStreamPublisher, useValue: new JetStreamPublisher(runtime.handle) },
+      { provide: ServiceInfo, useValue: runtime.info },
+      { provide: RunLog, useValue: new RunLog(runtime.info.service) },
+    ],
+    exports: [EventStore, JetStreamPublisher, ServiceInfo, RunLog],
+  };
+}
+
+async function openRuntime(service: string, instance: string): Promise<Runtime> {
+  const settings = natsSettings();
+  const handle = await connectJetStream(settings, `${service}:${instance}`);
+  await ensureEventStream(handle);
+  const store = await EventStore.open({ publisher: new JetStreamPublisher(handle) });
+  store.startOutboxRelay();
+  const info = new ServiceInfo(service, instance, codeVersion());
+  // Reply to health pings with who we are and which code we run.
+  handle.nc.subscribe(wireSubject(settings, healthSubject(service)), {
+    callback: (error, msg) => {
+      if (!error) msg.respond(JSON.stringify({ service, instance, codeVersion: info.codeVersion, pid: process.pid }));
+    },
+  });
+  return { store, handle, info };
+}
+
+export interface ServiceOptions {
+  service: string;
+  /** The feature module: its controllers hold the `on<Event>` consumers. */
+  module: Type<unknown>;
+  /** Messages in flight per consumer. */
+  concurrency: number;
+  /** Start an HTTP server too (the reporter). */
+  http?: { port: number; configure?: (app: INestApplication) => void | Promise<void> };
+}
+
+/**
+ * Boots a service: Postgres (migrated), JetStream, the Nest app whose `@EventPattern` handlers
+ * become durable consumers, and clean shutdown on SIGINT/SIGTERM (drain in-flight messages).
+ */
+export async function runService(opts: ServiceOptions): Promise<void> {
+  const logger = new Logger(opts.service);
+  const instance = process.env.ASSAY_WORKER_ID || `${opts.service}-${process.pid}`;
+  const runtime = await openRuntime(opts.service, instance);
+  const transport = new JetStreamTransport({
+    service: opts.service,
+    handle: runtime.handle,
+    concurrency: opts.concurrency,
+    deadLetter: (letter) => runtime.store.transaction((sql) => recordDeadLetter(sql, letter)),
+  });
+  const module = coreModule(runtime, opts.module);
+  let app: INestApplication | INestMicroservice;
+  if (opts.http) {
+    const http = await NestFactory.create(module, { logger: ['error', 'warn', 'log'] });
+    await opts.http.configure?.(http);
+    http.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
+    http.useGlobalFilters(new PassThroughRpcFilter());
+    await http.startAllMicroservices();
+    await http.listen(opts.http.port, '127.0.0.1');
+    logger.log(`HTTP on http://127.0.0.1:${opts.http.port}`);
+    app = http;
+  } else {
+    const micro = await NestFactory.createMicroservice(module, { strategy: transport, logger: ['error', 'warn', 'log'] });
+    micro.useGlobalFilters(new PassThroughRpcFilter());
+    await micro.listen();
+    app = micro;
+  }
+  logger.log(`${instance} ready (code ${runtime.info.codeVersion})`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal}: draining in-flight messages`);
+    await app.close();
+    await runtime.store.close();
+    if (!runtime.handle.nc.isClosed()) await runtime.handle.nc.drain();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** main.ts of every service: run, or say why it could not start and exit non-zero. */
+export function startService(opts: ServiceOptions): void {
+  runService(opts).catch((error: Error) => {
+    console.error(`${opts.service} failed to start: ${error.message}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,55 @@
+import { ConfigError } from '@assay/config';
+import { Command, InvalidArgumentError } from 'commander';
+import { CliError } from './nats-session';
+import { replayCommand } from './replay.command';
+import { runCommand } from './run.command';
+import { statusCommand } from './status.command';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+export function buildProgram(exit: (code: number) => void): Command {
+  const program = new Command('assay').description('Run LLM prediction experiments reproducibly, from an event log.').showHelpAfterError();
+  const run = (action: () => Promise<number>) => action().then(exit, (error: Error) => exit(report(error)));
+  program
+    .command('run')
+    .argument('<config>', 'experiment config (YAML)')
+    .option('--force', 'run again even if this identity already completed', false)
+    .option('--smoke-only', 'stop after the 4-example smoke test', false)
+    .option('--answer-timeout <seconds>', 'how long to wait for the planner to answer', positiveInt, 60)
+    .description('request a run and follow it live; prints the run directory last')
+    .action((config: string, o: { force: boolean; smokeOnly: boolean; answerTimeout: number }) => run(() => runCommand(config, o)));
+  program
+    .command('status')
+    .argument('[identity]', 'one experiment in detail')
+    .description('the registry: what ran, what failed, where')
+    .action((identity?: string) => run(() => statusCommand(identity)));
+  program
+    .command('replay')
+    .argument('[identity]', 'the experiment to rebuild')
+    .option('--all', 'rebuild every completed run', false)
+    .description("rebuild a run's directory from the event log")
+    .action((identity: string | undefined, o: { all: boolean }) => run(() => replayCommand(identity, o)));
+  return program;
+}
+
+/** One line that says what to fix; the exit code says what kind of problem it was. */
+function report(error: Error): number {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`config error: ${error.message}\n`);
+    return 2;
+  }
+  if (error instanceof CliError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    return error.exitCode;
+  }
+  process.stderr.write(`error: ${error.stack ?? error.message}\n`);
+  return 1;
+}
+
+if (require.main === module) {
+  buildProgram((code) => process.exit(code)).parse(process.argv);
+}

@@ -1,0 +1,44 @@
+import { connectJetStream, healthSubject, natsSettings, wireSubject, type JetStreamHandle } from '@assay/messaging';
+
+export const SERVICES = ['planner', 'inference-worker', 'evaluator', 'reporter'] as const;
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export async function openNats(): Promise<JetStreamHandle> {
+  try {
+    return await connectJetStream(natsSettings(), 'assay-cli');
+  } catch (error) {
+    throw new CliError((error as Error).message, 3);
+  }
+}
+
+/** Asks each service over NATS; "no responders" comes back at once when none runs. */
+export async function checkServicesRunning(handle: JetStreamHandle): Promise<Record<string, string>> {
+  const versions: Record<string, string> = {};
+  const missing: string[] = [];
+  await Promise.all(
+    SERVICES.map(async (service) => {
+      try {
+        const reply = await handle.nc.request(wireSubject(handle.settings, healthSubject(service)), '', { timeout: 3000 });
+        versions[service] = (reply.json() as { codeVersion: string }).codeVersion;
+      } catch {
+        missing.push(service);
+      }
+    }),
+  );
+  if (missing.length > 0) {
+    throw new CliError(
+      `not running: ${missing.sort().join(', ')} (no answer on NATS ${handle.settings.url}). Start the services with 'npm run up' (or 'docker compose up'), then run again.`,
+      3,
+    );
+  }
+  return versions;
+}

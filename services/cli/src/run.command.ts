@@ -1,0 +1,200 @@
+import { loadExperimentConfig, toDict, type ExperimentConfig } from '@assay/config';
+import {
+  createEvent,
+  parseEvent,
+  progressSubject,
+  requestStream,
+  subjectOf,
+  type AssayEvent,
+  type ExperimentPlanned,
+  type ProgressUpdate,
+} from '@assay/contracts';
+import { EventStore, findInStream } from '@assay/event-store';
+import { JetStreamPublisher, logicalSubject, wireSubject, type JetStreamHandle } from '@assay/messaging';
+import { experimentStream } from '@assay/contracts';
+import { randomUUID } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
+import { checkServicesRunning, CliError, openNats } from './nats-session';
+import { newProgress, progressLine, type ProgressState } from './progress-view';
+
+export interface RunOptions {
+  force: boolean;
+  smokeOnly: boolean;
+  /** Seconds to wait for the planner's first answer. */
+  answerTimeout: number;
+}
+
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+/**
+ * `assay run CONFIG`: validate locally, publish experiment.requested, follow the run live, print
+ * the run directory as the last line of stdout. Exit 0 on success (or already completed), 1 when
+ * the run failed, 2 for a bad config, 3 when infrastructure or services are missing.
+ */
+export async function runCommand(configPath: string, opts: RunOptions): Promise<number> {
+  const { config, warnings } = loadExperimentConfig(configPath);
+  for (const w of warnings) err(`warning: ${w}`);
+  const handle = await openNats();
+  try {
+    const store = await openStore();
+    await store.close();
+    await checkServicesRunning(handle);
+    return await requestAndFollow(handle, config, configPath, warnings, opts);
+  } finally {
+    await handle.nc.close();
+  }
+}
+
+async function openStore(): Promise<EventStore> {
+  try {
+    return await EventStore.open({ poolSize: 2 });
+  } catch (error) {
+    throw new CliError((error as Error).message, 3);
+  }
+}
+
+async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfig, configPath: string, warnings: string[], opts: RunOptions): Promise<number> {
+  const requestId = randomUUID();
+  const settings = handle.settings;
+  // Subscribe before publishing, so no answer can slip past.
+  const events = handle.nc.subscribe(wireSubject(settings, 'experiment.>'));
+  const progress = handle.nc.subscribe(wireSubject(settings, progressSubject('*')));
+  const request = createEvent(
+    'experiment.requested',
+    {
+      requestId,
+      configPath,
+      config: toDict(config) as Record<string, unknown>,
+      warnings,
+      force: opts.force,
+      smokeOnly: opts.smokeOnly,
+      requestedBy: { host: hostname(), user: userInfo().username },
+    },
+    { stream: requestStream(requestId), correlationId: requestId, causationId: null, producer: 'cli', codeVersion: 'cli' },
+  );
+  await new JetStreamPublisher(handle).publish(subjectOf(request.type, request.schemaVersion), request);
+  err(`requested ${config.name} (request ${requestId})`);
+
+  let identity: string | null = null;
+  let attempt = 0;
+  let state: ProgressState | null = null;
+  let lastPrint = 0;
+  const interactive = process.stderr.isTTY === true;
+  const show = (force = false) => {
+    if (!state) return;
+    const now = Date.now();
+    if (!force && now - lastPrint < (interactive ? 200 : 2000)) return;
+    lastPrint = now;
+    const line = progressLine(state, now);
+    if (interactive) process.stderr.write(`\r\x1b[2K${line}`);
+    else err(line);
+  };
+  const endLine = () => {
+    if (interactive && state) process.stderr.write('\n');
+  };
+
+  const done = new Promise<number>((resolve, reject) => {
+    const answerTimer = setTimeout(
+      () => reject(new CliError(`the planner did not answer within ${opts.answerTimeout} s (request ${requestId}); check its log`, 3)),
+      opts.answerTimeout * 1000,
+    );
+    const ticker = setInterval(() => show(), 1000);
+    const finish = (code: number) => {
+      clearTimeout(answerTimer);
+      clearInterval(ticker);
+      resolve(code);
+    };
+
+    void (async () => {
+      for await (const msg of progress) {
+        if (!identity || !state) continue;
+        const update = msg.json() as ProgressUpdate;
+        if (update.identity !== identity || update.attempt !== attempt || update.phase !== state.phase) continue;
+        state.done += update.promptsDone;
+        state.retries += update.retries;
+        state.inferenceFailures += update.inferenceFailures;
+        state.parseFailures += update.parseFailures;
+        show();
+      }
+    })();
+
+    void (async () => {
+      for await (const msg of events) {
+        let event: AssayEvent;
+        try {
+          event = parseEvent(msg.json(), logicalSubject(settings, msg.subject));
+        } catch {
+          continue; // not ours to judge: services dead-letter invalid events
+        }
+        const d = event.data as { identity?: string | null; attempt?: number | null };
+        const mine = event.metadata.correlationId === requestId || (identity !== null && d.identity === identity && d.attempt === attempt);
+        if (!mine) continue;
+        switch (event.type) {
+          case 'experiment.started':
+            clearTimeout(answerTimer);
+            identity = event.data.identity;
+            attempt = event.data.attempt;
+            err(`started ${identity} attempt ${attempt} → ${event.data.runDir}`);
+            if (event.data.previousFailure) err(`note: attempt ${event.data.previousFailure.attempt} failed at ${event.data.previousFailure.stage}: ${event.data.previousFailure.error}`);
+            err(`live log: tail -f '${event.data.runDir}/logs/'*.log`);
+            break;
+          case 'experiment.skipped':
+            clearTimeout(answerTimer);
+            if (event.data.reason === 'already_completed') {
+              err(`${event.data.identity} already completed (attempt ${event.data.attempt}); nothing to run. Use --force to run it again.`);
+              process.stdout.write(`${event.data.runDir}\n`);
+              finish(0);
+              return;
+            }
+            identity = event.data.identity;
+            attempt = event.data.attempt;
+            err(`${identity} is already running (attempt ${attempt}): attaching to it`);
+            state = await attachedProgress(identity, attempt);
+            break;
+          case 'experiment.planned':
+            endLine();
+            state = newProgress(event.data.phase, Date.now(), event.data.prompts);
+            err(`${event.data.phase === 'smoke' ? 'smoke test' : 'full run'}: ${event.data.prompts} prompts in ${event.data.batches} entity batches`);
+            for (const w of event.data.preflightWarnings) err(`warning: ${w}`);
+            show(true);
+            break;
+          case 'experiment.completed':
+            show(true);
+            endLine();
+            if (event.data.smokeOnly) err('smoke test passed (--smoke-only): stopping before the full run');
+            else err(`completed: ${Object.entries(event.data.summary).map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toFixed(4)) : v}`).join(', ')}`);
+            process.stdout.write(`${event.data.runDir}\n`);
+            finish(0);
+            return;
+          case 'experiment.failed':
+            endLine();
+            err(`FAILED at ${event.data.stage}: ${event.data.error}`);
+            for (const line of event.data.details) err(`  ${line}`);
+            finish(event.data.stage === 'config' ? 2 : 1);
+            return;
+          default:
+            break;
+        }
+      }
+    })();
+  });
+  try {
+    return await done;
+  } finally {
+    events.unsubscribe();
+    progress.unsubscribe();
+  }
+}
+
+/** Progress of a run we did not start: its plan comes from the log. */
+async function attachedProgress(identity: string, attempt: number): Promise<ProgressState> {
+  const store = await openStore();
+  try {
+    const planned = (await store.read((sql) => findInStream(sql, experimentStream(identity), 'experiment.planned', { attempt }))) as unknown as ExperimentPlanned[];
+    const latest = planned[planned.length - 1];
+    return newProgress(latest?.data.phase ?? 'full', Date.now(), latest?.data.prompts ?? null);
+  } finally {
+    await store.close();
+  }
+}
+

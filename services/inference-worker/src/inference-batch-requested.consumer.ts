@@ -1,0 +1,121 @@
+import { Controller, type OnModuleDestroy } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type ModelCallSettings } from '@assay/contracts';
+import { EventStore, readStream } from '@assay/event-store';
+import { openAiModelClient, runBatch, Semaphore, type ModelClient } from '@assay/inference';
+import { JetStreamPublisher, ProgressReporter, RunLog } from '@assay/messaging';
+import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
+
+/**
+ * inference.batch.requested → the model answers every prompt of one entity (first alone, to
+ * warm the prefix cache, then the rest) → inference.completed, with exact inputs referenced,
+ * raw outputs, tokens, latency and attempts. Model calls happen before the transaction; if the
+ * worker dies before committing, the batch is redelivered and run again, and nothing of the
+ * first try reaches the log.
+ */
+@Controller()
+export class InferenceBatchRequestedConsumer implements OnModuleDestroy {
+  private readonly semaphores = new Map<string, Semaphore>();
+  private readonly clients = new Map<string, ModelClient>();
+  private readonly progress: ProgressReporter;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly info: ServiceInfo,
+    private readonly runLog: RunLog,
+    publisher: JetStreamPublisher,
+  ) {
+    this.progress = new ProgressReporter(publisher, info.instance);
+  }
+
+  onModuleDestroy(): void {
+    this.progress.close();
+  }
+
+  @OnEvent(Subjects['inference.batch.requested'])
+  async onInferenceBatchRequested(@Payload() event: InferenceBatchRequested): Promise<void> {
+    const d = event.data;
+    const stream = experimentStream(d.identity);
+    const runDir = await this.runDirOf(d.identity, d.attempt);
+    const key = { identity: d.identity, attempt: d.attempt, phase: d.phase };
+    const began = performance.now();
+    if (d.index === 0) this.runLog.write(runDir, `${this.info.instance}: step 1: ${d.phase} batch 1 (entity ${JSON.stringify(d.entityId)}, ${d.prompts.length} prompts) started`);
+
+    let client: ModelClient;
+    try {
+      client = this.clientFor(d.model);
+    } catch (error) {
+      await this.store.handle('inference-worker', event.id, async () => [
+        {
+          stream,
+          expected: 'any',
+          events: [createEvent('inference.failed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, error: (error as Error).message }, causedBy(event, stream, 'inference-worker', this.info.codeVersion))],
+        },
+      ]);
+      return;
+    }
+    const [prefixTokens, results] = await Promise.all([
+      client.countTokens(d.prefix),
+      runBatch(d.prefix, d.prompts, client, {
+        semaphore: this.semaphoreFor(d.model),
+        retry: { maxRetries: d.model.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 },
+        progress: {
+          onPromptDone: (r) => this.progress.add(key, { promptsDone: 1, inferenceFailures: r.status === 'error' ? 1 : 0 }),
+          onRetry: (promptId, error, retry) => {
+            this.progress.add(key, { retries: 1 });
+            this.runLog.write(runDir, `${this.info.instance}: retry ${retry} of prompt ${promptId} (entity ${JSON.stringify(d.entityId)}): ${error}`);
+          },
+        },
+      }),
+    ]);
+    const completed = createEvent(
+      'inference.completed',
+      { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, prefixTokens, results },
+      causedBy(event, stream, 'inference-worker', this.info.codeVersion),
+    );
+    const outcome = await this.store.handle('inference-worker', event.id, async () => [{ stream, expected: 'any', events: [completed] }]);
+    if (!outcome.duplicate) {
+      const failures = results.filter((r) => r.status === 'error').length;
+      const seconds = (performance.now() - began) / 1000;
+      this.runLog.write(
+        runDir,
+        `${this.info.instance}: ${d.phase} batch ${d.index + 1} (entity ${JSON.stringify(d.entityId)}): ${results.length} prompts in ${seconds.toFixed(2)} s` +
+          (failures ? `, ${failures} failed after retries` : ''),
+      );
+    }
+  }
+
+  private clientFor(model: ModelCallSettings): ModelClient {
+    const id = JSON.stringify(model);
+    let client = this.clients.get(id);
+    if (!client) {
+      client = openAiModelClient(model);
+      this.clients.set(id, client);
+    }
+    return client;
+  }
+
+  /** One bound per server and configured concurrency, shared by every batch this worker runs. */
+  private semaphoreFor(model: ModelCallSettings): Semaphore {
+    const id = `${model.baseUrl}|${model.concurrency}`;
+    let semaphore = this.semaphores.get(id);
+    if (!semaphore) {
+      semaphore = new Semaphore(model.concurrency);
+      this.semaphores.set(id, semaphore);
+    }
+    return semaphore;
+  }
+
+  private async runDirOf(identity: string, attempt: number): Promise<string> {
+    const cacheKey = `${identity}#${attempt}`;
+    const known = this.runDirs.get(cacheKey);
+    if (known) return known;
+    const [started] = await this.store.read((sql) => readStream(sql, experimentStream(identity), { types: ['experiment.started'] }));
+    const dir = (started?.data as { runDir?: string } | undefined)?.runDir;
+    if (!dir) throw new Error(`batch for ${identity} attempt ${attempt} arrived before its experiment.started is in the log`);
+    this.runDirs.set(cacheKey, dir);
+    return dir;
+  }
+
+  private readonly runDirs = new Map<string, string>();
+}

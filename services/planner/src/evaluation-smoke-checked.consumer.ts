@@ -1,0 +1,76 @@
+import { Controller } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import { causedBy, createEvent, experimentStream, Subjects, type EvaluationSmokeChecked, type ExperimentStarted } from '@assay/contracts';
+import { EventStore, readStream } from '@assay/event-store';
+import { prepareExperiment, StageError } from '@assay/experiments';
+import { RunLog } from '@assay/messaging';
+import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
+import { PlanWriter } from './plan-writer';
+
+/**
+ * The smoke test (seed §8) passed → plan the full run, or finish a --smoke-only run; it failed →
+ * the run fails at stage `smoke`, with the examples' raw outputs for the user.
+ */
+@Controller()
+export class EvaluationSmokeCheckedConsumer {
+  constructor(
+    private readonly store: EventStore,
+    private readonly info: ServiceInfo,
+    private readonly plans: PlanWriter,
+    private readonly runLog: RunLog,
+  ) {}
+
+  @OnEvent(Subjects['evaluation.smoke.checked'])
+  async onEvaluationSmokeChecked(@Payload() event: EvaluationSmokeChecked): Promise<void> {
+    const { identity, attempt } = event.data;
+    const stream = experimentStream(identity);
+    const [started] = (await this.store.read((sql) => readStream(sql, stream, { types: ['experiment.started'] }))).filter(
+      (e) => (e.data as ExperimentStarted['data']).attempt === attempt,
+    ) as unknown as ExperimentStarted[];
+    if (!started) throw new Error(`smoke result for ${identity} attempt ${attempt} has no experiment.started in the log`);
+    const ctx = causedBy(event, stream, 'planner', this.info.codeVersion);
+    const runDir = started.data.runDir;
+    const examples = event.data.examples.map((x) => `${x.entityId} / ${x.group} / ${x.item}: ${x.status}: ${JSON.stringify(x.output)}`);
+
+    if (!event.data.passed) {
+      const failedChecks = event.data.checks.filter((c) => !c.passed).map((c) => `${c.check}: ${c.detail}`);
+      await this.store.handle('planner', event.id, async () => [
+        {
+          stream,
+          expected: 'any',
+          events: [createEvent('experiment.failed', { requestId: started.data.requestId, identity, attempt, stage: 'smoke', error: `smoke test failed: ${failedChecks.join('; ')}`, details: examples }, ctx)],
+        },
+      ]);
+      this.runLog.write(runDir, `smoke test FAILED: ${failedChecks.join('; ')}`);
+      return;
+    }
+    if (started.data.smokeOnly) {
+      await this.store.handle('planner', event.id, async () => [
+        {
+          stream,
+          expected: 'any',
+          events: [createEvent('experiment.completed', { identity, attempt, runDir, smokeOnly: true, summary: { smoke: 'passed', examples: examples.length } }, ctx)],
+        },
+      ]);
+      this.runLog.write(runDir, 'smoke test passed (--smoke-only: stopping here)');
+      return;
+    }
+    // Plan the full run from the same inputs; a data file changed since the start is a failure.
+    const prepared = await prepareExperiment(PlanWriter.configOf(started), started.data.codeVersion).catch((error: Error) => {
+      if (error instanceof StageError) return error;
+      throw error;
+    });
+    const changed = prepared instanceof StageError ? prepared.message : prepared.identity.identity !== identity ? 'the data files changed since the run started' : null;
+    await this.store.handle('planner', event.id, async () => [
+      {
+        stream,
+        expected: 'any',
+        events:
+          changed !== null || prepared instanceof StageError
+            ? [createEvent('experiment.failed', { requestId: started.data.requestId, identity, attempt, stage: 'preflight', error: changed ?? 'unknown', details: [] }, ctx)]
+            : this.plans.planEvents(event, started.data, prepared, 'full', []),
+      },
+    ]);
+    this.runLog.write(runDir, changed ? `FAILED: ${changed}` : 'smoke test passed: full run planned');
+  }
+}

@@ -1,0 +1,170 @@
+import { Controller } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import { ExperimentConfig } from '@assay/config';
+import { causedBy, createEvent, experimentStream, requestStream, Subjects, type AnyEnvelope, type ExperimentRequested } from '@assay/contracts';
+import { EventStore, readStream, type StreamAppend } from '@assay/event-store';
+import {
+  checkLongestPrompt,
+  checkModelServer,
+  checkOutputWritable,
+  decideRequest,
+  entryFromStream,
+  planBatches,
+  prepareExperiment,
+  REGISTRY_EVENT_TYPES,
+  runDirFor,
+  StageError,
+  type PreparedExperiment,
+} from '@assay/experiments';
+import { RunLog, TransientError } from '@assay/messaging';
+import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
+import { hostname } from 'node:os';
+import { PlanWriter } from './plan-writer';
+
+/**
+ * experiment.requested → skipped (already completed / running: attach), or started + planned +
+ * batches, or failed with the stage and a one-line reason. The decision is taken under the
+ * identity stream's lock, so ten identical requests at once make exactly one run.
+ */
+@Controller()
+export class ExperimentRequestedConsumer {
+  constructor(
+    private readonly store: EventStore,
+    private readonly info: ServiceInfo,
+    private readonly plans: PlanWriter,
+    private readonly runLog: RunLog,
+  ) {}
+
+  @OnEvent(Subjects['experiment.requested'])
+  async onExperimentRequested(@Payload() event: ExperimentRequested): Promise<void> {
+    const request = event.data;
+    const record = { stream: requestStream(request.requestId), expected: 'any' as const, events: [event] };
+    const failRequest = (stage: StageError['stage'], error: string, details: string[] = []) =>
+      this.store.handle('planner', event.id, async () => [
+        record,
+        {
+          stream: requestStream(request.requestId),
+          expected: 'any',
+          events: [
+            createEvent(
+              'experiment.failed',
+              { requestId: request.requestId, identity: null, attempt: null, stage, error, details },
+              causedBy(event, requestStream(request.requestId), 'planner', this.info.codeVersion),
+            ),
+          ],
+        },
+      ]);
+
+    const parsed = ExperimentConfig.safeParse(request.config);
+    if (!parsed.success) {
+      await failRequest('config', `the requested config is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      return;
+    }
+    const config = parsed.data;
+    let prepared: PreparedExperiment;
+    try {
+      prepared = await prepareExperiment(config, this.info.codeVersion);
+    } catch (error) {
+      if (!(error instanceof StageError)) throw error;
+      await failRequest(error.stage, error.message, error.details);
+      return;
+    }
+    const identity = prepared.identity.identity;
+    const stream = experimentStream(identity);
+    const runDir = runDirFor(config.output_root, config.method, identity);
+    const registryEvents = (sql: Parameters<typeof readStream>[0]) => readStream(sql, stream, { types: REGISTRY_EVENT_TYPES });
+
+    // Expensive checks only when the request will start a run (a completed identity calls no model).
+    const before = decideRequest(entryFromStream(await this.store.read(registryEvents), identity), request.force);
+    let preflight: { warnings: string[]; error: StageError | null } = { warnings: [], error: null };
+    if (before.kind === 'start') preflight = await this.preflight(prepared);
+
+    const ctx = causedBy(event, stream, 'planner', this.info.codeVersion);
+    const outcome = await this.store.handle('planner', event.id, async (sql) => {
+      await sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [stream]);
+      const decision = decideRequest(entryFromStream(await registryEvents(sql), identity), request.force);
+      const appends: StreamAppend[] = [record];
+      if (decision.kind === 'skip') {
+        appends.push({
+          stream,
+          expected: 'any',
+          events: [createEvent('experiment.skipped', { requestId: request.requestId, identity, reason: decision.reason, attempt: decision.attempt, runDir: decision.runDir }, ctx)],
+        });
+        return appends;
+      }
+      // The identity finished between our first look and the lock: plan afresh on redelivery.
+      if (before.kind !== 'start') throw new TransientError(`registry of ${identity} changed while planning`);
+      const started = createEvent(
+        'experiment.started',
+        {
+          requestId: request.requestId,
+          identity,
+          attempt: decision.attempt,
+          method: config.method,
+          config: request.config,
+          configHash: prepared.identity.configHash,
+          identityAlgorithm: prepared.identity.algorithm,
+          dataHashes: prepared.dataHashes,
+          codeVersion: this.info.codeVersion,
+          runDir,
+          warnings: [...request.warnings, ...prepared.warnings],
+          forced: request.force,
+          smokeOnly: request.smokeOnly,
+          previousFailure: decision.previousFailure,
+          host: hostname(),
+        },
+        ctx,
+      );
+      const events: AnyEnvelope[] = [started];
+      if (preflight.error) {
+        events.push(
+          createEvent(
+            'experiment.failed',
+            { requestId: request.requestId, identity, attempt: decision.attempt, stage: preflight.error.stage, error: preflight.error.message, details: preflight.error.details },
+            ctx,
+          ),
+        );
+      } else {
+        const phase = config.smoke.enabled || request.smokeOnly ? 'smoke' : 'full';
+        events.push(...this.plans.planEvents(event, started.data, prepared, phase, preflight.warnings));
+      }
+      appends.push({ stream, expected: 'any', events });
+      return appends;
+    });
+    if (outcome.duplicate) return;
+    for (const e of outcome.appended) this.logOutcome(runDir, e);
+  }
+
+  private async preflight(prepared: PreparedExperiment): Promise<{ warnings: string[]; error: StageError | null }> {
+    try {
+      const batches = planBatches(prepared);
+      const facts = await checkModelServer(prepared.config);
+      const warnings = await checkLongestPrompt(prepared.config, facts, batches);
+      checkOutputWritable(prepared.config.output_root);
+      return { warnings, error: null };
+    } catch (error) {
+      if (error instanceof StageError) return { warnings: [], error };
+      throw error;
+    }
+  }
+
+  private logOutcome(runDir: string, e: AnyEnvelope): void {
+    const d = e.data as Record<string, unknown>;
+    switch (e.type) {
+      case 'experiment.started':
+        this.runLog.write(runDir, `step 1: started ${String(d.identity)} attempt ${String(d.attempt)} (code ${this.info.codeVersion})`);
+        break;
+      case 'experiment.planned':
+        this.runLog.write(runDir, `planned ${String(d.phase)} phase: ${String(d.batches)} entity batches, ${String(d.prompts)} prompts`);
+        break;
+      case 'experiment.failed':
+        this.runLog.write(runDir, `FAILED at ${String(d.stage)}: ${String(d.error)}`);
+        break;
+      case 'experiment.skipped':
+        process.stdout.write(`planner: ${String(d.identity)} ${String(d.reason)} (attempt ${String(d.attempt)})\n`);
+        break;
+      default:
+        break;
+    }
+  }
+}

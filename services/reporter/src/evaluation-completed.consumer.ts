@@ -1,0 +1,40 @@
+import { Controller } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import { causedBy, createEvent, experimentStream, Subjects, type EvaluationCompleted } from '@assay/contracts';
+import { EventStore } from '@assay/event-store';
+import { RunLog } from '@assay/messaging';
+import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
+import { ReportBuilder } from './report-builder';
+
+/** evaluation.completed → the run directory, then report.generated and experiment.completed. */
+@Controller()
+export class EvaluationCompletedConsumer {
+  constructor(
+    private readonly store: EventStore,
+    private readonly builder: ReportBuilder,
+    private readonly info: ServiceInfo,
+    private readonly runLog: RunLog,
+  ) {}
+
+  @OnEvent(Subjects['evaluation.completed'], { concurrency: 1 })
+  async onEvaluationCompleted(@Payload() event: EvaluationCompleted): Promise<void> {
+    const { identity, attempt } = event.data;
+    const began = performance.now();
+    // Written before the transaction: a crash here means a redelivery rebuilds the same bytes.
+    const built = await this.builder.build(identity, attempt);
+    const stream = experimentStream(identity);
+    const ctx = causedBy(event, stream, 'reporter', this.info.codeVersion);
+    const outcome = await this.store.handle('reporter', event.id, async () => [
+      {
+        stream,
+        expected: 'any',
+        events: [
+          createEvent('report.generated', { identity, attempt, runDir: built.runDir, files: built.files, treeHash: built.treeHash }, ctx),
+          createEvent('experiment.completed', { identity, attempt, runDir: built.runDir, smokeOnly: false, summary: built.summary }, ctx),
+        ],
+      },
+    ]);
+    if (outcome.duplicate) return;
+    this.runLog.write(built.runDir, `report written: ${built.files} files in ${((performance.now() - began) / 1000).toFixed(1)} s (tree ${built.treeHash.slice(0, 12)})`);
+  }
+}

@@ -1,0 +1,30 @@
+import { Controller } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import { experimentStream, Subjects, type ExperimentCompleted, type ExperimentFailed, type ExperimentStarted } from '@assay/contracts';
+import { EventStore, readStream } from '@assay/event-store';
+import { OnEvent } from '@assay/messaging/nest';
+import { ReportBuilder } from './report-builder';
+
+/** Keeps outputs/<method>/registry.json in step with the log whenever a run ends. */
+@Controller()
+export class ExperimentFinishedConsumer {
+  constructor(
+    private readonly store: EventStore,
+    private readonly builder: ReportBuilder,
+  ) {}
+
+  @OnEvent(Subjects['experiment.completed'], { concurrency: 1 })
+  async onExperimentCompleted(@Payload() event: ExperimentCompleted): Promise<void> {
+    await this.builder.writeRegistry(event.data.runDir);
+  }
+
+  @OnEvent(Subjects['experiment.failed'], { concurrency: 1 })
+  async onExperimentFailed(@Payload() event: ExperimentFailed): Promise<void> {
+    const { identity, attempt } = event.data;
+    if (identity === null) return; // failed before it had an identity: no registry entry to show
+    const started = (await this.store.read((sql) => readStream(sql, experimentStream(identity), { types: ['experiment.started'] }))).find(
+      (e) => (e.data as ExperimentStarted['data']).attempt === attempt,
+    ) as unknown as ExperimentStarted | undefined;
+    if (started) await this.builder.writeRegistry(started.data.runDir);
+  }
+}

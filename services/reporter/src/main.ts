@@ -1,0 +1,5 @@
+import { startService } from '@assay/messaging/nest';
+import { configureHttp, httpPort } from './http/configure';
+import { ReporterModule } from './reporter.module';
+
+startService({ service: 'reporter', module: ReporterModule, concurrency: 2, http: { port: httpPort(), configure: configureHttp } });

@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { EvaluationCompletedConsumer } from './evaluation-completed.consumer';
+import { ExperimentFinishedConsumer } from './experiment-finished.consumer';
+import { ExperimentsController } from './http/experiments.controller';
+import { HealthController } from './http/health.controller';
+import { ReportBuilder } from './report-builder';
+
+@Module({
+  controllers: [EvaluationCompletedConsumer, ExperimentFinishedConsumer, HealthController, ExperimentsController],
+  providers: [ReportBuilder],
+})
+export class ReporterModule {}
