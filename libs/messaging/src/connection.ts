@@ -66,7 +66,7 @@ export interface DurableOptions {
   maxAckPending: number;
 }
 
-export const DEFAULT_DURABLE_OPTIONS: DurableOptions = { ackWaitMs: 30_000, maxDeliver: 20, maxAckPending: 256 };
+export const DEFAULT_DURABLE_OPTIONS: DurableOptions = { ackWaitMs: 15_000, maxDeliver: 20, maxAckPending: 256 };
 
 /** A durable pull consumer with explicit acks on one subject, declared idempotently. */
 export async function ensureDurable(handle: JetStreamHandle, durable: string, wireSubject: string, opts: DurableOptions = DEFAULT_DURABLE_OPTIONS): Promise<void> {

@@ -1,1 +1,3 @@
 export * from './simulator';
+export * from './fixtures/database';
+export * from './fixtures/stack';

@@ -1,0 +1,101 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { readParquet as readParquetFile } from '../libs/report/src/testing/read-parquet';
+import { startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
+
+jest.setTimeout(240_000);
+
+/** Rows of a parquet file, read by an independent reader (hyparquet). */
+function readParquet(file: string): Array<Record<string, unknown>> {
+  return readParquetFile(file).rows;
+}
+
+async function eventTypes(stack: Stack): Promise<Array<{ type: string; message_id: string; data: Record<string, unknown> }>> {
+  const client = new Client({ connectionString: stack.databaseUrl });
+  await client.connect();
+  const { rows } = await client.query('SELECT type, message_id, data FROM events ORDER BY global_position');
+  await client.end();
+  return rows;
+}
+
+describe('assay run, end to end (four service processes, real Postgres and NATS, simulated vLLM)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ workers: 2, simulatorArgs: ['--latency', 'gpu'] });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('runs the sample experiment through every service and writes the run directory from the log', async () => {
+    const { path } = writeConfig(stack, 'e2e-demo');
+    const run = await stack.cli(['run', path]);
+    expect(run.stderr).toMatch(/completed: normalized_mae=/);
+    expect(run.code).toBe(0);
+    const runDir = run.stdout.trim().split('\n').pop()!;
+    expect(runDir).toMatch(/llm_zero_shot\/experiments\/[0-9a-f]{8}_/);
+
+    for (const file of ['README.txt', 'config.json', 'config.yaml', 'metadata.json', 'metrics.json', 'predictions.parquet', 'raw_outputs.parquet', 'groups/_index.csv', 'review.txt', 'diagnostics/parse_failures.csv', 'logs/planner.log']) {
+      expect(existsSync(join(runDir, file))).toBe(true);
+    }
+    const split = JSON.parse(readFileSync(join(stack.root, 'data/sample/split.json'), 'utf8')) as { test: string[] };
+    const responses = readFileSync(join(stack.root, 'data/sample/responses.csv'), 'utf8').trim().split('\n').slice(1);
+    const testCells = responses.map((l) => l.split(',')).filter(([e, , , v]) => split.test.includes(e) && v !== '');
+    const predictions = readParquet(join(runDir, 'predictions.parquet'));
+    expect(predictions).toHaveLength(testCells.length);
+    const keys = predictions.map((p) => JSON.stringify([p.entity_id, p.group, p.item]));
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const p of predictions) expect(Object.keys(p)).toEqual(expect.arrayContaining(['entity_id', 'group', 'item', 'actual', 'predicted']));
+    const raw = readParquet(join(runDir, 'raw_outputs.parquet'));
+    expect(raw.every((r) => typeof r.input_text === 'string' && (r.input_text as string).includes('Profile of the respondent'))).toBe(true);
+    const index = readFileSync(join(runDir, 'groups/_index.csv'), 'utf8').trim().split('\n');
+    const maes = index.slice(1).map((l) => Number(l.split(',')[3]));
+    expect([...maes].sort((a, b) => b - a)).toEqual(maes); // worst group first
+
+    const events = await eventTypes(stack);
+    const ids = events.map((e) => e.message_id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const count = (type: string, phase?: string) => events.filter((e) => e.type === type && (phase === undefined || e.data.phase === phase)).length;
+    const batches = count('inference.batch.requested', 'full');
+    expect(batches).toBe(split.test.length);
+    expect(count('inference.completed', 'full')).toBe(batches);
+    expect(count('evaluation.batch.scored', 'full')).toBe(batches);
+    for (const type of ['experiment.requested', 'experiment.started', 'evaluation.smoke.checked', 'evaluation.completed', 'report.generated', 'experiment.completed']) {
+      expect(count(type)).toBe(1);
+    }
+  });
+
+  it('says an identical request already completed, and calls no model', async () => {
+    const { path } = writeConfig(stack, 'e2e-demo');
+    const before = (await (await fetch(stack.simulatorUrl.replace('/v1', '/sim/stats'))).json()) as { requests: number };
+    const again = await stack.cli(['run', path]);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/already completed/);
+    const after = (await (await fetch(stack.simulatorUrl.replace('/v1', '/sim/stats'))).json()) as { requests: number };
+    expect(after.requests).toBe(before.requests);
+  });
+
+  it('survives an inference worker killed with SIGKILL mid-run: every prompt answered exactly once', async () => {
+    await fetch(stack.simulatorUrl.replace('/v1', '/sim/reset'), { method: 'POST' });
+    const { path } = writeConfig(stack, 'e2e-kill', { model: { temperature: 0.1, concurrency: 2 }, smoke: { enabled: false } });
+    // Slow answers so the kill lands mid-batch.
+    const running = stack.cli(['run', path]);
+    const victim = stack.processes.get('worker-1')!;
+    await new Promise((r) => setTimeout(r, 1500));
+    victim.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    stack.start('inference-worker', 'worker-1b');
+    const run = await running;
+    expect(run.code).toBe(0);
+    const runDir = run.stdout.trim().split('\n').pop()!;
+    const predictions = readParquet(join(runDir, 'predictions.parquet'));
+    const keys = predictions.map((p) => JSON.stringify([p.entity_id, p.group, p.item]));
+    expect(new Set(keys).size).toBe(keys.length);
+    const split = JSON.parse(readFileSync(join(stack.root, 'data/sample/split.json'), 'utf8')) as { test: string[] };
+    expect(new Set(predictions.map((p) => p.entity_id)).size).toBe(split.test.length);
+    const events = await eventTypes(stack);
+    const completedBatches = events.filter((e) => e.type === 'inference.completed' && e.data.identity === runDir.split('/').pop()).map((e) => e.data.batchId);
+    expect(new Set(completedBatches).size).toBe(completedBatches.length);
+  });
+});
