@@ -4,6 +4,9 @@ import type { Sql } from './sql';
 /** `no_stream`: the stream must not exist; a number: its current last position; `any`: no check. */
 export type ExpectedVersion = 'any' | 'no_stream' | bigint;
 
+/** Below NATS's default 1 MB max_payload, with room for headers. */
+export const MAX_EVENT_BYTES = 1_000_000 - 16_384;
+
 export class VersionConflictError extends Error {
   constructor(
     readonly stream: string,
@@ -32,6 +35,9 @@ export async function appendToStream(sql: Sql, stream: string, events: AnyEnvelo
   if (events.length === 0) throw new Error(`append to '${stream}' with no events`);
   for (const e of events) {
     if (e.stream !== stream) throw new Error(`event ${e.id} (${e.type}) names stream '${e.stream}' but is appended to '${stream}'`);
+    // Stored events are published as they are: one over the broker's limit would sit in the outbox forever.
+    const bytes = Buffer.byteLength(JSON.stringify(e));
+    if (bytes > MAX_EVENT_BYTES) throw new Error(`event ${e.type} for '${stream}' is ${bytes} bytes, over the ${MAX_EVENT_BYTES}-byte limit (NATS max_payload is 1 MB): store shared text once and reference it`);
   }
   await sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [stream]);
 
