@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { eventSchema } from '../envelope';
+import { Phase } from './experiment.events';
 
 /** What the worker needs to call the model; copied from the resolved config, never a secret. */
 export const ModelCallSettings = z
@@ -33,17 +34,22 @@ export const PromptRequest = z
   .strict();
 export type PromptRequest = z.infer<typeof PromptRequest>;
 
+/** Which run, phase and entity batch an inference event is about. */
+const BatchRef = {
+  identity: z.string(),
+  attempt: z.number().int().positive(),
+  phase: Phase,
+  batchId: z.string(),
+  entityId: z.string(),
+};
+
 /** One entity's prompts: the prefix is stored once, so events stay far below NATS's 1 MB limit. */
 export const InferenceBatchRequested = eventSchema(
   'inference.batch.requested',
   1,
   z
     .object({
-      identity: z.string(),
-      attempt: z.number().int().positive(),
-      phase: z.enum(['smoke', 'full']),
-      batchId: z.string(),
-      entityId: z.string(),
+      ...BatchRef,
       /** Position of this batch in the planned order (entity order), for the worker's logs. */
       index: z.number().int().nonnegative(),
       prefix: z.string(),
@@ -76,11 +82,7 @@ export const InferenceCompleted = eventSchema(
   1,
   z
     .object({
-      identity: z.string(),
-      attempt: z.number().int().positive(),
-      phase: z.enum(['smoke', 'full']),
-      batchId: z.string(),
-      entityId: z.string(),
+      ...BatchRef,
       worker: z.string(),
       /** Tokens of the shared prefix (server's /tokenize), null where the server has none: gives the ideal cache reuse. */
       prefixTokens: z.number().int().nonnegative().nullable(),
@@ -97,11 +99,7 @@ export const InferenceFailed = eventSchema(
   1,
   z
     .object({
-      identity: z.string(),
-      attempt: z.number().int().positive(),
-      phase: z.enum(['smoke', 'full']),
-      batchId: z.string(),
-      entityId: z.string(),
+      ...BatchRef,
       worker: z.string(),
       error: z.string().min(1),
     })

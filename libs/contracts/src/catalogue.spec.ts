@@ -1,0 +1,48 @@
+import { createEvent, InvalidEventError, parseEvent, parseEventOfType, Subjects } from './index';
+
+const ctx = { stream: 'experiment-abc12345_dev', correlationId: 'req-1', causationId: null, producer: 'test', codeVersion: 'dev' };
+
+function failed() {
+  return createEvent('experiment.failed', { requestId: null, identity: null, attempt: null, stage: 'config', error: 'bad key', details: [] }, ctx);
+}
+
+describe('event catalogue', () => {
+  it('names subjects past tense and versioned', () => {
+    expect(Subjects['experiment.requested']).toBe('experiment.requested.v1');
+    expect(Subjects['inference.batch.requested']).toBe('inference.batch.requested.v1');
+  });
+
+  it('given a valid event, createEvent fills the envelope and parseEvent accepts it', () => {
+    const event = failed();
+    expect(event.metadata.causationId).toBe(event.id); // a root event names itself
+    expect(parseEvent(JSON.parse(JSON.stringify(event)), 'experiment.failed.v1')).toEqual(event);
+  });
+
+  it('given data that breaks the schema, createEvent refuses to build it and names the field', () => {
+    expect(() =>
+      createEvent('experiment.failed', { requestId: null, identity: null, attempt: null, stage: 'nowhere', error: 'x', details: [] } as never, ctx),
+    ).toThrow(/data\.stage/);
+  });
+
+  it('given an event on the wrong subject, parseEvent says which subject was expected', () => {
+    expect(() => parseEvent(failed(), 'experiment.completed.v1')).toThrow(/expected 'experiment\.failed\.v1'/);
+  });
+
+  it('given an unknown type or a missing envelope field, parseEvent raises InvalidEventError with the reason', () => {
+    const unknown = { ...failed(), type: 'experiment.exploded' };
+    expect(() => parseEvent(unknown, 'experiment.exploded.v1')).toThrow(/unknown event type 'experiment\.exploded'/);
+    const { metadata: _m, ...noMetadata } = failed();
+    expect(() => parseEvent(noMetadata, 'experiment.failed.v1')).toThrow(InvalidEventError);
+    expect(() => parseEvent(noMetadata, 'experiment.failed.v1')).toThrow(/metadata/);
+  });
+
+  it('given an extra key, parseEvent rejects it (schemas are strict)', () => {
+    const event = failed();
+    expect(() => parseEvent({ ...event, data: { ...event.data, surprise: 1 } }, 'experiment.failed.v1')).toThrow(/surprise|Unrecognized/);
+  });
+
+  it('parseEventOfType narrows, and refuses another type', () => {
+    expect(parseEventOfType('experiment.failed', failed(), 'experiment.failed.v1').data.error).toBe('bad key');
+    expect(() => parseEventOfType('experiment.completed', failed(), 'log:x')).toThrow(/expected 'experiment\.completed'/);
+  });
+});
