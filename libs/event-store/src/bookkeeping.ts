@@ -49,3 +49,9 @@ export async function recordDeadLetter(
     letter.payload,
   ]);
 }
+
+/** Whether a consumer already handled a message: lets expensive work (model calls) be skipped on redelivery. */
+export async function isProcessed(sql: Sql, consumer: string, messageId: string): Promise<boolean> {
+  const rows = await sql.query('SELECT 1 FROM processed_messages WHERE consumer = $1 AND message_id = $2', [consumer, messageId]);
+  return rows.length === 1;
+}

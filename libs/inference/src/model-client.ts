@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
 import type { ModelCallSettings } from '@assay/contracts';
+import { withRetries, type RetryPolicy } from './retry';
 
 export interface Completion {
   text: string;
@@ -12,9 +13,20 @@ export interface Completion {
 
 export interface ModelClient {
   complete(prompt: string): Promise<Completion>;
-  /** Token count of a text by the server's tokenizer (vLLM's /tokenize), null if it has none. */
+  /**
+   * Token count of a text by the server's tokenizer (vLLM's /tokenize), null if it has none or the
+   * count could not be had. Informational only (the ideal cache reuse), so it must never fail a batch.
+   */
   countTokens(text: string): Promise<number | null>;
 }
+
+export interface ModelClientHooks {
+  /** Something went wrong that does not fail the work (e.g. /tokenize unreachable): worth a log line. */
+  onWarning?(message: string): void;
+}
+
+/** /tokenize is cheap and optional: a couple of quick retries, then give up on the count. */
+const TOKENIZE_RETRY: RetryPolicy = { maxRetries: 2, baseDelayMs: 200, maxDelayMs: 2000 };
 
 /** The JSON schema a guided (structured-output) answer must follow: one number. */
 const ANSWER_SCHEMA = { type: 'object', properties: { answer: { type: 'number' } }, required: ['answer'] };
@@ -24,7 +36,7 @@ const ANSWER_SCHEMA = { type: 'object', properties: { answer: { type: 'number' }
  * so the logged input is exactly what the model saw. `add_special_tokens: false` because the
  * rendered template carries its own BOS; vLLM would otherwise add a second one.
  */
-export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.ProcessEnv = process.env): ModelClient {
+export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.ProcessEnv = process.env, hooks: ModelClientHooks = {}): ModelClient {
   let apiKey = 'EMPTY'; // vLLM without --api-key accepts any key
   if (settings.apiKeyEnv) {
     const value = env[settings.apiKeyEnv];
@@ -58,15 +70,24 @@ export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.Proce
       };
     },
     async countTokens(text) {
-      const response = await fetch(`${root}/tokenize`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
-        body: JSON.stringify({ model: settings.id, prompt: text, add_special_tokens: false }),
-        signal: AbortSignal.timeout(settings.requestTimeoutS * 1000),
-      });
-      if (response.status === 404) return null;
-      if (!response.ok) throw new Error(`/tokenize answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
-      return ((await response.json()) as { count: number }).count;
+      const outcome = await withRetries(async () => {
+        const response = await fetch(`${root}/tokenize`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+          body: JSON.stringify({ model: settings.id, prompt: text, add_special_tokens: false }),
+          signal: AbortSignal.timeout(settings.requestTimeoutS * 1000),
+        });
+        if (response.status === 404) return null; // a server without /tokenize (not vLLM)
+        if (!response.ok) throw Object.assign(new Error(`/tokenize answered ${response.status}: ${(await response.text()).slice(0, 200)}`), { status: response.status });
+        const count = ((await response.json()) as { count?: unknown }).count;
+        if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new Error(`/tokenize answered without a token count: ${JSON.stringify(count)}`);
+        return count;
+      }, TOKENIZE_RETRY);
+      if (outcome.error) {
+        hooks.onWarning?.(`prefix token count unavailable after ${outcome.attempts} attempt(s), recorded as null: ${outcome.error.message}`);
+        return null;
+      }
+      return outcome.value;
     },
   };
 }

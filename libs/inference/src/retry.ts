@@ -16,14 +16,35 @@ export class ModelCallError extends Error {
  */
 export function classifyError(error: unknown): ModelCallError {
   if (error instanceof ModelCallError) return error;
-  const e = error as { status?: number; name?: string; message?: string; error?: { message?: string } };
+  const e = (error ?? {}) as { status?: number; name?: string; message?: string; error?: { message?: string } | null; cause?: unknown };
   const message = e.error?.message ?? e.message ?? String(error);
   if (typeof e.status === 'number') {
     const retryable = e.status >= 500 || e.status === 429 || e.status === 408;
     return new ModelCallError(`HTTP ${e.status}: ${message}`, retryable, e.status);
   }
   // No status: the request never got an answer (connection refused/reset, timeout).
-  return new ModelCallError(`${e.name ?? 'Error'}: ${message}`, true, null);
+  // The openai client says only "Connection error."; the reason (ECONNREFUSED, "other side closed") is in its cause chain.
+  const reasons = causeChain(e.cause).filter((r) => !message.includes(r));
+  return new ModelCallError(`${errorName(error)}: ${message}${reasons.length ? ` (${reasons.join(': ')})` : ''}`, true, null);
+}
+
+/** The class name: openai's error classes leave `name` as the inherited 'Error'. */
+function errorName(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return 'Error';
+  const e = error as { name?: unknown; constructor?: { name?: unknown } };
+  if (typeof e.name === 'string' && e.name !== 'Error') return e.name;
+  if (typeof e.constructor?.name === 'string' && e.constructor.name !== 'Object' && e.constructor.name !== '') return e.constructor.name;
+  return 'Error';
+}
+
+/** Messages (and error codes) of an error's causes, outermost first, at most a few levels deep. */
+function causeChain(cause: unknown): string[] {
+  const out: string[] = [];
+  for (let c = cause as { message?: unknown; code?: unknown; cause?: unknown } | undefined, depth = 0; c && depth < 4; c = c.cause as typeof c, depth++) {
+    const text = typeof c.message === 'string' && c.message ? c.message : typeof c.code === 'string' ? c.code : '';
+    if (text && !out.includes(text)) out.push(typeof c.code === 'string' && !text.includes(c.code) ? `${text} [${c.code}]` : text);
+  }
+  return out;
 }
 
 export interface RetryPolicy {

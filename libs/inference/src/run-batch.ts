@@ -28,7 +28,8 @@ export async function runBatch(
         onRetry: (error, retry) => opts.progress.onRetry(prompt.promptId, error.message, retry),
       });
       const latencyMs = Math.round((now() - started) * 1000) / 1000;
-      const result: PromptResult = outcome.value
+      // Decided by the error, not by the value's truthiness: only a recorded error makes a failure.
+      const result: PromptResult = outcome.error === null && outcome.value !== null
         ? {
             promptId: prompt.promptId,
             status: 'ok',
@@ -57,6 +58,7 @@ export async function runBatch(
       return result;
     });
 
+  if (prompts.length === 0) return [];
   const [first, ...rest] = prompts;
   const warm = await runOne(first);
   const others = await Promise.all(rest.map(runOne));

@@ -1,7 +1,7 @@
 import { Controller, type OnModuleDestroy } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type ModelCallSettings } from '@assay/contracts';
-import { EventStore, readStream } from '@assay/event-store';
+import { EventStore, isProcessed, readStream } from '@assay/event-store';
 import { openAiModelClient, runBatch, Semaphore, type ModelClient } from '@assay/inference';
 import { JetStreamPublisher, ProgressReporter, RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
@@ -35,6 +35,8 @@ export class InferenceBatchRequestedConsumer implements OnModuleDestroy {
   @OnEvent(Subjects['inference.batch.requested'])
   async onInferenceBatchRequested(@Payload() event: InferenceBatchRequested): Promise<void> {
     const d = event.data;
+    // A redelivery of a batch whose results were committed (the ack was lost): no model calls again.
+    if (await this.store.read((sql) => isProcessed(sql, 'inference-worker', event.id))) return;
     const stream = experimentStream(d.identity);
     const runDir = await this.runDirOf(d.identity, d.attempt);
     const key = { identity: d.identity, attempt: d.attempt, phase: d.phase };
@@ -43,7 +45,7 @@ export class InferenceBatchRequestedConsumer implements OnModuleDestroy {
 
     let client: ModelClient;
     try {
-      client = this.clientFor(d.model);
+      client = this.clientFor(d.model, runDir);
     } catch (error) {
       await this.store.handle('inference-worker', event.id, async () => [
         {
@@ -68,12 +70,12 @@ export class InferenceBatchRequestedConsumer implements OnModuleDestroy {
         },
       }),
     ]);
-    const completed = createEvent(
-      'inference.completed',
-      { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, prefixTokens, results },
-      causedBy(event, stream, 'inference-worker', this.info.codeVersion),
-    );
-    const outcome = await this.store.handle('inference-worker', event.id, async () => [{ stream, expected: 'any', events: [completed] }]);
+    const ctx = causedBy(event, stream, 'inference-worker', this.info.codeVersion);
+    // Every prompt failing means the batch could not run at all (model gone, server refusing): say so as such.
+    const outcomeEvent = results.every((r) => r.status === 'error')
+      ? createEvent('inference.failed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, error: `every prompt failed; first error: ${results[0].error}` }, ctx)
+      : createEvent('inference.completed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, prefixTokens, results }, ctx);
+    const outcome = await this.store.handle('inference-worker', event.id, async () => [{ stream, expected: 'any', events: [outcomeEvent] }]);
     if (!outcome.duplicate) {
       const failures = results.filter((r) => r.status === 'error').length;
       const seconds = (performance.now() - began) / 1000;
@@ -85,11 +87,11 @@ export class InferenceBatchRequestedConsumer implements OnModuleDestroy {
     }
   }
 
-  private clientFor(model: ModelCallSettings): ModelClient {
-    const id = JSON.stringify(model);
+  private clientFor(model: ModelCallSettings, runDir: string): ModelClient {
+    const id = `${JSON.stringify(model)}|${runDir}`;
     let client = this.clients.get(id);
     if (!client) {
-      client = openAiModelClient(model);
+      client = openAiModelClient(model, process.env, { onWarning: (warning) => this.runLog.write(runDir, `${this.info.instance}: ${warning}`) });
       this.clients.set(id, client);
     }
     return client;

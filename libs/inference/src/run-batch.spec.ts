@@ -1,0 +1,141 @@
+import { APIError } from 'openai';
+import type { PromptRequest, PromptResult } from '@assay/contracts';
+import type { Completion, ModelClient } from './model-client';
+import { runBatch, type BatchProgress } from './run-batch';
+import { Semaphore } from './semaphore';
+
+const PREFIX = '<sys>profile of entity e1</sys>\nQuestion: ';
+const prompts = (n: number): PromptRequest[] =>
+  Array.from({ length: n }, (_, i) => ({ promptId: `p${i}`, group: 'g', item: `q${i}`, suffix: `item q${i}?`, actual: i }));
+const httpError = (status: number, message: string) => APIError.generate(status, { error: { message } }, undefined, new Headers());
+const FAST_RETRY = { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 2 };
+
+/** A model that answers after `delayMs(prompt)`, records starts and ends, and fails as told. */
+function fakeClient(opts: { delayMs?: (suffix: string) => number; fail?: (suffix: string, call: number) => unknown } = {}) {
+  const events: string[] = [];
+  const calls = new Map<string, number>();
+  let inFlight = 0;
+  let peak = 0;
+  const client: ModelClient = {
+    async complete(prompt) {
+      expect(prompt.startsWith(PREFIX)).toBe(true);
+      const suffix = prompt.slice(PREFIX.length);
+      const call = (calls.get(suffix) ?? 0) + 1;
+      calls.set(suffix, call);
+      events.push(`start ${suffix}`);
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      try {
+        await new Promise((r) => setTimeout(r, opts.delayMs?.(suffix) ?? 2));
+        const failure = opts.fail?.(suffix, call);
+        if (failure) throw failure;
+        const answer: Completion = { text: `answer to ${suffix}`, finishReason: 'stop', promptTokens: 40, completionTokens: 2, cachedTokens: 32 };
+        return answer;
+      } finally {
+        inFlight--;
+        events.push(`end ${suffix}`);
+      }
+    },
+    countTokens: async () => 32,
+  };
+  return { client, events, calls, peak: () => peak };
+}
+
+function recorder(): BatchProgress & { done: PromptResult[]; retries: Array<[string, string, number]> } {
+  const done: PromptResult[] = [];
+  const retries: Array<[string, string, number]> = [];
+  return { done, retries, onPromptDone: (r) => void done.push(r), onRetry: (id, e, n) => void retries.push([id, e, n]) };
+}
+
+describe('runBatch', () => {
+  it('given 12 prompts and room for 8, when run, then the first completes before any other starts, and the rest overlap', async () => {
+    const fake = fakeClient({ delayMs: () => 5 });
+    await runBatch(PREFIX, prompts(12), fake.client, { semaphore: new Semaphore(8), retry: FAST_RETRY, progress: recorder() });
+    const firstEnd = fake.events.indexOf('end item q0?');
+    expect(fake.events[0]).toBe('start item q0?');
+    expect(firstEnd).toBe(1);
+    expect(fake.events.filter((e) => e.startsWith('start'))).toHaveLength(12);
+    expect(fake.peak()).toBe(8);
+  });
+
+  it('given answers finishing in reverse order, when run, then results are in prompt order with their outputs', async () => {
+    const fake = fakeClient({ delayMs: (s) => 30 - Number(/q(\d+)/.exec(s)![1]) * 2 });
+    const results = await runBatch(PREFIX, prompts(10), fake.client, { semaphore: new Semaphore(10), retry: FAST_RETRY, progress: recorder() });
+    expect(results.map((r) => r.promptId)).toEqual(prompts(10).map((p) => p.promptId));
+    expect(results.map((r) => r.outputText)).toEqual(prompts(10).map((p) => `answer to ${p.suffix}`));
+    // They really did finish out of order.
+    const ends = fake.events.filter((e) => e.startsWith('end')).slice(1);
+    expect(ends[0]).toBe('end item q9?');
+    expect(results[3]).toEqual({
+      promptId: 'p3',
+      status: 'ok',
+      outputText: 'answer to item q3?',
+      error: null,
+      finishReason: 'stop',
+      promptTokens: 40,
+      completionTokens: 2,
+      cachedTokens: 32,
+      latencyMs: expect.any(Number),
+      attempts: 1,
+    });
+  });
+
+  it('given one prompt that always gets 503 and one that gets 400, when run, then both are kept as errors with their messages and attempts, the others ok', async () => {
+    const fake = fakeClient({
+      fail: (s) => (s === 'item q2?' ? httpError(503, 'overloaded') : s === 'item q4?' ? httpError(400, 'prompt too long') : undefined),
+    });
+    const progress = recorder();
+    const results = await runBatch(PREFIX, prompts(6), fake.client, { semaphore: new Semaphore(3), retry: FAST_RETRY, progress });
+    expect(results).toHaveLength(6);
+    expect(results[2]).toMatchObject({ promptId: 'p2', status: 'error', outputText: null, error: 'HTTP 503: overloaded', attempts: 3, promptTokens: null, cachedTokens: null });
+    expect(results[4]).toMatchObject({ promptId: 'p4', status: 'error', error: 'HTTP 400: prompt too long', attempts: 1 });
+    expect(results.filter((r) => r.status === 'ok').map((r) => r.promptId)).toEqual(['p0', 'p1', 'p3', 'p5']);
+    expect(fake.calls.get('item q2?')).toBe(3);
+    expect(fake.calls.get('item q4?')).toBe(1);
+    // Progress: one onPromptDone per prompt, one onRetry per retry.
+    expect(progress.done.map((r) => r.promptId).sort()).toEqual(['p0', 'p1', 'p2', 'p3', 'p4', 'p5']);
+    expect(progress.done.filter((r) => r.status === 'error')).toHaveLength(2);
+    expect(progress.retries).toEqual([
+      ['p2', 'HTTP 503: overloaded', 1],
+      ['p2', 'HTTP 503: overloaded', 2],
+    ]);
+  });
+
+  it('given transient failures that clear, when run, then the prompt is ok with attempts counted and a retry reported', async () => {
+    const fake = fakeClient({ fail: (s, call) => (s === 'item q1?' && call === 1 ? httpError(429, 'slow down') : undefined) });
+    const progress = recorder();
+    const results = await runBatch(PREFIX, prompts(3), fake.client, { semaphore: new Semaphore(3), retry: FAST_RETRY, progress });
+    expect(results[1]).toMatchObject({ status: 'ok', attempts: 2, error: null });
+    expect(progress.retries).toEqual([['p1', 'HTTP 429: slow down', 1]]);
+    expect(progress.done).toHaveLength(3);
+  });
+
+  it('given the warm-up prompt fails, when run, then the rest still run and the failure is kept', async () => {
+    const fake = fakeClient({ fail: (s) => (s === 'item q0?' ? httpError(400, 'bad') : undefined) });
+    const results = await runBatch(PREFIX, prompts(4), fake.client, { semaphore: new Semaphore(4), retry: FAST_RETRY, progress: recorder() });
+    expect(results.map((r) => r.status)).toEqual(['error', 'ok', 'ok', 'ok']);
+  });
+
+  it('given an injected clock, when run, then latencyMs is the time inside the call (not the queue)', async () => {
+    let t = 0;
+    const now = () => (t += 1.25);
+    const results = await runBatch(PREFIX, prompts(2), fakeClient().client, { semaphore: new Semaphore(1), retry: FAST_RETRY, progress: recorder(), now });
+    expect(results.map((r) => r.latencyMs)).toEqual([1.25, 1.25]);
+  });
+
+  it('given two batches sharing one semaphore, when run together, then the bound holds across them', async () => {
+    const fake = fakeClient({ delayMs: () => 3 });
+    const sem = new Semaphore(3);
+    const run = () => runBatch(PREFIX, prompts(8), fake.client, { semaphore: sem, retry: FAST_RETRY, progress: recorder() });
+    const [a, b] = await Promise.all([run(), run()]);
+    expect(a).toHaveLength(8);
+    expect(b).toHaveLength(8);
+    expect(fake.peak()).toBe(3);
+  });
+
+  it('given no prompts, when run, then it returns no results without calling the model', async () => {
+    const fake = fakeClient();
+    await expect(runBatch(PREFIX, [], fake.client, { semaphore: new Semaphore(1), retry: FAST_RETRY, progress: recorder() })).resolves.toEqual([]);
+    expect(fake.events).toEqual([]);
+  });
+});
