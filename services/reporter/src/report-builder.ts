@@ -4,6 +4,7 @@ import { EventStore, EVENT_COLUMNS, readStream, toStoredEvent, type EventRow } f
 import { assembleRunReport, foldRegistry, parseRunDir, REGISTRY_EVENT_TYPES, writeRegistryFile, type RegistryEntry } from '@assay/experiments';
 import { hashTree, replaceDirectoryAtomically, writeRunDirectory } from '@assay/report';
 import { randomBytes } from 'node:crypto';
+import { KeyedLock } from './keyed-lock';
 import { rm } from 'node:fs/promises';
 
 export interface BuiltReport {
@@ -36,8 +37,15 @@ export class ReportBuilder {
     await writeRegistryFile(outputRoot, method, await this.registry());
   }
 
+  /** One rebuild per identity at a time (the consumer and HTTP replays swap the same directory). */
+  private readonly builds = new KeyedLock();
+
   /** Rebuilds one run's directory; `attempt` defaults to the latest evaluated one. */
-  async build(identity: string, attempt?: number): Promise<BuiltReport> {
+  build(identity: string, attempt?: number): Promise<BuiltReport> {
+    return this.builds.run(identity, () => this.buildNow(identity, attempt));
+  }
+
+  private async buildNow(identity: string, attempt?: number): Promise<BuiltReport> {
     const stream = experimentStream(identity);
     const events = await this.store.read((sql) => readStream(sql, stream));
     if (events.length === 0) throw new UnknownExperimentError(identity);

@@ -1,22 +1,168 @@
-import { Controller, Get, NotFoundException, Param, Post } from '@nestjs/common';
+import { BadRequestException, ConflictException, Controller, Get, HttpCode, Logger, NotFoundException, Param, Post, Res, StreamableFile, UseGuards } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+  ApiUnauthorizedResponse,
+  ApiExtraModels,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import { experimentStream } from '@assay/contracts';
+import { EventStore, readStream } from '@assay/event-store';
+import { REGISTRY_EVENT_TYPES } from '@assay/experiments';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { ReportBuilder, UnknownExperimentError } from '../report-builder';
+import { ApiTokenGuard } from './api-token.guard';
+import { contentTypeFor, isInline } from './content-type';
+import { DirectoryListingDto, ErrorDto, ExperimentDetailDto, ExperimentListDto, FileParams, IdentityParams, ReplayResultDto } from './dto';
+import { experimentDetail, type ExperimentDetail } from './experiment-detail';
+import { listDirectory, openRegularFile, type DirectoryEntry } from './run-files';
+import { resolveInside } from './safe-path';
 
+interface HttpResponse {
+  setHeader(name: string, value: string | number): void;
+  once(event: 'close', listener: () => void): void;
+}
+
+/** Detail and replay need these; the big per-batch events are never loaded. */
+const DETAIL_EVENT_TYPES = [...REGISTRY_EVENT_TYPES, 'report.generated', 'evaluation.completed'];
+
+/**
+ * The reporter's HTTP API over the registry and the run directories. Reads come from the event log
+ * (the registry, the run's config) and from the run directory the reporter itself wrote; the only
+ * write is replay, which rebuilds a run directory from the log.
+ */
+@ApiTags('experiments')
+@ApiExtraModels(DirectoryListingDto)
 @Controller('api/experiments')
 export class ExperimentsController {
-  constructor(private readonly builder: ReportBuilder) {}
+  private readonly logger = new Logger('http');
+  /** One rebuild of a run directory at a time (each swaps the same directory). */
+
+  constructor(
+    private readonly builder: ReportBuilder,
+    private readonly store: EventStore,
+  ) {}
 
   @Get()
-  async list() {
+  @ApiOperation({ summary: 'The registry: every experiment identity with its status, run directory and last failure' })
+  @ApiOkResponse({ type: ExperimentListDto })
+  async list(): Promise<ExperimentListDto> {
     return { experiments: await this.builder.registry() };
   }
 
+  @Get(':identity')
+  @ApiOperation({ summary: "One experiment: status, resolved config, metrics.json, run directory, failure" })
+  @ApiOkResponse({ type: ExperimentDetailDto })
+  @ApiBadRequestResponse({ type: ErrorDto, description: 'Malformed identity' })
+  @ApiNotFoundResponse({ type: ErrorDto, description: 'No such identity in the event log' })
+  async detail(@Param() params: IdentityParams): Promise<ExperimentDetailDto> {
+    const detail = await this.findDetail(params.identity);
+    return { ...detail, metrics: await readJsonOrNull(join(detail.runDir, 'metrics.json')) };
+  }
+
+  @Get(':identity/files{/*path}')
+  @ApiOperation({
+    summary: 'A file of the run directory (streamed), or a folder listing as JSON',
+    description:
+      "`path` is relative to the run directory, e.g. `README.txt`, `groups/_index.csv`, `groups` (a listing); empty for the run directory itself. " +
+      'Segments may only use [A-Za-z0-9._~-] and may not start with a dot; anything else (encoded separators, `..`, backslashes, NUL, double encoding) is a 400, ' +
+      'and a path that resolves outside the run directory (e.g. through a symlink) is a 404.',
+  })
+  @ApiParam({
+    name: 'path',
+    required: true,
+    type: String,
+    description: "Path inside the run directory, '/' between segments, e.g. groups/_index.csv; `.../files` without a path lists the run directory itself",
+  })
+  @ApiOkResponse({
+    description: 'A folder listing (JSON), or the file streamed with a Content-Type by extension',
+    content: {
+      'application/json': { schema: { oneOf: [{ $ref: getSchemaPath(DirectoryListingDto) }, { type: 'object', description: 'a .json file' }] } },
+      'text/plain; charset=utf-8': { schema: { type: 'string' } },
+      'text/csv; charset=utf-8': { schema: { type: 'string' } },
+      'text/yaml; charset=utf-8': { schema: { type: 'string' } },
+      'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+    },
+  })
+  @ApiBadRequestResponse({ type: ErrorDto, description: 'Malformed identity or a path that is not a plain relative path' })
+  @ApiNotFoundResponse({ type: ErrorDto, description: 'Unknown identity, or no such file inside the run directory' })
+  async file(@Param() params: FileParams, @Res({ passthrough: true }) res: HttpResponse): Promise<DirectoryListingDto | StreamableFile> {
+    const runDir = await this.findRunDir(params.identity);
+    const resolved = await resolveInside(runDir, params.path);
+    if (resolved.kind === 'invalid') throw new BadRequestException(resolved.reason);
+    if (resolved.kind === 'not-found') throw new NotFoundException(`${params.identity}: ${resolved.reason}`);
+    res.setHeader('Cache-Control', 'no-cache');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    if (resolved.kind === 'directory') {
+      const entries: DirectoryEntry[] = await listDirectory(resolved.path);
+      return { path: resolved.relative, entries };
+    }
+    const opened = await openRegularFile(resolved.path);
+    if (!opened) throw new NotFoundException(`${params.identity}: '${resolved.relative}' is not a readable file`);
+    const type = contentTypeFor(resolved.path);
+    const name = basename(resolved.relative);
+    // Served files are data, never a page: no scripts, no plugins, even if a browser sniffs.
+    res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
+    const stream = opened.handle.createReadStream();
+    res.once('close', () => stream.destroy());
+    return new StreamableFile(stream, {
+      type,
+      length: opened.size,
+      disposition: `${isInline(type) ? 'inline' : 'attachment'}; filename="${name}"`,
+    });
+  }
+
   @Post(':identity/replay')
-  async replay(@Param('identity') identity: string) {
+  @HttpCode(200)
+  @UseGuards(ApiTokenGuard)
+  @ApiBearerAuth()
+  @ApiOperation({ summary: "Rebuild the run directory from the event log (latest evaluated attempt); the tree hash must equal the run's report.generated event" })
+  @ApiOkResponse({ type: ReplayResultDto })
+  @ApiBadRequestResponse({ type: ErrorDto, description: 'Malformed identity' })
+  @ApiUnauthorizedResponse({ type: ErrorDto, description: 'ASSAY_API_TOKEN is set and the bearer token is missing or wrong' })
+  @ApiNotFoundResponse({ type: ErrorDto, description: 'No such identity in the event log' })
+  @ApiConflictResponse({ type: ErrorDto, description: 'The experiment has no evaluated attempt yet: nothing to rebuild' })
+  async replay(@Param() params: IdentityParams): Promise<ReplayResultDto> {
+    const detail = await this.findDetail(params.identity);
+    if (detail.evaluatedAttempts.length === 0) {
+      throw new ConflictException(`${params.identity} has no evaluated attempt yet (status ${detail.status}): nothing to rebuild`);
+    }
     try {
-      return await this.builder.build(identity);
+      const built = await this.builder.build(params.identity);
+      this.logger.log(`replay ${built.identity} attempt ${built.attempt}: ${built.files} files, tree ${built.treeHash.slice(0, 12)}`);
+      return { identity: built.identity, attempt: built.attempt, runDir: built.runDir, treeHash: built.treeHash, files: built.files };
     } catch (error) {
       if (error instanceof UnknownExperimentError) throw new NotFoundException(error.message);
       throw error;
     }
+  }
+
+  private async findDetail(identity: string): Promise<ExperimentDetail> {
+    const events = await this.store.read((sql) => readStream(sql, experimentStream(identity), { types: DETAIL_EVENT_TYPES }));
+    const detail = experimentDetail(events, identity);
+    if (!detail) throw new NotFoundException(`no experiment with identity '${identity}' in the event log`);
+    return detail;
+  }
+
+  private async findRunDir(identity: string): Promise<string> {
+    const events = await this.store.read((sql) => readStream(sql, experimentStream(identity), { types: REGISTRY_EVENT_TYPES }));
+    const detail = experimentDetail(events, identity);
+    if (!detail) throw new NotFoundException(`no experiment with identity '${identity}' in the event log`);
+    return detail.runDir;
+  }
+}
+
+async function readJsonOrNull(file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as unknown;
+  } catch {
+    return null;
   }
 }
