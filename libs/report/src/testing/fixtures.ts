@@ -1,3 +1,4 @@
+import { mulberry32 } from '@assay/data';
 import type { ItemKind, ParseStatus } from '@assay/contracts';
 import type {
   EvaluationResult,
@@ -22,17 +23,8 @@ export interface ItemSpec {
   max: number;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32): fixtures must not depend on Math.random. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers: fixtures must not depend on Math.random. */
+export const rng = mulberry32;
 
 function summarize(rows: readonly PredictionRow[]): ScoreSummary {
   const scored = rows.filter((r) => r.parseStatus === 'ok' && r.predicted !== null);

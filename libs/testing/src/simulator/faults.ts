@@ -1,3 +1,4 @@
+import { mulberry32 } from '@assay/data';
 import { z } from 'zod';
 
 /**
@@ -23,17 +24,6 @@ export type FaultPlan = z.infer<typeof FaultPlanSchema>;
 
 export type FaultAction = 'none' | 'drop' | 'hang' | 'fail5xx' | 'fail4xx';
 
-/** mulberry32: tiny, fast, good enough to decide which requests fail. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
 
 export class FaultInjector {
   private drop = 0;
@@ -41,7 +31,7 @@ export class FaultInjector {
   private fail5xx = 0;
   private fail4xx = 0;
   private rate = 0;
-  private random: () => number = seededRandom(0);
+  private random: () => number = mulberry32(0);
 
   constructor(plan: FaultPlan = {}) {
     this.set(plan);
@@ -59,7 +49,7 @@ export class FaultInjector {
     this.fail5xx = p.fail5xxFirst ?? 0;
     this.fail4xx = p.status4xxFirst ?? 0;
     this.rate = p.fail5xxRate ?? 0;
-    this.random = seededRandom(p.seed ?? 0);
+    this.random = mulberry32(p.seed ?? 0);
   }
 
   /** Decides (and consumes) the fault for the next completion/chat request. */
