@@ -90,6 +90,9 @@ describe('assay run, end to end (four service processes, real Postgres and NATS,
     expect(run.code).toBe(0);
     const runDir = run.stdout.trim().split('\n').pop()!;
     const predictions = readParquet(join(runDir, 'predictions.parquet'));
+    // The kill landed mid-batch: prompts the victim had answered were asked again by another worker.
+    const stats = (await (await fetch(stack.simulatorUrl.replace('/v1', '/sim/stats'))).json()) as { requests: number };
+    expect(stats.requests).toBeGreaterThan(predictions.length);
     const keys = predictions.map((p) => JSON.stringify([p.entity_id, p.group, p.item]));
     expect(new Set(keys).size).toBe(keys.length);
     const split = JSON.parse(readFileSync(join(stack.root, 'data/sample/split.json'), 'utf8')) as { test: string[] };

@@ -6,3 +6,4 @@ export * from './model-settings';
 export * from './scoring';
 export * from './run-report';
 export * from './registry-file';
+export * from './labels';

@@ -2,6 +2,8 @@ import { computeIdentity, type ExperimentConfig, type Identity } from '@assay/co
 import type { FailureStage, SplitInfo } from '@assay/contracts';
 import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, type Dataset, type SplitFile } from '@assay/data';
 import { loadChatTemplate, planEntityBatches, type ChatTemplate, type EntityPrompts } from '@assay/prompting';
+import { applyLabels, LabelError } from './labels';
+
 
 /** A failure with the stage it belongs to; its message is the one line a user needs to fix it. */
 export class StageError extends Error {
@@ -17,6 +19,7 @@ export class StageError extends Error {
 
 export interface PreparedExperiment {
   config: ExperimentConfig;
+  /** With the run's labels applied (labels.mode): what prompts ask and what predictions are scored against. */
   dataset: Dataset;
   warnings: string[];
   dataHashes: { profiles: string; responses: string; items: string; split: string };
@@ -29,7 +32,10 @@ async function hashOrFail(role: string, path: string): Promise<string> {
   try {
     return await hashFile(path);
   } catch (error) {
-    throw new StageError('preflight', `data.${role}: cannot read ${path}: ${(error as Error).message}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new StageError('preflight', `data.${role}: file not found: ${path}`);
+    if (code === 'EISDIR') throw new StageError('preflight', `data.${role}: ${path} is a directory, not a file`);
+    throw new StageError('preflight', `data.${role}: cannot read ${path} (${code ?? (error as Error).message})`);
   }
 }
 
@@ -64,9 +70,16 @@ export async function prepareExperiment(config: ExperimentConfig, codeVersion: s
     throw new StageError('preflight', (error as Error).message);
   }
   const dataHashes = { profiles, responses, items, split: split.hash };
+  let labelled: Dataset;
+  try {
+    labelled = applyLabels(config.labels.mode, dataset, split.split);
+  } catch (error) {
+    if (error instanceof LabelError) throw new StageError('preflight', error.message);
+    throw error;
+  }
   return {
     config,
-    dataset,
+    dataset: labelled,
     warnings: check.warnings,
     dataHashes,
     split: split.split,

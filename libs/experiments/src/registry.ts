@@ -1,7 +1,12 @@
 import type { AnyEnvelope, ExperimentCompleted, ExperimentFailed, ExperimentSkipped, ExperimentStarted, FailureStage } from '@assay/contracts';
 
-/** The registry (seed §15) is a projection of the log: folded from experiment events, never stored apart. */
-export type RegistryStatus = 'running' | 'completed' | 'failed' | 'skipped';
+/**
+ * The registry (seed §15) is a projection of the log: folded from experiment events, never stored apart.
+ *
+ * `smoke_passed` is a --smoke-only run that stopped after its smoke test passed: it produced no
+ * results, so it is not "completed" and a later normal request of the identity runs in full.
+ */
+export type RegistryStatus = 'running' | 'completed' | 'smoke_passed' | 'failed' | 'skipped';
 
 export interface RegistryEntry {
   identity: string;
@@ -55,7 +60,7 @@ export function evolveRegistry(registry: Map<string, RegistryEntry>, envelope: A
     case 'experiment.completed': {
       const entry = registry.get(event.data.identity);
       if (entry && entry.attempt === event.data.attempt) {
-        entry.status = 'completed';
+        entry.status = event.data.smokeOnly ? 'smoke_passed' : 'completed';
         entry.finishedAt = event.occurredAt;
         entry.summary = event.data.summary;
       }
@@ -98,7 +103,10 @@ export function decideRequest(entry: RegistryEntry | undefined, force: boolean):
       return force
         ? { kind: 'start', attempt: entry.attempt + 1, previousFailure: entry.failure }
         : { kind: 'skip', reason: 'already_completed', attempt: entry.attempt, runDir: entry.runDir };
+    // A failure is recorded, not a reason to refuse: the new attempt carries it so the user sees
+    // what failed last time. A smoke-only pass has no results to reuse.
     case 'failed':
+    case 'smoke_passed':
     case 'skipped':
       return { kind: 'start', attempt: entry.attempt + 1, previousFailure: entry.failure };
     default: {

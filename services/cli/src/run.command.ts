@@ -1,4 +1,4 @@
-import { loadExperimentConfig, toDict, type ExperimentConfig } from '@assay/config';
+import { loadExperimentConfig, resolveCodeVersion, toDict, type ExperimentConfig } from '@assay/config';
 import {
   createEvent,
   parseEvent,
@@ -6,6 +6,8 @@ import {
   requestStream,
   subjectOf,
   type AssayEvent,
+  type ExperimentCompleted,
+  type ExperimentFailed,
   type ExperimentPlanned,
   type ProgressUpdate,
 } from '@assay/contracts';
@@ -14,6 +16,7 @@ import { JetStreamPublisher, logicalSubject, wireSubject, type JetStreamHandle }
 import { experimentStream } from '@assay/contracts';
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
+import { join } from 'node:path';
 import { checkServicesRunning, CliError, openNats } from './nats-session';
 import { newProgress, progressLine, type ProgressState } from './progress-view';
 
@@ -26,6 +29,12 @@ export interface RunOptions {
 
 const err = (line: string) => process.stderr.write(`${line}\n`);
 
+/** The CLI's own code version, for the request's metadata (the services compute the identity's). */
+function cliCodeVersion(): string {
+  const root = join(__dirname, '..', '..', '..', '..');
+  return resolveCodeVersion(root, join(root, 'dist', 'code-version.txt'));
+}
+
 /**
  * `assay run CONFIG`: validate locally, publish experiment.requested, follow the run live, print
  * the run directory as the last line of stdout. Exit 0 on success (or already completed), 1 when
@@ -33,15 +42,35 @@ const err = (line: string) => process.stderr.write(`${line}\n`);
  */
 export async function runCommand(configPath: string, opts: RunOptions): Promise<number> {
   const { config, warnings } = loadExperimentConfig(configPath);
-  for (const w of warnings) err(`warning: ${w}`);
-  const handle = await openNats();
+  const said = new LocalWarnings(warnings);
   try {
-    const store = await openStore();
-    await store.close();
-    await checkServicesRunning(handle);
-    return await requestAndFollow(handle, config, configPath, warnings, opts);
+    const handle = await openNats();
+    try {
+      const store = await openStore();
+      await store.close();
+      await checkServicesRunning(handle);
+      return await requestAndFollow(handle, config, configPath, said, opts);
+    } finally {
+      await handle.nc.close();
+    }
   } finally {
-    await handle.nc.close();
+    said.flush();
+  }
+}
+
+/**
+ * The config's local warnings (e.g. a data file this machine cannot see) are said once the planner
+ * has answered, minus any its failure restates: "file not found: X" once, not as a warning and
+ * again as the failure. If the planner never answers they are said before the error.
+ */
+class LocalWarnings {
+  private pending: string[];
+  constructor(readonly all: string[]) {
+    this.pending = [...all];
+  }
+  flush(restatedBy = ''): void {
+    for (const w of this.pending) if (!restatedBy.includes(w)) err(`warning: ${w}`);
+    this.pending = [];
   }
 }
 
@@ -53,7 +82,8 @@ async function openStore(): Promise<EventStore> {
   }
 }
 
-async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfig, configPath: string, warnings: string[], opts: RunOptions): Promise<number> {
+async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfig, configPath: string, localWarnings: LocalWarnings, opts: RunOptions): Promise<number> {
+  const warnings = localWarnings.all;
   const requestId = randomUUID();
   const settings = handle.settings;
   // Subscribe before publishing, so no answer can slip past.
@@ -70,7 +100,7 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
       smokeOnly: opts.smokeOnly,
       requestedBy: { host: hostname(), user: userInfo().username },
     },
-    { stream: requestStream(requestId), correlationId: requestId, causationId: null, producer: 'cli', codeVersion: 'cli' },
+    { stream: requestStream(requestId), correlationId: requestId, causationId: null, producer: 'cli', codeVersion: cliCodeVersion() },
   );
   await new JetStreamPublisher(handle).publish(subjectOf(request.type, request.schemaVersion), request);
   err(`requested ${config.name} (request ${requestId})`);
@@ -99,10 +129,32 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
       opts.answerTimeout * 1000,
     );
     const ticker = setInterval(() => show(), 1000);
+    let settled = false;
     const finish = (code: number) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(answerTimer);
       clearInterval(ticker);
       resolve(code);
+    };
+    /** The run's end, from the live events or (when attaching) from the log: said once. */
+    const finished = (event: ExperimentCompleted | ExperimentFailed) => {
+      if (settled) return;
+      if (event.type === 'experiment.completed') {
+        show(true);
+        endLine();
+        if (event.data.smokeOnly && !opts.smokeOnly) err('the run this request attached to was --smoke-only: its smoke test passed, but the full experiment has not run; `assay run` again to run it');
+        else if (event.data.smokeOnly) err('smoke test passed (--smoke-only): stopping before the full run');
+        else err(`completed: ${Object.entries(event.data.summary).map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toFixed(4)) : v}`).join(', ')}`);
+        process.stdout.write(`${event.data.runDir}\n`);
+        finish(0);
+        return;
+      }
+      endLine();
+      localWarnings.flush([event.data.error, ...event.data.details].join('\n'));
+      err(`FAILED at ${event.data.stage}: ${event.data.error}`);
+      for (const line of event.data.details) err(`  ${line}`);
+      finish(event.data.stage === 'config' ? 2 : 1);
     };
 
     void (async () => {
@@ -129,6 +181,7 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
         const d = event.data as { identity?: string | null; attempt?: number | null };
         const mine = event.metadata.correlationId === requestId || (identity !== null && d.identity === identity && d.attempt === attempt);
         if (!mine) continue;
+        if (event.type !== 'experiment.requested' && event.type !== 'experiment.failed') localWarnings.flush();
         switch (event.type) {
           case 'experiment.started':
             clearTimeout(answerTimer);
@@ -141,15 +194,24 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
           case 'experiment.skipped':
             clearTimeout(answerTimer);
             if (event.data.reason === 'already_completed') {
-              err(`${event.data.identity} already completed (attempt ${event.data.attempt}); nothing to run. Use --force to run it again.`);
+              err(`${event.data.identity} already completed (attempt ${event.data.attempt}) in ${event.data.runDir}; nothing to run. Use --force to run it again.`);
               process.stdout.write(`${event.data.runDir}\n`);
               finish(0);
               return;
             }
             identity = event.data.identity;
             attempt = event.data.attempt;
-            err(`${identity} is already running (attempt ${attempt}): attaching to it`);
-            state = await attachedProgress(identity, attempt);
+            err(`${identity} is already running (attempt ${attempt}, ${event.data.runDir}): attaching to it`);
+            {
+              // The run may have ended between the planner's answer and this line (its end event
+              // then went past before we knew the identity): the log says so.
+              const attached = await attachedProgress(identity, attempt);
+              state = attached.state;
+              if (attached.end) {
+                finished(attached.end);
+                return;
+              }
+            }
             break;
           case 'experiment.planned':
             endLine();
@@ -159,18 +221,8 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
             show(true);
             break;
           case 'experiment.completed':
-            show(true);
-            endLine();
-            if (event.data.smokeOnly) err('smoke test passed (--smoke-only): stopping before the full run');
-            else err(`completed: ${Object.entries(event.data.summary).map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toFixed(4)) : v}`).join(', ')}`);
-            process.stdout.write(`${event.data.runDir}\n`);
-            finish(0);
-            return;
           case 'experiment.failed':
-            endLine();
-            err(`FAILED at ${event.data.stage}: ${event.data.error}`);
-            for (const line of event.data.details) err(`  ${line}`);
-            finish(event.data.stage === 'config' ? 2 : 1);
+            finished(event);
             return;
           default:
             break;
@@ -186,13 +238,19 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
   }
 }
 
-/** Progress of a run we did not start: its plan comes from the log. */
-async function attachedProgress(identity: string, attempt: number): Promise<ProgressState> {
+/** Progress of a run we did not start: its plan, and its end if it already ended, come from the log. */
+async function attachedProgress(identity: string, attempt: number): Promise<{ state: ProgressState; end: ExperimentCompleted | ExperimentFailed | null }> {
   const store = await openStore();
   try {
-    const planned = (await store.read((sql) => findInStream(sql, experimentStream(identity), 'experiment.planned', { attempt }))) as unknown as ExperimentPlanned[];
+    const stream = experimentStream(identity);
+    const [planned, ends] = await store.read(async (sql) => [
+      (await findInStream(sql, stream, 'experiment.planned', { attempt })) as unknown as ExperimentPlanned[],
+      [...(await findInStream(sql, stream, 'experiment.completed', { attempt })), ...(await findInStream(sql, stream, 'experiment.failed', { attempt }))] as unknown as Array<
+        ExperimentCompleted | ExperimentFailed
+      >,
+    ]);
     const latest = planned[planned.length - 1];
-    return newProgress(latest?.data.phase ?? 'full', Date.now(), latest?.data.prompts ?? null);
+    return { state: newProgress(latest?.data.phase ?? 'full', Date.now(), latest?.data.prompts ?? null), end: ends[0] ?? null };
   } finally {
     await store.close();
   }

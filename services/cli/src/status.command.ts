@@ -24,9 +24,14 @@ const num = (v: unknown) => (typeof v === 'number' ? v.toFixed(4) : '-');
 export function formatRegistry(entries: RegistryEntry[]): string {
   if (entries.length === 0) return 'no experiments in the registry yet';
   const header = ['identity', 'name', 'method', 'status', 'attempt', 'norm_mae', 'finished', 'run_dir'];
-  const rows = entries.map((e) => [e.identity, e.name, e.method, e.status, String(e.attempt), num(e.summary.normalized_mae), e.finishedAt ?? '-', e.runDir]);
+  const rows = entries.map((e) => [e.identity, e.name, e.method, statusCell(e), String(e.attempt), num(e.summary.normalized_mae), e.finishedAt ?? '-', e.runDir]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return [header, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
+}
+
+/** A failed run says at which stage in the list; the error is in `assay status <identity>`. */
+function statusCell(e: RegistryEntry): string {
+  return e.status === 'failed' && e.failure?.attempt === e.attempt ? `failed at ${e.failure.stage}` : e.status;
 }
 
 export function formatEntry(e: RegistryEntry): string {
@@ -40,6 +45,7 @@ export function formatEntry(e: RegistryEntry): string {
     `finished:   ${e.finishedAt ?? '-'}`,
     `run dir:    ${e.runDir}`,
   ];
+  if (e.status === 'smoke_passed') lines.push('            the smoke test passed (--smoke-only); the full experiment has not run: `assay run` runs it');
   for (const [k, v] of Object.entries(e.summary)) lines.push(`  ${k}: ${typeof v === 'number' ? Number(v.toFixed(6)) : v}`);
   if (e.failure) lines.push(`last failure: attempt ${e.failure.attempt} at ${e.failure.stage}: ${e.failure.error}`);
   if (e.skippedRequests) lines.push(`requests answered from the registry: ${e.skippedRequests}`);

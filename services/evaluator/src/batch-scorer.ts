@@ -15,7 +15,7 @@ import {
 import { hashFile, loadDataset, loadSplit } from '@assay/data';
 import { buildEvaluation, EVALUATOR_VERSION, smokeChecks } from '@assay/evaluation';
 import { countInStream, EventStore, findInStream, type DataMatch, type Sql } from '@assay/event-store';
-import { asPrediction, baselinePredictions, samplesOf, scoreBatch, spotCheckPaths, type ScoredPrediction } from '@assay/experiments';
+import { applyLabels, asPrediction, baselinePredictions, samplesOf, scoreBatch, spotCheckPaths, type ScoredPrediction } from '@assay/experiments';
 import { JetStreamPublisher, ProgressReporter, RunLog } from '@assay/messaging';
 import { ServiceInfo } from '@assay/messaging/nest';
 
@@ -102,13 +102,16 @@ export class BatchScorer implements OnModuleDestroy {
   ): Promise<AnyEnvelope> {
     const { identity, attempt } = started.data;
     const config = ExperimentConfig.parse(started.data.config);
-    // Baselines train on the same split file, checked against the hashes the run started with.
-    for (const [role, path] of [['profiles', config.data.profiles], ['responses', config.data.responses], ['split', config.data.split]] as const) {
+    // Baselines train on the same split file and the same labels as the planner's prompts, checked
+    // against the hashes the run started with (items too: their kinds decide the binary labels).
+    for (const [role, path] of [['profiles', config.data.profiles], ['responses', config.data.responses], ['items', config.data.items], ['split', config.data.split]] as const) {
       const hash = await hashFile(path);
       if (hash !== started.data.dataHashes[role]) throw new Error(`data.${role} (${path}) changed since ${identity} started: baselines would use other data`);
     }
-    const dataset = await loadDataset({ profiles: config.data.profiles, responses: config.data.responses, items: config.data.items });
-    const { split } = await loadSplit(config.data.split, dataset.entities.map((e) => e.entityId));
+    const raw = await loadDataset({ profiles: config.data.profiles, responses: config.data.responses, items: config.data.items });
+    const { split } = await loadSplit(config.data.split, raw.entities.map((e) => e.entityId));
+    // The same labels the planner asked for (labels.mode): e.g. median-split 0/1 train values.
+    const dataset = applyLabels(config.labels.mode, raw, split);
     const samples = samplesOf(predictions);
     const result = buildEvaluation({
       method: started.data.method,

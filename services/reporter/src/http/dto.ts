@@ -52,7 +52,7 @@ export class FileParams extends IdentityParams {
 
 // ---- responses ----------------------------------------------------------------------------------
 
-const STATUSES = ['running', 'completed', 'failed', 'skipped'];
+const STATUSES = ['running', 'completed', 'failed', 'skipped', 'smoke_passed'];
 const STAGES = [...FailureStage.options];
 
 export class FailureDto {

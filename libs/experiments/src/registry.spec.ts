@@ -1,0 +1,139 @@
+import { createEvent, experimentStream, type AnyEnvelope, type FailureStage } from '@assay/contracts';
+import { decideRequest, entryFromStream, foldRegistry, type RegistryEntry, type RegistryStatus } from './registry';
+
+const REQUEST = '00000000-0000-4000-8000-000000000001';
+let clock = 0;
+
+/** A valid event of the catalogue, with a deterministic timestamp (the fold orders by it). */
+function event(type: Parameters<typeof createEvent>[0], data: Record<string, unknown>): AnyEnvelope {
+  const identity = data.identity as string;
+  const e = createEvent(type, data as never, { stream: experimentStream(identity), correlationId: REQUEST, causationId: null, producer: 'test', codeVersion: 'abc1234' });
+  clock += 1;
+  return { ...e, occurredAt: new Date(Date.UTC(2025, 0, 1, 0, 0, clock)).toISOString() } as AnyEnvelope;
+}
+
+const runDir = (identity: string) => `/out/llm_zero_shot/experiments/${identity}`;
+const started = (identity: string, attempt: number, previousFailure: { attempt: number; stage: FailureStage; error: string } | null = null) =>
+  event('experiment.started', {
+    requestId: REQUEST,
+    identity,
+    attempt,
+    method: 'llm_zero_shot',
+    config: { name: `cfg-${identity}` },
+    configHash: 'ffff',
+    identityAlgorithm: 'v1',
+    dataHashes: { profiles: 'p', responses: 'r', items: 'i', split: 's' },
+    codeVersion: 'abc1234',
+    runDir: runDir(identity),
+    warnings: [],
+    forced: attempt > 1,
+    smokeOnly: false,
+    previousFailure,
+    host: 'test',
+  });
+const completed = (identity: string, attempt: number, smokeOnly = false) =>
+  event('experiment.completed', { identity, attempt, runDir: runDir(identity), smokeOnly, summary: smokeOnly ? { smoke: 'passed', examples: 4 } : { normalized_mae: 0.25 } });
+const failed = (identity: string | null, attempt: number | null, stage: FailureStage, error: string) =>
+  event('experiment.failed', { requestId: REQUEST, identity, attempt, stage, error, details: [] });
+const skipped = (identity: string, attempt: number, reason: 'already_completed' | 'already_running') =>
+  event('experiment.skipped', { requestId: REQUEST, identity, reason, attempt, runDir: runDir(identity) });
+
+function entry(status: RegistryStatus, attempt = 1, failure: RegistryEntry['failure'] = null): RegistryEntry {
+  return {
+    identity: 'aaaa1111_abc1234',
+    method: 'llm_zero_shot',
+    name: 'x',
+    status,
+    attempt,
+    runDir: runDir('aaaa1111_abc1234'),
+    codeVersion: 'abc1234',
+    startedAt: '2025-01-01T00:00:00.000Z',
+    finishedAt: null,
+    summary: {},
+    failure,
+    skippedRequests: 0,
+    dataHashes: {},
+  };
+}
+
+describe('decideRequest (seed §15: skip / attach / run)', () => {
+  const earlier = { attempt: 1, stage: 'preflight' as const, error: "model.id: 'x' is not served" };
+
+  it.each([
+    // status, force, expected decision
+    ['(none)', false, { kind: 'start', attempt: 1, previousFailure: null }],
+    ['(none)', true, { kind: 'start', attempt: 1, previousFailure: null }],
+    ['running', false, { kind: 'skip', reason: 'already_running', attempt: 2, runDir: runDir('aaaa1111_abc1234') }],
+    // --force never starts a second run beside a running one: it attaches.
+    ['running', true, { kind: 'skip', reason: 'already_running', attempt: 2, runDir: runDir('aaaa1111_abc1234') }],
+    ['completed', false, { kind: 'skip', reason: 'already_completed', attempt: 2, runDir: runDir('aaaa1111_abc1234') }],
+    ['completed', true, { kind: 'start', attempt: 3, previousFailure: earlier }],
+    ['failed', false, { kind: 'start', attempt: 3, previousFailure: earlier }],
+    ['failed', true, { kind: 'start', attempt: 3, previousFailure: earlier }],
+    // A --smoke-only pass produced no results: a normal request runs the experiment.
+    ['smoke_passed', false, { kind: 'start', attempt: 3, previousFailure: earlier }],
+    ['smoke_passed', true, { kind: 'start', attempt: 3, previousFailure: earlier }],
+  ] as const)('given %s and force=%s → %j', (status, force, expected) => {
+    const current = status === '(none)' ? undefined : entry(status, 2, earlier);
+    expect(decideRequest(current, force)).toEqual(expected);
+  });
+});
+
+describe('foldRegistry', () => {
+  beforeEach(() => {
+    clock = 0;
+  });
+
+  it('started → running, then completed with the summary and the finish time', () => {
+    const s = started('aaaa1111_abc1234', 1);
+    const c = completed('aaaa1111_abc1234', 1);
+    expect(foldRegistry([s])[0]).toMatchObject({ status: 'running', attempt: 1, finishedAt: null, name: 'cfg-aaaa1111_abc1234', runDir: runDir('aaaa1111_abc1234') });
+    expect(foldRegistry([s, c])[0]).toMatchObject({ status: 'completed', attempt: 1, finishedAt: c.occurredAt, summary: { normalized_mae: 0.25 }, failure: null });
+  });
+
+  it('a failure records its stage and error', () => {
+    const events = [started('bbbb2222_abc1234', 1), failed('bbbb2222_abc1234', 1, 'preflight', "model.id: 'nope' is not served by http://x/v1; it serves: sim/llm-8b")];
+    expect(foldRegistry(events)[0]).toMatchObject({
+      status: 'failed',
+      attempt: 1,
+      failure: { attempt: 1, stage: 'preflight', error: "model.id: 'nope' is not served by http://x/v1; it serves: sim/llm-8b" },
+    });
+  });
+
+  it('a re-run (attempt 2) keeps the previous failure, and its own completion does not erase it', () => {
+    const id = 'cccc3333_abc1234';
+    const events = [started(id, 1), failed(id, 1, 'smoke', 'smoke test failed: all identical'), started(id, 2, { attempt: 1, stage: 'smoke', error: 'smoke test failed: all identical' })];
+    expect(foldRegistry(events)[0]).toMatchObject({ status: 'running', attempt: 2, failure: { attempt: 1, stage: 'smoke' } });
+    expect(foldRegistry([...events, completed(id, 2)])[0]).toMatchObject({ status: 'completed', attempt: 2, failure: { attempt: 1, stage: 'smoke', error: 'smoke test failed: all identical' } });
+  });
+
+  it('an end event of an older attempt does not change the current one', () => {
+    const id = 'dddd4444_abc1234';
+    expect(foldRegistry([started(id, 1), started(id, 2), failed(id, 1, 'inference', 'late')])[0]).toMatchObject({ status: 'running', attempt: 2, failure: null });
+  });
+
+  it('counts skipped requests since the last start', () => {
+    const id = 'eeee5555_abc1234';
+    const events = [started(id, 1), skipped(id, 1, 'already_running'), completed(id, 1), skipped(id, 1, 'already_completed'), skipped(id, 1, 'already_completed')];
+    expect(foldRegistry(events)[0]).toMatchObject({ status: 'completed', skippedRequests: 3 });
+    expect(foldRegistry([...events, started(id, 2)])[0]).toMatchObject({ status: 'running', attempt: 2, skippedRequests: 0 });
+  });
+
+  it('a --smoke-only completion is smoke_passed, not completed, so a normal request still runs', () => {
+    const id = 'ffff6666_abc1234';
+    const folded = foldRegistry([started(id, 1), completed(id, 1, true)])[0];
+    expect(folded).toMatchObject({ status: 'smoke_passed', summary: { smoke: 'passed' } });
+    expect(decideRequest(folded, false)).toEqual({ kind: 'start', attempt: 2, previousFailure: null });
+  });
+
+  it('ignores failures without an identity (bad config, missing file) and keeps identities apart, oldest first', () => {
+    const events = [started('11111111_abc1234', 1), failed(null, null, 'config', 'bad'), started('22222222_abc1234', 1), completed('22222222_abc1234', 1)];
+    const folded = foldRegistry(events);
+    expect(folded.map((e) => [e.identity, e.status])).toEqual([
+      ['11111111_abc1234', 'running'],
+      ['22222222_abc1234', 'completed'],
+    ]);
+    expect(entryFromStream(events, '22222222_abc1234')?.status).toBe('completed');
+    expect(entryFromStream(events, '33333333_abc1234')).toBeUndefined();
+  });
+});
