@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { connectJetStream, ensureEventStream, type JetStreamHandle } from './connection';
 import { JetStreamTransport, PassThroughRpcFilter } from './jetstream.transport';
 import { healthSubject, natsSettings, wireSubject } from './nats-config';
+import { ProgressReporter } from './progress-reporter';
 import { JetStreamPublisher } from './publisher';
 import { RunLog } from './run-log';
 
@@ -19,8 +20,6 @@ export class ServiceInfo {
     readonly codeVersion: string,
   ) {}
 }
-
-export const SERVICE_PROVIDERS = { store: EventStore, publisher: JetStreamPublisher, info: ServiceInfo, runLog: RunLog };
 
 /** The repository root (where package.json is), from wherever the compiled file runs. */
 export function repoRoot(from = __dirname): string {
@@ -43,6 +42,8 @@ interface Runtime {
   store: EventStore;
   handle: JetStreamHandle;
   info: ServiceInfo;
+  /** One per process: live progress deltas, flushed a few times a second. */
+  progress: ProgressReporter;
 }
 
 function coreModule(runtime: Runtime, feature: Type<unknown>): DynamicModule {
@@ -57,8 +58,9 @@ function coreModule(runtime: Runtime, feature: Type<unknown>): DynamicModule {
       { provide: JetStreamPublisher, useValue: new JetStreamPublisher(runtime.handle) },
       { provide: ServiceInfo, useValue: runtime.info },
       { provide: RunLog, useValue: new RunLog(runtime.info.service) },
+      { provide: ProgressReporter, useValue: runtime.progress },
     ],
-    exports: [EventStore, JetStreamPublisher, ServiceInfo, RunLog],
+    exports: [EventStore, JetStreamPublisher, ServiceInfo, RunLog, ProgressReporter],
   };
 }
 
@@ -75,7 +77,7 @@ async function openRuntime(service: string, instance: string): Promise<Runtime> 
       if (!error) msg.respond(JSON.stringify({ service, instance, codeVersion: info.codeVersion, pid: process.pid }));
     },
   });
-  return { store, handle, info };
+  return { store, handle, info, progress: new ProgressReporter(new JetStreamPublisher(handle), instance) };
 }
 
 export interface ServiceOptions {
@@ -127,6 +129,7 @@ export async function runService(opts: ServiceOptions): Promise<void> {
     stopping = true;
     logger.log(`${signal}: draining in-flight messages`);
     await app.close();
+    runtime.progress.close();
     await runtime.store.close();
     if (!runtime.handle.nc.isClosed()) await runtime.handle.nc.drain();
     process.exit(0);

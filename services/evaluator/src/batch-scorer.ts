@@ -1,4 +1,4 @@
-import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { ExperimentConfig } from '@assay/config';
 import {
   causedBy,
@@ -16,7 +16,7 @@ import { hashFile, loadDataset, loadSplit } from '@assay/data';
 import { buildEvaluation, EVALUATOR_VERSION, smokeChecks } from '@assay/evaluation';
 import { countInStream, EventStore, findInStream, type DataMatch, type Sql } from '@assay/event-store';
 import { applyLabels, asPrediction, baselinePredictions, samplesOf, scoreBatch, spotCheckPaths, type ScoredPrediction } from '@assay/experiments';
-import { JetStreamPublisher, ProgressReporter, RunLog } from '@assay/messaging';
+import { ProgressReporter, RunLog } from '@assay/messaging';
 import { ServiceInfo } from '@assay/messaging/nest';
 
 /**
@@ -25,21 +25,14 @@ import { ServiceInfo } from '@assay/messaging/nest';
  * last batch?" a question only one evaluator answers at a time.
  */
 @Injectable()
-export class BatchScorer implements OnModuleDestroy {
-  private readonly progress: ProgressReporter;
+export class BatchScorer {
 
   constructor(
     private readonly store: EventStore,
     private readonly info: ServiceInfo,
     private readonly runLog: RunLog,
-    publisher: JetStreamPublisher,
-  ) {
-    this.progress = new ProgressReporter(publisher, info.instance);
-  }
-
-  onModuleDestroy(): void {
-    this.progress.close();
-  }
+    private readonly progress: ProgressReporter,
+  ) {}
 
   async score(event: InferenceCompleted | InferenceFailed): Promise<void> {
     const { identity, attempt, phase, batchId } = event.data;

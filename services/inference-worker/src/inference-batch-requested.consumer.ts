@@ -1,9 +1,9 @@
-import { Controller, type OnModuleDestroy } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type ModelCallSettings } from '@assay/contracts';
 import { EventStore, isProcessed, readStream } from '@assay/event-store';
 import { openAiModelClient, runBatch, Semaphore, type ModelClient } from '@assay/inference';
-import { JetStreamPublisher, ProgressReporter, RunLog } from '@assay/messaging';
+import { ProgressReporter, RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 
 /**
@@ -14,23 +14,16 @@ import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
  * first try reaches the log.
  */
 @Controller()
-export class InferenceBatchRequestedConsumer implements OnModuleDestroy {
+export class InferenceBatchRequestedConsumer {
   private readonly semaphores = new Map<string, Semaphore>();
   private readonly clients = new Map<string, ModelClient>();
-  private readonly progress: ProgressReporter;
 
   constructor(
     private readonly store: EventStore,
     private readonly info: ServiceInfo,
     private readonly runLog: RunLog,
-    publisher: JetStreamPublisher,
-  ) {
-    this.progress = new ProgressReporter(publisher, info.instance);
-  }
-
-  onModuleDestroy(): void {
-    this.progress.close();
-  }
+    private readonly progress: ProgressReporter,
+  ) {}
 
   @OnEvent(Subjects['inference.batch.requested'])
   async onInferenceBatchRequested(@Payload() event: InferenceBatchRequested): Promise<void> {
