@@ -1,0 +1,460 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { GPU_LIKE_LATENCY } from '../libs/testing/src/simulator/scheduler';
+import { drive, engineSeconds, saturatedThroughput, type DriverResult } from './bench/driver';
+import { runPipeline, type PipelineResult } from './bench/pipeline';
+import { cleanups, onSignals, peakRssMb } from './bench/proc';
+import { profileMarkdown } from './bench/profile';
+import { fixed, pct, rowTable, targetLines, type Row, type Target } from './bench/report';
+import { IN_SNAPSHOT, reexecFromSnapshot, ROOT, stackRootNote } from './bench/root';
+import { spawnSimulator } from './bench/sim';
+import { BLOCK, entityOrder, itemOrder, prepareWorkload, type DriverPrompt, type Workload } from './bench/workload';
+
+/**
+ * `npm run bench` (`npm run build && node dist/scripts/bench.js [--quick] [--only a|b|c]`)
+ *
+ * A benchmark, not a test: it prints numbers and PASS/MISS against targets and exits 0 whatever
+ * they are (non-zero only if the bench itself cannot run). Scenarios:
+ *   a1/a4  pipeline, zero-latency simulator, 1 and 4 inference workers
+ *   b1/b4  pipeline, GPU-like latency with a finite prefix cache, 1 and 4 workers
+ *   b1x16  as b1 with ASSAY_WORKER_BATCHES=16 (entities in flight per worker; default 4)
+ *   sat    the simulator's ceiling for this prompt mix: prefix-cached prompts at max concurrency
+ *   c-*    the same prompts sent straight to a fresh GPU-like simulator by a small driver:
+ *          item order (seed §10's BAD case), entity order without warm-up, and entity order
+ *          with the worker's warm-up (4 and 16 entities in flight), each capped in time.
+ * --profile adds a CPU profile of every pipeline process (hottest functions per process).
+ * Results: the console, outputs/.bench/results.md and results.json; logs of each scenario in
+ * outputs/.bench/logs/<scenario>/.
+ *
+ * Split choice: only test-split entities are prompted, so the split uses test_fraction 0.8 by
+ * default (471 of 589 entities prompted, 118 left to train the baselines); --test-fraction 0.99
+ * prompts 583 of them, close to the reference 589 x 72 = 42,408 prompts.
+ */
+
+const HELP = `usage: node dist/scripts/bench.js [--quick] [--only a|b|c[,..]] [--test-fraction F] [--entities N] [--cap S] [--keep]
+  --quick            60 entities, short caps: a sanity check in a few minutes
+  --only a,b,c       run only these scenario families (sat runs with b)
+  --test-fraction F  share of entities in the test split, i.e. prompted (default 0.8)
+  --entities N       entities to generate (default 589; 60 with --quick)
+  --cap S            time cap of each contrast (c) scenario in seconds (default 60; 15 with --quick)
+  --keep             keep the run trees (tens of thousands of files) in the bench's copy of the build
+  --profile          run the pipeline's processes with --cpu-prof and list each one's hottest functions
+                     (slows them a little: for attributing time, not for the table)`;
+
+interface Args {
+  quick: boolean;
+  only: Set<string>;
+  testFraction: number;
+  entities: number;
+  capS: number;
+  keep: boolean;
+  profile: boolean;
+}
+
+function parse(argv: string[]): Args {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      'test-fraction': { type: 'string' },
+      entities: { type: 'string' },
+      cap: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const only = new Set((values.only ?? 'a,b,c').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
+  for (const o of only) if (!['a', 'b', 'c'].includes(o)) throw new Error(`--only takes a, b, c (comma-separated), got '${o}'`);
+  const quick = values.quick === true;
+  const num = (raw: string | undefined, fallback: number, name: string): number => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got '${raw}'`);
+    return n;
+  };
+  return {
+    quick,
+    only,
+    testFraction: num(values['test-fraction'], 0.8, 'test-fraction'),
+    entities: Math.round(num(values.entities, quick ? 60 : 589, 'entities')),
+    capS: num(values.cap, quick ? 15 : 60, 'cap'),
+    keep: values.keep === true,
+    profile: values.profile === true,
+  };
+}
+
+const began = performance.now();
+function log(line: string): void {
+  const s = Math.floor((performance.now() - began) / 1000);
+  console.log(`[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${line}`);
+}
+
+function gitVersion(): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).trim() ? '-dirty' : '';
+    return sha + dirty;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Ideal hit rate of exactly the prompts a capped driver sent: each entity's prefix once. */
+function idealForSent(w: Workload, sentEntities: number[], promptTokens: number): number {
+  const perEntity = new Map<number, number>();
+  for (const e of sentEntities) perEntity.set(e, (perEntity.get(e) ?? 0) + 1);
+  let cached = 0;
+  for (const [e, n] of perEntity) cached += w.prefixTokens[e] * Math.max(0, n - 1);
+  return promptTokens > 0 ? cached / promptTokens : NaN;
+}
+
+function rssCell(r: PipelineResult): string {
+  const v = (name: string) => r.rssMb[name] ?? null;
+  const workers = Object.entries(r.rssMb).filter(([k]) => k.startsWith('worker-')).map(([, mb]) => mb ?? 0);
+  const f = (mb: number | null) => fixed(mb, 0);
+  return `${f(v('planner'))}/${f(workers.length ? Math.max(...workers) : null)}/${f(v('evaluator'))}/${f(v('reporter'))}; ${f(v('simulator'))}`;
+}
+
+function pipelineRow(id: string, what: string, r: PipelineResult, w: Workload): Row {
+  const hit = r.sim && r.sim.promptTokens > 0 ? r.sim.cachedTokens / r.sim.promptTokens : null;
+  return {
+    id,
+    what,
+    prompts: r.prompts,
+    ofPrompts: null,
+    wallS: r.wallS,
+    rate: r.prompts !== null && r.ok ? r.prompts / r.wallS : null,
+    hit,
+    ideal: r.cache?.idealHitRate ?? w.idealHitRate,
+    busy: r.sim && r.sim.wallMs > 0 ? r.sim.busyMs / r.sim.wallMs : null,
+    slots: what.includes('gpu') && r.sim && r.ok ? engineSeconds(r.sim) / r.wallS : null,
+    rss: rssCell(r),
+    reportS: r.reporter?.seconds ?? null,
+    replayS: r.replay?.ok ? r.replay.seconds : null,
+    note: r.ok ? (r.replay && r.replay.identical === false ? 'replay tree DIFFERS' : '') : `FAILED: ${r.error ?? 'unknown'}`,
+  };
+}
+
+function driverRow(id: string, what: string, r: DriverResult, total: number, w: Workload): Row {
+  const projected = r.capped ? `capped at ${fixed(r.seconds, 0)} s; all ${total} would take ~${fixed(total / (r.done / r.seconds), 0)} s` : '';
+  return {
+    id,
+    what,
+    prompts: r.done,
+    ofPrompts: total,
+    wallS: r.seconds,
+    rate: r.done / r.seconds,
+    hit: r.stats.promptTokens > 0 ? r.stats.cachedTokens / r.stats.promptTokens : null,
+    ideal: idealForSent(w, r.sentEntities, r.stats.promptTokens),
+    busy: r.stats.wallMs > 0 ? r.stats.busyMs / r.stats.wallMs : null,
+    slots: engineSeconds(r.stats) / r.seconds,
+    rss: '–',
+    reportS: null,
+    replayS: null,
+    note: [projected, r.errors ? `${r.errors} errors (${r.firstError})` : ''].filter(Boolean).join('; '),
+  };
+}
+
+function cpuCell(r: PipelineResult): string {
+  const v = (name: string) => fixed(r.cpuS[name], 0);
+  const workers = Object.entries(r.cpuS).filter(([k]) => k.startsWith('worker-')).map(([, s]) => s ?? 0);
+  const split = r.cpuSplit ? `; pg+nats ${r.cpuSplit.infra.toFixed(0)}, other ${r.cpuSplit.other.toFixed(0)} of ${r.cpuSplit.capacity.toFixed(0)}` : '';
+  return `${v('planner')}/${fixed(workers.reduce((a, b) => a + b, 0), 0)}/${v('evaluator')}/${v('reporter')}/${v('simulator')}${split}; machine busy ${pct(r.machineBusy, 0)}`;
+}
+
+function phaseTable(results: Array<[string, PipelineResult]>): string {
+  const head = ['scenario', 'CLI→planner started', 'smoke', 'first full batch', 'inference (planned→last batch)', 'inference prompts/s', 'eval tail', 'tree', 'CLI exit', 'batches per worker', 'CPU s during run: planner/workers/evaluator/reporter/sim; Postgres+NATS; other (CLI, other users) of capacity'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const [id, r] of results) {
+    const p = r.phases;
+    if (!p) {
+      lines.push(`| ${id} | ${head.slice(1).map(() => '–').join(' | ')} |`);
+      continue;
+    }
+    const d = (a: number | null, b: number | null) => (a === null || b === null ? '–' : `${(b - a).toFixed(1)} s`);
+    const infer = p.fullPlanned !== null && p.lastFullBatch !== null ? p.lastFullBatch - p.fullPlanned : null;
+    lines.push(
+      `| ${[
+        id,
+        p.started === null ? '–' : `${p.started.toFixed(1)} s`,
+        d(p.started, p.fullPlanned),
+        d(p.fullPlanned, p.firstFullBatch),
+        infer === null ? '–' : `${infer.toFixed(1)} s`,
+        infer && r.prompts ? (r.prompts / infer).toFixed(0) : '–',
+        d(p.lastFullBatch, p.evaluated),
+        d(p.evaluated, p.reportWritten),
+        d(p.reportWritten, p.exited),
+        Object.entries(p.batchesPerWorker).map(([k, v]) => `${k}:${v}`).join(' '),
+        cpuCell(r),
+      ].join(' | ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const args = parse(argv);
+  if (!IN_SNAPSHOT) process.exit(await reexecFromSnapshot(argv));
+  onSignals();
+  await bench(args, stackRootNote());
+}
+
+async function bench(args: Args, bridgeNote: string | null): Promise<void> {
+  const out = join(ROOT, 'outputs', '.bench');
+  const logsDir = join(out, 'logs');
+  mkdirSync(logsDir, { recursive: true });
+  const command = `node dist/scripts/bench.js ${process.argv.slice(2).join(' ')}`.trim();
+  log(`assay bench (${args.quick ? 'quick' : 'full'}; scenarios ${[...args.only].join(',')}); code ${gitVersion()}; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB`);
+
+  const w = await prepareWorkload({
+    dir: join(out, args.quick ? 'data-quick' : 'data'),
+    entities: args.entities,
+    groups: 6,
+    itemsPerGroup: 12,
+    features: 250,
+    seed: 7,
+    splitSeed: 42,
+    testFraction: args.testFraction,
+  });
+  // A cache that holds a good number of entities (their prefix and their prompts' own blocks),
+  // far more than the 4 x 4 entities 4 workers run at once, but not all of them.
+  // Capped below all the prefixes, so item order cannot keep them all (matters for --quick,
+  // where LRU still thrashes on item order but 16 entities in flight fit).
+  const prefixBlocks = Math.floor(w.meanPrefixTokens / BLOCK);
+  const cacheEntities = Math.min(64, Math.max(24, Math.floor(w.testEntities / 4)));
+  const cacheBlocks = Math.min(Math.ceil(cacheEntities * w.meanEntityBlocks), Math.floor(w.testEntities * prefixBlocks * 0.9));
+  const gpuArgs = ['--latency', 'gpu', '--cache-blocks', String(cacheBlocks)];
+  const workloadLine =
+    `${args.entities} entities x 72 items x 250 features; split test_fraction ${args.testFraction}: ${w.testEntities} test (prompted), ${w.trainEntities} train; ` +
+    `${w.prompts} prompts (observed cells only), ${w.promptTokens} prompt tokens (mean ${w.meanPromptTokens.toFixed(0)}/prompt, prefix ${w.meanPrefixTokens.toFixed(0)}); ` +
+    `ideal hit rate ${pct(w.idealHitRate, 2)}; prefix cache ${cacheBlocks} blocks of ${BLOCK} tokens = the prefixes of ~${Math.floor(cacheBlocks / prefixBlocks)} of the ${w.testEntities} entities ` +
+    `(~${Math.floor(cacheBlocks / w.meanEntityBlocks)} with all their prompts' own blocks)`;
+  log(`workload ready in ${w.seconds.toFixed(1)} s: ${workloadLine}`);
+  const t = w.timings;
+  const workloadTimes = `bench process, same libs as the planner: makeSampleData ${t.generateS.toFixed(1)} s, prepareExperiment ${t.prepareS.toFixed(1)} s, planBatches ${t.planS.toFixed(1)} s, token counts ${t.tokensS.toFixed(1)} s`;
+  log(workloadTimes);
+
+  const rows: Row[] = [];
+  const pipelines: Array<[string, PipelineResult]> = [];
+  const notes: string[] = bridgeNote ? [bridgeNote] : [];
+  const profiles: string[] = [];
+  if (args.profile) rmSync(join(out, 'profiles'), { recursive: true, force: true });
+  // 8 smoke examples, not 4: smokeBatch takes each group's first item, and with 12 items a
+  // group all the first ones are binary, so 4 answers of one entity are all 0 or all 1 about
+  // 1 time in 8 and the "predictions not all identical" check stops the run.
+  const common = { workload: w, concurrency: 64, maxTokens: 8, smokeExamples: 8, replayTimeoutS: 180, keepTree: args.keep };
+  let saturated: Awaited<ReturnType<typeof saturatedThroughput>> | null = null;
+
+  const pipeline = async (id: string, what: string, workers: number, simulatorArgs: string[], runTimeoutS: number, env?: Record<string, string>) => {
+    log(`${id}: ${what} ...`);
+    let r: PipelineResult;
+    try {
+      r = await runPipeline({ ...common, name: id, workers, simulatorArgs, runTimeoutS, logsOut: join(logsDir, id), env, profileDir: args.profile ? join(out, 'profiles', id) : undefined }, log);
+    } catch (error) {
+      r = { name: id, ok: false, error: (error as Error).message, prompts: null, wallS: NaN, cache: null, sim: null, reporter: null, replay: null, rssMb: {}, cpuS: {}, machineBusy: null, cpuSplit: null, phases: null, runDir: null };
+    }
+    pipelines.push([id, r]);
+    const row = pipelineRow(id, what, r, w);
+    rows.push(row);
+    if (r.profile) profiles.push(profileMarkdown(id, r.profile));
+    if (r.cache) notes.push(`${id}: metrics.json cache.hitRate ${pct(r.cache.hitRate, 2)}, idealHitRate ${pct(r.cache.idealHitRate, 2)}`);
+    log(`${id}: ${r.ok ? `${row.prompts} prompts in ${fixed(row.wallS, 1)} s = ${fixed(row.rate, 0)}/s, hit ${pct(row.hit)} of ideal ${pct(row.ideal)}` : `FAILED: ${r.error}`}`);
+  };
+
+  const contrast = async (id: string, what: string, prompts: DriverPrompt[], mode: 'stream' | 'warm', batchesInFlight?: number) => {
+    log(`${id}: ${what} (cap ${args.capS} s) ...`);
+    const sim = await spawnSimulator(gpuArgs, join(logsDir, `${id}-simulator.log`));
+    cleanups.add(sim.stop);
+    try {
+      const r = await drive(prompts, { url: sim.url, client: sim.client, concurrency: 64, maxTokens: 8, mode, batchesInFlight, capSeconds: args.capS });
+      const row = driverRow(id, what, r, prompts.length, w);
+      row.rss = `sim ${fixed(peakRssMb(sim.child.pid), 0)}`;
+      rows.push(row);
+      log(`${id}: ${r.done} prompts in ${r.seconds.toFixed(1)} s = ${fixed(row.rate, 0)}/s, hit ${pct(row.hit)} of ideal ${pct(row.ideal)}`);
+    } catch (error) {
+      log(`${id}: FAILED: ${(error as Error).message}`);
+      rows.push({ id, what, prompts: null, ofPrompts: prompts.length, wallS: null, rate: null, hit: null, ideal: null, busy: null, slots: null, rss: '–', reportS: null, replayS: null, note: `FAILED: ${(error as Error).message}` });
+    } finally {
+      await sim.stop();
+      cleanups.delete(sim.stop);
+    }
+  };
+
+  if (args.only.has('a')) {
+    await pipeline('a1', 'zero latency, 1 worker', 1, ['--latency', 'zero'], args.quick ? 180 : 300);
+    await pipeline('a4', 'zero latency, 4 workers', 4, ['--latency', 'zero'], args.quick ? 180 : 300);
+  }
+  if (args.only.has('b')) {
+    log(`sat: saturated throughput of the GPU-like simulator (prefix-cached prompts, ${2 * GPU_LIKE_LATENCY.maxNumSeqs} in flight) ...`);
+    const sim = await spawnSimulator(gpuArgs, join(logsDir, 'sat-simulator.log'));
+    cleanups.add(sim.stop);
+    try {
+      const byEntity: DriverPrompt[][] = [];
+      for (const p of entityOrder(w)) (byEntity[p.entity] ??= []).push(p);
+      const s = await saturatedThroughput(byEntity, {
+        url: sim.url,
+        client: sim.client,
+        concurrency: 2 * GPU_LIKE_LATENCY.maxNumSeqs,
+        maxTokens: 8,
+        entitiesPerRound: Math.max(1, Math.floor((cacheBlocks / w.meanEntityBlocks) * 0.75)),
+        budgetSeconds: args.quick ? 6 : 20,
+      });
+      saturated = s;
+      rows.push({
+        id: 'sat',
+        what: 'gpu, prefix-cached prompts only',
+        prompts: s.prompts,
+        ofPrompts: null,
+        wallS: s.seconds,
+        rate: s.rate,
+        hit: s.hitRate,
+        ideal: null,
+        busy: null,
+        slots: s.engineSeconds / s.seconds,
+        rss: '–',
+        reportS: null,
+        replayS: null,
+        note: `steady state (10th-90th percentile completions) of ${s.rounds} rounds; ${s.roundRate.toFixed(0)}/s over whole rounds; the latency model alone allows ${(s.prompts / s.engineSeconds).toFixed(0)}/s`,
+      });
+      log(`sat: ${s.rate.toFixed(0)} prompts/s steady (${s.roundRate.toFixed(0)}/s whole rounds; latency model ceiling ${(s.prompts / s.engineSeconds).toFixed(0)}/s) over ${s.prompts} prompts, hit ${pct(s.hitRate)}`);
+    } catch (error) {
+      log(`sat: FAILED: ${(error as Error).message}`);
+    } finally {
+      await sim.stop();
+      cleanups.delete(sim.stop);
+    }
+    await pipeline('b1', 'gpu + finite cache, 1 worker', 1, gpuArgs, args.quick ? 240 : 600);
+    await pipeline('b4', 'gpu + finite cache, 4 workers', 4, gpuArgs, args.quick ? 240 : 600);
+    // The worker's default of 4 entities in flight (ASSAY_WORKER_BATCHES) is what limits b1 (see c-warm4/c-warm16).
+    await pipeline('b1x16', 'gpu + finite cache, 1 worker, ASSAY_WORKER_BATCHES=16', 1, gpuArgs, args.quick ? 240 : 600, { ASSAY_WORKER_BATCHES: '16' });
+  }
+  if (args.only.has('c')) {
+    await contrast('c-item', 'gpu, item order, 64 in flight', itemOrder(w), 'stream');
+    await contrast('c-nowarm', 'gpu, entity order, no warm-up, 64 in flight', entityOrder(w), 'stream');
+    await contrast('c-warm4', 'gpu, entity order + warm-up, 4 entities at once, 64 in flight', entityOrder(w), 'warm', 4);
+    await contrast('c-warm16', 'gpu, entity order + warm-up, 16 entities at once, 64 in flight', entityOrder(w), 'warm', 16);
+  }
+
+  // The best any client can do on this simulator: every prompt at the saturated rate, plus one
+  // uncached prefill of each entity's prefix, spread over max_num_seqs slots.
+  let ceiling: number | null = null;
+  if (saturated) {
+    const prefillS = (w.prefixTokens.reduce((a, b) => a + b, 0) * GPU_LIKE_LATENCY.prefillMsPerToken) / 1000 / GPU_LIKE_LATENCY.maxNumSeqs;
+    ceiling = w.prompts / (w.prompts / saturated.rate + prefillS);
+    notes.push(
+      `sat: ${saturated.rate.toFixed(0)} prompts/s saturated. With one uncached prefill per entity (${w.testEntities} x ${w.meanPrefixTokens.toFixed(0)} tokens x ${GPU_LIKE_LATENCY.prefillMsPerToken} ms / ${GPU_LIKE_LATENCY.maxNumSeqs} slots = ${prefillS.toFixed(1)} s) ` +
+        `no client can exceed ${ceiling.toFixed(0)} prompts/s = ${pct(ceiling / saturated.rate)} of saturated on this prompt set, before any pipeline overhead (smoke test, planning, evaluation, tree).`,
+    );
+  }
+
+  const targets: Target[] = [];
+  const byId = new Map(pipelines);
+  const rowOf = (id: string) => rows.find((r) => r.id === id);
+  {
+    const checks = ['a4', 'b4'].map(rowOf).filter((r): r is Row => r !== undefined && r.hit !== null && r.ideal !== null);
+    targets.push({
+      name: 'hit rate >= 99% of ideal with 4 workers',
+      pass: checks.length ? checks.every((r) => r.hit! / r.ideal! >= 0.99) : null,
+      detail: checks.map((r) => `${r.id} ${pct(r.hit! / r.ideal!)}`).join(', ') || 'not run',
+    });
+  }
+  {
+    const checks = ['a1', 'a4'].map((id) => byId.get(id)).filter((r): r is PipelineResult => r !== undefined);
+    targets.push({
+      name: '(a) end to end within 60 s',
+      pass: checks.length ? checks.every((r) => r.ok && r.wallS <= 60) : null,
+      detail: checks.map((r) => `${r.name} ${r.ok ? `${r.wallS.toFixed(1)} s` : 'failed'}`).join(', ') || 'not run',
+    });
+  }
+  {
+    const checks = ['b1', 'b4'].map(rowOf).filter((r): r is Row => r !== undefined);
+    targets.push({
+      name: "(b) >= 95% of the simulator's saturated throughput",
+      pass: saturated && checks.length ? checks.every((r) => r.rate !== null && r.rate / saturated!.rate >= 0.95) : null,
+      detail: saturated
+        ? `${checks.map((r) => `${r.id} ${fixed(r.rate, 0)}/s = ${r.rate === null ? '–' : pct(r.rate / saturated!.rate)}`).join(', ')} of ${saturated.rate.toFixed(0)}/s` +
+          (ceiling ? ` (ceiling for this prompt set ${ceiling.toFixed(0)}/s = ${pct(ceiling / saturated.rate)})` : '')
+        : 'saturation not measured',
+    });
+  }
+  {
+    const services = ['planner', 'evaluator', 'reporter'];
+    const peaks: Record<string, number> = {};
+    for (const [, r] of pipelines) {
+      for (const [name, mb] of Object.entries(r.rssMb)) {
+        if (mb === null || name === 'simulator') continue;
+        const service = name.startsWith('worker-') ? 'inference-worker' : name;
+        peaks[service] = Math.max(peaks[service] ?? 0, mb);
+      }
+    }
+    const known = Object.keys(peaks).length > 0;
+    targets.push({
+      name: 'each service peak RSS < 512 MB',
+      pass: known ? Object.values(peaks).every((mb) => mb < 512) : null,
+      detail: known ? [...services.slice(0, 1), 'inference-worker', ...services.slice(1)].map((s) => `${s} ${fixed(peaks[s], 0)} MB`).join(', ') : 'not measured',
+    });
+  }
+  {
+    const checks = pipelines.filter(([, r]) => r.reporter);
+    targets.push({
+      name: 'tree writing < 15 s',
+      pass: checks.length ? checks.every(([, r]) => r.reporter!.seconds < 15) : null,
+      detail: checks.map(([id, r]) => `${id} ${r.reporter!.seconds} s (${r.reporter!.files} files)`).join(', ') || 'not measured',
+    });
+  }
+  {
+    const checks = pipelines.filter(([, r]) => r.replay);
+    targets.push({
+      name: 'replay < 20 s',
+      pass: checks.length ? checks.every(([, r]) => r.replay!.ok && r.replay!.seconds < 20) : null,
+      detail: checks.map(([id, r]) => `${id} ${r.replay!.ok ? `${r.replay!.seconds.toFixed(1)} s${r.replay!.identical ? ', same tree' : r.replay!.identical === false ? ', tree DIFFERS' : ''}` : `failed (${r.replay!.error})`}`).join(', ') || 'not measured',
+    });
+  }
+
+  const table = rowTable(rows);
+  const phases = pipelines.length ? phaseTable(pipelines) : '';
+  const totalS = (performance.now() - began) / 1000;
+  const md = [
+    `# assay benchmark (${args.quick ? 'quick' : 'full'})`,
+    '',
+    `- command: \`${command}\` (via \`npm run bench${args.quick || args.only.size < 3 ? ' -- ...' : ''}\`); code ${gitVersion()}; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB; bench took ${(totalS / 60).toFixed(1)} min`,
+    `- workload: ${workloadLine}`,
+    `- ${workloadTimes}`,
+    `- pipeline runs: model.concurrency 64 per worker, max_tokens 8, smoke test on (8 examples, included in wall time); wall = \`assay run\` start to exit (after the reporter wrote the tree)`,
+    `- hit rate: simulator cachedTokens/promptTokens (/sim/stats, reset before each scenario); ideal: each entity prefix computed once (metrics.json idealHitRate for pipeline runs; same formula over the prompts actually sent for capped driver runs)`,
+    `- sim busy: busyMs/wallMs (>= 1 request running); slots used: engine time / wall time, engine time = (uncached prompt tokens x ${GPU_LIKE_LATENCY.prefillMsPerToken} ms + completion tokens x ${GPU_LIKE_LATENCY.decodeMsPerToken} ms) / ${GPU_LIKE_LATENCY.maxNumSeqs} slots (GPU_LIKE_LATENCY), from /sim/stats`,
+    '',
+    table,
+    '',
+    ...(phases ? ['Pipeline phases (from the run directory logs; times in s):', '', phases, ''] : []),
+    'Targets:',
+    '',
+    targetLines(targets),
+    '',
+    ...(notes.length ? ['Notes:', '', ...notes.map((n) => `- ${n}`), ''] : []),
+    ...profiles.flatMap((p) => [p, '']),
+  ].join('\n');
+  console.log(`\n${md}`);
+  writeFileSync(join(out, 'results.md'), md + '\n');
+  writeFileSync(join(out, 'results.json'), JSON.stringify({ args: { ...args, only: [...args.only] }, workload: { ...w, batches: undefined, prefixTokens: undefined }, cacheBlocks, rows, pipelines, saturated, ceiling, targets }, null, 2) + '\n');
+  log(`wrote ${join(out, 'results.md')} and results.json`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);

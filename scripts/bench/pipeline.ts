@@ -1,0 +1,248 @@
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { connectJetStream, natsSettings } from '../../libs/messaging/src';
+import { startStack, writeConfig, type Stack } from '../../libs/testing/src/fixtures/stack';
+import { cleanups, cpuOfCommands, cpuSeconds, machineCpu, peakRssMb, runCli } from './proc';
+
+/** Shared infrastructure whose CPU is counted apart from the stack's own processes. */
+const INFRA = ['postgres', 'nats-server'];
+import type { SimulatorStats } from '../../libs/testing/src/simulator/metrics';
+import { summarizeDir, type ProfileSummary } from './profile';
+import { SimClient } from './sim';
+import type { Workload } from './workload';
+
+/**
+ * One pipeline scenario: a fresh stack (own database, own JetStream stream and subject prefix,
+ * simulator + the four services from dist/), `assay run` timed from start to exit (the CLI exits
+ * on experiment.completed, which the reporter emits after writing the tree), then `assay replay`.
+ */
+export interface PipelineOptions {
+  name: string;
+  workers: number;
+  simulatorArgs: string[];
+  workload: Workload;
+  concurrency: number;
+  maxTokens: number;
+  smokeExamples: number;
+  runTimeoutS: number;
+  replayTimeoutS: number;
+  /** Where this scenario's logs are copied (outputs/.bench/logs/<name>). */
+  logsOut: string;
+  /** Keep the run tree (tens of thousands of files) instead of deleting it after measuring. */
+  keepTree: boolean;
+  /** Extra environment for the stack's processes (e.g. ASSAY_WORKER_BATCHES). */
+  env?: Record<string, string>;
+  /** Run the stack's processes with --cpu-prof, profiles written here (see profile.ts). */
+  profileDir?: string;
+}
+
+export interface Phases {
+  /** Seconds from `assay run` start; null when the line was not found. */
+  started: number | null;
+  fullPlanned: number | null;
+  firstFullBatch: number | null;
+  lastFullBatch: number | null;
+  evaluated: number | null;
+  reportWritten: number | null;
+  exited: number;
+  batchesPerWorker: Record<string, number>;
+}
+
+export interface PipelineResult {
+  name: string;
+  ok: boolean;
+  error?: string;
+  prompts: number | null;
+  wallS: number;
+  cache: { hitRate: number | null; idealHitRate: number | null } | null;
+  sim: SimulatorStats | null;
+  reporter: { files: number; seconds: number; tree: string } | null;
+  replay: { seconds: number; ok: boolean; files: number | null; identical: boolean | null; error?: string } | null;
+  rssMb: Record<string, number | null>;
+  /** CPU seconds each process used from `assay run` start to its exit. */
+  cpuS: Record<string, number | null>;
+  /** Share of the machine's CPU time busy (any process) during `assay run`. */
+  machineBusy: number | null;
+  /** CPU seconds during `assay run` of the stack's processes, of Postgres + NATS, and of everything else (CLI, other users). */
+  cpuSplit: { stack: number; infra: number; other: number; capacity: number } | null;
+  phases: Phases | null;
+  runDir: string | null;
+  profile?: ProfileSummary[];
+}
+
+const STAMP = /^\[([^\]]+)\] (.*)$/;
+
+function stamped(file: string): Array<{ at: number; msg: string }> {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => STAMP.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ at: Date.parse(m[1]), msg: m[2] }));
+}
+
+function phasesOf(runDir: string, t0: number, exited: number): Phases {
+  const logs = join(runDir, 'logs');
+  const rel = (at: number | undefined) => (at === undefined ? null : (at - t0) / 1000);
+  const planner = stamped(join(logs, 'planner.log'));
+  const worker = stamped(join(logs, 'inference-worker.log'));
+  const evaluator = stamped(join(logs, 'evaluator.log'));
+  const reporter = stamped(join(logs, 'reporter.log'));
+  const full = worker.filter((l) => /: full batch \d+ .*prompts in /.test(l.msg));
+  const batchesPerWorker: Record<string, number> = {};
+  for (const l of full) {
+    const w = l.msg.split(':')[0];
+    batchesPerWorker[w] = (batchesPerWorker[w] ?? 0) + 1;
+  }
+  return {
+    started: rel(planner.find((l) => /step 1: started/.test(l.msg))?.at),
+    fullPlanned: rel(planner.find((l) => /full run planned/.test(l.msg))?.at),
+    firstFullBatch: rel(worker.find((l) => /step 1: full batch 1 /.test(l.msg))?.at),
+    lastFullBatch: full.length ? rel(Math.max(...full.map((l) => l.at))) : null,
+    evaluated: rel(evaluator.find((l) => /evaluation of \d+ predictions complete/.test(l.msg))?.at),
+    reportWritten: rel(reporter.find((l) => /report written/.test(l.msg))?.at),
+    exited,
+    batchesPerWorker,
+  };
+}
+
+async function deleteStream(stack: Stack): Promise<void> {
+  const settings = natsSettings(stack.env);
+  const handle = await connectJetStream(settings, 'assay-bench-cleanup');
+  try {
+    await handle.jsm.streams.delete(settings.stream);
+  } catch {
+    // Already gone or never created: nothing to clean.
+  } finally {
+    await handle.nc.close();
+  }
+}
+
+export async function runPipeline(o: PipelineOptions, log: (line: string) => void): Promise<PipelineResult> {
+  rmSync(o.logsOut, { recursive: true, force: true });
+  const result: PipelineResult = {
+    name: o.name,
+    ok: false,
+    prompts: null,
+    wallS: NaN,
+    cache: null,
+    sim: null,
+    reporter: null,
+    replay: null,
+    rssMb: {},
+    cpuS: {},
+    machineBusy: null,
+    cpuSplit: null,
+    phases: null,
+    runDir: null,
+  };
+  // startStack copies process.env into every process it starts (and into stack.env for the CLI).
+  const saved: Record<string, string | undefined> = { NODE_OPTIONS: process.env.NODE_OPTIONS, ASSAY_BENCH_PROFILE_DIR: process.env.ASSAY_BENCH_PROFILE_DIR };
+  for (const [key, value] of Object.entries(o.env ?? {})) {
+    saved[key] = process.env[key];
+    process.env[key] = value;
+  }
+  if (o.profileDir) {
+    mkdirSync(o.profileDir, { recursive: true });
+    process.env.NODE_OPTIONS = `${saved.NODE_OPTIONS ?? ''} --require ${join(__dirname, 'cpu-profile-hook.js')}`.trim();
+    process.env.ASSAY_BENCH_PROFILE_DIR = o.profileDir;
+  }
+  let stack: Stack;
+  try {
+    stack = await startStack({ workers: o.workers, simulatorArgs: o.simulatorArgs });
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+  const teardown = async () => {
+    await stack.stop().catch((error: unknown) => log(`  stopping the stack: ${(error as Error).message}`));
+    await deleteStream(stack).catch(() => undefined);
+  };
+  cleanups.add(teardown);
+  log(`  stack up (${o.workers} worker(s), simulator ${o.simulatorArgs.join(' ') || 'defaults'}); logs in ${stack.logDir}`);
+  try {
+    const { path } = writeConfig(stack, `bench-${o.name}`, {
+      ...o.workload.configOverrides,
+      model: { concurrency: o.concurrency, max_tokens: o.maxTokens },
+      smoke: { enabled: true, examples: o.smokeExamples },
+    });
+    const sim = SimClient.fromV1(stack.simulatorUrl);
+    await sim.reset();
+    const cpuBefore = new Map([...stack.processes].map(([name, child]) => [name, cpuSeconds(child.pid)]));
+    const infraBefore = cpuOfCommands(INFRA);
+    const machineBefore = machineCpu();
+    const t0 = Date.now();
+    const run = await runCli(stack.env, ['run', path], o.runTimeoutS);
+    const machineAfter = machineCpu();
+    const infra = cpuOfCommands(INFRA) - infraBefore;
+    result.machineBusy = (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total);
+    for (const [name, child] of stack.processes) {
+      const [before, after] = [cpuBefore.get(name), cpuSeconds(child.pid)];
+      result.cpuS[name] = before === null || before === undefined || after === null ? null : after - before;
+    }
+    const stackCpu = Object.values(result.cpuS).reduce<number>((a, b) => a + (b ?? 0), 0);
+    const busyS = (machineAfter.busy - machineBefore.busy) / 100;
+    result.cpuSplit = { stack: stackCpu, infra, other: Math.max(0, busyS - stackCpu - infra), capacity: (machineAfter.total - machineBefore.total) / 100 };
+    mkdirSync(o.logsOut, { recursive: true });
+    writeFileSync(join(o.logsOut, 'cli-run.log'), run.lines.map((l) => `[+${l.t.toFixed(2)} s] ${l.line}`).join('\n') + `\nstdout: ${run.stdout}`);
+    result.wallS = run.seconds;
+    result.sim = await sim.stats();
+    const planned = run.lines.find((l) => /full run: \d+ prompts/.test(l.line));
+    result.prompts = planned ? Number(/full run: (\d+) prompts/.exec(planned.line)![1]) : null;
+    if (run.timedOut || run.code !== 0) {
+      result.error = run.timedOut ? `assay run timed out after ${o.runTimeoutS} s` : `assay run exited ${run.code}: ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+      log(`  ${result.error}`);
+      return result;
+    }
+    const runDir = run.stdout.trim().split('\n').pop()!;
+    result.runDir = runDir;
+    const metrics = JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8')) as { cache?: { hitRate: number | null; idealHitRate: number | null } };
+    result.cache = metrics.cache ?? null;
+    result.phases = phasesOf(runDir, t0, run.seconds);
+    const written = stamped(join(runDir, 'logs', 'reporter.log'))
+      .map((l) => /report written: (\d+) files in ([\d.]+) s \(tree ([0-9a-f]+)\)/.exec(l.msg))
+      .find((m) => m !== null);
+    if (written) result.reporter = { files: Number(written[1]), seconds: Number(written[2]), tree: written[3] };
+    log(`  run: ${result.prompts} prompts in ${run.seconds.toFixed(1)} s; report: ${result.reporter ? `${result.reporter.files} files in ${result.reporter.seconds} s` : 'no "report written" line'}`);
+
+    const identity = basename(runDir);
+    const replay = await runCli(stack.env, ['replay', identity], o.replayTimeoutS);
+    writeFileSync(join(o.logsOut, 'cli-replay.log'), `${replay.stderr}\nstdout: ${replay.stdout}`);
+    const rebuilt = /rebuilt (\d+) files, tree ([0-9a-f]+)/.exec(replay.stderr);
+    result.replay = {
+      seconds: replay.seconds,
+      ok: !replay.timedOut && replay.code === 0,
+      files: rebuilt ? Number(rebuilt[1]) : null,
+      identical: rebuilt && result.reporter ? rebuilt[2].startsWith(result.reporter.tree) : null,
+      error: replay.timedOut ? `timed out after ${o.replayTimeoutS} s` : replay.code !== 0 ? replay.stderr.trim().split('\n').slice(-2).join(' | ') : undefined,
+    };
+    log(`  replay: ${replay.seconds.toFixed(1)} s${result.replay.error ? ` (${result.replay.error})` : ''}, same tree: ${result.replay.identical}`);
+    result.ok = true;
+    return result;
+  } catch (error) {
+    result.error = (error as Error).message;
+    return result;
+  } finally {
+    // Peak RSS of every process the stack started, read just before they stop.
+    for (const [name, child] of stack.processes) result.rssMb[name] = peakRssMb(child.pid);
+    try {
+      mkdirSync(o.logsOut, { recursive: true });
+      for (const f of readdirSync(stack.logDir)) if (f.endsWith('.log')) copyFileSync(join(stack.logDir, f), join(o.logsOut, f));
+      if (result.runDir && existsSync(join(result.runDir, 'logs'))) {
+        const runLogs = join(o.logsOut, 'run-dir-logs');
+        mkdirSync(runLogs, { recursive: true });
+        for (const f of readdirSync(join(result.runDir, 'logs'))) copyFileSync(join(result.runDir, 'logs', f), join(runLogs, f));
+        if (existsSync(join(result.runDir, 'metrics.json'))) copyFileSync(join(result.runDir, 'metrics.json'), join(o.logsOut, 'metrics.json'));
+      }
+    } catch (error) {
+      log(`  copying logs: ${(error as Error).message}`);
+    }
+    const pids = new Map([...stack.processes].map(([name, child]) => [name, child.pid]));
+    await teardown();
+    cleanups.delete(teardown);
+    if (o.profileDir) result.profile = summarizeDir(o.profileDir, pids);
+    if (!o.keepTree) rmSync(join(stack.logDir, 'runs'), { recursive: true, force: true });
+  }
+}
