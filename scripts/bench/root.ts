@@ -1,20 +1,11 @@
 import { spawn } from 'node:child_process';
+import { repoRoot } from '@assay/config';
 import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
-/** The nearest folder above `from` that holds package.json. */
-export function repoRoot(from = __dirname): string {
-  let dir = from;
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${from}`);
-    dir = up;
-  }
-  return dir;
-}
 
 /** The repository being benchmarked: where outputs/.bench goes, whichever copy of dist/ runs. */
-export const ROOT = process.env.ASSAY_BENCH_REPO ?? repoRoot();
+export const ROOT = process.env.ASSAY_BENCH_REPO ?? repoRoot(__dirname);
 
 /** Set in the snapshot's process; its value is the snapshot folder. */
 export const IN_SNAPSHOT = process.env.ASSAY_BENCH_SNAPSHOT !== undefined;

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /** Commit abbreviation length. Fixed, because git's own --short length varies between clones. */
 const SHORT = 8;
@@ -47,4 +48,15 @@ function git(cwd: string, args: string[]): GitResult {
     if (args[0] === 'rev-parse' && e.status === 1 && stderr === '') return { ok: false, reason: 'the repository has no commits yet' };
     return { ok: false, reason: stderr || e.message };
   }
+}
+
+/** The repository root: the nearest folder above `from` holding package.json (from sources or dist/ alike). */
+export function repoRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${from}`);
+    dir = up;
+  }
+  return dir;
 }

@@ -22,4 +22,4 @@ export { canonicalJson, toDict } from './canonical';
 export type { JsonObject, JsonValue } from './canonical';
 export { computeIdentity, identityView, IDENTITY_ALGORITHM } from './identity';
 export type { Identity, IdentityInput } from './identity';
-export { resolveCodeVersion } from './code-version';
+export { repoRoot, resolveCodeVersion } from './code-version';

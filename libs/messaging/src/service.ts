@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger, Module, type DynamicModule, type INestApplication, type INestMicroservice, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { resolveCodeVersion } from '@assay/config';
+import { repoRoot, resolveCodeVersion } from '@assay/config';
 import { EventStore, recordDeadLetter } from '@assay/event-store';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -21,20 +21,9 @@ export class ServiceInfo {
   ) {}
 }
 
-/** The repository root (where package.json is), from wherever the compiled file runs. */
-export function repoRoot(from = __dirname): string {
-  let dir = from;
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${from}`);
-    dir = up;
-  }
-  return dir;
-}
-
 /** git commit with a dirty marker; a build without .git uses the version baked into dist/. */
 export function codeVersion(): string {
-  const root = repoRoot();
+  const root = repoRoot(__dirname);
   return resolveCodeVersion(root, join(root, 'dist', 'code-version.txt'));
 }
 
