@@ -10,7 +10,7 @@ import { cleanups, onSignals, peakRssMb } from './bench/proc';
 import { profileMarkdown } from './bench/profile';
 import { fixed, pct, rowTable, targetLines, type Row, type Target } from './bench/report';
 import { IN_SNAPSHOT, reexecFromSnapshot, ROOT, stackRootNote } from './bench/root';
-import { spawnSimulator } from './bench/sim';
+import { spawnSimulator, type SpawnedSimulator } from './bench/sim';
 import { BLOCK, entityOrder, itemOrder, prepareWorkload, type DriverPrompt, type Workload } from './bench/workload';
 
 /**
@@ -269,14 +269,16 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
     rows.push(row);
     if (r.profile) profiles.push(profileMarkdown(id, r.profile));
     if (r.cache) notes.push(`${id}: metrics.json cache.hitRate ${pct(r.cache.hitRate, 2)}, idealHitRate ${pct(r.cache.idealHitRate, 2)}`);
+    writeReport();
     log(`${id}: ${r.ok ? `${row.prompts} prompts in ${fixed(row.wallS, 1)} s = ${fixed(row.rate, 0)}/s, hit ${pct(row.hit)} of ideal ${pct(row.ideal)}` : `FAILED: ${r.error}`}`);
   };
 
   const contrast = async (id: string, what: string, prompts: DriverPrompt[], mode: 'stream' | 'warm', batchesInFlight?: number) => {
     log(`${id}: ${what} (cap ${args.capS} s) ...`);
-    const sim = await spawnSimulator(gpuArgs, join(logsDir, `${id}-simulator.log`));
-    cleanups.add(sim.stop);
+    let sim: SpawnedSimulator | undefined;
     try {
+      sim = await spawnSimulator(gpuArgs, join(logsDir, `${id}-simulator.log`));
+      cleanups.add(sim.stop);
       const r = await drive(prompts, { url: sim.url, client: sim.client, concurrency: 64, maxTokens: 8, mode, batchesInFlight, capSeconds: args.capS });
       const row = driverRow(id, what, r, prompts.length, w);
       row.rss = `sim ${fixed(peakRssMb(sim.child.pid), 0)}`;
@@ -286,9 +288,118 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
       log(`${id}: FAILED: ${(error as Error).message}`);
       rows.push({ id, what, prompts: null, ofPrompts: prompts.length, wallS: null, rate: null, hit: null, ideal: null, busy: null, slots: null, rss: '–', reportS: null, replayS: null, note: `FAILED: ${(error as Error).message}` });
     } finally {
-      await sim.stop();
-      cleanups.delete(sim.stop);
+      if (sim) {
+        await sim.stop();
+        cleanups.delete(sim.stop);
+      }
+      writeReport();
     }
+  };
+
+  /** Tables, targets and notes so far, written after every scenario so a crash loses nothing. */
+  const writeReport = (final = false): string => {
+    // The best any client can do on this simulator: every prompt at the saturated rate, plus one
+    // uncached prefill of each entity's prefix, spread over max_num_seqs slots.
+    let ceiling: number | null = null;
+    let ceilingNote: string | null = null;
+    if (saturated) {
+      const prefillS = (w.prefixTokens.reduce((a, b) => a + b, 0) * GPU_LIKE_LATENCY.prefillMsPerToken) / 1000 / GPU_LIKE_LATENCY.maxNumSeqs;
+      ceiling = w.prompts / (w.prompts / saturated.rate + prefillS);
+      ceilingNote =
+        `sat: ${saturated.rate.toFixed(0)} prompts/s saturated. With one uncached prefill per entity (${w.testEntities} x ${w.meanPrefixTokens.toFixed(0)} tokens x ${GPU_LIKE_LATENCY.prefillMsPerToken} ms / ${GPU_LIKE_LATENCY.maxNumSeqs} slots = ${prefillS.toFixed(1)} s) ` +
+          `no client can exceed ${ceiling.toFixed(0)} prompts/s = ${pct(ceiling / saturated.rate)} of saturated on this prompt set, before any pipeline overhead (smoke test, planning, evaluation, tree).`;
+    }
+
+    const targets: Target[] = [];
+    const byId = new Map(pipelines);
+    const rowOf = (id: string) => rows.find((r) => r.id === id);
+    {
+      const checks = ['a4', 'b4'].map(rowOf).filter((r): r is Row => r !== undefined && r.hit !== null && r.ideal !== null);
+      targets.push({
+        name: 'hit rate >= 99% of ideal with 4 workers',
+        pass: checks.length ? checks.every((r) => r.hit! / r.ideal! >= 0.99) : null,
+        detail: checks.map((r) => `${r.id} ${pct(r.hit! / r.ideal!)}`).join(', ') || 'not run',
+      });
+    }
+    {
+      const checks = ['a1', 'a4'].map((id) => byId.get(id)).filter((r): r is PipelineResult => r !== undefined);
+      targets.push({
+        name: '(a) end to end within 60 s',
+        pass: checks.length ? checks.every((r) => r.ok && r.wallS <= 60) : null,
+        detail: checks.map((r) => `${r.name} ${r.ok ? `${r.wallS.toFixed(1)} s` : 'failed'}`).join(', ') || 'not run',
+      });
+    }
+    {
+      const checks = ['b1', 'b4'].map(rowOf).filter((r): r is Row => r !== undefined);
+      targets.push({
+        name: "(b) >= 95% of the simulator's saturated throughput",
+        pass: saturated && checks.length ? checks.every((r) => r.rate !== null && r.rate / saturated!.rate >= 0.95) : null,
+        detail: saturated
+          ? `${checks.map((r) => `${r.id} ${fixed(r.rate, 0)}/s = ${r.rate === null ? '–' : pct(r.rate / saturated!.rate)}`).join(', ')} of ${saturated.rate.toFixed(0)}/s` +
+            (ceiling ? ` (ceiling for this prompt set ${ceiling.toFixed(0)}/s = ${pct(ceiling / saturated.rate)})` : '')
+          : 'saturation not measured',
+      });
+    }
+    {
+      const services = ['planner', 'evaluator', 'reporter'];
+      const peaks: Record<string, number> = {};
+      for (const [, r] of pipelines) {
+        for (const [name, mb] of Object.entries(r.rssMb)) {
+          if (mb === null || name === 'simulator') continue;
+          const service = name.startsWith('worker-') ? 'inference-worker' : name;
+          peaks[service] = Math.max(peaks[service] ?? 0, mb);
+        }
+      }
+      const known = Object.keys(peaks).length > 0;
+      targets.push({
+        name: 'each service peak RSS < 512 MB',
+        pass: known ? Object.values(peaks).every((mb) => mb < 512) : null,
+        detail: known ? [...services.slice(0, 1), 'inference-worker', ...services.slice(1)].map((s) => `${s} ${fixed(peaks[s], 0)} MB`).join(', ') : 'not measured',
+      });
+    }
+    {
+      const checks = pipelines.filter(([, r]) => r.reporter);
+      targets.push({
+        name: 'tree writing < 15 s',
+        pass: checks.length ? checks.every(([, r]) => r.reporter!.seconds < 15) : null,
+        detail: checks.map(([id, r]) => `${id} ${r.reporter!.seconds} s (${r.reporter!.files} files)`).join(', ') || 'not measured',
+      });
+    }
+    {
+      const checks = pipelines.filter(([, r]) => r.replay);
+      targets.push({
+        name: 'replay < 20 s',
+        pass: checks.length ? checks.every(([, r]) => r.replay!.ok && r.replay!.seconds < 20) : null,
+        detail: checks.map(([id, r]) => `${id} ${r.replay!.ok ? `${r.replay!.seconds.toFixed(1)} s${r.replay!.identical ? ', same tree' : r.replay!.identical === false ? ', tree DIFFERS' : ''}` : `failed (${r.replay!.error})`}`).join(', ') || 'not measured',
+      });
+    }
+
+    const table = rowTable(rows);
+    const phases = pipelines.length ? phaseTable(pipelines) : '';
+    const totalS = (performance.now() - began) / 1000;
+    const md = [
+      `# assay benchmark (${args.quick ? 'quick' : 'full'})${final ? '' : ' — IN PROGRESS or interrupted: scenarios so far'}`,
+      '',
+      `- command: \`${command}\` (via \`npm run bench${args.quick || args.only.size < 3 ? ' -- ...' : ''}\`); code ${gitVersion()}; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB; bench took ${(totalS / 60).toFixed(1)} min`,
+      `- workload: ${workloadLine}`,
+      `- ${workloadTimes}`,
+      `- pipeline runs: model.concurrency 64 per worker, max_tokens 8, smoke test on (8 examples, included in wall time); wall = \`assay run\` start to exit (after the reporter wrote the tree)`,
+      `- hit rate: simulator cachedTokens/promptTokens (/sim/stats, reset before each scenario); ideal: each entity prefix computed once (metrics.json idealHitRate for pipeline runs; same formula over the prompts actually sent for capped driver runs)`,
+      `- sim busy: busyMs/wallMs (>= 1 request running); slots used: engine time / wall time, engine time = (uncached prompt tokens x ${GPU_LIKE_LATENCY.prefillMsPerToken} ms + completion tokens x ${GPU_LIKE_LATENCY.decodeMsPerToken} ms) / ${GPU_LIKE_LATENCY.maxNumSeqs} slots (GPU_LIKE_LATENCY), from /sim/stats`,
+      '',
+      table,
+      '',
+      ...(phases ? ['Pipeline phases (from the run directory logs; times in s):', '', phases, ''] : []),
+      'Targets:',
+      '',
+      targetLines(targets),
+      '',
+      ...(notes.length || ceilingNote ? ['Notes:', '', ...[...notes, ...(ceilingNote ? [ceilingNote] : [])].map((n) => `- ${n}`), ''] : []),
+      ...profiles.flatMap((p) => [p, '']),
+    ].join('\n');
+    writeFileSync(join(out, 'results.md'), md + '\n');
+    writeFileSync(join(out, 'results.json'), JSON.stringify({ args: { ...args, only: [...args.only] }, workload: { ...w, batches: undefined, prefixTokens: undefined }, cacheBlocks, rows, pipelines, saturated, ceiling, targets }, null, 2) + '\n');
+    return md;
   };
 
   if (args.only.has('a')) {
@@ -297,9 +408,10 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
   }
   if (args.only.has('b')) {
     log(`sat: saturated throughput of the GPU-like simulator (prefix-cached prompts, ${2 * GPU_LIKE_LATENCY.maxNumSeqs} in flight) ...`);
-    const sim = await spawnSimulator(gpuArgs, join(logsDir, 'sat-simulator.log'));
-    cleanups.add(sim.stop);
+    let sim: SpawnedSimulator | undefined;
     try {
+      sim = await spawnSimulator(gpuArgs, join(logsDir, 'sat-simulator.log'));
+      cleanups.add(sim.stop);
       const byEntity: DriverPrompt[][] = [];
       for (const p of entityOrder(w)) (byEntity[p.entity] ??= []).push(p);
       const s = await saturatedThroughput(byEntity, {
@@ -331,9 +443,12 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
     } catch (error) {
       log(`sat: FAILED: ${(error as Error).message}`);
     } finally {
-      await sim.stop();
-      cleanups.delete(sim.stop);
+      if (sim) {
+        await sim.stop();
+        cleanups.delete(sim.stop);
+      }
     }
+    writeReport();
     await pipeline('b1', 'gpu + finite cache, 1 worker', 1, gpuArgs, args.quick ? 240 : 600);
     await pipeline('b4', 'gpu + finite cache, 4 workers', 4, gpuArgs, args.quick ? 240 : 600);
     // The worker's default of 4 entities in flight (ASSAY_WORKER_BATCHES) is what limits b1 (see c-warm4/c-warm16).
@@ -346,108 +461,8 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
     await contrast('c-warm16', 'gpu, entity order + warm-up, 16 entities at once, 64 in flight', entityOrder(w), 'warm', 16);
   }
 
-  // The best any client can do on this simulator: every prompt at the saturated rate, plus one
-  // uncached prefill of each entity's prefix, spread over max_num_seqs slots.
-  let ceiling: number | null = null;
-  if (saturated) {
-    const prefillS = (w.prefixTokens.reduce((a, b) => a + b, 0) * GPU_LIKE_LATENCY.prefillMsPerToken) / 1000 / GPU_LIKE_LATENCY.maxNumSeqs;
-    ceiling = w.prompts / (w.prompts / saturated.rate + prefillS);
-    notes.push(
-      `sat: ${saturated.rate.toFixed(0)} prompts/s saturated. With one uncached prefill per entity (${w.testEntities} x ${w.meanPrefixTokens.toFixed(0)} tokens x ${GPU_LIKE_LATENCY.prefillMsPerToken} ms / ${GPU_LIKE_LATENCY.maxNumSeqs} slots = ${prefillS.toFixed(1)} s) ` +
-        `no client can exceed ${ceiling.toFixed(0)} prompts/s = ${pct(ceiling / saturated.rate)} of saturated on this prompt set, before any pipeline overhead (smoke test, planning, evaluation, tree).`,
-    );
-  }
-
-  const targets: Target[] = [];
-  const byId = new Map(pipelines);
-  const rowOf = (id: string) => rows.find((r) => r.id === id);
-  {
-    const checks = ['a4', 'b4'].map(rowOf).filter((r): r is Row => r !== undefined && r.hit !== null && r.ideal !== null);
-    targets.push({
-      name: 'hit rate >= 99% of ideal with 4 workers',
-      pass: checks.length ? checks.every((r) => r.hit! / r.ideal! >= 0.99) : null,
-      detail: checks.map((r) => `${r.id} ${pct(r.hit! / r.ideal!)}`).join(', ') || 'not run',
-    });
-  }
-  {
-    const checks = ['a1', 'a4'].map((id) => byId.get(id)).filter((r): r is PipelineResult => r !== undefined);
-    targets.push({
-      name: '(a) end to end within 60 s',
-      pass: checks.length ? checks.every((r) => r.ok && r.wallS <= 60) : null,
-      detail: checks.map((r) => `${r.name} ${r.ok ? `${r.wallS.toFixed(1)} s` : 'failed'}`).join(', ') || 'not run',
-    });
-  }
-  {
-    const checks = ['b1', 'b4'].map(rowOf).filter((r): r is Row => r !== undefined);
-    targets.push({
-      name: "(b) >= 95% of the simulator's saturated throughput",
-      pass: saturated && checks.length ? checks.every((r) => r.rate !== null && r.rate / saturated!.rate >= 0.95) : null,
-      detail: saturated
-        ? `${checks.map((r) => `${r.id} ${fixed(r.rate, 0)}/s = ${r.rate === null ? '–' : pct(r.rate / saturated!.rate)}`).join(', ')} of ${saturated.rate.toFixed(0)}/s` +
-          (ceiling ? ` (ceiling for this prompt set ${ceiling.toFixed(0)}/s = ${pct(ceiling / saturated.rate)})` : '')
-        : 'saturation not measured',
-    });
-  }
-  {
-    const services = ['planner', 'evaluator', 'reporter'];
-    const peaks: Record<string, number> = {};
-    for (const [, r] of pipelines) {
-      for (const [name, mb] of Object.entries(r.rssMb)) {
-        if (mb === null || name === 'simulator') continue;
-        const service = name.startsWith('worker-') ? 'inference-worker' : name;
-        peaks[service] = Math.max(peaks[service] ?? 0, mb);
-      }
-    }
-    const known = Object.keys(peaks).length > 0;
-    targets.push({
-      name: 'each service peak RSS < 512 MB',
-      pass: known ? Object.values(peaks).every((mb) => mb < 512) : null,
-      detail: known ? [...services.slice(0, 1), 'inference-worker', ...services.slice(1)].map((s) => `${s} ${fixed(peaks[s], 0)} MB`).join(', ') : 'not measured',
-    });
-  }
-  {
-    const checks = pipelines.filter(([, r]) => r.reporter);
-    targets.push({
-      name: 'tree writing < 15 s',
-      pass: checks.length ? checks.every(([, r]) => r.reporter!.seconds < 15) : null,
-      detail: checks.map(([id, r]) => `${id} ${r.reporter!.seconds} s (${r.reporter!.files} files)`).join(', ') || 'not measured',
-    });
-  }
-  {
-    const checks = pipelines.filter(([, r]) => r.replay);
-    targets.push({
-      name: 'replay < 20 s',
-      pass: checks.length ? checks.every(([, r]) => r.replay!.ok && r.replay!.seconds < 20) : null,
-      detail: checks.map(([id, r]) => `${id} ${r.replay!.ok ? `${r.replay!.seconds.toFixed(1)} s${r.replay!.identical ? ', same tree' : r.replay!.identical === false ? ', tree DIFFERS' : ''}` : `failed (${r.replay!.error})`}`).join(', ') || 'not measured',
-    });
-  }
-
-  const table = rowTable(rows);
-  const phases = pipelines.length ? phaseTable(pipelines) : '';
-  const totalS = (performance.now() - began) / 1000;
-  const md = [
-    `# assay benchmark (${args.quick ? 'quick' : 'full'})`,
-    '',
-    `- command: \`${command}\` (via \`npm run bench${args.quick || args.only.size < 3 ? ' -- ...' : ''}\`); code ${gitVersion()}; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB; bench took ${(totalS / 60).toFixed(1)} min`,
-    `- workload: ${workloadLine}`,
-    `- ${workloadTimes}`,
-    `- pipeline runs: model.concurrency 64 per worker, max_tokens 8, smoke test on (8 examples, included in wall time); wall = \`assay run\` start to exit (after the reporter wrote the tree)`,
-    `- hit rate: simulator cachedTokens/promptTokens (/sim/stats, reset before each scenario); ideal: each entity prefix computed once (metrics.json idealHitRate for pipeline runs; same formula over the prompts actually sent for capped driver runs)`,
-    `- sim busy: busyMs/wallMs (>= 1 request running); slots used: engine time / wall time, engine time = (uncached prompt tokens x ${GPU_LIKE_LATENCY.prefillMsPerToken} ms + completion tokens x ${GPU_LIKE_LATENCY.decodeMsPerToken} ms) / ${GPU_LIKE_LATENCY.maxNumSeqs} slots (GPU_LIKE_LATENCY), from /sim/stats`,
-    '',
-    table,
-    '',
-    ...(phases ? ['Pipeline phases (from the run directory logs; times in s):', '', phases, ''] : []),
-    'Targets:',
-    '',
-    targetLines(targets),
-    '',
-    ...(notes.length ? ['Notes:', '', ...notes.map((n) => `- ${n}`), ''] : []),
-    ...profiles.flatMap((p) => [p, '']),
-  ].join('\n');
+  const md = writeReport(true);
   console.log(`\n${md}`);
-  writeFileSync(join(out, 'results.md'), md + '\n');
-  writeFileSync(join(out, 'results.json'), JSON.stringify({ args: { ...args, only: [...args.only] }, workload: { ...w, batches: undefined, prefixTokens: undefined }, cacheBlocks, rows, pipelines, saturated, ceiling, targets }, null, 2) + '\n');
   log(`wrote ${join(out, 'results.md')} and results.json`);
 }
 

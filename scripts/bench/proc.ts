@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from './root';
+import { CODE_ROOT } from './root';
 
 /** Peak resident set (VmHWM) of a live process, in MB; null once it has exited. */
 export function peakRssMb(pid: number | undefined): number | null {
@@ -82,7 +82,7 @@ export interface CliResult {
 export function runCli(env: NodeJS.ProcessEnv, args: string[], timeoutS: number): Promise<CliResult> {
   return new Promise((resolve) => {
     const began = performance.now();
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'assay.js'), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(CODE_ROOT, 'bin', 'assay.js'), ...args], { cwd: CODE_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let partial = '';

@@ -7,6 +7,9 @@ import { join } from 'node:path';
 /** The repository being benchmarked: where outputs/.bench goes, whichever copy of dist/ runs. */
 export const ROOT = process.env.ASSAY_BENCH_REPO ?? repoRoot(__dirname);
 
+/** The build this process runs from (the private copy, once re-executed): what it spawns. */
+export const CODE_ROOT = repoRoot(__dirname);
+
 /** Set in the snapshot's process; its value is the snapshot folder. */
 export const IN_SNAPSHOT = process.env.ASSAY_BENCH_SNAPSHOT !== undefined;
 

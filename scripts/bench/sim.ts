@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from './root';
+import { CODE_ROOT } from './root';
 import type { SimulatorStats } from '../../libs/testing/src/simulator/metrics';
 import { stopChild } from './proc';
 
@@ -49,8 +49,8 @@ export interface SpawnedSimulator {
 
 /** A simulator in its own process (as in startStack), so the driver does not share its event loop. */
 export async function spawnSimulator(args: string[], logFile: string): Promise<SpawnedSimulator> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/libs/testing/src/simulator/main.js'), '--port', '0', '--model', 'sim/llm-8b', ...args], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, [join(CODE_ROOT, 'dist/libs/testing/src/simulator/main.js'), '--port', '0', '--model', 'sim/llm-8b', ...args], {
+    cwd: CODE_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log = createWriteStream(logFile, { flags: 'a' });
