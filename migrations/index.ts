@@ -1,4 +1,5 @@
 import { InitEventStore1764000000000 } from './1764000000000-init-event-store';
+import { EvaluationRoundIndex1764100000000 } from './1764100000000-evaluation-round-index';
 
 /** Listed explicitly (no glob), so the compiled services find them wherever they run. */
-export const MIGRATIONS = [InitEventStore1764000000000];
+export const MIGRATIONS = [InitEventStore1764000000000, EvaluationRoundIndex1764100000000];

@@ -42,12 +42,23 @@ export interface DataMatch {
   attempt?: number;
   phase?: string;
   batchId?: string;
+  /** Evaluation round: events logged before rounds existed have none and count as round 1. */
+  round?: number;
 }
 
+/** The indexed expression of each field (migrations' expression indexes must use the same text). */
+const MATCH_EXPRESSIONS: Record<keyof DataMatch, string> = {
+  attempt: `(data->>'attempt')`,
+  phase: `(data->>'phase')`,
+  batchId: `(data->>'batchId')`,
+  round: `coalesce(data->>'round', '1')`,
+};
+
 function matchClause(match: DataMatch, firstParam: number): { clause: string; params: string[] } {
-  const entries = Object.entries(match).filter(([, v]) => v !== undefined);
+  const entries = (Object.entries(match) as Array<[keyof DataMatch, unknown]>).filter(([, v]) => v !== undefined);
+  for (const [k] of entries) if (!(k in MATCH_EXPRESSIONS)) throw new Error(`cannot match events on data.${String(k)}: not an indexed field`);
   return {
-    clause: entries.map(([k], i) => ` AND (data->>'${k}') = $${firstParam + i}`).join(''),
+    clause: entries.map(([k], i) => ` AND ${MATCH_EXPRESSIONS[k]} = $${firstParam + i}`).join(''),
     params: entries.map(([, v]) => String(v)),
   };
 }

@@ -11,8 +11,26 @@ import type {
 import { evaluate, EVALUATOR_VERSION, type EvaluationResult } from '@assay/evaluation';
 import type { PredictionRow, RunReport } from '@assay/report';
 import { stringify } from 'yaml';
+import { evaluationRounds, roundOf } from './evaluation-rounds';
 import { foldRegistry } from './registry';
 import { asPrediction, samplesOf } from './scoring';
+
+/** The registry's key numbers of an evaluation (one round's): what `assay status` and the CLI show. */
+export function evaluationSummary(result: EvaluationResult, cache: { hitRate: number | null }, round: number): Record<string, number | string | null> {
+  const overall = result.method.overall;
+  const summary: Record<string, number | string | null> = {
+    normalized_mae: overall.primary.value,
+    n: overall.n,
+    scored: overall.nScored,
+    parse_failures: overall.parseFailures,
+    inference_failures: overall.inferenceFailures,
+    outliers: overall.outliers,
+    cache_hit_rate: cache.hitRate,
+  };
+  for (const b of result.baselines) summary[`${b.method}.normalized_mae`] = b.overall.primary.value;
+  summary.evaluation_round = round;
+  return summary;
+}
 
 function only<T extends AnyEnvelope>(events: AnyEnvelope[], type: T['type'], what: string): T {
   const found = events.filter((e) => e.type === type);
@@ -22,24 +40,28 @@ function only<T extends AnyEnvelope>(events: AnyEnvelope[], type: T['type'], wha
 
 /**
  * The run directory's content as a pure function of the log: the run's own events plus the
- * registry events recorded before its evaluation (for "comparison context"), so a replay
- * later, after other runs, rebuilds the same bytes.
+ * registry events recorded before the evaluation round shown (for "comparison context"), so a
+ * replay later, after other runs, rebuilds the same bytes.
  */
-export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, earlierRegistryEvents: AnyEnvelope[]): RunReport {
+export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, round: number, earlierRegistryEvents: AnyEnvelope[]): RunReport {
   const mine = runEvents.filter((e) => (e.data as { attempt?: number }).attempt === attempt);
   const what = `attempt ${attempt}`;
   const started = only<ExperimentStarted>(mine, 'experiment.started', what);
   const { identity, method } = started.data;
   const planned = mine.filter((e): e is ExperimentPlanned => e.type === 'experiment.planned' && (e as ExperimentPlanned).data.phase === 'full');
   if (planned.length !== 1) throw new Error(`expected one full-phase experiment.planned for ${identity} ${what}`);
-  const evaluation = only<EvaluationCompleted>(mine, 'evaluation.completed', `${identity} ${what}`);
+  const ofRound = mine.filter((e) => (e.type === 'evaluation.completed' || e.type === 'evaluation.batch.scored') && roundOf(e) === round);
+  const evaluation = only<EvaluationCompleted>(ofRound, 'evaluation.completed', `${identity} ${what} round ${round}`);
   if (evaluation.data.evaluatorVersion !== EVALUATOR_VERSION) {
-    throw new Error(`${identity} was evaluated by ${evaluation.data.evaluatorVersion}, this code is ${EVALUATOR_VERSION}: re-evaluate rather than replay`);
+    throw new Error(
+      `${identity} (attempt ${attempt}, evaluation round ${round}) was evaluated by ${evaluation.data.evaluatorVersion}, this code is ${EVALUATOR_VERSION}: ` +
+        `the tree cannot be rebuilt byte for byte with other scoring rules; run 'assay reevaluate ${identity}' to score its logged inference results again (no model calls)`,
+    );
   }
-  const full = <T extends AnyEnvelope>(type: string) => mine.filter((e) => e.type === type && (e.data as { phase?: string }).phase === 'full') as T[];
+  const full = <T extends AnyEnvelope>(type: string, from = mine) => from.filter((e) => e.type === type && (e.data as { phase?: string }).phase === 'full') as T[];
   const requests = full<InferenceBatchRequested>('inference.batch.requested');
   const completions = new Map(full<InferenceCompleted>('inference.completed').map((e) => [e.data.batchId, e]));
-  const scored = full<EvaluationBatchScored>('evaluation.batch.scored');
+  const scored = full<EvaluationBatchScored>('evaluation.batch.scored', ofRound);
   const predictions = new Map(scored.flatMap((e) => e.data.predictions).map((p) => [p.promptId, p]));
   const items = new Map(planned[0].data.items.map((i) => [JSON.stringify([i.group, i.item]), i]));
 
@@ -52,7 +74,7 @@ export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, ear
     const results = new Map((completion?.data.results ?? []).map((r) => [r.promptId, r]));
     for (const prompt of d.prompts) {
       const p = predictions.get(prompt.promptId);
-      if (!p) throw new Error(`prompt ${prompt.promptId} (entity ${JSON.stringify(d.entityId)}) has no scored prediction in the log`);
+      if (!p) throw new Error(`prompt ${prompt.promptId} (entity ${JSON.stringify(d.entityId)}) has no scored prediction of round ${round} in the log`);
       const item = items.get(JSON.stringify([prompt.group, prompt.item]))!;
       const r = results.get(prompt.promptId);
       rows.push({
@@ -106,6 +128,13 @@ export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, ear
     identity,
     method,
     attempt,
+    evaluationRound: {
+      round,
+      evaluatorVersion: evaluation.data.evaluatorVersion,
+      evaluatorCodeVersion: evaluation.metadata.codeVersion,
+      evaluatedAt: evaluation.occurredAt,
+      reason: evaluation.data.reevaluation?.reason ?? null,
+    },
     configYaml: stringify(started.data.config, { sortMapEntries: true }),
     config: started.data.config,
     metadata: {
@@ -124,6 +153,19 @@ export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, ear
       forced: started.data.forced,
       previousFailure: started.data.previousFailure,
       evaluatorVersion: evaluation.data.evaluatorVersion,
+      evaluationRound: round,
+      // Every round of this attempt: later ones re-scored the same inference results, no model calls.
+      evaluationRounds: evaluationRounds(runEvents)
+        .filter((r) => r.attempt === attempt)
+        .map((r) => ({
+          round: r.round,
+          evaluatorVersion: r.evaluatorVersion,
+          evaluatorCodeVersion: r.codeVersion,
+          evaluatedAt: r.evaluatedAt,
+          modelCalls: r.round === 1,
+          requestedBy: r.reevaluation?.requestedBy ?? null,
+          reason: r.reevaluation?.reason ?? null,
+        })),
     },
     scope: {
       dataFiles: (['profiles', 'responses', 'items'] as const).map((role) => ({ role, path: String((config.data as Record<string, string>)[role]), sha256: started.data.dataHashes[role] })),

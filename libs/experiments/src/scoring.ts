@@ -41,6 +41,30 @@ export function scoreBatch(
   });
 }
 
+/** Prefix-cache reuse the workers measured vs the ideal (every entity prefix computed once). */
+export function cacheUsage(completions: InferenceCompleted[]): { promptTokens: number; cachedTokens: number; hitRate: number | null; idealHitRate: number | null } {
+  let promptTokens = 0;
+  let cachedTokens = 0;
+  let idealCached = 0;
+  let idealKnown = true;
+  for (const e of completions) {
+    const ok = e.data.results.filter((r) => r.status === 'ok');
+    for (const r of ok) {
+      promptTokens += r.promptTokens ?? 0;
+      cachedTokens += r.cachedTokens ?? 0;
+    }
+    // Ideal: the entity prefix computed once, then reused by every other prompt of the entity.
+    if (e.data.prefixTokens === null) idealKnown = false;
+    else idealCached += e.data.prefixTokens * Math.max(0, ok.length - 1);
+  }
+  return {
+    promptTokens,
+    cachedTokens,
+    hitRate: promptTokens > 0 ? cachedTokens / promptTokens : null,
+    idealHitRate: idealKnown && promptTokens > 0 ? idealCached / promptTokens : null,
+  };
+}
+
 export function samplesOf(predictions: ScoredPrediction[]): Sample[] {
   return predictions.map((p) => ({ entityId: p.entityId, group: p.group, item: p.item, actual: p.actual }));
 }

@@ -68,6 +68,17 @@ function resultsSection(report: RunReport): string {
     `This run: ${failureCounts(evaluation.method.overall)}.`,
     `Ranking on normalized_mae, best first: ${ranking}`,
     `Evaluator version: ${evaluation.evaluatorVersion}`,
+    roundLine(report),
+  ].join('\n');
+}
+
+function roundLine(report: RunReport): string {
+  const r = report.evaluationRound;
+  if (r.round === 1) return `Evaluation round 1: made during the run (${r.evaluatedAt}).`;
+  return [
+    `Evaluation round ${r.round}: re-scored the logged inference results of attempt ${report.attempt} without model calls,`,
+    `  with evaluator ${r.evaluatorVersion} (code ${r.evaluatorCodeVersion}) on ${r.evaluatedAt}${r.reason ? `; reason: ${r.reason}` : ''}.`,
+    '  Earlier rounds are listed in metadata.json (evaluationRounds).',
   ].join('\n');
 }
 

@@ -81,6 +81,8 @@ export interface RunReport {
   identity: string;
   method: string;
   attempt: number;
+  /** Which evaluation of the attempt's inference results this tree shows (round 1: made during the run). */
+  evaluationRound: { round: number; evaluatorVersion: string; evaluatorCodeVersion: string; evaluatedAt: string; reason: string | null };
   /** Resolved config, already in canonical key order. */
   configYaml: string;
   config: Record<string, unknown>;

@@ -1,4 +1,7 @@
+import { resolveCodeVersion } from '@assay/config';
+import { EventStore } from '@assay/event-store';
 import { connectJetStream, healthSubject, natsSettings, wireSubject, type JetStreamHandle } from '@assay/messaging';
+import { join } from 'node:path';
 
 export const SERVICES = ['planner', 'inference-worker', 'evaluator', 'reporter'] as const;
 
@@ -41,4 +44,18 @@ export async function checkServicesRunning(handle: JetStreamHandle): Promise<Rec
     );
   }
   return versions;
+}
+
+export async function openStore(): Promise<EventStore> {
+  try {
+    return await EventStore.open({ poolSize: 2 });
+  } catch (error) {
+    throw new CliError((error as Error).message, 3);
+  }
+}
+
+/** The CLI's own code version, for a request's metadata (the services compute the identity's). */
+export function cliCodeVersion(): string {
+  const root = join(__dirname, '..', '..', '..', '..');
+  return resolveCodeVersion(root, join(root, 'dist', 'code-version.txt'));
 }

@@ -1,4 +1,4 @@
-import { loadExperimentConfig, resolveCodeVersion, toDict, type ExperimentConfig } from '@assay/config';
+import { loadExperimentConfig, toDict, type ExperimentConfig } from '@assay/config';
 import {
   createEvent,
   parseEvent,
@@ -11,13 +11,12 @@ import {
   type ExperimentPlanned,
   type ProgressUpdate,
 } from '@assay/contracts';
-import { EventStore, findInStream } from '@assay/event-store';
+import { findInStream } from '@assay/event-store';
 import { JetStreamPublisher, logicalSubject, wireSubject, type JetStreamHandle } from '@assay/messaging';
 import { experimentStream } from '@assay/contracts';
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { join } from 'node:path';
-import { checkServicesRunning, CliError, openNats } from './nats-session';
+import { checkServicesRunning, CliError, cliCodeVersion, openNats, openStore } from './nats-session';
 import { newProgress, progressLine, type ProgressState } from './progress-view';
 
 export interface RunOptions {
@@ -28,12 +27,6 @@ export interface RunOptions {
 }
 
 const err = (line: string) => process.stderr.write(`${line}\n`);
-
-/** The CLI's own code version, for the request's metadata (the services compute the identity's). */
-function cliCodeVersion(): string {
-  const root = join(__dirname, '..', '..', '..', '..');
-  return resolveCodeVersion(root, join(root, 'dist', 'code-version.txt'));
-}
 
 /**
  * `assay run CONFIG`: validate locally, publish experiment.requested, follow the run live, print
@@ -71,14 +64,6 @@ class LocalWarnings {
   flush(restatedBy = ''): void {
     for (const w of this.pending) if (!restatedBy.includes(w)) err(`warning: ${w}`);
     this.pending = [];
-  }
-}
-
-async function openStore(): Promise<EventStore> {
-  try {
-    return await EventStore.open({ poolSize: 2 });
-  } catch (error) {
-    throw new CliError((error as Error).message, 3);
   }
 }
 

@@ -6,7 +6,10 @@ import { RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 import { ReportBuilder } from './report-builder';
 
-/** evaluation.completed → the run directory, then report.generated and experiment.completed. */
+/**
+ * evaluation.completed (of the run, or of a re-evaluation round) → the run directory, then
+ * report.generated and experiment.completed: the registry then shows the latest round's numbers.
+ */
 @Controller()
 export class EvaluationCompletedConsumer {
   constructor(
@@ -18,10 +21,12 @@ export class EvaluationCompletedConsumer {
 
   @OnEvent(Subjects['evaluation.completed'], { concurrency: 1 })
   async onEvaluationCompleted(@Payload() event: EvaluationCompleted): Promise<void> {
-    const { identity, attempt } = event.data;
+    const { identity } = event.data;
     const began = performance.now();
     // Written before the transaction: a crash here means a redelivery rebuilds the same bytes.
-    const built = await this.builder.build(identity, attempt);
+    // Always the latest round: a late event of an older round must not bring its numbers back.
+    const built = await this.builder.build(identity);
+    const { attempt, round } = built;
     const stream = experimentStream(identity);
     const ctx = causedBy(event, stream, 'reporter', this.info.codeVersion);
     const outcome = await this.store.handle('reporter', event.id, async () => [
@@ -29,12 +34,12 @@ export class EvaluationCompletedConsumer {
         stream,
         expected: 'any',
         events: [
-          createEvent('report.generated', { identity, attempt, runDir: built.runDir, files: built.files, treeHash: built.treeHash }, ctx),
+          createEvent('report.generated', { identity, attempt, round, runDir: built.runDir, files: built.files, treeHash: built.treeHash }, ctx),
           createEvent('experiment.completed', { identity, attempt, runDir: built.runDir, smokeOnly: false, summary: built.summary }, ctx),
         ],
       },
     ]);
     if (outcome.duplicate) return;
-    this.runLog.write(built.runDir, `report written: ${built.files} files in ${((performance.now() - began) / 1000).toFixed(1)} s (tree ${built.treeHash.slice(0, 12)})`);
+    this.runLog.write(built.runDir, `report of evaluation round ${round} written: ${built.files} files in ${((performance.now() - began) / 1000).toFixed(1)} s (tree ${built.treeHash.slice(0, 12)})`);
   }
 }

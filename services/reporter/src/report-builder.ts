@@ -1,7 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { experimentStream, type AnyEnvelope, type ExperimentStarted } from '@assay/contracts';
 import { EventStore, EVENT_COLUMNS, readStream, toStoredEvent, type EventRow } from '@assay/event-store';
-import { assembleRunReport, foldRegistry, parseRunDir, REGISTRY_EVENT_TYPES, writeRegistryFile, type RegistryEntry } from '@assay/experiments';
+import {
+  assembleRunReport,
+  evaluationSummary,
+  foldRegistry,
+  latestEvaluation,
+  parseRunDir,
+  REGISTRY_EVENT_TYPES,
+  roundOf,
+  writeRegistryFile,
+  type RegistryEntry,
+} from '@assay/experiments';
 import { hashTree, replaceDirectoryAtomically, writeRunDirectory } from '@assay/report';
 import { randomBytes } from 'node:crypto';
 import { KeyedLock } from './keyed-lock';
@@ -10,6 +20,8 @@ import { rm } from 'node:fs/promises';
 export interface BuiltReport {
   identity: string;
   attempt: number;
+  /** The evaluation round the tree shows. */
+  round: number;
   runDir: string;
   files: number;
   treeHash: string;
@@ -40,26 +52,29 @@ export class ReportBuilder {
   /** One rebuild per identity at a time (the consumer and HTTP replays swap the same directory). */
   private readonly builds = new KeyedLock();
 
-  /** Rebuilds one run's directory; `attempt` defaults to the latest evaluated one. */
-  build(identity: string, attempt?: number): Promise<BuiltReport> {
-    return this.builds.run(identity, () => this.buildNow(identity, attempt));
+  /**
+   * Rebuilds one run's directory from the latest evaluation round of the latest evaluated attempt:
+   * whichever evaluation.completed triggered it, the tree always shows what the log says last.
+   */
+  build(identity: string): Promise<BuiltReport> {
+    return this.builds.run(identity, () => this.buildNow(identity));
   }
 
-  private async buildNow(identity: string, attempt?: number): Promise<BuiltReport> {
+  private async buildNow(identity: string): Promise<BuiltReport> {
     const stream = experimentStream(identity);
     const events = await this.store.read((sql) => readStream(sql, stream));
     if (events.length === 0) throw new UnknownExperimentError(identity);
-    const evaluated = events.filter((e) => e.type === 'evaluation.completed').map((e) => (e.data as { attempt: number }).attempt);
-    const chosen = attempt ?? evaluated[evaluated.length - 1];
-    if (chosen === undefined || !evaluated.includes(chosen)) throw new Error(`${identity} has no evaluated attempt${attempt ? ` ${attempt}` : ''}: nothing to report yet`);
-    const evaluation = events.find((e) => e.type === 'evaluation.completed' && (e.data as { attempt: number }).attempt === chosen)!;
+    const latest = latestEvaluation(events);
+    if (!latest) throw new Error(`${identity} has no evaluated attempt: nothing to report yet`);
+    const { attempt: chosen, round } = latest;
+    const evaluation = events.find((e) => e.type === 'evaluation.completed' && (e.data as { attempt: number }).attempt === chosen && roundOf(e) === round)!;
     const earlier = await this.store.read((sql) =>
       sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE type = ANY($1::text[]) AND global_position < $2 ORDER BY global_position`, [
         REGISTRY_EVENT_TYPES,
         evaluation.globalPosition.toString(),
       ]),
     );
-    const report = assembleRunReport(events as AnyEnvelope[], chosen, earlier.map(toStoredEvent));
+    const report = assembleRunReport(events as AnyEnvelope[], chosen, round, earlier.map(toStoredEvent));
     const started = events.find((e) => e.type === 'experiment.started' && (e.data as { attempt: number }).attempt === chosen) as unknown as ExperimentStarted;
     const runDir = started.data.runDir;
     const tmp = `${runDir}.building-${randomBytes(4).toString('hex')}`;
@@ -67,18 +82,7 @@ export class ReportBuilder {
       const { files } = await writeRunDirectory(report, tmp);
       const treeHash = await hashTree(tmp, files);
       await replaceDirectoryAtomically(tmp, runDir, ['logs']);
-      const overall = report.evaluation.method.overall;
-      const summary: Record<string, number | string | null> = {
-        normalized_mae: overall.primary.value,
-        n: overall.n,
-        scored: overall.nScored,
-        parse_failures: overall.parseFailures,
-        inference_failures: overall.inferenceFailures,
-        outliers: overall.outliers,
-        cache_hit_rate: report.cache.hitRate,
-      };
-      for (const b of report.evaluation.baselines) summary[`${b.method}.normalized_mae`] = b.overall.primary.value;
-      return { identity, attempt: chosen, runDir, files: files.length, treeHash, summary };
+      return { identity, attempt: chosen, round, runDir, files: files.length, treeHash, summary: evaluationSummary(report.evaluation, report.cache, round) };
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }

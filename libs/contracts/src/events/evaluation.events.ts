@@ -2,6 +2,13 @@ import { z } from 'zod';
 import { Prediction } from '../domain';
 import { eventSchema } from '../envelope';
 
+/**
+ * Which evaluation of an attempt's inference results: 1 is the one made during the run, n+1 a
+ * re-evaluation (`assay reevaluate`) of the same inference results with newer parse/score code.
+ * Events logged before rounds existed have no field and are round 1.
+ */
+export const EvaluationRound = z.number().int().positive().default(1);
+
 /** One batch's raw outputs parsed into Predictions (a parse failure is kept with its reason). */
 export const EvaluationBatchScored = eventSchema(
   'evaluation.batch.scored',
@@ -10,6 +17,7 @@ export const EvaluationBatchScored = eventSchema(
     .object({
       identity: z.string(),
       attempt: z.number().int().positive(),
+      round: EvaluationRound,
       phase: z.enum(['smoke', 'full']),
       batchId: z.string(),
       evaluatorVersion: z.string(),
@@ -49,7 +57,14 @@ export const EvaluationCompleted = eventSchema(
     .object({
       identity: z.string(),
       attempt: z.number().int().positive(),
+      round: EvaluationRound,
       evaluatorVersion: z.string(),
+      /** For a re-evaluation round: who asked and why (round 1, made during the run, has none). */
+      reevaluation: z
+        .object({ requestId: z.string().uuid(), reason: z.string().nullable(), requestedBy: z.object({ host: z.string(), user: z.string() }).strict() })
+        .strict()
+        .nullable()
+        .default(null),
       result: z.record(z.string(), z.unknown()),
       /** Prefix-cache reuse measured by the workers vs the ideal for this prompt set. */
       cache: z
@@ -65,5 +80,47 @@ export const EvaluationCompleted = eventSchema(
 );
 export type EvaluationCompleted = z.infer<typeof EvaluationCompleted>;
 
-export const EvaluationEvent = z.discriminatedUnion('type', [EvaluationBatchScored, EvaluationSmokeChecked, EvaluationCompleted]);
+/**
+ * A command (from `assay reevaluate`): score an attempt's stored inference results again with the
+ * evaluator's current code, as a new round, without any model call.
+ */
+export const EvaluationRequested = eventSchema(
+  'evaluation.requested',
+  1,
+  z
+    .object({
+      requestId: z.string().uuid(),
+      identity: z.string().min(1),
+      /** Null: the identity's latest attempt. */
+      attempt: z.number().int().positive().nullable(),
+      /** Why, in the user's words (shown in the run's README); null when not given. */
+      reason: z.string().min(1).nullable(),
+      requestedBy: z.object({ host: z.string(), user: z.string() }).strict(),
+    })
+    .strict(),
+);
+export type EvaluationRequested = z.infer<typeof EvaluationRequested>;
+
+/** The evaluator's refusal of an evaluation.requested, with the reason the user reads. */
+export const EvaluationRejected = eventSchema(
+  'evaluation.rejected',
+  1,
+  z
+    .object({
+      requestId: z.string().uuid(),
+      identity: z.string(),
+      attempt: z.number().int().positive().nullable(),
+      reason: z.string().min(1),
+    })
+    .strict(),
+);
+export type EvaluationRejected = z.infer<typeof EvaluationRejected>;
+
+export const EvaluationEvent = z.discriminatedUnion('type', [
+  EvaluationBatchScored,
+  EvaluationSmokeChecked,
+  EvaluationCompleted,
+  EvaluationRequested,
+  EvaluationRejected,
+]);
 export type EvaluationEvent = z.infer<typeof EvaluationEvent>;

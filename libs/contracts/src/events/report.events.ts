@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { eventSchema } from '../envelope';
+import { EvaluationRound } from './evaluation.events';
 
 export const ReportGenerated = eventSchema(
   'report.generated',
@@ -8,6 +9,8 @@ export const ReportGenerated = eventSchema(
     .object({
       identity: z.string(),
       attempt: z.number().int().positive(),
+      /** The evaluation round the tree was built from (the attempt's latest). */
+      round: EvaluationRound,
       runDir: z.string(),
       files: z.number().int().nonnegative(),
       /** sha256 over every file's path and content: replay must reproduce it. */

@@ -1,0 +1,67 @@
+import { Injectable } from '@nestjs/common';
+import { ExperimentConfig } from '@assay/config';
+import { createEvent, type EvaluationCompleted, type EventContext, type ExperimentPlanned, type ExperimentStarted, type InferenceCompleted } from '@assay/contracts';
+import { hashFile, loadDataset, loadSplit } from '@assay/data';
+import { buildEvaluation, EVALUATOR_VERSION } from '@assay/evaluation';
+import { findInStream, type Sql } from '@assay/event-store';
+import { applyLabels, asPrediction, baselinePredictions, cacheUsage, samplesOf, spotCheckPaths, type ScoredPrediction } from '@assay/experiments';
+
+/**
+ * One round's evaluation.completed from its scored predictions: shared by the run's own round
+ * (the batch that completes the full phase) and by re-evaluation rounds.
+ */
+@Injectable()
+export class EvaluationAssembler {
+  /**
+   * Baselines train on the same split file and the same labels as the planner's prompts: null
+   * when the data files still have the hashes the run started with, else what changed.
+   */
+  async dataChangedSince(started: ExperimentStarted): Promise<string | null> {
+    const config = ExperimentConfig.parse(started.data.config);
+    // Items too: their kinds decide the binary labels.
+    for (const [role, path] of [['profiles', config.data.profiles], ['responses', config.data.responses], ['items', config.data.items], ['split', config.data.split]] as const) {
+      const hash = await hashFile(path);
+      if (hash !== started.data.dataHashes[role]) return `data.${role} (${path}) changed since ${started.data.identity} started: baselines would use other data`;
+    }
+    return null;
+  }
+
+  async completed(args: {
+    sql: Sql;
+    stream: string;
+    started: ExperimentStarted;
+    planned: ExperimentPlanned;
+    round: number;
+    reevaluation: EvaluationCompleted['data']['reevaluation'];
+    predictions: ScoredPrediction[];
+    ctx: EventContext;
+  }): Promise<EvaluationCompleted> {
+    const { sql, stream, started, planned, round, reevaluation, predictions, ctx } = args;
+    const { identity, attempt } = started.data;
+    const changed = await this.dataChangedSince(started);
+    if (changed) throw new Error(changed);
+    const config = ExperimentConfig.parse(started.data.config);
+    const raw = await loadDataset({ profiles: config.data.profiles, responses: config.data.responses, items: config.data.items });
+    const { split } = await loadSplit(config.data.split, raw.entities.map((e) => e.entityId));
+    // The same labels the planner asked for (labels.mode): e.g. median-split 0/1 train values.
+    const dataset = applyLabels(config.labels.mode, raw, split);
+    const samples = samplesOf(predictions);
+    const result = buildEvaluation({
+      method: started.data.method,
+      samples,
+      predictions: predictions.map(asPrediction),
+      items: planned.data.items,
+      baselinePredictions: baselinePredictions(dataset, split, samples, planned.data.items),
+      spotCheckPaths: spotCheckPaths(predictions),
+    });
+    // Per-entity scores are recomputed by the reporter from the scored predictions: with
+    // hundreds of entities they would push this event past NATS's 1 MB message limit.
+    const slim = { ...result, method: { ...result.method, byEntity: [] }, baselines: result.baselines.map((b) => ({ ...b, byEntity: [] })) };
+    const completions = (await findInStream(sql, stream, 'inference.completed', { attempt, phase: 'full' })) as unknown as InferenceCompleted[];
+    return createEvent(
+      'evaluation.completed',
+      { identity, attempt, round, evaluatorVersion: EVALUATOR_VERSION, reevaluation, result: slim as unknown as Record<string, unknown>, cache: cacheUsage(completions) },
+      ctx,
+    );
+  }
+}
