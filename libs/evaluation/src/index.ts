@@ -1,6 +1,6 @@
 export * from './types';
 export { EVALUATOR_VERSION } from './version';
-export { parseAnswer, toPrediction, type ParseOptions, type ParseResult } from './parse';
+export { parseAnswer, toPrediction, type ParseResult } from './parse';
 export { evaluate } from './evaluate';
 export { METRIC_DEFINITIONS } from './metrics';
 export { trainMeanBaseline, nearestNeighbourBaseline, TRAIN_MEAN_METHOD, KNN_METHOD, MAX_CATEGORIES } from './baselines';

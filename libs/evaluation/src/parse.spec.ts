@@ -110,19 +110,24 @@ describe('parseAnswer', () => {
     });
   });
 
-  describe('given labelsMode binary', () => {
-    it('when no threshold is given, then the midpoint of the range is used', () => {
-      // ordinal 1..5: midpoint 3; 3 >= 3 -> 1, 2.9 < 3 -> 0
-      expect(parseAnswer('3', ordinal, { labelsMode: 'binary' })).toEqual({ ok: true, value: 1 });
-      expect(parseAnswer('2.9', ordinal, { labelsMode: 'binary' })).toEqual({ ok: true, value: 0 });
+  describe('given a binary item (every item under labels.mode binary)', () => {
+    it('when the answer is 0 or 1 in any form, then it is the label', () => {
+      expect(parseAnswer('1', binary)).toEqual({ ok: true, value: 1 });
+      expect(parseAnswer('Answer: 0.0', binary)).toEqual({ ok: true, value: 0 });
+      expect(parseAnswer('{"answer": 1}', binary)).toEqual({ ok: true, value: 1 });
     });
 
-    it('when a threshold is given, then it is used', () => {
-      expect(parseAnswer('0.7', binary, { labelsMode: 'binary', binaryThreshold: 0.8 })).toEqual({ ok: true, value: 0 });
+    it('when the answer is a number between 0 and 1, then it is a failure naming it, not rounded', () => {
+      expect(parseAnswer('0.7', binary)).toEqual({ ok: false, reason: 'binary item: answer 0.7 is neither 0 nor 1 (a binary answer is never rounded)' });
+      expect(parseAnswer('{"probability": 1, "answer": 0.5}', binary)).toEqual({ ok: false, reason: 'binary item: answer 0.5 is neither 0 nor 1 (a binary answer is never rounded)' });
+    });
+
+    it('when the answer is outside 0..1, then it is a failure too, not an outlier to score', () => {
+      expect(parseAnswer('Answer: 2', binary)).toEqual({ ok: false, reason: 'binary item: answer 2 is neither 0 nor 1 (a binary answer is never rounded)' });
     });
 
     it('when parsing fails, then the failure passes through', () => {
-      expect(parseAnswer('', binary, { labelsMode: 'binary' })).toEqual({ ok: false, reason: 'empty output' });
+      expect(parseAnswer('', binary)).toEqual({ ok: false, reason: 'empty output' });
     });
   });
 });
@@ -144,6 +149,12 @@ describe('toPrediction', () => {
   it('given an unparsable output, then it is a parse failure keeping the raw text', () => {
     expect(toPrediction({ sample, item: ordinal, method: 'm', raw: 'dunno' })).toMatchObject({
       predicted: null, parseStatus: 'parse_failure', parseError: 'no number in output', outlier: false, metadata: { raw: 'dunno' },
+    });
+  });
+
+  it('given 0.7 for a binary item, then it is a parse failure keeping the raw text, not a prediction of 0.7', () => {
+    expect(toPrediction({ sample: { ...sample, item: 'b', actual: 1 }, item: binary, method: 'm', raw: '0.7' })).toMatchObject({
+      predicted: null, parseStatus: 'parse_failure', outlier: false, metadata: { raw: '0.7' },
     });
   });
 

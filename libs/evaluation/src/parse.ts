@@ -29,14 +29,10 @@ import type { ItemDef, Prediction, Sample } from '@assay/contracts';
  *  6. Otherwise -> "no number in output".
  *
  * Values outside the item's [min, max] are returned unchanged: the caller marks them outliers.
+ * Binary items (every item under `labels.mode: binary`) are the exception: their answer is a
+ * label, so a value other than 0 or 1 (e.g. 0.7, a probability) is a failure naming it, never
+ * rounded to a label the model did not give.
  */
-
-export interface ParseOptions {
-  /** 'raw' (default) keeps the value; 'binary' maps it to 1 when >= binaryThreshold, else 0. */
-  labelsMode?: 'raw' | 'binary';
-  /** Default: the midpoint of the item's range, i.e. 0.5 for a 0/1 item. */
-  binaryThreshold?: number;
-}
 
 export type ParseResult = { ok: true; value: number } | { ok: false; reason: string };
 
@@ -59,11 +55,12 @@ const LABEL_RE = new RegExp(
 const WORD_RE = /\b(yes|no|true|false)\b/giu;
 const LEADING_WORD_RE = /^[^\p{L}\p{N}]*(yes|no|true|false)\b/iu;
 
-export function parseAnswer(raw: string, item: ItemDef, opts: ParseOptions = {}): ParseResult {
+export function parseAnswer(raw: string, item: ItemDef): ParseResult {
   const result = parseRaw(raw, item);
-  if (!result.ok || (opts.labelsMode ?? 'raw') === 'raw') return result;
-  const threshold = opts.binaryThreshold ?? (item.min + item.max) / 2;
-  return { ok: true, value: result.value >= threshold ? 1 : 0 };
+  if (result.ok && item.kind === 'binary' && result.value !== 0 && result.value !== 1) {
+    return fail(`binary item: answer ${String(result.value)} is neither 0 nor 1 (a binary answer is never rounded)`);
+  }
+  return result;
 }
 
 function parseRaw(raw: string, item: ItemDef): ParseResult {

@@ -1,6 +1,7 @@
 import { ConfigError } from '@assay/config';
 import { Command, InvalidArgumentError } from 'commander';
 import { CliError } from './nats-session';
+import { reevaluateCommand } from './reevaluate.command';
 import { replayCommand } from './replay.command';
 import { runCommand } from './run.command';
 import { statusCommand } from './status.command';
@@ -33,6 +34,15 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--all', 'rebuild every completed run', false)
     .description("rebuild a run's directory from the event log")
     .action((identity: string | undefined, o: { all: boolean }) => run(() => replayCommand(identity, o)));
+  program
+    .command('reevaluate')
+    .argument('<identity>', 'the experiment whose logged inference results to score again')
+    .option('--attempt <n>', 'which attempt (default: the latest; only the latest can be re-evaluated)', positiveInt)
+    .option('--reason <text>', 'why, for the run README (e.g. "parser fix for fenced JSON")')
+    .option('--answer-timeout <seconds>', "how long to wait for the evaluator's answer", positiveInt, 120)
+    .option('--report-timeout <seconds>', 'how long to wait for the rewritten run directory', positiveInt, 600)
+    .description('score a run again with the current parse/score code, from the log, without model calls; prints the run directory last')
+    .action((identity: string, o: { attempt?: number; reason?: string; answerTimeout: number; reportTimeout: number }) => run(() => reevaluateCommand(identity, o)));
   return program;
 }
 
