@@ -45,4 +45,28 @@ describe('event catalogue', () => {
     expect(parseEventOfType('experiment.failed', failed(), 'experiment.failed.v1').data.error).toBe('bad key');
     expect(() => parseEventOfType('experiment.completed', failed(), 'log:x')).toThrow(/expected 'experiment\.completed'/);
   });
+
+  it('given an evaluation event logged before evaluation rounds existed, parses it as round 1 (old logs keep replaying)', () => {
+    const stream = 'experiment-abc12345_dev';
+    const scored = createEvent(
+      'evaluation.batch.scored',
+      { identity: 'abc12345_dev', attempt: 1, round: 2, phase: 'full', batchId: 'b1', evaluatorVersion: 'eval/v2', predictions: [] },
+      { ...ctx, stream },
+    );
+    const { round: _round, ...old } = scored.data;
+    expect(parseEvent({ ...scored, data: old }, 'evaluation.batch.scored.v1').data).toMatchObject({ round: 1 });
+    const completed = createEvent(
+      'evaluation.completed',
+      { identity: 'abc12345_dev', attempt: 1, round: 1, evaluatorVersion: 'eval/v1', reevaluation: null, result: {}, cache: { promptTokens: 0, cachedTokens: 0, hitRate: null, idealHitRate: null } },
+      { ...ctx, stream },
+    );
+    const { round: _r, reevaluation: _e, ...oldCompleted } = completed.data;
+    expect(parseEvent({ ...completed, data: oldCompleted }, 'evaluation.completed.v1').data).toMatchObject({ round: 1, reevaluation: null });
+  });
+
+  it('given round 0, refuses it: rounds count from 1', () => {
+    expect(() =>
+      createEvent('report.generated', { identity: 'abc12345_dev', attempt: 1, round: 0, runDir: '/x', files: 1, treeHash: 'h' }, ctx),
+    ).toThrow(/data\.round/);
+  });
 });

@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
+
+/**
+ * Re-evaluation without re-inference (seed §14) through real processes: `assay reevaluate` scores
+ * the logged inference results again as round 2, calls no model, rewrites the run directory from
+ * the new round (replayable byte for byte), and refuses unknown or running identities.
+ */
+jest.setTimeout(120_000);
+
+type CliResult = { code: number; stdout: string; stderr: string };
+
+describe('assay reevaluate, end to end', () => {
+  let stack: Stack;
+  let db: Client;
+
+  beforeAll(async () => {
+    stack = await startStack({ workers: 1 });
+    db = new Client({ connectionString: stack.databaseUrl });
+    await db.connect();
+  }, 60_000);
+  afterAll(async () => {
+    await db?.end();
+    await stack?.stop();
+  });
+
+  const sim = (path: string) => stack.simulatorUrl.replace(/\/v1$/, path);
+  const simRequests = async () => ((await (await fetch(sim('/sim/stats'))).json()) as { requests: number }).requests;
+  const runDirOf = (r: CliResult) => r.stdout.trim().split('\n').pop()!;
+  const expectOk = (r: CliResult) => {
+    if (r.code !== 0) throw new Error(`assay exited ${r.code}:\n${r.stderr}`);
+  };
+  const eventsOf = async (identity: string, type: string) =>
+    (await db.query(`SELECT data FROM events WHERE type = $1 AND data->>'identity' = $2 ORDER BY global_position`, [type, identity])).rows as Array<{ data: Record<string, unknown> }>;
+  const countOf = async (identity: string, type: string) => (await eventsOf(identity, type)).length;
+
+  describe('given a completed experiment', () => {
+    let runDir: string;
+    let identity: string;
+    let reevaluated: CliResult;
+    let requestsBefore: number;
+    let inferenceEventsBefore: number;
+
+    beforeAll(async () => {
+      const run = await stack.cli(['run', writeConfig(stack, 'reeval-completed').path]);
+      expectOk(run);
+      runDir = runDirOf(run);
+      identity = runDir.split('/').pop()!;
+      requestsBefore = await simRequests();
+      inferenceEventsBefore = (await countOf(identity, 'inference.completed')) + (await countOf(identity, 'inference.failed'));
+      reevaluated = await stack.cli(['reevaluate', identity, '--reason', 'e2e: parser check']);
+    });
+
+    it('exits 0, prints the run directory last and the headline numbers of round 1 vs round 2', () => {
+      expectOk(reevaluated);
+      expect(runDirOf(reevaluated)).toBe(runDir);
+      expect(reevaluated.stderr).toMatch(/no model will be called/);
+      expect(reevaluated.stderr).toMatch(/round 1\s+round 2\s+change/);
+      expect(reevaluated.stderr).toMatch(/normalized_mae\s+\d/);
+    });
+
+    it('calls no model and adds no inference event', async () => {
+      expect(await simRequests()).toBe(requestsBefore);
+      expect((await countOf(identity, 'inference.completed')) + (await countOf(identity, 'inference.failed'))).toBe(inferenceEventsBefore);
+      expect(await countOf(identity, 'inference.batch.requested')).toBeGreaterThan(0);
+    });
+
+    it('logs round 2: every full batch scored again, its evaluation with who asked and why, and its report', async () => {
+      const fullBatches = (await eventsOf(identity, 'inference.batch.requested')).filter((e) => e.data.phase === 'full').length;
+      const scored = (await eventsOf(identity, 'evaluation.batch.scored')).filter((e) => e.data.phase === 'full');
+      expect(scored.filter((e) => e.data.round === 1)).toHaveLength(fullBatches);
+      expect(scored.filter((e) => e.data.round === 2)).toHaveLength(fullBatches);
+      const evaluations = await eventsOf(identity, 'evaluation.completed');
+      expect(evaluations.map((e) => e.data.round)).toEqual([1, 2]);
+      expect(evaluations[1].data.reevaluation).toMatchObject({ reason: 'e2e: parser check' });
+      const reports = await eventsOf(identity, 'report.generated');
+      expect(reports.map((e) => e.data.round)).toEqual([1, 2]);
+      // The registry shows the latest round, still completed.
+      const status = await stack.cli(['status', identity]);
+      expectOk(status);
+      expect(status.stdout).toMatch(/status:\s+completed \(attempt 1\)/);
+      expect(status.stdout).toMatch(/evaluation_round: 2/);
+    });
+
+    it('rewrites the run directory from round 2: README and metadata.json say so, logs/ kept', () => {
+      const readme = readFileSync(join(runDir, 'README.txt'), 'utf8');
+      expect(readme).toMatch(/Evaluation round 2: re-scored the logged inference results of attempt 1 without model calls/);
+      expect(readme).toContain('reason: e2e: parser check');
+      const metadata = JSON.parse(readFileSync(join(runDir, 'metadata.json'), 'utf8')) as { evaluationRound: number; evaluationRounds: Array<{ round: number; modelCalls: boolean }> };
+      expect(metadata.evaluationRound).toBe(2);
+      expect(metadata.evaluationRounds.map((r) => [r.round, r.modelCalls])).toEqual([
+        [1, true],
+        [2, false],
+      ]);
+      expect(readFileSync(join(runDir, 'logs', 'evaluator.log'), 'utf8')).toMatch(/evaluation round 2 of attempt 1 .*no model calls/);
+    });
+
+    it('replay afterwards rebuilds the same tree, byte for byte', async () => {
+      const replay = await stack.cli(['replay', identity]);
+      expectOk(replay);
+      const [latest] = (await eventsOf(identity, 'report.generated')).slice(-1);
+      expect(replay.stderr).toContain(`tree ${String(latest.data.treeHash)}`);
+    });
+
+    it('a second reevaluate makes round 3', async () => {
+      const again = await stack.cli(['reevaluate', identity]);
+      expectOk(again);
+      expect(again.stderr).toMatch(/round 2\s+round 3/);
+      expect((await eventsOf(identity, 'evaluation.completed')).map((e) => e.data.round)).toEqual([1, 2, 3]);
+      expect(await simRequests()).toBe(requestsBefore);
+    });
+  });
+
+  it('refuses an unknown identity with a clear message, exit 1', async () => {
+    const r = await stack.cli(['reevaluate', 'ffffffff_0000000']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("refused: no experiment with identity 'ffffffff_0000000' in the event log");
+  });
+
+  it('refuses a running identity, saying it is still running; the run then ends normally', async () => {
+    // The first model request hangs until its 2 s timeout (then is retried): the run is surely still going.
+    await fetch(sim('/sim/faults'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hangFirst: 1 }) });
+    try {
+      const { path } = writeConfig(stack, 'reeval-running', { model: { request_timeout_s: 2 } });
+      const owner = stack.cli(['run', path]);
+      let identity: string | undefined;
+      for (const deadline = Date.now() + 20_000; !identity; await new Promise((r) => setTimeout(r, 100))) {
+        if (Date.now() > deadline) throw new Error('the run never started');
+        const rows = (await db.query(`SELECT data->>'identity' AS identity FROM events WHERE type = 'experiment.started' AND data->'config'->>'name' = 'reeval-running'`)).rows as Array<{
+          identity: string;
+        }>;
+        identity = rows[0]?.identity;
+      }
+      const refused = await stack.cli(['reevaluate', identity]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(new RegExp(`refused: attempt 1 of ${identity} (is still running|is still being evaluated)`));
+      expectOk(await owner);
+      // The refusal is in the log (the request's stream), not a silent drop.
+      const rejected = (await db.query(`SELECT stream FROM events WHERE type = 'evaluation.rejected' AND data->>'identity' = $1`, [identity])).rows as Array<{ stream: string }>;
+      expect(rejected.map((r) => r.stream.split('-')[0])).toEqual(['request']);
+    } finally {
+      await fetch(sim('/sim/faults'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hangFirst: 0 }) });
+    }
+  });
+});
