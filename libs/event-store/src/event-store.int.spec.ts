@@ -5,7 +5,7 @@ import { appendToStream, VersionConflictError } from './append';
 import { CheckpointConflictError, readCheckpoint, storeCheckpoint } from './bookkeeping';
 import { EventStore } from './event-store';
 import type { EventPublisher } from './outbox';
-import { readAll, readStream, streamVersion } from './read';
+import { countInStream, findInStream, readAll, readStream, streamVersion } from './read';
 
 function failed(stream: string, error: string): AnyEnvelope {
   return createEvent(
@@ -127,5 +127,33 @@ describe('EventStore (real Postgres)', () => {
     await Promise.all(Array.from({ length: 20 }, (_, i) => store.append([{ stream: s, expected: 'any', events: [failed(s, `w${i}`)] }])));
     const events = await store.read((sql) => readStream(sql, s));
     expect(events.map((e) => e.streamPosition)).toEqual(Array.from({ length: 20 }, (_, i) => BigInt(i + 1)));
+  });
+
+  it('matches an evaluation round, counting events logged before rounds existed as round 1, from the index', async () => {
+    const s = stream();
+    const scored = (batchId: string, round: number | null) => {
+      const e = createEvent(
+        'evaluation.batch.scored',
+        { identity: 'x', attempt: 1, round: round ?? 1, phase: 'full', batchId, evaluatorVersion: 'eval/v1', predictions: [] },
+        { stream: s, correlationId: 'c1', causationId: null, producer: 'test', codeVersion: 'test' },
+      );
+      if (round !== null) return e;
+      const { round: _round, ...old } = e.data; // as logged before rounds existed
+      return { ...e, data: old } as AnyEnvelope;
+    };
+    await store.append([{ stream: s, expected: 'any', events: [scored('b1', null), scored('b2', 1), scored('b1', 2)] }]);
+    await store.read(async (sql) => {
+      expect(await countInStream(sql, s, 'evaluation.batch.scored', { attempt: 1, phase: 'full', round: 1 })).toBe(2);
+      expect((await findInStream(sql, s, 'evaluation.batch.scored', { attempt: 1, phase: 'full', round: 2 })).map((e) => (e.data as { batchId: string }).batchId)).toEqual(['b1']);
+      expect(await countInStream(sql, s, 'evaluation.batch.scored', { attempt: 1, phase: 'full' })).toBe(3);
+      // The round is read from the expression index, not from each (large, toasted) row.
+      await sql.query('SET LOCAL enable_seqscan = off');
+      const plan = await sql.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN SELECT count(*) FROM events WHERE stream = $1 AND type = 'evaluation.batch.scored' AND (data->>'attempt') = '1' AND (data->>'phase') = 'full' AND coalesce(data->>'round', '1') = '1'`,
+        [s],
+      );
+      expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Index Cond: .*COALESCE/);
+    });
+    await expect(store.read((sql) => countInStream(sql, s, 'evaluation.batch.scored', { attempt: 1, surprise: 'x' } as never))).rejects.toThrow(/data\.surprise: not an indexed field/);
   });
 });
