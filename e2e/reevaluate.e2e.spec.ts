@@ -111,6 +111,26 @@ describe('assay reevaluate, end to end', () => {
       expect((await eventsOf(identity, 'evaluation.completed')).map((e) => e.data.round)).toEqual([1, 2, 3]);
       expect(await simRequests()).toBe(requestsBefore);
     });
+
+    it('given a latest round scored by another evaluator version, replay refuses and says to reevaluate; reevaluate fixes it', async () => {
+      // What an upgrade looks like from the log's side: the latest round was scored by other rules.
+      await db.query(
+        `INSERT INTO events (stream, stream_position, message_id, type, schema_version, data, metadata, occurred_at)
+         SELECT stream, (SELECT max(stream_position) + 1 FROM events WHERE stream = e.stream), gen_random_uuid(), type, schema_version,
+                jsonb_set(jsonb_set(data, '{round}', '4'), '{evaluatorVersion}', '"eval/v0"'), metadata, now()
+           FROM events e WHERE type = 'evaluation.completed' AND data->>'identity' = $1 ORDER BY global_position DESC LIMIT 1`,
+        [identity],
+      );
+      const refused = await stack.cli(['replay', identity]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`evaluated by eval/v0`);
+      expect(refused.stderr).toContain(`run 'assay reevaluate ${identity}'`);
+      const fixed = await stack.cli(['reevaluate', identity]);
+      expectOk(fixed);
+      expect(fixed.stderr).toMatch(/round 4\s+round 5/);
+      expectOk(await stack.cli(['replay', identity]));
+      expect(readFileSync(join(runDir, 'README.txt'), 'utf8')).toMatch(/Evaluation round 5: re-scored/);
+    });
   });
 
   it('refuses an unknown identity with a clear message, exit 1', async () => {

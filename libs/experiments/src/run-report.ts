@@ -32,6 +32,22 @@ export function evaluationSummary(result: EvaluationResult, cache: { hitRate: nu
   return summary;
 }
 
+/** The log's latest round was scored by other rules than this code's: a replay cannot reproduce it. */
+export class EvaluatorVersionMismatchError extends Error {
+  constructor(
+    readonly identity: string,
+    readonly attempt: number,
+    readonly round: number,
+    readonly loggedVersion: string,
+  ) {
+    super(
+      `${identity} (attempt ${attempt}, evaluation round ${round}) was evaluated by ${loggedVersion}, this code is ${EVALUATOR_VERSION}: ` +
+        `the tree cannot be rebuilt byte for byte with other scoring rules; run 'assay reevaluate ${identity}' to score its logged inference results again (no model calls)`,
+    );
+    this.name = 'EvaluatorVersionMismatchError';
+  }
+}
+
 function only<T extends AnyEnvelope>(events: AnyEnvelope[], type: T['type'], what: string): T {
   const found = events.filter((e) => e.type === type);
   if (found.length !== 1) throw new Error(`expected one ${type} for ${what}, found ${found.length}`);
@@ -52,12 +68,7 @@ export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, rou
   if (planned.length !== 1) throw new Error(`expected one full-phase experiment.planned for ${identity} ${what}`);
   const ofRound = mine.filter((e) => (e.type === 'evaluation.completed' || e.type === 'evaluation.batch.scored') && roundOf(e) === round);
   const evaluation = only<EvaluationCompleted>(ofRound, 'evaluation.completed', `${identity} ${what} round ${round}`);
-  if (evaluation.data.evaluatorVersion !== EVALUATOR_VERSION) {
-    throw new Error(
-      `${identity} (attempt ${attempt}, evaluation round ${round}) was evaluated by ${evaluation.data.evaluatorVersion}, this code is ${EVALUATOR_VERSION}: ` +
-        `the tree cannot be rebuilt byte for byte with other scoring rules; run 'assay reevaluate ${identity}' to score its logged inference results again (no model calls)`,
-    );
-  }
+  if (evaluation.data.evaluatorVersion !== EVALUATOR_VERSION) throw new EvaluatorVersionMismatchError(identity, attempt, round, evaluation.data.evaluatorVersion);
   const full = <T extends AnyEnvelope>(type: string, from = mine) => from.filter((e) => e.type === type && (e.data as { phase?: string }).phase === 'full') as T[];
   const requests = full<InferenceBatchRequested>('inference.batch.requested');
   const completions = new Map(full<InferenceCompleted>('inference.completed').map((e) => [e.data.batchId, e]));

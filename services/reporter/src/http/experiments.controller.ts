@@ -14,7 +14,7 @@ import {
 } from '@nestjs/swagger';
 import { experimentStream } from '@assay/contracts';
 import { EventStore, readStream } from '@assay/event-store';
-import { REGISTRY_EVENT_TYPES } from '@assay/experiments';
+import { EvaluatorVersionMismatchError, REGISTRY_EVENT_TYPES } from '@assay/experiments';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ReportBuilder, UnknownExperimentError } from '../report-builder';
@@ -128,7 +128,7 @@ export class ExperimentsController {
   @ApiBadRequestResponse({ type: ErrorDto, description: 'Malformed identity' })
   @ApiUnauthorizedResponse({ type: ErrorDto, description: 'ASSAY_API_TOKEN is set and the bearer token is missing or wrong' })
   @ApiNotFoundResponse({ type: ErrorDto, description: 'No such identity in the event log' })
-  @ApiConflictResponse({ type: ErrorDto, description: 'The experiment has no evaluated attempt yet: nothing to rebuild' })
+  @ApiConflictResponse({ type: ErrorDto, description: 'The experiment has no evaluated attempt yet, or its latest evaluation round was scored by another evaluator version (re-evaluate it)' })
   async replay(@Param() params: IdentityParams): Promise<ReplayResultDto> {
     const detail = await this.findDetail(params.identity);
     if (detail.evaluatedAttempts.length === 0) {
@@ -140,6 +140,7 @@ export class ExperimentsController {
       return { identity: built.identity, attempt: built.attempt, runDir: built.runDir, treeHash: built.treeHash, files: built.files };
     } catch (error) {
       if (error instanceof UnknownExperimentError) throw new NotFoundException(error.message);
+      if (error instanceof EvaluatorVersionMismatchError) throw new ConflictException(error.message);
       throw error;
     }
   }
