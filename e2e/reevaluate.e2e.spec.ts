@@ -140,10 +140,10 @@ describe('assay reevaluate, end to end', () => {
   });
 
   it('refuses a running identity, saying it is still running; the run then ends normally', async () => {
-    // The first model request hangs until its 2 s timeout (then is retried): the run is surely still going.
+    // The first model request hangs until its 5 s timeout (then is retried): the run is surely still going.
     await fetch(sim('/sim/faults'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hangFirst: 1 }) });
     try {
-      const { path } = writeConfig(stack, 'reeval-running', { model: { request_timeout_s: 2 } });
+      const { path } = writeConfig(stack, 'reeval-running', { model: { request_timeout_s: 5 } });
       const owner = stack.cli(['run', path]);
       let identity: string | undefined;
       for (const deadline = Date.now() + 20_000; !identity; await new Promise((r) => setTimeout(r, 100))) {

@@ -151,7 +151,7 @@ function navigationSection(report: RunReport, rows: readonly PredictionRow[]): s
     'review.txt                 post-run checklist, one line per check, then the verdict',
     'metrics.json               all scores: overall / by group / by item, baselines side by side',
     'config.yaml, config.json   the resolved config (re-running it reproduces this run)',
-    'metadata.json              code version, identity, timestamps, hosts, data and split hashes',
+    'metadata.json              code version, identity, timestamps, hosts, data and split hashes, evaluation rounds',
     'predictions.parquet        every prediction (for pandas / DuckDB)',
     'raw_outputs.parquet        every model input (chat template applied) and raw output',
     'groups/_index.csv          START HERE: one row per group, worst first, baselines alongside',
