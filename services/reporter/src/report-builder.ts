@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { experimentStream, type AnyEnvelope, type ExperimentStarted } from '@assay/contracts';
-import { EventStore, EVENT_COLUMNS, readStream, toStoredEvent, type EventRow } from '@assay/event-store';
+import { AssayEvent, experimentStream, type AnyEnvelope, type ExperimentStarted } from '@assay/contracts';
+import { EventStore, EVENT_COLUMNS, findInStream, readStream, toStoredEvent, type EventRow } from '@assay/event-store';
 import {
   assembleRunReport,
   evaluationSummary,
@@ -16,6 +16,8 @@ import { hashTree, replaceDirectoryAtomically, writeRunDirectory } from '@assay/
 import { randomBytes } from 'node:crypto';
 import { KeyedLock } from './keyed-lock';
 import { rm } from 'node:fs/promises';
+
+const TYPES_BUT_SCORED_BATCHES = AssayEvent.options.map((o) => o.shape.type.value).filter((t) => t !== 'evaluation.batch.scored');
 
 export interface BuiltReport {
   identity: string;
@@ -62,9 +64,14 @@ export class ReportBuilder {
 
   private async buildNow(identity: string): Promise<BuiltReport> {
     const stream = experimentStream(identity);
-    const events = await this.store.read((sql) => readStream(sql, stream));
+    // The scored batches (the bulk of a stream) only of the round shown, not of every round.
+    const { events, latest } = await this.store.read(async (sql) => {
+      const withoutScored = await readStream(sql, stream, { types: TYPES_BUT_SCORED_BATCHES });
+      const shown = latestEvaluation(withoutScored);
+      const scored = shown ? await findInStream(sql, stream, 'evaluation.batch.scored', { attempt: shown.attempt, phase: 'full', round: shown.round }) : [];
+      return { events: [...withoutScored, ...scored], latest: shown };
+    });
     if (events.length === 0) throw new UnknownExperimentError(identity);
-    const latest = latestEvaluation(events);
     if (!latest) throw new Error(`${identity} has no evaluated attempt: nothing to report yet`);
     const { attempt: chosen, round } = latest;
     const evaluation = events.find((e) => e.type === 'evaluation.completed' && (e.data as { attempt: number }).attempt === chosen && roundOf(e) === round)!;
