@@ -2,7 +2,7 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type EvaluationSmokeChecked, type ExperimentStarted } from '@assay/contracts';
 import { EventStore, readStream } from '@assay/event-store';
-import { prepareExperiment, StageError } from '@assay/experiments';
+import { planBatches, prepareExperiment, StageError, type PlannedBatch, type PreparedExperiment } from '@assay/experiments';
 import { RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 import { PlanWriter } from './plan-writer';
@@ -55,22 +55,33 @@ export class EvaluationSmokeCheckedConsumer {
       this.runLog.write(runDir, 'smoke test passed (--smoke-only: stopping here)');
       return;
     }
-    // Plan the full run from the same inputs; a data file changed since the start is a failure.
-    const prepared = await prepareExperiment(PlanWriter.configOf(started), started.data.codeVersion).catch((error: Error) => {
-      if (error instanceof StageError) return error;
-      throw error;
-    });
-    const changed = prepared instanceof StageError ? prepared.message : prepared.identity.identity !== identity ? 'the data files changed since the run started' : null;
+    // Plan the full run from the same inputs (possibly in another process than the smoke plan):
+    // the identity covers config, data hashes and code version, and planning is deterministic,
+    // so an unchanged identity means the very plan the pre-flight checked. A data file changed
+    // since the start is a failure.
+    const planned = await this.replan(started, identity);
+    const changed = 'error' in planned ? planned.error : null;
     await this.store.handle('planner', event.id, async () => [
       {
         stream,
         expected: 'any',
         events:
-          changed !== null || prepared instanceof StageError
-            ? [createEvent('experiment.failed', { requestId: started.data.requestId, identity, attempt, stage: 'preflight', error: changed ?? 'unknown', details: [] }, ctx)]
-            : this.plans.planEvents(event, started.data, prepared, 'full', []),
+          'error' in planned
+            ? [createEvent('experiment.failed', { requestId: started.data.requestId, identity, attempt, stage: 'preflight', error: planned.error, details: [] }, ctx)]
+            : this.plans.planEvents(event, started.data, planned.prepared, planned.plan, 'full', []),
       },
     ]);
     this.runLog.write(runDir, changed ? `FAILED: ${changed}` : 'smoke test passed: full run planned');
+  }
+
+  private async replan(started: ExperimentStarted, identity: string): Promise<{ prepared: PreparedExperiment; plan: PlannedBatch[] } | { error: string }> {
+    try {
+      const prepared = await prepareExperiment(PlanWriter.configOf(started), started.data.codeVersion);
+      if (prepared.identity.identity !== identity) return { error: 'the data files changed since the run started' };
+      return { prepared, plan: planBatches(prepared) };
+    } catch (error) {
+      if (error instanceof StageError) return { error: error.message };
+      throw error;
+    }
   }
 }

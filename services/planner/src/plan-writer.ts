@@ -1,10 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { ExperimentConfig } from '@assay/config';
 import { causedBy, createEvent, experimentStream, type AnyEnvelope, type ExperimentStarted } from '@assay/contracts';
-import { modelCallSettings, planBatches, smokeBatch, type PlannedBatch, type PreparedExperiment } from '@assay/experiments';
+import { modelCallSettings, smokeBatch, type PlannedBatch, type PreparedExperiment } from '@assay/experiments';
 import { ServiceInfo } from '@assay/messaging/nest';
 
-/** Turns a plan into its events: `experiment.planned` and one `inference.batch.requested` per entity. */
+/**
+ * Turns a plan into its events: `experiment.planned` and one `inference.batch.requested` per
+ * entity. It takes the plan (planBatches, computed once per request) rather than making one, so
+ * the pre-flight, the smoke batch and the full run all use the same batches.
+ */
 @Injectable()
 export class PlanWriter {
   constructor(private readonly info: ServiceInfo) {}
@@ -13,12 +17,12 @@ export class PlanWriter {
     cause: AnyEnvelope,
     started: Pick<ExperimentStarted['data'], 'identity' | 'attempt'>,
     prepared: PreparedExperiment,
+    plan: PlannedBatch[],
     phase: 'smoke' | 'full',
     preflightWarnings: string[],
   ): AnyEnvelope[] {
     const config = prepared.config;
-    const all = planBatches(prepared);
-    const batches: PlannedBatch[] = phase === 'smoke' ? [smokeBatch(all, config.smoke.examples)] : all;
+    const batches: PlannedBatch[] = phase === 'smoke' ? [smokeBatch(plan, config.smoke.examples, prepared.dataset.items)] : plan;
     const ctx = causedBy(cause, experimentStream(started.identity), 'planner', this.info.codeVersion);
     const model = modelCallSettings(config);
     const itemsAsked = new Set(batches.flatMap((b) => b.prompts.map((p) => JSON.stringify([p.group, p.item]))));
