@@ -7,3 +7,4 @@ export * from './scoring';
 export * from './run-report';
 export * from './registry-file';
 export * from './labels';
+export * from './plan-events';
