@@ -8,3 +8,4 @@ export * from './run-report';
 export * from './registry-file';
 export * from './labels';
 export * from './plan-events';
+export * from './plan-append';

@@ -96,6 +96,20 @@ export async function prepareExperiment(config: ExperimentConfig, codeVersion: s
   };
 }
 
+/**
+ * Why `prepared` no longer describes the files on disk (the names of the changed data files), or
+ * null when every data file, split included, still has the hash it was prepared from. Hashing
+ * only: it lets a plan made earlier be reused without loading and planning the data again.
+ */
+export async function dataChangedSince(prepared: PreparedExperiment): Promise<string | null> {
+  const data = prepared.config.data;
+  const paths = { profiles: data.profiles, responses: data.responses, items: data.items, split: data.split };
+  const roles = Object.keys(paths) as Array<keyof typeof paths>;
+  const now = await Promise.all(roles.map((role) => hashOrFail(role, paths[role])));
+  const changed = roles.filter((role, i) => now[i] !== prepared.dataHashes[role]);
+  return changed.length === 0 ? null : `the data files changed since the run started (${changed.map((r) => `data.${r}`).join(', ')})`;
+}
+
 /** The config's chat template, or a preflight failure naming the key. */
 export function chatTemplateOf(config: ExperimentConfig): ChatTemplate {
   try {

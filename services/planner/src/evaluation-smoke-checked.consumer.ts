@@ -2,9 +2,10 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type EvaluationSmokeChecked, type ExperimentStarted } from '@assay/contracts';
 import { EventStore, readStream } from '@assay/event-store';
-import { planBatches, prepareExperiment, StageError, type PlannedBatch, type PreparedExperiment } from '@assay/experiments';
+import { dataChangedSince, planBatches, prepareExperiment, StageError, type PlannedBatch, type PreparedExperiment } from '@assay/experiments';
 import { RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
+import { PlanCache, type CachedPlan } from './plan-cache';
 import { PlanWriter } from './plan-writer';
 
 /**
@@ -18,6 +19,7 @@ export class EvaluationSmokeCheckedConsumer {
     private readonly info: ServiceInfo,
     private readonly plans: PlanWriter,
     private readonly runLog: RunLog,
+    private readonly cache: PlanCache,
   ) {}
 
   @OnEvent(Subjects['evaluation.smoke.checked'])
@@ -55,11 +57,12 @@ export class EvaluationSmokeCheckedConsumer {
       this.runLog.write(runDir, 'smoke test passed (--smoke-only: stopping here)');
       return;
     }
-    // Plan the full run from the same inputs (possibly in another process than the smoke plan):
-    // the identity covers config, data hashes and code version, and planning is deterministic,
-    // so an unchanged identity means the very plan the pre-flight checked. A data file changed
-    // since the start is a failure.
-    const planned = await this.replan(started, identity);
+    // The full run uses the plan the pre-flight checked: kept in memory when the smoke result
+    // comes back to the process that started the run, else made again from the same inputs. The
+    // identity covers config, data hashes and code version, and planning is deterministic, so an
+    // unchanged identity means the same plan. A data file changed since the start is a failure.
+    const cached = this.cache.take(identity, attempt);
+    const planned = cached ? await this.reuse(cached) : await this.replan(started, identity);
     const changed = 'error' in planned ? planned.error : null;
     await this.store.handle('planner', event.id, async () => [
       {
@@ -72,6 +75,16 @@ export class EvaluationSmokeCheckedConsumer {
       },
     ]);
     this.runLog.write(runDir, changed ? `FAILED: ${changed}` : 'smoke test passed: full run planned');
+  }
+
+  private async reuse(cached: CachedPlan): Promise<{ prepared: PreparedExperiment; plan: PlannedBatch[] } | { error: string }> {
+    try {
+      const changed = await dataChangedSince(cached.prepared);
+      return changed === null ? cached : { error: changed };
+    } catch (error) {
+      if (error instanceof StageError) return { error: error.message };
+      throw error;
+    }
   }
 
   private async replan(started: ExperimentStarted, identity: string): Promise<{ prepared: PreparedExperiment; plan: PlannedBatch[] } | { error: string }> {

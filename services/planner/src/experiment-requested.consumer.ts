@@ -20,6 +20,7 @@ import {
 import { RunLog, TransientError } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 import { hostname } from 'node:os';
+import { PlanCache } from './plan-cache';
 import { PlanWriter } from './plan-writer';
 
 interface Preflight {
@@ -41,6 +42,7 @@ export class ExperimentRequestedConsumer {
     private readonly info: ServiceInfo,
     private readonly plans: PlanWriter,
     private readonly runLog: RunLog,
+    private readonly cache: PlanCache,
   ) {}
 
   @OnEvent(Subjects['experiment.requested'])
@@ -88,6 +90,8 @@ export class ExperimentRequestedConsumer {
     if (before.kind === 'start') preflight = await this.preflight(prepared);
 
     const ctx = causedBy(event, stream, 'planner', this.info.codeVersion);
+    // Set inside the transaction: the attempt whose smoke phase was planned (its full run comes later).
+    const smokePlanned: { attempt: number | null } = { attempt: null };
     const outcome = await this.store.handle('planner', event.id, async (sql) => {
       await sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [stream]);
       const decision = decideRequest(entryFromStream(await registryEvents(sql), identity), request.force);
@@ -135,11 +139,14 @@ export class ExperimentRequestedConsumer {
       } else {
         const phase = config.smoke.enabled || request.smokeOnly ? 'smoke' : 'full';
         events.push(...this.plans.planEvents(event, started.data, prepared, preflight.plan, phase, preflight.warnings));
+        smokePlanned.attempt = phase === 'smoke' && !request.smokeOnly ? decision.attempt : null;
       }
       appends.push({ stream, expected: 'any', events });
       return appends;
     });
     if (outcome.duplicate) return;
+    // The full run follows the smoke result: keep the checked plan for it.
+    if (smokePlanned.attempt !== null) this.cache.put(identity, smokePlanned.attempt, { prepared, plan: preflight.plan });
     for (const e of outcome.appended) this.logOutcome(runDir, e);
   }
 
