@@ -2,7 +2,7 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type EvaluationSmokeChecked, type ExperimentStarted } from '@assay/contracts';
 import { EventStore, readStream } from '@assay/event-store';
-import { dataChangedSince, planBatches, prepareExperiment, StageError, type PlannedBatch, type PreparedExperiment } from '@assay/experiments';
+import { appendInChunks, dataChangedSince, planBatches, prepareExperiment, StageError, type PlannedBatch, type PreparedExperiment } from '@assay/experiments';
 import { RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 import { PlanCache, type CachedPlan } from './plan-cache';
@@ -64,16 +64,19 @@ export class EvaluationSmokeCheckedConsumer {
     const cached = this.cache.take(identity, attempt);
     const planned = cached ? await this.reuse(cached) : await this.replan(started, identity);
     const changed = 'error' in planned ? planned.error : null;
-    await this.store.handle('planner', event.id, async () => [
-      {
-        stream,
-        expected: 'any',
-        events:
-          'error' in planned
-            ? [createEvent('experiment.failed', { requestId: started.data.requestId, identity, attempt, stage: 'preflight', error: planned.error, details: [] }, ctx)]
-            : this.plans.planEvents(event, started.data, planned.prepared, planned.plan, 'full', []),
-      },
-    ]);
+    if ('error' in planned) {
+      await this.store.handle('planner', event.id, async () => [
+        {
+          stream,
+          expected: 'any',
+          events: [createEvent('experiment.failed', { requestId: started.data.requestId, identity, attempt, stage: 'preflight', error: planned.error, details: [] }, ctx)],
+        },
+      ]);
+    } else {
+      // Hundreds of batch requests: in chunks, so workers start on the first ones while the rest
+      // are written (crash-safe: see appendInChunks).
+      await appendInChunks(this.store, 'planner', event.id, stream, this.plans.planEvents(event, started.data, planned.prepared, planned.plan, 'full', []));
+    }
     this.runLog.write(runDir, changed ? `FAILED: ${changed}` : 'smoke test passed: full run planned');
   }
 
