@@ -149,7 +149,7 @@ interface Around {
  * Builds every entity's prompts from one chat-template render per item for the whole run plus
  * one per entity, instead of one per (entity, item): at full size 72 + 471 renders, not 33,912.
  *
- * Why this is exact. The rendered text is F(messages), where only the profile depends on the
+ * Why the texts are the renders. The rendered text is F(messages), where only the profile depends on the
  * entity and only the item values depend on the item. Chat templates place message content into
  * their output; if F treats the profile as opaque text, then for every item i there are strings
  * A_i, B_i with F(profile p, item i) = A_i + p + B_i for every p. We check that, per run and per
@@ -167,6 +167,9 @@ interface Around {
  * The shared prefix is A + p + the common start of all B_i (probes included, so it stops where
  * the first item value starts, never inside item text), exactly what the exact path finds. A
  * check that fails sends the entity down the exact path: slower, never a different text.
+ * What no check here sees: a template that branches on words of one entity's profile combined
+ * with an item other than the first (`{% if 'age: 3' in content and 'q7' in content %}`). Chat
+ * templates shipped with models branch on roles and flags, not on the words of the content.
  */
 export class PromptComposer {
   private readonly parts: { before: string; prefixTail: string; suffixes: string[] } | null;
