@@ -44,10 +44,10 @@ describe('appendInChunks (real Postgres)', () => {
   const storedErrors = async (s: string) => (await store.read((sql) => readStream(sql, s))).map((e) => (e.data as { error: string }).error);
   const expected = (n: number) => Array.from({ length: n }, (_, i) => `event ${i}`);
 
-  it('given 70 events and chunks of 32, when appended, then all are stored once in order, published once, and the message is recorded last', async () => {
+  it('given 70 events and chunks of 8, 16, 32, 14, when appended, then all are stored once in order, published once, and the message is recorded last', async () => {
     const s = stream();
     const message = randomUUID();
-    const result = await appendInChunks(store, 'planner', message, s, output(s, 70), 32);
+    const result = await appendInChunks(store, 'planner', message, s, output(s, 70), { first: 8, max: 32 });
     expect(result.duplicate).toBe(false);
     expect(result.appended).toHaveLength(70);
     expect(await storedErrors(s)).toEqual(expected(70));
@@ -56,36 +56,36 @@ describe('appendInChunks (real Postgres)', () => {
     expect(await store.read((sql) => isProcessed(sql, 'planner', message))).toBe(true);
   });
 
-  it('given a planner that dies after its first chunk, when the message is redelivered, then every event is stored exactly once, in order', async () => {
+  it('given a planner that dies while publishing its second chunk, when the message is redelivered, then every event is stored exactly once, in order', async () => {
     const s = stream();
     const message = randomUUID();
-    failAfter = 10; // publishing the first chunk fails after it committed: the process "dies" there
-    await expect(appendInChunks(store, 'planner', message, s, output(s, 70), 32)).rejects.toThrow('simulated crash');
-    expect(await storedErrors(s)).toEqual(expected(32));
+    failAfter = 10; // the second chunk (events 8-23) commits, then publishing it fails: the process "dies" there
+    await expect(appendInChunks(store, 'planner', message, s, output(s, 70), { first: 8, max: 32 })).rejects.toThrow('simulated crash');
+    expect(await storedErrors(s)).toEqual(expected(24));
     expect(await store.read((sql) => isProcessed(sql, 'planner', message))).toBe(false);
 
     failAfter = Infinity;
     published.length = 0;
-    const again = await appendInChunks(store, 'planner', message, s, output(s, 70), 32);
+    const again = await appendInChunks(store, 'planner', message, s, output(s, 70), { first: 8, max: 32 });
     expect(again.duplicate).toBe(false);
-    expect(again.appended.map((e) => (e.data as { error: string }).error)).toEqual(expected(70).slice(32));
+    expect(again.appended.map((e) => (e.data as { error: string }).error)).toEqual(expected(70).slice(24));
     expect(await storedErrors(s)).toEqual(expected(70));
-    // The chunk stored before the crash is not sent again by the redelivery (the outbox relay owns it).
-    expect(published).toHaveLength(38);
+    // The chunks stored before the crash are not sent again by the redelivery (the outbox relay owns them).
+    expect(published).toHaveLength(46);
   });
 
   it('given a message already handled, when redelivered, then nothing is appended', async () => {
     const s = stream();
     const message = randomUUID();
-    await appendInChunks(store, 'planner', message, s, output(s, 5), 2);
-    const again = await appendInChunks(store, 'planner', message, s, output(s, 5), 2);
+    await appendInChunks(store, 'planner', message, s, output(s, 5), { first: 2, max: 2 });
+    const again = await appendInChunks(store, 'planner', message, s, output(s, 5), { first: 2, max: 2 });
     expect(again).toEqual({ duplicate: true, appended: [] });
     expect(await storedErrors(s)).toEqual(expected(5));
   });
 
   it('given bad arguments, when appended, then the error names them', async () => {
-    await expect(appendInChunks(store, 'planner', randomUUID(), stream(), [], 2)).rejects.toThrow('appendInChunks: no events for');
+    await expect(appendInChunks(store, 'planner', randomUUID(), stream(), [])).rejects.toThrow('appendInChunks: no events for');
     const s = stream();
-    await expect(appendInChunks(store, 'planner', randomUUID(), s, output(s, 1), 0)).rejects.toThrow('chunkSize must be a positive integer, got 0');
+    await expect(appendInChunks(store, 'planner', randomUUID(), s, output(s, 1), { first: 0, max: 4 })).rejects.toThrow('chunk size first must be a positive integer, got 0');
   });
 });

@@ -3,11 +3,25 @@ import type { AnyEnvelope } from '@assay/contracts';
 import { isProcessed, type EventStore, type HandleResult } from '@assay/event-store';
 
 /**
- * Events per transaction when a full plan is appended. A full-size batch request is ~30 KB of
- * JSON, so a chunk is ~1 MB: small enough that the first batches reach the workers while the
- * rest are written, large enough that the 15 or so transactions cost little.
+ * Chunk sizes when a full plan is appended: the first chunk is small, so the first batches reach
+ * the workers at once, and each next one doubles, so the whole plan takes few transactions
+ * (each takes the experiment stream's lock, which the workers' appends also need). A full-size
+ * batch request is ~30 KB of JSON: the largest chunk is ~8 MB.
  */
-export const PLAN_CHUNK_EVENTS = 32;
+export const PLAN_CHUNKS = { first: 16, max: 256 };
+
+/** [start, end) of each chunk: sizes first, 2 x first, ... up to max. Depends only on the count. */
+export function chunkBounds(count: number, sizes: { first: number; max: number }): Array<[number, number]> {
+  for (const [name, v] of Object.entries(sizes)) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`chunk size ${name} must be a positive integer, got ${v}`);
+  }
+  if (sizes.max < sizes.first) throw new Error(`chunk size max (${sizes.max}) is below first (${sizes.first})`);
+  const bounds: Array<[number, number]> = [];
+  for (let start = 0, size = sizes.first; start < count; start += size, size = Math.min(size * 2, sizes.max)) {
+    bounds.push([start, Math.min(start + size, count)]);
+  }
+  return bounds;
+}
 
 /** A UUID (version-5 layout) derived from `seed`: the same seed gives the same id on every delivery. */
 export function derivedEventId(seed: string): string {
@@ -17,7 +31,7 @@ export function derivedEventId(seed: string): string {
 }
 
 /**
- * Appends the events one message produces in chunks of `chunkSize`, each chunk its own
+ * Appends the events one message produces in chunks (chunkBounds), each chunk its own
  * transaction, published as soon as it commits; the message is recorded as handled with the
  * last chunk. Crash and redelivery safe, each event stored exactly once:
  *  - every event gets an id derived from (consumer, message id, position), so the same message
@@ -35,16 +49,16 @@ export async function appendInChunks(
   messageId: string,
   stream: string,
   events: AnyEnvelope[],
-  chunkSize = PLAN_CHUNK_EVENTS,
+  sizes = PLAN_CHUNKS,
 ): Promise<HandleResult> {
   if (events.length === 0) throw new Error(`appendInChunks: no events for '${stream}'`);
-  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new Error(`appendInChunks: chunkSize must be a positive integer, got ${chunkSize}`);
+  const bounds = chunkBounds(events.length, sizes);
   if (await store.read((sql) => isProcessed(sql, consumer, messageId))) return { duplicate: true, appended: [] };
   const identified = events.map((e, i) => ({ ...e, id: derivedEventId(JSON.stringify([consumer, messageId, i])) }) as AnyEnvelope);
   const appended: AnyEnvelope[] = [];
-  const lastStart = Math.floor((identified.length - 1) / chunkSize) * chunkSize;
-  for (let start = 0; start < lastStart; start += chunkSize) {
-    const chunk = identified.slice(start, start + chunkSize);
+  const [lastStart] = bounds[bounds.length - 1];
+  for (const [start, end] of bounds.slice(0, -1)) {
+    const chunk = identified.slice(start, end);
     const [result] = await store.append([{ stream, expected: 'any', events: chunk }]);
     if (!result.alreadyAppended) appended.push(...chunk);
   }
