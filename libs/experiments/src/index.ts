@@ -8,3 +8,5 @@ export * from './run-report';
 export * from './registry-file';
 export * from './labels';
 export * from './evaluation-rounds';
+export * from './plan-events';
+export * from './plan-append';

@@ -1,5 +1,5 @@
 import { computeIdentity, type ExperimentConfig, type Identity } from '@assay/config';
-import type { FailureStage, SplitInfo } from '@assay/contracts';
+import type { FailureStage, ItemDef, SplitInfo } from '@assay/contracts';
 import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, type Dataset, type SplitFile } from '@assay/data';
 import { loadChatTemplate, planEntityBatches, type ChatTemplate, type EntityPrompts } from '@assay/prompting';
 import { applyLabels, LabelError } from './labels';
@@ -96,6 +96,20 @@ export async function prepareExperiment(config: ExperimentConfig, codeVersion: s
   };
 }
 
+/**
+ * Why `prepared` no longer describes the files on disk (the names of the changed data files), or
+ * null when every data file, split included, still has the hash it was prepared from. Hashing
+ * only: it lets a plan made earlier be reused without loading and planning the data again.
+ */
+export async function dataChangedSince(prepared: PreparedExperiment): Promise<string | null> {
+  const data = prepared.config.data;
+  const paths = { profiles: data.profiles, responses: data.responses, items: data.items, split: data.split };
+  const roles = Object.keys(paths) as Array<keyof typeof paths>;
+  const now = await Promise.all(roles.map((role) => hashOrFail(role, paths[role])));
+  const changed = roles.filter((role, i) => now[i] !== prepared.dataHashes[role]);
+  return changed.length === 0 ? null : `the data files changed since the run started (${changed.map((r) => `data.${r}`).join(', ')})`;
+}
+
 /** The config's chat template, or a preflight failure naming the key. */
 export function chatTemplateOf(config: ExperimentConfig): ChatTemplate {
   try {
@@ -150,15 +164,44 @@ export function planBatches(prepared: PreparedExperiment): PlannedBatch[] {
   return batches;
 }
 
-/** The smoke test's examples (seed §8): the first entity's prompts, spread over groups. */
-export function smokeBatch(batches: PlannedBatch[], examples: number): PlannedBatch {
-  const first = batches[0];
-  const byGroup = new Map<string, PlannedPrompt[]>();
-  for (const p of first.prompts) byGroup.set(p.group, [...(byGroup.get(p.group) ?? []), p]);
-  const picked: PlannedPrompt[] = [];
-  // Round-robin over groups, so 4 examples exercise as many item kinds as the entity has.
-  for (let round = 0; picked.length < examples && round < first.prompts.length; round++) {
-    for (const prompts of byGroup.values()) if (prompts[round] && picked.length < examples) picked.push(prompts[round]);
+/** Takes one element from each list in turn, in list order, until all are used. */
+function interleave<T>(lists: T[][]): T[] {
+  const out: T[] = [];
+  const total = lists.reduce((n, l) => n + l.length, 0);
+  for (let round = 0; out.length < total; round++) {
+    for (const list of lists) if (round < list.length) out.push(list[round]);
   }
+  return out;
+}
+
+function groupBy<T>(values: T[], key: (v: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const v of values) {
+    const k = key(v);
+    const list = groups.get(k);
+    if (list) list.push(v);
+    else groups.set(k, [v]);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * The smoke test's examples (seed §8): the first entity's prompts, varied so that "predictions
+ * are not all identical" can pass on real data: item kinds in turn (binary, ordinal, continuous
+ * answers differ in range), and within a kind the groups in turn. Kinds and groups are taken in
+ * plan order, so the choice is the same on every run of the same plan.
+ */
+export function smokeBatch(batches: PlannedBatch[], examples: number, items: ItemDef[]): PlannedBatch {
+  if (batches.length === 0) throw new Error('smokeBatch: the plan has no batches');
+  if (!Number.isInteger(examples) || examples < 1) throw new Error(`smokeBatch: examples must be a positive integer, got ${examples}`);
+  const first = batches[0];
+  const kindOf = new Map(items.map((i) => [JSON.stringify([i.group, i.item]), i.kind]));
+  const kind = (p: PlannedPrompt): string => {
+    const k = kindOf.get(JSON.stringify([p.group, p.item]));
+    if (k === undefined) throw new Error(`smokeBatch: planned item group ${JSON.stringify(p.group)} item ${JSON.stringify(p.item)} is not among the items`);
+    return k;
+  };
+  const byKind = groupBy(first.prompts, kind).map((prompts) => interleave(groupBy(prompts, (p) => p.group)));
+  const picked = interleave(byKind).slice(0, examples);
   return { batchId: `smoke:${first.batchId}`, entityId: first.entityId, prefix: first.prefix, prompts: picked };
 }

@@ -4,10 +4,12 @@ import type { ItemDef } from '@assay/contracts';
 import {
   buildEntityPrompts,
   ChatTemplate,
+  detachedCopy,
   DEFAULT_PROMPT_TEMPLATES,
   loadChatTemplate,
   planEntityBatches,
   PrefixCompatibilityError,
+  PromptComposer,
   promptId,
   PromptTemplates,
   renderChatTemplate,
@@ -98,6 +100,86 @@ describe('buildEntityPrompts', () => {
     expect(() => buildEntityPrompts(ENTITY, ITEMS, { system: 'S', user: '{profile} {questoin}' }, CHATML)).toThrow('user template: unknown placeholder(s) {questoin}');
     expect(() => buildEntityPrompts(ENTITY, ITEMS, { system: 'S', user: '{question}' }, CHATML)).toThrow('must contain {profile} exactly once');
     expect(() => substitute('{nope}', { profile: '', group: '', item: '', question: '', min: '', max: '' }, 'user')).toThrow('user template: unknown placeholder {nope}');
+  });
+});
+
+describe('PromptComposer', () => {
+  const entities: Entity[] = [ENTITY, { entityId: 'e2', features: [['age', '71'], ['region', 'south']] }, { entityId: 'e3', features: [['x', '']] }];
+  const custom = (template: string): ChatTemplate => ({ source: 'test', template, bosToken: '<s>', eosToken: '</s>' });
+
+  it.each([['chatml', CHATML], ['llama3', LLAMA3]])('given the default templates and %s, when composed, then every prompt is exactly the rendered chat text and the prefix is the exact path\'s', (_n, chat) => {
+    const composer = new PromptComposer(ITEMS, DEFAULT_PROMPT_TEMPLATES, chat);
+    expect(composer.composable).toBe(true);
+    for (const entity of entities) {
+      const ep = composer.build(entity);
+      expect(ep).toEqual(buildEntityPrompts(entity, ITEMS, DEFAULT_PROMPT_TEMPLATES, chat));
+      ep.prompts.forEach((p, i) => expect(ep.prefix + p.suffix).toBe(fullText(entity, ITEMS[i], DEFAULT_PROMPT_TEMPLATES, chat)));
+    }
+  });
+
+  it('given a user template with the item part before the profile, when composed, then it is not composable and building fails with the exact path\'s error', () => {
+    const bad: PromptTemplates = { system: 'Simulate.', user: 'Question: {question}\nProfile:\n{profile}\nAnswer between {min} and {max}.' };
+    const composer = new PromptComposer(ITEMS, bad, CHATML);
+    expect(composer.composable).toBe(false);
+    expect(() => composer.build(ENTITY)).toThrow(PrefixCompatibilityError);
+    expect(() => composer.build(ENTITY)).toThrow(`entity "p/1 ü": its prompts diverge at character`);
+    expect(() => planEntityBatches([ENTITY], ITEMS, [ENTITY.entityId], bad, CHATML)).toThrow('put {profile} before any item placeholder');
+  });
+
+  it('given a chat template whose text before the profile depends on the item (the user message length), when composed, then it fails as prefix-incompatible', () => {
+    const leaky = custom("{{ messages[1]['content'] | length }}|{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}");
+    const composer = new PromptComposer(ITEMS, DEFAULT_PROMPT_TEMPLATES, leaky);
+    expect(composer.composable).toBe(false);
+    expect(() => composer.build(ENTITY)).toThrow(PrefixCompatibilityError);
+  });
+
+  it('given a chat template that hoists the last message\'s item text before the system prompt, when composed, then it fails as prefix-incompatible', () => {
+    const hoisting = custom("[{{ messages[-1]['content'][-12:] }}]{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}");
+    expect(() => planEntityBatches([ENTITY], ITEMS, [ENTITY.entityId], DEFAULT_PROMPT_TEMPLATES, hoisting)).toThrow(PrefixCompatibilityError);
+  });
+
+  it('given a chat template that transforms the content (upper-cases it), when composed, then it is not composable and every entity is rendered in full, exactly', () => {
+    const shouting = custom("{% for m in messages %}{{ m['role'] }}: {{ m['content'] | upper }}\n{% endfor %}");
+    const composer = new PromptComposer(ITEMS, DEFAULT_PROMPT_TEMPLATES, shouting);
+    expect(composer.composable).toBe(false);
+    for (const entity of entities) {
+      const ep = composer.build(entity);
+      ep.prompts.forEach((p, i) => expect(ep.prefix + p.suffix).toBe(fullText(entity, ITEMS[i], DEFAULT_PROMPT_TEMPLATES, shouting)));
+    }
+  });
+
+  it('given a chat template that branches on words of the profile, when composed, then the entities it affects are rendered in full and every text stays exact', () => {
+    const branching = custom("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}{% if 'age: 3' in m['content'] %} (thirties){% endif %}\n{% endfor %}");
+    const composer = new PromptComposer(ITEMS, DEFAULT_PROMPT_TEMPLATES, branching);
+    expect(composer.composable).toBe(true);
+    for (const entity of entities) {
+      const ep = composer.build(entity);
+      ep.prompts.forEach((p, i) => expect(ep.prefix + p.suffix).toBe(fullText(entity, ITEMS[i], DEFAULT_PROMPT_TEMPLATES, branching)));
+    }
+    expect(composer.build(ENTITY).prompts[0].suffix).toContain('(thirties)');
+  });
+
+  it('given an entity whose profile the template changes (llama3 trims a profile that opens the message), when composed, then that entity is rendered in full and stays exact', () => {
+    const atStart: PromptTemplates = { system: 'S', user: "{profile}\n\nIn study '{group}', question '{item}': {question} ({min}-{max})" };
+    const padded: Entity = { entityId: 'padded', features: [['  lead', 'x']] };
+    const composer = new PromptComposer(ITEMS, atStart, LLAMA3);
+    expect(composer.composable).toBe(true);
+    for (const entity of [padded, ...entities]) {
+      const ep = composer.build(entity);
+      ep.prompts.forEach((p, i) => expect(ep.prefix + p.suffix).toBe(fullText(entity, ITEMS[i], atStart, LLAMA3)));
+    }
+    expect(composer.build(padded).prefix.startsWith('<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nlead: x')).toBe(true);
+  });
+
+  it('given duplicate or no items, when composed, then the error says so', () => {
+    expect(() => new PromptComposer([ITEMS[0], ITEMS[0]], DEFAULT_PROMPT_TEMPLATES, CHATML)).toThrow('prompt plan: item group "g1" item "q1" given twice');
+    expect(() => new PromptComposer([], DEFAULT_PROMPT_TEMPLATES, CHATML)).toThrow('prompt plan: no items to build prompts for');
+  });
+});
+
+describe('detachedCopy', () => {
+  it('given any string, lone surrogates and non-ASCII included, when copied, then the copy is equal', () => {
+    for (const text of ['', 'plain', 'ü 日本 \u{1F600}', 'lone \uD800 high', '\uDC00 lone low']) expect(detachedCopy(text)).toBe(text);
   });
 });
 

@@ -71,50 +71,172 @@ export function checkPrefixCompatibility(entityId: string, texts: string[], prof
   return common;
 }
 
-export function buildEntityPrompts(entity: Entity, items: ItemDef[], templates: PromptTemplates, chat: ChatTemplate): EntityPrompts {
-  validateTemplates(templates);
-  if (items.length === 0) throw new Error(`entity ${JSON.stringify(entity.entityId)}: no items to build prompts for`);
+/**
+ * A fresh copy of `text`. A `.slice` of a long string keeps the whole parent alive in V8; the
+ * suffixes are kept for the whole plan, so each would pin its full rendered prompt (~12 KB at
+ * full size). UTF-16LE round trip: lossless for any JS string, lone surrogates included.
+ */
+export function detachedCopy(text: string): string {
+  return Buffer.from(text, 'utf16le').toString('utf16le');
+}
+
+/** `where` names whose prompts these are, for the error message. */
+function checkItems(where: string, items: ItemDef[]): void {
+  if (items.length === 0) throw new Error(`${where}: no items to build prompts for`);
   const seen = new Set<string>();
   for (const it of items) {
     const key = JSON.stringify([it.group, it.item]);
-    if (seen.has(key)) throw new Error(`entity ${JSON.stringify(entity.entityId)}: item group ${JSON.stringify(it.group)} item ${JSON.stringify(it.item)} given twice`);
+    if (seen.has(key)) throw new Error(`${where}: item group ${JSON.stringify(it.group)} item ${JSON.stringify(it.item)} given twice`);
     seen.add(key);
   }
+}
+
+function itemValues(it: ItemDef): Omit<Record<Placeholder, string>, 'profile'> {
+  return { group: it.group, item: it.item, question: it.question, min: String(it.min), max: String(it.max) };
+}
+
+function renderPrompt(templates: PromptTemplates, chat: ChatTemplate, values: Record<Placeholder, string>): string {
+  return renderChatTemplate(
+    chat,
+    [
+      { role: 'system', content: substitute(templates.system, values, 'system') },
+      { role: 'user', content: substitute(templates.user, values, 'user') },
+    ],
+    true,
+  );
+}
+
+/**
+ * The exact path: every prompt of the entity rendered in full, and the shared prefix found by
+ * comparing them all. Used when the template cannot be shown to treat the profile as opaque text
+ * (see PromptComposer), and it gives the precise PrefixCompatibilityError when one is due.
+ */
+export function buildEntityPrompts(entity: Entity, items: ItemDef[], templates: PromptTemplates, chat: ChatTemplate): EntityPrompts {
+  validateTemplates(templates);
+  checkItems(`entity ${JSON.stringify(entity.entityId)}`, items);
   const profile = renderProfile(entity);
-  const render = (values: Record<Placeholder, string>): string =>
-    renderChatTemplate(
-      chat,
-      [
-        { role: 'system', content: substitute(templates.system, values, 'system') },
-        { role: 'user', content: substitute(templates.user, values, 'user') },
-      ],
-      true,
-    );
-  const valuesOf = (it: ItemDef): Record<Placeholder, string> => ({
-    profile,
-    group: it.group,
-    item: it.item,
-    question: it.question,
-    min: String(it.min),
-    max: String(it.max),
-  });
-  const texts = items.map((it) => render(valuesOf(it)));
-  const probes = PROBES.map((p) => render({ profile, ...p }));
-  const profileEnd = commonPrefixLength(texts[0], render({ ...valuesOf(items[0]), profile: profile + END_MARK }));
+  const texts = items.map((it) => renderPrompt(templates, chat, { profile, ...itemValues(it) }));
+  const probes = PROBES.map((p) => renderPrompt(templates, chat, { profile, ...p }));
+  const profileEnd = commonPrefixLength(texts[0], renderPrompt(templates, chat, { profile: profile + END_MARK, ...itemValues(items[0]) }));
   // The probes diverge exactly where the first item value starts, so the common prefix of real
   // prompts and probes ends at a clean boundary: after the profile, never inside item text.
   const prefixLength = checkPrefixCompatibility(entity.entityId, [...texts, ...probes], profileEnd);
-  const prefix = texts[0].slice(0, prefixLength);
   return {
     entityId: entity.entityId,
-    prefix,
+    prefix: detachedCopy(texts[0].slice(0, prefixLength)),
     prompts: items.map((it, i) => ({
       promptId: promptId(entity.entityId, it.group, it.item),
       group: it.group,
       item: it.item,
-      suffix: texts[i].slice(prefixLength),
+      suffix: detachedCopy(texts[i].slice(prefixLength)),
     })),
   };
+}
+
+/**
+ * Stand-ins for the profile, rendered instead of it once per item for the whole run. They differ
+ * in length and in every character, and use control characters no real template or item holds.
+ */
+const SENTINELS = ['\u0002\u0003profile-sentinel-one\u0003\u0002', '\u0004\u0005\u0005SENTINEL #2 (longer, different)\u0005\u0004'] as const;
+
+/** An item rendered around a stand-in profile: the text before it and the text after it. */
+interface Around {
+  before: string;
+  after: string;
+}
+
+/**
+ * Builds every entity's prompts from one chat-template render per item for the whole run plus
+ * one per entity, instead of one per (entity, item): at full size 72 + 471 renders, not 33,912.
+ *
+ * Why the texts are the renders. The rendered text is F(messages), where only the profile depends on the
+ * entity and only the item values depend on the item. Chat templates place message content into
+ * their output; if F treats the profile as opaque text, then for every item i there are strings
+ * A_i, B_i with F(profile p, item i) = A_i + p + B_i for every p. We check that, per run and per
+ * entity, and compose the prompts only when every check passes:
+ *  1. per run: each item (and two probe items) is rendered with two stand-in profiles that differ
+ *     in length and content; each must appear exactly once, with the same text around it. A
+ *     template that measures, transforms, repeats or branches on the content fails this.
+ *  2. per run: A_i is the same for every item and probe. This is the prefix-compatibility check:
+ *     a template whose item part comes before the profile, or whose text before the profile
+ *     depends on the item in any way, fails here, and the entity is then built by the exact path,
+ *     which throws PrefixCompatibilityError with the entity, the position and both texts.
+ *  3. per entity: the first item is rendered with the real profile and must equal A + p + B_0
+ *     character for character, so an entity whose profile the template treats differently
+ *     (e.g. `trim` reaching a profile at the edge of a message) is caught.
+ * The shared prefix is A + p + the common start of all B_i (probes included, so it stops where
+ * the first item value starts, never inside item text), exactly what the exact path finds. A
+ * check that fails sends the entity down the exact path: slower, never a different text.
+ * What no check here sees: a template that branches on words of one entity's profile combined
+ * with an item other than the first (`{% if 'age: 3' in content and 'q7' in content %}`). Chat
+ * templates shipped with models branch on roles and flags, not on the words of the content.
+ */
+export class PromptComposer {
+  private readonly parts: { before: string; prefixTail: string; suffixes: string[] } | null;
+
+  constructor(
+    private readonly items: ItemDef[],
+    private readonly templates: PromptTemplates,
+    private readonly chat: ChatTemplate,
+  ) {
+    validateTemplates(templates);
+    checkItems('prompt plan', items);
+    this.parts = this.composableParts();
+  }
+
+  /** Whether the per-run checks passed (false: every entity takes the exact path). */
+  get composable(): boolean {
+    return this.parts !== null;
+  }
+
+  private around(values: Omit<Record<Placeholder, string>, 'profile'>): Around | null {
+    const seen = SENTINELS.map((sentinel) => {
+      const text = renderPrompt(this.templates, this.chat, { profile: sentinel, ...values });
+      const at = text.indexOf(sentinel);
+      if (at < 0 || text.indexOf(sentinel, at + 1) >= 0) return null;
+      return { before: text.slice(0, at), after: text.slice(at + sentinel.length) };
+    });
+    const [one, two] = seen;
+    if (!one || !two || one.before !== two.before || one.after !== two.after) return null;
+    return one;
+  }
+
+  private composableParts(): { before: string; prefixTail: string; suffixes: string[] } | null {
+    const rendered = [...this.items.map(itemValues), ...PROBES].map((values) => this.around(values));
+    if (rendered.some((r) => r === null)) return null;
+    const parts = rendered as Around[];
+    const before = parts[0].before;
+    if (parts.some((p) => p.before !== before)) return null;
+    let common = parts[0].after.length;
+    for (const p of parts) common = Math.min(common, commonPrefixLength(parts[0].after, p.after));
+    return {
+      before: detachedCopy(before),
+      prefixTail: detachedCopy(parts[0].after.slice(0, common)),
+      suffixes: parts.slice(0, this.items.length).map((p) => detachedCopy(p.after.slice(common))),
+    };
+  }
+
+  build(entity: Entity): EntityPrompts {
+    const parts = this.parts;
+    if (parts === null) return buildEntityPrompts(entity, this.items, this.templates, this.chat);
+    const profile = renderProfile(entity);
+    const prefix = parts.before + profile + parts.prefixTail;
+    const real = renderPrompt(this.templates, this.chat, { profile, ...itemValues(this.items[0]) });
+    if (real.length !== prefix.length + parts.suffixes[0].length || !real.startsWith(prefix) || !real.endsWith(parts.suffixes[0])) {
+      return buildEntityPrompts(entity, this.items, this.templates, this.chat);
+    }
+    return {
+      entityId: entity.entityId,
+      prefix,
+      prompts: this.items.map((it, i) => ({
+        promptId: promptId(entity.entityId, it.group, it.item),
+        group: it.group,
+        item: it.item,
+        // Shared by every entity: one string per item for the whole plan.
+        suffix: parts.suffixes[i],
+      })),
+    };
+  }
 }
 
 /**
@@ -150,5 +272,6 @@ export function planEntityBatches(
     ids = ids.slice(0, opts.maxEntities);
   }
   if (ids.length === 0) throw new Error('no test entities to plan');
-  return ids.map((id) => buildEntityPrompts(byId.get(id) as Entity, selectedItems, templates, chat));
+  const composer = new PromptComposer(selectedItems, templates, chat);
+  return ids.map((id) => composer.build(byId.get(id) as Entity));
 }

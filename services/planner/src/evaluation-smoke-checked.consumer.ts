@@ -2,9 +2,10 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type EvaluationSmokeChecked, type ExperimentStarted } from '@assay/contracts';
 import { EventStore, readStream } from '@assay/event-store';
-import { prepareExperiment, StageError } from '@assay/experiments';
+import { appendInChunks, dataChangedSince, planBatches, prepareExperiment, StageError, type PlannedBatch, type PreparedExperiment } from '@assay/experiments';
 import { RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
+import { PlanCache, type CachedPlan } from './plan-cache';
 import { PlanWriter } from './plan-writer';
 
 /**
@@ -18,6 +19,7 @@ export class EvaluationSmokeCheckedConsumer {
     private readonly info: ServiceInfo,
     private readonly plans: PlanWriter,
     private readonly runLog: RunLog,
+    private readonly cache: PlanCache,
   ) {}
 
   @OnEvent(Subjects['evaluation.smoke.checked'])
@@ -55,22 +57,47 @@ export class EvaluationSmokeCheckedConsumer {
       this.runLog.write(runDir, 'smoke test passed (--smoke-only: stopping here)');
       return;
     }
-    // Plan the full run from the same inputs; a data file changed since the start is a failure.
-    const prepared = await prepareExperiment(PlanWriter.configOf(started), started.data.codeVersion).catch((error: Error) => {
-      if (error instanceof StageError) return error;
-      throw error;
-    });
-    const changed = prepared instanceof StageError ? prepared.message : prepared.identity.identity !== identity ? 'the data files changed since the run started' : null;
-    await this.store.handle('planner', event.id, async () => [
-      {
-        stream,
-        expected: 'any',
-        events:
-          changed !== null || prepared instanceof StageError
-            ? [createEvent('experiment.failed', { requestId: started.data.requestId, identity, attempt, stage: 'preflight', error: changed ?? 'unknown', details: [] }, ctx)]
-            : this.plans.planEvents(event, started.data, prepared, 'full', []),
-      },
-    ]);
+    // The full run uses the plan the pre-flight checked: kept in memory when the smoke result
+    // comes back to the process that started the run, else made again from the same inputs. The
+    // identity covers config, data hashes and code version, and planning is deterministic, so an
+    // unchanged identity means the same plan. A data file changed since the start is a failure.
+    const cached = this.cache.take(identity, attempt);
+    const planned = cached ? await this.reuse(cached) : await this.replan(started, identity);
+    const changed = 'error' in planned ? planned.error : null;
+    if ('error' in planned) {
+      await this.store.handle('planner', event.id, async () => [
+        {
+          stream,
+          expected: 'any',
+          events: [createEvent('experiment.failed', { requestId: started.data.requestId, identity, attempt, stage: 'preflight', error: planned.error, details: [] }, ctx)],
+        },
+      ]);
+    } else {
+      // Hundreds of batch requests: in chunks, so workers start on the first ones while the rest
+      // are written (crash-safe: see appendInChunks).
+      await appendInChunks(this.store, 'planner', event.id, stream, this.plans.planEvents(event, started.data, planned.prepared, planned.plan, 'full', []));
+    }
     this.runLog.write(runDir, changed ? `FAILED: ${changed}` : 'smoke test passed: full run planned');
+  }
+
+  private async reuse(cached: CachedPlan): Promise<{ prepared: PreparedExperiment; plan: PlannedBatch[] } | { error: string }> {
+    try {
+      const changed = await dataChangedSince(cached.prepared);
+      return changed === null ? cached : { error: changed };
+    } catch (error) {
+      if (error instanceof StageError) return { error: error.message };
+      throw error;
+    }
+  }
+
+  private async replan(started: ExperimentStarted, identity: string): Promise<{ prepared: PreparedExperiment; plan: PlannedBatch[] } | { error: string }> {
+    try {
+      const prepared = await prepareExperiment(PlanWriter.configOf(started), started.data.codeVersion);
+      if (prepared.identity.identity !== identity) return { error: 'the data files changed since the run started' };
+      return { prepared, plan: planBatches(prepared) };
+    } catch (error) {
+      if (error instanceof StageError) return { error: error.message };
+      throw error;
+    }
   }
 }

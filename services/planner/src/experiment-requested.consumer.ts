@@ -14,12 +14,21 @@ import {
   REGISTRY_EVENT_TYPES,
   runDirFor,
   StageError,
+  type PlannedBatch,
   type PreparedExperiment,
 } from '@assay/experiments';
 import { RunLog, TransientError } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 import { hostname } from 'node:os';
+import { PlanCache } from './plan-cache';
 import { PlanWriter } from './plan-writer';
+
+interface Preflight {
+  warnings: string[];
+  error: StageError | null;
+  /** The run's batches (empty when the pre-flight failed or did not run). */
+  plan: PlannedBatch[];
+}
 
 /**
  * experiment.requested → skipped (already completed / running: attach), or started + planned +
@@ -33,6 +42,7 @@ export class ExperimentRequestedConsumer {
     private readonly info: ServiceInfo,
     private readonly plans: PlanWriter,
     private readonly runLog: RunLog,
+    private readonly cache: PlanCache,
   ) {}
 
   @OnEvent(Subjects['experiment.requested'])
@@ -76,10 +86,12 @@ export class ExperimentRequestedConsumer {
 
     // Expensive checks only when the request will start a run (a completed identity calls no model).
     const before = decideRequest(entryFromStream(await this.store.read(registryEvents), identity), request.force);
-    let preflight: { warnings: string[]; error: StageError | null } = { warnings: [], error: null };
+    let preflight: Preflight = { warnings: [], error: null, plan: [] };
     if (before.kind === 'start') preflight = await this.preflight(prepared);
 
     const ctx = causedBy(event, stream, 'planner', this.info.codeVersion);
+    // Set inside the transaction: the attempt whose smoke phase was planned (its full run comes later).
+    const smokePlanned: { attempt: number | null } = { attempt: null };
     const outcome = await this.store.handle('planner', event.id, async (sql) => {
       await sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [stream]);
       const decision = decideRequest(entryFromStream(await registryEvents(sql), identity), request.force);
@@ -126,24 +138,28 @@ export class ExperimentRequestedConsumer {
         );
       } else {
         const phase = config.smoke.enabled || request.smokeOnly ? 'smoke' : 'full';
-        events.push(...this.plans.planEvents(event, started.data, prepared, phase, preflight.warnings));
+        events.push(...this.plans.planEvents(event, started.data, prepared, preflight.plan, phase, preflight.warnings));
+        smokePlanned.attempt = phase === 'smoke' && !request.smokeOnly ? decision.attempt : null;
       }
       appends.push({ stream, expected: 'any', events });
       return appends;
     });
     if (outcome.duplicate) return;
+    // The full run follows the smoke result: keep the checked plan for it.
+    if (smokePlanned.attempt !== null) this.cache.put(identity, smokePlanned.attempt, { prepared, plan: preflight.plan });
     for (const e of outcome.appended) this.logOutcome(runDir, e);
   }
 
-  private async preflight(prepared: PreparedExperiment): Promise<{ warnings: string[]; error: StageError | null }> {
+  /** The expensive checks, on the plan the run will use: it is made here once and handed on. */
+  private async preflight(prepared: PreparedExperiment): Promise<Preflight> {
     try {
-      const batches = planBatches(prepared);
+      const plan = planBatches(prepared);
       const facts = await checkModelServer(prepared.config);
-      const warnings = await checkLongestPrompt(prepared.config, facts, batches);
+      const warnings = await checkLongestPrompt(prepared.config, facts, plan);
       checkOutputWritable(prepared.config.output_root);
-      return { warnings, error: null };
+      return { warnings, error: null, plan };
     } catch (error) {
-      if (error instanceof StageError) return { warnings: [], error };
+      if (error instanceof StageError) return { warnings: [], error, plan: [] };
       throw error;
     }
   }

@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import type { AnyEnvelope } from '@assay/contracts';
+import { isProcessed, type EventStore, type HandleResult } from '@assay/event-store';
+
+/**
+ * Chunk sizes when a full plan is appended: the first chunk is small, so the first batches reach
+ * the workers at once, and each next one doubles, so the whole plan takes few transactions
+ * (each takes the experiment stream's lock, which the workers' appends also need). A full-size
+ * batch request is ~30 KB of JSON: the largest chunk is ~8 MB.
+ */
+export const PLAN_CHUNKS = { first: 16, max: 256 };
+
+/** [start, end) of each chunk: sizes first, 2 x first, ... up to max. Depends only on the count. */
+export function chunkBounds(count: number, sizes: { first: number; max: number }): Array<[number, number]> {
+  for (const [name, v] of Object.entries(sizes)) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`chunk size ${name} must be a positive integer, got ${v}`);
+  }
+  if (sizes.max < sizes.first) throw new Error(`chunk size max (${sizes.max}) is below first (${sizes.first})`);
+  const bounds: Array<[number, number]> = [];
+  for (let start = 0, size = sizes.first; start < count; start += size, size = Math.min(size * 2, sizes.max)) {
+    bounds.push([start, Math.min(start + size, count)]);
+  }
+  return bounds;
+}
+
+/** A UUID (version-5 layout) derived from `seed`: the same seed gives the same id on every delivery. */
+export function derivedEventId(seed: string): string {
+  const h = createHash('sha256').update(seed).digest('hex');
+  const variant = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * Appends the events one message produces in chunks (chunkBounds), each chunk its own
+ * transaction, published as soon as it commits; the message is recorded as handled with the
+ * last chunk. Crash and redelivery safe, each event stored exactly once:
+ *  - every event gets an id derived from (consumer, message id, position), so the same message
+ *    handled again produces the same ids, and the event store skips a chunk whose ids are all
+ *    stored already (its idempotent re-append); chunk boundaries depend only on the position;
+ *  - the processed-message record commits with the last chunk: a planner killed midway has not
+ *    recorded the message, so its redelivery appends exactly the chunks that are missing;
+ *  - a message already recorded as handled appends nothing (as EventStore.handle).
+ * The caller must produce the same events, in the same order, on every delivery of a message
+ * (a deterministic plan from the same inputs).
+ */
+export async function appendInChunks(
+  store: EventStore,
+  consumer: string,
+  messageId: string,
+  stream: string,
+  events: AnyEnvelope[],
+  sizes = PLAN_CHUNKS,
+): Promise<HandleResult> {
+  if (events.length === 0) throw new Error(`appendInChunks: no events for '${stream}'`);
+  const bounds = chunkBounds(events.length, sizes);
+  if (await store.read((sql) => isProcessed(sql, consumer, messageId))) return { duplicate: true, appended: [] };
+  const identified = events.map((e, i) => ({ ...e, id: derivedEventId(JSON.stringify([consumer, messageId, i])) }) as AnyEnvelope);
+  const appended: AnyEnvelope[] = [];
+  const [lastStart] = bounds[bounds.length - 1];
+  for (const [start, end] of bounds.slice(0, -1)) {
+    const chunk = identified.slice(start, end);
+    const [result] = await store.append([{ stream, expected: 'any', events: chunk }]);
+    if (!result.alreadyAppended) appended.push(...chunk);
+  }
+  const last = await store.handle(consumer, messageId, async () => [{ stream, expected: 'any', events: identified.slice(lastStart) }]);
+  return { duplicate: last.duplicate, appended: [...appended, ...last.appended] };
+}

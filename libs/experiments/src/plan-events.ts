@@ -1,0 +1,58 @@
+import { createEvent, type AnyEnvelope, type EventContext, type ExperimentStarted } from '@assay/contracts';
+import { modelCallSettings } from './model-settings';
+import { smokeBatch, type PlannedBatch, type PreparedExperiment } from './prepare';
+
+/**
+ * A plan as events: `experiment.planned` and one `inference.batch.requested` per entity batch
+ * (smoke phase: the smoke batch alone). It takes the plan (planBatches, made once per request)
+ * rather than making one, so the pre-flight, the smoke batch and the full run use the same batches.
+ */
+export function planEvents(
+  ctx: EventContext,
+  started: Pick<ExperimentStarted['data'], 'identity' | 'attempt'>,
+  prepared: PreparedExperiment,
+  plan: PlannedBatch[],
+  phase: 'smoke' | 'full',
+  preflightWarnings: string[],
+): AnyEnvelope[] {
+  const config = prepared.config;
+  const batches: PlannedBatch[] = phase === 'smoke' ? [smokeBatch(plan, config.smoke.examples, prepared.dataset.items)] : plan;
+  const model = modelCallSettings(config);
+  const itemsAsked = new Set(batches.flatMap((b) => b.prompts.map((p) => JSON.stringify([p.group, p.item]))));
+  const planned = createEvent(
+    'experiment.planned',
+    {
+      identity: started.identity,
+      attempt: started.attempt,
+      phase,
+      batches: batches.length,
+      prompts: batches.reduce((n, b) => n + b.prompts.length, 0),
+      items: prepared.dataset.items.filter((i) => itemsAsked.has(JSON.stringify([i.group, i.item]))),
+      split: prepared.splitInfo,
+      entities: batches.length,
+      groups: [...new Set(batches.flatMap((b) => b.prompts.map((p) => p.group)))].sort(),
+      idealCachedTokens: null,
+      totalPromptTokens: null,
+      preflightWarnings,
+    },
+    ctx,
+  );
+  const requests = batches.map((b, index) =>
+    createEvent(
+      'inference.batch.requested',
+      {
+        identity: started.identity,
+        attempt: started.attempt,
+        phase,
+        batchId: b.batchId,
+        entityId: b.entityId,
+        index,
+        prefix: b.prefix,
+        prompts: b.prompts,
+        model,
+      },
+      ctx,
+    ),
+  );
+  return [planned, ...requests];
+}
