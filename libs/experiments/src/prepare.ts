@@ -101,7 +101,7 @@ export async function prepareExperiment(config: ExperimentConfig, codeVersion: s
  * null when every data file, split included, still has the hash it was prepared from. Hashing
  * only: it lets a plan made earlier be reused without loading and planning the data again.
  */
-export async function dataChangedSince(prepared: PreparedExperiment): Promise<string | null> {
+export async function dataChangedSince(prepared: Pick<PreparedExperiment, 'config' | 'dataHashes'>): Promise<string | null> {
   const data = prepared.config.data;
   const paths = { profiles: data.profiles, responses: data.responses, items: data.items, split: data.split };
   const roles = Object.keys(paths) as Array<keyof typeof paths>;

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { ExperimentConfig } from '@assay/config';
 import { createEvent, type EvaluationCompleted, type EventContext, type ExperimentPlanned, type ExperimentStarted, type InferenceCompleted } from '@assay/contracts';
-import { hashFile, loadDataset, loadSplit } from '@assay/data';
+import { loadDataset, loadSplit } from '@assay/data';
 import { buildEvaluation, EVALUATOR_VERSION } from '@assay/evaluation';
 import { findInStream, type Sql } from '@assay/event-store';
-import { applyLabels, asPrediction, baselinePredictions, cacheUsage, samplesOf, spotCheckPaths, type ScoredPrediction } from '@assay/experiments';
+import { applyLabels, asPrediction, dataChangedSince, StageError, baselinePredictions, cacheUsage, samplesOf, spotCheckPaths, type ScoredPrediction } from '@assay/experiments';
 
 /**
  * One round's evaluation.completed from its scored predictions: shared by the run's own round
@@ -17,13 +17,14 @@ export class EvaluationAssembler {
    * when the data files still have the hashes the run started with, else what changed.
    */
   async dataChangedSince(started: ExperimentStarted): Promise<string | null> {
-    const config = ExperimentConfig.parse(started.data.config);
-    // Items too: their kinds decide the binary labels.
-    for (const [role, path] of [['profiles', config.data.profiles], ['responses', config.data.responses], ['items', config.data.items], ['split', config.data.split]] as const) {
-      const hash = await hashFile(path);
-      if (hash !== started.data.dataHashes[role]) return `data.${role} (${path}) changed since ${started.data.identity} started: baselines would use other data`;
+    try {
+      const changed = await dataChangedSince({ config: ExperimentConfig.parse(started.data.config), dataHashes: started.data.dataHashes });
+      return changed && `${started.data.identity}: ${changed}: baselines would use other data`;
+    } catch (error) {
+      // A data file gone or unreadable: a reason to refuse, like a changed one.
+      if (error instanceof StageError) return `${started.data.identity}: ${error.message}`;
+      throw error;
     }
-    return null;
   }
 
   async completed(args: {
