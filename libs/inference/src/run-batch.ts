@@ -1,7 +1,7 @@
 import type { PromptRequest, PromptResult } from '@assay/contracts';
 import type { ModelClient } from './model-client';
 import { withRetries, type RetryPolicy } from './retry';
-import type { Semaphore } from './semaphore';
+import type { EntityPipeline } from './entity-pipeline';
 
 export interface BatchProgress {
   onPromptDone(result: PromptResult): void;
@@ -11,56 +11,70 @@ export interface BatchProgress {
 /**
  * Runs one entity's prompts. The first goes alone: vLLM caches a prefix's blocks only when a
  * prefill finishes, so prompts sent together would all miss and all prefill the profile. Once
- * it is done the rest fan out and hit the cache. Every prompt ends with a result: a failure
- * after retries is kept with its error, never dropped.
+ * it is done the rest fan out and hit the cache. The worker's EntityPipeline decides when the
+ * entity may warm up and gives fan-out prompts the slots first. Every prompt ends with a result:
+ * a failure after retries is kept with its error, never dropped.
  */
 export async function runBatch(
   prefix: string,
   prompts: PromptRequest[],
   client: ModelClient,
-  opts: { semaphore: Semaphore; retry: RetryPolicy; progress: BatchProgress; now?: () => number },
+  opts: { pipeline: EntityPipeline; retry: RetryPolicy; progress: BatchProgress; now?: () => number },
 ): Promise<PromptResult[]> {
   const now = opts.now ?? (() => performance.now());
-  const runOne = (prompt: PromptRequest): Promise<PromptResult> =>
-    opts.semaphore.run(async () => {
-      const started = now();
-      const outcome = await withRetries(() => client.complete(prefix + prompt.suffix), opts.retry, {
-        onRetry: (error, retry) => opts.progress.onRetry(prompt.promptId, error.message, retry),
-      });
-      const latencyMs = Math.round((now() - started) * 1000) / 1000;
-      // Decided by the error, not by the value's truthiness: only a recorded error makes a failure.
-      const result: PromptResult = outcome.error === null && outcome.value !== null
-        ? {
-            promptId: prompt.promptId,
-            status: 'ok',
-            outputText: outcome.value.text,
-            error: null,
-            finishReason: outcome.value.finishReason,
-            promptTokens: outcome.value.promptTokens,
-            completionTokens: outcome.value.completionTokens,
-            cachedTokens: outcome.value.cachedTokens,
-            latencyMs,
-            attempts: outcome.attempts,
-          }
-        : {
-            promptId: prompt.promptId,
-            status: 'error',
-            outputText: null,
-            error: outcome.error?.message ?? 'unknown error',
-            finishReason: null,
-            promptTokens: null,
-            completionTokens: null,
-            cachedTokens: null,
-            latencyMs,
-            attempts: outcome.attempts,
-          };
-      opts.progress.onPromptDone(result);
-      return result;
+  /** Asks the model (with retries) for one prompt; the caller holds a slot. */
+  const answer = async (prompt: PromptRequest): Promise<PromptResult> => {
+    const started = now();
+    const outcome = await withRetries(() => client.complete(prefix + prompt.suffix), opts.retry, {
+      onRetry: (error, retry) => opts.progress.onRetry(prompt.promptId, error.message, retry),
     });
+    const latencyMs = Math.round((now() - started) * 1000) / 1000;
+    // Decided by the error, not by the value's truthiness: only a recorded error makes a failure.
+    const result: PromptResult = outcome.error === null && outcome.value !== null
+      ? {
+          promptId: prompt.promptId,
+          status: 'ok',
+          outputText: outcome.value.text,
+          error: null,
+          finishReason: outcome.value.finishReason,
+          promptTokens: outcome.value.promptTokens,
+          completionTokens: outcome.value.completionTokens,
+          cachedTokens: outcome.value.cachedTokens,
+          latencyMs,
+          attempts: outcome.attempts,
+        }
+      : {
+          promptId: prompt.promptId,
+          status: 'error',
+          outputText: null,
+          error: outcome.error?.message ?? 'unknown error',
+          finishReason: null,
+          promptTokens: null,
+          completionTokens: null,
+          cachedTokens: null,
+          latencyMs,
+          attempts: outcome.attempts,
+        };
+    opts.progress.onPromptDone(result);
+    return result;
+  };
 
   if (prompts.length === 0) return [];
+  const { pipeline } = opts;
   const [first, ...rest] = prompts;
-  const warm = await runOne(first);
-  const others = await Promise.all(rest.map(runOne));
-  return [warm, ...others];
+  const release = await pipeline.admit();
+  let others: Promise<PromptResult[]> = Promise.resolve([]);
+  let warm: PromptResult;
+  try {
+    warm = await pipeline.warmUp(async () => {
+      const result = await answer(first);
+      // Queued while the warm-up still holds its slot, so that slot goes to this entity's
+      // now-cached prompts rather than to another entity's warm-up.
+      others = Promise.all(rest.map((prompt) => pipeline.fanOut(() => answer(prompt))));
+      return result;
+    });
+  } finally {
+    release(); // the fan-out is in line: the next entity may warm up
+  }
+  return [warm, ...(await others)];
 }
