@@ -37,16 +37,49 @@ function heldClient() {
 
 describe('EntityPipeline', () => {
   it.each([0, -1, 1.5])('given maxAhead %p, when constructed, then it refuses', (maxAhead) => {
-    expect(() => new EntityPipeline(4, maxAhead)).toThrow('entity pipeline maxAhead must be a positive integer');
+    expect(() => new EntityPipeline(4, { maxAhead })).toThrow('entity pipeline maxAhead must be a positive integer');
   });
 
-  it('given the default, when sized, then one entity may be ahead per 8 slots (at least one)', () => {
+  it('given the default, when sized, then one entity may be ahead per 8 slots (at least one), starting at half that', () => {
     expect(new EntityPipeline(64).maxAhead).toBe(8);
+    expect(new EntityPipeline(64).limit).toBe(4);
     expect(new EntityPipeline(4).maxAhead).toBe(1);
+    expect(new EntityPipeline(4).limit).toBe(1);
+    expect(() => new EntityPipeline(64, { startAhead: 9 })).toThrow('entity pipeline startAhead must be an integer from 1 to maxAhead (8), got 9');
+  });
+
+  it('given cache outcomes, when recorded, then an eviction halves the limit and a clean entity adds one, within 1..maxAhead', () => {
+    const pipeline = new EntityPipeline(64, { maxAhead: 8, startAhead: 8 });
+    pipeline.recordCacheOutcome(true);
+    expect(pipeline.limit).toBe(4);
+    pipeline.recordCacheOutcome(true);
+    pipeline.recordCacheOutcome(true);
+    pipeline.recordCacheOutcome(true);
+    expect(pipeline.limit).toBe(1);
+    pipeline.recordCacheOutcome(false);
+    expect(pipeline.limit).toBe(2);
+    for (let i = 0; i < 10; i++) pipeline.recordCacheOutcome(false);
+    expect(pipeline.limit).toBe(8);
+  });
+
+  it('given entities waiting for admission, when the limit rises, then as many are admitted as it allows', async () => {
+    const pipeline = new EntityPipeline(64, { maxAhead: 4, startAhead: 1 });
+    await pipeline.admit();
+    let admitted = 0;
+    const waiting = [pipeline.admit(), pipeline.admit(), pipeline.admit()].map((p) => p.then(() => admitted++));
+    await tick();
+    expect(admitted).toBe(0);
+    pipeline.recordCacheOutcome(false);
+    await tick();
+    expect(admitted).toBe(1);
+    pipeline.recordCacheOutcome(false);
+    pipeline.recordCacheOutcome(false);
+    await Promise.all(waiting);
+    expect(pipeline.entitiesAhead).toBe(4);
   });
 
   it('given maxAhead 2, when a third entity asks, then it waits for a release, and a double release frees one turn only', async () => {
-    const pipeline = new EntityPipeline(4, 2);
+    const pipeline = new EntityPipeline(4, { maxAhead: 2, startAhead: 2 });
     const a = await pipeline.admit();
     await pipeline.admit();
     let third = false;
@@ -62,7 +95,7 @@ describe('EntityPipeline', () => {
 
   it('given two entities on 3 slots, when the first is warm, then its fan-out overlaps the second warm-up, and the second fans out once warm', async () => {
     const model = heldClient();
-    const pipeline = new EntityPipeline(3, 2);
+    const pipeline = new EntityPipeline(3, { maxAhead: 2, startAhead: 2 });
     const a = runBatch('A', prompts('a', 3), model.client, { pipeline, retry: RETRY, progress: quiet });
     const b = runBatch('B', prompts('b', 3), model.client, { pipeline, retry: RETRY, progress: quiet });
     await tick();
@@ -81,7 +114,7 @@ describe('EntityPipeline', () => {
 
   it('given a fan-out waiting for slots, when another entity is admitted, then its warm-up waits until no fan-out prompt waits', async () => {
     const model = heldClient();
-    const pipeline = new EntityPipeline(2, 2);
+    const pipeline = new EntityPipeline(2, { maxAhead: 2, startAhead: 2 });
     const a = runBatch('A', prompts('a', 4), model.client, { pipeline, retry: RETRY, progress: quiet });
     await tick();
     await model.finish('a-0'); // a-1, a-2 run; a-3 waits
@@ -99,7 +132,7 @@ describe('EntityPipeline', () => {
 
   it('given maxAhead 1, when three entities come, then the next warms only once the previous one has queued its fan-out', async () => {
     const model = heldClient();
-    const pipeline = new EntityPipeline(8, 1);
+    const pipeline = new EntityPipeline(8, { maxAhead: 1, startAhead: 1 });
     const batches = ['a', 'b', 'c'].map((e) => runBatch(e, prompts(e, 2), model.client, { pipeline, retry: RETRY, progress: quiet }));
     await tick();
     expect(model.inFlight()).toEqual(['a-0']);
@@ -115,7 +148,7 @@ describe('EntityPipeline', () => {
 
   it('given a warm-up queued before an entity turns warm, when slots free, then the warm entity\'s prompts go first, starting in its own warm-up\'s slot', async () => {
     const model = heldClient();
-    const pipeline = new EntityPipeline(2, 3);
+    const pipeline = new EntityPipeline(2, { maxAhead: 3, startAhead: 3 });
     const batches = ['a', 'b', 'c'].map((e) => runBatch(e, prompts(e, 3), model.client, { pipeline, retry: RETRY, progress: quiet }));
     await tick();
     expect(model.inFlight()).toEqual(['a-0', 'b-0']); // c-0 waits for a slot

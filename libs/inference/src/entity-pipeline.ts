@@ -11,14 +11,19 @@ import { Semaphore } from './semaphore';
  * - Fan-out prompts take model slots first, in arrival order (entity after entity).
  * - A warm-up takes a slot only when no fan-out prompt is waiting: it fills capacity the warm
  *   entities leave idle, and never delays prompts whose prefix is already cached.
- * - At most `maxAhead` entities are between admission and fan-out (warming, or warm and waiting
+ * - At most `limit` entities are between admission and fan-out (warming, or warm and waiting
  *   to queue their prompts), so the worker's footprint in the cache stays bounded however many
- *   messages it holds.
+ *   messages it holds. Several workers share one server and its cache, and none knows the cache's
+ *   size, so the limit adapts to what the server reports (usage.cached_tokens): an entity whose
+ *   prompts found their prefix evicted halves it, an entity served from the cache raises it by
+ *   one, up to `maxAhead` (additive increase, multiplicative decrease, as TCP does for the same
+ *   reason: a shared resource nobody can see).
  */
 export class EntityPipeline {
   /** Model calls in flight: the configured concurrency. */
   readonly slots: Semaphore;
   readonly maxAhead: number;
+  private aheadLimit: number;
   private ahead = 0;
   private readonly admissions: Array<() => void> = [];
 
@@ -27,13 +32,17 @@ export class EntityPipeline {
    * prefix, ~70 prompts of a few cached tokens each) a warm-up holds a slot about as long as ~10
    * fan-out prompts, so about 1 slot in 8 is warming when the server is kept busy.
    */
-  constructor(
-    readonly concurrency: number,
-    maxAhead: number = Math.max(1, Math.ceil(concurrency / 8)),
-  ) {
+  constructor(readonly concurrency: number, opts: { maxAhead?: number; startAhead?: number } = {}) {
     this.slots = new Semaphore(concurrency);
+    const maxAhead = opts.maxAhead ?? Math.max(1, Math.ceil(concurrency / 8));
     if (!Number.isInteger(maxAhead) || maxAhead < 1) throw new Error(`entity pipeline maxAhead must be a positive integer, got ${maxAhead}`);
+    // Start halfway: a cold start with every worker at its maximum is when a shared cache thrashes.
+    const startAhead = opts.startAhead ?? Math.ceil(maxAhead / 2);
+    if (!Number.isInteger(startAhead) || startAhead < 1 || startAhead > maxAhead) {
+      throw new Error(`entity pipeline startAhead must be an integer from 1 to maxAhead (${maxAhead}), got ${startAhead}`);
+    }
     this.maxAhead = maxAhead;
+    this.aheadLimit = startAhead;
   }
 
   /** Entities admitted whose fan-out has not been queued yet. */
@@ -41,18 +50,35 @@ export class EntityPipeline {
     return this.ahead;
   }
 
+  /** How many entities may be ahead now (1..maxAhead). */
+  get limit(): number {
+    return this.aheadLimit;
+  }
+
   /** Waits for the entity's turn to warm up; call the returned function once its fan-out is queued. */
   async admit(): Promise<() => void> {
-    if (this.ahead < this.maxAhead) this.ahead++;
+    if (this.ahead < this.aheadLimit) this.ahead++;
     else await new Promise<void>((resolve) => this.admissions.push(resolve));
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const next = this.admissions.shift();
-      if (next) next();
-      else this.ahead--;
+      this.ahead--;
+      this.admitWaiting();
     };
+  }
+
+  /** What the server said about an entity's fan-out: did its prompts find their prefix cached? */
+  recordCacheOutcome(prefixEvicted: boolean): void {
+    this.aheadLimit = prefixEvicted ? Math.max(1, Math.floor(this.aheadLimit / 2)) : Math.min(this.maxAhead, this.aheadLimit + 1);
+    this.admitWaiting();
+  }
+
+  private admitWaiting(): void {
+    while (this.ahead < this.aheadLimit && this.admissions.length > 0) {
+      this.ahead++;
+      this.admissions.shift()!();
+    }
   }
 
   /** A warm-up prompt: yields the slot to any waiting fan-out prompt. */

@@ -1,7 +1,7 @@
 import { APIError } from 'openai';
 import type { PromptRequest, PromptResult } from '@assay/contracts';
 import type { Completion, ModelClient } from './model-client';
-import { runBatch, type BatchProgress } from './run-batch';
+import { prefixEvicted, runBatch, type BatchProgress } from './run-batch';
 import { EntityPipeline } from './entity-pipeline';
 
 const PREFIX = '<sys>profile of entity e1</sys>\nQuestion: ';
@@ -137,5 +137,36 @@ describe('runBatch', () => {
     const fake = fakeClient();
     await expect(runBatch(PREFIX, [], fake.client, { pipeline: new EntityPipeline(1), retry: FAST_RETRY, progress: recorder() })).resolves.toEqual([]);
     expect(fake.events).toEqual([]);
+  });
+});
+
+describe('prefixEvicted', () => {
+  const longPrefix = 'x'.repeat(900);
+  const asked = [{ promptId: 'p1', group: 'g', item: 'q1', suffix: 'y'.repeat(100), actual: 1 }];
+  const result = (promptTokens: number | null, cachedTokens: number | null): PromptResult => ({
+    promptId: 'p1', status: 'ok', outputText: '1', error: null, finishReason: 'stop', promptTokens, completionTokens: 1, cachedTokens, latencyMs: 1, attempts: 1,
+  });
+
+  it('given fan-out prompts that reused their prefix, when judged, then no eviction', () => {
+    expect(prefixEvicted(longPrefix, asked, [result(1000, 896)])).toBe(false);
+  });
+
+  it('given a fan-out prompt that prefilled the prefix again, when judged, then evicted', () => {
+    expect(prefixEvicted(longPrefix, asked, [result(1000, 0)])).toBe(true);
+  });
+
+  it('given no cached-token counts or a prefix too short to judge, when judged, then null (no signal)', () => {
+    expect(prefixEvicted(longPrefix, asked, [result(1000, null)])).toBeNull();
+    expect(prefixEvicted('x'.repeat(9), asked, [result(110, 0)])).toBeNull();
+  });
+
+  it('given a batch whose prompts missed the cache, when run, then its pipeline lowers how many entities it lets ahead', async () => {
+    const pipeline = new EntityPipeline(8, { maxAhead: 4, startAhead: 4 });
+    const missing: ModelClient = {
+      complete: async (prompt) => ({ text: '1', finishReason: 'stop', promptTokens: prompt.length, completionTokens: 1, cachedTokens: 0 }),
+      countTokens: async () => null,
+    };
+    await runBatch('x'.repeat(900), prompts(3), missing, { pipeline, retry: FAST_RETRY, progress: recorder() });
+    expect(pipeline.limit).toBe(2);
   });
 });

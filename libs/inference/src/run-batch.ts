@@ -76,5 +76,30 @@ export async function runBatch(
   } finally {
     release(); // the fan-out is in line: the next entity may warm up
   }
-  return [warm, ...(await others)];
+  const fannedOut = await others;
+  const evicted = prefixEvicted(prefix, rest, fannedOut);
+  if (evicted !== null) pipeline.recordCacheOutcome(evicted);
+  return [warm, ...fannedOut];
+}
+
+/** Below this many expected prefix tokens a miss cannot be told from block rounding. */
+const MIN_JUDGED_PREFIX_TOKENS = 64;
+
+/**
+ * Whether the server prefilled the shared prefix again for some fan-out prompt (a finite cache
+ * evicted it between warm-up and use); null when the server does not report cached tokens or
+ * the prefix is too short to judge. A prompt's expected reuse is its share of prefix characters
+ * times its prompt tokens; a prompt reusing less than half of that counts as a miss.
+ */
+export function prefixEvicted(prefix: string, prompts: readonly PromptRequest[], results: readonly PromptResult[]): boolean | null {
+  let judged = 0;
+  for (let i = 0; i < results.length; i++) {
+    const { cachedTokens, promptTokens } = results[i];
+    if (cachedTokens === null || promptTokens === null) continue;
+    const expected = (promptTokens * prefix.length) / (prefix.length + prompts[i].suffix.length);
+    if (expected < MIN_JUDGED_PREFIX_TOKENS) continue;
+    judged++;
+    if (cachedTokens < expected / 2) return true;
+  }
+  return judged > 0 ? false : null;
 }
