@@ -112,21 +112,24 @@ describe('EntityPipeline', () => {
     expect((await b).map((r) => r.promptId)).toEqual(['b-0', 'b-1', 'b-2']);
   });
 
-  it('given a fan-out waiting for slots, when another entity is admitted, then its warm-up waits until no fan-out prompt waits', async () => {
+  it('given a fan-out waiting for slots, when another entity is admitted, then its warm-up takes the next free slot ahead of the waiting prompts', async () => {
     const model = heldClient();
     const pipeline = new EntityPipeline(2, { maxAhead: 2, startAhead: 2 });
-    const a = runBatch('A', prompts('a', 4), model.client, { pipeline, retry: RETRY, progress: quiet });
+    const a = runBatch('A', prompts('a', 5), model.client, { pipeline, retry: RETRY, progress: quiet });
     await tick();
-    await model.finish('a-0'); // a-1, a-2 run; a-3 waits
+    await model.finish('a-0'); // a-1, a-2 run; a-3, a-4 wait
     const b = runBatch('B', prompts('b', 2), model.client, { pipeline, retry: RETRY, progress: quiet });
     await tick();
     expect(model.inFlight()).toEqual(['a-1', 'a-2']);
     await model.finish('a-1');
-    expect(model.inFlight()).toEqual(['a-2', 'a-3']); // a's last prompt first
+    expect(model.inFlight()).toEqual(['a-2', 'b-0']); // b warms while a still fans out
     await model.finish('a-2');
-    expect(model.inFlight()).toEqual(['a-3', 'b-0']);
-    await model.finish('a-3', 'b-0');
-    await model.finish('b-1');
+    expect(model.inFlight()).toEqual(['b-0', 'a-3']);
+    await model.finish('b-0');
+    expect(model.inFlight()).toEqual(['a-3', 'a-4']); // b's prompts queue behind a's
+    await model.finish('a-3');
+    expect(model.inFlight()).toEqual(['a-4', 'b-1']);
+    await model.finish('a-4', 'b-1');
     await Promise.all([a, b]);
   });
 
@@ -146,22 +149,21 @@ describe('EntityPipeline', () => {
     expect(pipeline.entitiesAhead).toBe(0);
   });
 
-  it('given a warm-up queued before an entity turns warm, when slots free, then the warm entity\'s prompts go first, starting in its own warm-up\'s slot', async () => {
+  it('given warm-ups waiting for slots, when a slot frees, then the next warm-up goes before fan-out prompts queued earlier', async () => {
     const model = heldClient();
     const pipeline = new EntityPipeline(2, { maxAhead: 3, startAhead: 3 });
     const batches = ['a', 'b', 'c'].map((e) => runBatch(e, prompts(e, 3), model.client, { pipeline, retry: RETRY, progress: quiet }));
     await tick();
     expect(model.inFlight()).toEqual(['a-0', 'b-0']); // c-0 waits for a slot
-    await model.finish('a-0');
-    expect(model.inFlight()).toEqual(['b-0', 'a-1']); // not c-0, though it waited longer
-    await model.finish('a-1');
-    expect(model.inFlight()).toEqual(['b-0', 'a-2']);
-    await model.finish('a-2');
+    await model.finish('a-0'); // a-1, a-2 queue, then a-0's slot frees
     expect(model.inFlight()).toEqual(['b-0', 'c-0']);
-    await model.finish('b-0', 'c-0');
-    expect(model.inFlight()).toEqual(['b-1', 'b-2']);
-    await model.finish('b-1', 'b-2');
-    await model.finish('c-1', 'c-2');
+    await model.finish('b-0');
+    expect(model.inFlight()).toEqual(['c-0', 'a-1']);
+    await model.finish('c-0', 'a-1');
+    expect(model.inFlight()).toEqual(['a-2', 'b-1']);
+    await model.finish('a-2', 'b-1');
+    await model.finish('b-2', 'c-1');
+    await model.finish('c-2');
     await Promise.all(batches);
   });
 });

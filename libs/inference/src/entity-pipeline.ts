@@ -8,9 +8,10 @@ import { Semaphore } from './semaphore';
  * warm-ups overlapping the current entities' fan-out; the prefix cache needs few entities between
  * "warmed" and "done", or a finite cache evicts prefixes before their prompts reuse them.
  *
- * - Fan-out prompts take model slots first, in arrival order (entity after entity).
- * - A warm-up takes a slot only when no fan-out prompt is waiting: it fills capacity the warm
- *   entities leave idle, and never delays prompts whose prefix is already cached.
+ * - A warm-up takes the next free model slot, ahead of waiting fan-out prompts: the next
+ *   entities warm while the current ones fan out (were warm-ups to wait for the fan-out queue to
+ *   drain, the server would alternate between a warming phase and a fan-out phase).
+ * - Fan-out prompts take slots in arrival order (entity after entity).
  * - At most `limit` entities are between admission and fan-out (warming, or warm and waiting
  *   to queue their prompts), so the worker's footprint in the cache stays bounded however many
  *   messages it holds. Several workers share one server and its cache, and none knows the cache's
@@ -81,9 +82,9 @@ export class EntityPipeline {
     }
   }
 
-  /** A warm-up prompt: yields the slot to any waiting fan-out prompt. */
+  /** A warm-up prompt: the next free slot, ahead of waiting fan-out prompts (admission bounds how many). */
   warmUp<T>(work: () => Promise<T>): Promise<T> {
-    return this.slots.runWhenIdle(work);
+    return this.slots.runFirst(work);
   }
 
   /** A prompt whose prefix is (being) cached. */

@@ -68,8 +68,8 @@ export async function runBatch(
   try {
     warm = await pipeline.warmUp(async () => {
       const result = await answer(first);
-      // Queued while the warm-up still holds its slot, so that slot goes to this entity's
-      // now-cached prompts rather than to another entity's warm-up.
+      // Queued while the warm-up still holds its slot: its prompts are in line before the entity
+      // leaves the pipeline's "ahead" count.
       others = Promise.all(rest.map((prompt) => pipeline.fanOut(() => answer(prompt))));
       return result;
     });

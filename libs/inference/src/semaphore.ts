@@ -1,10 +1,10 @@
 /**
  * Bounds how many model calls a worker has in flight, across all the batches it runs. Waiters
- * start in arrival order, except that `runWhenIdle` work waits until no `run` work is waiting.
+ * start in arrival order, except that `runFirst` work goes ahead of every waiting `run` call.
  */
 export class Semaphore {
   private readonly waiting: Array<() => void> = [];
-  private readonly idleWaiting: Array<() => void> = [];
+  private readonly firstWaiting: Array<() => void> = [];
   private available: number;
 
   constructor(readonly size: number) {
@@ -23,10 +23,10 @@ export class Semaphore {
     return this.holding(work);
   }
 
-  /** Like run, but yields to every `run` caller that is waiting, now or later, until it gets a slot. */
-  async runWhenIdle<T>(work: () => Promise<T>): Promise<T> {
+  /** Like run, but takes the next free slot ahead of every waiting `run` call. */
+  async runFirst<T>(work: () => Promise<T>): Promise<T> {
     if (this.available > 0) this.available--;
-    else await new Promise<void>((resolve) => this.idleWaiting.push(resolve));
+    else await new Promise<void>((resolve) => this.firstWaiting.push(resolve));
     return this.holding(work);
   }
 
@@ -34,7 +34,7 @@ export class Semaphore {
     try {
       return await work();
     } finally {
-      const next = this.waiting.shift() ?? this.idleWaiting.shift();
+      const next = this.firstWaiting.shift() ?? this.waiting.shift();
       if (next) next();
       else this.available++;
     }
