@@ -166,4 +166,23 @@ describe('EntityPipeline', () => {
     await model.finish('c-2');
     await Promise.all(batches);
   });
+
+  it('given an entity whose prompts wait for slots, when another asks to warm up, then it is admitted only once the last of them has a slot', async () => {
+    const model = heldClient();
+    const pipeline = new EntityPipeline(2, { maxAhead: 1, startAhead: 1 });
+    const a = runBatch('A', prompts('a', 4), model.client, { pipeline, retry: RETRY, progress: quiet });
+    const b = runBatch('B', prompts('b', 2), model.client, { pipeline, retry: RETRY, progress: quiet });
+    await tick();
+    await model.finish('a-0'); // a-1, a-2 run; a-3 waits, so a is still ahead
+    expect(model.inFlight()).toEqual(['a-1', 'a-2']);
+    expect(pipeline.entitiesAhead).toBe(1);
+    await model.finish('a-1'); // a-3 gets the slot: b is admitted and waits for the next one
+    expect(model.inFlight()).toEqual(['a-2', 'a-3']);
+    await model.finish('a-2');
+    expect(model.inFlight()).toEqual(['a-3', 'b-0']);
+    await model.finish('a-3', 'b-0');
+    await model.finish('b-1');
+    await Promise.all([a, b]);
+    expect(pipeline.entitiesAhead).toBe(0);
+  });
 });

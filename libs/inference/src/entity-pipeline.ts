@@ -12,8 +12,8 @@ import { Semaphore } from './semaphore';
  *   entities warm while the current ones fan out (were warm-ups to wait for the fan-out queue to
  *   drain, the server would alternate between a warming phase and a fan-out phase).
  * - Fan-out prompts take slots in arrival order (entity after entity).
- * - At most `limit` entities are between admission and fan-out (warming, or warm and waiting
- *   to queue their prompts), so the worker's footprint in the cache stays bounded however many
+ * - At most `limit` entities are between admission and fan-out (warming, or warm with prompts
+ *   still waiting for a slot), so the worker's footprint in the cache stays bounded however many
  *   messages it holds. Several workers share one server and its cache, and none knows the cache's
  *   size, so the limit adapts to what the server reports (usage.cached_tokens): an entity whose
  *   prompts found their prefix evicted halves it, an entity served from the cache raises it by
@@ -46,7 +46,7 @@ export class EntityPipeline {
     this.aheadLimit = startAhead;
   }
 
-  /** Entities admitted whose fan-out has not been queued yet. */
+  /** Entities admitted with prompts that have not had a slot yet. */
   get entitiesAhead(): number {
     return this.ahead;
   }
@@ -56,7 +56,7 @@ export class EntityPipeline {
     return this.aheadLimit;
   }
 
-  /** Waits for the entity's turn to warm up; call the returned function once its fan-out is queued. */
+  /** Waits for the entity's turn to warm up; call the returned function once its last prompt has a slot. */
   async admit(): Promise<() => void> {
     if (this.ahead < this.aheadLimit) this.ahead++;
     else await new Promise<void>((resolve) => this.admissions.push(resolve));

@@ -63,19 +63,28 @@ export async function runBatch(
   const { pipeline } = opts;
   const [first, ...rest] = prompts;
   const release = await pipeline.admit();
+  // The entity stays "ahead" until its last prompt has a slot: until then its cached prefix waits
+  // unused, and that waiting is what the pipeline bounds.
+  let unstarted = rest.length;
+  const fanOutOne = (prompt: PromptRequest): Promise<PromptResult> =>
+    pipeline.fanOut(() => {
+      if (--unstarted === 0) release();
+      return answer(prompt);
+    });
   let others: Promise<PromptResult[]> = Promise.resolve([]);
   let warm: PromptResult;
   try {
     warm = await pipeline.warmUp(async () => {
       const result = await answer(first);
-      // Queued while the warm-up still holds its slot: its prompts are in line before the entity
-      // leaves the pipeline's "ahead" count.
-      others = Promise.all(rest.map((prompt) => pipeline.fanOut(() => answer(prompt))));
+      // Queued while the warm-up still holds its slot, so no later entity's prompt gets in between.
+      others = Promise.all(rest.map(fanOutOne));
       return result;
     });
-  } finally {
-    release(); // the fan-out is in line: the next entity may warm up
+  } catch (error) {
+    release();
+    throw error;
   }
+  if (rest.length === 0) release();
   const fannedOut = await others;
   const evicted = prefixEvicted(prefix, rest, fannedOut);
   if (evicted !== null) pipeline.recordCacheOutcome(evicted);
