@@ -40,15 +40,21 @@ describe('EntityPipeline', () => {
     expect(() => new EntityPipeline(4, { maxAhead })).toThrow('entity pipeline maxAhead must be a positive integer');
   });
 
-  it('given the default, when sized, then one entity may be ahead per 8 slots (at least one), starting at half that', () => {
+  it('given the default, when sized, then one entity may be ahead per 8 slots (at least one), starting at one', () => {
     expect(new EntityPipeline(64).maxAhead).toBe(8);
-    expect(new EntityPipeline(64).limit).toBe(4);
+    expect(new EntityPipeline(64).limit).toBe(1);
     expect(new EntityPipeline(4).maxAhead).toBe(1);
     expect(new EntityPipeline(4).limit).toBe(1);
     expect(() => new EntityPipeline(64, { startAhead: 9 })).toThrow('entity pipeline startAhead must be an integer from 1 to maxAhead (8), got 9');
   });
 
-  it('given cache outcomes, when recorded, then an eviction halves the limit and a clean entity adds one, within 1..maxAhead', () => {
+  it('given clean entities from the start, when recorded, then the limit doubles each time up to maxAhead (slow start)', () => {
+    const pipeline = new EntityPipeline(80);
+    const limits = Array.from({ length: 5 }, () => (pipeline.recordCacheOutcome(false), pipeline.limit));
+    expect(limits).toEqual([2, 4, 8, 10, 10]);
+  });
+
+  it('given cache outcomes, when recorded, then an eviction halves the limit and a clean entity after it adds one, within 1..maxAhead', () => {
     const pipeline = new EntityPipeline(64, { maxAhead: 8, startAhead: 8 });
     pipeline.recordCacheOutcome(true);
     expect(pipeline.limit).toBe(4);
@@ -69,7 +75,7 @@ describe('EntityPipeline', () => {
     const waiting = [pipeline.admit(), pipeline.admit(), pipeline.admit()].map((p) => p.then(() => admitted++));
     await tick();
     expect(admitted).toBe(0);
-    pipeline.recordCacheOutcome(false);
+    pipeline.recordCacheOutcome(false); // slow start: 1 -> 2
     await tick();
     expect(admitted).toBe(1);
     pipeline.recordCacheOutcome(false);

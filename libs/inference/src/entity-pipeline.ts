@@ -15,16 +15,18 @@ import { Semaphore } from './semaphore';
  * - At most `limit` entities are between admission and fan-out (warming, or warm with prompts
  *   still waiting for a slot), so the worker's footprint in the cache stays bounded however many
  *   messages it holds. Several workers share one server and its cache, and none knows the cache's
- *   size, so the limit adapts to what the server reports (usage.cached_tokens): an entity whose
- *   prompts found their prefix evicted halves it, an entity served from the cache raises it by
- *   one, up to `maxAhead` (additive increase, multiplicative decrease, as TCP does for the same
- *   reason: a shared resource nobody can see).
+ *   size, so the limit adapts to what the server reports (usage.cached_tokens): it starts at 1
+ *   and doubles with each entity served from the cache until the first eviction (slow start),
+ *   then an entity whose prompts found their prefix evicted halves it and one served from the
+ *   cache raises it by one, up to `maxAhead`: TCP's congestion control, for the same reason (a
+ *   shared resource nobody can see).
  */
 export class EntityPipeline {
   /** Model calls in flight: the configured concurrency. */
   readonly slots: Semaphore;
   readonly maxAhead: number;
   private aheadLimit: number;
+  private slowStart = true;
   private ahead = 0;
   private readonly admissions: Array<() => void> = [];
 
@@ -37,8 +39,8 @@ export class EntityPipeline {
     this.slots = new Semaphore(concurrency);
     const maxAhead = opts.maxAhead ?? Math.max(1, Math.ceil(concurrency / 8));
     if (!Number.isInteger(maxAhead) || maxAhead < 1) throw new Error(`entity pipeline maxAhead must be a positive integer, got ${maxAhead}`);
-    // Start halfway: a cold start with every worker at its maximum is when a shared cache thrashes.
-    const startAhead = opts.startAhead ?? Math.ceil(maxAhead / 2);
+    // A cold start with every worker at its maximum is when a shared cache thrashes: start small.
+    const startAhead = opts.startAhead ?? 1;
     if (!Number.isInteger(startAhead) || startAhead < 1 || startAhead > maxAhead) {
       throw new Error(`entity pipeline startAhead must be an integer from 1 to maxAhead (${maxAhead}), got ${startAhead}`);
     }
@@ -71,7 +73,12 @@ export class EntityPipeline {
 
   /** What the server said about an entity's fan-out: did its prompts find their prefix cached? */
   recordCacheOutcome(prefixEvicted: boolean): void {
-    this.aheadLimit = prefixEvicted ? Math.max(1, Math.floor(this.aheadLimit / 2)) : Math.min(this.maxAhead, this.aheadLimit + 1);
+    if (prefixEvicted) {
+      this.slowStart = false;
+      this.aheadLimit = Math.max(1, Math.floor(this.aheadLimit / 2));
+    } else {
+      this.aheadLimit = Math.min(this.maxAhead, this.slowStart ? this.aheadLimit * 2 : this.aheadLimit + 1);
+    }
     this.admitWaiting();
   }
 
