@@ -16,7 +16,7 @@ export interface DriverOptions {
   maxTokens: number;
   /**
    * stream: the list as given, `concurrency` at a time (an entity's prompts go out together).
-   * warm: like the inference worker, an entity's first prompt alone, then the rest; up to
+   * warm: an entity's first prompt alone, then the rest (the worker before its EntityPipeline); up to
    * `batchesInFlight` entities at once.
    */
   mode: 'stream' | 'warm';
