@@ -33,7 +33,9 @@ export class EntityPipeline {
   /**
    * `maxAhead` defaults to one entity per 8 slots: at the reference workload (~2,900-token
    * prefix, ~70 prompts of a few cached tokens each) a warm-up holds a slot about as long as ~10
-   * fan-out prompts, so about 1 slot in 8 is warming when the server is kept busy.
+   * fan-out prompts, so about 1 slot in 8 is warming when the server is kept busy. One per 4
+   * slots let a lone worker reach 96% of the server's ceiling, but 4 workers sharing the server
+   * then thrashed its cache faster than the adaptation could back off (bench, full size).
    */
   constructor(readonly concurrency: number, opts: { maxAhead?: number; startAhead?: number } = {}) {
     this.slots = new Semaphore(concurrency);
