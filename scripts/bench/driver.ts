@@ -1,3 +1,4 @@
+import { Semaphore } from '../../libs/inference/src/semaphore';
 import type { SimulatorStats } from '../../libs/testing/src/simulator/metrics';
 import { GPU_LIKE_LATENCY, type LatencyModel } from '../../libs/testing/src/simulator/scheduler';
 import type { SimClient } from './sim';
@@ -15,7 +16,7 @@ export interface DriverOptions {
   maxTokens: number;
   /**
    * stream: the list as given, `concurrency` at a time (an entity's prompts go out together).
-   * warm: like the inference worker, an entity's first prompt alone, then the rest; up to
+   * warm: an entity's first prompt alone, then the rest (the worker before its EntityPipeline); up to
    * `batchesInFlight` entities at once.
    */
   mode: 'stream' | 'warm';
@@ -38,23 +39,6 @@ export interface DriverResult {
   firstError?: string;
 }
 
-class Pool {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly size: number) {}
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.active < this.size) this.active++;
-    else await new Promise<void>((r) => this.waiting.push(r));
-    try {
-      return await work();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
-    }
-  }
-}
-
 export async function complete(url: string, prompt: string, maxTokens: number): Promise<void> {
   const response = await fetch(`${url}/completions`, {
     method: 'POST',
@@ -71,7 +55,7 @@ export async function drive(prompts: DriverPrompt[], o: DriverOptions): Promise<
   const began = performance.now();
   const elapsed = () => (performance.now() - began) / 1000;
   const deadline = began + o.capSeconds * 1000;
-  const pool = new Pool(o.concurrency);
+  const pool = new Semaphore(o.concurrency);
   const completions: number[] = [];
   let sent = 0;
   const sentEntities: number[] = [];
@@ -150,7 +134,7 @@ export async function saturatedThroughput(
   const steady: number[] = [];
   for (let start = 0; start < byEntity.length && seconds < o.budgetSeconds; start += o.entitiesPerRound) {
     const round = byEntity.slice(start, start + o.entitiesPerRound);
-    const pool = new Pool(o.concurrency);
+    const pool = new Semaphore(o.concurrency);
     await Promise.all(round.map((batch) => pool.run(() => complete(o.url, batch[0].text, o.maxTokens))));
     const measured = round.flatMap((batch) => batch.slice(1));
     // Interleave entities, so the timed prompts do not depend on any order effect.

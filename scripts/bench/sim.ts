@@ -26,17 +26,6 @@ export class SimClient {
   async resetPrefixCache(): Promise<void> {
     await fetch(`${this.base}/reset_prefix_cache`, { method: 'POST', body: '', signal: AbortSignal.timeout(10_000) });
   }
-
-  /** Gauges and counters of GET /metrics, summed over models, keyed by metric name. */
-  async metrics(): Promise<Record<string, number>> {
-    const r = await fetch(`${this.base}/metrics`, { signal: AbortSignal.timeout(10_000) });
-    const out: Record<string, number> = {};
-    for (const line of (await r.text()).split('\n')) {
-      const m = /^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})?\s+(\S+)$/.exec(line);
-      if (m) out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
-    }
-    return out;
-  }
 }
 
 export interface SpawnedSimulator {

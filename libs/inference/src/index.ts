@@ -1,3 +1,4 @@
+export * from './entity-pipeline';
 export * from './model-client';
 export * from './retry';
 export * from './run-batch';

@@ -5,7 +5,7 @@ import { countTokens as simCountTokens, startSimulator, type FaultPlan, type Run
 import { openAiModelClient } from './model-client';
 import { classifyError, withRetries } from './retry';
 import { runBatch, type BatchProgress } from './run-batch';
-import { Semaphore } from './semaphore';
+import { EntityPipeline } from './entity-pipeline';
 import { entityBatch, modelSettings, SIM_MODEL } from './test-helpers';
 
 /** The OpenAI-compatible client and the retry path against the in-process vLLM simulator. */
@@ -150,7 +150,7 @@ describe('runBatch retries against simulator faults', () => {
     const batch = entityBatch('e-faults', size);
     sim.setFaults(faults);
     const progress = recorder();
-    const results = await runBatch(batch.prefix, batch.prompts, openAiModelClient(modelSettings(sim.url, over)), { semaphore: new Semaphore(4), retry, progress });
+    const results = await runBatch(batch.prefix, batch.prompts, openAiModelClient(modelSettings(sim.url, over)), { pipeline: new EntityPipeline(4), retry, progress });
     return { results, progress, batch };
   };
 
@@ -203,7 +203,7 @@ describe('runBatch retries against simulator faults', () => {
     const small = await startSimulator({ port: 0, models: [{ id: SIM_MODEL, maxModelLen: 64 }] });
     try {
       const batch = entityBatch('e-long', 2);
-      const results = await runBatch(batch.prefix, batch.prompts, openAiModelClient(modelSettings(small.url)), { semaphore: new Semaphore(2), retry: FAST_RETRY, progress: recorder() });
+      const results = await runBatch(batch.prefix, batch.prompts, openAiModelClient(modelSettings(small.url)), { pipeline: new EntityPipeline(2), retry: FAST_RETRY, progress: recorder() });
       expect(results.map((r) => r.attempts)).toEqual([1, 1]);
       expect(results[0].error).toMatch(/^HTTP 400: This model's maximum context length is 64 tokens/);
     } finally {

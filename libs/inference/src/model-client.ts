@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
 import type { ModelCallSettings } from '@assay/contracts';
+import { keepAliveFetch } from './http-fetch';
 import { withRetries, type RetryPolicy } from './retry';
 
 export interface Completion {
@@ -43,7 +44,8 @@ export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.Proce
     if (!value) throw new Error(`model.api_key_env names ${settings.apiKeyEnv}, but it is not set in the worker's environment`);
     apiKey = value;
   }
-  const client = new OpenAI({ baseURL: settings.baseUrl, apiKey, maxRetries: 0, timeout: settings.requestTimeoutS * 1000 });
+  const fetch = keepAliveFetch();
+  const client = new OpenAI({ baseURL: settings.baseUrl, apiKey, maxRetries: 0, timeout: settings.requestTimeoutS * 1000, fetch });
   const model = settings.loraAdapter ?? settings.id;
   const root = settings.baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '');
   return {

@@ -2,6 +2,7 @@ import type { PromptResult } from '@assay/contracts';
 import { startSimulator, type RunningSimulator } from '../../testing/src/simulator';
 import { openAiModelClient, type ModelClient } from './model-client';
 import { runBatch } from './run-batch';
+import { EntityPipeline } from './entity-pipeline';
 import { Semaphore } from './semaphore';
 import { entityBatch, FAST_GPU_LATENCY, modelSettings, SIM_MODEL } from './test-helpers';
 
@@ -35,7 +36,7 @@ describe('prefix cache reuse (simulator, GPU-like latency scaled down)', () => {
   it('given one entity’s 12 prompts via runBatch, when run, then the hit rate is near the ideal prefix × (n-1) / total', async () => {
     const prefixTokens = (await client.countTokens(batch.prefix))!;
     expect(prefixTokens).toBeGreaterThan(500); // a long profile, as in the seed's example
-    const results = await runBatch(batch.prefix, batch.prompts, client, { semaphore: new Semaphore(16), retry: RETRY, progress: quiet });
+    const results = await runBatch(batch.prefix, batch.prompts, client, { pipeline: new EntityPipeline(16), retry: RETRY, progress: quiet });
     expect(results.every((r) => r.status === 'ok')).toBe(true);
 
     const total = results.reduce((s, r) => s + r.promptTokens!, 0);
@@ -52,12 +53,12 @@ describe('prefix cache reuse (simulator, GPU-like latency scaled down)', () => {
   });
 
   it('given the same prompts all sent at once (no warm-up), when run, then the hit rate is clearly lower than with runBatch', async () => {
-    const warm = hitRate(await runBatch(batch.prefix, batch.prompts, client, { semaphore: new Semaphore(16), retry: RETRY, progress: quiet }));
+    const warm = hitRate(await runBatch(batch.prefix, batch.prompts, client, { pipeline: new EntityPipeline(16), retry: RETRY, progress: quiet }));
 
     sim.resetPrefixCache();
     sim.resetStats();
-    const semaphore = new Semaphore(16);
-    const cold = await Promise.all(batch.prompts.map((p) => semaphore.run(() => client.complete(batch.prefix + p.suffix))));
+    const slots = new Semaphore(16);
+    const cold = await Promise.all(batch.prompts.map((p) => slots.run(() => client.complete(batch.prefix + p.suffix))));
     const coldRate = cold.reduce((s, r) => s + r.cachedTokens!, 0) / cold.reduce((s, r) => s + r.promptTokens!, 0);
 
     // Every one of them was scheduled before any prefill finished: each paid for the whole profile.

@@ -1,8 +1,8 @@
 import { APIError } from 'openai';
 import type { PromptRequest, PromptResult } from '@assay/contracts';
 import type { Completion, ModelClient } from './model-client';
-import { runBatch, type BatchProgress } from './run-batch';
-import { Semaphore } from './semaphore';
+import { prefixEvicted, runBatch, type BatchProgress } from './run-batch';
+import { EntityPipeline } from './entity-pipeline';
 
 const PREFIX = '<sys>profile of entity e1</sys>\nQuestion: ';
 const prompts = (n: number): PromptRequest[] =>
@@ -50,7 +50,7 @@ function recorder(): BatchProgress & { done: PromptResult[]; retries: Array<[str
 describe('runBatch', () => {
   it('given 12 prompts and room for 8, when run, then the first completes before any other starts, and the rest overlap', async () => {
     const fake = fakeClient({ delayMs: () => 5 });
-    await runBatch(PREFIX, prompts(12), fake.client, { semaphore: new Semaphore(8), retry: FAST_RETRY, progress: recorder() });
+    await runBatch(PREFIX, prompts(12), fake.client, { pipeline: new EntityPipeline(8), retry: FAST_RETRY, progress: recorder() });
     const firstEnd = fake.events.indexOf('end item q0?');
     expect(fake.events[0]).toBe('start item q0?');
     expect(firstEnd).toBe(1);
@@ -60,7 +60,7 @@ describe('runBatch', () => {
 
   it('given answers finishing in reverse order, when run, then results are in prompt order with their outputs', async () => {
     const fake = fakeClient({ delayMs: (s) => 30 - Number(/q(\d+)/.exec(s)![1]) * 2 });
-    const results = await runBatch(PREFIX, prompts(10), fake.client, { semaphore: new Semaphore(10), retry: FAST_RETRY, progress: recorder() });
+    const results = await runBatch(PREFIX, prompts(10), fake.client, { pipeline: new EntityPipeline(10), retry: FAST_RETRY, progress: recorder() });
     expect(results.map((r) => r.promptId)).toEqual(prompts(10).map((p) => p.promptId));
     expect(results.map((r) => r.outputText)).toEqual(prompts(10).map((p) => `answer to ${p.suffix}`));
     // They really did finish out of order.
@@ -85,7 +85,7 @@ describe('runBatch', () => {
       fail: (s) => (s === 'item q2?' ? httpError(503, 'overloaded') : s === 'item q4?' ? httpError(400, 'prompt too long') : undefined),
     });
     const progress = recorder();
-    const results = await runBatch(PREFIX, prompts(6), fake.client, { semaphore: new Semaphore(3), retry: FAST_RETRY, progress });
+    const results = await runBatch(PREFIX, prompts(6), fake.client, { pipeline: new EntityPipeline(3), retry: FAST_RETRY, progress });
     expect(results).toHaveLength(6);
     expect(results[2]).toMatchObject({ promptId: 'p2', status: 'error', outputText: null, error: 'HTTP 503: overloaded', attempts: 3, promptTokens: null, cachedTokens: null });
     expect(results[4]).toMatchObject({ promptId: 'p4', status: 'error', error: 'HTTP 400: prompt too long', attempts: 1 });
@@ -104,7 +104,7 @@ describe('runBatch', () => {
   it('given transient failures that clear, when run, then the prompt is ok with attempts counted and a retry reported', async () => {
     const fake = fakeClient({ fail: (s, call) => (s === 'item q1?' && call === 1 ? httpError(429, 'slow down') : undefined) });
     const progress = recorder();
-    const results = await runBatch(PREFIX, prompts(3), fake.client, { semaphore: new Semaphore(3), retry: FAST_RETRY, progress });
+    const results = await runBatch(PREFIX, prompts(3), fake.client, { pipeline: new EntityPipeline(3), retry: FAST_RETRY, progress });
     expect(results[1]).toMatchObject({ status: 'ok', attempts: 2, error: null });
     expect(progress.retries).toEqual([['p1', 'HTTP 429: slow down', 1]]);
     expect(progress.done).toHaveLength(3);
@@ -112,21 +112,21 @@ describe('runBatch', () => {
 
   it('given the warm-up prompt fails, when run, then the rest still run and the failure is kept', async () => {
     const fake = fakeClient({ fail: (s) => (s === 'item q0?' ? httpError(400, 'bad') : undefined) });
-    const results = await runBatch(PREFIX, prompts(4), fake.client, { semaphore: new Semaphore(4), retry: FAST_RETRY, progress: recorder() });
+    const results = await runBatch(PREFIX, prompts(4), fake.client, { pipeline: new EntityPipeline(4), retry: FAST_RETRY, progress: recorder() });
     expect(results.map((r) => r.status)).toEqual(['error', 'ok', 'ok', 'ok']);
   });
 
   it('given an injected clock, when run, then latencyMs is the time inside the call (not the queue)', async () => {
     let t = 0;
     const now = () => (t += 1.25);
-    const results = await runBatch(PREFIX, prompts(2), fakeClient().client, { semaphore: new Semaphore(1), retry: FAST_RETRY, progress: recorder(), now });
+    const results = await runBatch(PREFIX, prompts(2), fakeClient().client, { pipeline: new EntityPipeline(1), retry: FAST_RETRY, progress: recorder(), now });
     expect(results.map((r) => r.latencyMs)).toEqual([1.25, 1.25]);
   });
 
   it('given two batches sharing one semaphore, when run together, then the bound holds across them', async () => {
     const fake = fakeClient({ delayMs: () => 3 });
-    const sem = new Semaphore(3);
-    const run = () => runBatch(PREFIX, prompts(8), fake.client, { semaphore: sem, retry: FAST_RETRY, progress: recorder() });
+    const pipeline = new EntityPipeline(3);
+    const run = () => runBatch(PREFIX, prompts(8), fake.client, { pipeline, retry: FAST_RETRY, progress: recorder() });
     const [a, b] = await Promise.all([run(), run()]);
     expect(a).toHaveLength(8);
     expect(b).toHaveLength(8);
@@ -135,7 +135,38 @@ describe('runBatch', () => {
 
   it('given no prompts, when run, then it returns no results without calling the model', async () => {
     const fake = fakeClient();
-    await expect(runBatch(PREFIX, [], fake.client, { semaphore: new Semaphore(1), retry: FAST_RETRY, progress: recorder() })).resolves.toEqual([]);
+    await expect(runBatch(PREFIX, [], fake.client, { pipeline: new EntityPipeline(1), retry: FAST_RETRY, progress: recorder() })).resolves.toEqual([]);
     expect(fake.events).toEqual([]);
+  });
+});
+
+describe('prefixEvicted', () => {
+  const longPrefix = 'x'.repeat(900);
+  const asked = [{ promptId: 'p1', group: 'g', item: 'q1', suffix: 'y'.repeat(100), actual: 1 }];
+  const result = (promptTokens: number | null, cachedTokens: number | null): PromptResult => ({
+    promptId: 'p1', status: 'ok', outputText: '1', error: null, finishReason: 'stop', promptTokens, completionTokens: 1, cachedTokens, latencyMs: 1, attempts: 1,
+  });
+
+  it('given fan-out prompts that reused their prefix, when judged, then no eviction', () => {
+    expect(prefixEvicted(longPrefix, asked, [result(1000, 896)])).toBe(false);
+  });
+
+  it('given a fan-out prompt that prefilled the prefix again, when judged, then evicted', () => {
+    expect(prefixEvicted(longPrefix, asked, [result(1000, 0)])).toBe(true);
+  });
+
+  it('given no cached-token counts or a prefix too short to judge, when judged, then null (no signal)', () => {
+    expect(prefixEvicted(longPrefix, asked, [result(1000, null)])).toBeNull();
+    expect(prefixEvicted('x'.repeat(9), asked, [result(110, 0)])).toBeNull();
+  });
+
+  it('given a batch whose prompts missed the cache, when run, then its pipeline lowers how many entities it lets ahead', async () => {
+    const pipeline = new EntityPipeline(8, { maxAhead: 4, startAhead: 4 });
+    const missing: ModelClient = {
+      complete: async (prompt) => ({ text: '1', finishReason: 'stop', promptTokens: prompt.length, completionTokens: 1, cachedTokens: 0 }),
+      countTokens: async () => null,
+    };
+    await runBatch('x'.repeat(900), prompts(3), missing, { pipeline, retry: FAST_RETRY, progress: recorder() });
+    expect(pipeline.limit).toBe(2);
   });
 });

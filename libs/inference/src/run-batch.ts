@@ -1,7 +1,7 @@
 import type { PromptRequest, PromptResult } from '@assay/contracts';
 import type { ModelClient } from './model-client';
 import { withRetries, type RetryPolicy } from './retry';
-import type { Semaphore } from './semaphore';
+import type { EntityPipeline } from './entity-pipeline';
 
 export interface BatchProgress {
   onPromptDone(result: PromptResult): void;
@@ -11,56 +11,104 @@ export interface BatchProgress {
 /**
  * Runs one entity's prompts. The first goes alone: vLLM caches a prefix's blocks only when a
  * prefill finishes, so prompts sent together would all miss and all prefill the profile. Once
- * it is done the rest fan out and hit the cache. Every prompt ends with a result: a failure
- * after retries is kept with its error, never dropped.
+ * it is done the rest fan out and hit the cache. The worker's EntityPipeline decides when the
+ * entity may warm up and gives fan-out prompts the slots first. Every prompt ends with a result:
+ * a failure after retries is kept with its error, never dropped.
  */
 export async function runBatch(
   prefix: string,
   prompts: PromptRequest[],
   client: ModelClient,
-  opts: { semaphore: Semaphore; retry: RetryPolicy; progress: BatchProgress; now?: () => number },
+  opts: { pipeline: EntityPipeline; retry: RetryPolicy; progress: BatchProgress; now?: () => number },
 ): Promise<PromptResult[]> {
   const now = opts.now ?? (() => performance.now());
-  const runOne = (prompt: PromptRequest): Promise<PromptResult> =>
-    opts.semaphore.run(async () => {
-      const started = now();
-      const outcome = await withRetries(() => client.complete(prefix + prompt.suffix), opts.retry, {
-        onRetry: (error, retry) => opts.progress.onRetry(prompt.promptId, error.message, retry),
-      });
-      const latencyMs = Math.round((now() - started) * 1000) / 1000;
-      // Decided by the error, not by the value's truthiness: only a recorded error makes a failure.
-      const result: PromptResult = outcome.error === null && outcome.value !== null
-        ? {
-            promptId: prompt.promptId,
-            status: 'ok',
-            outputText: outcome.value.text,
-            error: null,
-            finishReason: outcome.value.finishReason,
-            promptTokens: outcome.value.promptTokens,
-            completionTokens: outcome.value.completionTokens,
-            cachedTokens: outcome.value.cachedTokens,
-            latencyMs,
-            attempts: outcome.attempts,
-          }
-        : {
-            promptId: prompt.promptId,
-            status: 'error',
-            outputText: null,
-            error: outcome.error?.message ?? 'unknown error',
-            finishReason: null,
-            promptTokens: null,
-            completionTokens: null,
-            cachedTokens: null,
-            latencyMs,
-            attempts: outcome.attempts,
-          };
-      opts.progress.onPromptDone(result);
-      return result;
+  /** Asks the model (with retries) for one prompt; the caller holds a slot. */
+  const answer = async (prompt: PromptRequest): Promise<PromptResult> => {
+    const started = now();
+    const outcome = await withRetries(() => client.complete(prefix + prompt.suffix), opts.retry, {
+      onRetry: (error, retry) => opts.progress.onRetry(prompt.promptId, error.message, retry),
     });
+    const latencyMs = Math.round((now() - started) * 1000) / 1000;
+    // Decided by the error, not by the value's truthiness: only a recorded error makes a failure.
+    const result: PromptResult = outcome.error === null && outcome.value !== null
+      ? {
+          promptId: prompt.promptId,
+          status: 'ok',
+          outputText: outcome.value.text,
+          error: null,
+          finishReason: outcome.value.finishReason,
+          promptTokens: outcome.value.promptTokens,
+          completionTokens: outcome.value.completionTokens,
+          cachedTokens: outcome.value.cachedTokens,
+          latencyMs,
+          attempts: outcome.attempts,
+        }
+      : {
+          promptId: prompt.promptId,
+          status: 'error',
+          outputText: null,
+          error: outcome.error?.message ?? 'unknown error',
+          finishReason: null,
+          promptTokens: null,
+          completionTokens: null,
+          cachedTokens: null,
+          latencyMs,
+          attempts: outcome.attempts,
+        };
+    opts.progress.onPromptDone(result);
+    return result;
+  };
 
   if (prompts.length === 0) return [];
+  const { pipeline } = opts;
   const [first, ...rest] = prompts;
-  const warm = await runOne(first);
-  const others = await Promise.all(rest.map(runOne));
-  return [warm, ...others];
+  const release = await pipeline.admit();
+  // The entity stays "ahead" until its last prompt has a slot: until then its cached prefix waits
+  // unused, and that waiting is what the pipeline bounds.
+  let unstarted = rest.length;
+  const fanOutOne = (prompt: PromptRequest): Promise<PromptResult> =>
+    pipeline.fanOut(() => {
+      if (--unstarted === 0) release();
+      return answer(prompt);
+    });
+  let others: Promise<PromptResult[]> = Promise.resolve([]);
+  let warm: PromptResult;
+  try {
+    warm = await pipeline.warmUp(async () => {
+      const result = await answer(first);
+      // Queued while the warm-up still holds its slot, so no later entity's prompt gets in between.
+      others = Promise.all(rest.map(fanOutOne));
+      return result;
+    });
+  } catch (error) {
+    release();
+    throw error;
+  }
+  if (rest.length === 0) release();
+  const fannedOut = await others;
+  const evicted = prefixEvicted(prefix, rest, fannedOut);
+  if (evicted !== null) pipeline.recordCacheOutcome(evicted);
+  return [warm, ...fannedOut];
+}
+
+/** Below this many expected prefix tokens a miss cannot be told from block rounding. */
+const MIN_JUDGED_PREFIX_TOKENS = 64;
+
+/**
+ * Whether the server prefilled the shared prefix again for some fan-out prompt (a finite cache
+ * evicted it between warm-up and use); null when the server does not report cached tokens or
+ * the prefix is too short to judge. A prompt's expected reuse is its share of prefix characters
+ * times its prompt tokens; a prompt reusing less than half of that counts as a miss.
+ */
+export function prefixEvicted(prefix: string, prompts: readonly PromptRequest[], results: readonly PromptResult[]): boolean | null {
+  let judged = 0;
+  for (let i = 0; i < results.length; i++) {
+    const { cachedTokens, promptTokens } = results[i];
+    if (cachedTokens === null || promptTokens === null) continue;
+    const expected = (promptTokens * prefix.length) / (prefix.length + prompts[i].suffix.length);
+    if (expected < MIN_JUDGED_PREFIX_TOKENS) continue;
+    judged++;
+    if (cachedTokens < expected / 2) return true;
+  }
+  return judged > 0 ? false : null;
 }

@@ -86,3 +86,32 @@ describe('Semaphore', () => {
     expect(second).toBe(true);
   });
 });
+
+describe('Semaphore.runFirst', () => {
+  it('given regular work queued before first work, when a slot frees, then the first work goes first', async () => {
+    const sem = new Semaphore(1);
+    const order: string[] = [];
+    const hold = gate();
+    const busy = sem.run(() => hold.promise);
+    const regular = sem.run(async () => void order.push('regular'));
+    const first = sem.runFirst(async () => void order.push('first'));
+    await tick();
+    expect(sem.inFlight).toBe(1);
+    hold.open();
+    await Promise.all([busy, first, regular]);
+    expect(order).toEqual(['first', 'regular']);
+    expect(sem.inFlight).toBe(0);
+  });
+
+  it('given a free slot, when first work comes, then it starts at once', async () => {
+    const sem = new Semaphore(2);
+    const hold = gate();
+    const busy = sem.run(() => hold.promise);
+    let started = false;
+    const first = sem.runFirst(async () => void (started = true));
+    await tick();
+    expect(started).toBe(true);
+    hold.open();
+    await Promise.all([busy, first]);
+  });
+});

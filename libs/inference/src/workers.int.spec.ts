@@ -5,7 +5,7 @@ import { createTestDatabase } from '../../testing/src/fixtures/database';
 import { startSimulator, type RunningSimulator } from '../../testing/src/simulator';
 import { openAiModelClient, type ModelClient } from './model-client';
 import { runBatch } from './run-batch';
-import { Semaphore } from './semaphore';
+import { EntityPipeline } from './entity-pipeline';
 import { entityBatch, FAST_GPU_LATENCY, modelSettings, SIM_MODEL } from './test-helpers';
 
 /**
@@ -81,7 +81,7 @@ describe('inference workers on a shared durable (real NATS, real Postgres, simul
 
   /** The inference-worker's handler, minus Nest: runBatch, then inference.completed exactly once per message. */
   function workerHandler(worker: string, opts: { client?: (model: InferenceBatchRequested['data']['model']) => ModelClient; beforeCommit?: (d: InferenceBatchRequested['data'], results: PromptResult[]) => Promise<void>; afterCommit?: () => Promise<void> } = {}) {
-    const semaphore = new Semaphore(6);
+    const pipeline = new EntityPipeline(6);
     return async (event: AssayEvent) => {
       const e = event as InferenceBatchRequested;
       const d = e.data;
@@ -89,7 +89,7 @@ describe('inference workers on a shared durable (real NATS, real Postgres, simul
       const [prefixTokens, results] = await Promise.all([
         client.countTokens(d.prefix),
         runBatch(d.prefix, d.prompts, client, {
-          semaphore,
+          pipeline,
           retry: { maxRetries: d.model.maxRetries, baseDelayMs: 20, maxDelayMs: 200 },
           progress: { onPromptDone: (r) => void served.push({ worker, entityId: d.entityId, promptId: r.promptId }), onRetry: () => undefined },
         }),

@@ -2,20 +2,21 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type ModelCallSettings } from '@assay/contracts';
 import { EventStore, isProcessed, readStream } from '@assay/event-store';
-import { openAiModelClient, runBatch, Semaphore, type ModelClient } from '@assay/inference';
+import { EntityPipeline, openAiModelClient, runBatch, type ModelClient } from '@assay/inference';
 import { ProgressReporter, RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 
 /**
  * inference.batch.requested → the model answers every prompt of one entity (first alone, to
- * warm the prefix cache, then the rest) → inference.completed, with exact inputs referenced,
+ * warm the prefix cache, then the rest; the EntityPipeline overlaps the next entities' warm-ups
+ * with this one's fan-out) → inference.completed, with exact inputs referenced,
  * raw outputs, tokens, latency and attempts. Model calls happen before the transaction; if the
  * worker dies before committing, the batch is redelivered and run again, and nothing of the
  * first try reaches the log.
  */
 @Controller()
 export class InferenceBatchRequestedConsumer {
-  private readonly semaphores = new Map<string, Semaphore>();
+  private readonly pipelines = new Map<string, EntityPipeline>();
   private readonly clients = new Map<string, ModelClient>();
 
   constructor(
@@ -52,7 +53,7 @@ export class InferenceBatchRequestedConsumer {
     const [prefixTokens, results] = await Promise.all([
       client.countTokens(d.prefix),
       runBatch(d.prefix, d.prompts, client, {
-        semaphore: this.semaphoreFor(d.model),
+        pipeline: this.pipelineFor(d.model),
         retry: { maxRetries: d.model.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 },
         progress: {
           onPromptDone: (r) => this.progress.add(key, { promptsDone: 1, inferenceFailures: r.status === 'error' ? 1 : 0 }),
@@ -90,15 +91,15 @@ export class InferenceBatchRequestedConsumer {
     return client;
   }
 
-  /** One bound per server and configured concurrency, shared by every batch this worker runs. */
-  private semaphoreFor(model: ModelCallSettings): Semaphore {
+  /** One pipeline (slot bound and warm-up admission) per server and configured concurrency, shared by every batch this worker runs. */
+  private pipelineFor(model: ModelCallSettings): EntityPipeline {
     const id = `${model.baseUrl}|${model.concurrency}`;
-    let semaphore = this.semaphores.get(id);
-    if (!semaphore) {
-      semaphore = new Semaphore(model.concurrency);
-      this.semaphores.set(id, semaphore);
+    let pipeline = this.pipelines.get(id);
+    if (!pipeline) {
+      pipeline = new EntityPipeline(model.concurrency);
+      this.pipelines.set(id, pipeline);
     }
-    return semaphore;
+    return pipeline;
   }
 
   private async runDirOf(identity: string, attempt: number): Promise<string> {

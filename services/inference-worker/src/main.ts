@@ -1,8 +1,11 @@
 import { startService } from '@assay/messaging/nest';
 import { InferenceWorkerModule } from './inference-worker.module';
 
-// Batches (entities) in flight per worker process; prompts in flight are bounded by model.concurrency.
-const batches = Number(process.env.ASSAY_WORKER_BATCHES ?? 4);
+// Batches (entities) a worker process holds at once: an upper bound. How many of them warm up or
+// fan out at a time is the EntityPipeline's call, from model.concurrency; held ones wait their
+// turn with their message kept alive by heartbeats. Enough to keep ceil(64 / 8) = 8 warming
+// plus the ones fanning out at the default-sized pipeline of a GPU server.
+const batches = Number(process.env.ASSAY_WORKER_BATCHES ?? 12);
 if (!Number.isInteger(batches) || batches < 1) {
   console.error(`ASSAY_WORKER_BATCHES must be a positive integer, got '${process.env.ASSAY_WORKER_BATCHES}'`);
   process.exit(1);

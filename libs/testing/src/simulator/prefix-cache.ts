@@ -43,9 +43,22 @@ export function blockHashes(tokenIds: readonly number[], blockSize: number, root
   return out;
 }
 
+/** A cached block; `stamp` is its last use on the cache's clock (higher = more recent). */
+interface CachedBlock {
+  stamp: number;
+}
+
 export class PrefixCache {
-  /** Insertion order is recency order: the first key is the least recently used. */
-  private readonly blocks = new Map<number, true>();
+  private readonly blocks = new Map<number, CachedBlock>();
+  /** Monotonic use counter: touching a block is one Map lookup and a stamp write, no reordering. */
+  private clock = 0;
+  /**
+   * Eviction candidates, oldest first, as of the last sort: a candidate whose stamp changed since
+   * was used again and is skipped. Every block not in this list is newer than all of it, so the
+   * first still-valid candidate is always the true least recently used block (exact LRU).
+   */
+  private candidates: Array<{ hash: number; stamp: number }> = [];
+  private nextCandidate = 0;
 
   constructor(
     readonly blockSize: number = DEFAULT_BLOCK_SIZE,
@@ -64,30 +77,57 @@ export class PrefixCache {
   /** Tokens of a `promptTokens`-long prompt that are already cached; touches the blocks it uses. */
   lookup(hashes: readonly number[], promptTokens: number): number {
     const usable = Math.min(hashes.length, Math.floor((promptTokens - 1) / this.blockSize));
+    // Stamps fall with depth (root newest), as if touched leaf-first; one pass, one Map lookup per block.
+    const top = this.clock + usable;
     let hit = 0;
-    while (hit < usable && this.blocks.has(hashes[hit])) hit++;
-    this.touch(hashes, hit);
+    for (; hit < usable; hit++) {
+      const block = this.blocks.get(hashes[hit]);
+      if (!block) break;
+      block.stamp = top - hit;
+    }
+    this.clock = top;
     return hit * this.blockSize;
   }
 
   /** Called when a request's prefill has finished: all its full blocks are now cached. */
   insert(hashes: readonly number[]): void {
-    this.touch(hashes, hashes.length);
-    while (this.blocks.size > this.capacityBlocks) {
-      const oldest = this.blocks.keys().next();
-      if (oldest.done) break;
-      this.blocks.delete(oldest.value);
+    const top = this.clock + hashes.length;
+    for (let b = 0; b < hashes.length; b++) {
+      const block = this.blocks.get(hashes[b]);
+      if (block) block.stamp = top - b;
+      else this.blocks.set(hashes[b], { stamp: top - b });
     }
+    this.clock = top;
+    while (this.blocks.size > this.capacityBlocks) this.evictOldest();
   }
 
   clear(): void {
     this.blocks.clear();
+    this.candidates = [];
+    this.nextCandidate = 0;
   }
 
-  private touch(hashes: readonly number[], count: number): void {
-    for (let b = count - 1; b >= 0; b--) {
-      this.blocks.delete(hashes[b]);
-      this.blocks.set(hashes[b], true);
+  private evictOldest(): void {
+    for (;;) {
+      if (this.nextCandidate >= this.candidates.length) this.collectCandidates();
+      const candidate = this.candidates[this.nextCandidate++];
+      const block = this.blocks.get(candidate.hash);
+      if (block && block.stamp === candidate.stamp) {
+        this.blocks.delete(candidate.hash);
+        return;
+      }
     }
+  }
+
+  /**
+   * The oldest eighth of the cache (at least one block), sorted by stamp: one O(n log n) sort
+   * pays for n/8 evictions, instead of reordering a linked list on every touch.
+   */
+  private collectCandidates(): void {
+    const all: Array<{ hash: number; stamp: number }> = [];
+    for (const [hash, block] of this.blocks) all.push({ hash, stamp: block.stamp });
+    all.sort((a, b) => a.stamp - b.stamp);
+    this.candidates = all.slice(0, Math.max(1, Math.ceil(all.length / 8)));
+    this.nextCandidate = 0;
   }
 }
