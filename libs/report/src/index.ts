@@ -5,4 +5,4 @@ export { renderReadme } from './readme';
 export { writeRunDirectory, renderItemFile } from './run-directory';
 export { replaceDirectoryAtomically } from './replace-directory';
 export { renderReview, entityDir, groupDir, itemFileName } from './layout';
-export { hashTree } from './tree-hash';
+export { hashTree, TreeHasher } from './tree-hash';

@@ -101,4 +101,6 @@ export interface RunReport {
 export interface WriteResult {
   /** Paths relative to the run directory, '/'-separated, sorted by code unit. */
   files: string[];
+  /** sha256 over every file's path and content (see tree-hash.ts), from the bytes as written. */
+  treeHash: string;
 }

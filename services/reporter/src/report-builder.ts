@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { experimentStream, type AnyEnvelope, type ExperimentStarted } from '@assay/contracts';
 import { EventStore, EVENT_COLUMNS, readStream, toStoredEvent, type EventRow } from '@assay/event-store';
 import { assembleRunReport, foldRegistry, parseRunDir, REGISTRY_EVENT_TYPES, writeRegistryFile, type RegistryEntry } from '@assay/experiments';
-import { hashTree, replaceDirectoryAtomically, writeRunDirectory } from '@assay/report';
+import { replaceDirectoryAtomically, writeRunDirectory } from '@assay/report';
 import { randomBytes } from 'node:crypto';
 import { KeyedLock } from './keyed-lock';
 import { rm } from 'node:fs/promises';
@@ -64,8 +64,7 @@ export class ReportBuilder {
     const runDir = started.data.runDir;
     const tmp = `${runDir}.building-${randomBytes(4).toString('hex')}`;
     try {
-      const { files } = await writeRunDirectory(report, tmp);
-      const treeHash = await hashTree(tmp, files);
+      const { files, treeHash } = await writeRunDirectory(report, tmp);
       await replaceDirectoryAtomically(tmp, runDir, ['logs']);
       const overall = report.evaluation.method.overall;
       const summary: Record<string, number | string | null> = {
