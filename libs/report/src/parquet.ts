@@ -58,7 +58,8 @@ interface RowBuffer {
   pages?: Record<string, unknown[]>;
 }
 
-const originalShredRecord = parquetShredder.shredRecord;
+/** The library's own shredder, kept for nested schemas (and for tests to compare against). */
+export const libraryShredRecord = parquetShredder.shredRecord;
 
 function isFlat(schema: { fieldList: SchemaField[] }): boolean {
   return schema.fieldList.every((f) => !f.isNested && f.repetitionType !== 'REPEATED' && f.path.length === 1);
@@ -84,7 +85,7 @@ export function shredFlatRecord(schema: { fieldList: SchemaField[] }, record: Re
       if (field.repetitionType === 'REQUIRED') throw new Error(`missing required field: ${field.name}`);
       primitives[i] = undefined;
     } else if (Array.isArray(value)) {
-      return originalShredRecord(schema, record, buffer); // its own rules for arrays
+      return libraryShredRecord(schema, record, buffer); // its own rules for arrays
     } else {
       const type = field.originalType || field.primitiveType;
       primitives[i] = type === 'UTF8' && Buffer.isBuffer(value) ? value : parquetTypes.toPrimitive(type, value);
@@ -122,7 +123,7 @@ parquetShredder.shredRecord = (schema: { fieldList: SchemaField[] }, record: Rec
   let flat = flatSchemas.get(schema);
   if (flat === undefined) flatSchemas.set(schema, (flat = isFlat(schema)));
   if (flat) shredFlatRecord(schema, record, buffer);
-  else originalShredRecord(schema, record, buffer);
+  else libraryShredRecord(schema, record, buffer);
 };
 
 type ColumnType = 'UTF8' | 'DOUBLE' | 'INT64' | 'BOOLEAN';
