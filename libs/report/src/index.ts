@@ -3,6 +3,6 @@ export { encodePathSegment, decodePathSegment, MAX_SEGMENT_BYTES } from './path-
 export { toCsv, csvCell, type CsvCell } from './csv';
 export { renderReadme } from './readme';
 export { writeRunDirectory, renderItemFile } from './run-directory';
-export { replaceDirectoryAtomically } from './replace-directory';
+export { replaceDirectoryAtomically, type Replaced } from './replace-directory';
 export { renderReview, entityDir, groupDir, itemFileName } from './layout';
 export { hashTree, TreeHasher } from './tree-hash';

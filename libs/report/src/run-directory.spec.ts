@@ -246,9 +246,10 @@ describe('replaceDirectoryAtomically', () => {
     await writeFile(join(tmp, 'README.txt'), 'new');
     await writeFile(join(tmp, 'logs', 'ignored.log'), 'x');
 
-    await replaceDirectoryAtomically(tmp, finalDir, ['logs']);
+    const { oldRemoved } = await replaceDirectoryAtomically(tmp, finalDir, ['logs']);
     expect((await walk(finalDir)).sort()).toEqual(['README.txt', 'logs/reporter.log']);
     expect(await readFile(join(finalDir, 'logs', 'reporter.log'), 'utf8')).toBe('line 1\n');
+    await oldRemoved;
     expect((await readdir(parent)).sort()).toEqual(['run']);
   });
 
@@ -257,7 +258,7 @@ describe('replaceDirectoryAtomically', () => {
     await mkdir(tmp);
     await writeFile(join(tmp, 'README.txt'), 'x');
     const finalDir = join(root, 'nested', 'fresh');
-    await replaceDirectoryAtomically(tmp, finalDir, ['logs']);
+    await (await replaceDirectoryAtomically(tmp, finalDir, ['logs'])).oldRemoved;
     expect(await walk(finalDir)).toEqual(['README.txt']);
   });
 

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { experimentStream, type AnyEnvelope, type ExperimentStarted } from '@assay/contracts';
 import { EventStore, EVENT_COLUMNS, readStream, toStoredEvent, type EventRow } from '@assay/event-store';
 import { assembleRunReport, foldRegistry, parseRunDir, REGISTRY_EVENT_TYPES, writeRegistryFile, type RegistryEntry } from '@assay/experiments';
@@ -22,6 +22,8 @@ export interface BuiltReport {
  */
 @Injectable()
 export class ReportBuilder {
+  private readonly logger = new Logger(ReportBuilder.name);
+
   constructor(private readonly store: EventStore) {}
 
   async registry(): Promise<RegistryEntry[]> {
@@ -65,7 +67,9 @@ export class ReportBuilder {
     const tmp = `${runDir}.building-${randomBytes(4).toString('hex')}`;
     try {
       const { files, treeHash } = await writeRunDirectory(report, tmp);
-      await replaceDirectoryAtomically(tmp, runDir, ['logs']);
+      const { oldRemoved } = await replaceDirectoryAtomically(tmp, runDir, ['logs']);
+      // The previous tree (~35k files on a full run) is deleted after the build returns.
+      oldRemoved.catch((error: unknown) => this.logger.error(`could not delete the previous tree of ${runDir}: ${(error as Error).message}`));
       const overall = report.evaluation.method.overall;
       const summary: Record<string, number | string | null> = {
         normalized_mae: overall.primary.value,
