@@ -1,5 +1,5 @@
 import { mkdtempSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileSink } from './file-sink';
@@ -44,5 +44,40 @@ describe('FileSink', () => {
     await sink.write('twice.txt', 'a');
     await sink.write('twice.txt', 'b');
     await expect(sink.close()).rejects.toThrow(/twice\.txt was recorded twice/);
+  });
+
+  it('hard-links files identical to the tree it replaces, and writes the others', async () => {
+    const old = join(root, 'old');
+    await mkdir(join(old, 'd'), { recursive: true });
+    await writeFile(join(old, 'd', 'same.txt'), 'unchanged ✓\n');
+    await writeFile(join(old, 'd', 'changed.txt'), 'before\n');
+    await writeFile(join(old, 'd', 'longer.txt'), 'same start');
+    // A symlink to a file with the right bytes: never followed, never linked.
+    await writeFile(join(root, 'outside.txt'), 'via symlink\n');
+    await symlink(join(root, 'outside.txt'), join(old, 'd', 'link.txt'));
+
+    const hasher = new TreeHasher();
+    const sink = new FileSink(join(root, 'new'), hasher, old);
+    await sink.mkdir('d');
+    const files: Record<string, string> = {
+      'd/same.txt': 'unchanged ✓\n',
+      'd/changed.txt': 'after\n',
+      'd/longer.txt': 'same start, then more',
+      'd/link.txt': 'via symlink\n',
+      'd/added.txt': 'new file\n',
+    };
+    for (const [path, text] of Object.entries(files)) await sink.write(path, text);
+    await sink.close();
+
+    expect(sink.linkedFiles).toBe(1);
+    const inode = async (path: string) => (await stat(path)).ino;
+    expect(await inode(join(root, 'new', 'd', 'same.txt'))).toBe(await inode(join(old, 'd', 'same.txt')));
+    expect(await inode(join(root, 'new', 'd', 'link.txt'))).not.toBe(await inode(join(root, 'outside.txt')));
+    expect((await lstat(join(root, 'new', 'd', 'link.txt'))).isFile()).toBe(true);
+    expect(hasher.digest()).toBe(await hashTree(join(root, 'new'), Object.keys(files)));
+
+    // Deleting the old tree, as the swap does, leaves the new one whole.
+    await rm(old, { recursive: true });
+    for (const [path, text] of Object.entries(files)) expect(await readFile(join(root, 'new', path), 'utf8')).toBe(text);
   });
 });

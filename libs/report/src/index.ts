@@ -2,7 +2,7 @@ export * from './types';
 export { encodePathSegment, decodePathSegment, MAX_SEGMENT_BYTES } from './path-segment';
 export { toCsv, csvCell, type CsvCell } from './csv';
 export { renderReadme } from './readme';
-export { writeRunDirectory, renderItemFile } from './run-directory';
+export { writeRunDirectory, renderItemFile, type WriteOptions } from './run-directory';
 export { replaceDirectoryAtomically, type Replaced } from './replace-directory';
 export { renderReview, entityDir, groupDir, itemFileName } from './layout';
 export { hashTree, TreeHasher } from './tree-hash';

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { entityDir, groupDir, itemFileName } from './layout';
 import { replaceDirectoryAtomically } from './replace-directory';
+import { hashTree as hashTreeOnDisk } from './tree-hash';
 import { renderReadme } from './readme';
 import { writeRunDirectory } from './run-directory';
 import { HOSTILE_ENTITIES, HOSTILE_ITEMS, hostileReport } from './testing/fixtures';
@@ -221,6 +222,20 @@ describe('writeRunDirectory', () => {
     const second = await writeRunDirectory(again, dirB);
     expect(second.files).toEqual(files);
     expect(await hashTree(dirB)).toEqual(await hashTree(dir));
+  });
+
+  it('returns the tree hash of the bytes on disk, and hard-links what an identical earlier tree already has', async () => {
+    const first = await writeRunDirectory(report, join(root, 'hashed'));
+    expect(first.treeHash).toBe(await hashTreeOnDisk(join(root, 'hashed'), first.files));
+    expect(first.linkedFiles).toBe(0);
+    const again = await writeRunDirectory(report, join(root, 'relinked'), { reuseUnchangedFrom: join(root, 'hashed') });
+    expect(again.treeHash).toBe(first.treeHash);
+    expect(again.files).toEqual(first.files);
+    // Every file but the two parquet files (written by their own stream).
+    expect(again.linkedFiles).toBe(first.files.length - 2);
+    await rm(join(root, 'hashed'), { recursive: true });
+    expect(await hashTreeOnDisk(join(root, 'relinked'), again.files)).toBe(first.treeHash);
+    await expect(writeRunDirectory(report, join(root, 'self'), { reuseUnchangedFrom: join(root, 'self') })).rejects.toThrow(/another directory/);
   });
 
   it('refuses a non-empty directory, duplicate rows and missing prefixes', async () => {

@@ -1,5 +1,5 @@
-import { mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { MethodScores, ScoreSummary } from '../../evaluation/src/types';
 import { type CsvCell, toCsv } from './csv';
 import {
@@ -231,24 +231,44 @@ function metricsJson(report: RunReport): unknown {
   };
 }
 
-export async function writeRunDirectory(report: RunReport, dir: string): Promise<WriteResult> {
+export interface WriteOptions {
+  /**
+   * The tree this one will replace (normally the run directory being rebuilt): its files that are
+   * byte-identical to the new ones are hard-linked rather than created (see FileSink). Ignored when
+   * absent. Must be on the same filesystem to help, and must not be modified afterwards.
+   */
+  reuseUnchangedFrom?: string;
+}
+
+export async function writeRunDirectory(report: RunReport, dir: string, opts: WriteOptions = {}): Promise<WriteResult> {
   const rows = sortRows(report.rows);
   await mkdir(dir, { recursive: true });
   const existing = await readdir(dir);
   if (existing.length > 0) {
     throw new Error(`run directory ${dir} is not empty (${existing.length} entries): write into a fresh directory`);
   }
+  const reuseFrom = opts.reuseUnchangedFrom === undefined ? null : await existingDirectory(opts.reuseUnchangedFrom);
+  if (reuseFrom !== null && resolve(reuseFrom) === resolve(dir)) throw new Error(`reuseUnchangedFrom must be another directory than ${dir}`);
   const hasher = new TreeHasher();
-  const sink = new FileSink(dir, hasher);
+  const sink = new FileSink(dir, hasher, reuseFrom);
   const parquetFiles: ParquetFileWriter[] = [];
   try {
     await writeTree(report, rows, dir, sink, hasher, parquetFiles);
-    return { files: hasher.files, treeHash: hasher.digest() };
+    return { files: hasher.files, treeHash: hasher.digest(), linkedFiles: sink.linkedFiles };
   } catch (error) {
     // Stop the writer thread and release file handles before the caller cleans `dir` up;
     // `error` is the one reported.
     await sink.abort();
     for (const p of parquetFiles) await p.abort();
+    throw error;
+  }
+}
+
+async function existingDirectory(path: string): Promise<string | null> {
+  try {
+    return (await stat(path)).isDirectory() ? path : null;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
 }

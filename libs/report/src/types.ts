@@ -103,4 +103,6 @@ export interface WriteResult {
   files: string[];
   /** sha256 over every file's path and content (see tree-hash.ts), from the bytes as written. */
   treeHash: string;
+  /** Files hard-linked from an identical earlier tree instead of written (WriteOptions.reuseUnchangedFrom). */
+  linkedFiles: number;
 }

@@ -66,7 +66,8 @@ export class ReportBuilder {
     const runDir = started.data.runDir;
     const tmp = `${runDir}.building-${randomBytes(4).toString('hex')}`;
     try {
-      const { files, treeHash } = await writeRunDirectory(report, tmp);
+      // Unchanged files of the current tree are hard-linked, not recreated (a replay's bulk).
+      const { files, treeHash } = await writeRunDirectory(report, tmp, { reuseUnchangedFrom: runDir });
       const { oldRemoved } = await replaceDirectoryAtomically(tmp, runDir, ['logs']);
       // The previous tree (~35k files on a full run) is deleted after the build returns.
       oldRemoved.catch((error: unknown) => this.logger.error(`could not delete the previous tree of ${runDir}: ${(error as Error).message}`));
