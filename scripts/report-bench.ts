@@ -1,7 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Client } from 'pg';
 import { EventStore } from '@assay/event-store';
+import { connectJetStream, natsSettings } from '@assay/messaging';
 import { startStack, writeConfig } from '@assay/testing';
 import { ReportBuilder } from '../services/reporter/src/report-builder';
 import { runCli, stopChild } from './bench/proc';
@@ -16,9 +18,11 @@ import { prepareWorkload } from './bench/workload';
  *     fresh stack, then stops the processes but keeps the database; FILE records it.
  *   node dist/scripts/report-bench.js build [--state FILE]
  *     rebuilds that run's directory with the reporter's ReportBuilder in this process and prints
- *     seconds, files, tree hash and this process's peak RSS. Run it under `node --cpu-prof` to
- *     attribute the time.
- * Drop the kept database yourself when done (its URL is in FILE).
+ *     seconds, CPU, files, tree hash and this process's peak RSS. The run directory already holds
+ *     the tree, so this is a replay; delete it first to time a first write. Run it under
+ *     `node --cpu-prof` to attribute the time.
+ *   node dist/scripts/report-bench.js drop [--state FILE]
+ *     drops the kept database and deletes the stack's folder (run trees, logs).
  */
 
 const DEFAULT_STATE = '/tmp/assay-report-bench.json';
@@ -27,6 +31,7 @@ interface State {
   databaseUrl: string;
   identity: string;
   runDir: string;
+  stackDir: string;
   workers: number;
   entities: number;
 }
@@ -52,9 +57,16 @@ async function fill(workers: number, entities: number, statePath: string): Promi
   const run = await runCli(stack.env, ['run', path], 1800);
   // Stop the services but keep the database: the point is to rebuild from it many times.
   await Promise.all([...stack.processes.values()].map((child) => stopChild(child)));
+  const settings = natsSettings(stack.env);
+  const nats = await connectJetStream(settings, 'assay-report-bench');
+  try {
+    await nats.jsm.streams.delete(settings.stream);
+  } finally {
+    await nats.nc.close();
+  }
   if (run.timedOut || run.code !== 0) throw new Error(`assay run failed (code ${run.code}, timed out: ${run.timedOut}): ${run.stderr.slice(-2000)}`);
   const runDir = run.stdout.trim().split('\n').pop()!;
-  const state: State = { databaseUrl: stack.databaseUrl, identity: basename(runDir), runDir, workers, entities };
+  const state: State = { databaseUrl: stack.databaseUrl, identity: basename(runDir), runDir, stackDir: stack.logDir, workers, entities };
   writeFileSync(statePath, JSON.stringify(state, null, 2));
   console.error(`run took ${run.seconds.toFixed(1)} s; state in ${statePath}: ${JSON.stringify(state)}`);
 }
@@ -79,6 +91,23 @@ async function build(statePath: string): Promise<void> {
   }
 }
 
+async function drop(statePath: string): Promise<void> {
+  const state = JSON.parse(readFileSync(statePath, 'utf8')) as State;
+  const url = new URL(state.databaseUrl);
+  const name = url.pathname.slice(1);
+  url.pathname = '/postgres';
+  const admin = new Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+  rmSync(state.stackDir, { recursive: true, force: true });
+  rmSync(statePath);
+  console.error(`dropped ${name}, deleted ${state.stackDir}`);
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -87,7 +116,8 @@ async function main(): Promise<void> {
   const mode = positionals[0];
   if (mode === 'fill') await fill(Number(values.workers), Number(values.entities), values.state!);
   else if (mode === 'build') await build(values.state!);
-  else throw new Error(`usage: report-bench.js fill|build [--workers N] [--entities N] [--state FILE], got ${JSON.stringify(positionals)}`);
+  else if (mode === 'drop') await drop(values.state!);
+  else throw new Error(`usage: report-bench.js fill|build|drop [--workers N] [--entities N] [--state FILE], got ${JSON.stringify(positionals)}`);
 }
 
 main().catch((error: unknown) => {
