@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { entityDir, groupDir, itemFileName } from './layout';
 import { replaceDirectoryAtomically } from './replace-directory';
+import { hashTree as hashTreeOnDisk } from './tree-hash';
 import { renderReadme } from './readme';
 import { writeRunDirectory } from './run-directory';
 import { HOSTILE_ENTITIES, HOSTILE_ITEMS, hostileReport } from './testing/fixtures';
@@ -223,6 +224,20 @@ describe('writeRunDirectory', () => {
     expect(await hashTree(dirB)).toEqual(await hashTree(dir));
   });
 
+  it('returns the tree hash of the bytes on disk, and hard-links what an identical earlier tree already has', async () => {
+    const first = await writeRunDirectory(report, join(root, 'hashed'));
+    expect(first.treeHash).toBe(await hashTreeOnDisk(join(root, 'hashed'), first.files));
+    expect(first.linkedFiles).toBe(0);
+    const again = await writeRunDirectory(report, join(root, 'relinked'), { reuseUnchangedFrom: join(root, 'hashed') });
+    expect(again.treeHash).toBe(first.treeHash);
+    expect(again.files).toEqual(first.files);
+    // Every file but the two parquet files (written by their own stream).
+    expect(again.linkedFiles).toBe(first.files.length - 2);
+    await rm(join(root, 'hashed'), { recursive: true });
+    expect(await hashTreeOnDisk(join(root, 'relinked'), again.files)).toBe(first.treeHash);
+    await expect(writeRunDirectory(report, join(root, 'self'), { reuseUnchangedFrom: join(root, 'self') })).rejects.toThrow(/another directory/);
+  });
+
   it('refuses a non-empty directory, duplicate rows and missing prefixes', async () => {
     await expect(writeRunDirectory(report, dir)).rejects.toThrow(/not empty/);
     const dup = hostileReport();
@@ -246,9 +261,10 @@ describe('replaceDirectoryAtomically', () => {
     await writeFile(join(tmp, 'README.txt'), 'new');
     await writeFile(join(tmp, 'logs', 'ignored.log'), 'x');
 
-    await replaceDirectoryAtomically(tmp, finalDir, ['logs']);
+    const { oldRemoved } = await replaceDirectoryAtomically(tmp, finalDir, ['logs']);
     expect((await walk(finalDir)).sort()).toEqual(['README.txt', 'logs/reporter.log']);
     expect(await readFile(join(finalDir, 'logs', 'reporter.log'), 'utf8')).toBe('line 1\n');
+    await oldRemoved;
     expect((await readdir(parent)).sort()).toEqual(['run']);
   });
 
@@ -257,7 +273,7 @@ describe('replaceDirectoryAtomically', () => {
     await mkdir(tmp);
     await writeFile(join(tmp, 'README.txt'), 'x');
     const finalDir = join(root, 'nested', 'fresh');
-    await replaceDirectoryAtomically(tmp, finalDir, ['logs']);
+    await (await replaceDirectoryAtomically(tmp, finalDir, ['logs'])).oldRemoved;
     expect(await walk(finalDir)).toEqual(['README.txt']);
   });
 

@@ -1,5 +1,5 @@
-import { mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { MethodScores, ScoreSummary } from '../../evaluation/src/types';
 import { type CsvCell, toCsv } from './csv';
 import {
@@ -31,6 +31,7 @@ import { ParquetFileWriter, PREDICTIONS_COLUMNS, RAW_OUTPUTS_COLUMNS } from './p
 import { renderReadmeSorted } from './readme';
 import type { PredictionRow, RunReport, WriteResult } from './types';
 import { FileSink } from './file-sink';
+import { TreeHasher } from './tree-hash';
 
 /**
  * Writes the run directory (DESIGN.md "Run directory", seed §1-6, §9) into `dir`, which must be
@@ -230,17 +231,30 @@ function metricsJson(report: RunReport): unknown {
   };
 }
 
-export async function writeRunDirectory(report: RunReport, dir: string): Promise<WriteResult> {
+export interface WriteOptions {
+  /**
+   * The tree this one will replace (normally the run directory being rebuilt): its files that are
+   * byte-identical to the new ones are hard-linked rather than created (see FileSink). Ignored when
+   * absent. Must be on the same filesystem to help, and must not be modified afterwards.
+   */
+  reuseUnchangedFrom?: string;
+}
+
+export async function writeRunDirectory(report: RunReport, dir: string, opts: WriteOptions = {}): Promise<WriteResult> {
   const rows = sortRows(report.rows);
   await mkdir(dir, { recursive: true });
   const existing = await readdir(dir);
   if (existing.length > 0) {
     throw new Error(`run directory ${dir} is not empty (${existing.length} entries): write into a fresh directory`);
   }
-  const sink = new FileSink();
+  const reuseFrom = opts.reuseUnchangedFrom === undefined ? null : await existingDirectory(opts.reuseUnchangedFrom);
+  if (reuseFrom !== null && resolve(reuseFrom) === resolve(dir)) throw new Error(`reuseUnchangedFrom must be another directory than ${dir}`);
+  const hasher = new TreeHasher();
+  const sink = new FileSink(dir, hasher, reuseFrom);
   const parquetFiles: ParquetFileWriter[] = [];
   try {
-    return await writeTree(report, rows, dir, sink, parquetFiles);
+    await writeTree(report, rows, dir, sink, hasher, parquetFiles);
+    return { files: hasher.files, treeHash: hasher.digest(), linkedFiles: sink.linkedFiles };
   } catch (error) {
     // Stop the writer thread and release file handles before the caller cleans `dir` up;
     // `error` is the one reported.
@@ -250,18 +264,24 @@ export async function writeRunDirectory(report: RunReport, dir: string): Promise
   }
 }
 
+async function existingDirectory(path: string): Promise<string | null> {
+  try {
+    return (await stat(path)).isDirectory() ? path : null;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
 async function writeTree(
   report: RunReport,
   rows: PredictionRow[],
   dir: string,
   sink: FileSink,
+  hasher: TreeHasher,
   parquetFiles: ParquetFileWriter[],
-): Promise<WriteResult> {
-  const files: string[] = [];
-  const put = async (rel: string, content: string): Promise<void> => {
-    files.push(rel);
-    await sink.write(join(dir, rel), content);
-  };
+): Promise<void> {
+  const put = (rel: string, content: string): Promise<void> => sink.write(rel, content);
   const ev = report.evaluation;
   const baselines = baselinesByName(report);
   const baselineEntities = baselines.map((b) => new EntityScores(b));
@@ -276,7 +296,6 @@ async function writeTree(
   await put('review.txt', renderReview(ev.review));
 
   // predictions.parquet: small rows, one pass.
-  files.push('predictions.parquet');
   const predictions = await ParquetFileWriter.open(join(dir, 'predictions.parquet'), PREDICTIONS_COLUMNS);
   parquetFiles.push(predictions);
   for (const r of rows) {
@@ -286,9 +305,10 @@ async function writeTree(
     });
   }
   await predictions.close();
+  hasher.add('predictions.parquet', predictions.sha256());
 
   // groups/_index.csv, worst group first.
-  await sink.mkdir(join(dir, 'groups'));
+  await sink.mkdir('groups');
   const groups = groupsWorstFirst(report, rows);
   const groupKindKeys = kindMetricKeys(groups.map((g) => g.summary));
   const baselineGroups = baselines.map((b) => new Map(b.byGroup.map((g) => [g.group, g.summary])));
@@ -306,7 +326,6 @@ async function writeTree(
   );
 
   // Raw outputs are written in the same pass as the per-item files, so each prompt is built once.
-  files.push('raw_outputs.parquet');
   const raw = await ParquetFileWriter.open(join(dir, 'raw_outputs.parquet'), RAW_OUTPUTS_COLUMNS);
   parquetFiles.push(raw);
   const groupNames = new Set<string>();
@@ -314,7 +333,7 @@ async function writeTree(
     const group = groupRows[0].group;
     const gdir = groupDir(group);
     claimName(groupNames, gdir, group, 'groups/');
-    await sink.mkdir(join(dir, gdir, 'entities'));
+    await sink.mkdir(`${gdir}/entities`);
 
     const entities: EntityEntry[] = runsBy(groupRows, (r) => r.entityId).map((run) => ({
       group,
@@ -361,7 +380,7 @@ async function writeTree(
       const erows = entityRows.get(entity.entityId) as PredictionRow[];
       const edir = entityDir(group, entity.entityId);
       claimName(entityNames, edir, entity.entityId, `${gdir}/entities/`);
-      await sink.mkdir(join(dir, edir));
+      await sink.mkdir(edir);
       const itemNames = new Set<string>();
       const fileNames = erows.map((r) => {
         const name = itemFileName(r.item);
@@ -386,9 +405,10 @@ async function writeTree(
     }
   }
   await raw.close();
+  hasher.add('raw_outputs.parquet', raw.sha256());
 
   // diagnostics/
-  await sink.mkdir(join(dir, 'diagnostics'));
+  await sink.mkdir('diagnostics');
   const failures = rows.filter((r) => r.parseStatus !== 'ok');
   await put(
     'diagnostics/parse_failures.csv',
@@ -410,5 +430,4 @@ async function writeTree(
   await put('diagnostics/actual_vs_predicted.csv', toCsv(FLAT_HEADER, rows.map(flatCells)));
 
   await sink.close();
-  return { files: files.sort(compareStrings) };
 }

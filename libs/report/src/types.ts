@@ -103,4 +103,8 @@ export interface RunReport {
 export interface WriteResult {
   /** Paths relative to the run directory, '/'-separated, sorted by code unit. */
   files: string[];
+  /** sha256 over every file's path and content (see tree-hash.ts), from the bytes as written. */
+  treeHash: string;
+  /** Files hard-linked from an identical earlier tree instead of written (WriteOptions.reuseUnchangedFrom). */
+  linkedFiles: number;
 }

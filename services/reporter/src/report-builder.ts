@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { AssayEvent, experimentStream, type AnyEnvelope, type ExperimentStarted } from '@assay/contracts';
 import { EventStore, EVENT_COLUMNS, findInStream, readStream, toStoredEvent, type EventRow } from '@assay/event-store';
 import {
@@ -12,7 +12,7 @@ import {
   writeRegistryFile,
   type RegistryEntry,
 } from '@assay/experiments';
-import { hashTree, replaceDirectoryAtomically, writeRunDirectory } from '@assay/report';
+import { replaceDirectoryAtomically, writeRunDirectory } from '@assay/report';
 import { randomBytes } from 'node:crypto';
 import { KeyedLock } from './keyed-lock';
 import { rm } from 'node:fs/promises';
@@ -36,6 +36,8 @@ export interface BuiltReport {
  */
 @Injectable()
 export class ReportBuilder {
+  private readonly logger = new Logger(ReportBuilder.name);
+
   constructor(private readonly store: EventStore) {}
 
   async registry(): Promise<RegistryEntry[]> {
@@ -86,9 +88,11 @@ export class ReportBuilder {
     const runDir = started.data.runDir;
     const tmp = `${runDir}.building-${randomBytes(4).toString('hex')}`;
     try {
-      const { files } = await writeRunDirectory(report, tmp);
-      const treeHash = await hashTree(tmp, files);
-      await replaceDirectoryAtomically(tmp, runDir, ['logs']);
+      // Unchanged files of the current tree are hard-linked, not recreated (a replay's bulk).
+      const { files, treeHash } = await writeRunDirectory(report, tmp, { reuseUnchangedFrom: runDir });
+      const { oldRemoved } = await replaceDirectoryAtomically(tmp, runDir, ['logs']);
+      // The previous tree (~35k files on a full run) is deleted after the build returns.
+      oldRemoved.catch((error: unknown) => this.logger.error(`could not delete the previous tree of ${runDir}: ${(error as Error).message}`));
       return { identity, attempt: chosen, round, runDir, files: files.length, treeHash, summary: evaluationSummary(report.evaluation, report.cache, round) };
     } finally {
       await rm(tmp, { recursive: true, force: true });

@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import parquet = require('parquetjs-lite');
+import parquetShredder = require('parquetjs-lite/lib/shred');
+import { libraryShredRecord, ParquetFileWriter, RAW_OUTPUTS_COLUMNS, shredFlatRecord, type ParquetValue } from './parquet';
+import { readParquet } from './testing/read-parquet';
+
+let root: string;
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'assay-parquet-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const schema = new parquet.ParquetSchema({
+  name: { type: 'UTF8', statistics: false },
+  note: { type: 'UTF8', optional: true, statistics: false },
+  score: { type: 'DOUBLE', optional: true, statistics: true },
+  count: { type: 'INT64', statistics: true },
+  flag: { type: 'BOOLEAN', statistics: true },
+});
+
+const records: Array<Record<string, unknown>> = [
+  { name: Buffer.from('é ✓ prompt', 'utf8'), note: 'a string', score: 0.1 + 0.2, count: 3, flag: true },
+  { name: Buffer.from(''), note: null, score: -0, count: 0, flag: false },
+  { name: 'plain string', score: null, count: 2 ** 53 - 1, flag: true },
+  { name: Buffer.from('x'), note: undefined, score: -1e-300, count: -7, flag: false },
+];
+
+describe('shredFlatRecord', () => {
+  it('fills the row buffer exactly as the library does, without Sets for columns with no statistics', () => {
+    const ours: Record<string, any> = {};
+    const theirs: Record<string, any> = {};
+    for (const r of records) {
+      shredFlatRecord(schema, r, ours);
+      libraryShredRecord(schema, r, theirs);
+    }
+    expect(ours.rowCount).toBe(theirs.rowCount);
+    expect(ours.pageRowCount).toBe(theirs.pageRowCount);
+    expect(Object.keys(ours.pages)).toEqual(Object.keys(theirs.pages));
+    for (const column of Object.keys(theirs.columnData)) {
+      const [a, b] = [ours.columnData[column], theirs.columnData[column]];
+      expect({ column, ...a, distinct_values: null }).toEqual({ column, ...b, distinct_values: null });
+      const withStatistics = column === 'score' || column === 'count' || column === 'flag';
+      expect([...a.distinct_values]).toEqual(withStatistics ? [...b.distinct_values] : []);
+    }
+    // -0 goes through the library's conversion (parseFloat of its string), as before: 0.
+    expect(Object.is(ours.columnData.score.values[1], 0)).toBe(true);
+  });
+
+  it('leaves the buffer untouched when a row is bad', () => {
+    const buffer: Record<string, any> = {};
+    shredFlatRecord(schema, records[0], buffer);
+    expect(() => shredFlatRecord(schema, { note: 'no name', count: 1, flag: true }, buffer)).toThrow('missing required field: name');
+    expect(() => shredFlatRecord(schema, { name: 'n', count: 'many', flag: true }, buffer)).toThrow();
+    expect(buffer.rowCount).toBe(1);
+    expect(buffer.columnData.name.values).toHaveLength(1);
+    expect(buffer.columnData.count.dlevels).toHaveLength(1);
+  });
+});
+
+describe('ParquetFileWriter', () => {
+  const rows: Array<Record<string, ParquetValue>> = Array.from({ length: 2500 }, (_, i) => ({
+    entity_id: `e${i % 37}`,
+    group: `g${i % 3}`,
+    item: `item ✓ ${i}`,
+    prompt_id: `p${i}`,
+    input_text: `shared prefix ${'x'.repeat(i % 500)} suffix ${i}`,
+    output_text: i % 11 === 0 ? null : String(i / 7),
+    prompt_tokens: i,
+    completion_tokens: i % 5 === 0 ? null : 8,
+    cached_tokens: 0,
+    latency_ms: i / 3,
+    attempts: 1 + (i % 2),
+    worker: i % 13 === 0 ? null : 'worker-1',
+    inference_error: i % 11 === 0 ? 'HTTP 500' : null,
+  }));
+
+  async function write(path: string): Promise<string> {
+    const writer = await ParquetFileWriter.open(path, RAW_OUTPUTS_COLUMNS);
+    for (const row of rows) await writer.append(row);
+    await writer.close();
+    return writer.sha256();
+  }
+
+  it('writes the same bytes as with the library shredder, hashed as written, over several row groups', async () => {
+    const fast = join(root, 'fast.parquet');
+    const slow = join(root, 'slow.parquet');
+    const fastHash = await write(fast);
+    const patched = parquetShredder.shredRecord;
+    parquetShredder.shredRecord = libraryShredRecord;
+    try {
+      await write(slow);
+    } finally {
+      parquetShredder.shredRecord = patched;
+    }
+    const bytes = await readFile(fast);
+    expect(bytes.equals(await readFile(slow))).toBe(true);
+    expect(fastHash).toBe(createHash('sha256').update(bytes).digest('hex'));
+    const read = readParquet(fast);
+    expect(read.rowGroups).toBe(3);
+    expect(read.rows).toHaveLength(rows.length);
+    expect(read.rows[11]).toMatchObject({ item: 'item ✓ 11', output_text: null, inference_error: 'HTTP 500', prompt_tokens: { $bigint: '11' } });
+  });
+
+  it('has no hash before the file is closed', async () => {
+    const writer = await ParquetFileWriter.open(join(root, 'open.parquet'), RAW_OUTPUTS_COLUMNS);
+    expect(() => writer.sha256()).toThrow(/needs the file closed first/);
+    await writer.close();
+  });
+});
