@@ -11,6 +11,9 @@ import { summarizeDir, type ProfileSummary } from './profile';
 import { SimClient } from './sim';
 import type { Workload } from './workload';
 
+/** The reporter's line when a tree is written, e.g. "report of evaluation round 1 written: 35717 files in 7.5 s (tree 04a7f3624bbf)". */
+const REPORT_WRITTEN = /report (?:of evaluation round \d+ )?written: (\d+) files in ([\d.]+) s \(tree ([0-9a-f]+)\)/;
+
 /**
  * One pipeline scenario: a fresh stack (own database, own JetStream stream and subject prefix,
  * simulator + the four services from dist/), `assay run` timed from start to exit (the CLI exits
@@ -100,7 +103,7 @@ function phasesOf(runDir: string, t0: number, exited: number): Phases {
     firstFullBatch: rel(worker.find((l) => /step 1: full batch 1 /.test(l.msg))?.at),
     lastFullBatch: full.length ? rel(Math.max(...full.map((l) => l.at))) : null,
     evaluated: rel(evaluator.find((l) => /evaluation of \d+ predictions complete/.test(l.msg))?.at),
-    reportWritten: rel(reporter.find((l) => /report written/.test(l.msg))?.at),
+    reportWritten: rel(reporter.find((l) => REPORT_WRITTEN.test(l.msg))?.at),
     exited,
     batchesPerWorker,
   };
@@ -202,7 +205,7 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
     result.cache = metrics.cache ?? null;
     result.phases = phasesOf(runDir, t0, run.seconds);
     const written = stamped(join(runDir, 'logs', 'reporter.log'))
-      .map((l) => /report written: (\d+) files in ([\d.]+) s \(tree ([0-9a-f]+)\)/.exec(l.msg))
+      .map((l) => REPORT_WRITTEN.exec(l.msg))
       .find((m) => m !== null);
     if (written) result.reporter = { files: Number(written[1]), seconds: Number(written[2]), tree: written[3] };
     log(`  run: ${result.prompts} prompts in ${run.seconds.toFixed(1)} s; report: ${result.reporter ? `${result.reporter.files} files in ${result.reporter.seconds} s` : 'no "report written" line'}`);
