@@ -393,7 +393,7 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
       `- command: \`${command}\` (via \`npm run bench${args.quick || args.only.size < 3 ? ' -- ...' : ''}\`); code ${gitVersion()}; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB; bench took ${(totalS / 60).toFixed(1)} min`,
       `- workload: ${workloadLine}`,
       `- ${workloadTimes}`,
-      `- pipeline runs: model.concurrency 64 per worker, max_tokens 8, smoke test on (8 examples, included in wall time); wall = \`assay run\` start to exit (after the reporter wrote the tree)`,
+      `- pipeline runs: model.concurrency 64 per worker, max_tokens 8, smoke test on (${common.smokeExamples} examples, included in wall time); wall = \`assay run\` start to exit (after the reporter wrote the tree)`,
       `- hit rate: simulator cachedTokens/promptTokens (/sim/stats, reset before each scenario); ideal: each entity prefix computed once (metrics.json idealHitRate for pipeline runs; same formula over the prompts actually sent for capped driver runs)`,
       `- sim busy: busyMs/wallMs (>= 1 request running); slots used: engine time / wall time, engine time = (uncached prompt tokens x ${GPU_LIKE_LATENCY.prefillMsPerToken} ms + completion tokens x ${GPU_LIKE_LATENCY.decodeMsPerToken} ms) / ${GPU_LIKE_LATENCY.maxNumSeqs} slots (GPU_LIKE_LATENCY), from /sim/stats`,
       '',
