@@ -22,16 +22,20 @@ export async function ensureDatabase(url: string): Promise<void> {
     throw new Error(`cannot reach Postgres at ${redact(url)}: ${(error as Error).message}. Start it (see README: "What must be running").`);
   }
   try {
+    // Services start together on a fresh machine: two CREATE DATABASE racing fail with a unique
+    // violation on pg_database, so the check and the create run under a server-wide lock.
+    await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', ['assay:create-database']);
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (found.rowCount === 0) {
       try {
         await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
       } catch (error) {
-        // 42P04 duplicate_database: another service created it between our check and our create.
+        // 42P04 duplicate_database: created by something that does not take our lock.
         if ((error as { code?: string }).code !== '42P04') throw error;
       }
     }
   } finally {
+    // Ending the session releases the advisory lock.
     await client.end();
   }
 }
