@@ -1,7 +1,8 @@
 // Three tiers, chosen by file name: *.spec.ts (unit), *.int.spec.ts (real Postgres/NATS), e2e/ (processes).
 const moduleNameMapper = { '^@assay/messaging/nest$': '<rootDir>/libs/messaging/src/nest', '^@assay/(.*)$': '<rootDir>/libs/$1/src' };
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true, diagnostics: false }] };
-const common = { rootDir: __dirname, moduleNameMapper, transform, testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'json'] };
+// outputs/ holds the bench's private copy of the build (its own package.json): not part of the module map.
+const common = { rootDir: __dirname, modulePathIgnorePatterns: ['<rootDir>/outputs/'], moduleNameMapper, transform, testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'json'] };
 module.exports = {
   // Per-project timeouts are not supported by jest; e2e files set their own with jest.setTimeout.
   testTimeout: 60000,

@@ -10,3 +10,4 @@ export * from './labels';
 export * from './evaluation-rounds';
 export * from './plan-events';
 export * from './plan-append';
+export * from './give-up';

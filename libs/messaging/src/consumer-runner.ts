@@ -10,6 +10,8 @@ export interface DeadLetter {
   messageId: string | null;
   reason: string;
   payload: string;
+  /** The message as a validated event; null when it did not parse (then only the payload is kept). */
+  event: AssayEvent | null;
 }
 
 export interface ConsumerLogger {
@@ -108,9 +110,9 @@ export class DurableConsumerRunner {
       const err = error as Error;
       const deliveries = msg.info.deliveryCount;
       if (err instanceof PoisonMessageError || err instanceof InvalidEventError) {
-        await this.terminate(msg, subject, event.id, err.message, payload);
+        await this.terminate(msg, subject, event, err.message, payload);
       } else if (deliveries >= this.options.maxDeliver) {
-        await this.terminate(msg, subject, event.id, `gave up after ${deliveries} deliveries; last error: ${err.message}`, payload);
+        await this.terminate(msg, subject, event, `gave up after ${deliveries} deliveries; last error: ${err.message}`, payload);
       } else {
         const delay = err instanceof TransientError && err.retryAfterMs !== undefined ? err.retryAfterMs : backoffDelayMs(deliveries, 250, 15_000);
         const line = `${subject} ${event.id} (delivery ${deliveries}): ${err.message}; redelivering in ${delay} ms`;
@@ -123,9 +125,10 @@ export class DurableConsumerRunner {
     }
   }
 
-  private async terminate(msg: JsMsg, subject: string, messageId: string | null, reason: string, payload: string): Promise<void> {
+  private async terminate(msg: JsMsg, subject: string, event: AssayEvent | null, reason: string, payload: string): Promise<void> {
+    const messageId = event?.id ?? null;
     try {
-      await this.spec.deadLetter({ consumer: this.durable, subject, messageId, reason, payload });
+      await this.spec.deadLetter({ consumer: this.durable, subject, messageId, reason, payload, event });
     } catch (error) {
       // Could not keep it: better redelivered later than lost now.
       this.spec.logger.error(`dead letter for ${subject} not recorded (${(error as Error).message}); redelivering`);

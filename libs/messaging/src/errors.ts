@@ -10,7 +10,7 @@ export class TransientError extends Error {
   }
 }
 
-/** A message that can never be processed (it is not a valid event): dead-letter it, never retry. */
+/** A message that can never be processed (not a valid event, or facts that retrying cannot change): dead-letter it, never retry. */
 export class PoisonMessageError extends Error {
   constructor(message: string) {
     super(message);

@@ -2,10 +2,12 @@ import 'reflect-metadata';
 import { Logger, Module, type DynamicModule, type INestApplication, type INestMicroservice, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { repoRoot, resolveCodeVersion } from '@assay/config';
-import { EventStore, recordDeadLetter } from '@assay/event-store';
+import type { AssayEvent } from '@assay/contracts';
+import { EventStore, recordDeadLetter, type Sql, type StreamAppend } from '@assay/event-store';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { connectJetStream, ensureEventStream, type JetStreamHandle } from './connection';
+import type { DeadLetter } from './consumer-runner';
 import { JetStreamTransport, PassThroughRpcFilter } from './jetstream.transport';
 import { healthSubject, natsSettings, wireSubject } from './nats-config';
 import { ProgressReporter } from './progress-reporter';
@@ -77,6 +79,25 @@ export interface ServiceOptions {
   concurrency: number;
   /** Start an HTTP server too (the reporter). */
   http?: { port: number; configure?: (app: INestApplication) => void | Promise<void> };
+  /**
+   * What else to append when this service gives up on a message (e.g. its run's failure), in the
+   * transaction that keeps the dead letter.
+   */
+  onGiveUp?: (sql: Sql, event: AssayEvent, reason: string, producer: string, codeVersion: string) => Promise<StreamAppend[]>;
+}
+
+/** Keeps a dead letter, and commits what the service appends on giving up with it (published after commit). */
+async function keepDeadLetter(runtime: Runtime, onGiveUp: ServiceOptions['onGiveUp'], letter: DeadLetter): Promise<void> {
+  const { event } = letter;
+  if (!event || !onGiveUp) {
+    await runtime.store.transaction((sql) => recordDeadLetter(sql, letter));
+    return;
+  }
+  // Keyed by the durable and the message: a redelivered give-up records nothing twice.
+  await runtime.store.handle(`${letter.consumer}:gave-up`, event.id, async (sql) => {
+    await recordDeadLetter(sql, letter);
+    return onGiveUp(sql, event, letter.reason, runtime.info.service, runtime.info.codeVersion);
+  });
 }
 
 /**
@@ -91,7 +112,7 @@ export async function runService(opts: ServiceOptions): Promise<void> {
     service: opts.service,
     handle: runtime.handle,
     concurrency: opts.concurrency,
-    deadLetter: (letter) => runtime.store.transaction((sql) => recordDeadLetter(sql, letter)),
+    deadLetter: (letter) => keepDeadLetter(runtime, opts.onGiveUp, letter),
   });
   const module = coreModule(runtime, opts.module);
   let app: INestApplication | INestMicroservice;

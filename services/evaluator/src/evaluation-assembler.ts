@@ -4,6 +4,7 @@ import { createEvent, type EvaluationCompleted, type EventContext, type Experime
 import { loadDataset, loadSplit } from '@assay/data';
 import { buildEvaluation, EVALUATOR_VERSION } from '@assay/evaluation';
 import { findInStream, type Sql } from '@assay/event-store';
+import { PoisonMessageError } from '@assay/messaging';
 import { applyLabels, asPrediction, dataChangedSince, StageError, baselinePredictions, cacheUsage, samplesOf, spotCheckPaths, type ScoredPrediction } from '@assay/experiments';
 
 /**
@@ -40,7 +41,8 @@ export class EvaluationAssembler {
     const { sql, stream, started, planned, round, reevaluation, predictions, ctx } = args;
     const { identity, attempt } = started.data;
     const changed = await this.dataChangedSince(started);
-    if (changed) throw new Error(changed);
+    // Retrying cannot help: the run fails at evaluation at once; restore the files and `assay reevaluate`.
+    if (changed) throw new PoisonMessageError(changed);
     const config = ExperimentConfig.parse(started.data.config);
     const raw = await loadDataset({ profiles: config.data.profiles, responses: config.data.responses, items: config.data.items });
     const { split } = await loadSplit(config.data.split, raw.entities.map((e) => e.entityId));

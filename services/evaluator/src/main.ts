@@ -1,4 +1,5 @@
+import { runFailureOnGiveUp } from '@assay/experiments';
 import { startService } from '@assay/messaging/nest';
 import { EvaluatorModule } from './evaluator.module';
 
-startService({ service: 'evaluator', module: EvaluatorModule, concurrency: 4 });
+startService({ service: 'evaluator', onGiveUp: runFailureOnGiveUp, module: EvaluatorModule, concurrency: 4 });

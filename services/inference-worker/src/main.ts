@@ -1,3 +1,4 @@
+import { runFailureOnGiveUp } from '@assay/experiments';
 import { startService } from '@assay/messaging/nest';
 import { InferenceWorkerModule } from './inference-worker.module';
 
@@ -10,4 +11,4 @@ if (!Number.isInteger(batches) || batches < 1) {
   console.error(`ASSAY_WORKER_BATCHES must be a positive integer, got '${process.env.ASSAY_WORKER_BATCHES}'`);
   process.exit(1);
 }
-startService({ service: 'inference-worker', module: InferenceWorkerModule, concurrency: batches });
+startService({ service: 'inference-worker', onGiveUp: runFailureOnGiveUp, module: InferenceWorkerModule, concurrency: batches });

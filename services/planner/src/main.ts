@@ -1,4 +1,5 @@
+import { runFailureOnGiveUp } from '@assay/experiments';
 import { startService } from '@assay/messaging/nest';
 import { PlannerModule } from './planner.module';
 
-startService({ service: 'planner', module: PlannerModule, concurrency: 8 });
+startService({ service: 'planner', onGiveUp: runFailureOnGiveUp, module: PlannerModule, concurrency: 8 });
