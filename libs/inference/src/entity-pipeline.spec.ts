@@ -40,16 +40,75 @@ describe('EntityPipeline', () => {
     expect(() => new EntityPipeline(4, { maxAhead })).toThrow('entity pipeline maxAhead must be a positive integer');
   });
 
-  it('given the default, when sized, then one entity may be ahead per 8 slots (at least one), starting at one', () => {
-    expect(new EntityPipeline(64).maxAhead).toBe(8);
+  it('given the default, when sized, then one entity may be ahead per 4 slots (at least one), starting at one', () => {
+    expect(new EntityPipeline(64).maxAhead).toBe(16);
     expect(new EntityPipeline(64).limit).toBe(1);
-    expect(new EntityPipeline(4).maxAhead).toBe(1);
-    expect(new EntityPipeline(4).limit).toBe(1);
-    expect(() => new EntityPipeline(64, { startAhead: 9 })).toThrow('entity pipeline startAhead must be an integer from 1 to maxAhead (8), got 9');
+    expect(new EntityPipeline(16).maxAhead).toBe(4);
+    expect(new EntityPipeline(3).maxAhead).toBe(1);
+    expect(new EntityPipeline(3).limit).toBe(1);
+    expect(() => new EntityPipeline(64, { startAhead: 17 })).toThrow('entity pipeline startAhead must be an integer from 1 to maxAhead (16), got 17');
+  });
+
+  describe('with the server queue', () => {
+    /** A server whose queue length the test sets; counts the readings. */
+    function server(initial: number | null) {
+      const state = { waiting: initial, reads: 0 };
+      return { state, queue: { waiting: async () => (state.reads++, state.waiting) } };
+    }
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+    it('given an empty server queue, when entities ask, then the first goes at once and the next after one reading, up to the limit', async () => {
+      const { state, queue } = server(0);
+      const pipeline = new EntityPipeline(64, { maxAhead: 4, startAhead: 3, serverQueue: queue, freeAhead: 1, probeIntervalMs: 5 });
+      await pipeline.admit();
+      expect(state.reads).toBe(0);
+      await pipeline.admit();
+      await pipeline.admit();
+      expect(pipeline.entitiesAhead).toBe(3);
+      expect(state.reads).toBeGreaterThanOrEqual(1);
+    });
+
+    it('given requests waiting at the server, when a second entity asks, then it waits until the queue is empty', async () => {
+      const { state, queue } = server(12);
+      const pipeline = new EntityPipeline(64, { maxAhead: 4, startAhead: 4, serverQueue: queue, freeAhead: 1, probeIntervalMs: 5 });
+      await pipeline.admit();
+      let second = false;
+      const admitted = pipeline.admit().then(() => (second = true));
+      await sleep(40);
+      expect(second).toBe(false);
+      expect(state.reads).toBeGreaterThanOrEqual(2); // read again while held back
+      state.waiting = 0;
+      await admitted;
+      expect(pipeline.entitiesAhead).toBe(2);
+    });
+
+    it('given requests waiting at the server, when entities ask, then freeAhead of them go without a reading', async () => {
+      const { state, queue } = server(50);
+      const pipeline = new EntityPipeline(64, { maxAhead: 16, startAhead: 16, serverQueue: queue, probeIntervalMs: 5 });
+      expect(() => new EntityPipeline(64, { freeAhead: 0 })).toThrow('entity pipeline freeAhead must be a positive integer, got 0');
+      await Promise.all(Array.from({ length: 8 }, () => pipeline.admit())); // default freeAhead: 64 / 8
+      expect(pipeline.entitiesAhead).toBe(8);
+      expect(state.reads).toBe(0);
+      let ninth = false;
+      const admitted = pipeline.admit().then(() => (ninth = true));
+      await sleep(30);
+      expect(ninth).toBe(false);
+      expect(state.reads).toBeGreaterThanOrEqual(1);
+      state.waiting = 0;
+      await admitted;
+      expect(pipeline.entitiesAhead).toBe(9);
+    });
+
+    it('given a server that cannot tell its queue, when entities ask, then the limit alone decides', async () => {
+      const { queue } = server(null);
+      const pipeline = new EntityPipeline(64, { maxAhead: 3, startAhead: 3, serverQueue: queue, freeAhead: 1, probeIntervalMs: 5 });
+      await Promise.all([pipeline.admit(), pipeline.admit(), pipeline.admit()]);
+      expect(pipeline.entitiesAhead).toBe(3);
+    });
   });
 
   it('given clean entities from the start, when recorded, then the limit doubles each time up to maxAhead (slow start)', () => {
-    const pipeline = new EntityPipeline(80);
+    const pipeline = new EntityPipeline(40);
     const limits = Array.from({ length: 5 }, () => (pipeline.recordCacheOutcome(false), pipeline.limit));
     expect(limits).toEqual([2, 4, 8, 10, 10]);
   });

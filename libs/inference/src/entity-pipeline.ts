@@ -1,4 +1,5 @@
 import { Semaphore } from './semaphore';
+import type { ServerQueue } from './server-queue';
 
 /**
  * How one worker schedules the entities (batches) it holds against one model server.
@@ -20,6 +21,14 @@ import { Semaphore } from './semaphore';
  *   then an entity whose prompts found their prefix evicted halves it and one served from the
  *   cache raises it by one, up to `maxAhead`: TCP's congestion control, for the same reason (a
  *   shared resource nobody can see).
+ * - Up to `freeAhead` entities (one per 8 slots) are ahead whatever the server does; beyond that,
+ *   up to the limit, only while the server's queue is empty (`serverQueue`, vLLM's
+ *   num_requests_waiting, read at most every `probeIntervalMs`). Requests waiting at the server
+ *   keep its slots busy already, so more warming entities would only add prefixes competing for
+ *   its cache; idle slots are what they are for. So one worker with a whole server keeps up to 16
+ *   entities warming (one per 8 slots left it at 80% of the server's ceiling), while four
+ *   workers sharing it (their calls queue at the server) keep 8 each (with the queue check alone,
+ *   1 each, they reached 76%: warm-ups queued behind fan-out prompts; bench, full size).
  */
 export class EntityPipeline {
   /** Model calls in flight: the configured concurrency. */
@@ -30,16 +39,24 @@ export class EntityPipeline {
   private ahead = 0;
   private readonly admissions: Array<() => void> = [];
 
+  private readonly serverQueue: ServerQueue | null;
+  private readonly freeAhead: number;
+  private readonly probeIntervalMs: number;
+  /** The last reading of the server's queue: were requests waiting, and when was it read. */
+  private serverQueued = false;
+  private queueReadAt = -Infinity;
+  private probing = false;
+
   /**
-   * `maxAhead` defaults to one entity per 8 slots: at the reference workload (~2,900-token
-   * prefix, ~70 prompts of a few cached tokens each) a warm-up holds a slot about as long as ~10
-   * fan-out prompts, so about 1 slot in 8 is warming when the server is kept busy. One per 4
-   * slots let a lone worker reach 96% of the server's ceiling, but 4 workers sharing the server
-   * then thrashed its cache faster than the adaptation could back off (bench, full size).
+   * `maxAhead` defaults to one entity per 4 slots. Little's law: to keep a server busy, the
+   * entities warming at once must cover warm-up latency x entity throughput, ~10-16 for a 64-slot
+   * server at the reference workload (~2,900-token prefix, ~70 short prompts per entity). With one
+   * per 8 slots a lone worker reached 80% of the server's ceiling; without the server-queue check,
+   * one per 4 slots let four workers thrash a shared cache (bench, full size).
    */
-  constructor(readonly concurrency: number, opts: { maxAhead?: number; startAhead?: number } = {}) {
+  constructor(readonly concurrency: number, opts: { maxAhead?: number; startAhead?: number; serverQueue?: ServerQueue; freeAhead?: number; probeIntervalMs?: number } = {}) {
     this.slots = new Semaphore(concurrency);
-    const maxAhead = opts.maxAhead ?? Math.max(1, Math.ceil(concurrency / 8));
+    const maxAhead = opts.maxAhead ?? Math.max(1, Math.ceil(concurrency / 4));
     if (!Number.isInteger(maxAhead) || maxAhead < 1) throw new Error(`entity pipeline maxAhead must be a positive integer, got ${maxAhead}`);
     // A cold start with every worker at its maximum is when a shared cache thrashes: start small.
     const startAhead = opts.startAhead ?? 1;
@@ -48,6 +65,10 @@ export class EntityPipeline {
     }
     this.maxAhead = maxAhead;
     this.aheadLimit = startAhead;
+    this.serverQueue = opts.serverQueue ?? null;
+    this.freeAhead = opts.freeAhead ?? Math.max(1, Math.ceil(concurrency / 8));
+    if (!Number.isInteger(this.freeAhead) || this.freeAhead < 1) throw new Error(`entity pipeline freeAhead must be a positive integer, got ${this.freeAhead}`);
+    this.probeIntervalMs = opts.probeIntervalMs ?? 250;
   }
 
   /** Entities admitted with prompts that have not had a slot yet. */
@@ -62,8 +83,12 @@ export class EntityPipeline {
 
   /** Waits for the entity's turn to warm up; call the returned function once its last prompt has a slot. */
   async admit(): Promise<() => void> {
-    if (this.ahead < this.aheadLimit) this.ahead++;
-    else await new Promise<void>((resolve) => this.admissions.push(resolve));
+    if (this.admissions.length === 0 && this.mayAdmit()) this.ahead++;
+    else {
+      const admitted = new Promise<void>((resolve) => this.admissions.push(resolve));
+      this.admitWaiting();
+      await admitted;
+    }
     let released = false;
     return () => {
       if (released) return;
@@ -85,10 +110,41 @@ export class EntityPipeline {
   }
 
   private admitWaiting(): void {
-    while (this.ahead < this.aheadLimit && this.admissions.length > 0) {
+    while (this.admissions.length > 0 && this.mayAdmit()) {
       this.ahead++;
       this.admissions.shift()!();
     }
+    // Held back by the server's queue alone: look again once the reading is due.
+    if (this.admissions.length > 0 && this.ahead < this.aheadLimit && this.serverQueue) {
+      this.probe(Math.max(0, this.queueReadAt + this.probeIntervalMs - performance.now()));
+    }
+  }
+
+  /** Whether one more entity may be ahead now (a stale server reading says no and is refreshed). */
+  private mayAdmit(): boolean {
+    if (this.ahead >= this.aheadLimit) return false;
+    if (this.ahead < this.freeAhead || !this.serverQueue) return true;
+    if (performance.now() - this.queueReadAt > this.probeIntervalMs) return false;
+    return !this.serverQueued;
+  }
+
+  private probe(delayMs: number): void {
+    if (this.probing || !this.serverQueue) return;
+    this.probing = true;
+    const queue = this.serverQueue;
+    setTimeout(() => {
+      void queue
+        .waiting()
+        .then((waiting) => {
+          // Unknown counts as empty: the worker then schedules as it would without a reading.
+          this.serverQueued = waiting !== null && waiting > 0;
+        })
+        .finally(() => {
+          this.queueReadAt = performance.now();
+          this.probing = false;
+          this.admitWaiting();
+        });
+    }, delayMs);
   }
 
   /** A warm-up prompt: the next free slot, ahead of waiting fan-out prompts (admission bounds how many). */

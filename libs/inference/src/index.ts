@@ -3,3 +3,4 @@ export * from './model-client';
 export * from './retry';
 export * from './run-batch';
 export * from './semaphore';
+export * from './server-queue';

@@ -2,7 +2,7 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type ModelCallSettings } from '@assay/contracts';
 import { EventStore, isProcessed, readStream } from '@assay/event-store';
-import { EntityPipeline, openAiModelClient, runBatch, type ModelClient } from '@assay/inference';
+import { EntityPipeline, MetricsServerQueue, openAiModelClient, runBatch, type ModelClient } from '@assay/inference';
 import { ProgressReporter, RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 
@@ -53,7 +53,7 @@ export class InferenceBatchRequestedConsumer {
     const [prefixTokens, results] = await Promise.all([
       client.countTokens(d.prefix),
       runBatch(d.prefix, d.prompts, client, {
-        pipeline: this.pipelineFor(d.model),
+        pipeline: this.pipelineFor(d.model, runDir),
         retry: { maxRetries: d.model.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 },
         progress: {
           onPromptDone: (r) => this.progress.add(key, { promptsDone: 1, inferenceFailures: r.status === 'error' ? 1 : 0 }),
@@ -92,11 +92,13 @@ export class InferenceBatchRequestedConsumer {
   }
 
   /** One pipeline (slot bound and warm-up admission) per server and configured concurrency, shared by every batch this worker runs. */
-  private pipelineFor(model: ModelCallSettings): EntityPipeline {
+  private pipelineFor(model: ModelCallSettings, runDir: string): EntityPipeline {
     const id = `${model.baseUrl}|${model.concurrency}`;
     let pipeline = this.pipelines.get(id);
     if (!pipeline) {
-      pipeline = new EntityPipeline(model.concurrency);
+      // Said in the log of the run that first used this server from this worker.
+      const serverQueue = new MetricsServerQueue(model.baseUrl, (warning) => this.runLog.write(runDir, `${this.info.instance}: ${warning}`));
+      pipeline = new EntityPipeline(model.concurrency, { serverQueue });
       this.pipelines.set(id, pipeline);
     }
     return pipeline;

@@ -3,9 +3,10 @@ import { startService } from '@assay/messaging/nest';
 import { InferenceWorkerModule } from './inference-worker.module';
 
 // Batches (entities) a worker process holds at once: an upper bound. How many of them warm up or
-// fan out at a time is the EntityPipeline's call, from model.concurrency; held ones wait their
-// turn with their message kept alive by heartbeats. Enough to keep ceil(64 / 8) = 8 warming
-// plus the ones fanning out at the default-sized pipeline of a GPU server.
+// fan out at a time is the EntityPipeline's call, from model.concurrency and the server's queue;
+// held ones wait their turn with their message kept alive by heartbeats. 12 covers the entities a
+// lone worker keeps warming; holding more (16, 24) left four workers' last entities on one of them
+// and cost up to a quarter of their throughput (bench, full size).
 const batches = Number(process.env.ASSAY_WORKER_BATCHES ?? 12);
 if (!Number.isInteger(batches) || batches < 1) {
   console.error(`ASSAY_WORKER_BATCHES must be a positive integer, got '${process.env.ASSAY_WORKER_BATCHES}'`);
