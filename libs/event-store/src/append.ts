@@ -27,6 +27,14 @@ export interface AppendResult {
 }
 
 /**
+ * Takes, until the end of the caller's transaction, the per-stream lock every append to `stream`
+ * takes: a consumer that reads a stream, decides and appends holds it across all three.
+ */
+export async function lockStream(sql: Sql, stream: string): Promise<void> {
+  await sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [stream]);
+}
+
+/**
  * Appends events to one stream inside the caller's transaction, and queues them in the outbox.
  * A per-stream advisory lock serialises writers of a stream, so the position check and the insert
  * are atomic; a message id that is already stored means the append happened before (idempotent).
@@ -39,7 +47,7 @@ export async function appendToStream(sql: Sql, stream: string, events: AnyEnvelo
     const bytes = Buffer.byteLength(JSON.stringify(e));
     if (bytes > MAX_EVENT_BYTES) throw new Error(`event ${e.type} for '${stream}' is ${bytes} bytes, over the ${MAX_EVENT_BYTES}-byte limit (NATS max_payload is 1 MB): store shared text once and reference it`);
   }
-  await sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [stream]);
+  await lockStream(sql, stream);
 
   const ids = events.map((e) => e.id);
   const existing = await sql.query<{ message_id: string; stream: string; global_position: string }>(

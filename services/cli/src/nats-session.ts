@@ -1,6 +1,7 @@
 import { resolveCodeVersion } from '@assay/config';
+import { parseEvent, type AssayEvent } from '@assay/contracts';
 import { EventStore } from '@assay/event-store';
-import { connectJetStream, healthSubject, natsSettings, wireSubject, type JetStreamHandle } from '@assay/messaging';
+import { connectJetStream, healthSubject, logicalSubject, natsSettings, wireSubject, type JetStreamHandle } from '@assay/messaging';
 import { join } from 'node:path';
 
 export const SERVICES = ['planner', 'inference-worker', 'evaluator', 'reporter'] as const;
@@ -12,6 +13,22 @@ export class CliError extends Error {
   ) {
     super(message);
     this.name = 'CliError';
+  }
+}
+
+/**
+ * The valid events arriving on a subscription of the CLI. Anything else is skipped: not ours to
+ * judge, the services dead-letter invalid events.
+ */
+export async function* eventsOn(handle: JetStreamHandle, subscription: AsyncIterable<{ json(): unknown; subject: string }>): AsyncGenerator<AssayEvent> {
+  for await (const msg of subscription) {
+    let event: AssayEvent;
+    try {
+      event = parseEvent(msg.json(), logicalSubject(handle.settings, msg.subject));
+    } catch {
+      continue;
+    }
+    yield event;
   }
 }
 

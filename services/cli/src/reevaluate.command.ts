@@ -1,19 +1,17 @@
 import {
   createEvent,
   experimentStream,
-  parseEvent,
   requestStream,
   subjectOf,
-  type AssayEvent,
   type EvaluationCompleted,
 } from '@assay/contracts';
 import type { EvaluationResult } from '@assay/evaluation';
 import { readStream } from '@assay/event-store';
 import { evaluationSummary, roundOf } from '@assay/experiments';
-import { JetStreamPublisher, logicalSubject, wireSubject, type JetStreamHandle } from '@assay/messaging';
+import { JetStreamPublisher, wireSubject, type JetStreamHandle } from '@assay/messaging';
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { checkServicesRunning, CliError, cliCodeVersion, openNats, openStore } from './nats-session';
+import { checkServicesRunning, CliError, cliCodeVersion, eventsOn, openNats, openStore } from './nats-session';
 import { roundComparison, type Summary } from './reevaluate-view';
 
 export interface ReevaluateOptions {
@@ -102,13 +100,7 @@ async function requestAndWait(
       finish(0);
     };
     const follow = async (subscription: typeof answers) => {
-      for await (const msg of subscription) {
-        let event: AssayEvent;
-        try {
-          event = parseEvent(msg.json(), logicalSubject(settings, msg.subject));
-        } catch {
-          continue; // not ours to judge: services dead-letter invalid events
-        }
+      for await (const event of eventsOn(handle, subscription)) {
         if (event.metadata.correlationId !== requestId) continue;
         if (event.type === 'evaluation.rejected') {
           err(`refused: ${event.data.reason}`);

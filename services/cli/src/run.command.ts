@@ -1,22 +1,20 @@
 import { loadExperimentConfig, toDict, type ExperimentConfig } from '@assay/config';
 import {
   createEvent,
-  parseEvent,
   progressSubject,
   requestStream,
   subjectOf,
-  type AssayEvent,
   type ExperimentCompleted,
   type ExperimentFailed,
   type ExperimentPlanned,
   type ProgressUpdate,
 } from '@assay/contracts';
 import { findInStream } from '@assay/event-store';
-import { JetStreamPublisher, logicalSubject, wireSubject, type JetStreamHandle } from '@assay/messaging';
+import { JetStreamPublisher, wireSubject, type JetStreamHandle } from '@assay/messaging';
 import { experimentStream } from '@assay/contracts';
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { checkServicesRunning, CliError, cliCodeVersion, openNats, openStore } from './nats-session';
+import { checkServicesRunning, CliError, cliCodeVersion, eventsOn, openNats, openStore } from './nats-session';
 import { newProgress, progressLine, type ProgressState } from './progress-view';
 
 export interface RunOptions {
@@ -156,13 +154,7 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
     })();
 
     void (async () => {
-      for await (const msg of events) {
-        let event: AssayEvent;
-        try {
-          event = parseEvent(msg.json(), logicalSubject(settings, msg.subject));
-        } catch {
-          continue; // not ours to judge: services dead-letter invalid events
-        }
+      for await (const event of eventsOn(handle, events)) {
         const d = event.data as { identity?: string | null; attempt?: number | null };
         const mine = event.metadata.correlationId === requestId || (identity !== null && d.identity === identity && d.attempt === attempt);
         if (!mine) continue;

@@ -12,7 +12,7 @@ import {
   type InferenceFailed,
 } from '@assay/contracts';
 import { EVALUATOR_VERSION, smokeChecks } from '@assay/evaluation';
-import { countInStream, EventStore, findInStream, type DataMatch, type Sql } from '@assay/event-store';
+import { countInStream, EventStore, findInStream, lockStream, type DataMatch, type Sql } from '@assay/event-store';
 import { asPrediction, scoreBatch } from '@assay/experiments';
 import { ProgressReporter, RunLog } from '@assay/messaging';
 import { ServiceInfo } from '@assay/messaging/nest';
@@ -44,7 +44,7 @@ export class BatchScorer {
     let finished: string | null = null;
     let runDir = '';
     const outcome = await this.store.handle('evaluator', event.id, async (sql) => {
-      await sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [stream]);
+      await lockStream(sql, stream);
       const started = await this.one<ExperimentStarted>(sql, stream, 'experiment.started', { attempt });
       runDir = started.data.runDir;
       const planned = await this.one<ExperimentPlanned>(sql, stream, 'experiment.planned', { attempt, phase });

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { causedBy, createEvent, experimentStream, requestStream, type AnyEnvelope, type EvaluationRequested } from '@assay/contracts';
 import { EVALUATOR_VERSION } from '@assay/evaluation';
-import { EventStore, readStream, type Sql, type StreamAppend } from '@assay/event-store';
+import { EventStore, lockStream, readStream, type Sql, type StreamAppend } from '@assay/event-store';
 import { decideReevaluation, scoreBatch } from '@assay/experiments';
 import { RunLog } from '@assay/messaging';
 import { ServiceInfo } from '@assay/messaging/nest';
@@ -39,7 +39,7 @@ export class Reevaluator {
     const stream = experimentStream(identity);
     let done: { runDir: string; line: string } | null = null;
     await this.store.handle('evaluator', event.id, async (sql) => {
-      await sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [stream]);
+      await lockStream(sql, stream);
       const record: StreamAppend = { stream: requestStream(requestId), expected: 'any', events: [event] };
       const reject = (attempt: number | null, why: string): StreamAppend[] => [
         record,

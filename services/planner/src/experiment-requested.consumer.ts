@@ -2,7 +2,7 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { ExperimentConfig } from '@assay/config';
 import { causedBy, createEvent, experimentStream, requestStream, Subjects, type AnyEnvelope, type ExperimentRequested } from '@assay/contracts';
-import { EventStore, readStream, type StreamAppend } from '@assay/event-store';
+import { EventStore, lockStream, readStream, type StreamAppend } from '@assay/event-store';
 import {
   checkLongestPrompt,
   checkModelServer,
@@ -93,7 +93,7 @@ export class ExperimentRequestedConsumer {
     // Set inside the transaction: the attempt whose smoke phase was planned (its full run comes later).
     const smokePlanned: { attempt: number | null } = { attempt: null };
     const outcome = await this.store.handle('planner', event.id, async (sql) => {
-      await sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [stream]);
+      await lockStream(sql, stream);
       const decision = decideRequest(entryFromStream(await registryEvents(sql), identity), request.force);
       const appends: StreamAppend[] = [record];
       if (decision.kind === 'skip') {

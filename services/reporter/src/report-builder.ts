@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AssayEvent, experimentStream, type AnyEnvelope, type ExperimentStarted } from '@assay/contracts';
-import { EventStore, EVENT_COLUMNS, findInStream, readStream, toStoredEvent, type EventRow } from '@assay/event-store';
+import { EventStore, EVENT_COLUMNS, findInStream, readStream, toStoredEvent, type EventRow, type StoredEvent } from '@assay/event-store';
 import {
   assembleRunReport,
   evaluationSummary,
@@ -41,10 +41,17 @@ export class ReportBuilder {
   constructor(private readonly store: EventStore) {}
 
   async registry(): Promise<RegistryEntry[]> {
+    return foldRegistry(await this.registryEvents());
+  }
+
+  /** The events the registry folds, all of them or those logged before a global position. */
+  private async registryEvents(before?: bigint): Promise<StoredEvent[]> {
     const rows = await this.store.read((sql) =>
-      sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE type = ANY($1::text[]) ORDER BY global_position`, [REGISTRY_EVENT_TYPES]),
+      before === undefined
+        ? sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE type = ANY($1::text[]) ORDER BY global_position`, [REGISTRY_EVENT_TYPES])
+        : sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE type = ANY($1::text[]) AND global_position < $2 ORDER BY global_position`, [REGISTRY_EVENT_TYPES, before.toString()]),
     );
-    return foldRegistry(rows.map(toStoredEvent));
+    return rows.map(toStoredEvent);
   }
 
   /** Refreshes outputs/<method>/registry.json for the method of a run directory. */
@@ -77,13 +84,7 @@ export class ReportBuilder {
     if (!latest) throw new Error(`${identity} has no evaluated attempt: nothing to report yet`);
     const { attempt: chosen, round } = latest;
     const evaluation = events.find((e) => e.type === 'evaluation.completed' && (e.data as { attempt: number }).attempt === chosen && roundOf(e) === round)!;
-    const earlier = await this.store.read((sql) =>
-      sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE type = ANY($1::text[]) AND global_position < $2 ORDER BY global_position`, [
-        REGISTRY_EVENT_TYPES,
-        evaluation.globalPosition.toString(),
-      ]),
-    );
-    const report = assembleRunReport(events as AnyEnvelope[], chosen, round, earlier.map(toStoredEvent));
+    const report = assembleRunReport(events as AnyEnvelope[], chosen, round, await this.registryEvents(evaluation.globalPosition));
     const started = events.find((e) => e.type === 'experiment.started' && (e.data as { attempt: number }).attempt === chosen) as unknown as ExperimentStarted;
     const runDir = started.data.runDir;
     const tmp = `${runDir}.building-${randomBytes(4).toString('hex')}`;
