@@ -1,14 +1,18 @@
 import { CommanderError } from 'commander';
 import {
   LineSplitter,
+  RESTART_POLICY,
   SIMULATOR_MODEL,
+  decideRestart,
   describeExit,
+  formatSeconds,
   makePrefix,
   parseUpArgs,
   planProcesses,
   prefixLines,
   prefixWidth,
   stoppedCleanly,
+  type RestartPolicy,
   type UpOptions,
 } from './up';
 
@@ -152,5 +156,61 @@ describe('exit classification', () => {
   it('describes codes and signals', () => {
     expect(describeExit(3, null)).toBe('exit code 3');
     expect(describeExit(null, 'SIGKILL')).toBe('signal SIGKILL');
+  });
+});
+
+describe('decideRestart', () => {
+  const policy: RestartPolicy = { baseDelayMs: 1000, maxDelayMs: 8000, maxCrashes: 4, windowMs: 60_000 };
+  const noJitter = () => 1;
+
+  it('given a first crash, when deciding, then restarts after the base delay', () => {
+    expect(decideRestart([], 100_000, policy, noJitter)).toEqual({ action: 'restart', delayMs: 1000, crashesInWindow: 1, recentCrashes: [100_000] });
+  });
+
+  it('given earlier crashes within the window, when deciding, then doubles the delay per crash up to the cap', () => {
+    expect(decideRestart([90_000], 100_000, policy, noJitter)).toMatchObject({ action: 'restart', delayMs: 2000, crashesInWindow: 2 });
+    expect(decideRestart([80_000, 90_000], 100_000, policy, noJitter)).toMatchObject({ action: 'restart', delayMs: 4000, crashesInWindow: 3 });
+    const capped = { ...policy, maxCrashes: 10, maxDelayMs: 3000 };
+    expect(decideRestart([70_000, 80_000, 90_000], 100_000, capped, noJitter)).toMatchObject({ action: 'restart', delayMs: 3000 });
+  });
+
+  it('given jitter, when deciding, then the delay stays between half the step and the step', () => {
+    expect(decideRestart([90_000], 100_000, policy, () => 0)).toMatchObject({ delayMs: 1000 });
+    expect(decideRestart([90_000], 100_000, policy, () => 0.5)).toMatchObject({ delayMs: 1500 });
+  });
+
+  it('given maxCrashes within the window, when deciding, then gives up', () => {
+    expect(decideRestart([70_000, 80_000, 90_000], 100_000, policy, noJitter)).toEqual({
+      action: 'give-up',
+      crashesInWindow: 4,
+      recentCrashes: [70_000, 80_000, 90_000, 100_000],
+    });
+  });
+
+  it('given old crashes outside the window, when deciding, then forgets them: the backoff starts over', () => {
+    const decision = decideRestart([10_000, 20_000, 30_000], 100_000, policy, noJitter);
+    expect(decision).toEqual({ action: 'restart', delayMs: 1000, crashesInWindow: 1, recentCrashes: [100_000] });
+  });
+
+  it('gives up on a crash loop within about 15 s with the default policy', () => {
+    let crashes: number[] = [];
+    let now = 0;
+    for (;;) {
+      const decision = decideRestart(crashes, now, RESTART_POLICY, noJitter);
+      crashes = decision.recentCrashes;
+      if (decision.action === 'give-up') break;
+      now += decision.delayMs;
+    }
+    expect(crashes).toHaveLength(RESTART_POLICY.maxCrashes);
+    expect(now).toBe(15_000);
+  });
+});
+
+describe('formatSeconds', () => {
+  it('shows tenths below 10 s and whole seconds above', () => {
+    expect(formatSeconds(500)).toBe('0.5 s');
+    expect(formatSeconds(2000)).toBe('2 s');
+    expect(formatSeconds(1234)).toBe('1.2 s');
+    expect(formatSeconds(60_000)).toBe('60 s');
   });
 });

@@ -4,17 +4,25 @@ import { basename, dirname, join, relative } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { Command, CommanderError, InvalidArgumentError, Option, type OutputConfiguration } from 'commander';
+// The file, not the package index: `up` must not load the NATS client just for a delay formula.
+import { backoffDelayMs } from '../libs/messaging/src/errors';
 
 /**
  * `npm run up [-- --workers N --simulator --simulator-port 8011 --simulator-latency zero|gpu]`
  *
  * Runs the whole system in the foreground for local use: planner, N inference-workers, evaluator,
  * reporter and optionally the simulator, each a child process whose output lines are prefixed with
- * its name. Ctrl-C / SIGTERM stops them all (SIGTERM, then SIGKILL after 10 s); if any of them
- * exits on its own, the others are stopped and `up` exits 1.
+ * its name. Ctrl-C / SIGTERM stops them all (SIGTERM, then SIGKILL after 10 s).
  *
- * The pure parts (argument parsing, the process plan, line splitting and prefixing) are exported
- * for the unit tests; the supervisor at the bottom is the only part that touches processes.
+ * A process that exits on its own is restarted after a growing delay, as a process supervisor
+ * would: one crashed worker must not take the rest of the system down with it, and the event log
+ * plus JetStream redelivery make a restarted service pick up where the old one stopped. A service
+ * that keeps crashing (RESTART_POLICY.maxCrashes within RESTART_POLICY.windowMs) is given up on:
+ * the system cannot be kept whole without it, so the others are stopped and `up` exits 1.
+ *
+ * The pure parts (argument parsing, the process plan, line splitting and prefixing, the restart
+ * policy) are exported for the unit tests; the supervisor at the bottom is the only part that
+ * touches processes.
  */
 
 export const SERVICES = ['planner', 'inference-worker', 'evaluator', 'reporter'] as const;
@@ -169,6 +177,45 @@ export function stoppedCleanly(code: number | null, signal: NodeJS.Signals | nul
   return code === 0 || signal === 'SIGTERM' || signal === 'SIGINT';
 }
 
+export interface RestartPolicy {
+  /** Delay before the first restart; it doubles with each crash still inside the window. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** This many crashes of one service within windowMs and it is given up on. */
+  maxCrashes: number;
+  windowMs: number;
+}
+
+/**
+ * Five crashes in a minute is a crash loop (bad config, a bug on start-up, a dependency that is
+ * gone), not bad luck: restarting it forever would only scroll the cause off the screen. Delays
+ * grow as 1, 2, 4, 8 s (jittered down to half that), so a crash loop is given up on within about
+ * 15 s, while a service that crashes now and then is restarted every time.
+ */
+export const RESTART_POLICY: RestartPolicy = { baseDelayMs: 1000, maxDelayMs: 30_000, maxCrashes: 5, windowMs: 60_000 };
+
+export type RestartDecision =
+  | { action: 'restart'; delayMs: number; crashesInWindow: number; recentCrashes: number[] }
+  | { action: 'give-up'; crashesInWindow: number; recentCrashes: number[] };
+
+/**
+ * What to do about a service that just crashed at `now`, given the times of its earlier crashes.
+ * Only crashes within the window count, so a service that crashed once a day ago restarts at the
+ * base delay again. `random` is the backoff's jitter (injectable for tests): several workers
+ * killed together then do not all restart in the same instant.
+ */
+export function decideRestart(
+  previousCrashes: readonly number[],
+  now: number,
+  policy: RestartPolicy = RESTART_POLICY,
+  random: () => number = Math.random,
+): RestartDecision {
+  const recentCrashes = [...previousCrashes.filter((t) => now - t < policy.windowMs), now];
+  const crashesInWindow = recentCrashes.length;
+  if (crashesInWindow >= policy.maxCrashes) return { action: 'give-up', crashesInWindow, recentCrashes };
+  return { action: 'restart', delayMs: backoffDelayMs(crashesInWindow, policy.baseDelayMs, policy.maxDelayMs, random), crashesInWindow, recentCrashes };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The supervisor: everything below starts, watches and stops real processes.
 
@@ -178,10 +225,16 @@ function defaultDistDir(): string {
   return basename(parent) === 'dist' ? parent : join(parent, 'dist');
 }
 
-interface Child {
+/** One planned process and its current incarnation; a restart replaces `proc`, not the slot. */
+interface Slot {
   spec: ProcessSpec;
-  proc: ChildProcess;
+  index: number;
+  proc?: ChildProcess;
+  /** No process of this slot is running (it exited, or is waiting for its restart). */
   exited: boolean;
+  crashes: number[];
+  restarts: number;
+  restartTimer?: NodeJS.Timeout;
 }
 
 const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -191,23 +244,38 @@ const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
  */
 const REPEAT_SIGNAL_MS = 1000;
 
+export interface SupervisorOptions {
+  restartPolicy?: RestartPolicy;
+  /** Where the children's prefixed lines and the supervisor's own go (process.stdout/stderr). */
+  stdout?: Writable;
+  stderr?: Writable;
+}
+
 class Supervisor {
-  private readonly children: Child[] = [];
+  private readonly slots: Slot[];
   private readonly width: number;
   private readonly colour: boolean;
+  private readonly policy: RestartPolicy;
+  private readonly stdout: Writable;
+  private readonly stderr: Writable;
   private stopping = false;
   private signalledAt: number | undefined;
-  private failed = false;
+  private gaveUpOn: string | undefined;
   private unclean = false;
   private killTimer: NodeJS.Timeout | undefined;
   private resolve: (code: number) => void = () => undefined;
 
   constructor(
-    private readonly plan: ProcessSpec[],
+    plan: ProcessSpec[],
     private readonly distDir: string,
+    options: SupervisorOptions = {},
   ) {
+    this.slots = plan.map((spec, index) => ({ spec, index, exited: true, crashes: [], restarts: 0 }));
     this.width = prefixWidth(['up', ...plan.map((p) => p.name)]);
-    this.colour = process.stdout.isTTY === true && !process.env.NO_COLOR;
+    this.policy = options.restartPolicy ?? RESTART_POLICY;
+    this.stdout = options.stdout ?? process.stdout;
+    this.stderr = options.stderr ?? process.stderr;
+    this.colour = (this.stdout as NodeJS.WriteStream).isTTY === true && !process.env.NO_COLOR;
   }
 
   run(): Promise<number> {
@@ -215,12 +283,13 @@ class Supervisor {
       this.resolve = resolve;
       for (const signal of STOP_SIGNALS) process.on(signal, this.onSignal);
       process.on('exit', this.killAllNow);
-      this.log(`starting ${this.plan.map((p) => p.name).join(', ')} (Ctrl-C stops them all)`);
-      this.plan.forEach((spec, index) => this.start(spec, index));
+      this.log(`starting ${this.slots.map((s) => s.spec.name).join(', ')} (Ctrl-C stops them all)`);
+      for (const slot of this.slots) this.start(slot);
     });
   }
 
-  private start(spec: ProcessSpec, index: number): void {
+  private start(slot: Slot): void {
+    const { spec } = slot;
     const proc = spawn(process.execPath, [join(this.distDir, spec.entry), ...spec.args], {
       env: { ...process.env, ...spec.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -229,33 +298,59 @@ class Supervisor {
       // from the terminal plus our SIGTERM would cut its graceful shutdown short.
       detached: true,
     });
-    const child: Child = { spec, proc, exited: false };
-    this.children.push(child);
-    const prefix = makePrefix(spec.name, this.width, this.colour ? colourFor(index) : undefined);
-    pipeLines(proc.stdout!, process.stdout, prefix);
-    pipeLines(proc.stderr!, process.stderr, prefix);
+    slot.proc = proc;
+    slot.exited = false;
+    const prefix = makePrefix(spec.name, this.width, this.colour ? colourFor(slot.index) : undefined);
+    pipeLines(proc.stdout!, this.stdout, prefix);
+    pipeLines(proc.stderr!, this.stderr, prefix);
     // 'close' rather than 'exit': by then the child's last output lines have been printed.
-    proc.on('close', (code, signal) => this.onExit(child, code, signal));
+    proc.on('close', (code, signal) => this.onExit(slot, proc, code, signal));
     proc.on('error', (error) => {
       this.log(`${spec.name}: ${error.message}`);
       // Without a pid the process never started and no 'close' will come; with one, this was a
       // failed kill() and the process is still running (the stop timer will retry).
-      if (proc.pid === undefined) this.onExit(child, null, null);
+      if (proc.pid === undefined) this.onExit(slot, proc, null, null);
     });
   }
 
-  private onExit(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
-    if (child.exited) return;
-    child.exited = true;
+  private onExit(slot: Slot, proc: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    // A late event of an earlier incarnation (e.g. 'error' then 'close') must not count twice.
+    if (slot.proc !== proc || slot.exited) return;
+    slot.exited = true;
     if (!this.stopping) {
-      this.log(`${child.spec.name} exited unexpectedly (${describeExit(code, signal)}); stopping the others`);
-      this.failed = true;
-      this.stopAll();
+      this.onCrash(slot, code, signal);
     } else if (!stoppedCleanly(code, signal)) {
       this.unclean = true;
-      this.log(`${child.spec.name} stopped with ${describeExit(code, signal)}`);
+      this.log(`${slot.spec.name} stopped with ${describeExit(code, signal)}`);
     }
     this.finishIfDone();
+  }
+
+  private onCrash(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
+    const name = slot.spec.name;
+    const decision = decideRestart(slot.crashes, Date.now(), this.policy);
+    slot.crashes = decision.recentCrashes;
+    const crashes = `${decision.crashesInWindow} crash${decision.crashesInWindow === 1 ? '' : 'es'} within ${formatSeconds(this.policy.windowMs)}`;
+    if (decision.action === 'give-up') {
+      this.gaveUpOn = name;
+      this.log(
+        `${name} exited unexpectedly (${describeExit(code, signal)}); ${crashes} after ${slot.restarts} restart${slot.restarts === 1 ? '' : 's'}: ` +
+          `giving up on ${name}. The system cannot run without it, so stopping the others; see ${name}'s last lines above for the cause`,
+      );
+      this.stopAll();
+      return;
+    }
+    slot.restarts += 1;
+    this.log(
+      `${name} exited unexpectedly (${describeExit(code, signal)}); restart ${slot.restarts} in ${formatSeconds(decision.delayMs)} (${crashes}; ` +
+        `giving up at ${this.policy.maxCrashes})`,
+    );
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = undefined;
+      if (this.stopping) return;
+      this.log(`restarting ${name} (restart ${slot.restarts})`);
+      this.start(slot);
+    }, decision.delayMs);
   }
 
   private readonly onSignal = (signal: NodeJS.Signals): void => {
@@ -267,7 +362,7 @@ class Supervisor {
     }
     this.signalledAt = Date.now();
     if (this.stopping) {
-      // Already stopping after a failure; the stop timer is running.
+      // Already stopping after giving up on a service; the stop timer is running.
       this.log(`${signal}: already stopping (Ctrl-C again to kill now)`);
       return;
     }
@@ -278,40 +373,58 @@ class Supervisor {
 
   private stopAll(): void {
     this.stopping = true;
-    for (const c of this.live()) c.proc.kill('SIGTERM');
+    for (const slot of this.slots) {
+      // A service waiting for its restart is already down; it just stays down.
+      clearTimeout(slot.restartTimer);
+      slot.restartTimer = undefined;
+    }
+    for (const s of this.live()) s.proc!.kill('SIGTERM');
     this.killTimer = setTimeout(() => this.killStragglers(), STOP_TIMEOUT_MS);
   }
 
   private killStragglers(): void {
-    for (const c of this.live()) {
-      this.log(`${c.spec.name} did not stop in time; sending SIGKILL`);
+    for (const s of this.live()) {
+      this.log(`${s.spec.name} did not stop in time; sending SIGKILL`);
       this.unclean = true;
-      c.proc.kill('SIGKILL');
+      s.proc!.kill('SIGKILL');
     }
   }
 
   /** Last resort when `up` itself exits early: detached children would otherwise outlive it. */
   private readonly killAllNow = (): void => {
-    for (const c of this.live()) c.proc.kill('SIGKILL');
+    for (const s of this.live()) s.proc!.kill('SIGKILL');
   };
 
   private finishIfDone(): void {
-    if (this.live().length > 0) return;
+    // Until a stop was asked for (or a service given up on), a down service is only waiting for
+    // its restart, even when nothing else is running.
+    if (!this.stopping || this.live().length > 0) return;
     clearTimeout(this.killTimer);
     for (const signal of STOP_SIGNALS) process.off(signal, this.onSignal);
     process.off('exit', this.killAllNow);
-    const code = this.failed || this.unclean ? 1 : 0;
-    this.log(this.failed ? 'stopped the others after the failure above' : this.unclean ? 'stopped, not all cleanly' : 'all stopped');
+    const code = this.gaveUpOn !== undefined || this.unclean ? 1 : 0;
+    this.log(
+      this.gaveUpOn !== undefined
+        ? `stopped everything after giving up on ${this.gaveUpOn} (see above)`
+        : this.unclean
+          ? 'stopped, not all cleanly'
+          : 'all stopped',
+    );
     this.resolve(code);
   }
 
-  private live(): Child[] {
-    return this.children.filter((c) => !c.exited);
+  private live(): Slot[] {
+    return this.slots.filter((s) => !s.exited);
   }
 
   private log(message: string): void {
-    process.stderr.write(prefixLines(makePrefix('up', this.width, this.colour ? 1 : undefined), [message]));
+    this.stderr.write(prefixLines(makePrefix('up', this.width, this.colour ? 1 : undefined), [message]));
   }
+}
+
+/** `0.5 s`, `2 s`, `60 s`: delays and windows in the supervisor's messages. */
+export function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(ms < 10_000 ? 1 : 0))} s`;
 }
 
 function pipeLines(from: Readable, to: Writable, prefix: string): void {
@@ -323,8 +436,11 @@ function pipeLines(from: Readable, to: Writable, prefix: string): void {
   from.on('end', () => write(splitter.end()));
 }
 
-/** Returns the exit code. `distDir` is overridable so the supervisor can be tried on a stub tree. */
-export async function main(argv: string[], distDir: string = defaultDistDir()): Promise<number> {
+/**
+ * Returns the exit code. `distDir` and `options` are overridable so the supervisor can be tried on
+ * a stub tree with a fast restart policy.
+ */
+export async function main(argv: string[], distDir: string = defaultDistDir(), supervisor: SupervisorOptions = {}): Promise<number> {
   let options: UpOptions;
   try {
     options = parseUpArgs(argv);
@@ -345,7 +461,7 @@ export async function main(argv: string[], distDir: string = defaultDistDir()): 
     console.error(`up: not built: ${files}: run npm run build first`);
     return 1;
   }
-  return new Supervisor(plan, distDir).run();
+  return new Supervisor(plan, distDir, supervisor).run();
 }
 
 if (require.main === module) {
