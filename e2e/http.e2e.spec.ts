@@ -1,9 +1,9 @@
 import { parse } from 'csv-parse/sync';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { Client } from 'pg';
 import { readParquet } from '../libs/report/src/testing/read-parquet';
 import { startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
@@ -296,5 +296,50 @@ describe('reporter HTTP API and replay (service processes, ASSAY_API_TOKEN set)'
     const noToken = await cliWithEnv(stack, ['replay', identity], { ASSAY_API_TOKEN: '' });
     expect(noToken.code).toBe(3);
     expect(noToken.stderr).toMatch(/failed \(401\).*ASSAY_API_TOKEN/);
+  });
+
+  /** Entries next to the run directory that belong to it: the directory and any leftovers. */
+  const siblings = (): string[] => readdirSync(dirname(runDir)).filter((n) => n.startsWith(basename(runDir))).sort();
+
+  it('a replay after a build killed between its two renames restores the run directory with its logs/ and removes the leftovers', async () => {
+    const before = hashRunDir(runDir);
+    const logs = readdirSync(join(runDir, 'logs')).sort();
+    expect(logs.length).toBeGreaterThan(0);
+    // What kill -9 leaves there: the current tree moved aside (step 1), the new one not moved in.
+    renameSync(runDir, `${runDir}.old-0123456789ab`);
+    mkdirSync(`${runDir}.building-89abcdef/groups`, { recursive: true });
+    writeFileSync(`${runDir}.building-89abcdef/README.txt`, 'half written');
+
+    const replay = await stack.cli(['replay', identity]);
+    expect(replay.code).toBe(0);
+    expect(siblings()).toEqual([basename(runDir)]);
+    expect(hashRunDir(runDir)).toEqual(before);
+    expect(readdirSync(join(runDir, 'logs')).sort()).toEqual(logs);
+  });
+
+  it('a restarted reporter removes what a killed build left behind, without a build', async () => {
+    const reporter = stack.processes.get('reporter')!;
+    await new Promise<void>((resolve) => {
+      reporter.once('exit', () => resolve());
+      reporter.kill('SIGKILL');
+    });
+    mkdirSync(`${runDir}.building-0badc0de/groups`, { recursive: true });
+    mkdirSync(`${runDir}.old-0badc0de0bad/groups`, { recursive: true });
+    writeFileSync(`${runDir}.old-0badc0de0bad/README.txt`, 'a previous tree');
+    const before = hashRunDir(runDir);
+
+    const restarted = stack.start('reporter');
+    await new Promise<void>((resolve, reject) => {
+      let seen = '';
+      const onData = (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (/cleaned up after a killed build: removed .*\.old-0badc0de0bad.*removed .*\.building-0badc0de/.test(seen)) resolve();
+      };
+      restarted.stdout!.on('data', onData);
+      restarted.stderr!.on('data', onData);
+      restarted.once('exit', (code) => reject(new Error(`reporter exited (${code}) before cleaning up:\n${seen}`)));
+    });
+    expect(siblings()).toEqual([basename(runDir)]);
+    expect(hashRunDir(runDir)).toEqual(before);
   });
 });

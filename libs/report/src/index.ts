@@ -3,6 +3,16 @@ export { encodePathSegment, decodePathSegment, MAX_SEGMENT_BYTES } from './path-
 export { toCsv, csvCell, type CsvCell } from './csv';
 export { renderReadme } from './readme';
 export { writeRunDirectory, renderItemFile, type WriteOptions } from './run-directory';
-export { replaceDirectoryAtomically, type Replaced } from './replace-directory';
+export {
+  replaceDirectoryAtomically,
+  recoverLeftovers,
+  planLeftoverRecovery,
+  leftoverKind,
+  siblingOf,
+  type Replaced,
+  type Leftover,
+  type LeftoverKind,
+  type RecoveryStep,
+} from './replace-directory';
 export { renderReview, entityDir, groupDir, itemFileName } from './layout';
 export { hashTree, TreeHasher } from './tree-hash';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -23,17 +23,12 @@ export interface Replaced {
 }
 
 export async function replaceDirectoryAtomically(tmpDir: string, finalDir: string, keep: string[] = []): Promise<Replaced> {
-  for (const k of keep) {
-    if (k === '' || k === '.' || k === '..' || k.includes('/') || k.includes('\\')) {
-      throw new Error(`keep entries must be plain subfolder names, got ${JSON.stringify(k)}`);
-    }
-  }
+  checkKeep(keep);
   if (!(await exists(tmpDir))) throw new Error(`replaceDirectoryAtomically: ${tmpDir} does not exist`);
   await mkdir(dirname(finalDir), { recursive: true });
 
   const hadOld = await exists(finalDir);
-  // Random, not clock-based: this name never reaches the tree, it only has to be unique.
-  const aside = join(dirname(finalDir), `${basename(finalDir)}.old-${randomBytes(6).toString('hex')}`);
+  const aside = siblingOf(finalDir, 'old');
   if (hadOld) await rename(finalDir, aside);
   try {
     await rename(tmpDir, finalDir);
@@ -51,6 +46,132 @@ export async function replaceDirectoryAtomically(tmpDir: string, finalDir: strin
     await rename(from, to);
   }
   return { oldRemoved: rm(aside, { recursive: true, force: true }) };
+}
+
+function checkKeep(keep: readonly string[]): void {
+  for (const k of keep) {
+    if (k === '' || k === '.' || k === '..' || k.includes('/') || k.includes('\\')) {
+      throw new Error(`keep entries must be plain subfolder names, got ${JSON.stringify(k)}`);
+    }
+  }
+}
+
+export type LeftoverKind = 'old' | 'building';
+
+/**
+ * A unique sibling of `finalDir` to write a new tree into (`building`) or to move the current one
+ * aside (`old`). Random, not clock-based: the name never reaches the tree, it only has to be unique.
+ */
+export function siblingOf(finalDir: string, kind: LeftoverKind): string {
+  return join(dirname(finalDir), `${basename(finalDir)}.${kind}-${randomBytes(6).toString('hex')}`);
+}
+
+/** Whether `name` (an entry of finalDir's parent) is a `building`/`old` sibling of the directory named `base`. */
+export function leftoverKind(base: string, name: string): LeftoverKind | null {
+  if (!name.startsWith(`${base}.`)) return null;
+  const match = /^(old|building)-[0-9a-f]+$/.exec(name.slice(base.length + 1));
+  return match ? (match[1] as LeftoverKind) : null;
+}
+
+export interface Leftover {
+  name: string;
+  kind: LeftoverKind;
+  /** When the directory was last renamed (its ctime): an `old` sibling's time of being set aside. */
+  changedAtMs: number;
+}
+
+export type RecoveryStep =
+  /** Rename this `old` sibling back to the final name: a kill landed between the two renames. */
+  | { action: 'restore'; name: string }
+  /** Move the kept subfolders (logs/) of this `old` sibling into the final directory, then delete it. */
+  | { action: 'keep-and-remove'; name: string }
+  | { action: 'remove'; name: string };
+
+/**
+ * What to do with the siblings a killed replaceDirectoryAtomically (or the build before it) left
+ * next to a run directory. Where the kill landed decides what is on disk:
+ *   - during the write: a partial `building` sibling, the final directory intact -> remove it;
+ *   - after step 1, before step 2: no final directory, a complete `old` sibling (the previous
+ *     tree, with logs/) and a complete `building` one (the new tree, without logs/) -> restore the
+ *     `old` one. It is the tree readers last saw, known complete and consistent, with the live
+ *     logs/ already inside; nothing on disk proves a `building` tree was finished (only the order
+ *     of the code does), and a report is cheap to rebuild from the log: the build that was killed
+ *     runs again (its message was never acknowledged) or a replay redoes it;
+ *   - during step 3 or 4: the final directory (the new tree), and an `old` sibling that may still
+ *     hold logs/ -> move its logs/ over, then remove it.
+ * With no final directory and no `old` sibling, a `building` tree is never promoted, for the same
+ * reason. Should several `old` siblings be left (kills in a row), the one set aside last (newest
+ * ctime, then name, for a total order) is restored, and the logs/ of the others are merged into it.
+ */
+export function planLeftoverRecovery(finalExists: boolean, leftovers: readonly Leftover[]): RecoveryStep[] {
+  const olds = leftovers.filter((l) => l.kind === 'old').sort((a, b) => a.changedAtMs - b.changedAtMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const restore = finalExists ? undefined : olds.pop();
+  return [
+    ...(restore ? [{ action: 'restore' as const, name: restore.name }] : []),
+    ...olds.map((l) => ({ action: 'keep-and-remove' as const, name: l.name })),
+    ...leftovers.filter((l) => l.kind === 'building').map((l) => ({ action: 'remove' as const, name: l.name })).sort((a, b) => (a.name < b.name ? -1 : 1)),
+  ];
+}
+
+/**
+ * Recovers `finalDir` from what a killed build or replay left next to it (see
+ * planLeftoverRecovery) and deletes the leftovers. Must not run while a build of the same
+ * directory is under way (the reporter holds its per-identity lock). Returns the steps taken.
+ */
+export async function recoverLeftovers(finalDir: string, keep: string[] = []): Promise<RecoveryStep[]> {
+  checkKeep(keep);
+  const parent = dirname(finalDir);
+  const base = basename(finalDir);
+  let names: string[];
+  try {
+    names = await readdir(parent);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const leftovers: Leftover[] = [];
+  for (const name of names) {
+    const kind = leftoverKind(base, name);
+    if (kind !== null) leftovers.push({ name, kind, changedAtMs: (await stat(join(parent, name))).ctimeMs });
+  }
+  const steps = planLeftoverRecovery(names.includes(base), leftovers);
+  for (const step of steps) {
+    const path = join(parent, step.name);
+    switch (step.action) {
+      case 'restore':
+        await rename(path, finalDir);
+        break;
+      case 'keep-and-remove':
+        for (const k of keep) await mergeInto(join(path, k), join(finalDir, k));
+        await rm(path, { recursive: true, force: true });
+        break;
+      case 'remove':
+        await rm(path, { recursive: true, force: true });
+        break;
+      default: {
+        const never: never = step;
+        throw new Error(`unknown recovery step ${JSON.stringify(never)}`);
+      }
+    }
+  }
+  return steps;
+}
+
+/**
+ * Moves the folder `from` to `to`; when both exist, entry by entry, and `from`'s entry wins over a
+ * same-named one, as in replaceDirectoryAtomically's step 3 (the set-aside logs are the long ones;
+ * the new tree's are at most what was logged since the swap).
+ */
+async function mergeInto(from: string, to: string): Promise<void> {
+  if (!(await exists(from))) return;
+  if (!(await exists(to))) {
+    await rename(from, to);
+    return;
+  }
+  for (const entry of await readdir(from)) {
+    await rm(join(to, entry), { recursive: true, force: true });
+    await rename(join(from, entry), join(to, entry));
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

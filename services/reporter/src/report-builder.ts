@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { AssayEvent, experimentStream, type AnyEnvelope, type ExperimentStarted } from '@assay/contracts';
 import { EventStore, EVENT_COLUMNS, findInStream, readStream, toStoredEvent, type EventRow, type StoredEvent } from '@assay/event-store';
 import {
@@ -12,10 +12,12 @@ import {
   writeRegistryFile,
   type RegistryEntry,
 } from '@assay/experiments';
-import { replaceDirectoryAtomically, writeRunDirectory } from '@assay/report';
-import { randomBytes } from 'node:crypto';
+import { recoverLeftovers, replaceDirectoryAtomically, siblingOf, writeRunDirectory, type RecoveryStep } from '@assay/report';
 import { KeyedLock } from './keyed-lock';
 import { rm } from 'node:fs/promises';
+
+/** Subfolders of a run directory that services write in real time: carried over every rebuild. */
+const KEEP = ['logs'];
 
 const TYPES_BUT_SCORED_BATCHES = AssayEvent.options.map((o) => o.shape.type.value).filter((t) => t !== 'evaluation.batch.scored');
 
@@ -35,10 +37,43 @@ export interface BuiltReport {
  * to a fresh directory and swapped in atomically (keeping the services' real-time logs/).
  */
 @Injectable()
-export class ReportBuilder {
+export class ReportBuilder implements OnApplicationBootstrap {
   private readonly logger = new Logger(ReportBuilder.name);
 
   constructor(private readonly store: EventStore) {}
+
+  /**
+   * A reporter killed mid-build leaves `<run>.building-*` / `<run>.old-*` siblings (a full tree
+   * is ~35k files), and possibly no run directory at all. Every build recovers its own run first;
+   * this sweep on start also reaches runs that will not be built again. It runs in the background
+   * (deleting big trees takes seconds, the service should answer meanwhile) under each run's
+   * build lock, so it never races a build of the same run.
+   */
+  onApplicationBootstrap(): void {
+    this.recoverAll().catch((error: unknown) =>
+      this.logger.error(`could not clean up after killed builds on start: ${error instanceof Error ? error.message : String(error)} (each run is still cleaned up before its next build)`),
+    );
+  }
+
+  /** Recovers every run directory the log knows of; returns those where something was left. */
+  async recoverAll(): Promise<Array<{ runDir: string; steps: RecoveryStep[] }>> {
+    const runs = new Map<string, string>();
+    for (const e of await this.registryEvents()) {
+      if (e.type === 'experiment.started') runs.set((e.data as ExperimentStarted['data']).runDir, (e.data as ExperimentStarted['data']).identity);
+    }
+    const recovered: Array<{ runDir: string; steps: RecoveryStep[] }> = [];
+    for (const [runDir, identity] of runs) {
+      const steps = await this.builds.run(identity, () => this.recover(runDir));
+      if (steps.length > 0) recovered.push({ runDir, steps });
+    }
+    return recovered;
+  }
+
+  private async recover(runDir: string): Promise<RecoveryStep[]> {
+    const steps = await recoverLeftovers(runDir, KEEP);
+    if (steps.length > 0) this.logger.warn(`${runDir}: cleaned up after a killed build: ${describeRecovery(steps)}`);
+    return steps;
+  }
 
   async registry(): Promise<RegistryEntry[]> {
     return foldRegistry(await this.registryEvents());
@@ -87,11 +122,12 @@ export class ReportBuilder {
     const report = assembleRunReport(events as AnyEnvelope[], chosen, round, await this.registryEvents(evaluation.globalPosition));
     const started = events.find((e) => e.type === 'experiment.started' && (e.data as { attempt: number }).attempt === chosen) as unknown as ExperimentStarted;
     const runDir = started.data.runDir;
-    const tmp = `${runDir}.building-${randomBytes(4).toString('hex')}`;
+    await this.recover(runDir);
+    const tmp = siblingOf(runDir, 'building');
     try {
       // Unchanged files of the current tree are hard-linked, not recreated (a replay's bulk).
       const { files, treeHash } = await writeRunDirectory(report, tmp, { reuseUnchangedFrom: runDir });
-      const { oldRemoved } = await replaceDirectoryAtomically(tmp, runDir, ['logs']);
+      const { oldRemoved } = await replaceDirectoryAtomically(tmp, runDir, KEEP);
       // The previous tree (~35k files on a full run) is deleted after the build returns.
       oldRemoved.catch((error: unknown) => this.logger.error(`could not delete the previous tree of ${runDir}: ${(error as Error).message}`));
       return { identity, attempt: chosen, round, runDir, files: files.length, treeHash, summary: evaluationSummary(report.evaluation, report.cache, round) };
@@ -99,6 +135,18 @@ export class ReportBuilder {
       await rm(tmp, { recursive: true, force: true });
     }
   }
+}
+
+function describeRecovery(steps: readonly RecoveryStep[]): string {
+  return steps
+    .map((s) =>
+      s.action === 'restore'
+        ? `restored ${s.name} (the run directory was missing: killed between moving the old tree aside and the new one in)`
+        : s.action === 'keep-and-remove'
+          ? `removed ${s.name} (its logs/, if any, moved into the run directory first)`
+          : `removed ${s.name} (an unfinished or superseded new tree)`,
+    )
+    .join('; ');
 }
 
 export class UnknownExperimentError extends Error {
