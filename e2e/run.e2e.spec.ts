@@ -49,6 +49,11 @@ describe('assay run, end to end (four service processes, real Postgres and NATS,
     for (const p of predictions) expect(Object.keys(p)).toEqual(expect.arrayContaining(['entity_id', 'group', 'item', 'actual', 'predicted']));
     const raw = readParquet(join(runDir, 'raw_outputs.parquet'));
     expect(raw.every((r) => typeof r.input_text === 'string' && (r.input_text as string).includes('Profile of the respondent'))).toBe(true);
+    // Each call's settings and circumstances: what a truncated answer or a slow replica is told by.
+    for (const r of raw) {
+      expect(r).toMatchObject({ finish_reason: expect.stringMatching(/^(stop|length)$/), model: 'sim/llm-8b', replica: stack.simulatorUrl, worker: expect.stringMatching(/^worker-\d$/) });
+      expect(Date.parse(r.finished_at as string)).toBeGreaterThanOrEqual(Date.parse(r.started_at as string));
+    }
     const index = readFileSync(join(runDir, 'groups/_index.csv'), 'utf8').trim().split('\n');
     const maes = index.slice(1).map((l) => Number(l.split(',')[3]));
     expect([...maes].sort((a, b) => b - a)).toEqual(maes); // worst group first

@@ -81,6 +81,9 @@ export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, rou
   for (const request of requests) {
     const d = request.data;
     prefixes.set(d.batchId, d.prefix);
+    const m = d.model;
+    // One object per batch, shared by its rows (a full run has ~40k of them).
+    const call = { model: m.id, loraAdapter: m.loraAdapter, temperature: m.temperature, maxTokens: m.maxTokens, seed: m.seed, stop: m.stop, guidedJson: m.guidedJson };
     const completion = completions.get(d.batchId);
     const results = new Map((completion?.data.results ?? []).map((r) => [r.promptId, r]));
     for (const prompt of d.prompts) {
@@ -112,6 +115,13 @@ export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, rou
         attempts: r?.attempts ?? 0,
         worker: completion?.data.worker ?? null,
         inferenceError: r?.error ?? (p.parseStatus === 'inference_failure' ? (p.parseError ?? null) : null),
+        finishReason: r?.finishReason ?? null,
+        call,
+        // Workers have always sent a run's calls to the request's base URL; logs from before the
+        // result recorded its replica are therefore filled in from there, not left blank.
+        replica: r ? (r.replica ?? m.baseUrl) : null,
+        startedAt: r?.startedAt ?? null,
+        finishedAt: r?.finishedAt ?? null,
       });
     }
   }

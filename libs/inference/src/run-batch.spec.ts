@@ -77,7 +77,26 @@ describe('runBatch', () => {
       cachedTokens: 32,
       latencyMs: expect.any(Number),
       attempts: 1,
+      startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      finishedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
     });
+  });
+
+  it('given a replica and a clock, when run, then every result, failed or not, carries the replica and the wall-clock start and end of its call', async () => {
+    const fake = fakeClient({ fail: (s) => (s === 'item q1?' ? httpError(400, 'prompt too long') : undefined) });
+    let tick = Date.parse('2026-01-01T00:00:00.000Z');
+    const clock = () => new Date((tick += 1000));
+    const results = await runBatch(PREFIX, prompts(2), fake.client, {
+      pipeline: new EntityPipeline(1),
+      retry: FAST_RETRY,
+      progress: recorder(),
+      replica: 'http://gpu-3:8000/v1',
+      clock,
+    });
+    expect(results.map((r) => [r.status, r.replica, r.startedAt, r.finishedAt])).toEqual([
+      ['ok', 'http://gpu-3:8000/v1', '2026-01-01T00:00:01.000Z', '2026-01-01T00:00:02.000Z'],
+      ['error', 'http://gpu-3:8000/v1', '2026-01-01T00:00:03.000Z', '2026-01-01T00:00:04.000Z'],
+    ]);
   });
 
   it('given one prompt that always gets 503 and one that gets 400, when run, then both are kept as errors with their messages and attempts, the others ok', async () => {

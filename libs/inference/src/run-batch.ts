@@ -19,16 +19,30 @@ export async function runBatch(
   prefix: string,
   prompts: PromptRequest[],
   client: ModelClient,
-  opts: { pipeline: EntityPipeline; retry: RetryPolicy; progress: BatchProgress; now?: () => number },
+  opts: {
+    pipeline: EntityPipeline;
+    retry: RetryPolicy;
+    progress: BatchProgress;
+    /** The server the client sends to (its base URL), recorded with every result. */
+    replica?: string;
+    /** Monotonic milliseconds, for latencies. */
+    now?: () => number;
+    /** Wall clock, for the results' startedAt / finishedAt. */
+    clock?: () => Date;
+  },
 ): Promise<PromptResult[]> {
   const now = opts.now ?? (() => performance.now());
+  const clock = opts.clock ?? (() => new Date());
+  const where = opts.replica === undefined ? {} : { replica: opts.replica };
   /** Asks the model (with retries) for one prompt; the caller holds a slot. */
   const answer = async (prompt: PromptRequest): Promise<PromptResult> => {
+    const startedAt = clock().toISOString();
     const started = now();
     const outcome = await withRetries(() => client.complete(prefix + prompt.suffix), opts.retry, {
       onRetry: (error, retry) => opts.progress.onRetry(prompt.promptId, error.message, retry),
     });
     const latencyMs = Math.round((now() - started) * 1000) / 1000;
+    const when = { startedAt, finishedAt: clock().toISOString(), ...where };
     // Decided by the error, not by the value's truthiness: only a recorded error makes a failure.
     const result: PromptResult = outcome.error === null && outcome.value !== null
       ? {
@@ -42,6 +56,7 @@ export async function runBatch(
           cachedTokens: outcome.value.cachedTokens,
           latencyMs,
           attempts: outcome.attempts,
+          ...when,
         }
       : {
           promptId: prompt.promptId,
@@ -54,6 +69,7 @@ export async function runBatch(
           cachedTokens: null,
           latencyMs,
           attempts: outcome.attempts,
+          ...when,
         };
     opts.progress.onPromptDone(result);
     return result;

@@ -78,6 +78,17 @@ describe('ParquetFileWriter', () => {
     attempts: 1 + (i % 2),
     worker: i % 13 === 0 ? null : 'worker-1',
     inference_error: i % 11 === 0 ? 'HTTP 500' : null,
+    finish_reason: i % 11 === 0 ? null : i % 17 === 0 ? 'length' : 'stop',
+    model: 'sim/llm-8b',
+    lora_adapter: null,
+    temperature: 0.7,
+    max_tokens: 16,
+    seed: 42,
+    stop: '["\\n"]',
+    guided_json: false,
+    replica: 'http://127.0.0.1:8011/v1',
+    started_at: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
+    finished_at: i % 19 === 0 ? null : new Date(Date.UTC(2026, 0, 1) + i * 1000 + 500).toISOString(),
   }));
 
   async function write(path: string): Promise<string> {

@@ -177,6 +177,20 @@ export const RAW_OUTPUTS_COLUMNS: Record<string, ColumnSpec> = {
   attempts: { type: 'INT64' },
   worker: { type: 'UTF8', optional: true },
   inference_error: { type: 'UTF8', optional: true },
+  // Appended after the original columns, so readers selecting those by position still work.
+  finish_reason: { type: 'UTF8', optional: true },
+  model: { type: 'UTF8' },
+  lora_adapter: { type: 'UTF8', optional: true },
+  temperature: { type: 'DOUBLE' },
+  max_tokens: { type: 'INT64' },
+  seed: { type: 'INT64' },
+  /** The stop sequences as a JSON array: a flat schema keeps every reader simple. */
+  stop: { type: 'UTF8' },
+  guided_json: { type: 'BOOLEAN' },
+  replica: { type: 'UTF8', optional: true },
+  /** ISO 8601 UTC text, exactly as logged; null in logs from before calls were timed. */
+  started_at: { type: 'UTF8', optional: true },
+  finished_at: { type: 'UTF8', optional: true },
 };
 
 /**

@@ -8,7 +8,7 @@ import { entityDir, groupDir, itemFileName } from './layout';
 import { replaceDirectoryAtomically } from './replace-directory';
 import { hashTree as hashTreeOnDisk } from './tree-hash';
 import { renderReadme } from './readme';
-import { writeRunDirectory } from './run-directory';
+import { renderItemFile, truncationNote, writeRunDirectory } from './run-directory';
 import { HOSTILE_ENTITIES, HOSTILE_ITEMS, hostileReport } from './testing/fixtures';
 import { readParquet } from './testing/read-parquet';
 import type { PredictionRow, RunReport } from './types';
@@ -109,6 +109,16 @@ describe('writeRunDirectory', () => {
     const meta = text.slice(text.indexOf('=== METADATA ===\n') + 17).trimEnd().split('\n');
     expect(meta.map((l) => l.slice(0, l.indexOf(':')))).toEqual([
       'entity_id', 'group', 'item', 'actual', 'predicted', 'abs_error', 'value_range', 'parse_status', 'tokens', 'latency_ms',
+      'finish_reason', 'model', 'sampling', 'attempts', 'worker', 'replica', 'started_at', 'finished_at',
+    ]);
+    expect(meta.slice(11)).toEqual([
+      'model: Qwen/Qwen2.5-7B-Instruct',
+      'sampling: temperature=0, max_tokens=16, seed=42, stop=["\\n"], guided_json=false',
+      `attempts: ${row.attempts}`,
+      `worker: ${row.worker ?? 'n/a'}`,
+      `replica: ${row.replica}`,
+      `started_at: ${row.startedAt}`,
+      `finished_at: ${row.finishedAt}`,
     ]);
     expect(meta[0]).toBe('entity_id: Ünïcödé-名前');
     expect(meta[2]).toBe('item: x,"y"');
@@ -120,7 +130,8 @@ describe('writeRunDirectory', () => {
     const failedText = await readFile(join(dir, entityDir(failed.group, failed.entityId), itemFileName(failed.item)), 'utf8');
     expect(failedText).toContain('\n=== OUTPUT ===\n[no output: inference failed] HTTP 503 from vLLM after 3 attempts\n\n');
     expect(failedText).toContain('\nparse_status: inference_failure (HTTP 503 from vLLM after 3 attempts)\n');
-    expect(failedText).toContain('\ntokens: prompt=n/a, completion=n/a, cached=n/a\nlatency_ms: n/a\n');
+    expect(failedText).toContain('\ntokens: prompt=n/a, completion=n/a, cached=n/a\nlatency_ms: n/a\nfinish_reason: n/a\n');
+    expect(failedText).toContain('\nattempts: 3\nworker: n/a\n');
 
     const tabbed = await readFile(join(dir, entityDir('a', 'tab\there'), 'summary.txt'), 'utf8');
     expect(tabbed.split('\n')[0]).toBe('entity_id: "tab\\there"');
@@ -168,7 +179,10 @@ describe('writeRunDirectory', () => {
       ['prompt_id', 'BYTE_ARRAY', 'REQUIRED'], ['input_text', 'BYTE_ARRAY', 'REQUIRED'], ['output_text', 'BYTE_ARRAY', 'OPTIONAL'],
       ['prompt_tokens', 'INT64', 'OPTIONAL'], ['completion_tokens', 'INT64', 'OPTIONAL'], ['cached_tokens', 'INT64', 'OPTIONAL'],
       ['latency_ms', 'DOUBLE', 'OPTIONAL'], ['attempts', 'INT64', 'REQUIRED'], ['worker', 'BYTE_ARRAY', 'OPTIONAL'],
-      ['inference_error', 'BYTE_ARRAY', 'OPTIONAL'],
+      ['inference_error', 'BYTE_ARRAY', 'OPTIONAL'], ['finish_reason', 'BYTE_ARRAY', 'OPTIONAL'], ['model', 'BYTE_ARRAY', 'REQUIRED'],
+      ['lora_adapter', 'BYTE_ARRAY', 'OPTIONAL'], ['temperature', 'DOUBLE', 'REQUIRED'], ['max_tokens', 'INT64', 'REQUIRED'],
+      ['seed', 'INT64', 'REQUIRED'], ['stop', 'BYTE_ARRAY', 'REQUIRED'], ['guided_json', 'BOOLEAN', 'REQUIRED'],
+      ['replica', 'BYTE_ARRAY', 'OPTIONAL'], ['started_at', 'BYTE_ARRAY', 'OPTIONAL'], ['finished_at', 'BYTE_ARRAY', 'OPTIONAL'],
     ]);
     const expected = sorted(report.rows);
     raw.rows.forEach((row, i) => {
@@ -180,6 +194,10 @@ describe('writeRunDirectory', () => {
       expect(row.prompt_tokens).toEqual(r.promptTokens === null ? null : { $bigint: String(r.promptTokens) });
       expect(row.latency_ms).toBe(r.latencyMs);
       expect(csvText(row.cached_tokens)).toBe(flat[i].cached_tokens);
+      expect(row).toMatchObject({
+        finish_reason: r.finishReason, model: r.call.model, lora_adapter: null, temperature: 0, max_tokens: { $bigint: '16' }, seed: { $bigint: '42' },
+        stop: '["\\n"]', guided_json: false, replica: r.replica, started_at: r.startedAt, finished_at: r.finishedAt,
+      });
     });
   });
 
@@ -192,6 +210,9 @@ describe('writeRunDirectory', () => {
       if (f.parse_status === 'parse_failure') expect(f.raw_output).toBe("'=SUM(A1) I cannot say, \"really\"");
       else expect([f.parse_status, f.raw_output]).toEqual(['inference_failure', '']);
     }
+    // The fixture's one answer cut off at max_tokens says so; no other failure claims it.
+    const truncated = failures.filter((f) => f.reason.includes('truncated'));
+    expect(truncated.map((f) => f.reason)).toEqual(['no number found in output; the answer was truncated at max_tokens=16 (finish_reason: length)']);
     const outliers = parse(await readFile(join(dir, 'diagnostics/outliers.csv'), 'utf8'), { columns: true }) as unknown[];
     expect(outliers.length).toBe(report.rows.filter((r) => r.outlier).length);
     const review = (await readFile(join(dir, 'review.txt'), 'utf8')).trimEnd().split('\n');
@@ -279,5 +300,39 @@ describe('replaceDirectoryAtomically', () => {
 
   it('rejects keep entries that are paths', async () => {
     await expect(replaceDirectoryAtomically(root, join(root, 'x'), ['../etc'])).rejects.toThrow(/plain subfolder/);
+  });
+});
+
+describe('a call cut off at max_tokens', () => {
+  const base = hostileReport().rows.find((r) => r.parseStatus === 'ok')!;
+  const row = (over: Partial<PredictionRow>): PredictionRow => ({ ...base, ...over });
+  const metadata = (r: PredictionRow) => renderItemFile(r, 'input').split('=== METADATA ===\n')[1];
+
+  it('given a parse failure with finish_reason length, when described, then says the answer was truncated at max_tokens', () => {
+    const r = row({ parseStatus: 'parse_failure', predicted: null, parseError: 'no number found in output', outputText: 'The answer is pro', finishReason: 'length' });
+    expect(truncationNote(r)).toBe('the answer was truncated at max_tokens=16 (finish_reason: length)');
+    expect(metadata(r)).toContain('\nparse_status: parse_failure (no number found in output; the answer was truncated at max_tokens=16 (finish_reason: length))\n');
+    expect(metadata(r)).toContain('\nfinish_reason: length (cut off at max_tokens=16)\n');
+  });
+
+  it('given a parse failure that stopped on its own, when described, then blames no truncation', () => {
+    const r = row({ parseStatus: 'parse_failure', predicted: null, parseError: 'no number found in output', finishReason: 'stop' });
+    expect(truncationNote(r)).toBeNull();
+    expect(metadata(r)).toContain('\nparse_status: parse_failure (no number found in output)\n');
+    expect(metadata(r)).toContain('\nfinish_reason: stop\n');
+    expect(metadata(r)).not.toContain('truncated');
+  });
+
+  it('given a parsed answer that was cut off anyway, when described, then shows the finish reason but no failure', () => {
+    const r = row({ finishReason: 'length' });
+    expect(truncationNote(r)).toBeNull();
+    expect(metadata(r)).toContain('\nparse_status: ok\n');
+    expect(metadata(r)).toContain('\nfinish_reason: length (cut off at max_tokens=16)\n');
+  });
+
+  it('given a log from before calls were timed, when described, then says the times were not recorded', () => {
+    const text = metadata(row({ startedAt: null, finishedAt: null, call: { ...base.call, loraAdapter: 'survey-lora' } }));
+    expect(text).toContain('\nmodel: Qwen/Qwen2.5-7B-Instruct (LoRA adapter survey-lora)\n');
+    expect(text).toContain('\nstarted_at: n/a (not recorded in this log)\nfinished_at: n/a (not recorded in this log)\n');
   });
 });

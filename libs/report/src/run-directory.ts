@@ -104,8 +104,31 @@ function outputText(r: PredictionRow): string {
   return '[no output recorded]';
 }
 
+/**
+ * A parse failure of an answer the server cut off at max_tokens is most likely the cut, not the
+ * parser or the model's reasoning: the remedy is a larger max_tokens (or a shorter answer format).
+ * Said where a researcher looks at failures (parse_failures.csv and the item's METADATA).
+ */
+export function truncationNote(r: PredictionRow): string | null {
+  return r.parseStatus === 'parse_failure' && r.finishReason === 'length'
+    ? `the answer was truncated at max_tokens=${r.call.maxTokens} (finish_reason: length)`
+    : null;
+}
+
 function failureReason(r: PredictionRow): string | null {
-  return r.parseError ?? (r.parseStatus === 'inference_failure' ? r.inferenceError : null);
+  const reason = r.parseError ?? (r.parseStatus === 'inference_failure' ? r.inferenceError : null);
+  const truncated = truncationNote(r);
+  return truncated === null ? reason : reason === null ? truncated : `${reason}; ${truncated}`;
+}
+
+/** finish_reason with what it means where it matters: 'length' is an answer cut off. */
+function finishReasonText(r: PredictionRow): string {
+  if (r.finishReason === null) return 'n/a';
+  return r.finishReason === 'length' ? `length (cut off at max_tokens=${r.call.maxTokens})` : show(r.finishReason);
+}
+
+function samplingText(c: PredictionRow['call']): string {
+  return `temperature=${c.temperature}, max_tokens=${c.maxTokens}, seed=${c.seed}, stop=${JSON.stringify(c.stop)}, guided_json=${c.guidedJson}`;
 }
 
 function oneLine(text: string): string {
@@ -132,6 +155,14 @@ export function renderItemFile(r: PredictionRow, input: string): string {
     `parse_status: ${r.parseStatus}${reason === null ? '' : ` (${oneLine(reason)})`}`,
     `tokens: prompt=${fmtValue(r.promptTokens)}, completion=${fmtValue(r.completionTokens)}, cached=${fmtValue(r.cachedTokens)}`,
     `latency_ms: ${fmtValue(r.latencyMs)}`,
+    `finish_reason: ${finishReasonText(r)}`,
+    `model: ${show(r.call.model)}${r.call.loraAdapter === null ? '' : ` (LoRA adapter ${show(r.call.loraAdapter)})`}`,
+    `sampling: ${samplingText(r.call)}`,
+    `attempts: ${r.attempts}`,
+    `worker: ${r.worker === null ? 'n/a' : show(r.worker)}`,
+    `replica: ${r.replica === null ? 'n/a' : show(r.replica)}`,
+    `started_at: ${r.startedAt ?? 'n/a (not recorded in this log)'}`,
+    `finished_at: ${r.finishedAt ?? 'n/a (not recorded in this log)'}`,
     '',
   ].join('\n');
 }
@@ -398,7 +429,9 @@ async function writeTree(
           entity_id: r.entityId, group: r.group, item: r.item, prompt_id: r.promptId, input_text: input,
           output_text: r.outputText, prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens,
           cached_tokens: r.cachedTokens, latency_ms: r.latencyMs, attempts: r.attempts, worker: r.worker,
-          inference_error: r.inferenceError,
+          inference_error: r.inferenceError, finish_reason: r.finishReason, model: r.call.model, lora_adapter: r.call.loraAdapter,
+          temperature: r.call.temperature, max_tokens: r.call.maxTokens, seed: r.call.seed, stop: JSON.stringify(r.call.stop),
+          guided_json: r.call.guidedJson, replica: r.replica, started_at: r.startedAt, finished_at: r.finishedAt,
         });
         await put(`${edir}/${fileNames[i]}`, renderItemFile(r, input));
       }

@@ -27,6 +27,26 @@ export interface PredictionRow {
   attempts: number;
   worker: string | null;
   inferenceError: string | null;
+  /** The server's reason for ending the answer: 'stop', 'length' (cut off at max_tokens), ...; null without an answer. */
+  finishReason: string | null;
+  /** What the call asked for: the batch request's model settings (the same for every prompt of a run). */
+  call: ModelCall;
+  /** The server base URL the call went to. */
+  replica: string | null;
+  /** Wall clock of the call (first attempt sent, last one ended); null in logs from before they were recorded. */
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** The model and sampling settings one call was made with. */
+export interface ModelCall {
+  model: string;
+  loraAdapter: string | null;
+  temperature: number;
+  maxTokens: number;
+  seed: number;
+  stop: string[];
+  guidedJson: boolean;
 }
 
 export interface DataFileRef {

@@ -55,6 +55,9 @@ export class InferenceBatchRequestedConsumer {
       runBatch(d.prefix, d.prompts, client, {
         pipeline: this.pipelineFor(d.model, runDir),
         retry: { maxRetries: d.model.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 },
+        // The one server this worker sends the run's calls to, for now; recorded per call so a
+        // future client spreading calls over replicas can say which one answered.
+        replica: d.model.baseUrl,
         progress: {
           onPromptDone: (r) => this.progress.add(key, { promptsDone: 1, inferenceFailures: r.status === 'error' ? 1 : 0 }),
           onRetry: (promptId, error, retry) => {

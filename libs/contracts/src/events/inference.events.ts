@@ -73,6 +73,12 @@ export const PromptResult = z
     cachedTokens: z.number().int().nonnegative().nullable(),
     latencyMs: z.number().nonnegative(),
     attempts: z.number().int().positive(),
+    // Optional: logs written before these were recorded lack them, and must still parse and replay.
+    /** Wall clock (ISO 8601, UTC) when the first attempt was sent and when the last one ended. */
+    startedAt: z.string().datetime({ offset: true }).optional(),
+    finishedAt: z.string().datetime({ offset: true }).optional(),
+    /** The model server the call went to (its base URL). */
+    replica: z.string().optional(),
   })
   .strict();
 export type PromptResult = z.infer<typeof PromptResult>;

@@ -145,6 +145,8 @@ export function makeRunReport(options: ReportOptions): RunReport {
   const method = options.method ?? 'llm-zero-shot';
   const prefixes = new Map<string, string>();
   const rows: PredictionRow[] = [];
+  const call = { model: 'Qwen/Qwen2.5-7B-Instruct', loraAdapter: null, temperature: 0, maxTokens: 16, seed: 42, stop: ['\n'], guidedJson: false };
+  const startMs = Date.parse('2025-01-01T00:01:00.000Z');
   options.entities.forEach((entityId, e) => {
     const prefixId = `prefix-${e}`;
     prefixes.set(prefixId, `<|im_start|>system\nPredict the answers of respondent ${entityId}.<|im_end|>\n<|im_start|>user\n${filler(random, options.prefixChars ?? 400)}\n`);
@@ -184,6 +186,12 @@ export function makeRunReport(options: ReportOptions): RunReport {
         attempts: inferenceFailed ? 3 : 1,
         worker: inferenceFailed ? null : `worker-${e % 2}`,
         inferenceError: inferenceFailed ? 'HTTP 503 from vLLM after 3 attempts' : null,
+        // The forced parse failure is an answer cut off at max_tokens; the others stopped on their own.
+        finishReason: inferenceFailed ? null : e === 2 && i === 1 ? 'length' : 'stop',
+        call,
+        replica: `http://gpu-${e % 2}:8000/v1`,
+        startedAt: new Date(startMs + (e * options.items.length + i) * 1000).toISOString(),
+        finishedAt: new Date(startMs + (e * options.items.length + i) * 1000 + 250).toISOString(),
       });
     });
   });
