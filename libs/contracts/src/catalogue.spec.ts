@@ -78,11 +78,11 @@ describe('event catalogue', () => {
     };
     const data = { identity: 'abc12345_dev', attempt: 1, phase: 'full' as const, batchId: 'b1', entityId: 'e1', worker: 'worker-1', prefixTokens: null };
     const old = createEvent('inference.completed', { ...data, results: [result] }, { ...ctx, stream });
-    expect(parseEvent(JSON.parse(JSON.stringify(old)), 'inference.completed.v1').data.results[0]).toEqual(result);
+    expect(parseEventOfType('inference.completed', JSON.parse(JSON.stringify(old)), 'inference.completed.v1').data.results[0]).toEqual(result);
 
     const timed = { ...result, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:01.250Z', replica: 'http://gpu-1:8000/v1' };
     const current = createEvent('inference.completed', { ...data, results: [timed] }, { ...ctx, stream });
-    expect(parseEvent(JSON.parse(JSON.stringify(current)), 'inference.completed.v1').data.results[0]).toEqual(timed);
+    expect(parseEventOfType('inference.completed', JSON.parse(JSON.stringify(current)), 'inference.completed.v1').data.results[0]).toEqual(timed);
     expect(() => createEvent('inference.completed', { ...data, results: [{ ...timed, startedAt: 'yesterday' }] }, { ...ctx, stream })).toThrow(/startedAt/);
   });
 });
