@@ -6,7 +6,7 @@ import { readParquet } from '../libs/report/src/testing/read-parquet';
 import { startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
 
 /**
- * The experiment lifecycle (seed §8, §13, §15, §17) through real processes: skip / --force /
+ * The experiment lifecycle through real processes: skip / --force /
  * attach / ten identical requests at once, failures recorded with their stage, newcomer mistakes
  * refused before any model call, --smoke-only, secrets kept out of every output, binary labels.
  * One stack for the file; tests run in order and use distinct configs (distinct identities).

@@ -9,7 +9,7 @@ import { REPO_ROOT, startStack, writeConfig, type Stack } from '../libs/testing/
  * of leaving it "running" forever: here the evaluator finds a data file changed under a run (its
  * baselines would train on other data), dead-letters the batch at once, and `assay run` ends with
  * "failed at evaluation". Restoring the file and `assay reevaluate` then evaluates the logged
- * inference results without calling the model again (seed §14, §17).
+ * inference results without calling the model again.
  */
 jest.setTimeout(120_000);
 

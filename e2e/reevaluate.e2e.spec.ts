@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import { startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
 
 /**
- * Re-evaluation without re-inference (seed §14) through real processes: `assay reevaluate` scores
+ * Re-evaluation without re-inference through real processes: `assay reevaluate` scores
  * the logged inference results again as round 2, calls no model, rewrites the run directory from
  * the new round (replayable byte for byte), and refuses unknown or running identities.
  */

@@ -22,7 +22,7 @@ import { BLOCK, entityOrder, itemOrder, prepareWorkload, type DriverPrompt, type
  *   b1/b4  pipeline, GPU-like latency with a finite prefix cache, 1 and 4 workers
  *   sat    the simulator's ceiling for this prompt mix: prefix-cached prompts at max concurrency
  *   c-*    the same prompts sent straight to a fresh GPU-like simulator by a small driver:
- *          item order (seed §10's BAD case), entity order without warm-up, and entity order
+ *          item order (which defeats the prefix cache), entity order without warm-up, and entity order
  *          with the worker's warm-up (4 and 16 entities in flight), each capped in time.
  * --profile adds a CPU profile of every pipeline process (hottest functions per process).
  * Results: the console, outputs/.bench/results.md and results.json; logs of each scenario in

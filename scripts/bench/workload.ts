@@ -38,7 +38,7 @@ export interface Workload {
   promptTokens: number;
   /** Token count of each batch's shared prefix, by batch index. */
   prefixTokens: number[];
-  /** Every entity prefix computed once, reused by the entity's other prompts (seed §10). */
+  /** Every entity prefix computed once, reused by its other prompts (the best a prefix cache can do). */
   idealCachedTokens: number;
   idealHitRate: number;
   /** Mean tokens of one prompt / one prefix. */
@@ -145,7 +145,7 @@ export function entityOrder(w: Workload): DriverPrompt[] {
   return out;
 }
 
-/** Item order (the data's natural order, seed §10's BAD case): every entity's item A, then item B, ... */
+/** Item order (the data's natural order, which defeats the prefix cache): every entity's item A, then B, ... */
 export function itemOrder(w: Workload): DriverPrompt[] {
   const keys: string[] = [];
   const byKey = new Map<string, DriverPrompt[]>();

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 
 /**
- * The experiment config schema (seed §13). Strict at every level, so a misspelt key is an error
- * instead of a silently ignored setting. Keys stay snake_case as users write them in YAML, so the
- * resolved config, the frozen config.yaml and the error messages all use the same names.
+ * The experiment config schema: a typed, validated structure rather than a loose dict. Strict at
+ * every level, so a misspelt key is an error instead of a silently ignored setting. Keys stay
+ * snake_case as users write them in YAML, so the resolved config, the frozen config.yaml and the
+ * error messages all use the same names.
  *
  * Required values (name, method, data.*, model.id, model.base_url, output_root) have no default:
  * a missing one is an error. Only tunables get the defaults documented here.
@@ -11,7 +12,10 @@ import { z } from 'zod';
 
 /** Placeholders the prompting lib substitutes into both prompt templates. */
 export const PROMPT_PLACEHOLDERS = ['profile', 'group', 'item', 'question', 'min', 'max'] as const;
-/** Placeholders whose value changes per item: they must come after {profile} (prefix caching, seed §10). */
+/**
+ * Placeholders whose value changes per item: they must come after {profile}, so an entity's
+ * prompts share the longest prefix vLLM can cache.
+ */
 const ITEM_PLACEHOLDERS = ['group', 'item', 'question', 'min', 'max'];
 
 // Same text as @assay/prompting's DEFAULT_PROMPT_TEMPLATES (a spec keeps them in sync); copied

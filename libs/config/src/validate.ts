@@ -2,7 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import { ExperimentConfig, placeholdersIn } from './schema';
 
 /**
- * Technically valid but probably wrong settings (seed §13 `validate()`), one line each, naming
+ * Technically valid but probably wrong settings (a config's own `validate()`: warn before the run
+ * about what the schema cannot forbid), one line each, naming
  * the key. Reads the environment and the file system only to check that named things exist;
  * never prints the value of the API-key variable.
  */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The universal currency of assay (seed §12): every method consumes Samples and produces
+ * The universal currency of assay: every method consumes Samples and produces
  * Predictions, so one evaluate() scores them all. Ids are data, never paths.
  */
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Live progress (seed §16) on core NATS `progress.<identity>`: for eyes only, never in the log.
+ * Live progress on core NATS `progress.<identity>`: for eyes only, never in the log.
  * Messages carry deltas so several workers can report without coordinating.
  */
 export const ProgressUpdate = z

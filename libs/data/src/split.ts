@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { compareCodeUnits, mulberry32, shuffleInPlace } from './prng';
 
 /**
- * Entity-level train/test split (seed §7), stored once as JSON and loaded by every component.
+ * Entity-level train/test split (no entity's answers on both sides, so nothing leaks from train to
+ * test), stored once as JSON and loaded by every component.
  * No timestamp or host in the file: the same inputs must produce the same bytes (and hash).
  */
 export interface SplitFile {

@@ -6,7 +6,8 @@ import { assertAllFinite } from './guard';
 import { compareStrings } from './order';
 
 /**
- * Non-LLM baselines (seed §9: "does the ranking make sense?"). Both learn only from the train
+ * Non-LLM baselines, so a reader can tell whether the ranking makes sense (an LLM that does not
+ * beat the train mean has learnt nothing useful). Both learn only from the train
  * split and predict every test sample; an item they cannot predict becomes an inference
  * failure with a reason, exactly like a failed LLM call, so evaluate() treats them the same.
  */
@@ -14,7 +15,7 @@ import { compareStrings } from './order';
 export const TRAIN_MEAN_METHOD = 'baseline_train_mean';
 export const KNN_METHOD = 'baseline_knn';
 
-/** Split hygiene (seed §7): an entity in both splits would leak its own answers into its baseline. */
+/** Split hygiene: an entity in both splits would leak its own answers into its baseline. */
 function assertDisjoint(trainSamples: Sample[], testSamples: Sample[]): void {
   const train = new Set(trainSamples.map((s) => s.entityId));
   const leaked = [...new Set(testSamples.map((s) => s.entityId))].filter((e) => train.has(e)).sort(compareStrings);

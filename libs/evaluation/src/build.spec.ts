@@ -50,7 +50,7 @@ describe('buildEvaluation', () => {
   });
 
   it('given those scores, then the review has 8 lines with ranking pass', () => {
-    expect(result.review.map((l) => l.status)).toEqual(['pass', 'pass', 'warn', 'pass', 'fail', 'pass', 'pass', 'warn']);
+    expect(result.review.map((l) => l.status)).toEqual(['pass', 'pass', 'warn', 'pass', 'fail', 'todo', 'pass', 'todo']);
     // predicted 1 4 3 12: mean 5, deviations -4 -1 -2 7 -> std sqrt(70/4); actual 1 5 2 8: mean 4, std sqrt(30/4)
     // g2 bias (7.5 - 5) / 10 = +0.25, g1 (2.5 - 3) / 4 = -0.125: both beyond 0.1 of range -> warn, largest first
     expect(result.review[2].detail).toBe(

@@ -14,9 +14,9 @@ export function describe(values: number[]): Stats {
 }
 
 /**
- * Per group (seed §6): the items' declared range, and actual vs predicted value ranges, sorted by
- * group. `actual` covers every sample of the group; `predicted` only usable predictions, so a
- * predicted max above itemMax shows outliers at a glance.
+ * Diagnostics as outputs in their own right, per group: the items' declared range, and actual vs
+ * predicted value ranges, sorted by group. `actual` covers every sample of the group; `predicted`
+ * only usable predictions, so a predicted max above itemMax shows outliers at a glance.
  */
 export function valueRanges(samples: Sample[], predictions: Prediction[], items: ItemDef[]): ValueRange[] {
   const rows = joinRows(samples, predictions, items);

@@ -16,8 +16,8 @@ import { compareStrings, compareWorstFirst } from './order';
 import type { EntityScore, GroupScore, ItemScore, MethodScores, MetricValue, ScoreSummary } from './types';
 
 /**
- * The one evaluate() every method goes through (seed §12): LLM and baselines get the same
- * join, the same failure accounting and the same metrics.
+ * The one evaluate() every method goes through: LLM and baselines get the same join, the same
+ * failure accounting and the same metrics, so their numbers are comparable by construction.
  *
  * - Samples are the denominator. A sample without a prediction counts as an inference failure;
  *   a prediction without a sample is a bug upstream and throws.

@@ -37,13 +37,13 @@ export const METRIC_DEFINITIONS: MetricDefinition[] = [
   {
     name: 'predicted_positive_rate',
     kinds: ['binary'],
-    higherIsBetter: false,
+    higherIsBetter: null,
     description: 'Share of predictions that say yes; compare with actual_positive_rate to see a bias towards yes or no (neither direction is better on its own).',
   },
   {
     name: 'actual_positive_rate',
     kinds: ['binary'],
-    higherIsBetter: false,
+    higherIsBetter: null,
     description: 'Share of true answers that are yes: the base rate, a property of the data, not of the method.',
   },
   {

@@ -196,7 +196,7 @@ function fail(reason: string): ParseResult {
 
 /**
  * One Sample + its raw output -> one Prediction. A parse failure keeps its raw text in
- * metadata.raw (seed §6: never drop what the model said).
+ * metadata.raw: what the model said is never dropped, so a failure can be read and the parser fixed.
  */
 export function toPrediction(args: {
   sample: Sample;

@@ -1,6 +1,6 @@
 import type { Prediction } from '@assay/contracts';
 import { TRAIN_MEAN_METHOD } from './baselines';
-import { distributionLine, groupLine, inferenceFailureLine, outlierLine, parseFailureLine, rankingLine, reviewChecklist, spotCheckLine } from './review';
+import { distributionLine, groupLine, inferenceFailureLine, outlierLine, parseFailureLine, rankingLine, reviewChecklist, spotCheckLine, upcastReviewLine } from './review';
 import type { MethodScores, ScoreSummary, ValueRange } from './types';
 
 function summary(primary: number | null, over: Partial<ScoreSummary> = {}): ScoreSummary {
@@ -130,8 +130,36 @@ describe('outliers', () => {
 });
 
 describe('spot-check', () => {
-  it('given paths, then pass and list them for a human', () => {
-    expect(spotCheckLine(['a.txt', 'b.txt'])).toEqual({ check: 'Spot-check LLM input/output files', status: 'pass', detail: 'for a human to read: a.txt, b.txt' });
+  it('given paths, then a to-do listing them for the researcher, not a pass', () => {
+    expect(spotCheckLine(['a.txt', 'b.txt'])).toEqual({
+      check: 'Spot-check LLM input/output files',
+      status: 'todo',
+      detail: 'read these and check the prompt says what you meant and the answer was parsed right: a.txt, b.txt',
+    });
+  });
+
+  it('given no paths, then a warning: there is nothing to spot-check', () => {
+    expect(spotCheckLine([]).status).toBe('warn');
+  });
+});
+
+describe('upcastReviewLine (review lines of evaluators from before to-dos)', () => {
+  it('given the logged spot-check pass and notes warn, when read, then both are to-dos with their details kept', () => {
+    expect(upcastReviewLine({ check: 'Spot-check LLM input/output files', status: 'pass', detail: 'for a human to read: a.txt' })).toEqual({
+      check: 'Spot-check LLM input/output files',
+      status: 'todo',
+      detail: 'for a human to read: a.txt',
+    });
+    expect(upcastReviewLine({ check: 'Update experiment notes with findings', status: 'warn', detail: 'a human must record findings' }).status).toBe('todo');
+  });
+
+  it('given any other line, or a spot-check warning (no files), when read, then it is kept as logged', () => {
+    const lines = [
+      { check: 'Parse failure rate', status: 'fail' as const, detail: 'x' },
+      { check: 'Spot-check LLM input/output files', status: 'warn' as const, detail: 'no files given to spot-check' },
+      { check: 'Outliers', status: 'pass' as const, detail: 'y' },
+    ];
+    for (const l of lines) expect(upcastReviewLine(l)).toBe(l);
   });
 });
 
@@ -172,10 +200,10 @@ describe('reviewChecklist', () => {
       ['Prediction vs actual distribution', 'pass'],
       ['Per-group spread and catastrophic groups', 'pass'],
       ['Outliers', 'pass'],
-      ['Spot-check LLM input/output files', 'pass'],
+      ['Spot-check LLM input/output files', 'todo'],
       ['Ranking vs baselines', 'pass'],
-      ['Update experiment notes with findings', 'warn'],
+      ['Update experiment notes with findings', 'todo'],
     ]);
-    expect(lines[7].detail).toBe('a human must record findings');
+    expect(lines[7].detail).toBe('write down what this run showed (and what to try next) in the experiment notes');
   });
 });

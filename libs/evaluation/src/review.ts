@@ -5,8 +5,10 @@ import { compareStrings, fmt, pct } from './order';
 import type { MethodScores, ReviewLine, ReviewStatus, ValueRange } from './types';
 
 /**
- * The post-run review checklist (seed §9), one line per check, each with the numbers behind its
- * status so a reader can disagree with the threshold. Thresholds:
+ * The post-run review checklist: the questions to answer before trusting a run's numbers (did the
+ * outputs parse, does the distribution look sane, does the ranking make sense, what is left for a
+ * human), one line per check, each with the numbers behind its status so a reader can disagree
+ * with the threshold. Thresholds:
  * - parse failures: < 1% pass, <= 5% warn, > 5% fail (of outputs that exist);
  * - inference failures: none pass, some warn, all fail;
  * - distribution: fail if every prediction is identical; warn if a group's |pred mean - actual
@@ -16,7 +18,8 @@ import type { MethodScores, ReviewLine, ReviewStatus, ValueRange } from './types
  * - outliers: none pass, up to 5% of scored predictions warn, more fail; "systematic" when at
  *   least 3 and more than half sit in one group or one item;
  * - ranking: better than every baseline pass, worse than every baseline fail, else warn;
- * - spot-check and notes are for a human: listed as pass / warn respectively.
+ * - spot-check and notes are for a human: listed as to-dos, never as a verdict (code cannot tell
+ *   whether the sampled files read well, and calling them "pass" would claim it did).
  */
 
 export const PARSE_PASS_BELOW = 0.01;
@@ -152,10 +155,22 @@ export function outlierLine(predictions: Prediction[]): ReviewLine {
   return line(check, status, `${head}; ${nature}`);
 }
 
+export const SPOT_CHECK = 'Spot-check LLM input/output files';
+export const NOTES_CHECK = 'Update experiment notes with findings';
+
 export function spotCheckLine(paths: string[]): ReviewLine {
-  const check = 'Spot-check LLM input/output files';
-  if (paths.length === 0) return line(check, 'warn', 'no files given to spot-check');
-  return line(check, 'pass', `for a human to read: ${paths.join(', ')}`);
+  if (paths.length === 0) return line(SPOT_CHECK, 'warn', 'no files given to spot-check');
+  return line(SPOT_CHECK, 'todo', `read these and check the prompt says what you meant and the answer was parsed right: ${paths.join(', ')}`);
+}
+
+/**
+ * Review lines as logged by evaluators from before the `todo` status: the spot-check was listed
+ * as `pass` and the notes reminder as `warn`, although both are tasks for a human. Read as to-dos,
+ * so an old run's verdict means what a new run's does. Every other line is returned as logged.
+ */
+export function upcastReviewLine(logged: ReviewLine): ReviewLine {
+  const todo = (logged.check === SPOT_CHECK && logged.status === 'pass') || (logged.check === NOTES_CHECK && logged.status === 'warn');
+  return todo ? { ...logged, status: 'todo' } : logged;
 }
 
 export function rankingLine(scores: MethodScores, baselines: MethodScores[]): ReviewLine {
@@ -193,6 +208,6 @@ export function reviewChecklist(args: {
     outlierLine(predictions),
     spotCheckLine(spotCheckPaths),
     rankingLine(scores, baselines),
-    line('Update experiment notes with findings', 'warn', 'a human must record findings'),
+    line(NOTES_CHECK, 'todo', 'write down what this run showed (and what to try next) in the experiment notes'),
   ];
 }

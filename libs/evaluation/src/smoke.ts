@@ -33,8 +33,9 @@ function schemaProblem(p: Prediction, itemKeys: Set<string>): string | null {
 }
 
 /**
- * Seed §8: the handful of smoke examples must come through the whole pipeline well-formed before
- * the full run starts. Any failed check stops the run; the details say what to look at.
+ * A smoke test before the full run: the handful of smoke examples must come through the whole
+ * pipeline well-formed before the full run starts (a broken prompt or parser costs minutes, not
+ * a night of GPU time). Any failed check stops the run; the details say what to look at.
  */
 export function smokeChecks(args: { predictions: Prediction[]; items: ItemDef[] }): SmokeResult {
   const { predictions, items } = args;

@@ -31,7 +31,11 @@ export interface MetricValue {
 export interface MetricDefinition {
   name: MetricName;
   kinds: ItemKind[] | 'all';
-  higherIsBetter: boolean;
+  /**
+   * Which way is better; null for a descriptive metric that has no better direction (how often
+   * the answer is yes describes a bias or the data, it does not grade the method).
+   */
+  higherIsBetter: boolean | null;
   description: string;
 }
 
@@ -90,7 +94,11 @@ export interface ValueRange {
   predicted: { min: number | null; max: number | null; mean: number | null; std: number | null; n: number };
 }
 
-export type ReviewStatus = 'pass' | 'warn' | 'fail';
+/**
+ * A verdict (pass / warn / fail), or `todo`: a task for the researcher that no code can judge
+ * (reading sample files, writing notes). A to-do never counts towards the overall verdict.
+ */
+export type ReviewStatus = 'pass' | 'warn' | 'fail' | 'todo';
 
 export interface ReviewLine {
   check: string;

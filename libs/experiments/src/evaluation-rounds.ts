@@ -10,7 +10,8 @@ import type {
 } from '@assay/contracts';
 
 /**
- * Evaluation rounds (seed §14: re-evaluation without re-inference). Round 1 is the evaluation made
+ * Evaluation rounds: re-evaluation without re-inference, since model calls are the expensive stage
+ * and parsing or scoring fixes must not cost them again. Round 1 is the evaluation made
  * during the run; `assay reevaluate` adds round n+1, scored from the same logged inference
  * results by the evaluator's current code. The run directory shows the latest round.
  */

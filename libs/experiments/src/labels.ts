@@ -5,8 +5,8 @@ import { itemKey, type Dataset, type SplitFile } from '@assay/data';
 /**
  * Label modes (config `labels.mode`): what the ground truth of a run is.
  *
- * `raw` keeps the values of responses.csv. `binary` is a median split per item (seed §13's
- * `binary` preset), computed on the TRAIN split only, so nothing about the test entities leaks
+ * `raw` keeps the values of responses.csv. `binary` is a median split per item (the `binary`
+ * preset), computed on the TRAIN split only, so nothing about the test entities leaks
  * into the labels:
  *
  *  - threshold = the median of the item's train values (for an even count, the mean of the two
@@ -20,10 +20,10 @@ import { itemKey, type Dataset, type SplitFile } from '@assay/data';
  *    split of 0/1 values is either the identity (median < 1) or, when most answered 1, labels
  *    everyone 0 — the split would only ever destroy information.
  *
- * An item whose labels could not separate anyone is an error naming the item (fail fast, seed
- * §17), never a silently constant column: no train values at all, constant train values, or a
- * median equal to the largest train value (more than half the train entities at the top of the
- * scale, so `> median` is 0 for all of them).
+ * An item whose labels could not separate anyone is an error naming the item (fail fast: a constant
+ * column would score as if it were data), never a silently constant column: no train values at all,
+ * constant train values, or a median equal to the largest train value (more than half the train
+ * entities at the top of the scale, so `> median` is 0 for all of them).
  *
  * Every component that needs ground truth for a run (the planner's prompts and actual values, the
  * evaluator's baselines) goes through {@link applyLabels}, so they all see the same labels.

@@ -186,7 +186,7 @@ function groupBy<T>(values: T[], key: (v: T) => string): T[][] {
 }
 
 /**
- * The smoke test's examples (seed §8): the first entity's prompts, varied so that "predictions
+ * The smoke test's examples: the first entity's prompts, varied so that "predictions
  * are not all identical" can pass on real data: item kinds in turn (binary, ordinal, continuous
  * answers differ in range), and within a kind the groups in turn. Kinds and groups are taken in
  * plan order, so the choice is the same on every run of the same plan.

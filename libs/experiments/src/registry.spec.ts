@@ -56,7 +56,7 @@ function entry(status: RegistryStatus, attempt = 1, failure: RegistryEntry['fail
   };
 }
 
-describe('decideRequest (seed §15: skip / attach / run)', () => {
+describe('decideRequest (skip / attach / run)', () => {
   const earlier = { attempt: 1, stage: 'preflight' as const, error: "model.id: 'x' is not served" };
 
   it.each([

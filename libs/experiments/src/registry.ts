@@ -1,7 +1,8 @@
 import type { AnyEnvelope, ExperimentCompleted, ExperimentFailed, ExperimentSkipped, ExperimentStarted, FailureStage } from '@assay/contracts';
 
 /**
- * The registry (seed §15) is a projection of the log: folded from experiment events, never stored apart.
+ * The registry (what ran, with which outcome, where; so nothing is run twice by accident) is a
+ * projection of the log: folded from experiment events, never stored apart.
  *
  * `smoke_passed` is a --smoke-only run that stopped after its smoke test passed: it produced no
  * results, so it is not "completed" and a later normal request of the identity runs in full.
@@ -88,7 +89,10 @@ export function foldRegistry(events: AnyEnvelope[]): RegistryEntry[] {
   return [...registry.values()].sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : a.identity < b.identity ? -1 : 1));
 }
 
-/** What to do with a request, given the identity's registry entry (seed §15). */
+/**
+ * What to do with a request, given the identity's registry entry: skip a completed identity,
+ * attach to a running one, else run.
+ */
 export type RequestDecision =
   | { kind: 'skip'; reason: 'already_completed' | 'already_running'; attempt: number; runDir: string }
   | { kind: 'start'; attempt: number; previousFailure: RegistryEntry['failure'] };

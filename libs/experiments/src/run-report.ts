@@ -8,7 +8,7 @@ import type {
   InferenceBatchRequested,
   InferenceCompleted,
 } from '@assay/contracts';
-import { evaluate, EVALUATOR_VERSION, type EvaluationResult } from '@assay/evaluation';
+import { evaluate, EVALUATOR_VERSION, upcastEvaluationResult, type EvaluationResult } from '@assay/evaluation';
 import type { PredictionRow, RunReport } from '@assay/report';
 import { stringify } from 'yaml';
 import { evaluationRounds, roundOf } from './evaluation-rounds';
@@ -128,7 +128,7 @@ export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, rou
 
   // Per-entity scores are not in the event (size): recomputed here with the same evaluate().
   const all = [...predictions.values()];
-  const stored = evaluation.data.result as unknown as EvaluationResult;
+  const stored = upcastEvaluationResult(evaluation.data.result as unknown as EvaluationResult);
   const methodScores = evaluate({ method, samples: samplesOf(all), predictions: all.map(asPrediction), items: planned[0].data.items });
   const result: EvaluationResult = { ...stored, method: { ...stored.method, byEntity: methodScores.byEntity } };
 

@@ -74,7 +74,7 @@ export function asPrediction(p: ScoredPrediction): Prediction {
   return prediction;
 }
 
-/** Baselines from the train split, scored by the same evaluate() (seed §12). */
+/** Baselines from the train split, scored by the same evaluate() as the LLM, so the numbers compare. */
 export function baselinePredictions(dataset: Dataset, split: SplitFile, testSamples: Sample[], items: ItemDef[]): Prediction[][] {
   const train = new Set(split.train);
   const asked = new Set(items.map((i) => JSON.stringify([i.group, i.item])));
@@ -86,7 +86,8 @@ export function baselinePredictions(dataset: Dataset, split: SplitFile, testSamp
 }
 
 /**
- * Five item files for a human to read (seed §9): the worst error, a parse failure if any, and
+ * Five item files for a human to read after the run (numbers alone do not show a prompt that
+ * says the wrong thing or an answer parsed by luck): the worst error, a parse failure if any, and
  * evenly spaced others, chosen from the data alone so replays pick the same ones.
  */
 export function spotCheckPaths(predictions: ScoredPrediction[]): string[] {

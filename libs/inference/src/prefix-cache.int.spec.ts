@@ -7,7 +7,7 @@ import { Semaphore } from './semaphore';
 import { entityBatch, FAST_GPU_LATENCY, modelSettings, SIM_MODEL } from './test-helpers';
 
 /**
- * Seed §10 against the simulator's prefix cache: one entity's prompts share a long prefix, and
+ * Prefix caching against the simulator's cache: one entity's prompts share a long prefix, and
  * runBatch's warm-up (first prompt alone, then the rest) lets every later prompt reuse it.
  */
 
@@ -35,7 +35,7 @@ const hitRate = (results: PromptResult[]) => results.reduce((s, r) => s + r.cach
 describe('prefix cache reuse (simulator, GPU-like latency scaled down)', () => {
   it('given one entity’s 12 prompts via runBatch, when run, then the hit rate is near the ideal prefix × (n-1) / total', async () => {
     const prefixTokens = (await client.countTokens(batch.prefix))!;
-    expect(prefixTokens).toBeGreaterThan(500); // a long profile, as in the seed's example
+    expect(prefixTokens).toBeGreaterThan(500); // a long profile, as in a real survey dataset (~3,000 tokens)
     const results = await runBatch(batch.prefix, batch.prompts, client, { pipeline: new EntityPipeline(16), retry: RETRY, progress: quiet });
     expect(results.every((r) => r.status === 'ok')).toBe(true);
 

@@ -5,8 +5,9 @@ type Key = Pick<ProgressUpdate, 'identity' | 'attempt' | 'phase'>;
 type Counts = Pick<ProgressUpdate, 'promptsDone' | 'retries' | 'inferenceFailures' | 'parseFailures'>;
 
 /**
- * Live progress (seed §16): counts are accumulated and flushed as deltas on core NATS a few
- * times a second, so 42K prompts do not mean 42K messages, and a quiet second still shows.
+ * Live progress (a long run must show within minutes that it moves, and how fast): counts are
+ * accumulated and flushed as deltas on core NATS a few times a second, so 42K prompts do not mean
+ * 42K messages, and a quiet second still shows.
  */
 export class ProgressReporter {
   private pending = new Map<string, { key: Key; counts: Counts }>();

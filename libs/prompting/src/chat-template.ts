@@ -4,7 +4,8 @@ import { Template } from '@huggingface/jinja';
 /**
  * Chat templates rendered exactly as the model's tokenizer would (Hugging Face's own Jinja
  * implementation, made for these templates), so the text we log as INPUT is the text the model
- * saw (seed §5). The rendered text goes to the completions endpoint verbatim.
+ * saw: a logged input that differs from the real one would make every drill-down misleading.
+ * The rendered text goes to the completions endpoint verbatim.
  */
 
 export interface ChatMessage {

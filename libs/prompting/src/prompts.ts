@@ -7,7 +7,8 @@ import { Placeholder, PromptTemplates, renderProfile, substitute, validateTempla
 /**
  * Prompts of one entity, split so the shared part is stored once: the full text the model sees
  * is `prefix + suffix` (chat template applied). The prefix holds the system prompt and the
- * profile, so vLLM's prefix cache computes it once per entity (seed §10).
+ * profile, so vLLM's prefix cache computes it once per entity and every other prompt of the
+ * entity only prefills its short suffix.
  */
 export interface EntityPrompts {
   entityId: string;

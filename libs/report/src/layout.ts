@@ -102,17 +102,25 @@ export function baselinesByName(report: RunReport): MethodScores[] {
   return [...report.evaluation.baselines].sort((a, b) => compareStrings(a.method, b.method));
 }
 
-const STATUS_RANK: Record<ReviewLine['status'], number> = { pass: 0, warn: 1, fail: 2 };
+type Verdict = Exclude<ReviewLine['status'], 'todo'>;
+const STATUS_RANK: Record<Verdict, number> = { pass: 0, warn: 1, fail: 2 };
 
-/** review.txt: one line per check in the evaluator's order, then a one-line verdict. */
+/**
+ * review.txt: one line per check in the evaluator's order, a one-line verdict over them, then the
+ * researcher's to-dos. A to-do is not a check: no code can judge it, so it never counts as a pass
+ * (or a warning) in the verdict, and it is listed apart so it is not mistaken for one.
+ */
 export function renderReview(review: readonly ReviewLine[]): string {
   const oneLine = (text: string) => text.replace(/\s*[\r\n]+\s*/g, ' ');
-  const lines = review.map((r) => `[${r.status.toUpperCase()}] ${oneLine(r.check)} — ${oneLine(r.detail)}`);
-  const count = (s: ReviewLine['status']) => review.filter((r) => r.status === s).length;
-  const worst = review.reduce<ReviewLine['status']>((w, r) => (STATUS_RANK[r.status] > STATUS_RANK[w] ? r.status : w), 'pass');
+  const show = (r: ReviewLine) => `[${r.status.toUpperCase()}] ${oneLine(r.check)} — ${oneLine(r.detail)}`;
+  const checks = review.filter((r): r is ReviewLine & { status: Verdict } => r.status !== 'todo');
+  const todos = review.filter((r) => r.status === 'todo');
+  const count = (s: Verdict) => checks.filter((r) => r.status === s).length;
+  const worst = checks.reduce<Verdict>((w, r) => (STATUS_RANK[r.status] > STATUS_RANK[w] ? r.status : w), 'pass');
   const verdict =
-    review.length === 0
+    checks.length === 0
       ? 'OVERALL: WARN — no review checks were produced'
-      : `OVERALL: ${worst.toUpperCase()} — ${count('fail')} fail, ${count('warn')} warn, ${count('pass')} pass of ${review.length} checks`;
-  return `${[...lines, verdict].join('\n')}\n`;
+      : `OVERALL: ${worst.toUpperCase()} — ${count('fail')} fail, ${count('warn')} warn, ${count('pass')} pass of ${checks.length} checks`;
+  const todoBlock = todos.length === 0 ? [] : ['', 'FOR YOU TO DO (not checks: no code can judge these, so they are not part of the verdict):', ...todos.map(show)];
+  return `${[...checks.map(show), verdict, ...todoBlock].join('\n')}\n`;
 }

@@ -1,4 +1,4 @@
-import type { MethodScores } from '../../evaluation/src/types';
+import type { MethodScores, MetricDefinition } from '../../evaluation/src/types';
 import {
   compareBestFirst,
   compareMetricKeys,
@@ -24,7 +24,7 @@ import {
 import type { PredictionRow, RunReport } from './types';
 
 /**
- * README.txt (seed §2): what a stranger needs to understand the run without reading code —
+ * README.txt, the one file everyone opens: what a stranger needs to understand the run without reading code —
  * purpose, scope, model, key results against baselines, metric meanings, cache efficiency, where
  * to look first, how it compares to other runs, and the review verdict.
  */
@@ -50,11 +50,8 @@ function resultsSection(report: RunReport): string {
   const keys = new Set<string>(['normalized_mae']);
   for (const m of methods) for (const k of Object.keys(m.overall.metrics)) keys.add(k);
   const header = ['metric', `${evaluation.method.method} (this run)`, ...methods.slice(1).map((m) => `${m.method} (baseline)`), 'better'];
-  const rows = [...keys].sort(compareMetricKeys).map((key) => {
-    const def = definitionFor(evaluation.definitions, key);
-    const direction = def ? (def.higherIsBetter ? 'higher' : 'lower') : key === 'normalized_mae' ? 'lower' : '?';
-    return [key, ...methods.map((m) => fmt4(metricValue(m.overall, key))), direction];
-  });
+  const rows = [...keys].sort(compareMetricKeys).map((key) => [key, ...methods.map((m) => fmt4(metricValue(m.overall, key))), betterColumn(evaluation.definitions, key)]);
+  const directionless = rows.filter((r) => r[r.length - 1] === NO_DIRECTION).map((r) => r[0]);
   const ranking = [...methods]
     .sort((a, b) => compareBestFirst(a.overall.primary.value, b.overall.primary.value) || compareStrings(a.method, b.method))
     .map((m, i) => `${i + 1}. ${show(m.method)} ${fmt4(m.overall.primary.value)}`)
@@ -64,12 +61,28 @@ function resultsSection(report: RunReport): string {
     'scored predictions. LOWER is better; 0 is perfect. Groups and entities are sorted by it, worst first.',
     '',
     textTable([header, ...rows]),
+    ...(directionless.length === 0
+      ? []
+      : [
+          `${NO_DIRECTION} = no better direction, a description rather than a score: ${directionless.join(', ')}.`,
+          '  A positive rate says how often the answer is yes: compare predicted with actual to see a bias',
+          '  towards yes or no; neither a higher nor a lower rate is better on its own.',
+        ]),
     '',
     `This run: ${failureCounts(evaluation.method.overall)}.`,
     `Ranking on normalized_mae, best first: ${ranking}`,
     `Evaluator version: ${evaluation.evaluatorVersion}`,
     roundLine(report),
   ].join('\n');
+}
+
+const NO_DIRECTION = '—';
+
+/** The "better" column: higher, lower, or NO_DIRECTION for a descriptive metric such as a positive rate. */
+export function betterColumn(definitions: readonly MetricDefinition[], key: string): string {
+  const def = definitionFor([...definitions], key);
+  if (def === undefined) return key === 'normalized_mae' ? 'lower' : '?';
+  return def.higherIsBetter === null ? NO_DIRECTION : def.higherIsBetter ? 'higher' : 'lower';
 }
 
 function roundLine(report: RunReport): string {
@@ -88,7 +101,8 @@ function definitionsSection(report: RunReport): string {
   return defs
     .map((d) => {
       const kinds = d.kinds === 'all' ? 'all kinds' : d.kinds.join(', ');
-      return `${d.name} (${kinds}; ${d.higherIsBetter ? 'higher' : 'lower'} is better): ${d.description}`;
+      const direction = d.higherIsBetter === null ? 'no better direction' : `${d.higherIsBetter ? 'higher' : 'lower'} is better`;
+      return `${d.name} (${kinds}; ${direction}): ${d.description}`;
     })
     .join('\n');
 }
@@ -124,8 +138,9 @@ function cacheSection(report: RunReport): string {
   return [
     `Prefix-cache hit rate: ${fmtPercent(c.hitRate)} (ideal for this prompt order: ${fmtPercent(c.idealHitRate)})`,
     `Cached prompt tokens: ${c.cachedTokens} of ${c.promptTokens}.`,
-    'A hit rate well below the ideal means prompts sharing a prefix were not served back to back',
-    '(seed §10): check the dispatch order and the vLLM --enable-prefix-caching flag.',
+    'A hit rate well below the ideal means prompts sharing a prefix were not served back to back,',
+    'so the shared profile was computed again for them: check the dispatch order (by entity) and',
+    "the vLLM --enable-prefix-caching flag.",
   ].join('\n');
 }
 
@@ -153,7 +168,8 @@ function navigationSection(report: RunReport, rows: readonly PredictionRow[]): s
     'config.yaml, config.json   the resolved config (re-running it reproduces this run)',
     'metadata.json              code version, identity, timestamps, hosts, data and split hashes, evaluation rounds',
     'predictions.parquet        every prediction (for pandas / DuckDB)',
-    'raw_outputs.parquet        every model input (chat template applied) and raw output',
+    'raw_outputs.parquet        every model input (chat template applied) and raw output, with the',
+    '                           call: finish reason, model, sampling, attempts, worker, replica, times',
     'groups/_index.csv          START HERE: one row per group, worst first, baselines alongside',
     'groups/<group>/            group_metrics.json, predictions.csv, per_entity.csv (worst first)',
     'groups/<group>/entities/<entity>/summary.txt   all predictions of one entity at a glance',

@@ -216,8 +216,14 @@ describe('writeRunDirectory', () => {
     const outliers = parse(await readFile(join(dir, 'diagnostics/outliers.csv'), 'utf8'), { columns: true }) as unknown[];
     expect(outliers.length).toBe(report.rows.filter((r) => r.outlier).length);
     const review = (await readFile(join(dir, 'review.txt'), 'utf8')).trimEnd().split('\n');
-    expect(review.slice(0, -1).every((l) => /^\[(PASS|WARN|FAIL)\] .+ — .*/.test(l))).toBe(true);
-    expect(review[review.length - 1]).toMatch(/^OVERALL: (PASS|WARN|FAIL) — /);
+    const verdictAt = review.findIndex((l) => l.startsWith('OVERALL: '));
+    expect(review.slice(0, verdictAt).every((l) => /^\[(PASS|WARN|FAIL)\] .+ — .*/.test(l))).toBe(true);
+    expect(review[verdictAt]).toMatch(/^OVERALL: (PASS|WARN|FAIL) — \d+ fail, \d+ warn, \d+ pass of 2 checks$/);
+    expect(review.slice(verdictAt + 1)).toEqual([
+      '',
+      'FOR YOU TO DO (not checks: no code can judge these, so they are not part of the verdict):',
+      '[TODO] Spot-check LLM input/output files — read these: a.txt, b.txt',
+    ]);
   });
 
   it('renders a README that names the worst group and entity, baselines and direction', async () => {
@@ -231,6 +237,14 @@ describe('writeRunDirectory', () => {
     expect(readme).toMatch(/Worst entity: .+\n +-> groups\/.+\/entities\/.+\/summary\.txt/);
     expect(readme).toContain('mean (baseline)');
     expect(readme).toContain('LOWER is better');
+    // A positive rate is a description, not a score: no "better" direction, and the README says why.
+    expect(readme).toMatch(/\nbinary\.predicted_positive_rate +[\d.]+ +[\d.]+ +—\n/);
+    expect(readme).toContain('— = no better direction, a description rather than a score: binary.predicted_positive_rate.');
+    expect(readme).toMatch(/\nbinary\.accuracy +[\d.]+ +[\d.]+ +higher\n/);
+    expect(readme).toContain('predicted_positive_rate (binary; no better direction): share of yes predictions');
+    expect(readme).toContain('[TODO] Spot-check LLM input/output files');
+    expect(readme).not.toContain('[PASS] Spot-check');
+    expect(readme).not.toMatch(/seed §|§\d/);
     expect(readme).toContain('81.23%');
     expect(readme).toContain('a'.repeat(64));
   });

@@ -34,7 +34,8 @@ import { FileSink } from './file-sink';
 import { TreeHasher } from './tree-hash';
 
 /**
- * Writes the run directory (DESIGN.md "Run directory", seed §1-6, §9) into `dir`, which must be
+ * Writes the run directory (README.txt, metrics, worst-first CSV drill-down with parquet twins,
+ * one file per model call, diagnostics, the review checklist) into `dir`, which must be
  * absent or empty (normally a temporary sibling later swapped in by replaceDirectoryAtomically).
  *
  * The tree is a pure function of `report`: no clock, no host reads, every list sorted with a total

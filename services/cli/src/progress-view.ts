@@ -1,4 +1,4 @@
-/** Live progress arithmetic (seed §16): pure, so its numbers are tested apart from the terminal. */
+/** Live progress arithmetic: pure, so its numbers are tested apart from the terminal. */
 export interface ProgressState {
   phase: 'smoke' | 'full';
   total: number | null;

@@ -9,8 +9,9 @@ import { PlanCache, type CachedPlan } from './plan-cache';
 import { PlanWriter } from './plan-writer';
 
 /**
- * The smoke test (seed §8) passed → plan the full run, or finish a --smoke-only run; it failed →
- * the run fails at stage `smoke`, with the examples' raw outputs for the user.
+ * The smoke test (a few examples through the whole pipeline before the full run) passed → plan the
+ * full run, or finish a --smoke-only run; it failed → the run fails at stage `smoke`, with the
+ * examples' raw outputs for the user.
  */
 @Controller()
 export class EvaluationSmokeCheckedConsumer {

@@ -36,6 +36,7 @@ function summarize(rows: readonly PredictionRow[]): ScoreSummary {
   const binary = scored.filter((r) => r.kind === 'binary');
   if (binary.length > 0) {
     metrics['binary.accuracy'] = { value: binary.filter((r) => r.predicted === r.actual).length / binary.length, n: binary.length };
+    metrics['binary.predicted_positive_rate'] = { value: binary.filter((r) => r.predicted === 1).length / binary.length, n: binary.length };
   }
   const ordinal = scored.filter((r) => r.kind === 'ordinal');
   if (ordinal.length > 0) {
@@ -83,6 +84,7 @@ const DEFINITIONS: MetricDefinition[] = [
   { name: 'normalized_mae', kinds: 'all', higherIsBetter: false, description: 'mean |predicted - actual| / (max - min)' },
   { name: 'accuracy', kinds: ['binary'], higherIsBetter: true, description: 'share of exact matches' },
   { name: 'mae', kinds: ['ordinal', 'continuous'], higherIsBetter: false, description: 'mean absolute error in scale units' },
+  { name: 'predicted_positive_rate', kinds: ['binary'], higherIsBetter: null, description: 'share of yes predictions' },
 ];
 
 export function evaluationFor(method: string, rows: readonly PredictionRow[]): EvaluationResult {
@@ -110,6 +112,7 @@ export function evaluationFor(method: string, rows: readonly PredictionRow[]): E
     review: [
       { check: 'parse failure rate', status: failureRate > 0.05 ? 'fail' : failureRate > 0.01 ? 'warn' : 'pass', detail: `${(failureRate * 100).toFixed(2)}%` },
       { check: 'baseline ranking', status: 'pass', detail: 'beats the mean baseline' },
+      { check: 'Spot-check LLM input/output files', status: 'todo', detail: 'read these: a.txt, b.txt' },
     ],
   };
 }

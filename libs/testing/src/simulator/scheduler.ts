@@ -20,7 +20,8 @@ export const ZERO_LATENCY: LatencyModel = { prefillMsPerToken: 0, decodeMsPerTok
  * 1-3 token answers (+ EOS), at 64 concurrent requests:
  * - prefix-cached (~20-30 new tokens per prompt): ~0.11-0.2 s per request -> 42,408 x 0.15 s / 64
  *   ≈ 1.7 min, plus 589 warm-up prefills of ~1.5 s spread over the slots: "a couple of minutes";
- * - uncached (3,000 tokens each): ~1.6 s per request -> ≈ 18 min, the order of gap seed §10 reports.
+ * - uncached (3,000 tokens each): ~1.6 s per request -> ≈ 18 min: the order of gap prefix
+ *   caching is known to make on such a workload.
  * Per-token costs are those of a batch-loaded GPU, not of a lone sequence.
  */
 export const GPU_LIKE_LATENCY: LatencyModel = { prefillMsPerToken: 0.5, decodeMsPerToken: 50, maxNumSeqs: 64 };

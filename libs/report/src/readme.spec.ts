@@ -1,0 +1,53 @@
+import type { MetricDefinition, ReviewLine } from '../../evaluation/src/types';
+import { renderReview } from './layout';
+import { betterColumn } from './readme';
+
+describe('betterColumn', () => {
+  const defs: MetricDefinition[] = [
+    { name: 'accuracy', kinds: ['binary'], higherIsBetter: true, description: '' },
+    { name: 'mae', kinds: ['ordinal'], higherIsBetter: false, description: '' },
+    { name: 'actual_positive_rate', kinds: ['binary'], higherIsBetter: null, description: '' },
+  ];
+
+  it('given metrics with a direction, then higher or lower', () => {
+    expect(betterColumn(defs, 'binary.accuracy')).toBe('higher');
+    expect(betterColumn(defs, 'ordinal.mae')).toBe('lower');
+  });
+
+  it('given a descriptive metric (no better direction), then a dash, not "lower"', () => {
+    expect(betterColumn(defs, 'binary.actual_positive_rate')).toBe('—');
+  });
+
+  it('given no definition, then lower for the primary metric and ? otherwise', () => {
+    expect(betterColumn([], 'normalized_mae')).toBe('lower');
+    expect(betterColumn([], 'binary.unknown')).toBe('?');
+  });
+});
+
+describe('renderReview', () => {
+  const check = (status: ReviewLine['status'], name = `check ${status}`): ReviewLine => ({ check: name, status, detail: 'd' });
+
+  it('given to-dos among the checks, when rendered, then they follow the verdict apart and do not count in it', () => {
+    expect(renderReview([check('pass', 'a'), check('todo', 'Spot-check'), check('warn', 'b'), check('todo', 'Notes')])).toBe(
+      [
+        '[PASS] a — d',
+        '[WARN] b — d',
+        'OVERALL: WARN — 0 fail, 1 warn, 1 pass of 2 checks',
+        '',
+        'FOR YOU TO DO (not checks: no code can judge these, so they are not part of the verdict):',
+        '[TODO] Spot-check — d',
+        '[TODO] Notes — d',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('given only passes and to-dos, when rendered, then the verdict is PASS', () => {
+    expect(renderReview([check('pass'), check('todo')]).split('\n')[1]).toBe('OVERALL: PASS — 0 fail, 0 warn, 1 pass of 1 checks');
+  });
+
+  it('given no checks at all, when rendered, then it warns that none were produced', () => {
+    expect(renderReview([check('todo')]).split('\n')[0]).toBe('OVERALL: WARN — no review checks were produced');
+    expect(renderReview([])).toBe('OVERALL: WARN — no review checks were produced\n');
+  });
+});
