@@ -49,6 +49,10 @@ describe('assay run, end to end (four service processes, real Postgres and NATS,
     for (const p of predictions) expect(Object.keys(p)).toEqual(expect.arrayContaining(['entity_id', 'group', 'item', 'actual', 'predicted']));
     const raw = readParquet(join(runDir, 'raw_outputs.parquet'));
     expect(raw.every((r) => typeof r.input_text === 'string' && (r.input_text as string).includes('Profile of the respondent'))).toBe(true);
+    // The request's time, from the experiment.requested event (its own stream), before the start.
+    const metadata = JSON.parse(readFileSync(join(runDir, 'metadata.json'), 'utf8')) as { requestedAt: string | null; startedAt: string };
+    expect(metadata.requestedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(Date.parse(metadata.requestedAt!)).toBeLessThanOrEqual(Date.parse(metadata.startedAt));
     // Each call's settings and circumstances: what a truncated answer or a slow replica is told by.
     for (const r of raw) {
       expect(r).toMatchObject({ finish_reason: expect.stringMatching(/^(stop|length)$/), model: 'sim/llm-8b', replica: stack.simulatorUrl, worker: expect.stringMatching(/^worker-\d$/) });

@@ -31,8 +31,8 @@ const started = (identity: string, attempt: number, previousFailure: { attempt: 
     previousFailure,
     host: 'test',
   });
-const completed = (identity: string, attempt: number, smokeOnly = false) =>
-  event('experiment.completed', { identity, attempt, runDir: runDir(identity), smokeOnly, summary: smokeOnly ? { smoke: 'passed', examples: 4 } : { normalized_mae: 0.25 } });
+const completed = (identity: string, attempt: number, smokeOnly = false, summary: Record<string, number> = { normalized_mae: 0.25 }) =>
+  event('experiment.completed', { identity, attempt, runDir: runDir(identity), smokeOnly, summary: smokeOnly ? { smoke: 'passed', examples: 4 } : summary });
 const failed = (identity: string | null, attempt: number | null, stage: FailureStage, error: string) =>
   event('experiment.failed', { requestId: REQUEST, identity, attempt, stage, error, details: [] });
 const skipped = (identity: string, attempt: number, reason: 'already_completed' | 'already_running') =>
@@ -49,6 +49,7 @@ function entry(status: RegistryStatus, attempt = 1, failure: RegistryEntry['fail
     codeVersion: 'abc1234',
     startedAt: '2025-01-01T00:00:00.000Z',
     finishedAt: null,
+    reevaluatedAt: null,
     summary: {},
     failure,
     skippedRequests: 0,
@@ -89,6 +90,33 @@ describe('foldRegistry', () => {
     const c = completed('aaaa1111_abc1234', 1);
     expect(foldRegistry([s])[0]).toMatchObject({ status: 'running', attempt: 1, finishedAt: null, name: 'cfg-aaaa1111_abc1234', runDir: runDir('aaaa1111_abc1234') });
     expect(foldRegistry([s, c])[0]).toMatchObject({ status: 'completed', attempt: 1, finishedAt: c.occurredAt, summary: { normalized_mae: 0.25 }, failure: null });
+  });
+
+  it('given a re-evaluation round completing a finished attempt, then the finish time stays the run\'s and the round\'s time is kept apart', () => {
+    const s = started('aaaa1111_abc1234', 1);
+    const run = completed('aaaa1111_abc1234', 1, false, { normalized_mae: 0.25, evaluation_round: 1 });
+    const round2 = completed('aaaa1111_abc1234', 1, false, { normalized_mae: 0.2, evaluation_round: 2 });
+    const round3 = completed('aaaa1111_abc1234', 1, false, { normalized_mae: 0.19, evaluation_round: 3 });
+    expect(foldRegistry([s, run])[0]).toMatchObject({ finishedAt: run.occurredAt, reevaluatedAt: null });
+    expect(foldRegistry([s, run, round2, round3])[0]).toMatchObject({
+      status: 'completed',
+      finishedAt: run.occurredAt,
+      reevaluatedAt: round3.occurredAt,
+      summary: { normalized_mae: 0.19, evaluation_round: 3 },
+    });
+  });
+
+  it('given an attempt that failed after inference and was re-evaluated, then it is completed, finished when it failed, re-evaluated later', () => {
+    const s = started('aaaa1111_abc1234', 1);
+    const fail = failed('aaaa1111_abc1234', 1, 'evaluation', 'data file changed');
+    const round2 = completed('aaaa1111_abc1234', 1, false, { normalized_mae: 0.2, evaluation_round: 2 });
+    expect(foldRegistry([s, fail, round2])[0]).toMatchObject({ status: 'completed', finishedAt: fail.occurredAt, reevaluatedAt: round2.occurredAt });
+  });
+
+  it('given a log from before evaluation rounds (no evaluation_round), then a completion sets the finish time as always', () => {
+    const s = started('aaaa1111_abc1234', 1);
+    const c = completed('aaaa1111_abc1234', 1);
+    expect(foldRegistry([s, c])[0]).toMatchObject({ finishedAt: c.occurredAt, reevaluatedAt: null });
   });
 
   it('a failure records its stage and error', () => {

@@ -18,7 +18,10 @@ export interface RegistryEntry {
   runDir: string;
   codeVersion: string;
   startedAt: string;
+  /** When the attempt's own pipeline ended (completed or failed); a later re-evaluation leaves it as it is. */
   finishedAt: string | null;
+  /** When the latest re-evaluation round (`assay reevaluate`, round 2 and on) completed; null before any. */
+  reevaluatedAt: string | null;
   summary: Record<string, number | string | null>;
   failure: { attempt: number; stage: FailureStage; error: string } | null;
   /** Requests answered by "already completed/running" since the last start. */
@@ -46,6 +49,7 @@ export function evolveRegistry(registry: Map<string, RegistryEntry>, envelope: A
         codeVersion: d.codeVersion,
         startedAt: event.occurredAt,
         finishedAt: null,
+        reevaluatedAt: null,
         summary: {},
         failure: registry.get(d.identity)?.failure ?? null,
         skippedRequests: 0,
@@ -62,7 +66,11 @@ export function evolveRegistry(registry: Map<string, RegistryEntry>, envelope: A
       const entry = registry.get(event.data.identity);
       if (entry && entry.attempt === event.data.attempt) {
         entry.status = event.data.smokeOnly ? 'smoke_passed' : 'completed';
-        entry.finishedAt = event.occurredAt;
+        // A re-evaluation round completes the attempt again (with the new round's numbers), but
+        // the run did not finish again: its time is kept apart. Summaries logged before rounds
+        // existed have no evaluation_round, and were round 1.
+        if (isReevaluation(event.data.summary) && entry.finishedAt !== null) entry.reevaluatedAt = event.occurredAt;
+        else entry.finishedAt = event.occurredAt;
         entry.summary = event.data.summary;
       }
       return registry;
@@ -81,6 +89,11 @@ export function evolveRegistry(registry: Map<string, RegistryEntry>, envelope: A
     default:
       return registry;
   }
+}
+
+function isReevaluation(summary: Record<string, number | string | null>): boolean {
+  const round = summary.evaluation_round;
+  return typeof round === 'number' && round > 1;
 }
 
 export function foldRegistry(events: AnyEnvelope[]): RegistryEntry[] {

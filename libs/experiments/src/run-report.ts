@@ -55,7 +55,8 @@ function only<T extends AnyEnvelope>(events: AnyEnvelope[], type: T['type'], wha
 }
 
 /**
- * The run directory's content as a pure function of the log: the run's own events plus the
+ * The run directory's content as a pure function of the log: the run's own events (and the
+ * experiment.requested of the attempt, from its request stream, for requestedAt) plus the
  * registry events recorded before the evaluation round shown (for "comparison context"), so a
  * replay later, after other runs, rebuilds the same bytes.
  */
@@ -137,7 +138,8 @@ export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, rou
     model: { id: string; lora_adapter: string | null; chat_template: string; temperature: number; max_tokens: number };
   };
   const split = planned[0].data.split;
-  const requested = runEvents.find((e): e is ExperimentRequested => e.type === 'experiment.requested');
+  // The request of this attempt, when the caller passed it in (it is logged in the request's own stream).
+  const requested = runEvents.find((e): e is ExperimentRequested => e.type === 'experiment.requested' && (e as ExperimentRequested).data.requestId === started.data.requestId);
   const workers = [...new Set([...completions.values()].map((c) => c.data.worker))].sort();
   const sameData = (h: Record<string, string>) =>
     h.profiles === started.data.dataHashes.profiles && h.responses === started.data.dataHashes.responses && h.split === started.data.dataHashes.split;

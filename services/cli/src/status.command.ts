@@ -43,6 +43,7 @@ export function formatEntry(e: RegistryEntry): string {
     `code:       ${e.codeVersion}`,
     `started:    ${e.startedAt}`,
     `finished:   ${e.finishedAt ?? '-'}`,
+    ...(e.reevaluatedAt === null ? [] : [`re-evaluated: ${e.reevaluatedAt} (latest round: ${e.summary.evaluation_round ?? '?'}; the numbers below are its)`]),
     `run dir:    ${e.runDir}`,
   ];
   if (e.status === 'smoke_passed') lines.push('            the smoke test passed (--smoke-only); the full experiment has not run: `assay run` runs it');

@@ -1,5 +1,5 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { AssayEvent, experimentStream, type AnyEnvelope, type ExperimentStarted } from '@assay/contracts';
+import { AssayEvent, experimentStream, requestStream, type AnyEnvelope, type ExperimentStarted } from '@assay/contracts';
 import { EventStore, EVENT_COLUMNS, findInStream, readStream, toStoredEvent, type EventRow, type StoredEvent } from '@assay/event-store';
 import {
   assembleRunReport,
@@ -113,7 +113,11 @@ export class ReportBuilder implements OnApplicationBootstrap {
       const withoutScored = await readStream(sql, stream, { types: TYPES_BUT_SCORED_BATCHES });
       const shown = latestEvaluation(withoutScored);
       const scored = shown ? await findInStream(sql, stream, 'evaluation.batch.scored', { attempt: shown.attempt, phase: 'full', round: shown.round }) : [];
-      return { events: [...withoutScored, ...scored], latest: shown };
+      // The request that started the attempt shown lives in its own stream (it has no identity
+      // yet when the CLI sends it): its time is the run's requestedAt.
+      const startedShown = shown ? withoutScored.find((e) => e.type === 'experiment.started' && (e.data as { attempt: number }).attempt === shown.attempt) : undefined;
+      const request = startedShown ? await readStream(sql, requestStream((startedShown.data as ExperimentStarted['data']).requestId), { types: ['experiment.requested'] }) : [];
+      return { events: [...request, ...withoutScored, ...scored], latest: shown };
     });
     if (events.length === 0) throw new UnknownExperimentError(identity);
     if (!latest) throw new Error(`${identity} has no evaluated attempt: nothing to report yet`);

@@ -70,7 +70,8 @@ export class RegistryEntryDto {
   @ApiProperty({ description: 'Absolute path of the run directory on the reporter host' }) runDir!: string;
   @ApiProperty() codeVersion!: string;
   @ApiProperty({ format: 'date-time' }) startedAt!: string;
-  @ApiProperty({ format: 'date-time', nullable: true, type: String }) finishedAt!: string | null;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String, description: "When the attempt's own pipeline ended (a re-evaluation does not change it)" }) finishedAt!: string | null;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'When the latest re-evaluation round completed; null before any' }) reevaluatedAt!: string | null;
   @ApiProperty({ type: 'object', additionalProperties: { oneOf: [{ type: 'number' }, { type: 'string' }], nullable: true }, description: 'Headline metrics of a completed run' })
   summary!: Record<string, number | string | null>;
   @ApiProperty({ type: FailureDto, nullable: true }) failure!: FailureDto | null;
