@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Leftover, leftoverKind, planLeftoverRecovery, recoverLeftovers, siblingOf } from './replace-directory';
+import { type Leftover, leftoverKind, planLeftoverRecovery, recoverLeftovers, replaceDirectoryAtomically, siblingOf } from './replace-directory';
 
 describe('leftoverKind', () => {
   it('recognises the building and old siblings of exactly this directory', () => {
@@ -160,6 +160,21 @@ describe('recoverLeftovers (each state a killed build can leave, made on disk)',
 
     expect(await readdir(parent)).toEqual(['abcd1234_run']);
     expect(await read(runDir)).toEqual({ 'README.txt': 'new', 'logs/planner.log': 'planner line\n' });
+  });
+
+  it('leaves alone a previous tree this process is still deleting in the background (not a leftover of a kill)', async () => {
+    await tree(runDir, { 'README.txt': 'new', 'logs/planner.log': 'planner line\n' });
+    const deleting = siblingOf(runDir, 'old');
+    await tree(deleting, { 'README.txt': 'previous', 'groups/a/predictions.csv': 'x' });
+
+    expect(await recoverLeftovers(runDir, ['logs'], new Set([deleting]))).toEqual([]);
+    expect((await readdir(parent)).sort()).toEqual(['abcd1234_run', deleting.split('/').pop()]);
+    // And replaceDirectoryAtomically names the tree it deletes in the background.
+    const tmp = join(parent, 'next');
+    await tree(tmp, { 'README.txt': 'next' });
+    const { oldRemoved, oldDir } = await replaceDirectoryAtomically(tmp, runDir, ['logs']);
+    expect(oldDir).toMatch(/abcd1234_run\.old-[0-9a-f]+$/);
+    await oldRemoved;
   });
 
   it('leaves other runs and their leftovers alone, and does nothing when nothing was left', async () => {

@@ -20,6 +20,8 @@ import { basename, dirname, join } from 'node:path';
 export interface Replaced {
   /** Settles once the previous tree is deleted (at once when there was none). */
   oldRemoved: Promise<void>;
+  /** Where the previous tree sits until oldRemoved settles; null when there was none. */
+  oldDir: string | null;
 }
 
 export async function replaceDirectoryAtomically(tmpDir: string, finalDir: string, keep: string[] = []): Promise<Replaced> {
@@ -36,7 +38,7 @@ export async function replaceDirectoryAtomically(tmpDir: string, finalDir: strin
     if (hadOld) await rename(aside, finalDir);
     throw error;
   }
-  if (!hadOld) return { oldRemoved: Promise.resolve() };
+  if (!hadOld) return { oldRemoved: Promise.resolve(), oldDir: null };
 
   for (const k of keep) {
     const from = join(aside, k);
@@ -45,7 +47,7 @@ export async function replaceDirectoryAtomically(tmpDir: string, finalDir: strin
     await rm(to, { recursive: true, force: true });
     await rename(from, to);
   }
-  return { oldRemoved: rm(aside, { recursive: true, force: true }) };
+  return { oldRemoved: rm(aside, { recursive: true, force: true }), oldDir: aside };
 }
 
 function checkKeep(keep: readonly string[]): void {
@@ -116,9 +118,11 @@ export function planLeftoverRecovery(finalExists: boolean, leftovers: readonly L
 /**
  * Recovers `finalDir` from what a killed build or replay left next to it (see
  * planLeftoverRecovery) and deletes the leftovers. Must not run while a build of the same
- * directory is under way (the reporter holds its per-identity lock). Returns the steps taken.
+ * directory is under way (the reporter holds its per-identity lock). `beingRemoved` are paths
+ * this process is still deleting in the background (Replaced.oldDir): not leftovers of a kill.
+ * Returns the steps taken.
  */
-export async function recoverLeftovers(finalDir: string, keep: string[] = []): Promise<RecoveryStep[]> {
+export async function recoverLeftovers(finalDir: string, keep: string[] = [], beingRemoved: ReadonlySet<string> = new Set()): Promise<RecoveryStep[]> {
   checkKeep(keep);
   const parent = dirname(finalDir);
   const base = basename(finalDir);
@@ -132,7 +136,7 @@ export async function recoverLeftovers(finalDir: string, keep: string[] = []): P
   const leftovers: Leftover[] = [];
   for (const name of names) {
     const kind = leftoverKind(base, name);
-    if (kind !== null) leftovers.push({ name, kind, changedAtMs: (await stat(join(parent, name))).ctimeMs });
+    if (kind !== null && !beingRemoved.has(join(parent, name))) leftovers.push({ name, kind, changedAtMs: (await stat(join(parent, name))).ctimeMs });
   }
   const steps = planLeftoverRecovery(names.includes(base), leftovers);
   for (const step of steps) {

@@ -69,8 +69,11 @@ export class ReportBuilder implements OnApplicationBootstrap {
     return recovered;
   }
 
+  /** Previous trees this process is deleting in the background: not leftovers of a kill. */
+  private readonly beingRemoved = new Set<string>();
+
   private async recover(runDir: string): Promise<RecoveryStep[]> {
-    const steps = await recoverLeftovers(runDir, KEEP);
+    const steps = await recoverLeftovers(runDir, KEEP, this.beingRemoved);
     if (steps.length > 0) this.logger.warn(`${runDir}: cleaned up after a killed build: ${describeRecovery(steps)}`);
     return steps;
   }
@@ -131,9 +134,12 @@ export class ReportBuilder implements OnApplicationBootstrap {
     try {
       // Unchanged files of the current tree are hard-linked, not recreated (a replay's bulk).
       const { files, treeHash } = await writeRunDirectory(report, tmp, { reuseUnchangedFrom: runDir });
-      const { oldRemoved } = await replaceDirectoryAtomically(tmp, runDir, KEEP);
+      const { oldRemoved, oldDir } = await replaceDirectoryAtomically(tmp, runDir, KEEP);
       // The previous tree (~35k files on a full run) is deleted after the build returns.
-      oldRemoved.catch((error: unknown) => this.logger.error(`could not delete the previous tree of ${runDir}: ${(error as Error).message}`));
+      if (oldDir !== null) this.beingRemoved.add(oldDir);
+      oldRemoved
+        .catch((error: unknown) => this.logger.error(`could not delete the previous tree of ${runDir}: ${(error as Error).message} (the next build or start removes it)`))
+        .finally(() => oldDir !== null && this.beingRemoved.delete(oldDir));
       return { identity, attempt: chosen, round, runDir, files: files.length, treeHash, summary: evaluationSummary(report.evaluation, report.cache, round) };
     } finally {
       await rm(tmp, { recursive: true, force: true });
