@@ -132,6 +132,7 @@ describe('writeRunDirectory', () => {
     expect(failedText).toContain('\nparse_status: inference_failure (HTTP 503 from vLLM after 3 attempts)\n');
     expect(failedText).toContain('\ntokens: prompt=n/a, completion=n/a, cached=n/a\nlatency_ms: n/a\nfinish_reason: n/a\n');
     expect(failedText).toContain('\nattempts: 3\nworker: n/a\n');
+    expect(failedText).toContain('\nreplica: n/a\nstarted_at: n/a\nfinished_at: n/a\n');
 
     const tabbed = await readFile(join(dir, entityDir('a', 'tab\there'), 'summary.txt'), 'utf8');
     expect(tabbed.split('\n')[0]).toBe('entity_id: "tab\\there"');

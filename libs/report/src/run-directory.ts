@@ -128,6 +128,12 @@ function finishReasonText(r: PredictionRow): string {
   return r.finishReason === 'length' ? `length (cut off at max_tokens=${r.call.maxTokens})` : show(r.finishReason);
 }
 
+/** A call's time; a call with a logged result but no time comes from a log older than call timing. */
+function callTime(r: PredictionRow, time: string | null): string {
+  if (time !== null) return time;
+  return r.latencyMs === null ? 'n/a' : 'n/a (not recorded in this log)';
+}
+
 function samplingText(c: PredictionRow['call']): string {
   return `temperature=${c.temperature}, max_tokens=${c.maxTokens}, seed=${c.seed}, stop=${JSON.stringify(c.stop)}, guided_json=${c.guidedJson}`;
 }
@@ -162,8 +168,8 @@ export function renderItemFile(r: PredictionRow, input: string): string {
     `attempts: ${r.attempts}`,
     `worker: ${r.worker === null ? 'n/a' : show(r.worker)}`,
     `replica: ${r.replica === null ? 'n/a' : show(r.replica)}`,
-    `started_at: ${r.startedAt ?? 'n/a (not recorded in this log)'}`,
-    `finished_at: ${r.finishedAt ?? 'n/a (not recorded in this log)'}`,
+    `started_at: ${callTime(r, r.startedAt)}`,
+    `finished_at: ${callTime(r, r.finishedAt)}`,
     '',
   ].join('\n');
 }
