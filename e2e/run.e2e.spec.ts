@@ -76,29 +76,51 @@ describe('assay run, end to end (four service processes, real Postgres and NATS,
     expect(after.requests).toBe(before.requests);
   });
 
-  it('survives an inference worker killed with SIGKILL mid-run: every prompt answered exactly once', async () => {
-    await fetch(stack.simulatorUrl.replace('/v1', '/sim/reset'), { method: 'POST' });
+  it('survives an inference worker killed with SIGKILL mid-batch: the batches are redelivered, every prompt answered exactly once', async () => {
+    const sim = (path: string, body?: unknown) =>
+      fetch(stack.simulatorUrl.replace('/v1', path), body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json() as Promise<Record<string, number>>);
+    const exited = (name: string) => new Promise<void>((resolve) => stack.processes.get(name)!.once('exit', () => resolve()));
+    // One worker runs the batches, so the one blocked below is surely the one killed.
+    const drained = exited('worker-2');
+    stack.processes.get('worker-2')!.kill('SIGTERM');
+    await drained;
+    await sim('/sim/reset', {});
+    // The first 3 model calls are answered, every later one is held: each batch has 11 or 12 prompts,
+    // so the worker is then mid-batch with answers it never committed.
+    const ANSWERED = 3;
+    await sim('/sim/hold', { afterRequests: ANSWERED });
     const { path } = writeConfig(stack, 'e2e-kill', { model: { temperature: 0.1, concurrency: 2 }, smoke: { enabled: false } });
-    // Slow answers so the kill lands mid-batch.
     const running = stack.cli(['run', path]);
-    const victim = stack.processes.get('worker-1')!;
-    await new Promise((r) => setTimeout(r, 1500));
-    victim.kill('SIGKILL');
-    await new Promise((r) => setTimeout(r, 500));
+    for (const deadline = Date.now() + 60_000; ; await new Promise((r) => setTimeout(r, 50))) {
+      const [hold, stats] = await Promise.all([sim('/sim/hold'), sim('/sim/stats')]);
+      if (hold.held >= 1 && stats.requests === ANSWERED) break;
+      if (Date.now() > deadline) throw new Error(`the worker never reached the hold: ${JSON.stringify({ hold, stats })}`);
+    }
+    const killed = exited('worker-1');
+    stack.processes.get('worker-1')!.kill('SIGKILL');
+    await killed;
+    // Release only once the simulator has seen the dead worker's held calls go (closed sockets), so none of them runs.
+    for (const deadline = Date.now() + 10_000; (await sim('/sim/hold')).held > 0; await new Promise((r) => setTimeout(r, 50))) {
+      if (Date.now() > deadline) throw new Error('the killed worker\'s held calls are still open');
+    }
+    expect(await sim('/sim/release', {})).toEqual({ released: 0 });
     stack.start('inference-worker', 'worker-1b');
+
     const run = await running;
     expect(run.code).toBe(0);
     const runDir = run.stdout.trim().split('\n').pop()!;
     const predictions = readParquet(join(runDir, 'predictions.parquet'));
-    // The kill landed mid-batch: prompts the victim had answered were asked again by another worker.
-    const stats = (await (await fetch(stack.simulatorUrl.replace('/v1', '/sim/stats'))).json()) as { requests: number };
-    expect(stats.requests).toBeGreaterThan(predictions.length);
+    // The answers the killed worker got were asked again by the worker that took its batches over, once each.
+    const stats = await sim('/sim/stats');
+    expect(stats.requests).toBe(predictions.length + ANSWERED);
     const keys = predictions.map((p) => JSON.stringify([p.entity_id, p.group, p.item]));
     expect(new Set(keys).size).toBe(keys.length);
     const split = JSON.parse(readFileSync(join(stack.root, 'data/sample/split.json'), 'utf8')) as { test: string[] };
     expect(new Set(predictions.map((p) => p.entity_id)).size).toBe(split.test.length);
     const events = await eventTypes(stack);
-    const completedBatches = events.filter((e) => e.type === 'inference.completed' && e.data.identity === runDir.split('/').pop()).map((e) => e.data.batchId);
-    expect(new Set(completedBatches).size).toBe(completedBatches.length);
+    const completed = events.filter((e) => e.type === 'inference.completed' && e.data.identity === runDir.split('/').pop());
+    expect(completed.map((e) => e.data.batchId)).toHaveLength(split.test.length);
+    expect(new Set(completed.map((e) => e.data.batchId)).size).toBe(completed.length);
+    expect(new Set(completed.map((e) => e.data.worker))).toEqual(new Set(['worker-1b']));
   });
 });
