@@ -2,7 +2,8 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { readParquet as readParquetFile } from '../libs/report/src/testing/read-parquet';
-import { startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
+import { holdModelCalls, modelCallHold, releaseModelCalls, simulatorStats, startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
+import { until } from '../libs/testing/src/fixtures/until';
 
 jest.setTimeout(240_000);
 
@@ -77,33 +78,25 @@ describe('assay run, end to end (four service processes, real Postgres and NATS,
   });
 
   it('survives an inference worker killed with SIGKILL mid-batch: the batches are redelivered, every prompt answered exactly once', async () => {
-    const sim = (path: string, body?: unknown) =>
-      fetch(stack.simulatorUrl.replace('/v1', path), body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json() as Promise<Record<string, number>>);
     const exited = (name: string) => new Promise<void>((resolve) => stack.processes.get(name)!.once('exit', () => resolve()));
     // One worker runs the batches, so the one blocked below is surely the one killed.
     const drained = exited('worker-2');
     stack.processes.get('worker-2')!.kill('SIGTERM');
     await drained;
-    await sim('/sim/reset', {});
+    await fetch(stack.simulatorUrl.replace('/v1', '/sim/reset'), { method: 'POST' });
     // The first 3 model calls are answered, every later one is held: each batch has 11 or 12 prompts,
     // so the worker is then mid-batch with answers it never committed.
     const ANSWERED = 3;
-    await sim('/sim/hold', { afterRequests: ANSWERED });
+    await holdModelCalls(stack, ANSWERED);
     const { path } = writeConfig(stack, 'e2e-kill', { model: { temperature: 0.1, concurrency: 2 }, smoke: { enabled: false } });
     const running = stack.cli(['run', path]);
-    for (const deadline = Date.now() + 60_000; ; await new Promise((r) => setTimeout(r, 50))) {
-      const [hold, stats] = await Promise.all([sim('/sim/hold'), sim('/sim/stats')]);
-      if (hold.held >= 1 && stats.requests === ANSWERED) break;
-      if (Date.now() > deadline) throw new Error(`the worker never reached the hold: ${JSON.stringify({ hold, stats })}`);
-    }
+    await until(async () => (await modelCallHold(stack)).held >= 1 && (await simulatorStats(stack)).requests === ANSWERED, 'the worker blocked mid-batch', 60_000);
     const killed = exited('worker-1');
     stack.processes.get('worker-1')!.kill('SIGKILL');
     await killed;
     // Release only once the simulator has seen the dead worker's held calls go (closed sockets), so none of them runs.
-    for (const deadline = Date.now() + 10_000; (await sim('/sim/hold')).held > 0; await new Promise((r) => setTimeout(r, 50))) {
-      if (Date.now() > deadline) throw new Error('the killed worker\'s held calls are still open');
-    }
-    expect(await sim('/sim/release', {})).toEqual({ released: 0 });
+    await until(async () => (await modelCallHold(stack)).held === 0, "the killed worker's held calls closed");
+    expect(await releaseModelCalls(stack)).toBe(0);
     stack.start('inference-worker', 'worker-1b');
 
     const run = await running;
@@ -111,15 +104,14 @@ describe('assay run, end to end (four service processes, real Postgres and NATS,
     const runDir = run.stdout.trim().split('\n').pop()!;
     const predictions = readParquet(join(runDir, 'predictions.parquet'));
     // The answers the killed worker got were asked again by the worker that took its batches over, once each.
-    const stats = await sim('/sim/stats');
-    expect(stats.requests).toBe(predictions.length + ANSWERED);
+    expect((await simulatorStats(stack)).requests).toBe(predictions.length + ANSWERED);
     const keys = predictions.map((p) => JSON.stringify([p.entity_id, p.group, p.item]));
     expect(new Set(keys).size).toBe(keys.length);
     const split = JSON.parse(readFileSync(join(stack.root, 'data/sample/split.json'), 'utf8')) as { test: string[] };
     expect(new Set(predictions.map((p) => p.entity_id)).size).toBe(split.test.length);
     const events = await eventTypes(stack);
     const completed = events.filter((e) => e.type === 'inference.completed' && e.data.identity === runDir.split('/').pop());
-    expect(completed.map((e) => e.data.batchId)).toHaveLength(split.test.length);
+    expect(completed).toHaveLength(split.test.length);
     expect(new Set(completed.map((e) => e.data.batchId)).size).toBe(completed.length);
     expect(new Set(completed.map((e) => e.data.worker))).toEqual(new Set(['worker-1b']));
   });

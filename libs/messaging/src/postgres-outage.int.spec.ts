@@ -1,6 +1,7 @@
 import { createEvent, experimentStream, Subjects, type AnyEnvelope } from '@assay/contracts';
 import { EventStore, readStream, recordDeadLetter } from '@assay/event-store';
 import { startPostgresCluster, type PostgresCluster } from '../../testing/src/fixtures/postgres-cluster';
+import { until } from '../../testing/src/fixtures/until';
 import { connectJetStream, ensureDurable, ensureEventStream, type DurableOptions, type JetStreamHandle } from './connection';
 import { DurableConsumerRunner, type ConsumerSpec } from './consumer-runner';
 import { natsSettings, wireSubject } from './nats-config';
@@ -25,14 +26,6 @@ function failedEvent(stream: string, error: string): AnyEnvelope {
     { requestId: null, identity: null, attempt: null, stage: 'config', error, details: [] },
     { stream, correlationId: 'c', causationId: null, producer: 'test', codeVersion: 'test' },
   );
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`not reached in ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('a Postgres outage longer than the delivery budget (own Postgres cluster, real NATS)', () => {
