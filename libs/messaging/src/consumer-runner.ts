@@ -140,7 +140,8 @@ export class DurableConsumerRunner {
         if (decision.action === 'give-up') {
           await this.terminate(msg, subject, event, decision.reason, payload);
         } else if (decision.action === 'wait-for-infrastructure') {
-          this.spec.logger.warn(`${subject} ${event.id}: ${message}; keeping it and trying again in ${decision.delayMs} ms (no delivery spent)`);
+          // The first time and then about once a minute (at the capped backoff): an outage of minutes should not flood the log.
+          if (outageRetries % 6 === 0) this.spec.logger.warn(`${subject} ${event.id}: ${message}; keeping it and trying again in ${decision.delayMs} ms (no delivery spent)`);
           if (await this.pause(decision.delayMs)) continue;
           msg.nak(); // stopping: another process takes it over
         } else {
@@ -172,7 +173,7 @@ export class DurableConsumerRunner {
         const message = (error as Error).message;
         if (isInfrastructureOutage(error)) {
           const delay = outageDelayMs(outageRetries + 1, this.options);
-          this.spec.logger.warn(`dead letter for ${subject} not recorded yet (${message}); trying again in ${delay} ms`);
+          if (outageRetries % 6 === 0) this.spec.logger.warn(`dead letter for ${subject} not recorded yet (${message}); trying again in ${delay} ms`);
           if (await this.pause(delay)) continue;
           msg.nak();
           return;
