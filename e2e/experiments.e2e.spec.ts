@@ -30,7 +30,7 @@ describe('experiment lifecycle, end to end (planner, workers, evaluator, reporte
     stack = await startStack({ workers: 2 });
     db = new Client({ connectionString: stack.databaseUrl });
     await db.connect();
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await db?.end();
     await stack?.stop();

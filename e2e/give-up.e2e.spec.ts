@@ -23,7 +23,7 @@ describe('a run whose evaluation is given up on, end to end', () => {
     stack = await startStack({ workers: 1, simulatorArgs: ['--latency', 'gpu'] });
     db = new Client({ connectionString: stack.databaseUrl });
     await db.connect();
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await db?.end();
     await stack?.stop();
