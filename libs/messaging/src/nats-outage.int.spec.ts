@@ -1,4 +1,4 @@
-import { createEvent, experimentStream, Subjects, type AnyEnvelope } from '@assay/contracts';
+import { experimentStream, Subjects } from '@assay/contracts';
 import { EventStore, readStream } from '@assay/event-store';
 import { createTestDatabase } from '../../testing/src/fixtures/database';
 import { startNatsServer, type NatsServer } from '../../testing/src/fixtures/nats-server';
@@ -6,6 +6,7 @@ import { until } from '../../testing/src/fixtures/until';
 import { connectJetStream, ensureEventStream, type JetStreamHandle } from './connection';
 import { DurableConsumerRunner } from './consumer-runner';
 import { JetStreamPublisher } from './publisher';
+import { failedEvent } from './test-helpers';
 
 /**
  * NATS killed (SIGKILL) and started again while a consumer is pulling and one message is in
@@ -16,14 +17,6 @@ import { JetStreamPublisher } from './publisher';
 
 const SUBJECT = Subjects['experiment.failed'];
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
-
-function failedEvent(stream: string, error: string): AnyEnvelope {
-  return createEvent(
-    'experiment.failed',
-    { requestId: null, identity: null, attempt: null, stage: 'config', error, details: [] },
-    { stream, correlationId: 'c', causationId: null, producer: 'test', codeVersion: 'test' },
-  );
-}
 
 describe('a NATS restart under a running consumer (own nats-server, real Postgres)', () => {
   let nats: NatsServer;

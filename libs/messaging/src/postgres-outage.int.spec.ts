@@ -1,4 +1,4 @@
-import { createEvent, experimentStream, Subjects, type AnyEnvelope } from '@assay/contracts';
+import { experimentStream, Subjects, type AnyEnvelope } from '@assay/contracts';
 import { EventStore, readStream, recordDeadLetter } from '@assay/event-store';
 import { startPostgresCluster, type PostgresCluster } from '../../testing/src/fixtures/postgres-cluster';
 import { until } from '../../testing/src/fixtures/until';
@@ -6,6 +6,7 @@ import { connectJetStream, ensureDurable, ensureEventStream, type DurableOptions
 import { DurableConsumerRunner, type ConsumerSpec } from './consumer-runner';
 import { natsSettings, wireSubject } from './nats-config';
 import { JetStreamPublisher } from './publisher';
+import { failedEvent } from './test-helpers';
 
 /**
  * Postgres stopped (as a crash would) for longer than a consumer's whole delivery budget: the
@@ -19,14 +20,6 @@ const BUDGET: Partial<DurableOptions> = { ackWaitMs: 1500, maxDeliver: 3, retryB
 
 const warnings: string[] = [];
 const logger = { log: () => undefined, warn: (m: string) => void warnings.push(m), error: (m: string) => void warnings.push(m) };
-
-function failedEvent(stream: string, error: string): AnyEnvelope {
-  return createEvent(
-    'experiment.failed',
-    { requestId: null, identity: null, attempt: null, stage: 'config', error, details: [] },
-    { stream, correlationId: 'c', causationId: null, producer: 'test', codeVersion: 'test' },
-  );
-}
 
 describe('a Postgres outage longer than the delivery budget (own Postgres cluster, real NATS)', () => {
   let cluster: PostgresCluster;
