@@ -3,7 +3,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { readParquet } from '../libs/report/src/testing/read-parquet';
-import { startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
+import { holdModelCalls, modelCallHold, releaseModelCalls, startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
+import { until } from '../libs/testing/src/fixtures/until';
 
 /**
  * The experiment lifecycle through real processes: skip / --force /
@@ -29,7 +30,7 @@ describe('experiment lifecycle, end to end (planner, workers, evaluator, reporte
     stack = await startStack({ workers: 2 });
     db = new Client({ connectionString: stack.databaseUrl });
     await db.connect();
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await db?.end();
     await stack?.stop();
@@ -107,18 +108,17 @@ describe('experiment lifecycle, end to end (planner, workers, evaluator, reporte
   });
 
   it('a request while the identity is running attaches to it and ends with it, same run directory', async () => {
-    // The first model request hangs until its 2 s timeout (then is retried): the run is surely still going.
-    await fetch(sim('/sim/faults'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hangFirst: 1 }) });
+    // Every model call is held until the second request has attached: the run is surely still going.
+    await holdModelCalls(stack, 0);
     try {
-      const { path } = writeConfig(stack, 'lifecycle-attach', { model: { request_timeout_s: 2 } });
+      const { path } = writeConfig(stack, 'lifecycle-attach');
       const owner = stack.cli(['run', path]);
-      const deadline = Date.now() + 20_000;
-      while ((await startedByName('lifecycle-attach')).length === 0) {
-        if (Date.now() > deadline) throw new Error('the first request never started');
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const attached = await stack.cli(['run', path]);
-      const first = await owner;
+      await until(async () => (await modelCallHold(stack)).held >= 1 && (await startedByName('lifecycle-attach')).length === 1, 'the first request running, a model call held');
+      const [{ data: running }] = await startedByName('lifecycle-attach');
+      const attaching = stack.cli(['run', path]);
+      await until(async () => (await eventsOf(running.identity, 'experiment.skipped')).length === 1, 'the second request answered "already running"');
+      await releaseModelCalls(stack);
+      const [first, attached] = await Promise.all([owner, attaching]);
       expectOk(first);
       expectOk(attached);
       expect(attached.stderr).toMatch(/already running \(attempt 1, .*\): attaching/);
@@ -126,7 +126,7 @@ describe('experiment lifecycle, end to end (planner, workers, evaluator, reporte
       expect(runDirOf(attached)).toBe(runDirOf(first));
       expect(await startedByName('lifecycle-attach')).toHaveLength(1);
     } finally {
-      await fetch(sim('/sim/faults'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      await releaseModelCalls(stack);
     }
   });
 

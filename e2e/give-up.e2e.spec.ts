@@ -2,7 +2,8 @@ import { appendFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { REPO_ROOT, startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
+import { holdModelCalls, modelCallHold, releaseModelCalls, REPO_ROOT, startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
+import { until } from '../libs/testing/src/fixtures/until';
 
 /**
  * A service that gives up on a message of a running experiment fails the run at its stage instead
@@ -22,7 +23,7 @@ describe('a run whose evaluation is given up on, end to end', () => {
     stack = await startStack({ workers: 1, simulatorArgs: ['--latency', 'gpu'] });
     db = new Client({ connectionString: stack.databaseUrl });
     await db.connect();
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await db?.end();
     await stack?.stop();
@@ -35,18 +36,20 @@ describe('a run whose evaluation is given up on, end to end', () => {
     cpSync(join(REPO_ROOT, 'data', 'sample'), data, { recursive: true });
     const responses = join(data, 'responses.csv');
     const original = readFileSync(responses);
+    // No smoke test: its model calls would pass the hold below before the full run is planned.
     const { path } = writeConfig(stack, 'give-up', {
       data: { profiles: join(data, 'profiles.csv'), responses, items: join(data, 'items.csv'), split: join(data, 'split.json') },
+      smoke: { enabled: false },
     });
 
+    // Every model call is held, so no batch can be inferred (and scored) before the data changes.
+    await holdModelCalls(stack, 0);
     const run = stack.cli(['run', path]);
     // Once the full run is planned (the planner's own data check has passed), change a data file.
-    for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 25))) {
-      if (Date.now() > deadline) throw new Error('the full run was never planned');
-      const planned = await db.query(`SELECT 1 FROM events WHERE type = 'experiment.planned' AND data->>'phase' = 'full'`);
-      if (planned.rowCount) break;
-    }
+    const planned = async () => (await db.query(`SELECT 1 FROM events WHERE type = 'experiment.planned' AND data->>'phase' = 'full'`)).rowCount === 1;
+    await until(async () => (await planned()) && (await modelCallHold(stack)).held >= 1, 'the full run planned, a model call held');
     appendFileSync(responses, '\n');
+    await releaseModelCalls(stack);
     const failed = await run;
 
     expect(failed.code).toBe(1);

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
+import { holdModelCalls, modelCallHold, releaseModelCalls, startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
+import { until } from '../libs/testing/src/fixtures/until';
 
 /**
  * Re-evaluation without re-inference through real processes: `assay reevaluate` scores
@@ -20,7 +21,7 @@ describe('assay reevaluate, end to end', () => {
     stack = await startStack({ workers: 1 });
     db = new Client({ connectionString: stack.databaseUrl });
     await db.connect();
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await db?.end();
     await stack?.stop();
@@ -140,28 +141,25 @@ describe('assay reevaluate, end to end', () => {
   });
 
   it('refuses a running identity, saying it is still running; the run then ends normally', async () => {
-    // The first model request hangs until its 5 s timeout (then is retried): the run is surely still going.
-    await fetch(sim('/sim/faults'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hangFirst: 1 }) });
+    // Every model call is held until the refusal is in: the run is surely still going.
+    await holdModelCalls(stack, 0);
     try {
-      const { path } = writeConfig(stack, 'reeval-running', { model: { request_timeout_s: 5 } });
+      const { path } = writeConfig(stack, 'reeval-running');
       const owner = stack.cli(['run', path]);
-      let identity: string | undefined;
-      for (const deadline = Date.now() + 20_000; !identity; await new Promise((r) => setTimeout(r, 100))) {
-        if (Date.now() > deadline) throw new Error('the run never started');
-        const rows = (await db.query(`SELECT data->>'identity' AS identity FROM events WHERE type = 'experiment.started' AND data->'config'->>'name' = 'reeval-running'`)).rows as Array<{
-          identity: string;
-        }>;
-        identity = rows[0]?.identity;
-      }
+      const startedIdentity = async () =>
+        ((await db.query(`SELECT data->>'identity' AS identity FROM events WHERE type = 'experiment.started' AND data->'config'->>'name' = 'reeval-running'`)).rows as Array<{ identity: string }>)[0]?.identity;
+      await until(async () => (await modelCallHold(stack)).held >= 1 && (await startedIdentity()) !== undefined, 'the run started, a model call held');
+      const identity = (await startedIdentity())!;
       const refused = await stack.cli(['reevaluate', identity]);
       expect(refused.code).toBe(1);
-      expect(refused.stderr).toMatch(new RegExp(`refused: attempt 1 of ${identity} (is still running|is still being evaluated)`));
+      expect(refused.stderr).toMatch(new RegExp(`refused: attempt 1 of ${identity} is still running`));
+      await releaseModelCalls(stack);
       expectOk(await owner);
       // The refusal is in the log (the request's stream), not a silent drop.
       const rejected = (await db.query(`SELECT stream FROM events WHERE type = 'evaluation.rejected' AND data->>'identity' = $1`, [identity])).rows as Array<{ stream: string }>;
       expect(rejected.map((r) => r.stream.split('-')[0])).toEqual(['request']);
     } finally {
-      await fetch(sim('/sim/faults'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hangFirst: 0 }) });
+      await releaseModelCalls(stack);
     }
   });
 });

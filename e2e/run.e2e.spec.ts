@@ -2,7 +2,8 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { readParquet as readParquetFile } from '../libs/report/src/testing/read-parquet';
-import { startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
+import { holdModelCalls, modelCallHold, releaseModelCalls, simulatorStats, startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
+import { until } from '../libs/testing/src/fixtures/until';
 
 jest.setTimeout(240_000);
 
@@ -85,29 +86,42 @@ describe('assay run, end to end (four service processes, real Postgres and NATS,
     expect(after.requests).toBe(before.requests);
   });
 
-  it('survives an inference worker killed with SIGKILL mid-run: every prompt answered exactly once', async () => {
+  it('survives an inference worker killed with SIGKILL mid-batch: the batches are redelivered, every prompt answered exactly once', async () => {
+    const exited = (name: string) => new Promise<void>((resolve) => stack.processes.get(name)!.once('exit', () => resolve()));
+    // One worker runs the batches, so the one blocked below is surely the one killed.
+    const drained = exited('worker-2');
+    stack.processes.get('worker-2')!.kill('SIGTERM');
+    await drained;
     await fetch(stack.simulatorUrl.replace('/v1', '/sim/reset'), { method: 'POST' });
+    // The first 3 model calls are answered, every later one is held: each batch has 11 or 12 prompts,
+    // so the worker is then mid-batch with answers it never committed.
+    const ANSWERED = 3;
+    await holdModelCalls(stack, ANSWERED);
     const { path } = writeConfig(stack, 'e2e-kill', { model: { temperature: 0.1, concurrency: 2 }, smoke: { enabled: false } });
-    // Slow answers so the kill lands mid-batch.
     const running = stack.cli(['run', path]);
-    const victim = stack.processes.get('worker-1')!;
-    await new Promise((r) => setTimeout(r, 1500));
-    victim.kill('SIGKILL');
-    await new Promise((r) => setTimeout(r, 500));
+    await until(async () => (await modelCallHold(stack)).held >= 1 && (await simulatorStats(stack)).requests === ANSWERED, 'the worker blocked mid-batch', 60_000);
+    const killed = exited('worker-1');
+    stack.processes.get('worker-1')!.kill('SIGKILL');
+    await killed;
+    // Release only once the simulator has seen the dead worker's held calls go (closed sockets), so none of them runs.
+    await until(async () => (await modelCallHold(stack)).held === 0, "the killed worker's held calls closed");
+    expect(await releaseModelCalls(stack)).toBe(0);
     stack.start('inference-worker', 'worker-1b');
+
     const run = await running;
     expect(run.code).toBe(0);
     const runDir = run.stdout.trim().split('\n').pop()!;
     const predictions = readParquet(join(runDir, 'predictions.parquet'));
-    // The kill landed mid-batch: prompts the victim had answered were asked again by another worker.
-    const stats = (await (await fetch(stack.simulatorUrl.replace('/v1', '/sim/stats'))).json()) as { requests: number };
-    expect(stats.requests).toBeGreaterThan(predictions.length);
+    // The answers the killed worker got were asked again by the worker that took its batches over, once each.
+    expect((await simulatorStats(stack)).requests).toBe(predictions.length + ANSWERED);
     const keys = predictions.map((p) => JSON.stringify([p.entity_id, p.group, p.item]));
     expect(new Set(keys).size).toBe(keys.length);
     const split = JSON.parse(readFileSync(join(stack.root, 'data/sample/split.json'), 'utf8')) as { test: string[] };
     expect(new Set(predictions.map((p) => p.entity_id)).size).toBe(split.test.length);
     const events = await eventTypes(stack);
-    const completedBatches = events.filter((e) => e.type === 'inference.completed' && e.data.identity === runDir.split('/').pop()).map((e) => e.data.batchId);
-    expect(new Set(completedBatches).size).toBe(completedBatches.length);
+    const completed = events.filter((e) => e.type === 'inference.completed' && e.data.identity === runDir.split('/').pop());
+    expect(completed).toHaveLength(split.test.length);
+    expect(new Set(completed.map((e) => e.data.batchId)).size).toBe(completed.length);
+    expect(new Set(completed.map((e) => e.data.worker))).toEqual(new Set(['worker-1b']));
   });
 });

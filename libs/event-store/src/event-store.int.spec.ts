@@ -1,6 +1,6 @@
 import { createEvent, experimentStream, type AnyEnvelope } from '@assay/contracts';
 import { Client } from 'pg';
-import { createTestDatabase } from '../../testing/src/fixtures/database';
+import { startPostgresCluster, type PostgresCluster } from '../../testing/src/fixtures/postgres-cluster';
 import { appendToStream, VersionConflictError } from './append';
 import { CheckpointConflictError, readCheckpoint, storeCheckpoint } from './bookkeeping';
 import { EventStore } from './event-store';
@@ -16,18 +16,23 @@ function failed(stream: string, error: string): AnyEnvelope {
 }
 
 describe('EventStore (real Postgres)', () => {
-  let db: { url: string; drop: () => Promise<void> };
+  let cluster: PostgresCluster;
+  let db: { url: string };
   let store: EventStore;
   const published: Array<{ subject: string; id: string }> = [];
   const publisher: EventPublisher = { publish: async (subject, e) => void published.push({ subject, id: e.id }) };
 
   beforeAll(async () => {
-    db = await createTestDatabase();
+    // A cluster of its own: log readers stop at the oldest transaction still open anywhere in the
+    // cluster, so on a shared server another test's open transaction held the late-commit test's
+    // events back (it failed while other suites ran).
+    cluster = await startPostgresCluster();
+    db = { url: cluster.url('assay_event_store') };
     store = await EventStore.open({ url: db.url, publisher });
-  });
+  }, 60_000);
   afterAll(async () => {
-    await store.close();
-    await db.drop();
+    await store?.close();
+    await cluster?.destroy();
   });
 
   const stream = () => experimentStream(`t${Math.random().toString(16).slice(2, 10)}_test`);

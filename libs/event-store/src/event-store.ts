@@ -5,6 +5,7 @@ import { markProcessed } from './bookkeeping';
 import { createDataSource, databaseUrl, ensureDatabase, migrate } from './database';
 import { claimAndPublish, markPublished, type EventPublisher } from './outbox';
 import { sqlOf, type Sql } from './sql';
+import { asUnavailable } from './unavailable';
 
 export interface StreamAppend {
   stream: string;
@@ -40,17 +41,19 @@ export class EventStore {
     return new EventStore(dataSource, opts.publisher ?? null);
   }
 
+  /** Postgres being unreachable surfaces as InfrastructureUnavailableError, so consumers wait for it instead of giving up. */
   async transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
     const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
     try {
+      await runner.connect();
       await runner.startTransaction();
       const result = await work(sqlOf(runner));
       await runner.commitTransaction();
       return result;
     } catch (error) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction();
-      throw error;
+      // A rollback on a dead connection fails too; the first error is the one that explains.
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw asUnavailable('Postgres', error);
     } finally {
       await runner.release();
     }
@@ -59,9 +62,11 @@ export class EventStore {
   /** Reads outside a transaction. */
   async read<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
     const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
     try {
+      await runner.connect();
       return await work(sqlOf(runner));
+    } catch (error) {
+      throw asUnavailable('Postgres', error);
     } finally {
       await runner.release();
     }
@@ -99,7 +104,10 @@ export class EventStore {
     for (let i = 0; i < appends.length; i++) {
       if (results[i].alreadyAppended) continue;
       for (const [j, event] of appends[i].events.entries()) {
-        await this.publisher.publish(subjectOf(event.type, event.schemaVersion), event);
+        // Committed already: if NATS is down the outbox relay publishes it later.
+        await this.publisher.publish(subjectOf(event.type, event.schemaVersion), event).catch((error: unknown) => {
+          throw asUnavailable('NATS', error);
+        });
         published.push(results[i].globalPositions[j]);
       }
     }

@@ -6,3 +6,4 @@ export * from './outbox';
 export * from './read';
 export * from './sql';
 export * from './stored-event';
+export * from './unavailable';

@@ -104,13 +104,13 @@ describe('inference workers on a shared durable (real NATS, real Postgres, simul
     };
   }
 
-  async function startWorker(worker: string, handle: JetStreamHandle, handler: (event: AssayEvent) => Promise<void>): Promise<DurableConsumerRunner> {
+  async function startWorker(worker: string, handle: JetStreamHandle, handler: (event: AssayEvent) => Promise<void>, opts: { concurrency?: number; ackWaitMs?: number } = {}): Promise<DurableConsumerRunner> {
     const runner = new DurableConsumerRunner(handle, {
       service: SERVICE,
       subject: Subjects['inference.batch.requested'],
-      concurrency: 1,
+      concurrency: opts.concurrency ?? 1,
       logger: quiet,
-      durable: { ackWaitMs: 1500, maxDeliver: 5 },
+      durable: { ackWaitMs: opts.ackWaitMs ?? 1500, maxDeliver: 5 },
       handle: handler,
       deadLetter: async (letter) => {
         throw new Error(`unexpected dead letter from ${worker}: ${letter.reason}`);
@@ -122,7 +122,7 @@ describe('inference workers on a shared durable (real NATS, real Postgres, simul
   }
 
   /** Publishes one inference.batch.requested per entity, in plan order; returns what was sent. */
-  async function publishBatches(): Promise<InferenceBatchRequested[]> {
+  async function publishBatches(serverUrl = sim.url): Promise<InferenceBatchRequested[]> {
     const publisher = new JetStreamPublisher(handles[0]);
     const stream = experimentStream(identity);
     const sent: InferenceBatchRequested[] = [];
@@ -130,7 +130,7 @@ describe('inference workers on a shared durable (real NATS, real Postgres, simul
       const b = entityBatch(`entity-${String(i).padStart(2, '0')}`, ITEMS);
       const event = createEvent(
         'inference.batch.requested',
-        { identity, attempt: 1, phase: 'full', batchId: `batch-${i}`, entityId: b.entityId, index: i, prefix: b.prefix, prompts: b.prompts, model: modelSettings(sim.url, { maxRetries: 2 }) },
+        { identity, attempt: 1, phase: 'full', batchId: `batch-${i}`, entityId: b.entityId, index: i, prefix: b.prefix, prompts: b.prompts, model: modelSettings(serverUrl, { maxRetries: 2 }) },
         { stream, correlationId: `req-${tag}`, causationId: null, producer: 'planner', codeVersion: 'test' },
       );
       await publisher.publish(Subjects['inference.batch.requested'], event);
@@ -186,6 +186,27 @@ describe('inference workers on a shared durable (real NATS, real Postgres, simul
     expect(new Set(completed.map((c) => c.data.worker)).size).toBeGreaterThan(1);
     expectNearIdealHitRate(completed);
   });
+
+  it('given 2 workers holding 3 batches each and a server slow enough that a batch outlasts the ack wait, when run, then each prompt reaches the model exactly once', async () => {
+    // A batch takes a warm-up and a fan-out of ~1.2 s each, longer than the 2 s ack wait. A worker
+    // that took more messages than it had slots left them unheartbeated in its buffer, so the
+    // server redelivered them to the other worker while the first still meant to run them.
+    const slow = await startSimulator({ port: 0, models: [{ id: SIM_MODEL, maxModelLen: 8192 }], latency: { prefillMsPerToken: 0.2, decodeMsPerToken: 400, maxNumSeqs: 64 } });
+    try {
+      for (const w of ['worker-1', 'worker-2']) await startWorker(w, await open(w), workerHandler(w), { concurrency: 3, ackWaitMs: 2000 });
+      const sent = await publishBatches(slow.url);
+      await until(async () => (await completedInLog()).length >= ENTITIES, 60_000);
+      await Promise.all(runners.map((r) => r.stop()));
+      const completed = await completedInLog();
+
+      expectExactlyOnce(sent, completed);
+      expect(slow.stats().requests).toBe(ENTITIES * ITEMS);
+      expect(served).toHaveLength(ENTITIES * ITEMS);
+      expect(new Set(completed.map((c) => c.data.worker))).toEqual(new Set(['worker-1', 'worker-2']));
+    } finally {
+      await slow.close();
+    }
+  }, 90_000);
 
   it('given a worker that dies mid-batch before its ack, when the batch is redelivered to another worker, then it is in the log exactly once', async () => {
     // The doomed worker starts alone, so it surely takes the first batch.

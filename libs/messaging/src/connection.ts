@@ -1,6 +1,7 @@
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type ConsumerConfig, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { DEFAULT_DELIVERY_POLICY, type DeliveryPolicy } from './delivery-policy';
 import { EVENT_FAMILIES, type NatsSettings } from './nats-config';
 
 export interface JetStreamHandle {
@@ -59,16 +60,21 @@ export async function ensureEventStream(handle: JetStreamHandle): Promise<void> 
   }
 }
 
-export interface DurableOptions {
+export interface DurableOptions extends DeliveryPolicy {
   /** How long the server waits for an ack before redelivering (workers call working() meanwhile). */
   ackWaitMs: number;
-  maxDeliver: number;
   maxAckPending: number;
 }
 
-export const DEFAULT_DURABLE_OPTIONS: DurableOptions = { ackWaitMs: 15_000, maxDeliver: 20, maxAckPending: 256 };
+export const DEFAULT_DURABLE_OPTIONS: DurableOptions = { ...DEFAULT_DELIVERY_POLICY, ackWaitMs: 15_000, maxAckPending: 256 };
 
-/** A durable pull consumer with explicit acks on one subject, declared idempotently. */
+/**
+ * A durable pull consumer with explicit acks on one subject, declared idempotently. The server
+ * delivers without limit (max_deliver -1): the consumer counts deliveries itself (DeliveryPolicy),
+ * because a server-side limit silently stops delivering a message whose give-up could not be
+ * recorded (Postgres down), and the run would wait for it forever. A durable declared by an older
+ * version with a limit is updated in place.
+ */
 export async function ensureDurable(handle: JetStreamHandle, durable: string, wireSubject: string, opts: DurableOptions = DEFAULT_DURABLE_OPTIONS): Promise<void> {
   const config = {
     durable_name: durable,
@@ -76,13 +82,18 @@ export async function ensureDurable(handle: JetStreamHandle, durable: string, wi
     ack_policy: 'explicit' as const,
     deliver_policy: 'all' as const,
     ack_wait: opts.ackWaitMs * 1e6,
-    max_deliver: opts.maxDeliver,
+    max_deliver: -1,
     max_ack_pending: opts.maxAckPending,
   };
+  let existing: ConsumerConfig;
   try {
-    await handle.jsm.consumers.info(handle.settings.stream, durable);
+    existing = (await handle.jsm.consumers.info(handle.settings.stream, durable)).config;
   } catch (error) {
     if (!/consumer not found/i.test((error as Error).message)) throw error;
     await handle.jsm.consumers.add(handle.settings.stream, config);
+    return;
+  }
+  if (existing.max_deliver !== undefined && existing.max_deliver > 0) {
+    await handle.jsm.consumers.update(handle.settings.stream, durable, { max_deliver: -1 });
   }
 }

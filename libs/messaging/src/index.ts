@@ -1,5 +1,6 @@
 export * from './connection';
 export * from './consumer-runner';
+export * from './delivery-policy';
 export * from './errors';
 export * from './nats-config';
 export * from './publisher';

@@ -1,20 +1,13 @@
-import { createEvent, experimentStream, type AnyEnvelope, type AssayEvent } from '@assay/contracts';
+import { experimentStream, type AssayEvent } from '@assay/contracts';
 import { EventStore, readStream, recordDeadLetter } from '@assay/event-store';
 import { createTestDatabase } from '../../testing/src/fixtures/database';
 import { connectJetStream, ensureEventStream, type JetStreamHandle } from './connection';
 import { DurableConsumerRunner, type ConsumerSpec } from './consumer-runner';
 import { natsSettings } from './nats-config';
 import { JetStreamPublisher } from './publisher';
+import { failedEvent } from './test-helpers';
 
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
-
-function requestFailed(stream: string, error: string): AnyEnvelope {
-  return createEvent(
-    'experiment.failed',
-    { requestId: null, identity: null, attempt: null, stage: 'config', error, details: [] },
-    { stream, correlationId: 'c', causationId: null, producer: 'test', codeVersion: 'test' },
-  );
-}
 
 async function until(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -76,11 +69,11 @@ describe('JetStream consumers with the Postgres store (real NATS, real Postgres)
   it('redelivers a message whose consumer died before acking, and its effects happen once', async () => {
     const source = experimentStream(`${tag}_src`);
     const effects = experimentStream(`${tag}_fx`);
-    const sent = requestFailed(source, 'work');
+    const sent = failedEvent(source, 'work');
     // Effects go to a store that publishes nothing, so they do not feed back into this consumer.
     const effectStore = await EventStore.open({ url: db.url });
     const effect = (event: AssayEvent) =>
-      effectStore.handle('crashy', event.id, async () => [{ stream: effects, expected: 'any', events: [requestFailed(effects, `effect of ${event.id}`)] }]);
+      effectStore.handle('crashy', event.id, async () => [{ stream: effects, expected: 'any', events: [failedEvent(effects, `effect of ${event.id}`)] }]);
 
     // First process: commits its effects, then "crashes" before the ack (connection gone, no ack).
     const doomed = await open('doomed-worker');
@@ -151,7 +144,7 @@ describe('JetStream consumers with the Postgres store (real NATS, real Postgres)
       }),
     );
     await runner.start();
-    await store.append([{ stream: source, expected: 'any', events: [requestFailed(source, 'flaky')] }]);
+    await store.append([{ stream: source, expected: 'any', events: [failedEvent(source, 'flaky')] }]);
     await until(async () => seen.includes(3));
     await runner.stop();
     expect(seen.filter((n) => n <= 3)).toEqual([1, 2, 3]);

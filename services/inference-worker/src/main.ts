@@ -2,7 +2,8 @@ import { runFailureOnGiveUp } from '@assay/experiments';
 import { startService } from '@assay/messaging/nest';
 import { InferenceWorkerModule } from './inference-worker.module';
 
-// Batches (entities) a worker process holds at once: an upper bound. How many of them warm up or
+// Batches (entities) a worker process holds at once: the consumer's concurrency, and it takes no
+// more than that from the queue (others stay there for other workers). How many of them warm up or
 // fan out at a time is the EntityPipeline's call, from model.concurrency and the server's queue;
 // held ones wait their turn with their message kept alive by heartbeats. 12 covers the entities a
 // lone worker keeps warming; holding more (16, 24) left four workers' last entities on one of them

@@ -5,6 +5,8 @@ export { GPU_LIKE_LATENCY, ZERO_LATENCY } from './scheduler';
 export type { LatencyModel } from './scheduler';
 export { FaultPlanSchema } from './faults';
 export type { FaultPlan } from './faults';
+export { HoldPlanSchema } from './hold';
+export type { HoldPlan, HoldStatus } from './hold';
 export { deterministicResponder, findLastRange } from './responder';
 export type { NumericRange, Responder, ResponderParams } from './responder';
 export { countTokens, tokenize } from './tokenizer';

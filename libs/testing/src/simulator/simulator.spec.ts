@@ -247,6 +247,32 @@ describe('simulator: faults and control endpoints', () => {
     await complete(sim, 'x');
   });
 
+  it('given a hold after 2 requests, when more come, then they wait unanswered until released; one whose client left never runs', async () => {
+    const sim = await start();
+    expect((await post(sim, '/sim/hold', { afterRequests: 2 })).json).toEqual({ active: true, passed: 0, held: 0 });
+    expect((await post(sim, '/sim/hold', { after: 2 })).status).toBe(400); // misspelt key
+    await complete(sim, 'a');
+    await complete(sim, 'b');
+    let answered = false;
+    const waiting = complete(sim, 'c').then(() => (answered = true));
+    const leaving = new AbortController();
+    const gone = post(sim, '/v1/completions', { model: MODEL, prompt: 'd' }, { signal: leaving.signal }).catch(() => 'aborted');
+    const status = async () => (await (await fetch(`${root(sim)}/sim/hold`)).json()) as { active: boolean; passed: number; held: number };
+    while ((await status()).held < 2) await new Promise((r) => setTimeout(r, 10));
+    leaving.abort();
+    await gone;
+    while ((await status()).held > 1) await new Promise((r) => setTimeout(r, 10));
+    expect(await status()).toEqual({ active: true, passed: 2, held: 1 });
+    expect(answered).toBe(false);
+    expect(sim.stats().requests).toBe(2);
+    expect((await post(sim, '/sim/release', {})).json).toEqual({ released: 1 });
+    await waiting;
+    expect(sim.stats().requests).toBe(3);
+    // Released: later requests pass.
+    await complete(sim, 'e');
+    expect(sim.holdStatus()).toEqual({ active: false, passed: 2, held: 0 });
+  });
+
   it('given the control endpoints, when used over HTTP, then faults, stats and reset work out of process', async () => {
     const sim = await start();
     expect((await post(sim, '/sim/faults', { fail5xxRate: 1, seed: 3 })).status).toBe(200);

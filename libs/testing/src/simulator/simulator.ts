@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { loadChatTemplate, renderChatTemplate, type ChatMessage, type ChatTemplate } from '../../../prompting/src/chat-template';
 import { FaultInjector, FaultPlanSchema, type FaultPlan } from './faults';
+import { HoldPlanSchema, RequestHold, type HoldPlan, type HoldStatus } from './hold';
 import { StatsRecorder, type SimulatorStats } from './metrics';
 import { DEFAULT_BLOCK_SIZE, DEFAULT_CAPACITY_BLOCKS, PrefixCache, blockHashes } from './prefix-cache';
 import {
@@ -52,6 +53,11 @@ export interface RunningSimulator {
   resetStats(): void;
   /** Empties the prefix cache (vLLM's POST /reset_prefix_cache), e.g. between benchmark runs. */
   resetPrefixCache(): void;
+  /** Holds generation requests after the next `afterRequests` until release() (see RequestHold). */
+  hold(plan: HoldPlan): void;
+  holdStatus(): HoldStatus;
+  /** Ends the hold; returns how many waiting requests it let run. */
+  release(): number;
   close(): Promise<void>;
 }
 
@@ -113,6 +119,7 @@ class Simulator {
   private readonly createdAt = Math.floor(Date.now() / 1000);
   /** Sockets of requests told to hang: destroyed on close, or they would keep the process alive. */
   private readonly hung = new Set<Socket>();
+  private readonly hold = new RequestHold();
 
   constructor(opts: SimulatorOptions) {
     if (opts.models.length === 0) throw new Error('simulator needs at least one model');
@@ -151,6 +158,9 @@ class Simulator {
           setFaults: (f) => this.faults.set(f),
           resetStats: () => this.stats.reset(),
           resetPrefixCache: () => this.cache.clear(),
+          hold: (plan) => this.hold.set(HoldPlanSchema.parse(plan)),
+          holdStatus: () => this.hold.status(),
+          release: () => this.hold.release(),
           close: () => {
             closing ??= new Promise<void>((done, fail) => {
               this.scheduler.shutdown();
@@ -195,6 +205,17 @@ class Simulator {
         this.faults.set(parsed.data);
         return sendJson(res, 200, { ok: true, faults: parsed.data });
       }
+      case 'GET /sim/hold':
+        return sendJson(res, 200, this.hold.status());
+      case 'POST /sim/hold': {
+        const parsed = HoldPlanSchema.safeParse(parseJson(await readBody(req)));
+        if (!parsed.success) throw badRequest(`invalid hold plan: ${describeIssues(parsed.error)}`);
+        this.hold.set(parsed.data);
+        return sendJson(res, 200, this.hold.status());
+      }
+      case 'POST /sim/release':
+        await readBody(req);
+        return sendJson(res, 200, { released: this.hold.release() });
       case 'POST /sim/reset':
         await readBody(req);
         this.stats.reset();
@@ -205,7 +226,7 @@ class Simulator {
         res.writeHead(200).end();
         return;
     }
-    const known = ['/health', '/version', '/v1/models', '/metrics', '/v1/completions', '/v1/chat/completions', '/tokenize', '/sim/stats', '/sim/faults', '/sim/reset', '/reset_prefix_cache'];
+    const known = ['/health', '/version', '/v1/models', '/metrics', '/v1/completions', '/v1/chat/completions', '/tokenize', '/sim/stats', '/sim/faults', '/sim/hold', '/sim/release', '/sim/reset', '/reset_prefix_cache'];
     // FastAPI's shapes for an unknown route and a wrong method.
     if (known.includes(path)) sendJson(res, 405, { detail: 'Method Not Allowed' });
     else sendJson(res, 404, { detail: 'Not Found' });
@@ -253,6 +274,8 @@ class Simulator {
     }
     const body = parseJson(raw);
     const generation = chat ? this.chatGeneration(body) : this.completionGeneration(body);
+    // A held request whose client went away (e.g. a killed worker) never runs, as vLLM aborts it.
+    if (!(await this.hold.admit((gone) => res.once('close', gone)))) return;
     const { id, object } = chat ? { id: `chatcmpl-${uuidHex()}`, object: 'chat.completion' } : { id: `cmpl-${uuidHex()}`, object: 'text_completion' };
     const result = await this.run(generation, res);
     if (!result) return; // The client went away while it waited; vLLM aborts such requests too.
