@@ -3,6 +3,7 @@ import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { compareCodeUnits, mulberry32, shuffleInPlace } from './prng';
+import { errorMessage } from '@assay/contracts';
 
 /**
  * Entity-level train/test split (seed §7), stored once as JSON and loaded by every component.
@@ -84,7 +85,7 @@ export async function loadSplit(path: string, entityIds: string[], expectedDataH
   try {
     json = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    throw new SplitError(`${path}: malformed JSON: ${(err as Error).message}`, { cause: err });
+    throw new SplitError(`${path}: malformed JSON: ${errorMessage(err)}`, { cause: err });
   }
   const parsed = SplitSchema.safeParse(json);
   if (!parsed.success) {
@@ -144,7 +145,7 @@ export async function ensureSplit(
     await link(tmp, path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new SplitError(`${path}: could not create the split file (hard link from ${tmp} failed): ${(err as Error).message}`, { cause: err });
+      throw new SplitError(`${path}: could not create the split file (hard link from ${tmp} failed): ${errorMessage(err)}`, { cause: err });
     }
     created = false; // another process created it between our check and our link
   } finally {

@@ -41,3 +41,27 @@ describe('dataChangedSince', () => {
     expect((error as Error).message).toBe(`data.items: file not found: ${join(dir, 'items.csv')}`);
   });
 });
+
+describe('prepareExperiment on Parquet inputs', () => {
+  const fixtures = join(__dirname, '..', '..', 'data', 'src', 'testing', 'parquet');
+
+  it('given profiles and responses DuckDB wrote with zstd, v2 pages and DECIMAL values, when prepared, then it plans (parquetjs-lite threw a bare string here, and the failure had an empty message)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'assay-parquet-'));
+    const config = ExperimentConfig.parse({
+      name: 'parquet-test',
+      method: 'llm_zero_shot',
+      data: {
+        profiles: join(fixtures, 'profiles-zstd-v2.parquet'),
+        responses: join(fixtures, 'responses-zstd-v2.parquet'),
+        items: join(fixtures, 'items-snappy.parquet'),
+        split: join(dir, 'split.json'),
+      },
+      split: { seed: 1, test_fraction: 0.34 },
+      model: { id: 'sim/llm-8b', base_url: 'http://127.0.0.1:9/v1' },
+      output_root: '/tmp/unused',
+    });
+    const prepared = await prepareExperiment(config, 'test');
+    expect(prepared.splitInfo).toMatchObject({ train: 2, test: 1, created: true });
+    expect(prepared.warnings.some((w) => w.includes('1 row(s) with an empty value skipped'))).toBe(true);
+  });
+});

@@ -1,4 +1,4 @@
-import { InvalidEventError, parseEvent, type AssayEvent } from '@assay/contracts';
+import { InvalidEventError, parseEvent, type AssayEvent, errorMessage } from '@assay/contracts';
 import type { JsMsg } from '@nats-io/jetstream';
 import { DEFAULT_DURABLE_OPTIONS, ensureDurable, type DurableOptions, type JetStreamHandle } from './connection';
 import { backoffDelayMs, PoisonMessageError, TransientError } from './errors';
@@ -80,7 +80,7 @@ export class DurableConsumerRunner {
         }
       } catch (error) {
         if (this.stopped) break;
-        this.spec.logger.warn(`consumer ${this.durable}: ${(error as Error).message}; re-subscribing in 1 s`);
+        this.spec.logger.warn(`consumer ${this.durable}: ${errorMessage(error)}; re-subscribing in 1 s`);
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
@@ -97,7 +97,7 @@ export class DurableConsumerRunner {
     try {
       event = parseEvent(JSON.parse(payload), subject);
     } catch (error) {
-      const reason = error instanceof InvalidEventError ? error.reason : `not JSON: ${(error as Error).message}`;
+      const reason = error instanceof InvalidEventError ? error.reason : `not JSON: ${errorMessage(error)}`;
       await this.terminate(msg, subject, null, reason, payload);
       return;
     }
@@ -110,12 +110,12 @@ export class DurableConsumerRunner {
       const err = error as Error;
       const deliveries = msg.info.deliveryCount;
       if (err instanceof PoisonMessageError || err instanceof InvalidEventError) {
-        await this.terminate(msg, subject, event, err.message, payload);
+        await this.terminate(msg, subject, event, errorMessage(err), payload);
       } else if (deliveries >= this.options.maxDeliver) {
-        await this.terminate(msg, subject, event, `gave up after ${deliveries} deliveries; last error: ${err.message}`, payload);
+        await this.terminate(msg, subject, event, `gave up after ${deliveries} deliveries; last error: ${errorMessage(err)}`, payload);
       } else {
         const delay = err instanceof TransientError && err.retryAfterMs !== undefined ? err.retryAfterMs : backoffDelayMs(deliveries, 250, 15_000);
-        const line = `${subject} ${event.id} (delivery ${deliveries}): ${err.message}; redelivering in ${delay} ms`;
+        const line = `${subject} ${event.id} (delivery ${deliveries}): ${errorMessage(err)}; redelivering in ${delay} ms`;
         if (err instanceof TransientError) this.spec.logger.log(line);
         else this.spec.logger.error(`${line}\n${err.stack ?? ''}`);
         msg.nak(delay);
@@ -131,7 +131,7 @@ export class DurableConsumerRunner {
       await this.spec.deadLetter({ consumer: this.durable, subject, messageId, reason, payload, event });
     } catch (error) {
       // Could not keep it: better redelivered later than lost now.
-      this.spec.logger.error(`dead letter for ${subject} not recorded (${(error as Error).message}); redelivering`);
+      this.spec.logger.error(`dead letter for ${subject} not recorded (${errorMessage(error)}); redelivering`);
       msg.nak(5000);
       return;
     }

@@ -13,6 +13,7 @@ import { healthSubject, natsSettings, wireSubject } from './nats-config';
 import { ProgressReporter } from './progress-reporter';
 import { JetStreamPublisher } from './publisher';
 import { RunLog } from './run-log';
+import { errorMessage } from '@assay/contracts';
 
 /** What every service knows about itself; injected into consumers. */
 export class ServiceInfo {
@@ -150,8 +151,8 @@ export async function runService(opts: ServiceOptions): Promise<void> {
 
 /** main.ts of every service: run, or say why it could not start and exit non-zero. */
 export function startService(opts: ServiceOptions): void {
-  runService(opts).catch((error: Error) => {
-    console.error(`${opts.service} failed to start: ${error.message}`);
+  runService(opts).catch((error: unknown) => {
+    console.error(`${opts.service} failed to start: ${errorMessage(error)}`);
     process.exit(1);
   });
 }

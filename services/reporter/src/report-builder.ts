@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AssayEvent, experimentStream, type AnyEnvelope, type ExperimentStarted } from '@assay/contracts';
+import { AssayEvent, experimentStream, type AnyEnvelope, type ExperimentStarted, errorMessage } from '@assay/contracts';
 import { EventStore, EVENT_COLUMNS, findInStream, readStream, toStoredEvent, type EventRow, type StoredEvent } from '@assay/event-store';
 import {
   assembleRunReport,
@@ -93,7 +93,7 @@ export class ReportBuilder {
       const { files, treeHash } = await writeRunDirectory(report, tmp, { reuseUnchangedFrom: runDir });
       const { oldRemoved } = await replaceDirectoryAtomically(tmp, runDir, ['logs']);
       // The previous tree (~35k files on a full run) is deleted after the build returns.
-      oldRemoved.catch((error: unknown) => this.logger.error(`could not delete the previous tree of ${runDir}: ${(error as Error).message}`));
+      oldRemoved.catch((error: unknown) => this.logger.error(`could not delete the previous tree of ${runDir}: ${errorMessage(error)}`));
       return { identity, attempt: chosen, round, runDir, files: files.length, treeHash, summary: evaluationSummary(report.evaluation, report.cache, round) };
     } finally {
       await rm(tmp, { recursive: true, force: true });
