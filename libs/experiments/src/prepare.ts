@@ -60,7 +60,7 @@ export async function prepareExperiment(config: ExperimentConfig, codeVersion: s
   const check = checkDataset(dataset);
   if (check.errors.length > 0) throw new StageError('preflight', check.errors[0], check.errors.slice(1));
   const entityIds = dataset.entities.map((e) => e.entityId);
-  let split: { split: SplitFile; created: boolean; hash: string };
+  let split: { split: SplitFile; created: boolean; hash: string; warnings: string[] };
   try {
     split = await ensureSplit(config.data.split, entityIds, {
       seed: config.split.seed,
@@ -81,7 +81,7 @@ export async function prepareExperiment(config: ExperimentConfig, codeVersion: s
   return {
     config,
     dataset: labelled,
-    warnings: check.warnings,
+    warnings: [...check.warnings, ...split.warnings],
     dataHashes,
     split: split.split,
     splitInfo: {
