@@ -5,7 +5,7 @@ import { checkDataset, loadDataset } from './dataset';
 import { dateText, decimalText, float32Text, readParquetCells, timestampText } from './parquet-input';
 import { DatasetError, readTable } from './table';
 
-// Written by DuckDB 1.5 (testing/parquet/make-fixtures.mjs): zstd, v2 data pages, footer version 2.
+// Written by DuckDB 1.5 (scripts/make-parquet-fixtures.mjs): zstd, v2 data pages, footer version 2.
 const FIXTURES = join(__dirname, 'testing', 'parquet');
 const fixture = (name: string) => join(FIXTURES, name);
 

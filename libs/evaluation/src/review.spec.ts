@@ -1,6 +1,6 @@
 import type { Prediction } from '@assay/contracts';
 import { TRAIN_MEAN_METHOD } from './baselines';
-import { distributionLine, groupLine, inferenceFailureLine, outlierLine, parseFailureLine, rankingLine, reviewChecklist, spotCheckLine } from './review';
+import { distributionLine, groupLine, inferenceFailureLine, outlierLine, parseFailureLine, preflightWarningsLine, rankingLine, reviewChecklist, spotCheckLine } from './review';
 import type { MethodScores, ScoreSummary, ValueRange } from './types';
 
 function summary(primary: number | null, over: Partial<ScoreSummary> = {}): ScoreSummary {
@@ -177,5 +177,15 @@ describe('reviewChecklist', () => {
       ['Update experiment notes with findings', 'warn'],
     ]);
     expect(lines[7].detail).toBe('a human must record findings');
+  });
+});
+
+describe('pre-flight warnings', () => {
+  it('given data warnings, then one warn line numbering each of them', () => {
+    expect(preflightWarningsLine(['a.csv: 1 value(s) outside', 'p.csv: 2 entit(y/ies) have no observation'])).toEqual({
+      check: 'Pre-flight warnings (data, split, config)',
+      status: 'warn',
+      detail: '2 warning(s), read them before trusting the numbers: (1) a.csv: 1 value(s) outside (2) p.csv: 2 entit(y/ies) have no observation',
+    });
   });
 });

@@ -1,4 +1,5 @@
 import type { MethodScores, ReviewLine, ScoreSummary } from '../../evaluation/src/types';
+import { preflightWarningsLine } from '@assay/evaluation';
 import { compareStrings, compareWorstFirst } from './format';
 import { encodePathSegment } from './path-segment';
 import type { PredictionRow, RunReport } from './types';
@@ -105,6 +106,12 @@ export function baselinesByName(report: RunReport): MethodScores[] {
 const STATUS_RANK: Record<ReviewLine['status'], number> = { pass: 0, warn: 1, fail: 2 };
 
 /** review.txt: one line per check in the evaluator's order, then a one-line verdict. */
+/** The evaluator's checklist, plus a line for the pre-flight's warnings when there were any. */
+export function runReview(report: Pick<RunReport, 'evaluation' | 'warnings'>): ReviewLine[] {
+  const review = report.evaluation.review;
+  return report.warnings.length > 0 ? [...review, preflightWarningsLine(report.warnings)] : review;
+}
+
 export function renderReview(review: readonly ReviewLine[]): string {
   const oneLine = (text: string) => text.replace(/\s*[\r\n]+\s*/g, ' ');
   const lines = review.map((r) => `[${r.status.toUpperCase()}] ${oneLine(r.check)} — ${oneLine(r.detail)}`);

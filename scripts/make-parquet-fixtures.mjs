@@ -1,14 +1,14 @@
-// Writes the Parquet input fixtures next to this file with DuckDB, the way pandas, polars and
+// Writes the Parquet input fixtures (libs/data/src/testing/parquet/) with DuckDB, the way pandas, polars and
 // DuckDB users produce them today: zstd, v2 data pages (footer version 2), DECIMAL, TIMESTAMP,
 // DATE, BIGINT beyond 2^53, nulls; plus the other codecs on a small file each.
 // DuckDB is not a dependency of assay (a 40 MB native binary for a few test files), so run:
-//   npm i --no-save @duckdb/node-api@1.5.6-r.1 && node libs/data/src/testing/parquet/make-fixtures.mjs
+//   npm i --no-save @duckdb/node-api@1.5.6-r.1 && node scripts/make-parquet-fixtures.mjs
 // The output is deterministic: re-running it rewrites the same rows.
 import { DuckDBInstance } from '@duckdb/node-api';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const here = dirname(fileURLToPath(import.meta.url));
+const here = join(dirname(fileURLToPath(import.meta.url)), '..', 'libs', 'data', 'src', 'testing', 'parquet');
 const db = await DuckDBInstance.create(':memory:');
 const con = await db.connect();
 const out = (name) => `'${join(here, name).replaceAll("'", "''")}'`;
