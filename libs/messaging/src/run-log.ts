@@ -1,8 +1,9 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { errorMessage } from '@assay/contracts';
 
 /**
- * Real-time per-run log files (seed §16): `<runDir>/logs/<service>.log`, one line per event,
+ * Real-time per-run log files: `<runDir>/logs/<service>.log`, one line per event,
  * appended synchronously so `tail -f` shows step 1 at once and nothing sits in a buffer when a
  * process dies. Logs carry wall-clock times, so they are not part of the replayable tree.
  */
@@ -11,14 +12,22 @@ export class RunLog {
 
   constructor(private readonly service: string) {}
 
+  /** Files that could not be written, said once each: a log line must not fail the work it reports. */
+  private readonly unwritable = new Set<string>();
+
   write(runDir: string, message: string): void {
     const file = join(runDir, 'logs', `${this.service}.log`);
-    if (!this.known.has(file)) {
-      mkdirSync(dirname(file), { recursive: true });
-      this.known.add(file);
-    }
-    const line = `[${new Date().toISOString()}] ${message}\n`;
-    appendFileSync(file, line);
     process.stdout.write(`${this.service}: ${message}\n`);
+    if (this.unwritable.has(file)) return;
+    try {
+      if (!this.known.has(file)) {
+        mkdirSync(dirname(file), { recursive: true });
+        this.known.add(file);
+      }
+      appendFileSync(file, `[${new Date().toISOString()}] ${message}\n`);
+    } catch (error) {
+      this.unwritable.add(file);
+      process.stdout.write(`${this.service}: cannot write the run log ${file} (${errorMessage(error)}); its lines go to this output only\n`);
+    }
   }
 }

@@ -120,8 +120,11 @@ export async function runService(opts: ServiceOptions): Promise<void> {
   if (opts.http) {
     const http = await NestFactory.create(module, { logger: ['error', 'warn', 'log'] });
     await opts.http.configure?.(http);
-    http.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
+    // Before connecting: the microservice builds its handlers, filters included, when connected;
+    // a filter added later never applies, and every error would reach the consumer as a bare
+    // "Internal server error" (a PoisonMessageError retried as if it could pass).
     http.useGlobalFilters(new PassThroughRpcFilter());
+    http.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
     await http.startAllMicroservices();
     await http.listen(opts.http.port, '127.0.0.1');
     logger.log(`HTTP on http://127.0.0.1:${opts.http.port}`);

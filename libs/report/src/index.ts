@@ -6,3 +6,4 @@ export { writeRunDirectory, renderItemFile, type WriteOptions } from './run-dire
 export { replaceDirectoryAtomically, type Replaced } from './replace-directory';
 export { renderReview, entityDir, groupDir, itemFileName } from './layout';
 export { hashTree, TreeHasher } from './tree-hash';
+export { outputNotWritable } from './unwritable';
