@@ -1,8 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { errorMessage } from '@assay/contracts';
-import { parquetMetadata, parquetRead, parquetSchema } from 'hyparquet';
 import type { FileMetaData, SchemaElement } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
 
 /**
  * Parquet input as text cells, read with hyparquet: it handles what pandas (pyarrow), polars and
@@ -35,6 +33,8 @@ export class ParquetInputError extends Error {
 }
 
 export async function readParquetCells(file: string): Promise<{ columns: string[]; rows: string[][] }> {
+  // Loaded on first use: every service loads this library, few ever read a Parquet file.
+  const [{ parquetMetadata, parquetRead, parquetSchema }, { compressors }] = await Promise.all([import('hyparquet'), import('hyparquet-compressors')]);
   const bytes = await readFile(file);
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   let metadata: FileMetaData;
