@@ -40,6 +40,10 @@ describe('assay run, end to end (four service processes, real Postgres and NATS,
     for (const file of ['README.txt', 'config.json', 'config.yaml', 'metadata.json', 'metrics.json', 'predictions.parquet', 'raw_outputs.parquet', 'groups/_index.csv', 'review.txt', 'diagnostics/parse_failures.csv', 'logs/planner.log']) {
       expect(existsSync(join(runDir, file))).toBe(true);
     }
+    // The sample data has empty values: the warning is said by the CLI and written to README.txt and review.txt.
+    expect(run.stderr).toMatch(/warning: .*responses\.csv: 13 row\(s\) with an empty value skipped as missing observations/);
+    expect(readFileSync(join(runDir, 'README.txt'), 'utf8')).toMatch(/WARNINGS \(read before the results\)\n-+\n(- .*\n)*- .*13 row\(s\) with an empty value skipped/);
+    expect(readFileSync(join(runDir, 'review.txt'), 'utf8')).toMatch(/\[WARN\] Pre-flight warnings \(data, split, config\) — \d+ warning\(s\).*13 row\(s\) with an empty value skipped/);
     const split = JSON.parse(readFileSync(join(stack.root, 'data/sample/split.json'), 'utf8')) as { test: string[] };
     const responses = readFileSync(join(stack.root, 'data/sample/responses.csv'), 'utf8').trim().split('\n').slice(1);
     const testCells = responses.map((l) => l.split(',')).filter(([e, , , v]) => split.test.includes(e) && v !== '');

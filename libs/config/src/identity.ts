@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { canonicalJson, JsonObject, toDict } from './canonical';
 import { DATA_KEYS } from './parse';
 import { ExperimentConfig } from './schema';
+import { errorMessage } from '@assay/contracts';
 
 export const IDENTITY_ALGORITHM = 'assay-identity/v1' as const;
 
@@ -75,7 +76,7 @@ function readTemplate(file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new Error(`computeIdentity: cannot read model.chat_template ${file} to hash its content: ${(err as Error).message}`, { cause: err });
+    throw new Error(`computeIdentity: cannot read model.chat_template ${file} to hash its content: ${errorMessage(err)}`, { cause: err });
   }
 }
 

@@ -47,6 +47,26 @@ describe('loadExperimentConfig', () => {
       expect(err.column).toBe(3);
     });
 
+    it('given a YAML alias bomb, when loaded, then it is a config error naming file, line and column of the multiplying alias', () => {
+      // The classic "billion laughs": each level repeats the previous one nine times.
+      const levels = ['a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+      for (const [prev, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f']]) {
+        levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+      }
+      const root = tempTree({ 'bomb.yaml': `${MINIMAL_YAML}${levels.join('\n')}\n` });
+      const err = loadError(path.join(root, 'bomb.yaml'), { presetsDir: root });
+      expect(err).toBeInstanceOf(ConfigError);
+      // The last level's first alias (*e, line 17 column 8) stands for the most nodes.
+      expect(err.message).toMatch(/^YAML error in .*bomb\.yaml:17:8: Excessive alias count .* \(alias \*e expands to \d+ nodes\); a config needs at most 100 alias expansions$/);
+      expect([err.line, err.column]).toEqual([17, 8]);
+    });
+
+    it('given a few aliases, when loaded, then they resolve (the guard only stops bombs)', () => {
+      const yaml = MINIMAL_YAML.replace('  id: m\n', '  id: m\n  stop: &stops [a, b]\n');
+      const root = tempTree({ 'ok.yaml': yaml });
+      expect(loadExperimentConfig(path.join(root, 'ok.yaml'), { presetsDir: root }).config.model.stop).toEqual(['a', 'b']);
+    });
+
     it('given a duplicated key, when loaded, then it is a YAML error rather than last-one-wins', () => {
       const root = tempTree({ 'dup.yaml': `${MINIMAL_YAML}name: again\n` });
       expect(loadError(path.join(root, 'dup.yaml'), { presetsDir: root }).message).toMatch(/YAML error in .*dup\.yaml:12:1: Map keys must be unique/);

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { closest } from 'fastest-levenshtein';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit as visitYaml, type Document, type Node as YamlNode } from 'yaml';
 import { ConfigError, where } from './errors';
 import { isPlainObject, Location, parseWithLocations } from './parse';
 import { ExperimentConfig } from './schema';
@@ -150,11 +150,70 @@ function readYamlMapping(file: string, ctx: LoadContext): { value: Record<string
     }
   };
   visit(doc.contents, []);
-  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+  } catch (error) {
+    // yaml refuses an alias bomb with a bare ReferenceError: name the alias that expands too far.
+    if (!(error instanceof ReferenceError)) throw error;
+    const alias = largestAlias(doc);
+    const pos = alias?.range ? lineCounter.linePos(alias.range[0]) : undefined;
+    const name = alias ? ` (alias *${alias.source} expands to ${alias.size > MAX_EXPANSION ? `more than ${MAX_EXPANSION}` : alias.size} nodes)` : '';
+    throw new ConfigError({
+      path: '',
+      file,
+      line: pos?.line,
+      column: pos?.col,
+      message: `YAML error in ${where(file, pos?.line, pos?.col)}: ${error.message}${name}; a config needs at most ${MAX_ALIAS_COUNT} alias expansions`,
+    });
+  }
   if (!isPlainObject(value)) {
     throw new ConfigError({ path: '', file, message: `${where(file)}: expected a mapping of config keys at the top level` });
   }
   return { value, positions };
+}
+
+/** yaml's guard against alias bombs (exponential expansion of nested aliases): a config needs few. */
+const MAX_ALIAS_COUNT = 100;
+/** Expansion sizes are counted up to this, so measuring a bomb stays cheap. */
+const MAX_EXPANSION = 1_000_000;
+
+/**
+ * The alias whose expansion is largest (nodes it stands for, nested aliases expanded), first in
+ * document order on a tie: in an alias bomb it is the one that multiplies the rest.
+ */
+function largestAlias(doc: Document): { source: string; range?: [number, number, number]; size: number } | null {
+  // An alias stands for the last node with its anchor before it, so targets are fixed while walking.
+  const latest = new Map<string, YamlNode>();
+  const aliases: Array<{ source: string; range?: [number, number, number]; target?: YamlNode }> = [];
+  visitYaml(doc, {
+    Node: (_key, node) => {
+      if (isAlias(node)) aliases.push({ source: node.source, range: node.range ?? undefined, target: latest.get(node.source) });
+      else if (node.anchor) latest.set(node.anchor, node);
+    },
+  });
+  const targetOf = new Map(aliases.map((a) => [a.range?.[0], a.target]));
+  const memo = new Map<YamlNode, number>();
+  const sizeOf = (node: unknown, depth: number): number => {
+    if (depth > 64) return MAX_EXPANSION;
+    if (isAlias(node)) {
+      const target = targetOf.get(node.range?.[0]);
+      if (!target) return 1;
+      const known = memo.get(target) ?? sizeOf(target, depth + 1);
+      memo.set(target, known);
+      return known;
+    }
+    let size = 1;
+    if (isMap(node)) for (const pair of node.items) size += sizeOf(pair.key, depth) + sizeOf(pair.value, depth);
+    else if (isSeq(node)) for (const item of node.items) size += sizeOf(item, depth);
+    return Math.min(size, MAX_EXPANSION);
+  };
+  let best: { source: string; range?: [number, number, number]; size: number } | null = null;
+  for (const a of aliases) {
+    const size = a.target ? sizeOf(a.target, 1) : 1;
+    if (best === null || size > best.size) best = { source: a.source, range: a.range, size };
+  }
+  return best;
 }
 
 function toPosition(p: { line: number; col: number }): Position {

@@ -7,3 +7,4 @@ export * from './events/inference.events';
 export * from './events/evaluation.events';
 export * from './events/report.events';
 export * from './create-event';
+export * from './error-message';

@@ -57,7 +57,7 @@ describe('ensureSplit', () => {
     expect(bytes).toContain('\n  "train": [\n    "e');
     expect(first.hash).toBe(createHash('sha256').update(bytes).digest('hex'));
     const second = await ensureSplit(path, IDS, OPTS);
-    expect(second).toEqual({ split: first.split, created: false, hash: first.hash });
+    expect(second).toEqual({ split: first.split, created: false, hash: first.hash, warnings: [] });
     expect(await readdir(dir)).toEqual(['split.json']);
   });
 
@@ -75,21 +75,37 @@ describe('ensureSplit', () => {
     const results = await Promise.allSettled([ensureSplit(path, IDS, OPTS), ensureSplit(path, IDS, { ...OPTS, seed: 7 })]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
-    expect(String(rejected.reason)).toContain('Delete');
+    expect(String(rejected.reason)).toContain("Set the config's split seed and test_fraction to the file's values");
   });
 
   it('given an existing file drawn with another seed, when ensured, then the error says both and how to fix', async () => {
     const path = join(dir, 'split.json');
     await ensureSplit(path, IDS, OPTS);
     await expect(ensureSplit(path, IDS, { ...OPTS, seed: 1 })).rejects.toThrow(
-      `${path}: the split was drawn with seed 42 and test_fraction 0.25, but the config asks for seed 1 and test_fraction 0.25. Delete ${path} to redraw it, or set the config to the file's values.`,
+      `${path}: the split was drawn with seed 42 and test_fraction 0.25, but the config asks for seed 1 and test_fraction 0.25. ` +
+        "Set the config's split seed and test_fraction to the file's values to stay comparable with the runs that used this split, or name a new split file to draw another.",
     );
   });
 
-  it('given an existing file for other data, when ensured, then the hash mismatch is an error', async () => {
+  it('given an existing file and edited data with the same entities, when ensured, then the split is kept and the change is a warning that does not advise redrawing', async () => {
+    const path = join(dir, 'split.json');
+    const first = await ensureSplit(path, IDS, OPTS);
+    const other = 'b'.repeat(64);
+    const again = await ensureSplit(path, IDS, { ...OPTS, dataHash: other });
+    expect(again.split).toEqual(first.split);
+    expect(again.hash).toBe(first.hash);
+    expect(again.warnings).toEqual([
+      `${path}: the data changed since this split was drawn (data_hash ${HASH}, now ${other}); it still places every entity in exactly one part, so it is used as is and results stay comparable with earlier runs on it`,
+    ]);
+    expect(again.warnings.join()).not.toMatch(/delete|redraw/i);
+  });
+
+  it('given an existing file and data that gained entities, when ensured, then the new entities are named as left out', async () => {
     const path = join(dir, 'split.json');
     await ensureSplit(path, IDS, OPTS);
-    await expect(ensureSplit(path, IDS, { ...OPTS, dataHash: 'b'.repeat(64) })).rejects.toThrow('differs from the hash of the current data');
+    await expect(ensureSplit(path, [...IDS, 'new1', 'new2'], OPTS)).rejects.toThrow(
+      `${path}: 2 entities are in the profiles but in neither train nor test: "new1", "new2"; a split must place every entity in exactly one part (add them to train or test)`,
+    );
   });
 
   it('given hostile ids, when written and loaded, then they round-trip', async () => {
@@ -120,13 +136,27 @@ describe('loadSplit errors', () => {
     await expect(loadSplit(path, IDS)).rejects.toThrow(`${path}: 1 id(s) are not in the profiles: "ghost"`);
   });
 
-  it('given a different data hash, then both hashes and both fixes are given', async () => {
-    const path = await splitFile({ ...base, train: ['e1'], test: ['e2'] });
+  it('given a different data hash and full coverage, then it loads with a warning naming both hashes', async () => {
+    const path = await splitFile({ ...base, train: IDS.slice(1), test: IDS.slice(0, 1) });
     const other = 'c'.repeat(64);
-    await expect(loadSplit(path, IDS, other)).rejects.toThrow(
-      `${path}: data_hash ${HASH} differs from the hash of the current data ${other}: the split was drawn from other data. ` +
-        `Delete ${path} to redraw it from the current data, or point the config at the data it was made from.`,
+    const loaded = await loadSplit(path, IDS, other);
+    expect(loaded.split.test).toEqual(['e0']);
+    expect(loaded.warnings).toHaveLength(1);
+    expect(loaded.warnings[0]).toContain(`the data changed since this split was drawn (data_hash ${HASH}, now ${other})`);
+  });
+
+  it('given the same data hash, then no warning', async () => {
+    const path = await splitFile({ ...base, train: IDS.slice(1), test: IDS.slice(0, 1) });
+    expect((await loadSplit(path, IDS, HASH)).warnings).toEqual([]);
+  });
+
+  it('given entities in neither list, then the error names the first five and the count', async () => {
+    const path = await splitFile({ ...base, train: ['e0'], test: ['e1'] });
+    await expect(loadSplit(path, IDS)).rejects.toThrow(
+      `${path}: 18 entities are in the profiles but in neither train nor test: "e2", "e3", "e4", "e5", "e6", ... and 13 more; a split must place every entity in exactly one part`,
     );
+    const one = await splitFile({ ...base, train: IDS.slice(2), test: ['e1'] });
+    await expect(loadSplit(one, IDS)).rejects.toThrow(`${one}: 1 entity is in the profiles but in neither train nor test: "e0";`);
   });
 
   it('given malformed JSON, then the file and the parser reason are given', async () => {

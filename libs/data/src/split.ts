@@ -3,6 +3,7 @@ import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { compareCodeUnits, mulberry32, shuffleInPlace } from './prng';
+import { errorMessage } from '@assay/contracts';
 
 /**
  * Entity-level train/test split (no entity's answers on both sides, so nothing leaks from train to
@@ -76,16 +77,20 @@ function sha256(bytes: string | Buffer): string {
 }
 
 /**
- * Reads and validates a split: every id known to the profiles, no id twice, a non-empty test
- * list, and (when given) the data hash it was drawn from. `hash` is sha256 of the file bytes.
+ * Reads and validates a split. A split belongs to the entities, not to the bytes of the data: it
+ * is valid when it covers the data's entities, each in exactly one part (train or test), with no
+ * id the profiles do not have, and a non-empty test list. Editing a profile cell or a response
+ * changes the data hash but not who is in test: the same split keeps runs comparable, so a
+ * changed hash is a warning, never a reason to draw the split again. `hash` is sha256 of the
+ * file bytes.
  */
-export async function loadSplit(path: string, entityIds: string[], expectedDataHash?: string): Promise<{ split: SplitFile; hash: string }> {
+export async function loadSplit(path: string, entityIds: string[], expectedDataHash?: string): Promise<{ split: SplitFile; hash: string; warnings: string[] }> {
   const bytes = await readFile(path);
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    throw new SplitError(`${path}: malformed JSON: ${(err as Error).message}`, { cause: err });
+    throw new SplitError(`${path}: malformed JSON: ${errorMessage(err)}`, { cause: err });
   }
   const parsed = SplitSchema.safeParse(json);
   if (!parsed.success) {
@@ -102,18 +107,28 @@ export async function loadSplit(path: string, entityIds: string[], expectedDataH
   const both = split.test.filter((id) => trainSet.has(id));
   if (both.length > 0) throw new SplitError(`${path}: ${both.length} id(s) are in both train and test (leakage): ${showIds(both)}`);
   if (split.test.length === 0) throw new SplitError(`${path}: the test list is empty`);
-  if (expectedDataHash !== undefined && split.data_hash !== expectedDataHash) {
-    throw new SplitError(
-      `${path}: data_hash ${split.data_hash} differs from the hash of the current data ${expectedDataHash}: ` +
-        `the split was drawn from other data. Delete ${path} to redraw it from the current data, or point the config at the data it was made from.`,
-    );
-  }
   const known = new Set(entityIds);
   const unknown = [...split.train, ...split.test].filter((id) => !known.has(id));
   if (unknown.length > 0) {
     throw new SplitError(`${path}: ${unknown.length} id(s) are not in the profiles: ${showIds(unknown)}`);
   }
-  return { split, hash: sha256(bytes) };
+  // Checked after the unknown ids: an entity renamed in the profiles shows up in both lists.
+  const listed = new Set([...split.train, ...split.test]);
+  const leftOut = entityIds.filter((id) => !listed.has(id));
+  if (leftOut.length > 0) {
+    throw new SplitError(
+      `${path}: ${leftOut.length} entit${leftOut.length === 1 ? 'y is' : 'ies are'} in the profiles but in neither train nor test: ${showIds(leftOut)}; ` +
+        'a split must place every entity in exactly one part (add them to train or test)',
+    );
+  }
+  const warnings: string[] = [];
+  if (expectedDataHash !== undefined && split.data_hash !== expectedDataHash) {
+    warnings.push(
+      `${path}: the data changed since this split was drawn (data_hash ${split.data_hash}, now ${expectedDataHash}); ` +
+        'it still places every entity in exactly one part, so it is used as is and results stay comparable with earlier runs on it',
+    );
+  }
+  return { split, hash: sha256(bytes), warnings };
 }
 
 /**
@@ -126,7 +141,7 @@ export async function ensureSplit(
   path: string,
   entityIds: string[],
   opts: { seed: number; testFraction: number; dataHash: string },
-): Promise<{ split: SplitFile; created: boolean; hash: string }> {
+): Promise<{ split: SplitFile; created: boolean; hash: string; warnings: string[] }> {
   const existing = await loadExisting(path, entityIds, opts);
   if (existing) return existing;
   const split = makeSplit(entityIds, opts.seed, opts.testFraction, opts.dataHash);
@@ -145,13 +160,13 @@ export async function ensureSplit(
     await link(tmp, path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new SplitError(`${path}: could not create the split file (hard link from ${tmp} failed): ${(err as Error).message}`, { cause: err });
+      throw new SplitError(`${path}: could not create the split file (hard link from ${tmp} failed): ${errorMessage(err)}`, { cause: err });
     }
     created = false; // another process created it between our check and our link
   } finally {
     await unlink(tmp);
   }
-  if (created) return { split, created: true, hash: sha256(text) };
+  if (created) return { split, created: true, hash: sha256(text), warnings: [] };
   const raced = await loadExisting(path, entityIds, opts);
   if (!raced) throw new SplitError(`${path}: link reported the file exists but it cannot be found`);
   return raced;
@@ -161,8 +176,8 @@ async function loadExisting(
   path: string,
   entityIds: string[],
   opts: { seed: number; testFraction: number; dataHash: string },
-): Promise<{ split: SplitFile; created: false; hash: string } | null> {
-  let loaded: { split: SplitFile; hash: string };
+): Promise<{ split: SplitFile; created: false; hash: string; warnings: string[] } | null> {
+  let loaded: { split: SplitFile; hash: string; warnings: string[] };
   try {
     loaded = await loadSplit(path, entityIds, opts.dataHash);
   } catch (err) {
@@ -174,7 +189,7 @@ async function loadExisting(
   if (split.seed !== opts.seed || split.test_fraction !== opts.testFraction) {
     throw new SplitError(
       `${path}: the split was drawn with seed ${split.seed} and test_fraction ${split.test_fraction}, but the config asks for seed ${opts.seed} and test_fraction ${opts.testFraction}. ` +
-        `Delete ${path} to redraw it, or set the config to the file's values.`,
+        `Set the config's split seed and test_fraction to the file's values to stay comparable with the runs that used this split, or name a new split file to draw another.`,
     );
   }
   return { ...loaded, created: false };

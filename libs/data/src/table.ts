@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import parquet = require('parquetjs-lite');
+import { errorMessage } from '@assay/contracts';
+import { ParquetInputError, readParquetCells } from './parquet-input';
 
 /**
  * One input file as raw text cells, whatever its format, so the dataset rules are written once.
@@ -49,7 +50,7 @@ async function readCsv(file: string): Promise<Table> {
     records = parse(text, { bom: true, info: true, skip_empty_lines: true, relax_column_count: false }) as unknown as CsvRecord[];
   } catch (err) {
     // csv-parse's message has the line but not the file; add it and keep the original as cause.
-    throw new DatasetError(`${file}: invalid CSV: ${(err as Error).message}`, { cause: err });
+    throw new DatasetError(`${file}: invalid CSV: ${errorMessage(err)}`, { cause: err });
   }
   if (records.length === 0) throw new DatasetError(`${file}: empty file (no header)`);
   // info.lines is where a record ENDS; a quoted cell may span lines, so the start is derived
@@ -68,33 +69,11 @@ async function readCsv(file: string): Promise<Table> {
 }
 
 async function readParquet(file: string): Promise<Table> {
-  const reader = await parquet.ParquetReader.openFile(file);
   try {
-    const fieldList = reader.getSchema().fieldList as Array<{ name: string; path: string[]; isNested?: boolean }>;
-    const nested = fieldList.filter((f) => f.isNested || f.path.length > 1);
-    if (nested.length > 0) {
-      throw new DatasetError(`${file}: nested Parquet columns are not supported: ${nested.map((f) => f.path.join('.')).join(', ')}`);
-    }
-    const columns = fieldList.map((f) => f.name);
-    const rows: TableRow[] = [];
-    const cursor = reader.getCursor();
-    for (let row = (await cursor.next()) as Record<string, unknown> | null; row; row = await cursor.next()) {
-      const line = rows.length + 2;
-      rows.push({ line, cells: columns.map((c) => cellText(row as Record<string, unknown>, c, file, line)) });
-    }
-    return { file, format: 'parquet', columns, rows };
-  } finally {
-    await reader.close();
+    const { columns, rows } = await readParquetCells(file);
+    return { file, format: 'parquet', columns, rows: rows.map((cells, i) => ({ line: i + 2, cells })) };
+  } catch (error) {
+    if (error instanceof ParquetInputError) throw new DatasetError(error.message, { cause: error });
+    throw error;
   }
-}
-
-/** Parquet cells are typed; the loader works on text like CSV, so convert without losing digits. */
-function cellText(row: Record<string, unknown>, column: string, file: string, line: number): string {
-  const v = row[column];
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
-  if (Buffer.isBuffer(v)) return v.toString('utf8');
-  if (v instanceof Date) return v.toISOString();
-  throw new DatasetError(`${file}:${line} (parquet row ${line - 1}) column '${column}': unsupported cell type ${Object.prototype.toString.call(v)}`);
 }

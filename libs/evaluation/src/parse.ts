@@ -1,4 +1,5 @@
 import type { ItemDef, Prediction, Sample } from '@assay/contracts';
+import { errorMessage } from '@assay/contracts';
 
 /**
  * Turning a model's raw text into a number.
@@ -112,7 +113,7 @@ function tryParseJson(text: string): { ok: true; value: unknown } | { ok: false;
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (e) {
-    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    return { ok: false, error: errorMessage(e) };
   }
 }
 

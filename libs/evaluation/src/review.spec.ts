@@ -1,6 +1,6 @@
 import type { Prediction } from '@assay/contracts';
 import { TRAIN_MEAN_METHOD } from './baselines';
-import { distributionLine, groupLine, inferenceFailureLine, outlierLine, parseFailureLine, rankingLine, reviewChecklist, spotCheckLine, upcastReviewLine } from './review';
+import { distributionLine, groupLine, inferenceFailureLine, outlierLine, parseFailureLine, preflightWarningsLine, rankingLine, reviewChecklist, spotCheckLine, upcastReviewLine } from './review';
 import type { MethodScores, ScoreSummary, ValueRange } from './types';
 
 function summary(primary: number | null, over: Partial<ScoreSummary> = {}): ScoreSummary {
@@ -205,5 +205,15 @@ describe('reviewChecklist', () => {
       ['Update experiment notes with findings', 'todo'],
     ]);
     expect(lines[7].detail).toBe('write down what this run showed (and what to try next) in the experiment notes');
+  });
+});
+
+describe('pre-flight warnings', () => {
+  it('given data warnings, then one warn line numbering each of them', () => {
+    expect(preflightWarningsLine(['a.csv: 1 value(s) outside', 'p.csv: 2 entit(y/ies) have no observation'])).toEqual({
+      check: 'Pre-flight warnings (data, split, config)',
+      status: 'warn',
+      detail: '2 warning(s), read them before trusting the numbers: (1) a.csv: 1 value(s) outside (2) p.csv: 2 entit(y/ies) have no observation',
+    });
   });
 });

@@ -173,6 +173,16 @@ export function upcastReviewLine(logged: ReviewLine): ReviewLine {
   return todo ? { ...logged, status: 'todo' } : logged;
 }
 
+/**
+ * What the pre-flight warned about (data values outside an item's range, skipped empty values,
+ * entities without observations, data changed since the split was drawn, config and prompt
+ * warnings): a warn line, so the verdict says the inputs need a look before the numbers are trusted.
+ */
+export function preflightWarningsLine(warnings: readonly string[]): ReviewLine {
+  const shown = warnings.map((w, i) => `(${i + 1}) ${w}`).join(' ');
+  return line('Pre-flight warnings (data, split, config)', 'warn', `${warnings.length} warning(s), read them before trusting the numbers: ${shown}`);
+}
+
 export function rankingLine(scores: MethodScores, baselines: MethodScores[]): ReviewLine {
   const check = 'Ranking vs baselines';
   const own = scores.overall.primary.value;

@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../../../migrations';
+import { errorMessage } from '@assay/contracts';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/assay';
 
@@ -19,7 +20,7 @@ export async function ensureDatabase(url: string): Promise<void> {
   try {
     await client.connect();
   } catch (error) {
-    throw new Error(`cannot reach Postgres at ${redact(url)}: ${(error as Error).message}. Start it (see README: "What must be running").`);
+    throw new Error(`cannot reach Postgres at ${redact(url)}: ${errorMessage(error)}. Start it (see README: "What must be running").`);
   }
   try {
     // Services start together on a fresh machine: two CREATE DATABASE racing fail with a unique

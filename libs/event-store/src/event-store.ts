@@ -1,4 +1,4 @@
-import { subjectOf, type AnyEnvelope } from '@assay/contracts';
+import { subjectOf, type AnyEnvelope, errorMessage } from '@assay/contracts';
 import type { DataSource } from 'typeorm';
 import { appendToStream, type AppendResult, type ExpectedVersion } from './append';
 import { markProcessed } from './bookkeeping';
@@ -123,7 +123,7 @@ export class EventStore {
         while ((await this.transaction((sql) => claimAndPublish(sql, publisher, { olderThanMs, limit: 200 }))) === 200);
       } catch (error) {
         // The relay retries on its next tick; the failure is logged, not hidden.
-        console.error(`[outbox] relay failed, will retry: ${(error as Error).message}`);
+        console.error(`[outbox] relay failed, will retry: ${errorMessage(error)}`);
       }
       if (this.relayTimer) this.relayTimer = setTimeout(tick, intervalMs);
     };

@@ -1,5 +1,6 @@
 import { databaseUrl, redact } from './database';
 import { EventStore } from './event-store';
+import { errorMessage } from '@assay/contracts';
 
 /** `npm run migrate`: creates the database if missing and applies pending migrations. */
 async function main(): Promise<void> {
@@ -8,7 +9,7 @@ async function main(): Promise<void> {
   await store.close();
 }
 
-main().catch((error: Error) => {
-  console.error(`migrate failed: ${error.message}`);
+main().catch((error: unknown) => {
+  console.error(`migrate failed: ${errorMessage(error)}`);
   process.exit(1);
 });

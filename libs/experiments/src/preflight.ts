@@ -2,6 +2,7 @@ import type { ExperimentConfig } from '@assay/config';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import type { PlannedBatch } from './prepare';
 import { StageError } from './prepare';
+import { errorMessage } from '@assay/contracts';
 
 /** vLLM serves /tokenize beside /v1, at the server root. */
 export function serverRoot(baseUrl: string): string {
@@ -44,7 +45,7 @@ export async function checkModelServer(config: ExperimentConfig): Promise<Server
     result = await fetchJson(url, { headers: headers(config) }, 10_000);
   } catch (error) {
     if (error instanceof StageError) throw error;
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+    const cause = (error as { cause?: { code?: string } }).cause?.code ?? errorMessage(error);
     throw new StageError('preflight', `model.base_url: ${url} does not answer (${cause}); is the model server running?`);
   }
   if (result.status !== 200) throw new StageError('preflight', `model.base_url: GET ${url} answered ${result.status}: ${JSON.stringify(result.body).slice(0, 200)}`);
@@ -97,6 +98,6 @@ export function checkOutputWritable(outputRoot: string): void {
     mkdirSync(outputRoot, { recursive: true });
     accessSync(outputRoot, constants.W_OK);
   } catch (error) {
-    throw new StageError('preflight', `output_root: ${outputRoot} is not writable (${(error as Error).message})`);
+    throw new StageError('preflight', `output_root: ${outputRoot} is not writable (${errorMessage(error)})`);
   }
 }

@@ -3,6 +3,7 @@ import type { FailureStage, ItemDef, SplitInfo } from '@assay/contracts';
 import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, type Dataset, type SplitFile } from '@assay/data';
 import { loadChatTemplate, planEntityBatches, type ChatTemplate, type EntityPrompts } from '@assay/prompting';
 import { applyLabels, LabelError } from './labels';
+import { errorMessage } from '@assay/contracts';
 
 
 /** A failure with the stage it belongs to; its message is the one line a user needs to fix it. */
@@ -35,7 +36,7 @@ async function hashOrFail(role: string, path: string): Promise<string> {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new StageError('preflight', `data.${role}: file not found: ${path}`);
     if (code === 'EISDIR') throw new StageError('preflight', `data.${role}: ${path} is a directory, not a file`);
-    throw new StageError('preflight', `data.${role}: cannot read ${path} (${code ?? (error as Error).message})`);
+    throw new StageError('preflight', `data.${role}: cannot read ${path} (${code ?? errorMessage(error)})`);
   }
 }
 
@@ -54,12 +55,12 @@ export async function prepareExperiment(config: ExperimentConfig, codeVersion: s
   try {
     dataset = await loadDataset(files);
   } catch (error) {
-    throw new StageError('preflight', (error as Error).message);
+    throw new StageError('preflight', errorMessage(error));
   }
   const check = checkDataset(dataset);
   if (check.errors.length > 0) throw new StageError('preflight', check.errors[0], check.errors.slice(1));
   const entityIds = dataset.entities.map((e) => e.entityId);
-  let split: { split: SplitFile; created: boolean; hash: string };
+  let split: { split: SplitFile; created: boolean; hash: string; warnings: string[] };
   try {
     split = await ensureSplit(config.data.split, entityIds, {
       seed: config.split.seed,
@@ -67,7 +68,7 @@ export async function prepareExperiment(config: ExperimentConfig, codeVersion: s
       dataHash: datasetHash(profiles, responses),
     });
   } catch (error) {
-    throw new StageError('preflight', (error as Error).message);
+    throw new StageError('preflight', errorMessage(error));
   }
   const dataHashes = { profiles, responses, items, split: split.hash };
   let labelled: Dataset;
@@ -80,7 +81,7 @@ export async function prepareExperiment(config: ExperimentConfig, codeVersion: s
   return {
     config,
     dataset: labelled,
-    warnings: check.warnings,
+    warnings: [...check.warnings, ...split.warnings],
     dataHashes,
     split: split.split,
     splitInfo: {
@@ -115,7 +116,7 @@ export function chatTemplateOf(config: ExperimentConfig): ChatTemplate {
   try {
     return loadChatTemplate(config.model.chat_template);
   } catch (error) {
-    throw new StageError('preflight', `model.chat_template: ${(error as Error).message}`);
+    throw new StageError('preflight', `model.chat_template: ${errorMessage(error)}`);
   }
 }
 
@@ -148,7 +149,7 @@ export function planBatches(prepared: PreparedExperiment): PlannedBatch[] {
       groups: config.sample.groups,
     });
   } catch (error) {
-    throw new StageError('preflight', `prompt: ${(error as Error).message}`);
+    throw new StageError('preflight', `prompt: ${errorMessage(error)}`);
   }
   const truth = new Map(dataset.observations.map((o) => [JSON.stringify([o.entityId, o.group, o.item]), o.value]));
   const batches: PlannedBatch[] = [];

@@ -158,6 +158,8 @@ export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, rou
       evaluatedAt: evaluation.occurredAt,
       reason: evaluation.data.reevaluation?.reason ?? null,
     },
+    // Said once each: a warning can be both the request's and the planner's.
+    warnings: [...new Set([...started.data.warnings, ...planned[0].data.preflightWarnings])],
     configYaml: stringify(started.data.config, { sortMapEntries: true }),
     config: started.data.config,
     metadata: {

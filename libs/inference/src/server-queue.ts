@@ -1,4 +1,5 @@
 import { keepAliveFetch } from './http-fetch';
+import { errorMessage } from '@assay/contracts';
 
 /** How many requests wait in the model server's queue. Resolves null when it cannot be told now; never rejects. */
 export interface ServerQueue {
@@ -47,7 +48,7 @@ export class MetricsServerQueue implements ServerQueue {
       text = await response.text();
       if (!response.ok) return this.unsupportedBecause(`answered ${response.status}`);
     } catch (error) {
-      if (!this.failing) this.onWarning(`cannot read the server's queue at ${this.url} (${(error as Error).message}); scheduling without it until it answers`);
+      if (!this.failing) this.onWarning(`cannot read the server's queue at ${this.url} (${errorMessage(error)}); scheduling without it until it answers`);
       this.failing = true;
       return null;
     }

@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type ConsumerConfig, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { DEFAULT_DELIVERY_POLICY, type DeliveryPolicy } from './delivery-policy';
 import { EVENT_FAMILIES, type NatsSettings } from './nats-config';
+import { errorMessage } from '@assay/contracts';
 
 export interface JetStreamHandle {
   nc: NatsConnection;
@@ -16,14 +17,14 @@ export async function connectJetStream(settings: NatsSettings, name: string): Pr
   try {
     nc = await connect({ servers: settings.url, name, maxReconnectAttempts: -1, reconnectTimeWait: 1000 });
   } catch (error) {
-    throw new Error(`cannot reach NATS at ${settings.url}: ${(error as Error).message}. Start nats-server with JetStream (-js); see README.`);
+    throw new Error(`cannot reach NATS at ${settings.url}: ${errorMessage(error)}. Start nats-server with JetStream (-js); see README.`);
   }
   let jsm: JetStreamManager;
   try {
     jsm = await jetstreamManager(nc);
   } catch (error) {
     await nc.close();
-    throw new Error(`NATS at ${settings.url} has no JetStream (${(error as Error).message}): start nats-server with -js`);
+    throw new Error(`NATS at ${settings.url} has no JetStream (${errorMessage(error)}): start nats-server with -js`);
   }
   return { nc, js: jetstream(nc), jsm, settings };
 }
@@ -50,12 +51,12 @@ export async function ensureEventStream(handle: JetStreamHandle): Promise<void> 
     const missing = subjects.filter((s) => !info.config.subjects?.includes(s));
     if (missing.length) await jsm.streams.update(settings.stream, { ...info.config, subjects: [...(info.config.subjects ?? []), ...missing] });
   } catch (error) {
-    if (!/stream not found/i.test((error as Error).message)) throw error;
+    if (!/stream not found/i.test(errorMessage(error))) throw error;
     try {
       await jsm.streams.add(config);
     } catch (addError) {
       // Another service created it at the same moment; anything else is real.
-      if (!/already in use|exists/i.test((addError as Error).message)) throw addError;
+      if (!/already in use|exists/i.test(errorMessage(addError))) throw addError;
     }
   }
 }
@@ -89,7 +90,7 @@ export async function ensureDurable(handle: JetStreamHandle, durable: string, wi
   try {
     existing = (await handle.jsm.consumers.info(handle.settings.stream, durable)).config;
   } catch (error) {
-    if (!/consumer not found/i.test((error as Error).message)) throw error;
+    if (!/consumer not found/i.test(errorMessage(error))) throw error;
     await handle.jsm.consumers.add(handle.settings.stream, config);
     return;
   }

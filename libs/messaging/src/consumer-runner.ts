@@ -1,4 +1,4 @@
-import { InvalidEventError, parseEvent, type AssayEvent } from '@assay/contracts';
+import { errorMessage, InvalidEventError, parseEvent, type AssayEvent } from '@assay/contracts';
 import { isInfrastructureOutage } from '@assay/event-store';
 import type { JsMsg } from '@nats-io/jetstream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -94,7 +94,7 @@ export class DurableConsumerRunner {
         }
       } catch (error) {
         if (this.stopped) break;
-        this.spec.logger.warn(`consumer ${this.durable}: ${(error as Error).message}; re-subscribing in 1 s`);
+        this.spec.logger.warn(`consumer ${this.durable}: ${errorMessage(error)}; re-subscribing in 1 s`);
         await this.pause(1000);
       }
     }
@@ -121,7 +121,7 @@ export class DurableConsumerRunner {
     try {
       event = parseEvent(JSON.parse(payload), subject);
     } catch (error) {
-      const reason = error instanceof InvalidEventError ? error.reason : `not JSON: ${(error as Error).message}`;
+      const reason = error instanceof InvalidEventError ? error.reason : `not JSON: ${errorMessage(error)}`;
       await this.terminate(msg, subject, null, reason, payload);
       return;
     }
@@ -136,7 +136,7 @@ export class DurableConsumerRunner {
       } catch (error) {
         const deliveries = msg.info.deliveryCount;
         const decision = decideAfterFailure(error, deliveries, outageRetries, this.options);
-        const message = error instanceof Error ? error.message : String(error);
+        const message = errorMessage(error);
         if (decision.action === 'give-up') {
           await this.terminate(msg, subject, event, decision.reason, payload);
         } else if (decision.action === 'wait-for-infrastructure') {
@@ -158,7 +158,7 @@ export class DurableConsumerRunner {
       await msg.ackAck();
     } catch (error) {
       // The effects committed; a redelivery finds the message processed and does nothing again.
-      this.spec.logger.warn(`${subject} ${event.id}: ack not confirmed (${(error as Error).message}); a redelivery will be a no-op`);
+      this.spec.logger.warn(`${subject} ${event.id}: ack not confirmed (${errorMessage(error)}); a redelivery will be a no-op`);
     }
   }
 
@@ -170,7 +170,7 @@ export class DurableConsumerRunner {
         await this.spec.deadLetter({ consumer: this.durable, subject, messageId, reason, payload, event });
         break;
       } catch (error) {
-        const message = (error as Error).message;
+        const message = errorMessage(error);
         if (isInfrastructureOutage(error)) {
           const delay = outageDelayMs(outageRetries + 1, this.options);
           if (outageRetries % 6 === 0) this.spec.logger.warn(`dead letter for ${subject} not recorded yet (${message}); trying again in ${delay} ms`);
@@ -195,7 +195,7 @@ export class DurableConsumerRunner {
       msg.working();
     } catch (error) {
       // A closed connection: the server redelivers after the ack wait, and the effects are idempotent.
-      this.spec.logger.warn(`heartbeat for ${msg.subject} failed: ${(error as Error).message}`);
+      this.spec.logger.warn(`heartbeat for ${msg.subject} failed: ${errorMessage(error)}`);
     }
   }
 

@@ -1,5 +1,6 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { errorMessage } from '@assay/contracts';
 
 /**
  * Real-time per-run log files, readable while the run goes on: `<runDir>/logs/<service>.log`, one
@@ -12,14 +13,22 @@ export class RunLog {
 
   constructor(private readonly service: string) {}
 
+  /** Files that could not be written, said once each: a log line must not fail the work it reports. */
+  private readonly unwritable = new Set<string>();
+
   write(runDir: string, message: string): void {
     const file = join(runDir, 'logs', `${this.service}.log`);
-    if (!this.known.has(file)) {
-      mkdirSync(dirname(file), { recursive: true });
-      this.known.add(file);
-    }
-    const line = `[${new Date().toISOString()}] ${message}\n`;
-    appendFileSync(file, line);
     process.stdout.write(`${this.service}: ${message}\n`);
+    if (this.unwritable.has(file)) return;
+    try {
+      if (!this.known.has(file)) {
+        mkdirSync(dirname(file), { recursive: true });
+        this.known.add(file);
+      }
+      appendFileSync(file, `[${new Date().toISOString()}] ${message}\n`);
+    } catch (error) {
+      this.unwritable.add(file);
+      process.stdout.write(`${this.service}: cannot write the run log ${file} (${errorMessage(error)}); its lines go to this output only\n`);
+    }
   }
 }

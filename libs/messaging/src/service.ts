@@ -13,6 +13,7 @@ import { healthSubject, natsSettings, wireSubject } from './nats-config';
 import { ProgressReporter } from './progress-reporter';
 import { JetStreamPublisher } from './publisher';
 import { RunLog } from './run-log';
+import { errorMessage } from '@assay/contracts';
 
 /** What every service knows about itself; injected into consumers. */
 export class ServiceInfo {
@@ -119,8 +120,11 @@ export async function runService(opts: ServiceOptions): Promise<void> {
   if (opts.http) {
     const http = await NestFactory.create(module, { logger: ['error', 'warn', 'log'] });
     await opts.http.configure?.(http);
-    http.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
+    // Before connecting: the microservice builds its handlers, filters included, when connected;
+    // a filter added later never applies, and every error would reach the consumer as a bare
+    // "Internal server error" (a PoisonMessageError retried as if it could pass).
     http.useGlobalFilters(new PassThroughRpcFilter());
+    http.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
     await http.startAllMicroservices();
     await http.listen(opts.http.port, '127.0.0.1');
     logger.log(`HTTP on http://127.0.0.1:${opts.http.port}`);
@@ -150,8 +154,8 @@ export async function runService(opts: ServiceOptions): Promise<void> {
 
 /** main.ts of every service: run, or say why it could not start and exit non-zero. */
 export function startService(opts: ServiceOptions): void {
-  runService(opts).catch((error: Error) => {
-    console.error(`${opts.service} failed to start: ${error.message}`);
+  runService(opts).catch((error: unknown) => {
+    console.error(`${opts.service} failed to start: ${errorMessage(error)}`);
     process.exit(1);
   });
 }

@@ -16,3 +16,4 @@ export {
 } from './replace-directory';
 export { renderReview, entityDir, groupDir, itemFileName } from './layout';
 export { hashTree, TreeHasher } from './tree-hash';
+export { outputNotWritable } from './unwritable';

@@ -1,4 +1,5 @@
 import type { MethodScores, ReviewLine, ScoreSummary } from '../../evaluation/src/types';
+import { preflightWarningsLine } from '@assay/evaluation';
 import { compareStrings, compareWorstFirst } from './format';
 import { encodePathSegment } from './path-segment';
 import type { PredictionRow, RunReport } from './types';
@@ -104,6 +105,12 @@ export function baselinesByName(report: RunReport): MethodScores[] {
 
 type Verdict = Exclude<ReviewLine['status'], 'todo'>;
 const STATUS_RANK: Record<Verdict, number> = { pass: 0, warn: 1, fail: 2 };
+
+/** The evaluator's checklist, plus a line for the pre-flight's warnings when there were any. */
+export function runReview(report: Pick<RunReport, 'evaluation' | 'warnings'>): ReviewLine[] {
+  const review = report.evaluation.review;
+  return report.warnings.length > 0 ? [...review, preflightWarningsLine(report.warnings)] : review;
+}
 
 /**
  * review.txt: one line per check in the evaluator's order, a one-line verdict over them, then the

@@ -17,6 +17,7 @@ import {
   groupDir,
   groupsWorstFirst,
   renderReview,
+  runReview,
   sortRows,
   SUMMARY_FILE,
   worstEntity,
@@ -219,13 +220,14 @@ export function renderReadmeSorted(report: RunReport, sortedRows: readonly Predi
     `${title}\n${'='.repeat(title.length)}\n`,
     section('PURPOSE', report.purpose?.trim() ? report.purpose.trim() : '(not stated: set `purpose` in the experiment config)'),
     section('SCOPE', scopeSection(report)),
+    ...(report.warnings.length > 0 ? [section('WARNINGS (read before the results)', report.warnings.map((w) => `- ${w}`).join('\n'))] : []),
     section('MODEL', modelSection(report)),
     section('KEY RESULTS (test split)', resultsSection(report)),
     section('WHAT THE METRICS MEAN', definitionsSection(report)),
     section('PREFIX CACHE', cacheSection(report)),
     section('NAVIGATION', navigationSection(report, sortedRows)),
     section('COMPARISON CONTEXT', comparisonSection(report)),
-    section('REVIEW', renderReview(report.evaluation.review)),
+    section('REVIEW', renderReview(runReview(report))),
   ];
   return parts.join('\n');
 }

@@ -227,6 +227,30 @@ describe('writeRunDirectory', () => {
     ]);
   });
 
+  it('given no pre-flight warnings, then README.txt has no WARNINGS section and review.txt no warnings line', async () => {
+    expect(report.warnings).toEqual([]);
+    expect(await readFile(join(dir, 'README.txt'), 'utf8')).not.toContain('WARNINGS');
+    expect(await readFile(join(dir, 'review.txt'), 'utf8')).not.toContain('Pre-flight warnings');
+  });
+
+  it('given data warnings from the pre-flight, then README.txt lists them before the results and review.txt has a warn line for them', async () => {
+    const warnings = [
+      'data/responses.csv: 2 value(s) outside their item\'s [min, max] (kept as is): line 3 entity "e1", group "g", item "q": 9 not in [1, 5]; line 7 entity "e2", group "g", item "q": 0 not in [1, 5]',
+      'data/profiles.csv: 1 entit(y/ies) have no observation (nothing to evaluate them on): "e9"',
+    ];
+    const warned = { ...report, warnings };
+    const out = mkdtempSync(join(tmpdir(), 'assay-warned-'));
+    await writeRunDirectory(warned, out);
+    const readme = await readFile(join(out, 'README.txt'), 'utf8');
+    expect(readme).toContain(`WARNINGS (read before the results)\n----------------------------------\n- ${warnings[0]}\n- ${warnings[1]}\n`);
+    expect(readme.indexOf('WARNINGS (read')).toBeLessThan(readme.indexOf('KEY RESULTS'));
+    const review = (await readFile(join(out, 'review.txt'), 'utf8')).trimEnd().split('\n');
+    expect(review[review.length - 2]).toBe(`[WARN] Pre-flight warnings (data, split, config) — 2 warning(s), read them before trusting the numbers: (1) ${warnings[0]} (2) ${warnings[1]}`);
+    expect(review[review.length - 1]).toMatch(/^OVERALL: (WARN|FAIL) — /);
+    expect(readme).toContain(`[WARN] Pre-flight warnings (data, split, config) — 2 warning(s)`);
+    await rm(out, { recursive: true, force: true });
+  });
+
   it('renders a README that names the worst group and entity, baselines and direction', async () => {
     const readme = await readFile(join(dir, 'README.txt'), 'utf8');
     expect(readme).toBe(renderReadme(report));

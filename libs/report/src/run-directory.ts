@@ -24,6 +24,7 @@ import {
   groupsWorstFirst,
   itemFileName,
   renderReview,
+  runReview,
   sortRows,
   SUMMARY_FILE,
 } from './layout';
@@ -331,7 +332,7 @@ async function writeTree(
   await put('config.json', canonicalJson(report.config));
   await put('metadata.json', canonicalJson(report.metadata));
   await put('metrics.json', canonicalJson(metricsJson(report)));
-  await put('review.txt', renderReview(ev.review));
+  await put('review.txt', renderReview(runReview(report)));
 
   // predictions.parquet: small rows, one pass.
   const predictions = await ParquetFileWriter.open(join(dir, 'predictions.parquet'), PREDICTIONS_COLUMNS);

@@ -108,6 +108,8 @@ export interface RunReport {
   config: Record<string, unknown>;
   /** Written as-is to metadata.json (code version, timestamps taken from events, hosts, hashes, warnings). */
   metadata: Record<string, unknown>;
+  /** What the pre-flight warned about (data, split, config, prompt length), said in README.txt and review.txt. */
+  warnings: string[];
   scope: RunScope;
   model: RunModel;
   purpose: string | null;

@@ -1,5 +1,5 @@
 import { resolveCodeVersion } from '@assay/config';
-import { parseEvent, type AssayEvent } from '@assay/contracts';
+import { parseEvent, type AssayEvent, errorMessage } from '@assay/contracts';
 import { EventStore } from '@assay/event-store';
 import { connectJetStream, healthSubject, logicalSubject, natsSettings, wireSubject, type JetStreamHandle } from '@assay/messaging';
 import { join } from 'node:path';
@@ -36,7 +36,7 @@ export async function openNats(): Promise<JetStreamHandle> {
   try {
     return await connectJetStream(natsSettings(), 'assay-cli');
   } catch (error) {
-    throw new CliError((error as Error).message, 3);
+    throw new CliError(errorMessage(error), 3);
   }
 }
 
@@ -67,7 +67,7 @@ export async function openStore(): Promise<EventStore> {
   try {
     return await EventStore.open({ poolSize: 2 });
   } catch (error) {
-    throw new CliError((error as Error).message, 3);
+    throw new CliError(errorMessage(error), 3);
   }
 }
 

@@ -1,4 +1,5 @@
 import { CliError } from './nats-session';
+import { errorMessage } from '@assay/contracts';
 
 function reporterUrl(): string {
   return (process.env.ASSAY_REPORTER_URL ?? `http://127.0.0.1:${process.env.ASSAY_HTTP_PORT ?? '3000'}`).replace(/\/+$/, '');
@@ -29,7 +30,7 @@ async function call<T>(method: 'GET' | 'POST', path: string, what: string): Prom
   try {
     response = await fetch(`${reporterUrl()}${path}`, { method, headers });
   } catch (error) {
-    throw new CliError(`the reporter does not answer at ${reporterUrl()} (${(error as Error).message}); start the services with 'npm run up'`, 3);
+    throw new CliError(`the reporter does not answer at ${reporterUrl()} (${errorMessage(error)}); start the services with 'npm run up'`, 3);
   }
   const text = await response.text();
   let body: unknown;
@@ -71,7 +72,7 @@ export async function replayCommand(identity: string | undefined, opts: { all: b
       // One identity: fail as is. --all: say which failed, go on with the rest, exit non-zero.
       if (!opts.all || (error instanceof CliError && error.exitCode === 3)) throw error;
       failed += 1;
-      process.stderr.write(`${(error as Error).message}\n`);
+      process.stderr.write(`${errorMessage(error)}\n`);
     }
   }
   if (failed > 0) throw new CliError(`${failed} of ${identities.length} replays failed`, 1);

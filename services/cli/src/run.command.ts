@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { checkServicesRunning, CliError, cliCodeVersion, eventsOn, openNats, openStore } from './nats-session';
 import { newProgress, progressLine, type ProgressState } from './progress-view';
+import { plannerWarnings } from './run-warnings';
 
 export interface RunOptions {
   force: boolean;
@@ -165,6 +166,7 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
             identity = event.data.identity;
             attempt = event.data.attempt;
             err(`started ${identity} attempt ${attempt} → ${event.data.runDir}`);
+            for (const w of plannerWarnings(event.data.warnings, warnings)) err(`warning: ${w}`);
             if (event.data.previousFailure) err(`note: attempt ${event.data.previousFailure.attempt} failed at ${event.data.previousFailure.stage}: ${event.data.previousFailure.error}`);
             err(`live log: tail -f '${event.data.runDir}/logs/'*.log`);
             break;

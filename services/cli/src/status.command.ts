@@ -1,13 +1,14 @@
 import { EventStore, EVENT_COLUMNS, toStoredEvent, type EventRow } from '@assay/event-store';
 import { foldRegistry, REGISTRY_EVENT_TYPES, type RegistryEntry } from '@assay/experiments';
 import { CliError } from './nats-session';
+import { errorMessage } from '@assay/contracts';
 
 export async function loadRegistry(): Promise<RegistryEntry[]> {
   let store: EventStore;
   try {
     store = await EventStore.open({ poolSize: 1 });
   } catch (error) {
-    throw new CliError((error as Error).message, 3);
+    throw new CliError(errorMessage(error), 3);
   }
   try {
     const rows = await store.read((sql) =>

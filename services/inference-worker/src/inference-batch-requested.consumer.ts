@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type ModelCallSettings } from '@assay/contracts';
+import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type ModelCallSettings, errorMessage } from '@assay/contracts';
 import { EventStore, isProcessed, readStream } from '@assay/event-store';
 import { EntityPipeline, MetricsServerQueue, openAiModelClient, runBatch, type ModelClient } from '@assay/inference';
 import { ProgressReporter, RunLog } from '@assay/messaging';
@@ -45,7 +45,7 @@ export class InferenceBatchRequestedConsumer {
         {
           stream,
           expected: 'any',
-          events: [createEvent('inference.failed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, error: (error as Error).message }, causedBy(event, stream, 'inference-worker', this.info.codeVersion))],
+          events: [createEvent('inference.failed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, error: errorMessage(error) }, causedBy(event, stream, 'inference-worker', this.info.codeVersion))],
         },
       ]);
       return;

@@ -2,7 +2,8 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type EvaluationCompleted } from '@assay/contracts';
 import { EventStore } from '@assay/event-store';
-import { RunLog } from '@assay/messaging';
+import { PoisonMessageError, RunLog } from '@assay/messaging';
+import { outputNotWritable } from '@assay/report';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 import { ReportBuilder } from './report-builder';
 
@@ -25,7 +26,11 @@ export class EvaluationCompletedConsumer {
     const began = performance.now();
     // Written before the transaction: a crash here means a redelivery rebuilds the same bytes.
     // Always the latest round: a late event of an older round must not bring its numbers back.
-    const built = await this.builder.build(identity);
+    const built = await this.builder.build(identity).catch((error: unknown) => {
+      // Permissions or a full disk do not change on redelivery: fail the run at the report stage now.
+      const unwritable = outputNotWritable(error, `the run directory of ${identity}`);
+      throw unwritable === null ? error : new PoisonMessageError(unwritable);
+    });
     const { attempt, round } = built;
     const stream = experimentStream(identity);
     const ctx = causedBy(event, stream, 'reporter', this.info.codeVersion);

@@ -1,13 +1,16 @@
-import { Controller } from '@nestjs/common';
+import { Controller, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { experimentStream, Subjects, type ExperimentCompleted, type ExperimentFailed, type ExperimentStarted } from '@assay/contracts';
 import { EventStore, readStream } from '@assay/event-store';
 import { OnEvent } from '@assay/messaging/nest';
+import { outputNotWritable } from '@assay/report';
 import { ReportBuilder } from './report-builder';
 
 /** Keeps outputs/<method>/registry.json in step with the log whenever a run ends. */
 @Controller()
 export class ExperimentFinishedConsumer {
+  private readonly logger = new Logger(ExperimentFinishedConsumer.name);
+
   constructor(
     private readonly store: EventStore,
     private readonly builder: ReportBuilder,
@@ -15,7 +18,7 @@ export class ExperimentFinishedConsumer {
 
   @OnEvent(Subjects['experiment.completed'], { concurrency: 1 })
   async onExperimentCompleted(@Payload() event: ExperimentCompleted): Promise<void> {
-    await this.builder.writeRegistry(event.data.runDir);
+    await this.refreshRegistry(event.data.runDir);
   }
 
   @OnEvent(Subjects['experiment.failed'], { concurrency: 1 })
@@ -25,6 +28,20 @@ export class ExperimentFinishedConsumer {
     const started = (await this.store.read((sql) => readStream(sql, experimentStream(identity), { types: ['experiment.started'] }))).find(
       (e) => (e.data as ExperimentStarted['data']).attempt === attempt,
     ) as unknown as ExperimentStarted | undefined;
-    if (started) await this.builder.writeRegistry(started.data.runDir);
+    if (started) await this.refreshRegistry(started.data.runDir);
+  }
+
+  /**
+   * registry.json is a projection of the log, rewritten whenever a run ends: an output folder
+   * that cannot be written is said once and the message acked, not retried for minutes.
+   */
+  private async refreshRegistry(runDir: string): Promise<void> {
+    try {
+      await this.builder.writeRegistry(runDir);
+    } catch (error) {
+      const unwritable = outputNotWritable(error, 'registry.json');
+      if (unwritable === null) throw error;
+      this.logger.error(`${unwritable} (not retried; it is rewritten when the next run in this output_root ends)`);
+    }
   }
 }

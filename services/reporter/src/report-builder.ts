@@ -1,5 +1,5 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { AssayEvent, experimentStream, requestStream, type AnyEnvelope, type ExperimentStarted } from '@assay/contracts';
+import { AssayEvent, errorMessage, experimentStream, requestStream, type AnyEnvelope, type ExperimentStarted } from '@assay/contracts';
 import { EventStore, EVENT_COLUMNS, findInStream, readStream, toStoredEvent, type EventRow, type StoredEvent } from '@assay/event-store';
 import {
   assembleRunReport,
@@ -51,7 +51,7 @@ export class ReportBuilder implements OnApplicationBootstrap {
    */
   onApplicationBootstrap(): void {
     this.recoverAll().catch((error: unknown) =>
-      this.logger.error(`could not clean up after killed builds on start: ${error instanceof Error ? error.message : String(error)} (each run is still cleaned up before its next build)`),
+      this.logger.error(`could not clean up after killed builds on start: ${errorMessage(error)} (each run is still cleaned up before its next build)`),
     );
   }
 
@@ -138,7 +138,7 @@ export class ReportBuilder implements OnApplicationBootstrap {
       // The previous tree (~35k files on a full run) is deleted after the build returns.
       if (oldDir !== null) this.beingRemoved.add(oldDir);
       oldRemoved
-        .catch((error: unknown) => this.logger.error(`could not delete the previous tree of ${runDir}: ${(error as Error).message} (the next build or start removes it)`))
+        .catch((error: unknown) => this.logger.error(`could not delete the previous tree of ${runDir}: ${errorMessage(error)} (the next build or start removes it)`))
         .finally(() => oldDir !== null && this.beingRemoved.delete(oldDir));
       return { identity, attempt: chosen, round, runDir, files: files.length, treeHash, summary: evaluationSummary(report.evaluation, report.cache, round) };
     } finally {

@@ -213,6 +213,7 @@ export function makeRunReport(options: ReportOptions): RunReport {
     configYaml: `method: ${method}\nmodel:\n  id: Qwen/Qwen2.5-7B-Instruct\n  temperature: 0\n`,
     config: { method, model: { id: 'Qwen/Qwen2.5-7B-Instruct', temperature: 0 } },
     metadata: { codeVersion: 'abc1234', identity: '3f2a9c1d_abc1234', startedAt: '2025-01-01T00:00:00.000Z', warnings: [] },
+    warnings: [],
     scope: {
       dataFiles: [
         { role: 'responses', path: 'data/responses.csv', sha256: 'a'.repeat(64) },

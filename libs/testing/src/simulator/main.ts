@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startSimulator } from './simulator';
 import { GPU_LIKE_LATENCY, ZERO_LATENCY, type LatencyModel } from './scheduler';
+import { errorMessage } from '@assay/contracts';
 
 /**
  * `node dist/libs/testing/src/simulator/main.js --port 8011 --model sim/llm-8b --latency gpu`
@@ -84,6 +85,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`simulator: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`simulator: ${errorMessage(error)}`);
   process.exit(1);
 });

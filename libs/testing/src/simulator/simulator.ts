@@ -18,6 +18,7 @@ import {
 import { deterministicResponder, type Responder } from './responder';
 import { Scheduler, ZERO_LATENCY, type LatencyModel } from './scheduler';
 import { tokenStrings, tokenize, truncateToTokens } from './tokenizer';
+import { errorMessage } from '@assay/contracts';
 
 /**
  * An OpenAI-compatible server that answers like vLLM (same routes, bodies, errors, usage and
@@ -494,6 +495,3 @@ function uuidHex(): string {
   return randomUUID().replace(/-/g, '');
 }
 
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
