@@ -245,8 +245,10 @@ describe('writeRunDirectory', () => {
     expect(readme).toContain(`WARNINGS (read before the results)\n----------------------------------\n- ${warnings[0]}\n- ${warnings[1]}\n`);
     expect(readme.indexOf('WARNINGS (read')).toBeLessThan(readme.indexOf('KEY RESULTS'));
     const review = (await readFile(join(out, 'review.txt'), 'utf8')).trimEnd().split('\n');
-    expect(review[review.length - 2]).toBe(`[WARN] Pre-flight warnings (data, split, config) — 2 warning(s), read them before trusting the numbers: (1) ${warnings[0]} (2) ${warnings[1]}`);
-    expect(review[review.length - 1]).toMatch(/^OVERALL: (WARN|FAIL) — /);
+    // The last check comes just before the verdict; the researcher's to-dos follow it.
+    const verdict = review.findIndex((line) => line.startsWith('OVERALL: '));
+    expect(review[verdict - 1]).toBe(`[WARN] Pre-flight warnings (data, split, config) — 2 warning(s), read them before trusting the numbers: (1) ${warnings[0]} (2) ${warnings[1]}`);
+    expect(review[verdict]).toMatch(/^OVERALL: (WARN|FAIL) — /);
     expect(readme).toContain(`[WARN] Pre-flight warnings (data, split, config) — 2 warning(s)`);
     await rm(out, { recursive: true, force: true });
   });
