@@ -1,8 +1,10 @@
 import { z } from 'zod';
 
 /**
- * Live progress (seed §16) on core NATS `progress.<identity>`: for eyes only, never in the log.
- * Messages carry deltas so several workers can report without coordinating.
+ * Live progress on core NATS `progress.<identity>`: for eyes only, never in the log. Messages
+ * carry deltas so several workers can report without coordinating. `promptsDone` and
+ * `inferenceFailures` count prompts whose batch outcome was committed (not a duplicate), so a
+ * redelivered batch is never counted twice; `retries` are live.
  */
 export const ProgressUpdate = z
   .object({
@@ -14,6 +16,7 @@ export const ProgressUpdate = z
     retries: z.number().int().nonnegative(),
     inferenceFailures: z.number().int().nonnegative(),
     parseFailures: z.number().int().nonnegative(),
+    /** Something the people following the run should know, e.g. that the model server stopped answering. */
     message: z.string().optional(),
   })
   .strict();
