@@ -31,6 +31,12 @@ export async function readAll(sql: Sql, after: bigint, opts: { limit?: number; t
   return rows.map(toStoredEvent);
 }
 
+/** Every event of some types, across streams, in log order (e.g. the registry's events). */
+export async function readEventsOfTypes(sql: Sql, types: readonly string[]): Promise<StoredEvent[]> {
+  const rows = await sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE type = ANY($1::text[]) ORDER BY global_position`, [types]);
+  return rows.map(toStoredEvent);
+}
+
 /** The last position of a stream (0 when it does not exist). */
 export async function streamVersion(sql: Sql, stream: string): Promise<bigint> {
   const [{ version }] = await sql.query<{ version: string }>('SELECT coalesce(max(stream_position), 0) AS version FROM events WHERE stream = $1', [stream]);

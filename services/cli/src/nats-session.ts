@@ -1,4 +1,4 @@
-import { resolveCodeVersion } from '@assay/config';
+import { repoRoot, resolveCodeVersion } from '@assay/config';
 import { parseEvent, type AssayEvent } from '@assay/contracts';
 import { EventStore } from '@assay/event-store';
 import { connectJetStream, healthSubject, logicalSubject, natsSettings, wireSubject, type JetStreamHandle } from '@assay/messaging';
@@ -99,6 +99,6 @@ export async function openStore(): Promise<EventStore> {
 
 /** The CLI's own code version, for a request's metadata (the services compute the identity's). */
 export function cliCodeVersion(): string {
-  const root = join(__dirname, '..', '..', '..', '..');
+  const root = repoRoot(__dirname);
   return resolveCodeVersion(root, join(root, 'dist', 'code-version.txt'));
 }
