@@ -88,19 +88,20 @@ export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.Proce
       };
     },
     async countTokens(text) {
-      const outcome = await withRetries(async () => {
+      const outcome = await withRetries(() => watched(async (hung) => {
+        const timeout = AbortSignal.timeout(settings.requestTimeoutS * 1000);
         const response = await fetch(`${root}/tokenize`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
           body: JSON.stringify({ model: settings.id, prompt: text, add_special_tokens: false }),
-          signal: AbortSignal.timeout(settings.requestTimeoutS * 1000),
+          signal: hung ? AbortSignal.any([timeout, hung]) : timeout,
         });
         if (response.status === 404) return null; // a server without /tokenize (not vLLM)
         if (!response.ok) throw Object.assign(new Error(`/tokenize answered ${response.status}: ${(await response.text()).slice(0, 200)}`), { status: response.status });
         const count = ((await response.json()) as { count?: unknown }).count;
         if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new Error(`/tokenize answered without a token count: ${JSON.stringify(count)}`);
         return count;
-      }, TOKENIZE_RETRY);
+      }), TOKENIZE_RETRY);
       if (outcome.error) {
         hooks.onWarning?.(`prefix token count unavailable after ${outcome.attempts} attempt(s), recorded as null: ${outcome.error.message}`);
         return null;

@@ -45,7 +45,7 @@ export interface RunOutcome {
   exitCode: number;
 }
 
-/** A frozen server must not hold a stall report up: the probe's own answer comes within this. */
+/** A frozen server must not hold a stall report up: the probe waits at most this (and half the stall threshold). */
 const MODEL_PROBE_TIMEOUT_MS = 5000;
 /** Exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells report it. */
 export const INTERRUPTED_EXIT = 130;
@@ -172,7 +172,7 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
       const stage = state.stage;
       const [services, probe] = await Promise.all([
         pingServices(handle, { attempts: 2, timeoutMs: 2000, pauseMs: 250 }),
-        stage === 'inference' ? probeServer(config.model.base_url, MODEL_PROBE_TIMEOUT_MS) : Promise.resolve(null),
+        stage === 'inference' ? probeServer(config.model.base_url, Math.min(MODEL_PROBE_TIMEOUT_MS, stallAfterS * 500)) : Promise.resolve(null),
       ]);
       if (!state) return;
       const at = Date.now();
