@@ -51,4 +51,38 @@ describe('a frozen model server (e2e)', () => {
     // The reader returns INT64 as { $bigint: '4' }.
     expect(raw.some((r) => Number((r.attempts as { $bigint: string }).$bigint) > 1)).toBe(true);
   });
+
+  it('with no worker left, says so instead of an ETA; Ctrl-C leaves the run going (exit 130); a new `assay run` attaches from the log\'s count', async () => {
+    const { path } = writeConfig(stack, 'e2e-noworker', { model: { concurrency: 1 }, smoke: { enabled: false } });
+    const run = stack.cliLive(['run', path, '--stall-after', '2']);
+    await run.waitFor(/\[full\] [1-9]\d*\/\d+ \(/); // a batch committed
+    const worker = stack.processes.get('worker-1')!;
+    worker.kill('SIGKILL');
+    await new Promise((r) => worker.once('exit', r));
+    await run.waitFor(/no inference-worker is running \(none answers a health ping\)/);
+    expect(run.stderr()).not.toMatch(/ETA 0s/);
+    run.child.kill('SIGINT');
+    const interrupted = await run.done;
+    expect(interrupted.code).toBe(130);
+    const identity = /started (\S+) attempt 1/.exec(interrupted.stderr)![1];
+    expect(interrupted.stderr).toContain(`interrupted: ${identity} attempt 1 goes on without this terminal.`);
+    expect(interrupted.stderr).toContain(`assay status ${identity.slice(0, 8)}`);
+    expect(interrupted.stderr).toContain(`assay cancel ${identity.slice(0, 8)}`);
+    const committed = Number(/\[full\] (\d+)\/\d+ \(/.exec(interrupted.stderr.split('\n').reverse().find((l) => /\[full\] \d+\/\d+ \(/.test(l))!)![1]);
+
+    const replacement = stack.start('inference-worker', 'worker-2');
+    await new Promise<void>((resolve) => {
+      let seen = '';
+      replacement.stdout!.on('data', (c: Buffer) => {
+        seen += c.toString();
+        if (/ ready \(code /.test(seen)) resolve();
+      });
+    });
+    const attached = await stack.cli(['run', path]);
+    if (attached.code !== 0) throw new Error(`assay run exited ${attached.code}:\n${attached.stderr}`);
+    expect(attached.stderr).toMatch(/already running \(attempt 1, .*\): attaching/);
+    // Its first progress line starts from the prompts already committed, not from 0.
+    const first = attached.stderr.split('\n').find((l) => /^\[full\] \d+\//.test(l))!;
+    expect(Number(/^\[full\] (\d+)\//.exec(first)![1])).toBeGreaterThanOrEqual(committed);
+  });
 });
