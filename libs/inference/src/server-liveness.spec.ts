@@ -69,9 +69,10 @@ describe('server liveness', () => {
     expect(a.signal().aborted).toBe(false);
   });
 
-  it('given a server known not to answer, fails new calls at once (after a probe) instead of letting them hang, until it answers again', async () => {
+  it('given a server known not to answer, fails new calls at once instead of letting them hang, and uses it again once a probe gets an answer', async () => {
     let answering = false;
-    const { liveness, advance } = watch(async () => (answering ? alive() : silent()));
+    const probe = jest.fn(async () => (answering ? alive() : silent()));
+    const { liveness, advance } = watch(probe);
     void liveness.track(pendingCall().call).catch(() => undefined);
     advance(1500);
     await liveness.check();
@@ -79,9 +80,14 @@ describe('server liveness', () => {
     const never = jest.fn(() => new Promise<string>(() => undefined));
     await expect(liveness.track(never)).rejects.toThrow(/not sent: GET http:\/\/gpu:8000\/health got no answer/);
     expect(never).not.toHaveBeenCalled();
+    await new Promise((r) => setImmediate(r)); // the probe that call started: still silent
+    expect(liveness.notAnswering).toMatch(/no answer/);
     answering = true;
-    await expect(liveness.track(async () => 'back')).resolves.toBe('back');
+    // This call fails too, but starts a probe that finds the server back.
+    await expect(liveness.track(never)).rejects.toBeInstanceOf(ServerUnresponsiveError);
+    await new Promise((r) => setImmediate(r));
     expect(liveness.notAnswering).toBeNull();
+    await expect(liveness.track(async () => 'back')).resolves.toBe('back');
   });
 
   it('reads its thresholds from the environment and names a bad value', () => {

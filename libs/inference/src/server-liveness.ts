@@ -81,8 +81,9 @@ interface Outstanding {
  * calls would otherwise wait for their full request timeout, minutes per prompt slot with
  * retries). While calls are outstanding past `stallAfterMs` and no call has been answered in that
  * time, it probes the server; if the probe gets no answer, every outstanding call is aborted with
- * a retryable ServerUnresponsiveError, and later calls fail the same way at once (after a probe)
- * until the server answers again, so retries run out in bounded time. A slow but alive server
+ * a retryable ServerUnresponsiveError, and later calls fail the same way at once (each starting
+ * a probe in the background if none runs) until the server answers again, so retries run out in
+ * backoff time, not in request timeouts. A slow but alive server
  * (a long GPU queue) answers the probe, and its calls keep their full request timeout.
  */
 export class ServerLiveness {
@@ -120,8 +121,10 @@ export class ServerLiveness {
   /** Runs one call under watch; the call must honour the signal. */
   async track<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     if (this.unresponsive !== null) {
-      const outcome = await this.probeOnce();
-      if (!outcome.answered) throw this.error(`not sent: ${outcome.reason}`);
+      // Fail at once (the caller's retries back off), and look again in the background: a server
+      // that answers again is used again from the next call on.
+      void this.probeOnce();
+      throw this.error(`not sent: ${this.unresponsive}`);
     }
     const entry: Outstanding = { startedAt: this.now(), controller: new AbortController() };
     this.outstanding.add(entry);
