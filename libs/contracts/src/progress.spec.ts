@@ -43,6 +43,10 @@ describe('diagnosing a stalled run', () => {
     expect(diagnoseStall(healthy).pop()).toBe('every service and the model server answer (/health answered in 4 ms): slow, not stuck, as far as can be told');
   });
 
+  it('given a long evaluation with the evaluator answering, says it is slow, not stuck', () => {
+    expect(diagnoseStall({ ...healthy, stage: 'evaluation', modelServer: null }).pop()).toBe('the evaluator answers health pings: slow, not stuck, as far as can be told');
+  });
+
   it('given no progress report since following began, says so', () => {
     expect(diagnoseStall({ ...healthy, lastReport: null })).toContain('no service has reported progress on this run since it was followed');
   });

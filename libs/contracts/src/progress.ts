@@ -66,6 +66,10 @@ export function diagnoseStall(o: StallObservation): string[] {
   if (o.retriesSinceProgress > 0) lines.push(`${o.retriesSinceProgress} model call retries since the last prompt was done`);
   if (o.lastMessage) lines.push(`${o.lastMessage.source} said ${ago(o.lastMessage.agoS)} ago: ${o.lastMessage.text}`);
   lines.push(o.lastReport ? `last progress report: ${o.lastReport.source}, ${ago(o.lastReport.agoS)} ago` : 'no service has reported progress on this run since it was followed');
-  if (lines.length === 2 && o.stage === 'inference' && o.modelServer?.answered) lines.push(`every service and the model server answer (${o.modelServer.detail}): slow, not stuck, as far as can be told`);
+  // Only the header and the last report: nothing found wrong.
+  if (lines.length === 2) {
+    if (o.stage === 'inference' && o.modelServer?.answered) lines.push(`every service and the model server answer (${o.modelServer.detail}): slow, not stuck, as far as can be told`);
+    else if (o.stage !== 'inference') lines.push(`the ${needed} answers health pings: slow, not stuck, as far as can be told`);
+  }
   return lines;
 }

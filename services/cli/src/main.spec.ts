@@ -39,4 +39,22 @@ describe('assay command line', () => {
   it('given --help, exits 0', () => {
     expect(exitOf(['run', '--help']).code).toBe(0);
   });
+
+  it('given --json and a failure before any outcome (no database), still prints one JSON document on stdout', async () => {
+    const saved = process.env.DATABASE_URL;
+    process.env.DATABASE_URL = 'postgres://postgres@127.0.0.1:1/nowhere';
+    let stdout = '';
+    const out = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((stdout += String(c)), true));
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const code = await new Promise<number>((resolve) => main(['node', 'assay', 'status', '--json'], resolve));
+      expect(code).toBe(3);
+      expect(JSON.parse(stdout)).toMatchObject({ status: 'error', exitCode: 3 });
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+      if (saved === undefined) delete process.env.DATABASE_URL;
+      else process.env.DATABASE_URL = saved;
+    }
+  });
 });

@@ -36,7 +36,13 @@ export function buildProgram(exit: (code: number) => void): Command {
     process.stdout.write(`${version()}\n`);
     throw new CommanderError(0, 'commander.version', version());
   });
-  const run = (action: () => Promise<number>) => action().then(exit, (error: Error) => exit(report(error)));
+  // With --json, scripts get one JSON document on stdout even when the command fails before its outcome.
+  const run = (action: () => Promise<number>, json = false) =>
+    action().then(exit, (error: Error) => {
+      const code = report(error);
+      if (json) process.stdout.write(`${JSON.stringify({ status: 'error', error: error.message, exitCode: code })}\n`);
+      exit(code);
+    });
   program
     .command('run')
     .argument('<config>', 'experiment config (YAML)')
@@ -46,13 +52,13 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--stall-after <seconds>', 'seconds without progress before saying what looks wrong (and again as often)', positiveInt, 45)
     .option('--json', 'print the outcome as one JSON document on stdout (human text stays on stderr)', false)
     .description('request a run and follow it live; prints the run directory last')
-    .action((config: string, o: { force: boolean; smokeOnly: boolean; answerTimeout: number; stallAfter: number; json: boolean }) => run(() => runCommand(config, o)));
+    .action((config: string, o: { force: boolean; smokeOnly: boolean; answerTimeout: number; stallAfter: number; json: boolean }) => run(() => runCommand(config, o), o.json));
   program
     .command('status')
     .argument('[identity]', 'one experiment in detail (an identity or its first characters)')
     .option('--json', 'print the registry (or the one entry) as JSON on stdout', false)
     .description('the registry: what ran, what failed, where')
-    .action((identity: string | undefined, o: { json: boolean }) => run(() => statusCommand(identity, o)));
+    .action((identity: string | undefined, o: { json: boolean }) => run(() => statusCommand(identity, o), o.json));
   program
     .command('replay')
     .argument('[identity]', 'the experiment to rebuild (an identity or its first characters)')
@@ -68,7 +74,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--report-timeout <seconds>', 'how long to wait for the rewritten run directory', positiveInt, 600)
     .option('--json', 'print the outcome (rounds before and after, run directory) as one JSON document on stdout', false)
     .description('score a run again with the current parse/score code, from the log, without model calls; prints the run directory last')
-    .action((identity: string, o: { attempt?: number; reason?: string; answerTimeout: number; reportTimeout: number; json: boolean }) => run(() => reevaluateCommand(identity, o)));
+    .action((identity: string, o: { attempt?: number; reason?: string; answerTimeout: number; reportTimeout: number; json: boolean }) => run(() => reevaluateCommand(identity, o), o.json));
   return program;
 }
 
