@@ -2,11 +2,11 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type ModelCallSettings } from '@assay/contracts';
 import { EventStore, isProcessed, readStream } from '@assay/event-store';
-import { EntityPipeline, livenessFromEnv, MetricsServerQueue, openAiModelClient, probeServer, runBatch, ServerLiveness, type ModelClient } from '@assay/inference';
+import { committedBatchProgress, EntityPipeline, livenessFromEnv, MetricsServerQueue, openAiModelClient, probeServer, runBatch, ServerLiveness, type ModelClient } from '@assay/inference';
 import { ProgressReporter, RunLog } from '@assay/messaging';
+import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 
 type ProgressKey = Parameters<ProgressReporter['add']>[0];
-import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 
 /**
  * inference.batch.requested → the model answers every prompt of one entity (first alone, to
@@ -45,15 +45,15 @@ export class InferenceBatchRequestedConsumer {
     try {
       client = this.clientFor(d.model, runDir, key);
     } catch (error) {
-      await this.store.handle('inference-worker', event.id, async () => [
+      const failed = await this.store.handle('inference-worker', event.id, async () => [
         {
           stream,
           expected: 'any',
           events: [createEvent('inference.failed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, error: (error as Error).message }, causedBy(event, stream, 'inference-worker', this.info.codeVersion))],
         },
-      ]).then((outcome) => {
-        if (!outcome.duplicate) this.progress.add(key, { promptsDone: d.prompts.length, inferenceFailures: d.prompts.length });
-      });
+      ]);
+      const counted = committedBatchProgress(failed, { failedPrompts: d.prompts.length });
+      if (counted) this.progress.add(key, counted);
       return;
     }
     const [prefixTokens, results] = await Promise.all([
@@ -77,9 +77,10 @@ export class InferenceBatchRequestedConsumer {
       ? createEvent('inference.failed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, error: `every prompt failed; first error: ${results[0].error}` }, ctx)
       : createEvent('inference.completed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, prefixTokens, results }, ctx);
     const outcome = await this.store.handle('inference-worker', event.id, async () => [{ stream, expected: 'any', events: [outcomeEvent] }]);
+    const counted = committedBatchProgress(outcome, results);
+    if (counted) this.progress.add(key, counted);
     if (!outcome.duplicate) {
       const failures = results.filter((r) => r.status === 'error').length;
-      this.progress.add(key, { promptsDone: results.length, inferenceFailures: failures });
       const seconds = (performance.now() - began) / 1000;
       this.runLog.write(
         runDir,
