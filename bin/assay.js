@@ -7,5 +7,4 @@ if (!existsSync(main)) {
   console.error(`assay is not built: run 'npm run build' in ${join(__dirname, '..')}`);
   process.exit(2);
 }
-const { buildProgram } = require(main);
-buildProgram((code) => process.exit(code)).parse(process.argv);
+require(main).main(process.argv, (code) => process.exit(code));

@@ -90,6 +90,19 @@ describe('experiment lifecycle, end to end (planner, workers, evaluator, reporte
       expect((await eventsOf(identity, 'experiment.started')).map((e) => e.data.attempt)).toEqual([1, 2]);
       expect((await eventsOf(identity, 'experiment.started'))[1].data.forced).toBe(true);
     });
+
+    it('`assay status` takes a prefix of the identity and prints JSON with --json; `run --json` prints the outcome as one document', async () => {
+      const identity = identityOf(runDirOf(first));
+      const status = await stack.cli(['status', identity.slice(0, 5), '--json']);
+      expectOk(status);
+      expect(JSON.parse(status.stdout)).toMatchObject({ identity, status: 'completed' });
+      const again = await stack.cli(['run', config.path, '--json']);
+      expectOk(again);
+      expect(JSON.parse(again.stdout)).toMatchObject({ status: 'already_completed', identity, runDir: runDirOf(first), exitCode: 0 });
+      const unknown = await stack.cli(['status', 'fffff']);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toContain("no experiment 'fffff' in the registry");
+    });
   });
 
   it('ten identical requests at once make exactly one run; every CLI exits 0 with the same run directory', async () => {
@@ -105,6 +118,8 @@ describe('experiment lifecycle, end to end (planner, workers, evaluator, reporte
     expect(await eventsOf(identity, 'experiment.skipped')).toHaveLength(9);
     expect(results.filter((r) => /started .* attempt 1/.test(r.stderr))).toHaveLength(1);
     for (const r of results.filter((x) => !/started .* attempt 1/.test(x.stderr))) expect(r.stderr).toMatch(/already running .*attaching|already completed/);
+    // Each CLI reacts to its own request's answer only: none attaches twice, none hears the others' answers.
+    for (const r of results) expect((r.stderr.match(/already running|already completed/g) ?? []).length).toBeLessThanOrEqual(1);
   });
 
   it('a request while the identity is running attaches to it and ends with it, same run directory', async () => {

@@ -5,7 +5,7 @@ import { appendToStream, VersionConflictError } from './append';
 import { CheckpointConflictError, readCheckpoint, storeCheckpoint } from './bookkeeping';
 import { EventStore } from './event-store';
 import type { EventPublisher } from './outbox';
-import { countInStream, findInStream, readAll, readStream, streamVersion } from './read';
+import { committedPromptCount, countInStream, findInStream, identitiesStartingWith, readAll, readStream, streamVersion } from './read';
 
 function failed(stream: string, error: string): AnyEnvelope {
   return createEvent(
@@ -160,5 +160,64 @@ describe('EventStore (real Postgres)', () => {
       expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Index Cond: .*COALESCE/);
     });
     await expect(store.read((sql) => countInStream(sql, s, 'evaluation.batch.scored', { attempt: 1, surprise: 'x' } as never))).rejects.toThrow(/data\.surprise: not an indexed field/);
+  });
+
+  it('counts the prompts of committed batch outcomes once per batch, for one attempt and phase (what an attaching CLI starts from)', async () => {
+    const identity = `c${Math.random().toString(16).slice(2, 9)}_test`;
+    const s = experimentStream(identity);
+    const ctx = { stream: s, correlationId: 'c1', causationId: null, producer: 'test', codeVersion: 'test' };
+    const model = { id: 'm', baseUrl: 'http://x/v1', apiKeyEnv: null, temperature: 0, maxTokens: 4, seed: 0, stop: [], guidedJson: false, loraAdapter: null, requestTimeoutS: 60, maxRetries: 0, concurrency: 1 };
+    const ref = (batchId: string, attempt = 1, phase: 'smoke' | 'full' = 'full') => ({ identity, attempt, phase, batchId, entityId: batchId });
+    const requested = (batchId: string, prompts: number, attempt = 1) =>
+      createEvent(
+        'inference.batch.requested',
+        { ...ref(batchId, attempt), index: 0, prefix: 'p', prompts: Array.from({ length: prompts }, (_, i) => ({ promptId: `${batchId}-${i}`, group: 'g', item: 'i', suffix: 's', actual: 1 })), model },
+        ctx,
+      );
+    const result = (promptId: string) => ({ promptId, status: 'ok' as const, outputText: '1', error: null, finishReason: 'stop', promptTokens: 1, completionTokens: 1, cachedTokens: null, latencyMs: 1, attempts: 1 });
+    const completed = (batchId: string, prompts: number, attempt = 1, phase: 'smoke' | 'full' = 'full') =>
+      createEvent('inference.completed', { ...ref(batchId, attempt, phase), worker: 'w', prefixTokens: null, results: Array.from({ length: prompts }, (_, i) => result(`${batchId}-${i}`)) }, ctx);
+    await store.append([
+      {
+        stream: s,
+        expected: 'any',
+        events: [
+          requested('b1', 3),
+          requested('b2', 2),
+          requested('b3', 4),
+          completed('b1', 3),
+          createEvent('inference.failed', { ...ref('b2'), worker: 'w', error: 'every prompt failed' }, ctx),
+          completed('b1', 3), // the same batch committed twice (two workers raced): counted once
+          completed('x1', 5, 2), // another attempt
+          completed('x2', 7, 1, 'smoke'), // another phase
+        ],
+      },
+    ]);
+    await store.read(async (sql) => {
+      expect(await committedPromptCount(sql, s, 1, 'full')).toBe(5);
+      expect(await committedPromptCount(sql, s, 2, 'full')).toBe(5);
+      expect(await committedPromptCount(sql, s, 3, 'full')).toBe(0);
+    });
+  });
+
+  it('finds the identities a prefix begins, from the log, taking the prefix literally', async () => {
+    const tag = Math.random().toString(16).slice(2, 8);
+    const skipped = (identity: string) =>
+      createEvent(
+        'experiment.skipped',
+        { requestId: '11111111-1111-4111-8111-111111111111', identity, reason: 'already_running', attempt: 1, runDir: '/r' },
+        { stream: experimentStream(identity), correlationId: 'c1', causationId: null, producer: 'test', codeVersion: 'test' },
+      );
+    const a = `${tag}aa_test`;
+    const b = `${tag}ab_test`;
+    await store.append([
+      { stream: experimentStream(a), expected: 'any', events: [skipped(a), skipped(a)] },
+      { stream: experimentStream(b), expected: 'any', events: [skipped(b)] },
+    ]);
+    await store.read(async (sql) => {
+      expect(await identitiesStartingWith(sql, `${tag}a`)).toEqual([a, b]);
+      expect(await identitiesStartingWith(sql, `${tag}ab`)).toEqual([b]);
+      expect(await identitiesStartingWith(sql, `${tag}%`)).toEqual([]);
+    });
   });
 });

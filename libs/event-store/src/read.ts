@@ -31,6 +31,12 @@ export async function readAll(sql: Sql, after: bigint, opts: { limit?: number; t
   return rows.map(toStoredEvent);
 }
 
+/** Every event of some types, across streams, in log order (e.g. the registry's events). */
+export async function readEventsOfTypes(sql: Sql, types: readonly string[]): Promise<StoredEvent[]> {
+  const rows = await sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE type = ANY($1::text[]) ORDER BY global_position`, [types]);
+  return rows.map(toStoredEvent);
+}
+
 /** The last position of a stream (0 when it does not exist). */
 export async function streamVersion(sql: Sql, stream: string): Promise<bigint> {
   const [{ version }] = await sql.query<{ version: string }>('SELECT coalesce(max(stream_position), 0) AS version FROM events WHERE stream = $1', [stream]);
@@ -74,4 +80,35 @@ export async function countInStream(sql: Sql, stream: string, type: string, matc
   const { clause, params } = matchClause(match, 3);
   const [{ n }] = await sql.query<{ n: string }>(`SELECT count(*) AS n FROM events WHERE stream = $1 AND type = $2${clause}`, [stream, type, ...params]);
   return Number(n);
+}
+
+/**
+ * Prompts of one attempt and phase whose outcome is committed: every result of an
+ * inference.completed, every prompt of the batch behind an inference.failed. Counted once per
+ * batch, so the number can never pass the plan's total (what an attaching CLI starts from).
+ */
+export async function committedPromptCount(sql: Sql, stream: string, attempt: number, phase: string): Promise<number> {
+  const [{ n }] = await sql.query<{ n: string }>(
+    `WITH outcomes AS (
+       SELECT DISTINCT ON (data->>'batchId') type, data->>'batchId' AS batch_id, data->'results' AS results
+         FROM events
+        WHERE stream = $1 AND type IN ('inference.completed', 'inference.failed') AND (data->>'attempt') = $2 AND (data->>'phase') = $3
+        ORDER BY data->>'batchId', stream_position)
+     SELECT coalesce(sum(CASE WHEN o.type = 'inference.completed' THEN jsonb_array_length(o.results) ELSE jsonb_array_length(r.data->'prompts') END), 0) AS n
+       FROM outcomes o
+       LEFT JOIN events r ON r.stream = $1 AND r.type = 'inference.batch.requested' AND (r.data->>'batchId') = o.batch_id`,
+    [stream, String(attempt), phase],
+  );
+  return Number(n);
+}
+
+/** Identities of experiments (ever started) that begin with `prefix`, sorted; for resolving a short id. */
+export async function identitiesStartingWith(sql: Sql, prefix: string): Promise<string[]> {
+  const rows = await sql.query<{ identity: string }>(
+    `SELECT DISTINCT data->>'identity' AS identity FROM events
+      WHERE type IN ('experiment.started', 'experiment.skipped') AND starts_with(data->>'identity', $1)
+      ORDER BY 1`,
+    [prefix],
+  );
+  return rows.map((r) => r.identity);
 }

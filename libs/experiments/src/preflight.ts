@@ -1,13 +1,10 @@
 import type { ExperimentConfig } from '@assay/config';
+import { serverRoot } from '@assay/inference';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import type { PlannedBatch } from './prepare';
 import { StageError } from './prepare';
 import { errorMessage } from '@assay/contracts';
 
-/** vLLM serves /tokenize beside /v1, at the server root. */
-export function serverRoot(baseUrl: string): string {
-  return baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '');
-}
 
 export interface ServerFacts {
   served: string[];

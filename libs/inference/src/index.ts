@@ -4,3 +4,4 @@ export * from './retry';
 export * from './run-batch';
 export * from './semaphore';
 export * from './server-queue';
+export * from './server-liveness';

@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import type { ModelCallSettings } from '@assay/contracts';
 import { keepAliveFetch } from './http-fetch';
 import { withRetries, type RetryPolicy } from './retry';
+import { ServerUnresponsiveError, serverRoot, type ServerLiveness } from './server-liveness';
 
 export interface Completion {
   text: string;
@@ -24,6 +25,10 @@ export interface ModelClient {
 export interface ModelClientHooks {
   /** Something went wrong that does not fail the work (e.g. /tokenize unreachable): worth a log line. */
   onWarning?(message: string): void;
+  /** Watches the server while calls are out (one per server, shared by every client of it). */
+  liveness?: ServerLiveness;
+  /** The server stopped answering and this client's calls were cut short: once per outage. */
+  onServerUnresponsive?(message: string): void;
 }
 
 /** /tokenize is cheap and optional: a couple of quick retries, then give up on the count. */
@@ -47,7 +52,18 @@ export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.Proce
   const fetch = keepAliveFetch();
   const client = new OpenAI({ baseURL: settings.baseUrl, apiKey, maxRetries: 0, timeout: settings.requestTimeoutS * 1000, fetch });
   const model = settings.loraAdapter ?? settings.id;
-  const root = settings.baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '');
+  const root = serverRoot(settings.baseUrl);
+  let saidEpisode = 0;
+  const watched = <T>(call: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> => {
+    if (!hooks.liveness) return call(undefined);
+    return hooks.liveness.track(call).catch((error: unknown) => {
+      if (error instanceof ServerUnresponsiveError && error.episode !== saidEpisode) {
+        saidEpisode = error.episode;
+        hooks.onServerUnresponsive?.(`${settings.baseUrl}: ${error.message}`);
+      }
+      throw error;
+    });
+  };
   return {
     async complete(prompt) {
       const body: Record<string, unknown> = {
@@ -60,7 +76,7 @@ export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.Proce
       };
       if (settings.stop.length > 0) body.stop = settings.stop;
       if (settings.guidedJson) body.structured_outputs = { json: ANSWER_SCHEMA };
-      const response = await client.completions.create(body as unknown as OpenAI.CompletionCreateParamsNonStreaming);
+      const response = await watched((signal) => client.completions.create(body as unknown as OpenAI.CompletionCreateParamsNonStreaming, { signal }));
       const choice = response.choices[0];
       const usage = response.usage as (OpenAI.CompletionUsage & { prompt_tokens_details?: { cached_tokens?: number } | null }) | undefined;
       return {
@@ -72,19 +88,20 @@ export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.Proce
       };
     },
     async countTokens(text) {
-      const outcome = await withRetries(async () => {
+      const outcome = await withRetries(() => watched(async (hung) => {
+        const timeout = AbortSignal.timeout(settings.requestTimeoutS * 1000);
         const response = await fetch(`${root}/tokenize`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
           body: JSON.stringify({ model: settings.id, prompt: text, add_special_tokens: false }),
-          signal: AbortSignal.timeout(settings.requestTimeoutS * 1000),
+          signal: hung ? AbortSignal.any([timeout, hung]) : timeout,
         });
         if (response.status === 404) return null; // a server without /tokenize (not vLLM)
         if (!response.ok) throw Object.assign(new Error(`/tokenize answered ${response.status}: ${(await response.text()).slice(0, 200)}`), { status: response.status });
         const count = ((await response.json()) as { count?: unknown }).count;
         if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new Error(`/tokenize answered without a token count: ${JSON.stringify(count)}`);
         return count;
-      }, TOKENIZE_RETRY);
+      }), TOKENIZE_RETRY);
       if (outcome.error) {
         hooks.onWarning?.(`prefix token count unavailable after ${outcome.attempts} attempt(s), recorded as null: ${outcome.error.message}`);
         return null;

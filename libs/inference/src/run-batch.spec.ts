@@ -1,7 +1,7 @@
 import { APIError } from 'openai';
 import type { PromptRequest, PromptResult } from '@assay/contracts';
 import type { Completion, ModelClient } from './model-client';
-import { prefixEvicted, runBatch, type BatchProgress } from './run-batch';
+import { committedBatchProgress, prefixEvicted, runBatch, type BatchProgress } from './run-batch';
 import { EntityPipeline } from './entity-pipeline';
 
 const PREFIX = '<sys>profile of entity e1</sys>\nQuestion: ';
@@ -187,5 +187,22 @@ describe('prefixEvicted', () => {
     };
     await runBatch('x'.repeat(900), prompts(3), missing, { pipeline, retry: FAST_RETRY, progress: recorder() });
     expect(pipeline.limit).toBe(2);
+  });
+});
+
+describe('committedBatchProgress', () => {
+  const results = [{ status: 'ok' as const }, { status: 'error' as const }, { status: 'ok' as const }];
+
+  it('given an outcome this delivery committed, counts every prompt of the batch done, its failures failed', () => {
+    expect(committedBatchProgress({ duplicate: false }, results)).toEqual({ promptsDone: 3, inferenceFailures: 1 });
+  });
+
+  it('given a duplicate (a redelivered batch another delivery committed first), counts nothing, so progress never passes the plan', () => {
+    expect(committedBatchProgress({ duplicate: true }, results)).toBeNull();
+    expect(committedBatchProgress({ duplicate: true }, { failedPrompts: 12 })).toBeNull();
+  });
+
+  it('given a batch that failed as a whole, counts its prompts done and failed', () => {
+    expect(committedBatchProgress({ duplicate: false }, { failedPrompts: 12 })).toEqual({ promptsDone: 12, inferenceFailures: 12 });
   });
 });

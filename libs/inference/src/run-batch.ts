@@ -9,6 +9,18 @@ export interface BatchProgress {
 }
 
 /**
+ * What a batch adds to the run's progress once its outcome is handled: its prompts count as done
+ * only when the outcome was committed by this handling. A duplicate (the batch was redelivered and
+ * another delivery committed it first) adds nothing, so progress counts prompts, not model calls,
+ * and never passes the plan. A batch that failed as a whole counts all its prompts as failed.
+ */
+export function committedBatchProgress(outcome: { duplicate: boolean }, results: ReadonlyArray<Pick<PromptResult, 'status'>> | { failedPrompts: number }): { promptsDone: number; inferenceFailures: number } | null {
+  if (outcome.duplicate) return null;
+  if ('failedPrompts' in results) return { promptsDone: results.failedPrompts, inferenceFailures: results.failedPrompts };
+  return { promptsDone: results.length, inferenceFailures: results.filter((r) => r.status === 'error').length };
+}
+
+/**
  * Runs one entity's prompts. The first goes alone: vLLM caches a prefix's blocks only when a
  * prefill finishes, so prompts sent together would all miss and all prefill the profile. Once
  * it is done the rest fan out and hit the cache. The worker's EntityPipeline decides when the

@@ -21,6 +21,9 @@ export function parseWaitingRequests(metricsText: string): number | null {
   return total;
 }
 
+/** A healthy server answers /metrics in milliseconds. */
+const METRICS_TIMEOUT_MS = 10_000;
+
 /**
  * The queue of a vLLM(-compatible) server, read from its Prometheus `/metrics` (at the server's
  * root, beside `/v1`). A server without that endpoint or gauge is said once and not asked again:
@@ -44,7 +47,8 @@ export class MetricsServerQueue implements ServerQueue {
     if (this.unsupported) return null;
     let text: string;
     try {
-      const response = await this.fetchFn(this.url);
+      // Bounded: a frozen server would otherwise hold this read, and with it every later one, forever.
+      const response = await this.fetchFn(this.url, { signal: AbortSignal.timeout(METRICS_TIMEOUT_MS) });
       text = await response.text();
       if (!response.ok) return this.unsupportedBecause(`answered ${response.status}`);
     } catch (error) {

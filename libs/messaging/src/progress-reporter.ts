@@ -10,7 +10,7 @@ type Counts = Pick<ProgressUpdate, 'promptsDone' | 'retries' | 'inferenceFailure
  * 42K messages, and a quiet second still shows.
  */
 export class ProgressReporter {
-  private pending = new Map<string, { key: Key; counts: Counts }>();
+  private pending = new Map<string, { key: Key; counts: Counts; message?: string }>();
   private timer: NodeJS.Timeout;
 
   constructor(
@@ -29,11 +29,18 @@ export class ProgressReporter {
     this.pending.set(id, entry);
   }
 
+  /** A line for the people following the run (e.g. the model server stopped answering), sent with the next flush. */
+  say(key: Key, message: string): void {
+    this.add(key, {});
+    const entry = this.pending.get(JSON.stringify([key.identity, key.attempt, key.phase]))!;
+    entry.message = entry.message ? `${entry.message}; ${message}` : message;
+  }
+
   flush(): void {
     const batch = this.pending;
     this.pending = new Map();
-    for (const { key, counts } of batch.values()) {
-      const update: ProgressUpdate = { ...key, ...counts, source: this.source };
+    for (const { key, counts, message } of batch.values()) {
+      const update: ProgressUpdate = { ...key, ...counts, source: this.source, ...(message === undefined ? {} : { message }) };
       this.publisher.publishCore(progressSubject(key.identity), update);
     }
   }

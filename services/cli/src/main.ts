@@ -1,10 +1,15 @@
-import { ConfigError } from '@assay/config';
-import { Command, InvalidArgumentError } from 'commander';
-import { CliError } from './nats-session';
+import { ConfigError, repoRoot } from '@assay/config';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CliError, cliCodeVersion } from './nats-session';
 import { reevaluateCommand } from './reevaluate.command';
 import { replayCommand } from './replay.command';
 import { runCommand } from './run.command';
 import { statusCommand } from './status.command';
+
+/** Exit codes: 0 done, 1 the run (or request) failed, 2 usage or config error, 3 infrastructure or services missing, 130 Ctrl-C. */
+export const USAGE_EXIT = 2;
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -12,38 +17,75 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function version(): string {
+  const pkg = JSON.parse(readFileSync(join(repoRoot(__dirname), 'package.json'), 'utf8')) as { version: string };
+  return `assay ${pkg.version} (code ${cliCodeVersion()})`;
+}
+
 export function buildProgram(exit: (code: number) => void): Command {
   const program = new Command('assay').description('Run LLM prediction experiments reproducibly, from an event log.').showHelpAfterError();
-  const run = (action: () => Promise<number>) => action().then(exit, (error: Error) => exit(report(error)));
+  // Commander's own errors (unknown option, missing argument, bad value) are usage errors: exit 2,
+  // apart from 1, which says a run failed. Help and --version exit 0. Set before the subcommands,
+  // which inherit it.
+  program.exitOverride((error: CommanderError) => {
+    throw error;
+  });
+  // Computed only when asked (it runs git): printed, then ends the parse like commander's own version option.
+  program.option('-V, --version', 'print the version and the code version');
+  program.on('option:version', () => {
+    process.stdout.write(`${version()}\n`);
+    throw new CommanderError(0, 'commander.version', version());
+  });
+  // With --json, scripts get one JSON document on stdout even when the command fails before its outcome.
+  const run = (action: () => Promise<number>, json = false) =>
+    action().then(exit, (error: Error) => {
+      const code = report(error);
+      if (json) process.stdout.write(`${JSON.stringify({ status: 'error', error: error.message, exitCode: code })}\n`);
+      exit(code);
+    });
   program
     .command('run')
     .argument('<config>', 'experiment config (YAML)')
     .option('--force', 'run again even if this identity already completed', false)
     .option('--smoke-only', 'stop after the 4-example smoke test', false)
     .option('--answer-timeout <seconds>', 'how long to wait for the planner to answer', positiveInt, 60)
+    .option('--stall-after <seconds>', 'seconds without progress before saying what looks wrong (and again as often)', positiveInt, 45)
+    .option('--json', 'print the outcome as one JSON document on stdout (human text stays on stderr)', false)
     .description('request a run and follow it live; prints the run directory last')
-    .action((config: string, o: { force: boolean; smokeOnly: boolean; answerTimeout: number }) => run(() => runCommand(config, o)));
+    .action((config: string, o: { force: boolean; smokeOnly: boolean; answerTimeout: number; stallAfter: number; json: boolean }) => run(() => runCommand(config, o), o.json));
   program
     .command('status')
-    .argument('[identity]', 'one experiment in detail')
+    .argument('[identity]', 'one experiment in detail (an identity or its first characters)')
+    .option('--json', 'print the registry (or the one entry) as JSON on stdout', false)
     .description('the registry: what ran, what failed, where')
-    .action((identity?: string) => run(() => statusCommand(identity)));
+    .action((identity: string | undefined, o: { json: boolean }) => run(() => statusCommand(identity, o), o.json));
   program
     .command('replay')
-    .argument('[identity]', 'the experiment to rebuild')
+    .argument('[identity]', 'the experiment to rebuild (an identity or its first characters)')
     .option('--all', 'rebuild every completed run', false)
     .description("rebuild a run's directory from the event log")
     .action((identity: string | undefined, o: { all: boolean }) => run(() => replayCommand(identity, o)));
   program
     .command('reevaluate')
-    .argument('<identity>', 'the experiment whose logged inference results to score again')
+    .argument('<identity>', 'the experiment whose logged inference results to score again (an identity or its first characters)')
     .option('--attempt <n>', 'which attempt (default: the latest; only the latest can be re-evaluated)', positiveInt)
     .option('--reason <text>', 'why, for the run README (e.g. "parser fix for fenced JSON")')
     .option('--answer-timeout <seconds>', "how long to wait for the evaluator's answer", positiveInt, 120)
     .option('--report-timeout <seconds>', 'how long to wait for the rewritten run directory', positiveInt, 600)
+    .option('--json', 'print the outcome (rounds before and after, run directory) as one JSON document on stdout', false)
     .description('score a run again with the current parse/score code, from the log, without model calls; prints the run directory last')
-    .action((identity: string, o: { attempt?: number; reason?: string; answerTimeout: number; reportTimeout: number }) => run(() => reevaluateCommand(identity, o)));
+    .action((identity: string, o: { attempt?: number; reason?: string; answerTimeout: number; reportTimeout: number; json: boolean }) => run(() => reevaluateCommand(identity, o), o.json));
   return program;
+}
+
+/** Parses the command line and runs it; commander's usage errors exit 2 (it has printed the message). */
+export function main(argv: string[], exit: (code: number) => void): void {
+  try {
+    buildProgram(exit).parse(argv);
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    exit(error.exitCode === 0 ? 0 : USAGE_EXIT);
+  }
 }
 
 /** One line that says what to fix; the exit code says what kind of problem it was. */
@@ -61,5 +103,5 @@ function report(error: Error): number {
 }
 
 if (require.main === module) {
-  buildProgram((code) => process.exit(code)).parse(process.argv);
+  main(process.argv, (code) => process.exit(code));
 }

@@ -1,5 +1,5 @@
-import { resolveCodeVersion } from '@assay/config';
-import { parseEvent, type AssayEvent, errorMessage } from '@assay/contracts';
+import { repoRoot, resolveCodeVersion } from '@assay/config';
+import { errorMessage, parseEvent, type AssayEvent } from '@assay/contracts';
 import { EventStore } from '@assay/event-store';
 import { connectJetStream, healthSubject, logicalSubject, natsSettings, wireSubject, type JetStreamHandle } from '@assay/messaging';
 import { join } from 'node:path';
@@ -40,27 +40,53 @@ export async function openNats(): Promise<JetStreamHandle> {
   }
 }
 
-/** Asks each service over NATS; "no responders" comes back at once when none runs. */
-export async function checkServicesRunning(handle: JetStreamHandle): Promise<Record<string, string>> {
-  const versions: Record<string, string> = {};
-  const missing: string[] = [];
-  await Promise.all(
-    SERVICES.map(async (service) => {
-      try {
-        const reply = await handle.nc.request(wireSubject(handle.settings, healthSubject(service)), '', { timeout: 3000 });
-        versions[service] = (reply.json() as { codeVersion: string }).codeVersion;
-      } catch {
-        missing.push(service);
-      }
-    }),
-  );
-  if (missing.length > 0) {
+export interface PingOptions {
+  /** Rounds of pings; a service that answers in any round is alive. */
+  attempts: number;
+  /** The first round's timeout; each later round waits one more of it (3, 6, 9 s by default). */
+  timeoutMs: number;
+  /** Pause before a later round, so a service busy starting up (or a loaded machine) gets its turn. */
+  pauseMs: number;
+}
+
+/** A loaded machine can take more than 3 s to answer a ping: a service is declared absent only after every round. */
+export const SERVICE_CHECK: PingOptions = { attempts: 3, timeoutMs: 3000, pauseMs: 500 };
+
+/**
+ * Pings each service over NATS ("no responders" comes back at once when none runs), asking again
+ * those that did not answer, with a longer timeout each round.
+ */
+export async function pingServices(handle: Pick<JetStreamHandle, 'nc' | 'settings'>, opts: PingOptions = SERVICE_CHECK): Promise<{ alive: Record<string, string>; silent: string[] }> {
+  const alive: Record<string, string> = {};
+  let silent: string[] = [...SERVICES];
+  for (let round = 1; round <= opts.attempts && silent.length > 0; round++) {
+    if (round > 1) await new Promise((r) => setTimeout(r, opts.pauseMs));
+    const answers = await Promise.all(
+      silent.map(async (service) => {
+        try {
+          const reply = await handle.nc.request(wireSubject(handle.settings, healthSubject(service)), '', { timeout: opts.timeoutMs * round });
+          return [service, (reply.json() as { codeVersion: string }).codeVersion] as const;
+        } catch {
+          return [service, null] as const; // no answer this round: asked again in the next
+        }
+      }),
+    );
+    for (const [service, version] of answers) if (version !== null) alive[service] = version;
+    silent = silent.filter((s) => !(s in alive));
+  }
+  return { alive, silent: silent.sort() };
+}
+
+/** Every service must answer before a run is requested: says which do not and how to start them. */
+export async function checkServicesRunning(handle: JetStreamHandle, opts: PingOptions = SERVICE_CHECK): Promise<Record<string, string>> {
+  const { alive, silent } = await pingServices(handle, opts);
+  if (silent.length > 0) {
     throw new CliError(
-      `not running: ${missing.sort().join(', ')} (no answer on NATS ${handle.settings.url}). Start the services with 'npm run up' (or 'docker compose up'), then run again.`,
+      `not running: ${silent.join(', ')} (no answer on NATS ${handle.settings.url}). Start the services with 'npm run up' (or 'docker compose up'), then run again.`,
       3,
     );
   }
-  return versions;
+  return alive;
 }
 
 export async function openStore(): Promise<EventStore> {
@@ -73,6 +99,6 @@ export async function openStore(): Promise<EventStore> {
 
 /** The CLI's own code version, for a request's metadata (the services compute the identity's). */
 export function cliCodeVersion(): string {
-  const root = join(__dirname, '..', '..', '..', '..');
+  const root = repoRoot(__dirname);
   return resolveCodeVersion(root, join(root, 'dist', 'code-version.txt'));
 }

@@ -12,6 +12,7 @@ import { JetStreamPublisher, wireSubject, type JetStreamHandle } from '@assay/me
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { checkServicesRunning, CliError, cliCodeVersion, eventsOn, openNats, openStore } from './nats-session';
+import { resolveIdentity } from './identity-prefix';
 import { roundComparison, type Summary } from './reevaluate-view';
 
 export interface ReevaluateOptions {
@@ -21,6 +22,8 @@ export interface ReevaluateOptions {
   answerTimeout: number;
   /** Seconds to wait, after that, for the reporter to rewrite the run directory. */
   reportTimeout: number;
+  /** Print the outcome as one JSON document on stdout instead of the run directory. */
+  json?: boolean;
 }
 
 const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -36,9 +39,9 @@ function headline(event: EvaluationCompleted): { round: number; summary: Summary
  * the rewritten run directory, prints the headline numbers before/after and the directory last.
  * Exit 0 done, 1 refused or failed, 3 infrastructure or services missing.
  */
-export async function reevaluateCommand(identity: string, opts: ReevaluateOptions): Promise<number> {
-  if (identity.trim() === '') throw new CliError('name the identity to re-evaluate (assay status lists them)', 2);
+export async function reevaluateCommand(prefix: string, opts: ReevaluateOptions): Promise<number> {
   if (opts.reason !== undefined && opts.reason.trim() === '') throw new CliError('--reason is empty: say why, or leave it out', 2);
+  const identity = await resolveIdentity(prefix);
   const handle = await openNats();
   try {
     const before = await latestRound(identity);
@@ -96,7 +99,8 @@ async function requestAndWait(
       if (!evaluated || reportedRunDir === null) return;
       const previous = before && before.attempt === evaluated.attempt ? before : null;
       for (const line of roundComparison(previous, evaluated)) err(line);
-      process.stdout.write(`${reportedRunDir}\n`);
+      if (opts.json) process.stdout.write(`${JSON.stringify({ identity, attempt: evaluated.attempt, round: evaluated.round, summary: evaluated.summary, previous, runDir: reportedRunDir })}\n`);
+      else process.stdout.write(`${reportedRunDir}\n`);
       finish(0);
     };
     const follow = async (subscription: typeof answers) => {
@@ -104,6 +108,7 @@ async function requestAndWait(
         if (event.metadata.correlationId !== requestId) continue;
         if (event.type === 'evaluation.rejected') {
           err(`refused: ${event.data.reason}`);
+          if (opts.json) process.stdout.write(`${JSON.stringify({ identity, refused: event.data.reason })}\n`);
           finish(1);
           return;
         }

@@ -1,3 +1,4 @@
+import { resolveIdentity } from './identity-prefix';
 import { CliError } from './nats-session';
 import { errorMessage } from '@assay/contracts';
 
@@ -60,7 +61,7 @@ export async function replayCommand(identity: string | undefined, opts: { all: b
     ? (await call<{ experiments: RegistryRow[] }>('GET', '/api/experiments', 'reading the registry')).experiments
         .filter((e) => e.status === 'completed' && e.summary.smoke === undefined)
         .map((e) => e.identity)
-    : [identity!];
+    : [await resolveIdentity(identity!)];
   if (opts.all && identities.length === 0) process.stderr.write('no completed experiments to replay\n');
   let failed = 0;
   for (const id of identities) {

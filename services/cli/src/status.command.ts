@@ -1,20 +1,15 @@
-import { EventStore, EVENT_COLUMNS, toStoredEvent, type EventRow } from '@assay/event-store';
+import { readEventsOfTypes } from '@assay/event-store';
 import { foldRegistry, REGISTRY_EVENT_TYPES, type RegistryEntry } from '@assay/experiments';
-import { CliError } from './nats-session';
-import { errorMessage } from '@assay/contracts';
+import { resolveIdentity } from './identity-prefix';
+import { CliError, openStore } from './nats-session';
 
-export async function loadRegistry(): Promise<RegistryEntry[]> {
-  let store: EventStore;
+/** The registry, and the one identity a prefix names (when given), from one connection. */
+export async function loadRegistry(prefix?: string): Promise<{ entries: RegistryEntry[]; identity: string | null }> {
+  const store = await openStore();
   try {
-    store = await EventStore.open({ poolSize: 1 });
-  } catch (error) {
-    throw new CliError(errorMessage(error), 3);
-  }
-  try {
-    const rows = await store.read((sql) =>
-      sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE type = ANY($1::text[]) ORDER BY global_position`, [REGISTRY_EVENT_TYPES]),
-    );
-    return foldRegistry(rows.map(toStoredEvent));
+    const identity = prefix === undefined ? null : await resolveIdentity(prefix, store);
+    const events = await store.read((sql) => readEventsOfTypes(sql, REGISTRY_EVENT_TYPES));
+    return { entries: foldRegistry(events), identity };
   } finally {
     await store.close();
   }
@@ -54,14 +49,12 @@ export function formatEntry(e: RegistryEntry): string {
   return lines.join('\n');
 }
 
-export async function statusCommand(identity: string | undefined): Promise<number> {
-  const entries = await loadRegistry();
-  if (!identity) {
-    process.stdout.write(`${formatRegistry(entries)}\n`);
-    return 0;
-  }
-  const entry = entries.find((e) => e.identity === identity);
-  if (!entry) throw new CliError(`no experiment '${identity}' in the registry (assay status lists them)`, 1);
-  process.stdout.write(`${formatEntry(entry)}\n`);
+/** `assay status [identity]`: the registry, or one entry in detail; --json prints it as one JSON document. */
+export async function statusCommand(prefix: string | undefined, opts: { json?: boolean } = {}): Promise<number> {
+  const { entries, identity } = await loadRegistry(prefix);
+  const entry = identity === null ? null : entries.find((e) => e.identity === identity);
+  if (identity !== null && !entry) throw new CliError(`no experiment '${identity}' in the registry (assay status lists them)`, 1);
+  if (opts.json) process.stdout.write(`${JSON.stringify(entry ?? { experiments: entries })}\n`);
+  else process.stdout.write(`${entry ? formatEntry(entry) : formatRegistry(entries)}\n`);
   return 0;
 }

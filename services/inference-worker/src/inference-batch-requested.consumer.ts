@@ -2,9 +2,11 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type ModelCallSettings, errorMessage } from '@assay/contracts';
 import { EventStore, isProcessed, readStream } from '@assay/event-store';
-import { EntityPipeline, MetricsServerQueue, openAiModelClient, runBatch, type ModelClient } from '@assay/inference';
+import { committedBatchProgress, EntityPipeline, livenessFromEnv, MetricsServerQueue, openAiModelClient, probeServer, runBatch, ServerLiveness, type ModelClient } from '@assay/inference';
 import { ProgressReporter, RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
+
+type ProgressKey = Parameters<ProgressReporter['add']>[0];
 
 /**
  * inference.batch.requested → the model answers every prompt of one entity (first alone, to
@@ -18,6 +20,8 @@ import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 export class InferenceBatchRequestedConsumer {
   private readonly pipelines = new Map<string, EntityPipeline>();
   private readonly clients = new Map<string, ModelClient>();
+  private readonly liveness = new Map<string, ServerLiveness>();
+  private readonly livenessSettings = livenessFromEnv(process.env);
 
   constructor(
     private readonly store: EventStore,
@@ -39,15 +43,17 @@ export class InferenceBatchRequestedConsumer {
 
     let client: ModelClient;
     try {
-      client = this.clientFor(d.model, runDir);
+      client = this.clientFor(d.model, runDir, key);
     } catch (error) {
-      await this.store.handle('inference-worker', event.id, async () => [
+      const failed = await this.store.handle('inference-worker', event.id, async () => [
         {
           stream,
           expected: 'any',
           events: [createEvent('inference.failed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, error: errorMessage(error) }, causedBy(event, stream, 'inference-worker', this.info.codeVersion))],
         },
       ]);
+      const counted = committedBatchProgress(failed, { failedPrompts: d.prompts.length });
+      if (counted) this.progress.add(key, counted);
       return;
     }
     const [prefixTokens, results] = await Promise.all([
@@ -59,7 +65,8 @@ export class InferenceBatchRequestedConsumer {
         // future client spreading calls over replicas can say which one answered.
         replica: d.model.baseUrl,
         progress: {
-          onPromptDone: (r) => this.progress.add(key, { promptsDone: 1, inferenceFailures: r.status === 'error' ? 1 : 0 }),
+          // Prompts count as done when their batch's outcome commits (below), so a redelivery never counts twice.
+          onPromptDone: () => undefined,
           onRetry: (promptId, error, retry) => {
             this.progress.add(key, { retries: 1 });
             this.runLog.write(runDir, `${this.info.instance}: retry ${retry} of prompt ${promptId} (entity ${JSON.stringify(d.entityId)}): ${error}`);
@@ -73,6 +80,8 @@ export class InferenceBatchRequestedConsumer {
       ? createEvent('inference.failed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, error: `every prompt failed; first error: ${results[0].error}` }, ctx)
       : createEvent('inference.completed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, prefixTokens, results }, ctx);
     const outcome = await this.store.handle('inference-worker', event.id, async () => [{ stream, expected: 'any', events: [outcomeEvent] }]);
+    const counted = committedBatchProgress(outcome, results);
+    if (counted) this.progress.add(key, counted);
     if (!outcome.duplicate) {
       const failures = results.filter((r) => r.status === 'error').length;
       const seconds = (performance.now() - began) / 1000;
@@ -84,14 +93,32 @@ export class InferenceBatchRequestedConsumer {
     }
   }
 
-  private clientFor(model: ModelCallSettings, runDir: string): ModelClient {
-    const id = `${JSON.stringify(model)}|${runDir}`;
+  private clientFor(model: ModelCallSettings, runDir: string, key: ProgressKey): ModelClient {
+    const id = `${JSON.stringify(model)}|${runDir}|${key.phase}`;
     let client = this.clients.get(id);
     if (!client) {
-      client = openAiModelClient(model, process.env, { onWarning: (warning) => this.runLog.write(runDir, `${this.info.instance}: ${warning}`) });
+      client = openAiModelClient(model, process.env, {
+        onWarning: (warning) => this.runLog.write(runDir, `${this.info.instance}: ${warning}`),
+        liveness: this.livenessFor(model.baseUrl),
+        onServerUnresponsive: (message) => {
+          this.runLog.write(runDir, `${this.info.instance}: ${message}; the calls are retried`);
+          this.progress.say(key, `${message}; retrying`);
+        },
+      });
       this.clients.set(id, client);
     }
     return client;
+  }
+
+  /** One watch per server, shared by every run's calls to it from this worker. */
+  private livenessFor(baseUrl: string): ServerLiveness {
+    let watch = this.liveness.get(baseUrl);
+    if (!watch) {
+      const { probeTimeoutMs } = this.livenessSettings;
+      watch = new ServerLiveness(() => probeServer(baseUrl, probeTimeoutMs), this.livenessSettings);
+      this.liveness.set(baseUrl, watch);
+    }
+    return watch;
   }
 
   /** One pipeline (slot bound and warm-up admission) per server and configured concurrency, shared by every batch this worker runs. */

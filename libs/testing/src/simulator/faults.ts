@@ -17,6 +17,12 @@ export const FaultPlanSchema = z.strictObject({
   dropFirst: z.int().nonnegative().optional(),
   /** The next N requests get 400 (a non-retryable client error). */
   status4xxFirst: z.int().nonnegative().optional(),
+  /**
+   * Every request but the /sim/ controls is held unanswered, /health and /v1/models included, as a
+   * SIGSTOPped server holds them (its kernel still accepts connections). Held requests stay
+   * unanswered after the freeze is lifted; requests after it are answered.
+   */
+  freeze: z.boolean().optional(),
   /** Seed of the RNG behind fail5xxRate (default 0), so a flaky run can be replayed. */
   seed: z.int().optional(),
 });
@@ -31,6 +37,8 @@ export class FaultInjector {
   private fail5xx = 0;
   private fail4xx = 0;
   private rate = 0;
+  /** Whether the server plays frozen (see FaultPlan.freeze). */
+  frozen = false;
   private random: () => number = mulberry32(0);
 
   constructor(plan: FaultPlan = {}) {
@@ -49,6 +57,7 @@ export class FaultInjector {
     this.fail5xx = p.fail5xxFirst ?? 0;
     this.fail4xx = p.status4xxFirst ?? 0;
     this.rate = p.fail5xxRate ?? 0;
+    this.frozen = p.freeze ?? false;
     this.random = mulberry32(p.seed ?? 0);
   }
 

@@ -240,6 +240,18 @@ describe('simulator: faults and control endpoints', () => {
     await expect(held).rejects.toThrow();
   });
 
+  it('given freeze, when anything but the controls is asked, then nothing answers, /health included, until the freeze is lifted', async () => {
+    const sim = await start();
+    expect((await post(sim, '/sim/faults', { freeze: true })).status).toBe(200);
+    await expect(fetch(`${root(sim)}/health`, { signal: AbortSignal.timeout(100) })).rejects.toThrow();
+    await expect(post(sim, '/v1/completions', { model: MODEL, prompt: 'x' }, { signal: AbortSignal.timeout(100) })).rejects.toThrow();
+    expect(await (await fetch(`${root(sim)}/sim/stats`)).json()).toMatchObject({ requests: 0 });
+    expect((await post(sim, '/sim/faults', {})).status).toBe(200);
+    expect((await fetch(`${root(sim)}/health`)).status).toBe(200);
+    await complete(sim, 'x');
+    await sim.close();
+  });
+
   it('given dropFirst and status4xxFirst, when requests come, then the socket is destroyed, then 400, then success', async () => {
     const sim = await start({ faults: { dropFirst: 1, status4xxFirst: 1 } });
     await expect(post(sim, '/v1/completions', { model: MODEL, prompt: 'x' })).rejects.toThrow();

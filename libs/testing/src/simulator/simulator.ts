@@ -181,6 +181,10 @@ class Simulator {
     const path = (req.url ?? '/').split('?')[0];
     const method = req.method ?? 'GET';
     const route = `${method} ${path}`;
+    if (this.faults.frozen && !path.startsWith('/sim/')) {
+      this.hang(req.socket);
+      return;
+    }
     switch (route) {
       case 'GET /health':
         res.writeHead(200).end();
@@ -233,6 +237,12 @@ class Simulator {
     else sendJson(res, 404, { detail: 'Not Found' });
   }
 
+  /** Keeps a request's socket open without answering (until the client gives up or close()). */
+  private hang(socket: Socket): void {
+    this.hung.add(socket);
+    socket.once('close', () => this.hung.delete(socket));
+  }
+
   private modelList(): unknown {
     return {
       object: 'list',
@@ -257,13 +267,10 @@ class Simulator {
         this.stats.faultInjected();
         req.socket.destroy();
         return;
-      case 'hang': {
+      case 'hang':
         this.stats.faultInjected();
-        const socket = req.socket;
-        this.hung.add(socket);
-        socket.once('close', () => this.hung.delete(socket));
+        this.hang(req.socket);
         return;
-      }
       case 'fail5xx':
         this.stats.faultInjected();
         throw new HttpError(503, 'ServiceUnavailableError', 'simulator fault: injected 503 (server overloaded)');
