@@ -5,7 +5,7 @@ export { evaluate } from './evaluate';
 export { METRIC_DEFINITIONS } from './metrics';
 export { trainMeanBaseline, nearestNeighbourBaseline, TRAIN_MEAN_METHOD, KNN_METHOD, MAX_CATEGORIES } from './baselines';
 export { valueRanges } from './diagnostics';
-export { reviewChecklist } from './review';
+export { reviewChecklist, PARSE_WARN_UP_TO } from './review';
 export { smokeChecks, type SmokeCheck, type SmokeResult } from './smoke';
 export { buildEvaluation } from './build';
 export { assertAllFinite } from './guard';

@@ -11,3 +11,5 @@ export * from './evaluation-rounds';
 export * from './plan-events';
 export * from './plan-append';
 export * from './give-up';
+export * from './attempt-end';
+export * from './inference-failures';
