@@ -2,8 +2,9 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type ModelCallSettings } from '@assay/contracts';
 import { EventStore, isProcessed, readStream } from '@assay/event-store';
-import { EntityPipeline, MetricsServerQueue, openAiModelClient, runBatch, type ModelClient } from '@assay/inference';
-import { ProgressReporter, RunLog } from '@assay/messaging';
+import { attemptEnd, describeEnd } from '@assay/experiments';
+import { EntityPipeline, MetricsServerQueue, openAiModelClient, runBatch, WorkAbortedError, type ModelClient } from '@assay/inference';
+import { AttemptWatch, ProgressReporter, RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 
 /**
@@ -12,7 +13,8 @@ import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
  * with this one's fan-out) → inference.completed, with exact inputs referenced,
  * raw outputs, tokens, latency and attempts. Model calls happen before the transaction; if the
  * worker dies before committing, the batch is redelivered and run again, and nothing of the
- * first try reaches the log.
+ * first try reaches the log. A batch of an attempt that has ended (cancelled, failed) is acked
+ * without model calls, and the attempt's end aborts its calls in flight (AttemptWatch).
  */
 @Controller()
 export class InferenceBatchRequestedConsumer {
@@ -24,6 +26,7 @@ export class InferenceBatchRequestedConsumer {
     private readonly info: ServiceInfo,
     private readonly runLog: RunLog,
     private readonly progress: ProgressReporter,
+    private readonly attempts: AttemptWatch,
   ) {}
 
   @OnEvent(Subjects['inference.batch.requested'])
@@ -33,6 +36,25 @@ export class InferenceBatchRequestedConsumer {
     if (await this.store.read((sql) => isProcessed(sql, 'inference-worker', event.id))) return;
     const stream = experimentStream(d.identity);
     const runDir = await this.runDirOf(d.identity, d.attempt);
+    const ended = await this.store.read((sql) => attemptEnd(sql, d.identity, d.attempt));
+    if (ended) {
+      this.attempts.end(d.identity, d.attempt, describeEnd(ended));
+      this.runLog.write(runDir, `${this.info.instance}: ${d.phase} batch ${d.index + 1} dropped: the attempt ended (${describeEnd(ended)})`);
+      return;
+    }
+    const work = this.attempts.watch(d.identity, d.attempt);
+    try {
+      await this.run(event, stream, runDir, work.signal);
+    } catch (error) {
+      if (!(error instanceof WorkAbortedError)) throw error;
+      this.runLog.write(runDir, `${this.info.instance}: ${d.phase} batch ${d.index + 1} (entity ${JSON.stringify(d.entityId)}) ${error.message}; its calls in flight were cut`);
+    } finally {
+      work.release();
+    }
+  }
+
+  private async run(event: InferenceBatchRequested, stream: string, runDir: string, signal: AbortSignal): Promise<void> {
+    const d = event.data;
     const key = { identity: d.identity, attempt: d.attempt, phase: d.phase };
     const began = performance.now();
     if (d.index === 0) this.runLog.write(runDir, `${this.info.instance}: step 1: ${d.phase} batch 1 (entity ${JSON.stringify(d.entityId)}, ${d.prompts.length} prompts) started`);
@@ -54,6 +76,7 @@ export class InferenceBatchRequestedConsumer {
       client.countTokens(d.prefix),
       runBatch(d.prefix, d.prompts, client, {
         pipeline: this.pipelineFor(d.model, runDir),
+        signal,
         retry: { maxRetries: d.model.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 },
         progress: {
           onPromptDone: (r) => this.progress.add(key, { promptsDone: 1, inferenceFailures: r.status === 'error' ? 1 : 0 }),
