@@ -13,3 +13,4 @@ export * from './plan-append';
 export * from './give-up';
 export * from './attempt-end';
 export * from './inference-failures';
+export * from './cancel';

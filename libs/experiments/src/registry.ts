@@ -162,6 +162,11 @@ export function entryFromStream(events: AnyEnvelope[], identity: string): Regist
   return foldRegistry(events.filter((e) => REGISTRY_EVENT_TYPES.includes(e.type))).find((e) => e.identity === identity);
 }
 
+/** Why a forced request abandoned a running attempt, for its experiment.cancelled event. */
+export function abandonedReason(abandon: { idleS: number; staleAfterS: number }, replacedBy: number): string {
+  return `no event in its stream for ${Math.round(abandon.idleS)} s (stale after ${abandon.staleAfterS} s): abandoned by a --force request, which started attempt ${replacedBy}`;
+}
+
 /** What `assay cancel` (or its HTTP twin) may do with an identity, given its registry entry. */
 export type CancelDecision =
   | { kind: 'cancel'; attempt: number; runDir: string }

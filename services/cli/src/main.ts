@@ -1,8 +1,10 @@
 import { ConfigError } from '@assay/config';
 import { Command, InvalidArgumentError } from 'commander';
+import { cancelCommand } from './cancel.command';
 import { CliError } from './nats-session';
 import { reevaluateCommand } from './reevaluate.command';
 import { replayCommand } from './replay.command';
+import { DEFAULT_STALE_AFTER_S } from '@assay/experiments';
 import { runCommand } from './run.command';
 import { statusCommand } from './status.command';
 
@@ -21,13 +23,20 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--force', 'run again even if this identity already completed', false)
     .option('--smoke-only', 'stop after the 4-example smoke test', false)
     .option('--answer-timeout <seconds>', 'how long to wait for the planner to answer', positiveInt, 60)
+    .option('--stale-after <seconds>', 'with --force: a running attempt with no event for this long is abandoned and a new attempt starts', positiveInt, DEFAULT_STALE_AFTER_S)
     .description('request a run and follow it live; prints the run directory last')
-    .action((config: string, o: { force: boolean; smokeOnly: boolean; answerTimeout: number }) => run(() => runCommand(config, o)));
+    .action((config: string, o: { force: boolean; smokeOnly: boolean; answerTimeout: number; staleAfter: number }) => run(() => runCommand(config, o)));
   program
     .command('status')
     .argument('[identity]', 'one experiment in detail')
     .description('the registry: what ran, what failed, where')
     .action((identity?: string) => run(() => statusCommand(identity)));
+  program
+    .command('cancel')
+    .argument('<identity>', 'the running experiment to stop')
+    .option('--reason <text>', 'why, recorded with the cancellation (e.g. "wrong prompt template")')
+    .description('stop a running experiment: its workers drop the remaining prompts; the next run of its config starts a new attempt')
+    .action((identity: string, o: { reason?: string }) => run(() => cancelCommand(identity, o)));
   program
     .command('replay')
     .argument('[identity]', 'the experiment to rebuild')

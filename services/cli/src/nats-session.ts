@@ -1,7 +1,7 @@
 import { resolveCodeVersion } from '@assay/config';
 import { parseEvent, type AssayEvent } from '@assay/contracts';
 import { EventStore } from '@assay/event-store';
-import { connectJetStream, healthSubject, logicalSubject, natsSettings, wireSubject, type JetStreamHandle } from '@assay/messaging';
+import { connectJetStream, healthSubject, JetStreamPublisher, logicalSubject, natsSettings, wireSubject, type JetStreamHandle } from '@assay/messaging';
 import { join } from 'node:path';
 
 export const SERVICES = ['planner', 'inference-worker', 'evaluator', 'reporter'] as const;
@@ -63,9 +63,10 @@ export async function checkServicesRunning(handle: JetStreamHandle): Promise<Rec
   return versions;
 }
 
-export async function openStore(): Promise<EventStore> {
+/** The event log; with `nats`, events the CLI appends are published after commit. */
+export async function openStore(nats?: JetStreamHandle): Promise<EventStore> {
   try {
-    return await EventStore.open({ poolSize: 2 });
+    return await EventStore.open({ poolSize: 2, publisher: nats ? new JetStreamPublisher(nats) : undefined });
   } catch (error) {
     throw new CliError((error as Error).message, 3);
   }

@@ -4,12 +4,14 @@ import {
   progressSubject,
   requestStream,
   subjectOf,
+  type ExperimentCancelled,
   type ExperimentCompleted,
   type ExperimentFailed,
   type ExperimentPlanned,
   type ProgressUpdate,
 } from '@assay/contracts';
 import { findInStream } from '@assay/event-store';
+import { attemptEnd, describeEnd, type AttemptEnd } from '@assay/experiments';
 import { JetStreamPublisher, wireSubject, type JetStreamHandle } from '@assay/messaging';
 import { experimentStream } from '@assay/contracts';
 import { randomUUID } from 'node:crypto';
@@ -22,6 +24,8 @@ export interface RunOptions {
   smokeOnly: boolean;
   /** Seconds to wait for the planner's first answer. */
   answerTimeout: number;
+  /** With force: seconds of silence after which a running attempt is abandoned for a new one. */
+  staleAfter: number;
 }
 
 const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -81,6 +85,7 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
       warnings,
       force: opts.force,
       smokeOnly: opts.smokeOnly,
+      staleAfterS: opts.staleAfter,
       requestedBy: { host: hostname(), user: userInfo().username },
     },
     { stream: requestStream(requestId), correlationId: requestId, causationId: null, producer: 'cli', codeVersion: cliCodeVersion() },
@@ -121,8 +126,14 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
       resolve(code);
     };
     /** The run's end, from the live events or (when attaching) from the log: said once. */
-    const finished = (event: ExperimentCompleted | ExperimentFailed) => {
+    const finished = (event: ExperimentCompleted | ExperimentFailed | ExperimentCancelled) => {
       if (settled) return;
+      if (event.type === 'experiment.cancelled') {
+        endLine();
+        err(`${cancelledLine(event)}; 'assay run' again starts a new attempt`);
+        finish(1);
+        return;
+      }
       if (event.type === 'experiment.completed') {
         show(true);
         endLine();
@@ -201,6 +212,14 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
           case 'experiment.failed':
             finished(event);
             return;
+          case 'experiment.cancelled':
+            // Ours, or the silent attempt our forced request replaced (said before our start).
+            if (event.data.identity === identity && event.data.attempt === attempt) {
+              finished(event);
+              return;
+            }
+            err(`note: ${cancelledLine(event)}`);
+            break;
           default:
             break;
         }
@@ -216,20 +235,21 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
 }
 
 /** Progress of a run we did not start: its plan, and its end if it already ended, come from the log. */
-async function attachedProgress(identity: string, attempt: number): Promise<{ state: ProgressState; end: ExperimentCompleted | ExperimentFailed | null }> {
+async function attachedProgress(identity: string, attempt: number): Promise<{ state: ProgressState; end: AttemptEnd | null }> {
   const store = await openStore();
   try {
     const stream = experimentStream(identity);
-    const [planned, ends] = await store.read(async (sql) => [
+    const [planned, end] = await store.read(async (sql) => [
       (await findInStream(sql, stream, 'experiment.planned', { attempt })) as unknown as ExperimentPlanned[],
-      [...(await findInStream(sql, stream, 'experiment.completed', { attempt })), ...(await findInStream(sql, stream, 'experiment.failed', { attempt }))] as unknown as Array<
-        ExperimentCompleted | ExperimentFailed
-      >,
+      await attemptEnd(sql, identity, attempt),
     ]);
     const latest = planned[planned.length - 1];
-    return { state: newProgress(latest?.data.phase ?? 'full', Date.now(), latest?.data.prompts ?? null), end: ends[0] ?? null };
+    return { state: newProgress(latest?.data.phase ?? 'full', Date.now(), latest?.data.prompts ?? null), end };
   } finally {
     await store.close();
   }
 }
 
+function cancelledLine(event: ExperimentCancelled): string {
+  return `attempt ${event.data.attempt} of ${event.data.identity} was ${describeEnd(event)}`;
+}
