@@ -47,7 +47,7 @@ export class InferenceBatchRequestedConsumer {
       await this.run(event, stream, runDir, work.signal);
     } catch (error) {
       if (!(error instanceof WorkAbortedError)) throw error;
-      this.runLog.write(runDir, `${this.info.instance}: ${d.phase} batch ${d.index + 1} (entity ${JSON.stringify(d.entityId)}) ${error.message}; its calls in flight were cut`);
+      this.runLog.write(runDir, `${this.info.instance}: ${d.phase} batch ${d.index + 1} (entity ${JSON.stringify(d.entityId)}) ${error.message}: its calls were stopped, nothing recorded`);
     } finally {
       work.release();
     }
