@@ -50,7 +50,7 @@ describe('run lifecycle: failed inference, cancel, stale attempts (end to end)',
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
 
-  it('a model server that stops answering fails the run at inference (exit 1, count, share, threshold, errors) as soon as that is certain; a plain run starts attempt 2', async () => {
+  it('a model server that stops answering fails the run at inference (exit 1, count, share, threshold, errors) as soon as that is certain; a plain run starts attempt 2, which asks only for what attempt 1 did not get', async () => {
     const { path } = writeConfig(stack, 'lifecycle-dead-server', { smoke: { enabled: false }, model: { concurrency: 2 } });
     // 30 answers (between two and three entities), then every call is refused.
     await setFaults({ okFirst: 30, status4xxFirst: 1_000_000 });
@@ -69,12 +69,36 @@ describe('run lifecycle: failed inference, cancel, stale attempts (end to end)',
     const status = await stack.cli(['status']);
     expect(status.stdout).toMatch(new RegExp(`${identity}\\s.*failed at inference`));
 
+    // Attempt 2 asks the model only for the prompts attempt 1 has no recorded answer for.
+    const answered = Number(
+      (
+        await db.query(
+          `SELECT count(*) AS n FROM events CROSS JOIN LATERAL jsonb_array_elements(data->'results') AS r
+            WHERE type = 'inference.completed' AND data->>'identity' = $1 AND data->>'attempt' = '1' AND r->>'status' = 'ok'`,
+          [identity],
+        )
+      ).rows[0].n,
+    );
+    expect(answered).toBeGreaterThan(0);
+    const prompts = (await db.query(`SELECT (data->>'prompts')::int AS n FROM events WHERE type = 'experiment.planned' AND data->>'identity' = $1`, [identity])).rows[0].n as number;
     await setFaults({});
+    await fetch(sim('/sim/reset'), { method: 'POST' });
     const again = await stack.cli(['run', path]);
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(new RegExp(`started ${identity} attempt 2`));
     expect(again.stderr).toMatch(/note: attempt 1 failed at inference: \d+ of \d+ model calls failed/);
     expect(again.stderr).toMatch(/completed: /);
+    expect((await simStats()).requests).toBe(prompts - answered);
+    const reused = Number(
+      (
+        await db.query(
+          `SELECT count(*) AS n FROM events CROSS JOIN LATERAL jsonb_array_elements(data->'results') AS r
+            WHERE type = 'inference.completed' AND data->>'identity' = $1 AND data->>'attempt' = '2' AND (r->'reusedFrom'->>'attempt') = '1'`,
+          [identity],
+        )
+      ).rows[0].n,
+    );
+    expect(reused).toBe(answered);
   });
 
   it('assay cancel stops a running attempt: the attached run ends saying so (exit 1), the worker cuts its calls in flight, status shows cancelled, a plain run starts attempt 2', async () => {

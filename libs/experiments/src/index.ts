@@ -14,3 +14,4 @@ export * from './give-up';
 export * from './attempt-end';
 export * from './inference-failures';
 export * from './cancel';
+export * from './reuse';

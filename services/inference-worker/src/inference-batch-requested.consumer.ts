@@ -2,7 +2,7 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type ModelCallSettings } from '@assay/contracts';
 import { EventStore, isProcessed, readStream } from '@assay/event-store';
-import { attemptEnd, describeEnd } from '@assay/experiments';
+import { attemptEnd, describeEnd, mergeReused, reusableResults } from '@assay/experiments';
 import { EntityPipeline, MetricsServerQueue, openAiModelClient, runBatch, WorkAbortedError, type ModelClient } from '@assay/inference';
 import { AttemptWatch, ProgressReporter, RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
@@ -72,9 +72,12 @@ export class InferenceBatchRequestedConsumer {
       ]);
       return;
     }
-    const [prefixTokens, results] = await Promise.all([
-      client.countTokens(d.prefix),
-      runBatch(d.prefix, d.prompts, client, {
+    // Answers an attempt that failed at inference got for the same prompts are not asked for again.
+    const reuse = await this.store.read((sql) => reusableResults(sql, d));
+    if (reuse.results.size > 0) this.progress.add(key, { promptsDone: reuse.results.size });
+    const [prefixTokens, fresh] = await Promise.all([
+      reuse.prefixTokens ?? client.countTokens(d.prefix),
+      runBatch(d.prefix, d.prompts.filter((p) => !reuse.results.has(p.promptId)), client, {
         pipeline: this.pipelineFor(d.model, runDir),
         signal,
         retry: { maxRetries: d.model.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 },
@@ -87,6 +90,7 @@ export class InferenceBatchRequestedConsumer {
         },
       }),
     ]);
+    const results = mergeReused(d.prompts, reuse.results, fresh);
     const ctx = causedBy(event, stream, 'inference-worker', this.info.codeVersion);
     // Every prompt failing means the batch could not run at all (model gone, server refusing): say so as such.
     const outcomeEvent = results.every((r) => r.status === 'error')
@@ -99,7 +103,8 @@ export class InferenceBatchRequestedConsumer {
       this.runLog.write(
         runDir,
         `${this.info.instance}: ${d.phase} batch ${d.index + 1} (entity ${JSON.stringify(d.entityId)}): ${results.length} prompts in ${seconds.toFixed(2)} s` +
-          (failures ? `, ${failures} failed after retries` : ''),
+          (failures ? `, ${failures} failed after retries` : '') +
+          (reuse.results.size ? `, ${reuse.results.size} answered by an earlier attempt (not asked again)` : ''),
       );
     }
   }

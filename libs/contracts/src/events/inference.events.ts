@@ -73,6 +73,12 @@ export const PromptResult = z
     cachedTokens: z.number().int().nonnegative().nullable(),
     latencyMs: z.number().nonnegative(),
     attempts: z.number().int().positive(),
+    /**
+     * Set when no model call was made for this prompt in this attempt: the answer is the one an
+     * earlier attempt (that failed at inference) got for the byte-identical prompt, recorded in
+     * that attempt's inference.completed event. Absent on results of a model call.
+     */
+    reusedFrom: z.object({ attempt: z.number().int().positive(), eventId: z.string().uuid() }).strict().optional(),
   })
   .strict();
 export type PromptResult = z.infer<typeof PromptResult>;
