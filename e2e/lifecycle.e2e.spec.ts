@@ -41,6 +41,29 @@ describe('run lifecycle: failed inference, cancel, stale attempts (end to end)',
   };
   const count = async (type: string, identity: string, attempt: number) =>
     Number((await db.query(`SELECT count(*) AS n FROM events WHERE type = $1 AND data->>'identity' = $2 AND data->>'attempt' = $3`, [type, identity, String(attempt)])).rows[0].n);
+  /**
+   * A run whose server freezes after 20 answers: its one model slot holds a call for up to the
+   * 120 s timeout, so nothing else of it moves until something ends the attempt.
+   */
+  const startFrozenRun = async (name: string) => {
+    const { path } = writeConfig(stack, name, { smoke: { enabled: false }, model: { concurrency: 1, request_timeout_s: 120 } });
+    await setFaults({ okFirst: 20, hangFirst: 1_000_000 });
+    const run = stack.cli(['run', path]);
+    const identity = await identityOf(name);
+    await until('a call hangs at the frozen server', async () => (await simStats()).hanging >= 1);
+    return { path, run, identity };
+  };
+  /** Prompt results in an attempt's inference.completed events matching a condition on `r`. */
+  const countResults = async (identity: string, attempt: number, condition: string) =>
+    Number(
+      (
+        await db.query(
+          `SELECT count(*) AS n FROM events CROSS JOIN LATERAL jsonb_array_elements(data->'results') AS r
+            WHERE type = 'inference.completed' AND data->>'identity' = $1 AND data->>'attempt' = $2 AND ${condition}`,
+          [identity, String(attempt)],
+        )
+      ).rows[0].n,
+    );
   const http = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`http://127.0.0.1:${stack.httpPort}${path}`, {
       method,
@@ -70,15 +93,7 @@ describe('run lifecycle: failed inference, cancel, stale attempts (end to end)',
     expect(status.stdout).toMatch(new RegExp(`${identity}\\s.*failed at inference`));
 
     // Attempt 2 asks the model only for the prompts attempt 1 has no recorded answer for.
-    const answered = Number(
-      (
-        await db.query(
-          `SELECT count(*) AS n FROM events CROSS JOIN LATERAL jsonb_array_elements(data->'results') AS r
-            WHERE type = 'inference.completed' AND data->>'identity' = $1 AND data->>'attempt' = '1' AND r->>'status' = 'ok'`,
-          [identity],
-        )
-      ).rows[0].n,
-    );
+    const answered = await countResults(identity, 1, `r->>'status' = 'ok'`);
     expect(answered).toBeGreaterThan(0);
     const prompts = (await db.query(`SELECT (data->>'prompts')::int AS n FROM events WHERE type = 'experiment.planned' AND data->>'identity' = $1`, [identity])).rows[0].n as number;
     await setFaults({});
@@ -89,25 +104,11 @@ describe('run lifecycle: failed inference, cancel, stale attempts (end to end)',
     expect(again.stderr).toMatch(/note: attempt 1 failed at inference: \d+ of \d+ model calls failed/);
     expect(again.stderr).toMatch(/completed: /);
     expect((await simStats()).requests).toBe(prompts - answered);
-    const reused = Number(
-      (
-        await db.query(
-          `SELECT count(*) AS n FROM events CROSS JOIN LATERAL jsonb_array_elements(data->'results') AS r
-            WHERE type = 'inference.completed' AND data->>'identity' = $1 AND data->>'attempt' = '2' AND (r->'reusedFrom'->>'attempt') = '1'`,
-          [identity],
-        )
-      ).rows[0].n,
-    );
-    expect(reused).toBe(answered);
+    expect(await countResults(identity, 2, `r->'reusedFrom'->>'attempt' = '1'`)).toBe(answered);
   });
 
   it('assay cancel stops a running attempt: the attached run ends saying so (exit 1), the worker cuts its calls in flight, status shows cancelled, a plain run starts attempt 2', async () => {
-    // One slot and a long timeout: the call held by the frozen server would block the worker for 2 minutes.
-    const { path } = writeConfig(stack, 'lifecycle-cancel', { smoke: { enabled: false }, model: { concurrency: 1, request_timeout_s: 120 } });
-    await setFaults({ okFirst: 20, hangFirst: 1_000_000 });
-    const running = stack.cli(['run', path]);
-    const identity = await identityOf('lifecycle-cancel');
-    await until('a call hangs at the frozen server', async () => (await simStats()).hanging >= 1);
+    const { path, run: running, identity } = await startFrozenRun('lifecycle-cancel');
 
     const unknown = await stack.cli(['cancel', '0123abcd_nothere']);
     expect(unknown.code).toBe(1);
@@ -139,11 +140,7 @@ describe('run lifecycle: failed inference, cancel, stale attempts (end to end)',
   });
 
   it('--force attaches to a running attempt, but replaces one whose stream has been silent longer than --stale-after; its CLIs end saying it was abandoned', async () => {
-    const { path } = writeConfig(stack, 'lifecycle-stale', { smoke: { enabled: false }, model: { concurrency: 1, request_timeout_s: 120 } });
-    await setFaults({ okFirst: 20, hangFirst: 1_000_000 });
-    const first = stack.cli(['run', path]);
-    const identity = await identityOf('lifecycle-stale');
-    await until('a call hangs at the frozen server', async () => (await simStats()).hanging >= 1);
+    const { path, run: first, identity } = await startFrozenRun('lifecycle-stale');
     // With one slot held, nothing else is sent: the server may recover for the next attempt.
     await setFaults({});
 

@@ -1,6 +1,6 @@
 import { cancelRunning } from '@assay/experiments';
 import { hostname, userInfo } from 'node:os';
-import { CliError, cliCodeVersion, openNats, openStore } from './nats-session';
+import { checkIdentityAndReason, CliError, cliCodeVersion, openNats, openStore } from './nats-session';
 
 export interface CancelOptions {
   reason?: string;
@@ -14,8 +14,7 @@ export interface CancelOptions {
  * or NATS is unreachable.
  */
 export async function cancelCommand(identity: string, opts: CancelOptions): Promise<number> {
-  if (identity.trim() === '') throw new CliError('name the identity to cancel (assay status lists them)', 2);
-  if (opts.reason !== undefined && opts.reason.trim() === '') throw new CliError('--reason is empty: say why, or leave it out', 2);
+  checkIdentityAndReason(identity, opts.reason, 'cancel');
   const nats = await openNats();
   try {
     const store = await openStore(nats);

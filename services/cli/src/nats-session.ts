@@ -32,6 +32,12 @@ export async function* eventsOn(handle: JetStreamHandle, subscription: AsyncIter
   }
 }
 
+/** Usage checks shared by the commands that act on one identity with an optional --reason (exit 2). */
+export function checkIdentityAndReason(identity: string, reason: string | undefined, what: string): void {
+  if (identity.trim() === '') throw new CliError(`name the identity to ${what} (assay status lists them)`, 2);
+  if (reason !== undefined && reason.trim() === '') throw new CliError('--reason is empty: say why, or leave it out', 2);
+}
+
 export async function openNats(): Promise<JetStreamHandle> {
   try {
     return await connectJetStream(natsSettings(), 'assay-cli');

@@ -11,7 +11,7 @@ import { evaluationSummary, roundOf } from '@assay/experiments';
 import { JetStreamPublisher, wireSubject, type JetStreamHandle } from '@assay/messaging';
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { checkServicesRunning, CliError, cliCodeVersion, eventsOn, openNats, openStore } from './nats-session';
+import { checkIdentityAndReason, checkServicesRunning, CliError, cliCodeVersion, eventsOn, openNats, openStore } from './nats-session';
 import { roundComparison, type Summary } from './reevaluate-view';
 
 export interface ReevaluateOptions {
@@ -37,8 +37,7 @@ function headline(event: EvaluationCompleted): { round: number; summary: Summary
  * Exit 0 done, 1 refused or failed, 3 infrastructure or services missing.
  */
 export async function reevaluateCommand(identity: string, opts: ReevaluateOptions): Promise<number> {
-  if (identity.trim() === '') throw new CliError('name the identity to re-evaluate (assay status lists them)', 2);
-  if (opts.reason !== undefined && opts.reason.trim() === '') throw new CliError('--reason is empty: say why, or leave it out', 2);
+  checkIdentityAndReason(identity, opts.reason, 're-evaluate');
   const handle = await openNats();
   try {
     const before = await latestRound(identity);
