@@ -152,14 +152,17 @@ describe('run lifecycle: failed inference, cancel, stale attempts (end to end)',
       return Number(idle) >= 2;
     });
 
-    const forced = await stack.cli(['run', path, '--force', '--stale-after', '1']);
-    expect(forced.stderr).toMatch(new RegExp(`note: attempt 1 of ${identity} was abandoned: no event in its stream for \\d+ s \\(stale after 1 s\\)`));
-    expect(forced.stderr).toMatch(new RegExp(`started ${identity} attempt 2`));
-    expect(forced.code).toBe(0);
+    const forcing = stack.cli(['run', path, '--force', '--stale-after', '1']);
     for (const cli of [await first, await attached]) {
       expect(cli.code).toBe(1);
       expect(cli.stderr).toMatch(new RegExp(`attempt 1 of ${identity} was abandoned: .*started attempt 2`));
     }
+    // The abandoned attempt's call was cut at once, not left to its 120 s timeout with the worker's only slot.
+    await until('the worker dropped the abandoned call', async () => (await simStats()).hanging === 0, 15_000);
+    const forced = await forcing;
+    expect(forced.stderr).toMatch(new RegExp(`note: attempt 1 of ${identity} was abandoned: no event in its stream for \\d+ s \\(stale after 1 s\\)`));
+    expect(forced.stderr).toMatch(new RegExp(`started ${identity} attempt 2`));
+    expect(forced.code).toBe(0);
     expect(await count('experiment.cancelled', identity, 1)).toBe(1);
     expect(await count('experiment.completed', identity, 1)).toBe(0);
     expect(await count('experiment.completed', identity, 2)).toBe(1);
