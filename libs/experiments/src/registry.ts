@@ -112,7 +112,7 @@ export function foldRegistry(events: AnyEnvelope[]): RegistryEntry[] {
  */
 export const DEFAULT_STALE_AFTER_S = 600;
 
-/** What to do with a request, given the identity's registry entry (seed §15). */
+/** What to do with a request, given the identity's registry entry: a run is never repeated by accident, never run twice at once. */
 export type RequestDecision =
   | { kind: 'skip'; reason: 'already_completed' | 'already_running'; attempt: number; runDir: string }
   | {
