@@ -28,7 +28,7 @@ describe('computeIdentity', () => {
   it('given a fixed config, when identified, then the hash is pinned (a change here means every identity changed)', () => {
     // Failing means every existing identity changed: fine for new defaults; a new canonical form needs a new algorithm name.
     expect(computeIdentity({ config: parseExperimentConfig(minimalRaw(), '/x/c.yaml'), dataHashes: HASHES, codeVersion: CODE }).configHash).toBe(
-      'a43a82dec60f243cf095a607181236f03a2311e5cfde7a77955c63627b5aed62',
+      'c5856130a430550aa07a67028b75e8e8f1a4cb044df182283b5a196ff92a01fe',
     );
   });
 

@@ -12,6 +12,7 @@ export {
   PROMPT_PLACEHOLDERS,
   DEFAULT_SYSTEM_PROMPT,
   DEFAULT_USER_PROMPT,
+  DEFAULT_MAX_FAILURE_SHARE,
   placeholdersIn,
 } from './schema';
 export { parseExperimentConfig } from './parse';

@@ -35,6 +35,7 @@ describe('parseExperimentConfig', () => {
       request_timeout_s: 60,
       max_retries: 4,
       concurrency: 16,
+      max_failure_share: 0.05,
     });
     expect(config.purpose).toBeUndefined();
   });

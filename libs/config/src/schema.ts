@@ -29,6 +29,9 @@ export const DEFAULT_USER_PROMPT =
   "Profile of the respondent:\n{profile}\n\nIn study '{group}', question '{item}': {question}\n" +
   'Answer with a single number between {min} and {max}.';
 
+/** Kept equal to the review checklist's fail threshold (libs/evaluation's review.ts) by defaults-sync.spec.ts. */
+export const DEFAULT_MAX_FAILURE_SHARE = 0.05;
+
 const PLACEHOLDER_RE = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /** Placeholder names used in a template, in order of first appearance. */
@@ -125,6 +128,13 @@ export const ModelSection = z.strictObject({
   max_retries: z.int().min(0).default(4),
   /** In-flight requests per worker. */
   concurrency: z.int().min(1).default(16),
+  /**
+   * The largest share of a phase's prompts whose model call may fail (after retries) for the run to
+   * go on. Above it the run fails at the inference stage as soon as that is certain, instead of
+   * "completing" with answers missing; the default is where the review checklist's failure-rate
+   * checks turn from warn to fail (more than 5%).
+   */
+  max_failure_share: z.number().min(0).max(1).default(DEFAULT_MAX_FAILURE_SHARE),
 });
 
 // The rules @assay/prompting enforces when it builds prompts, checked here so a bad template

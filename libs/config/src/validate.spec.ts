@@ -32,6 +32,7 @@ describe('validateConfig', () => {
     ['model.request_timeout_s', (r: Record<string, any>) => (r.model.request_timeout_s = 4)],
     ['model.max_retries', (r: Record<string, any>) => (r.model.max_retries = 0)],
     ['model.max_retries', (r: Record<string, any>) => (r.model.max_retries = 11)],
+    ['model.max_failure_share', (r: Record<string, any>) => (r.model.max_failure_share = 0.5)],
     ['model.api_key_env', (r: Record<string, any>) => (r.model.api_key_env = 'ASSAY_SURELY_UNSET_VAR')],
     ['model.base_url', (r: Record<string, any>) => (r.model.base_url = 'http://127.0.0.1:8000')],
     ['model.chat_template', (r: Record<string, any>) => Object.assign(r.model, { guided_json: true, chat_template: '/nonexistent/tok.json' })],

@@ -29,6 +29,10 @@ export function validateConfig(config: ExperimentConfig): string[] {
   if (model.max_retries === 0) w.push('model.max_retries: 0 — one transient server error fails the request');
   if (model.max_retries > 10) w.push(`model.max_retries: ${model.max_retries} is high (> 10); a dead server will be retried for a long time before the run fails`);
 
+  if (model.max_failure_share >= 0.5) {
+    w.push(`model.max_failure_share: ${model.max_failure_share} lets a run with ${Math.round(model.max_failure_share * 100)}% of its model calls failed complete; its metrics would rest on the prompts that happened to succeed`);
+  }
+
   if (model.api_key_env !== null && process.env[model.api_key_env] === undefined) {
     w.push(`model.api_key_env: environment variable ${model.api_key_env} is not set in this process`);
   }

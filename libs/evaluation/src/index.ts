@@ -5,7 +5,7 @@ export { evaluate } from './evaluate';
 export { METRIC_DEFINITIONS } from './metrics';
 export { trainMeanBaseline, nearestNeighbourBaseline, TRAIN_MEAN_METHOD, KNN_METHOD, MAX_CATEGORIES } from './baselines';
 export { valueRanges } from './diagnostics';
-export { preflightWarningsLine, reviewChecklist, upcastReviewLine } from './review';
+export { preflightWarningsLine, reviewChecklist, upcastReviewLine, PARSE_WARN_UP_TO } from './review';
 export { upcastEvaluationResult } from './upcast';
 export { smokeChecks, type SmokeCheck, type SmokeResult } from './smoke';
 export { buildEvaluation } from './build';

@@ -5,7 +5,7 @@ import { appendToStream, VersionConflictError } from './append';
 import { CheckpointConflictError, readCheckpoint, storeCheckpoint } from './bookkeeping';
 import { EventStore } from './event-store';
 import type { EventPublisher } from './outbox';
-import { committedPromptCount, countInStream, findInStream, identitiesStartingWith, readAll, readStream, streamVersion } from './read';
+import { committedPromptCount, countElementsInStream, countInStream, findInStream, identitiesStartingWith, readAll, readStream, secondsSinceLastEvent, streamVersion } from './read';
 
 function failed(stream: string, error: string): AnyEnvelope {
   return createEvent(
@@ -219,5 +219,40 @@ describe('EventStore (real Postgres)', () => {
       expect(await identitiesStartingWith(sql, `${tag}ab`)).toEqual([b]);
       expect(await identitiesStartingWith(sql, `${tag}%`)).toEqual([]);
     });
+  });
+
+  it('given scored batches, when elements are counted by a field, then Postgres counts across the matching events only', async () => {
+    const s = stream();
+    const identity = s.slice('experiment-'.length);
+    const prediction = (parseStatus: string) => ({ entityId: 'e', group: 'g', item: 'i', promptId: `p${Math.random()}`, actual: 1, predicted: null, parseStatus, parseError: 'x', outlier: false, metadata: {}, method: 'm' });
+    const scored = (attempt: number, statuses: string[]) =>
+      createEvent(
+        'evaluation.batch.scored',
+        { identity, attempt, round: 1, phase: 'full', batchId: `b${Math.random()}`, evaluatorVersion: 'v', predictions: statuses.map(prediction) as never },
+        { stream: s, correlationId: 'c1', causationId: null, producer: 'test', codeVersion: 'test' },
+      );
+    await store.append([{ stream: s, expected: 'any', events: [scored(1, ['ok', 'inference_failure']), scored(1, ['inference_failure', 'inference_failure']), scored(2, ['inference_failure'])] }]);
+    const failures = { array: 'predictions', field: 'parseStatus', value: 'inference_failure' };
+    expect(await store.read((sql) => countElementsInStream(sql, s, 'evaluation.batch.scored', { attempt: 1, phase: 'full' }, failures))).toBe(3);
+    expect(await store.read((sql) => countElementsInStream(sql, s, 'evaluation.batch.scored', { attempt: 3 }, failures))).toBe(0);
+  });
+
+  it('given a stream, when asked how long it has been silent, then the database clock says (null for no stream)', async () => {
+    const s = stream();
+    expect(await store.read((sql) => secondsSinceLastEvent(sql, s))).toBeNull();
+    await store.append([{ stream: s, expected: 'no_stream', events: [failed(s, 'a')] }]);
+    const idle = await store.read((sql) => secondsSinceLastEvent(sql, s));
+    expect(idle).toBeGreaterThanOrEqual(0);
+    expect(idle).toBeLessThan(60);
+  });
+
+  it('given a decision that appends, when decideAndAppend commits, then its events are published after commit and its result returned; a decision to append nothing publishes nothing', async () => {
+    const s = stream();
+    const before = published.length;
+    const e = failed(s, 'decided');
+    expect(await store.decideAndAppend(async () => ({ appends: [{ stream: s, expected: 'no_stream', events: [e] }], result: 'appended' }))).toBe('appended');
+    expect(published.slice(before).map((p) => p.id)).toEqual([e.id]);
+    expect(await store.decideAndAppend(async () => ({ appends: [], result: 'nothing' }))).toBe('nothing');
+    expect(published.length).toBe(before + 1);
   });
 });

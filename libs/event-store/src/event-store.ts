@@ -80,6 +80,22 @@ export class EventStore {
   }
 
   /**
+   * A command's read-decide-append outside any consumer (e.g. a cancel): `decide` reads what it
+   * needs and says what to append, all in one transaction (take the stream's lock first); the
+   * events are published after commit.
+   */
+  async decideAndAppend<T>(decide: (sql: Sql) => Promise<{ appends: StreamAppend[]; result: T }>): Promise<T> {
+    const outcome = await this.transaction(async (sql) => {
+      const decided = await decide(sql);
+      const results: AppendResult[] = [];
+      for (const a of decided.appends) results.push(await appendToStream(sql, a.stream, a.events, a.expected));
+      return { ...decided, results };
+    });
+    await this.publishAfterCommit(outcome.appends, outcome.results);
+    return outcome.result;
+  }
+
+  /**
    * Runs a consumer's effects exactly once per message: the processed-message record, the
    * events it appends and anything else `effects` writes commit together; the events are
    * published after commit. A redelivered message that was already handled does nothing.

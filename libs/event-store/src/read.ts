@@ -102,6 +102,21 @@ export async function committedPromptCount(sql: Sql, stream: string, attempt: nu
   return Number(n);
 }
 
+/**
+ * How many elements of the array `data.<array>` of matching events have `<field>` equal to
+ * `value` (e.g. the predictions of a phase's scored batches that are inference failures),
+ * counted by Postgres without shipping the events.
+ */
+export async function countElementsInStream(sql: Sql, stream: string, type: string, match: DataMatch, element: { array: string; field: string; value: string }): Promise<number> {
+  const { clause, params } = matchClause(match, 6);
+  const [{ n }] = await sql.query<{ n: string }>(
+    `SELECT count(*) AS n FROM events CROSS JOIN LATERAL jsonb_array_elements(data->$3) AS element
+      WHERE stream = $1 AND type = $2 AND element->>$4 = $5${clause}`,
+    [stream, type, element.array, element.field, element.value, ...params],
+  );
+  return Number(n);
+}
+
 /** Identities of experiments (ever started) that begin with `prefix`, sorted; for resolving a short id. */
 export async function identitiesStartingWith(sql: Sql, prefix: string): Promise<string[]> {
   const rows = await sql.query<{ identity: string }>(
@@ -111,4 +126,13 @@ export async function identitiesStartingWith(sql: Sql, prefix: string): Promise<
     [prefix],
   );
   return rows.map((r) => r.identity);
+}
+
+/**
+ * Seconds since the stream's last event was recorded, by the database's clock (the services and the
+ * CLI may run on hosts whose clocks differ); null when the stream is empty.
+ */
+export async function secondsSinceLastEvent(sql: Sql, stream: string): Promise<number | null> {
+  const [{ idle }] = await sql.query<{ idle: string | number | null }>('SELECT extract(epoch FROM now() - max(recorded_at)) AS idle FROM events WHERE stream = $1', [stream]);
+  return idle === null ? null : Math.max(0, Number(idle));
 }

@@ -1,5 +1,6 @@
 import { causedBy, createEvent, experimentStream, type AssayEvent, type ExperimentStarted, type FailureStage } from '@assay/contracts';
 import { findInStream, type Sql, type StreamAppend } from '@assay/event-store';
+import { attemptEnd } from './attempt-end';
 
 /**
  * The stage at which a run fails when a service gives up on one of its messages (a dead letter
@@ -38,8 +39,7 @@ export async function runFailureOnGiveUp(sql: Sql, event: AssayEvent, reason: st
   const stream = experimentStream(identity);
   const [started] = (await findInStream(sql, stream, 'experiment.started', { attempt })) as unknown as ExperimentStarted[];
   if (!started) return [];
-  const ended = [...(await findInStream(sql, stream, 'experiment.completed', { attempt })), ...(await findInStream(sql, stream, 'experiment.failed', { attempt }))];
-  if (ended.length > 0) return [];
+  if ((await attemptEnd(sql, identity, attempt)) !== null) return [];
   const failed = createEvent(
     'experiment.failed',
     {

@@ -11,3 +11,7 @@ export * from './evaluation-rounds';
 export * from './plan-events';
 export * from './plan-append';
 export * from './give-up';
+export * from './attempt-end';
+export * from './inference-failures';
+export * from './cancel';
+export * from './reuse';

@@ -18,6 +18,7 @@ function entry(outputRoot: string, method: string, identity: string): RegistryEn
     startedAt: '2025-01-01T00:00:00.000Z',
     finishedAt: '2025-01-01T00:01:00.000Z',
     reevaluatedAt: null,
+    cancellation: null,
     summary: {},
     failure: null,
     skippedRequests: 0,

@@ -1,5 +1,5 @@
 import { createEvent, experimentStream, type AnyEnvelope, type FailureStage } from '@assay/contracts';
-import { decideRequest, entryFromStream, foldRegistry, type RegistryEntry, type RegistryStatus } from './registry';
+import { decideCancel, decideRequest, entryFromStream, foldRegistry, type RegistryEntry, type RegistryStatus } from './registry';
 
 const REQUEST = '00000000-0000-4000-8000-000000000001';
 let clock = 0;
@@ -52,6 +52,7 @@ function entry(status: RegistryStatus, attempt = 1, failure: RegistryEntry['fail
     reevaluatedAt: null,
     summary: {},
     failure,
+    cancellation: null,
     skippedRequests: 0,
     dataHashes: {},
   };
@@ -62,21 +63,60 @@ describe('decideRequest (skip / attach / run)', () => {
 
   it.each([
     // status, force, expected decision
-    ['(none)', false, { kind: 'start', attempt: 1, previousFailure: null }],
-    ['(none)', true, { kind: 'start', attempt: 1, previousFailure: null }],
+    ['(none)', false, { kind: 'start', attempt: 1, previousFailure: null, abandon: null }],
+    ['(none)', true, { kind: 'start', attempt: 1, previousFailure: null, abandon: null }],
     ['running', false, { kind: 'skip', reason: 'already_running', attempt: 2, runDir: runDir('aaaa1111_abc1234') }],
     // --force never starts a second run beside a running one: it attaches.
     ['running', true, { kind: 'skip', reason: 'already_running', attempt: 2, runDir: runDir('aaaa1111_abc1234') }],
     ['completed', false, { kind: 'skip', reason: 'already_completed', attempt: 2, runDir: runDir('aaaa1111_abc1234') }],
-    ['completed', true, { kind: 'start', attempt: 3, previousFailure: earlier }],
-    ['failed', false, { kind: 'start', attempt: 3, previousFailure: earlier }],
-    ['failed', true, { kind: 'start', attempt: 3, previousFailure: earlier }],
+    ['completed', true, { kind: 'start', attempt: 3, previousFailure: earlier, abandon: null }],
+    ['failed', false, { kind: 'start', attempt: 3, previousFailure: earlier, abandon: null }],
+    ['failed', true, { kind: 'start', attempt: 3, previousFailure: earlier, abandon: null }],
     // A --smoke-only pass produced no results: a normal request runs the experiment.
-    ['smoke_passed', false, { kind: 'start', attempt: 3, previousFailure: earlier }],
-    ['smoke_passed', true, { kind: 'start', attempt: 3, previousFailure: earlier }],
+    ['smoke_passed', false, { kind: 'start', attempt: 3, previousFailure: earlier, abandon: null }],
+    ['smoke_passed', true, { kind: 'start', attempt: 3, previousFailure: earlier, abandon: null }],
+    // A cancelled attempt was stopped on purpose: the next request starts a new one.
+    ['cancelled', false, { kind: 'start', attempt: 3, previousFailure: earlier, abandon: null }],
   ] as const)('given %s and force=%s → %j', (status, force, expected) => {
     const current = status === '(none)' ? undefined : entry(status, 2, earlier);
     expect(decideRequest(current, force)).toEqual(expected);
+  });
+
+  describe('a running attempt whose stream has been silent', () => {
+    const running = () => entry('running', 2, earlier);
+
+    it('given --force and a silence of at least stale-after, when decided, then a new attempt starts and the old one is abandoned', () => {
+      expect(decideRequest(running(), true, { idleS: 600, staleAfterS: 600 })).toEqual({
+        kind: 'start',
+        attempt: 3,
+        previousFailure: earlier,
+        abandon: { attempt: 2, idleS: 600, staleAfterS: 600 },
+      });
+    });
+
+    it('given --force and a shorter silence, when decided, then the request attaches', () => {
+      expect(decideRequest(running(), true, { idleS: 599.9, staleAfterS: 600 })).toMatchObject({ kind: 'skip', reason: 'already_running', attempt: 2 });
+    });
+
+    it('given no --force, when decided, then the request attaches however long the silence', () => {
+      expect(decideRequest(running(), false, { idleS: 86_400, staleAfterS: 600 })).toMatchObject({ kind: 'skip', reason: 'already_running' });
+    });
+  });
+});
+
+describe('decideCancel', () => {
+  it('given an unknown identity, when cancelled, then it is refused as unknown', () => {
+    expect(decideCancel(undefined, 'abcd1234_x')).toEqual({ kind: 'refuse', problem: 'unknown', reason: "no experiment 'abcd1234_x' in the registry (assay status lists them)" });
+  });
+
+  it.each(['completed', 'failed', 'cancelled', 'smoke_passed'] as const)('given a %s attempt, when cancelled, then it is refused as not running, naming the status', (status) => {
+    const decision = decideCancel(entry(status, 2), 'aaaa1111_abc1234');
+    expect(decision).toMatchObject({ kind: 'refuse', problem: 'not_running' });
+    expect(decision.kind === 'refuse' && decision.reason).toContain(`attempt 2 is ${status}`);
+  });
+
+  it('given a running attempt, when cancelled, then that attempt is the one to cancel', () => {
+    expect(decideCancel(entry('running', 3), 'aaaa1111_abc1234')).toEqual({ kind: 'cancel', attempt: 3, runDir: runDir('aaaa1111_abc1234') });
   });
 });
 
@@ -151,7 +191,21 @@ describe('foldRegistry', () => {
     const id = 'ffff6666_abc1234';
     const folded = foldRegistry([started(id, 1), completed(id, 1, true)])[0];
     expect(folded).toMatchObject({ status: 'smoke_passed', summary: { smoke: 'passed' } });
-    expect(decideRequest(folded, false)).toEqual({ kind: 'start', attempt: 2, previousFailure: null });
+    expect(decideRequest(folded, false)).toEqual({ kind: 'start', attempt: 2, previousFailure: null, abandon: null });
+  });
+
+  it('a cancellation of the running attempt shows it cancelled with who and why; a late one of an older attempt changes nothing', () => {
+    const id = 'abab7777_abc1234';
+    const by = { host: 'h', user: 'u' };
+    const cancel = (attempt: number) => event('experiment.cancelled', { identity: id, attempt, reason: 'wrong prompt', kind: 'cancel', by, requestId: null });
+    expect(foldRegistry([started(id, 1), cancel(1)])[0]).toMatchObject({
+      status: 'cancelled',
+      attempt: 1,
+      cancellation: { attempt: 1, kind: 'cancel', reason: 'wrong prompt', by: 'u@h' },
+    });
+    expect(foldRegistry([started(id, 1), cancel(1), started(id, 2)])[0]).toMatchObject({ status: 'running', attempt: 2, cancellation: null });
+    expect(foldRegistry([started(id, 1), started(id, 2), cancel(1)])[0]).toMatchObject({ status: 'running', attempt: 2 });
+    expect(foldRegistry([started(id, 1), completed(id, 1), cancel(1)])[0]).toMatchObject({ status: 'completed' });
   });
 
   it('ignores failures without an identity (bad config, missing file) and keeps identities apart, oldest first', () => {

@@ -1,4 +1,4 @@
-import type { AnyEnvelope, ExperimentCompleted, ExperimentFailed, ExperimentSkipped, ExperimentStarted, FailureStage } from '@assay/contracts';
+import type { AnyEnvelope, ExperimentCancelled, ExperimentCompleted, ExperimentFailed, ExperimentSkipped, ExperimentStarted, FailureStage } from '@assay/contracts';
 
 /**
  * The registry (what ran, with which outcome, where; so nothing is run twice by accident) is a
@@ -6,8 +6,10 @@ import type { AnyEnvelope, ExperimentCompleted, ExperimentFailed, ExperimentSkip
  *
  * `smoke_passed` is a --smoke-only run that stopped after its smoke test passed: it produced no
  * results, so it is not "completed" and a later normal request of the identity runs in full.
+ * `cancelled` is an attempt stopped on purpose (`assay cancel`, or abandoned by a forced request
+ * after a silence); like a failure, the next request starts a new attempt.
  */
-export type RegistryStatus = 'running' | 'completed' | 'smoke_passed' | 'failed' | 'skipped';
+export type RegistryStatus = 'running' | 'completed' | 'smoke_passed' | 'failed' | 'skipped' | 'cancelled';
 
 export interface RegistryEntry {
   identity: string;
@@ -24,14 +26,16 @@ export interface RegistryEntry {
   reevaluatedAt: string | null;
   summary: Record<string, number | string | null>;
   failure: { attempt: number; stage: FailureStage; error: string } | null;
+  /** Set while the latest attempt is the cancelled one: why, and by whom (`user@host`). */
+  cancellation: { attempt: number; kind: ExperimentCancelled['data']['kind']; reason: string; by: string } | null;
   /** Requests answered by "already completed/running" since the last start. */
   skippedRequests: number;
   dataHashes: Record<string, string>;
 }
 
-export const REGISTRY_EVENT_TYPES = ['experiment.started', 'experiment.skipped', 'experiment.completed', 'experiment.failed'];
+export const REGISTRY_EVENT_TYPES = ['experiment.started', 'experiment.skipped', 'experiment.completed', 'experiment.failed', 'experiment.cancelled'];
 
-type RegistryEvent = ExperimentStarted | ExperimentSkipped | ExperimentCompleted | ExperimentFailed;
+type RegistryEvent = ExperimentStarted | ExperimentSkipped | ExperimentCompleted | ExperimentFailed | ExperimentCancelled;
 
 /** evolve(): one event applied to the registry; events must come in log order. */
 export function evolveRegistry(registry: Map<string, RegistryEntry>, envelope: AnyEnvelope): Map<string, RegistryEntry> {
@@ -52,6 +56,7 @@ export function evolveRegistry(registry: Map<string, RegistryEntry>, envelope: A
         reevaluatedAt: null,
         summary: {},
         failure: registry.get(d.identity)?.failure ?? null,
+        cancellation: null,
         skippedRequests: 0,
         dataHashes: d.dataHashes,
       });
@@ -86,6 +91,17 @@ export function evolveRegistry(registry: Map<string, RegistryEntry>, envelope: A
       }
       return registry;
     }
+    case 'experiment.cancelled': {
+      const d = event.data;
+      const entry = registry.get(d.identity);
+      // Only a running attempt can be cancelled; the commands check that under the stream lock.
+      if (entry && entry.attempt === d.attempt && entry.status === 'running') {
+        entry.status = 'cancelled';
+        entry.finishedAt = event.occurredAt;
+        entry.cancellation = { attempt: d.attempt, kind: d.kind, reason: d.reason, by: `${d.by.user}@${d.by.host}` };
+      }
+      return registry;
+    }
     default:
       return registry;
   }
@@ -103,29 +119,51 @@ export function foldRegistry(events: AnyEnvelope[]): RegistryEntry[] {
 }
 
 /**
- * What to do with a request, given the identity's registry entry: skip a completed identity,
- * attach to a running one, else run.
+ * How long a running attempt's stream may stay silent (no event appended) before a `--force`
+ * request abandons it and starts a new attempt. Ten minutes: twice what a hung model server can
+ * hold one prompt with the default timeout and retries (60 s x 5 tries plus backoff), so a run
+ * that is slow but alive is never taken for dead.
  */
+export const DEFAULT_STALE_AFTER_S = 600;
+
+/** What to do with a request, given the identity's registry entry: a run is never repeated by accident, never run twice at once. */
 export type RequestDecision =
   | { kind: 'skip'; reason: 'already_completed' | 'already_running'; attempt: number; runDir: string }
-  | { kind: 'start'; attempt: number; previousFailure: RegistryEntry['failure'] };
+  | {
+      kind: 'start';
+      attempt: number;
+      previousFailure: RegistryEntry['failure'];
+      /** A running attempt this start replaces (forced, its stream silent for `idleS` seconds): record it as abandoned. */
+      abandon: { attempt: number; idleS: number; staleAfterS: number } | null;
+    };
 
-export function decideRequest(entry: RegistryEntry | undefined, force: boolean): RequestDecision {
-  if (!entry) return { kind: 'start', attempt: 1, previousFailure: null };
+/** How long the identity's stream has been silent, and how long a forced request lets it be before abandoning it. */
+export interface StreamActivity {
+  idleS: number;
+  staleAfterS: number;
+}
+
+export function decideRequest(entry: RegistryEntry | undefined, force: boolean, activity: StreamActivity | null = null): RequestDecision {
+  if (!entry) return { kind: 'start', attempt: 1, previousFailure: null, abandon: null };
+  const next = { kind: 'start' as const, attempt: entry.attempt + 1, previousFailure: entry.failure, abandon: null };
   switch (entry.status) {
     case 'running':
-      // A second request for a running identity attaches to it, forced or not: never two at once.
+      // A forced request for an attempt nothing has happened to for too long (its workers died,
+      // its messages are gone) replaces it; otherwise a second request attaches: never two at once.
+      if (force && activity && activity.idleS >= activity.staleAfterS) {
+        return { ...next, abandon: { attempt: entry.attempt, idleS: activity.idleS, staleAfterS: activity.staleAfterS } };
+      }
       return { kind: 'skip', reason: 'already_running', attempt: entry.attempt, runDir: entry.runDir };
     case 'completed':
-      return force
-        ? { kind: 'start', attempt: entry.attempt + 1, previousFailure: entry.failure }
-        : { kind: 'skip', reason: 'already_completed', attempt: entry.attempt, runDir: entry.runDir };
+      return force ? next : { kind: 'skip', reason: 'already_completed', attempt: entry.attempt, runDir: entry.runDir };
     // A failure is recorded, not a reason to refuse: the new attempt carries it so the user sees
-    // what failed last time. A smoke-only pass has no results to reuse.
+    // what failed last time. A smoke-only pass has no results to reuse; a cancelled attempt was
+    // stopped on purpose.
     case 'failed':
     case 'smoke_passed':
     case 'skipped':
-      return { kind: 'start', attempt: entry.attempt + 1, previousFailure: entry.failure };
+    case 'cancelled':
+      return next;
     default: {
       const never: never = entry.status;
       throw new Error(`unknown registry status ${String(never)}`);
@@ -136,4 +174,22 @@ export function decideRequest(entry: RegistryEntry | undefined, force: boolean):
 /** Reads one identity's registry entry from its stream (the projection, folded on read). */
 export function entryFromStream(events: AnyEnvelope[], identity: string): RegistryEntry | undefined {
   return foldRegistry(events.filter((e) => REGISTRY_EVENT_TYPES.includes(e.type))).find((e) => e.identity === identity);
+}
+
+/** Why a forced request abandoned a running attempt, for its experiment.cancelled event. */
+export function abandonedReason(abandon: { idleS: number; staleAfterS: number }, replacedBy: number): string {
+  return `no event in its stream for ${Math.round(abandon.idleS)} s (stale after ${abandon.staleAfterS} s): abandoned by a --force request, which started attempt ${replacedBy}`;
+}
+
+/** What `assay cancel` (or its HTTP twin) may do with an identity, given its registry entry. */
+export type CancelDecision =
+  | { kind: 'cancel'; attempt: number; runDir: string }
+  | { kind: 'refuse'; problem: 'unknown' | 'not_running'; reason: string };
+
+export function decideCancel(entry: RegistryEntry | undefined, identity: string): CancelDecision {
+  if (!entry) return { kind: 'refuse', problem: 'unknown', reason: `no experiment '${identity}' in the registry (assay status lists them)` };
+  if (entry.status !== 'running') {
+    return { kind: 'refuse', problem: 'not_running', reason: `${identity} is not running: attempt ${entry.attempt} is ${entry.status}${entry.finishedAt ? ` (since ${entry.finishedAt})` : ''}; nothing to cancel` };
+  }
+  return { kind: 'cancel', attempt: entry.attempt, runDir: entry.runDir };
 }

@@ -14,7 +14,8 @@ export interface Completion {
 }
 
 export interface ModelClient {
-  complete(prompt: string): Promise<Completion>;
+  /** `signal` aborts the call in flight (the attempt was cancelled or failed). */
+  complete(prompt: string, signal?: AbortSignal): Promise<Completion>;
   /**
    * Token count of a text by the server's tokenizer (vLLM's /tokenize), null if it has none or the
    * count could not be had. Informational only (the ideal cache reuse), so it must never fail a batch.
@@ -65,7 +66,7 @@ export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.Proce
     });
   };
   return {
-    async complete(prompt) {
+    async complete(prompt, signal) {
       const body: Record<string, unknown> = {
         model,
         prompt,
@@ -76,7 +77,11 @@ export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.Proce
       };
       if (settings.stop.length > 0) body.stop = settings.stop;
       if (settings.guidedJson) body.structured_outputs = { json: ANSWER_SCHEMA };
-      const response = await watched((signal) => client.completions.create(body as unknown as OpenAI.CompletionCreateParamsNonStreaming, { signal }));
+      const response = await watched((hung) => {
+        // Two reasons to stop waiting: the server stopped answering (hung), or the attempt ended (signal).
+        const stop = hung && signal ? AbortSignal.any([hung, signal]) : (hung ?? signal);
+        return client.completions.create(body as unknown as OpenAI.CompletionCreateParamsNonStreaming, stop ? { signal: stop } : undefined);
+      });
       const choice = response.choices[0];
       const usage = response.usage as (OpenAI.CompletionUsage & { prompt_tokens_details?: { cached_tokens?: number } | null }) | undefined;
       return {

@@ -65,17 +65,49 @@ export interface RetryOutcome<T> {
   attempts: number;
 }
 
+/** The work of an attempt that ended (cancelled, failed) was dropped: not a model failure, nothing to record. */
+export class WorkAbortedError extends Error {
+  constructor(reason: unknown) {
+    super(`dropped: ${reason instanceof Error ? reason.message : String(reason ?? 'aborted')}`);
+    this.name = 'WorkAbortedError';
+  }
+}
+
+/** Throws WorkAbortedError when the signal has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new WorkAbortedError(signal.reason);
+}
+
+/**
+ * Calls with retries; with `signal`, an abort ends the retries at once with WorkAbortedError
+ * (a call cut short by the abort is not a failure of the model server).
+ */
 export async function withRetries<T>(
   call: () => Promise<T>,
   policy: RetryPolicy,
-  hooks: { onRetry?: (error: ModelCallError, retry: number) => void; sleep?: (ms: number) => Promise<void>; random?: () => number } = {},
+  hooks: { onRetry?: (error: ModelCallError, retry: number) => void; sleep?: (ms: number) => Promise<void>; random?: () => number; signal?: AbortSignal } = {},
 ): Promise<RetryOutcome<T>> {
-  const sleep = hooks.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const { signal } = hooks;
+  // A backoff of up to maxDelayMs ends early on an abort: the loop then stops.
+  const sleep =
+    hooks.sleep ??
+    ((ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done(): void {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        }
+        signal?.addEventListener('abort', done, { once: true });
+      }));
   const random = hooks.random ?? Math.random;
   for (let attempt = 1; ; attempt++) {
+    throwIfAborted(signal);
     try {
       return { value: await call(), error: null, attempts: attempt };
     } catch (raw) {
+      throwIfAborted(signal);
       const error = classifyError(raw);
       if (!error.retryable || attempt > policy.maxRetries) return { value: null, error, attempts: attempt };
       hooks.onRetry?.(error, attempt);

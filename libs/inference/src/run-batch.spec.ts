@@ -2,6 +2,7 @@ import { APIError } from 'openai';
 import type { PromptRequest, PromptResult } from '@assay/contracts';
 import type { Completion, ModelClient } from './model-client';
 import { committedBatchProgress, prefixEvicted, runBatch, type BatchProgress } from './run-batch';
+import { WorkAbortedError } from './retry';
 import { EntityPipeline } from './entity-pipeline';
 
 const PREFIX = '<sys>profile of entity e1</sys>\nQuestion: ';
@@ -204,5 +205,46 @@ describe('committedBatchProgress', () => {
 
   it('given a batch that failed as a whole, counts its prompts done and failed', () => {
     expect(committedBatchProgress({ duplicate: false }, { failedPrompts: 12 })).toEqual({ promptsDone: 12, inferenceFailures: 12 });
+  });
+});
+
+describe('runBatch with an abort signal (the attempt ended)', () => {
+  it('given an abort while fan-out calls are in flight, when run, then the calls in flight are cut, waiting prompts make no call, and the batch rejects as dropped', async () => {
+    const controller = new AbortController();
+    const started: string[] = [];
+    let cut = 0;
+    const client: ModelClient = {
+      complete: (prompt, signal) =>
+        new Promise<Completion>((resolve, reject) => {
+          const suffix = prompt.slice(PREFIX.length);
+          started.push(suffix);
+          // The second fan-out call is the moment the attempt ends: deterministic, no timing.
+          if (started.length === 3) controller.abort(new Error('experiment.cancelled'));
+          if (suffix === 'item q0?') return resolve({ text: '1', finishReason: 'stop', promptTokens: 40, completionTokens: 1, cachedTokens: 0 });
+          const onAbort = () => {
+            cut++;
+            reject(Object.assign(new Error('Request was aborted.'), { name: 'AbortError' }));
+          };
+          if (signal?.aborted) onAbort();
+          else signal?.addEventListener('abort', onAbort, { once: true });
+        }),
+      countTokens: async () => null,
+    };
+    const progress = recorder();
+    await expect(runBatch(PREFIX, prompts(8), client, { pipeline: new EntityPipeline(2), retry: FAST_RETRY, progress, signal: controller.signal })).rejects.toThrow(WorkAbortedError);
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual(['item q0?', 'item q1?', 'item q2?']);
+    expect(cut).toBe(2);
+    // Neither a retry nor a recorded failure: dropped work is not a model failure.
+    expect(progress.retries).toEqual([]);
+    expect(progress.done.map((r) => r.status)).toEqual(['ok']);
+  });
+
+  it('given a signal aborted before the batch starts, when run, then no model call is made', async () => {
+    const fake = fakeClient();
+    const controller = new AbortController();
+    controller.abort(new Error('ended'));
+    await expect(runBatch(PREFIX, prompts(3), fake.client, { pipeline: new EntityPipeline(2), retry: FAST_RETRY, progress: recorder(), signal: controller.signal })).rejects.toThrow(/dropped: ended/);
+    expect(fake.events).toEqual([]);
   });
 });

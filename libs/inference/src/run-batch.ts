@@ -1,6 +1,6 @@
 import type { PromptRequest, PromptResult } from '@assay/contracts';
 import type { ModelClient } from './model-client';
-import { withRetries, type RetryPolicy } from './retry';
+import { throwIfAborted, withRetries, type RetryPolicy } from './retry';
 import type { EntityPipeline } from './entity-pipeline';
 
 export interface BatchProgress {
@@ -25,7 +25,9 @@ export function committedBatchProgress(outcome: { duplicate: boolean }, results:
  * prefill finishes, so prompts sent together would all miss and all prefill the profile. Once
  * it is done the rest fan out and hit the cache. The worker's EntityPipeline decides when the
  * entity may warm up and gives fan-out prompts the slots first. Every prompt ends with a result:
- * a failure after retries is kept with its error, never dropped.
+ * a failure after retries is kept with its error, never dropped. An abort of `signal` (the
+ * attempt ended) is the exception: calls in flight are cut, prompts waiting for a slot give it up
+ * at once, and the batch rejects with WorkAbortedError, since nothing of it is to be recorded.
  */
 export async function runBatch(
   prefix: string,
@@ -41,6 +43,8 @@ export async function runBatch(
     now?: () => number;
     /** Wall clock, for the results' startedAt / finishedAt. */
     clock?: () => Date;
+    /** Aborted when the attempt ends (cancelled, failed): calls in flight and waiting prompts stop. */
+    signal?: AbortSignal;
   },
 ): Promise<PromptResult[]> {
   const now = opts.now ?? (() => performance.now());
@@ -48,10 +52,12 @@ export async function runBatch(
   const where = opts.replica === undefined ? {} : { replica: opts.replica };
   /** Asks the model (with retries) for one prompt; the caller holds a slot. */
   const answer = async (prompt: PromptRequest): Promise<PromptResult> => {
+    throwIfAborted(opts.signal);
     const startedAt = clock().toISOString();
     const started = now();
-    const outcome = await withRetries(() => client.complete(prefix + prompt.suffix), opts.retry, {
+    const outcome = await withRetries(() => client.complete(prefix + prompt.suffix, opts.signal), opts.retry, {
       onRetry: (error, retry) => opts.progress.onRetry(prompt.promptId, error.message, retry),
+      signal: opts.signal,
     });
     const latencyMs = Math.round((now() - started) * 1000) / 1000;
     const when = { startedAt, finishedAt: clock().toISOString(), ...where };

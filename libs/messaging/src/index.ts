@@ -6,3 +6,4 @@ export * from './nats-config';
 export * from './publisher';
 export * from './run-log';
 export * from './progress-reporter';
+export * from './attempt-watch';

@@ -6,6 +6,7 @@ import type { AssayEvent } from '@assay/contracts';
 import { EventStore, recordDeadLetter, type Sql, type StreamAppend } from '@assay/event-store';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { AttemptWatch } from './attempt-watch';
 import { connectJetStream, ensureEventStream, type JetStreamHandle } from './connection';
 import type { DeadLetter } from './consumer-runner';
 import { JetStreamTransport, PassThroughRpcFilter } from './jetstream.transport';
@@ -36,6 +37,8 @@ interface Runtime {
   info: ServiceInfo;
   /** One per process: live progress deltas, flushed a few times a second. */
   progress: ProgressReporter;
+  /** One per process: aborts work of attempts that ended (subscribes only when a consumer uses it). */
+  attempts: AttemptWatch;
 }
 
 function coreModule(runtime: Runtime, feature: Type<unknown>): DynamicModule {
@@ -51,8 +54,9 @@ function coreModule(runtime: Runtime, feature: Type<unknown>): DynamicModule {
       { provide: ServiceInfo, useValue: runtime.info },
       { provide: RunLog, useValue: new RunLog(runtime.info.service) },
       { provide: ProgressReporter, useValue: runtime.progress },
+      { provide: AttemptWatch, useValue: runtime.attempts },
     ],
-    exports: [EventStore, JetStreamPublisher, ServiceInfo, RunLog, ProgressReporter],
+    exports: [EventStore, JetStreamPublisher, ServiceInfo, RunLog, ProgressReporter, AttemptWatch],
   };
 }
 
@@ -69,7 +73,7 @@ async function openRuntime(service: string, instance: string): Promise<Runtime> 
       if (!error) msg.respond(JSON.stringify({ service, instance, codeVersion: info.codeVersion, pid: process.pid }));
     },
   });
-  return { store, handle, info, progress: new ProgressReporter(new JetStreamPublisher(handle), instance) };
+  return { store, handle, info, progress: new ProgressReporter(new JetStreamPublisher(handle), instance), attempts: new AttemptWatch(handle) };
 }
 
 export interface ServiceOptions {
@@ -144,6 +148,7 @@ export async function runService(opts: ServiceOptions): Promise<void> {
     logger.log(`${signal}: draining in-flight messages`);
     await app.close();
     runtime.progress.close();
+    runtime.attempts.close();
     await runtime.store.close();
     if (!runtime.handle.nc.isClosed()) await runtime.handle.nc.drain();
     process.exit(0);

@@ -2,9 +2,11 @@ import { ConfigError, repoRoot } from '@assay/config';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cancelCommand } from './cancel.command';
 import { CliError, cliCodeVersion } from './nats-session';
 import { reevaluateCommand } from './reevaluate.command';
 import { replayCommand } from './replay.command';
+import { DEFAULT_STALE_AFTER_S } from '@assay/experiments';
 import { runCommand } from './run.command';
 import { statusCommand } from './status.command';
 
@@ -50,15 +52,22 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--smoke-only', 'stop after the 4-example smoke test', false)
     .option('--answer-timeout <seconds>', 'how long to wait for the planner to answer', positiveInt, 60)
     .option('--stall-after <seconds>', 'seconds without progress before saying what looks wrong (and again as often)', positiveInt, 45)
+    .option('--stale-after <seconds>', 'with --force: a running attempt with no event for this long is abandoned and a new attempt starts', positiveInt, DEFAULT_STALE_AFTER_S)
     .option('--json', 'print the outcome as one JSON document on stdout (human text stays on stderr)', false)
     .description('request a run and follow it live; prints the run directory last')
-    .action((config: string, o: { force: boolean; smokeOnly: boolean; answerTimeout: number; stallAfter: number; json: boolean }) => run(() => runCommand(config, o), o.json));
+    .action((config: string, o: { force: boolean; smokeOnly: boolean; answerTimeout: number; stallAfter: number; staleAfter: number; json: boolean }) => run(() => runCommand(config, o), o.json));
   program
     .command('status')
     .argument('[identity]', 'one experiment in detail (an identity or its first characters)')
     .option('--json', 'print the registry (or the one entry) as JSON on stdout', false)
     .description('the registry: what ran, what failed, where')
     .action((identity: string | undefined, o: { json: boolean }) => run(() => statusCommand(identity, o), o.json));
+  program
+    .command('cancel')
+    .argument('<identity>', 'the running experiment to stop (an identity or its first characters)')
+    .option('--reason <text>', 'why, recorded with the cancellation (e.g. "wrong prompt template")')
+    .description('stop a running experiment: its workers drop the remaining prompts; the next run of its config starts a new attempt')
+    .action((identity: string, o: { reason?: string }) => run(() => cancelCommand(identity, o)));
   program
     .command('replay')
     .argument('[identity]', 'the experiment to rebuild (an identity or its first characters)')

@@ -1,7 +1,7 @@
 import { repoRoot, resolveCodeVersion } from '@assay/config';
 import { errorMessage, parseEvent, type AssayEvent } from '@assay/contracts';
 import { EventStore } from '@assay/event-store';
-import { connectJetStream, healthSubject, logicalSubject, natsSettings, wireSubject, type JetStreamHandle } from '@assay/messaging';
+import { connectJetStream, healthSubject, JetStreamPublisher, logicalSubject, natsSettings, wireSubject, type JetStreamHandle } from '@assay/messaging';
 import { join } from 'node:path';
 
 export const SERVICES = ['planner', 'inference-worker', 'evaluator', 'reporter'] as const;
@@ -30,6 +30,12 @@ export async function* eventsOn(handle: JetStreamHandle, subscription: AsyncIter
     }
     yield event;
   }
+}
+
+/** Usage checks shared by the commands that act on one identity with an optional --reason (exit 2). */
+export function checkIdentityAndReason(identity: string, reason: string | undefined, what: string): void {
+  if (identity.trim() === '') throw new CliError(`name the identity to ${what} (assay status lists them)`, 2);
+  if (reason !== undefined && reason.trim() === '') throw new CliError('--reason is empty: say why, or leave it out', 2);
 }
 
 export async function openNats(): Promise<JetStreamHandle> {
@@ -89,9 +95,10 @@ export async function checkServicesRunning(handle: JetStreamHandle, opts: PingOp
   return alive;
 }
 
-export async function openStore(): Promise<EventStore> {
+/** The event log; with `nats`, events the CLI appends are published after commit. */
+export async function openStore(nats?: JetStreamHandle): Promise<EventStore> {
   try {
-    return await EventStore.open({ poolSize: 2 });
+    return await EventStore.open({ poolSize: 2, publisher: nats ? new JetStreamPublisher(nats) : undefined });
   } catch (error) {
     throw new CliError(errorMessage(error), 3);
   }

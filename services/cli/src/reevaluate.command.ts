@@ -11,7 +11,7 @@ import { evaluationSummary, roundOf } from '@assay/experiments';
 import { JetStreamPublisher, wireSubject, type JetStreamHandle } from '@assay/messaging';
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { checkServicesRunning, CliError, cliCodeVersion, eventsOn, openNats, openStore } from './nats-session';
+import { checkIdentityAndReason, checkServicesRunning, CliError, cliCodeVersion, eventsOn, openNats, openStore } from './nats-session';
 import { resolveIdentity } from './identity-prefix';
 import { roundComparison, type Summary } from './reevaluate-view';
 
@@ -40,7 +40,7 @@ function headline(event: EvaluationCompleted): { round: number; summary: Summary
  * Exit 0 done, 1 refused or failed, 3 infrastructure or services missing.
  */
 export async function reevaluateCommand(prefix: string, opts: ReevaluateOptions): Promise<number> {
-  if (opts.reason !== undefined && opts.reason.trim() === '') throw new CliError('--reason is empty: say why, or leave it out', 2);
+  checkIdentityAndReason(prefix, opts.reason, 're-evaluate');
   const identity = await resolveIdentity(prefix);
   const handle = await openNats();
   try {

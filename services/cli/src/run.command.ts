@@ -6,12 +6,14 @@ import {
   progressSubject,
   requestStream,
   subjectOf,
+  type ExperimentCancelled,
   type ExperimentCompleted,
   type ExperimentFailed,
   type ExperimentPlanned,
   type ProgressUpdate,
 } from '@assay/contracts';
 import { committedPromptCount, findInStream } from '@assay/event-store';
+import { attemptEnd, describeEnd, type AttemptEnd } from '@assay/experiments';
 import { probeServer } from '@assay/inference';
 import { JetStreamPublisher, wireSubject, type JetStreamHandle } from '@assay/messaging';
 import { randomUUID } from 'node:crypto';
@@ -30,6 +32,8 @@ export interface RunOptions {
   json?: boolean;
   /** Seconds without progress before the CLI says what it can find wrong (and again as often). */
   stallAfter?: number;
+  /** With force: seconds of silence after which a running attempt is abandoned for a new one. */
+  staleAfter: number;
 }
 
 /** What `assay run --json` prints: the outcome, for scripts. */
@@ -124,6 +128,7 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
       warnings,
       force: opts.force,
       smokeOnly: opts.smokeOnly,
+      staleAfterS: opts.staleAfter,
       requestedBy: { host: hostname(), user: userInfo().username },
     },
     { stream: requestStream(requestId), correlationId: requestId, causationId: null, producer: 'cli', codeVersion: cliCodeVersion() },
@@ -221,8 +226,14 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
       finish(outcome({ status: 'interrupted', runDir: null, exitCode: INTERRUPTED_EXIT }));
     };
     /** The run's end, from the live events or (when attaching) from the log: said once. */
-    const finished = (event: ExperimentCompleted | ExperimentFailed) => {
+    const finished = (event: ExperimentCompleted | ExperimentFailed | ExperimentCancelled) => {
       if (settled) return;
+      if (event.type === 'experiment.cancelled') {
+        endLine();
+        err(`${cancelledLine(event)}; 'assay run' again starts a new attempt`);
+        finish(1);
+        return;
+      }
       if (event.type === 'experiment.completed') {
         show(true);
         endLine();
@@ -308,6 +319,14 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
           case 'experiment.failed':
             finished(event);
             return;
+          case 'experiment.cancelled':
+            // Ours, or the silent attempt our forced request replaced (said before our start).
+            if (event.data.identity === following.identity && event.data.attempt === following.attempt) {
+              finished(event);
+              return;
+            }
+            err(`note: ${cancelledLine(event)}`);
+            break;
           default:
             break;
         }
@@ -327,23 +346,25 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
 }
 
 /** Progress of a run we did not start: its plan, its committed prompts and its end if it already ended, from the log. */
-async function attachedProgress(identity: string, attempt: number): Promise<{ state: ProgressState; end: ExperimentCompleted | ExperimentFailed | null }> {
+async function attachedProgress(identity: string, attempt: number): Promise<{ state: ProgressState; end: AttemptEnd | null }> {
   const store = await openStore();
   try {
     const stream = experimentStream(identity);
-    const { planned, ends, committed } = await store.read(async (sql) => {
+    const { planned, end, committed } = await store.read(async (sql) => {
       const plans = (await findInStream(sql, stream, 'experiment.planned', { attempt })) as unknown as ExperimentPlanned[];
       const latest = plans[plans.length - 1];
       return {
         planned: latest,
-        ends: [...(await findInStream(sql, stream, 'experiment.completed', { attempt })), ...(await findInStream(sql, stream, 'experiment.failed', { attempt }))] as unknown as Array<
-          ExperimentCompleted | ExperimentFailed
-        >,
+        end: await attemptEnd(sql, identity, attempt),
         committed: latest ? await committedPromptCount(sql, stream, attempt, latest.data.phase) : 0,
       };
     });
-    return { state: newProgress(planned?.data.phase ?? 'full', Date.now(), planned?.data.prompts ?? null, committed), end: ends[0] ?? null };
+    return { state: newProgress(planned?.data.phase ?? 'full', Date.now(), planned?.data.prompts ?? null, committed), end };
   } finally {
     await store.close();
   }
+}
+
+function cancelledLine(event: ExperimentCancelled): string {
+  return `attempt ${event.data.attempt} of ${event.data.identity} was ${describeEnd(event)}`;
 }

@@ -14,6 +14,7 @@ const entry = (over: Partial<RegistryEntry> = {}): RegistryEntry => ({
   reevaluatedAt: null,
   summary: { normalized_mae: 0.25, evaluation_round: 1 },
   failure: null,
+  cancellation: null,
   skippedRequests: 0,
   dataHashes: {},
   ...over,

@@ -44,6 +44,7 @@ export function formatEntry(e: RegistryEntry): string {
   ];
   if (e.status === 'smoke_passed') lines.push('            the smoke test passed (--smoke-only); the full experiment has not run: `assay run` runs it');
   for (const [k, v] of Object.entries(e.summary)) lines.push(`  ${k}: ${typeof v === 'number' ? Number(v.toFixed(6)) : v}`);
+  if (e.cancellation) lines.push(`${e.cancellation.kind === 'abandoned' ? 'abandoned' : `cancelled by ${e.cancellation.by}`}: ${e.cancellation.reason}; 'assay run' starts attempt ${e.attempt + 1}`);
   if (e.failure) lines.push(`last failure: attempt ${e.failure.attempt} at ${e.failure.stage}: ${e.failure.error}`);
   if (e.skippedRequests) lines.push(`requests answered from the registry: ${e.skippedRequests}`);
   return lines.join('\n');

@@ -12,19 +12,24 @@ import {
   type InferenceFailed,
 } from '@assay/contracts';
 import { EVALUATOR_VERSION, smokeChecks } from '@assay/evaluation';
-import { countInStream, EventStore, findInStream, lockStream, type DataMatch, type Sql } from '@assay/event-store';
-import { asPrediction, scoreBatch } from '@assay/experiments';
+import { countElementsInStream, countInStream, EventStore, findInStream, lockStream, type DataMatch, type Sql } from '@assay/event-store';
+import { asPrediction, attemptEnd, decideAfterBatch, maxFailureShareOf, scoreBatch, tooManyFailuresMessage } from '@assay/experiments';
 import { ProgressReporter, RunLog } from '@assay/messaging';
 import { ServiceInfo } from '@assay/messaging/nest';
 import { EvaluationAssembler } from './evaluation-assembler';
+
+/** Selects the predictions of scored batches whose model call failed. */
+const INFERENCE_FAILURES = { array: 'predictions', field: 'parseStatus', value: 'inference_failure' };
 
 /** Scoring during the run is round 1; `assay reevaluate` adds later rounds (see Reevaluator). */
 const RUN_ROUND = 1;
 
 /**
  * Scores each batch as it arrives (evaluation.batch.scored); the batch that completes a phase
- * also triggers the smoke checks or the whole evaluation. The stream lock makes "is this the
- * last batch?" a question only one evaluator answers at a time.
+ * also triggers the smoke checks or the whole evaluation, and a batch that takes the phase's
+ * failed model calls over model.max_failure_share fails the run at the inference stage. The stream
+ * lock makes "is this the last batch?" a question only one evaluator answers at a time. Batches
+ * of an attempt that has ended (failed, cancelled) are not scored: nothing may complete it.
  */
 @Injectable()
 export class BatchScorer {
@@ -45,6 +50,8 @@ export class BatchScorer {
     let runDir = '';
     const outcome = await this.store.handle('evaluator', event.id, async (sql) => {
       await lockStream(sql, stream);
+      const ended = await attemptEnd(sql, identity, attempt);
+      if (ended) return [];
       const started = await this.one<ExperimentStarted>(sql, stream, 'experiment.started', { attempt });
       runDir = started.data.runDir;
       const planned = await this.one<ExperimentPlanned>(sql, stream, 'experiment.planned', { attempt, phase });
@@ -56,9 +63,30 @@ export class BatchScorer {
       const scored = createEvent('evaluation.batch.scored', { identity, attempt, round: RUN_ROUND, phase, batchId, evaluatorVersion: EVALUATOR_VERSION, predictions }, ctx);
       const events: AnyEnvelope[] = [scored];
 
-      if ((await countInStream(sql, stream, 'evaluation.batch.scored', { attempt, phase, round: RUN_ROUND })) + 1 === planned.data.batches) {
-        const earlier = await this.all<EvaluationBatchScored>(sql, stream, 'evaluation.batch.scored', { attempt, phase, round: RUN_ROUND });
-        const all = [...earlier.flatMap((e) => e.data.predictions), ...predictions];
+      // A batch without failed calls cannot take the phase over the threshold (a crossing ends the
+      // attempt), so the earlier failures are counted only when this batch adds some.
+      const failedHere = predictions.filter((p) => p.parseStatus === 'inference_failure').length;
+      const failedEarlier = failedHere === 0 ? 0 : await countElementsInStream(sql, stream, 'evaluation.batch.scored', { attempt, phase, round: RUN_ROUND }, INFERENCE_FAILURES);
+      const verdict = decideAfterBatch({
+        phase,
+        batchesScored: (await countInStream(sql, stream, 'evaluation.batch.scored', { attempt, phase, round: RUN_ROUND })) + 1,
+        plannedBatches: planned.data.batches,
+        plannedPrompts: planned.data.prompts,
+        failedPrompts: failedEarlier + failedHere,
+        maxFailureShare: maxFailureShareOf(started.data.config),
+      });
+      // Every prediction of the phase, read once the phase is decided either way.
+      const phasePredictions = async () => [
+        ...(await this.all<EvaluationBatchScored>(sql, stream, 'evaluation.batch.scored', { attempt, phase, round: RUN_ROUND })).flatMap((e) => e.data.predictions),
+        ...predictions,
+      ];
+      if (verdict.kind === 'too_many_failures') {
+        const errors = (await phasePredictions()).filter((p) => p.parseStatus === 'inference_failure').map((p) => p.parseError ?? 'unknown inference error');
+        const message = tooManyFailuresMessage(verdict, errors);
+        events.push(createEvent('experiment.failed', { requestId: started.data.requestId, identity, attempt, stage: 'inference', ...message }, ctx));
+        finished = `FAILED at inference: ${message.error}`;
+      } else if (verdict.kind === 'phase_complete') {
+        const all = await phasePredictions();
         if (phase === 'smoke') {
           const result = smokeChecks({ predictions: all.map(asPrediction), items: planned.data.items });
           const outputs = new Map((event.type === 'inference.completed' ? event.data.results : []).map((r) => [r.promptId, r.outputText ?? r.error]));

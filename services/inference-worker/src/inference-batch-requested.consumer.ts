@@ -2,8 +2,9 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type ModelCallSettings, errorMessage } from '@assay/contracts';
 import { EventStore, isProcessed, readStream } from '@assay/event-store';
-import { committedBatchProgress, EntityPipeline, livenessFromEnv, MetricsServerQueue, openAiModelClient, probeServer, runBatch, ServerLiveness, type ModelClient } from '@assay/inference';
-import { ProgressReporter, RunLog } from '@assay/messaging';
+import { attemptEnd, describeEnd, mergeReused, reusableResults } from '@assay/experiments';
+import { committedBatchProgress, EntityPipeline, livenessFromEnv, MetricsServerQueue, openAiModelClient, probeServer, runBatch, ServerLiveness, WorkAbortedError, type ModelClient } from '@assay/inference';
+import { AttemptWatch, ProgressReporter, RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 
 type ProgressKey = Parameters<ProgressReporter['add']>[0];
@@ -14,7 +15,8 @@ type ProgressKey = Parameters<ProgressReporter['add']>[0];
  * with this one's fan-out) → inference.completed, with exact inputs referenced,
  * raw outputs, tokens, latency and attempts. Model calls happen before the transaction; if the
  * worker dies before committing, the batch is redelivered and run again, and nothing of the
- * first try reaches the log.
+ * first try reaches the log. A batch of an attempt that has ended (cancelled, failed) is acked
+ * without model calls, and the attempt's end aborts its calls in flight (AttemptWatch).
  */
 @Controller()
 export class InferenceBatchRequestedConsumer {
@@ -28,6 +30,7 @@ export class InferenceBatchRequestedConsumer {
     private readonly info: ServiceInfo,
     private readonly runLog: RunLog,
     private readonly progress: ProgressReporter,
+    private readonly attempts: AttemptWatch,
   ) {}
 
   @OnEvent(Subjects['inference.batch.requested'])
@@ -37,6 +40,25 @@ export class InferenceBatchRequestedConsumer {
     if (await this.store.read((sql) => isProcessed(sql, 'inference-worker', event.id))) return;
     const stream = experimentStream(d.identity);
     const runDir = await this.runDirOf(d.identity, d.attempt);
+    const ended = await this.store.read((sql) => attemptEnd(sql, d.identity, d.attempt));
+    if (ended) {
+      this.attempts.end(d.identity, d.attempt, describeEnd(ended));
+      this.runLog.write(runDir, `${this.info.instance}: ${d.phase} batch ${d.index + 1} dropped: the attempt ended (${describeEnd(ended)})`);
+      return;
+    }
+    const work = this.attempts.watch(d.identity, d.attempt);
+    try {
+      await this.run(event, stream, runDir, work.signal);
+    } catch (error) {
+      if (!(error instanceof WorkAbortedError)) throw error;
+      this.runLog.write(runDir, `${this.info.instance}: ${d.phase} batch ${d.index + 1} (entity ${JSON.stringify(d.entityId)}) ${error.message}: its calls were stopped, nothing recorded`);
+    } finally {
+      work.release();
+    }
+  }
+
+  private async run(event: InferenceBatchRequested, stream: string, runDir: string, signal: AbortSignal): Promise<void> {
+    const d = event.data;
     const key = { identity: d.identity, attempt: d.attempt, phase: d.phase };
     const began = performance.now();
     if (d.index === 0) this.runLog.write(runDir, `${this.info.instance}: step 1: ${d.phase} batch 1 (entity ${JSON.stringify(d.entityId)}, ${d.prompts.length} prompts) started`);
@@ -56,10 +78,13 @@ export class InferenceBatchRequestedConsumer {
       if (counted) this.progress.add(key, counted);
       return;
     }
-    const [prefixTokens, results] = await Promise.all([
-      client.countTokens(d.prefix),
-      runBatch(d.prefix, d.prompts, client, {
+    // Answers an attempt that failed at inference got for the same prompts are not asked for again.
+    const reuse = await this.store.read((sql) => reusableResults(sql, d));
+    const [prefixTokens, fresh] = await Promise.all([
+      reuse.prefixTokens ?? client.countTokens(d.prefix),
+      runBatch(d.prefix, d.prompts.filter((p) => !reuse.results.has(p.promptId)), client, {
         pipeline: this.pipelineFor(d.model, runDir),
+        signal,
         retry: { maxRetries: d.model.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 },
         // The one server this worker sends the run's calls to, for now; recorded per call so a
         // future client spreading calls over replicas can say which one answered.
@@ -74,6 +99,7 @@ export class InferenceBatchRequestedConsumer {
         },
       }),
     ]);
+    const results = mergeReused(d.prompts, reuse.results, fresh);
     const ctx = causedBy(event, stream, 'inference-worker', this.info.codeVersion);
     // Every prompt failing means the batch could not run at all (model gone, server refusing): say so as such.
     const outcomeEvent = results.every((r) => r.status === 'error')
@@ -88,7 +114,8 @@ export class InferenceBatchRequestedConsumer {
       this.runLog.write(
         runDir,
         `${this.info.instance}: ${d.phase} batch ${d.index + 1} (entity ${JSON.stringify(d.entityId)}): ${results.length} prompts in ${seconds.toFixed(2)} s` +
-          (failures ? `, ${failures} failed after retries` : ''),
+          (failures ? `, ${failures} failed after retries` : '') +
+          (reuse.results.size ? `, ${reuse.results.size} answered by an earlier attempt (not asked again)` : ''),
       );
     }
   }

@@ -2,7 +2,7 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type EvaluationSmokeChecked, type ExperimentStarted } from '@assay/contracts';
 import { EventStore, readStream } from '@assay/event-store';
-import { appendInChunks, dataChangedSince, planBatches, prepareExperiment, StageError, type PlannedBatch, type PreparedExperiment } from '@assay/experiments';
+import { appendInChunks, attemptEnd, dataChangedSince, describeEnd, planBatches, prepareExperiment, StageError, type PlannedBatch, type PreparedExperiment } from '@assay/experiments';
 import { RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 import { PlanCache, type CachedPlan } from './plan-cache';
@@ -33,6 +33,13 @@ export class EvaluationSmokeCheckedConsumer {
     if (!started) throw new Error(`smoke result for ${identity} attempt ${attempt} has no experiment.started in the log`);
     const ctx = causedBy(event, stream, 'planner', this.info.codeVersion);
     const runDir = started.data.runDir;
+    // Cancelled during its smoke test: no full run. (A cancel landing after this look finds the
+    // batches dropped by the workers, which check again.)
+    const ended = await this.store.read((sql) => attemptEnd(sql, identity, attempt));
+    if (ended) {
+      this.runLog.write(runDir, `smoke result not acted on: the attempt ended (${describeEnd(ended)})`);
+      return;
+    }
     const examples = event.data.examples.map((x) => `${x.entityId} / ${x.group} / ${x.item}: ${x.status}: ${JSON.stringify(x.output)}`);
 
     if (!event.data.passed) {

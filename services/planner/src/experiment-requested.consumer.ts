@@ -2,15 +2,17 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { ExperimentConfig } from '@assay/config';
 import { causedBy, createEvent, experimentStream, requestStream, Subjects, type AnyEnvelope, type ExperimentRequested } from '@assay/contracts';
-import { EventStore, lockStream, readStream, type StreamAppend } from '@assay/event-store';
+import { EventStore, lockStream, readStream, secondsSinceLastEvent, type Sql, type StreamAppend } from '@assay/event-store';
 import {
   checkLongestPrompt,
   checkModelServer,
   checkOutputWritable,
   decideRequest,
+  DEFAULT_STALE_AFTER_S,
   entryFromStream,
   planBatches,
   prepareExperiment,
+  abandonedReason,
   REGISTRY_EVENT_TYPES,
   runDirFor,
   StageError,
@@ -82,10 +84,16 @@ export class ExperimentRequestedConsumer {
     const identity = prepared.identity.identity;
     const stream = experimentStream(identity);
     const runDir = runDirFor(config.output_root, config.method, identity);
-    const registryEvents = (sql: Parameters<typeof readStream>[0]) => readStream(sql, stream, { types: REGISTRY_EVENT_TYPES });
+    const registryEvents = (sql: Sql) => readStream(sql, stream, { types: REGISTRY_EVENT_TYPES });
+    // How long the stream has been silent: a forced request replaces a running attempt silent for longer than stale-after.
+    const decide = async (sql: Sql) =>
+      decideRequest(entryFromStream(await registryEvents(sql), identity), request.force, {
+        idleS: (await secondsSinceLastEvent(sql, stream)) ?? 0,
+        staleAfterS: request.staleAfterS ?? DEFAULT_STALE_AFTER_S,
+      });
 
     // Expensive checks only when the request will start a run (a completed identity calls no model).
-    const before = decideRequest(entryFromStream(await this.store.read(registryEvents), identity), request.force);
+    const before = await this.store.read(decide);
     let preflight: Preflight = { warnings: [], error: null, plan: [] };
     if (before.kind === 'start') preflight = await this.preflight(prepared);
 
@@ -94,7 +102,7 @@ export class ExperimentRequestedConsumer {
     const smokePlanned: { attempt: number | null } = { attempt: null };
     const outcome = await this.store.handle('planner', event.id, async (sql) => {
       await lockStream(sql, stream);
-      const decision = decideRequest(entryFromStream(await registryEvents(sql), identity), request.force);
+      const decision = await decide(sql);
       const appends: StreamAppend[] = [record];
       if (decision.kind === 'skip') {
         appends.push({
@@ -128,6 +136,11 @@ export class ExperimentRequestedConsumer {
         ctx,
       );
       const events: AnyEnvelope[] = [started];
+      if (decision.abandon) {
+        // The silent attempt ends first, so its workers drop its batches and its CLIs say why.
+        const { attempt } = decision.abandon;
+        events.unshift(createEvent('experiment.cancelled', { identity, attempt, reason: abandonedReason(decision.abandon, decision.attempt), kind: 'abandoned', by: request.requestedBy, requestId: request.requestId }, ctx));
+      }
       if (preflight.error) {
         events.push(
           createEvent(
@@ -175,6 +188,9 @@ export class ExperimentRequestedConsumer {
         break;
       case 'experiment.failed':
         this.runLog.write(runDir, `FAILED at ${String(d.stage)}: ${String(d.error)}`);
+        break;
+      case 'experiment.cancelled':
+        this.runLog.write(runDir, `attempt ${String(d.attempt)} abandoned: ${String(d.reason)}`);
         break;
       case 'experiment.skipped':
         process.stdout.write(`planner: ${String(d.identity)} ${String(d.reason)} (attempt ${String(d.attempt)})\n`);

@@ -1,6 +1,6 @@
 import { Controller, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { experimentStream, Subjects, type ExperimentCompleted, type ExperimentFailed, type ExperimentStarted } from '@assay/contracts';
+import { experimentStream, Subjects, type ExperimentCancelled, type ExperimentCompleted, type ExperimentFailed, type ExperimentStarted } from '@assay/contracts';
 import { EventStore, readStream } from '@assay/event-store';
 import { OnEvent } from '@assay/messaging/nest';
 import { outputNotWritable } from '@assay/report';
@@ -25,6 +25,15 @@ export class ExperimentFinishedConsumer {
   async onExperimentFailed(@Payload() event: ExperimentFailed): Promise<void> {
     const { identity, attempt } = event.data;
     if (identity === null) return; // failed before it had an identity: no registry entry to show
+    await this.writeRegistryOf(identity, attempt);
+  }
+
+  @OnEvent(Subjects['experiment.cancelled'], { concurrency: 1 })
+  async onExperimentCancelled(@Payload() event: ExperimentCancelled): Promise<void> {
+    await this.writeRegistryOf(event.data.identity, event.data.attempt);
+  }
+
+  private async writeRegistryOf(identity: string, attempt: number | null): Promise<void> {
     const started = (await this.store.read((sql) => readStream(sql, experimentStream(identity), { types: ['experiment.started'] }))).find(
       (e) => (e.data as ExperimentStarted['data']).attempt === attempt,
     ) as unknown as ExperimentStarted | undefined;

@@ -12,6 +12,10 @@ export type Phase = z.infer<typeof Phase>;
 /** The resolved config travels as plain JSON (no file references; secrets are env var names only). */
 const ResolvedConfig = z.record(z.string(), z.unknown());
 
+/** Who asked: the user and host of a request, a cancel, or a forced request that abandoned an attempt. */
+export const RequestedBy = z.object({ host: z.string(), user: z.string() }).strict();
+export type RequestedBy = z.infer<typeof RequestedBy>;
+
 export const ExperimentRequested = eventSchema(
   'experiment.requested',
   1,
@@ -24,7 +28,13 @@ export const ExperimentRequested = eventSchema(
       warnings: z.array(z.string()),
       force: z.boolean(),
       smokeOnly: z.boolean(),
-      requestedBy: z.object({ host: z.string(), user: z.string() }).strict(),
+      requestedBy: RequestedBy,
+      /**
+       * With `force`: a running attempt with no event in its stream for this many seconds is
+       * abandoned and a new attempt starts. Absent in requests logged before it existed (the
+       * planner then uses its default).
+       */
+      staleAfterS: z.number().positive().optional(),
     })
     .strict(),
 );
@@ -147,6 +157,29 @@ export const ExperimentFailed = eventSchema(
 );
 export type ExperimentFailed = z.infer<typeof ExperimentFailed>;
 
+/**
+ * A running attempt was stopped on purpose: by `assay cancel` (or its HTTP twin), or abandoned by a
+ * `--force` request because its stream had been silent too long. Workers drop its batches, the
+ * evaluator and reporter do not complete it, and the next request starts a new attempt.
+ */
+export const ExperimentCancelled = eventSchema(
+  'experiment.cancelled',
+  1,
+  z
+    .object({
+      identity: z.string(),
+      attempt: z.number().int().positive(),
+      reason: z.string().min(1),
+      /** `cancel` = asked for; `abandoned` = replaced by a forced request after a silence. */
+      kind: z.enum(['cancel', 'abandoned']),
+      by: RequestedBy,
+      /** The request that abandoned it (kind `abandoned`); null for a cancel. */
+      requestId: z.string().uuid().nullable(),
+    })
+    .strict(),
+);
+export type ExperimentCancelled = z.infer<typeof ExperimentCancelled>;
+
 export const ExperimentEvent = z.discriminatedUnion('type', [
   ExperimentRequested,
   ExperimentStarted,
@@ -154,5 +187,6 @@ export const ExperimentEvent = z.discriminatedUnion('type', [
   ExperimentPlanned,
   ExperimentCompleted,
   ExperimentFailed,
+  ExperimentCancelled,
 ]);
 export type ExperimentEvent = z.infer<typeof ExperimentEvent>;

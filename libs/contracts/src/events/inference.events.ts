@@ -79,6 +79,12 @@ export const PromptResult = z
     finishedAt: z.string().datetime({ offset: true }).optional(),
     /** The model server the call went to (its base URL). */
     replica: z.string().optional(),
+    /**
+     * Set when no model call was made for this prompt in this attempt: the answer is the one an
+     * earlier attempt (that failed at inference) got for the byte-identical prompt, recorded in
+     * that attempt's inference.completed event. Absent on results of a model call.
+     */
+    reusedFrom: z.object({ attempt: z.number().int().positive(), eventId: z.string().uuid() }).strict().optional(),
   })
   .strict();
 export type PromptResult = z.infer<typeof PromptResult>;

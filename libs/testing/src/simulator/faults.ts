@@ -4,9 +4,11 @@ import { z } from 'zod';
 /**
  * Faults injected into completion/chat requests, so tests can prove the worker retries what is
  * transient, gives up on what is not, and survives servers that hang or drop connections.
- * Counters are consumed in the order drop, hang, 5xx, 4xx; the rate applies after them.
+ * Counters are consumed in the order ok, drop, hang, 5xx, 4xx; the rate applies after them.
  */
 export const FaultPlanSchema = z.strictObject({
+  /** The next N requests are answered normally before any fault below applies (a server that dies mid-run). */
+  okFirst: z.int().nonnegative().optional(),
   /** The next N requests get 503 (vLLM overloaded / restarting). */
   fail5xxFirst: z.int().nonnegative().optional(),
   /** Each later request gets 503 with this probability, from an RNG seeded with `seed`. */
@@ -32,6 +34,7 @@ export type FaultAction = 'none' | 'drop' | 'hang' | 'fail5xx' | 'fail4xx';
 
 
 export class FaultInjector {
+  private ok = 0;
   private drop = 0;
   private hang = 0;
   private fail5xx = 0;
@@ -52,6 +55,7 @@ export class FaultInjector {
       throw new Error(`invalid fault plan: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
     }
     const p = parsed.data;
+    this.ok = p.okFirst ?? 0;
     this.drop = p.dropFirst ?? 0;
     this.hang = p.hangFirst ?? 0;
     this.fail5xx = p.fail5xxFirst ?? 0;
@@ -63,6 +67,10 @@ export class FaultInjector {
 
   /** Decides (and consumes) the fault for the next completion/chat request. */
   next(): FaultAction {
+    if (this.ok > 0) {
+      this.ok--;
+      return 'none';
+    }
     if (this.drop > 0) {
       this.drop--;
       return 'drop';

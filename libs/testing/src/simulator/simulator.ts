@@ -203,7 +203,8 @@ class Simulator {
       case 'POST /tokenize':
         return sendJson(res, 200, this.tokenizeRoute(parseJson(await readBody(req))));
       case 'GET /sim/stats':
-        return sendJson(res, 200, this.stats.snapshot());
+        // `hanging`: requests held by hangFirst whose client has not gone away yet.
+        return sendJson(res, 200, { ...this.stats.snapshot(), hanging: this.hung.size });
       case 'POST /sim/faults': {
         const parsed = FaultPlanSchema.safeParse(parseJson(await readBody(req)));
         if (!parsed.success) throw badRequest(`invalid fault plan: ${describeIssues(parsed.error)}`);

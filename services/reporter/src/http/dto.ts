@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsArray, IsOptional, IsString, registerDecorator, type ValidationArguments, type ValidationOptions } from 'class-validator';
+import { IsArray, IsOptional, IsString, MaxLength, MinLength, registerDecorator, type ValidationArguments, type ValidationOptions } from 'class-validator';
 import { FailureStage } from '@assay/contracts';
 import { IDENTITY_EXAMPLE, IDENTITY_PATTERN, identityProblem } from './identity';
 import { checkSegments } from './safe-path';
@@ -52,13 +52,20 @@ export class FileParams extends IdentityParams {
 
 // ---- responses ----------------------------------------------------------------------------------
 
-const STATUSES = ['running', 'completed', 'failed', 'skipped', 'smoke_passed'];
+const STATUSES = ['running', 'completed', 'failed', 'skipped', 'smoke_passed', 'cancelled'];
 const STAGES = [...FailureStage.options];
 
 export class FailureDto {
   @ApiProperty() attempt!: number;
   @ApiProperty({ description: 'Stage that failed', example: 'inference', enum: STAGES, enumName: 'FailureStage' }) stage!: string;
   @ApiProperty() error!: string;
+}
+
+export class CancellationDto {
+  @ApiProperty() attempt!: number;
+  @ApiProperty({ enum: ['cancel', 'abandoned'], description: 'cancel = asked for; abandoned = replaced by a --force request after its stream was silent too long' }) kind!: string;
+  @ApiProperty() reason!: string;
+  @ApiProperty({ description: 'user@host of whoever cancelled it' }) by!: string;
 }
 
 export class RegistryEntryDto {
@@ -75,6 +82,7 @@ export class RegistryEntryDto {
   @ApiProperty({ type: 'object', additionalProperties: { oneOf: [{ type: 'number' }, { type: 'string' }], nullable: true }, description: 'Headline metrics of a completed run' })
   summary!: Record<string, number | string | null>;
   @ApiProperty({ type: FailureDto, nullable: true }) failure!: FailureDto | null;
+  @ApiProperty({ type: CancellationDto, nullable: true, description: 'Why and by whom the latest attempt was cancelled' }) cancellation!: CancellationDto | null;
   @ApiProperty({ description: 'Requests answered from the registry since the last start' }) skippedRequests!: number;
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, description: 'Content hashes of the data files' }) dataHashes!: Record<string, string>;
 }
@@ -104,6 +112,7 @@ export class ExperimentDetailDto {
   metrics!: unknown;
   @ApiProperty({ type: 'object', additionalProperties: true }) summary!: Record<string, number | string | null>;
   @ApiProperty({ type: FailureDto, nullable: true }) failure!: FailureDto | null;
+  @ApiProperty({ type: CancellationDto, nullable: true }) cancellation!: CancellationDto | null;
   @ApiProperty({ type: ReportInfoDto, nullable: true }) report!: ReportInfoDto | null;
   @ApiProperty({ type: [Number], description: 'Attempts that reached evaluation (what replay can rebuild)' }) evaluatedAttempts!: number[];
 }
@@ -125,6 +134,31 @@ export class ReplayResultDto {
   @ApiProperty() runDir!: string;
   @ApiProperty({ description: 'sha256 over every file path and content; equals the report.generated event of the run' }) treeHash!: string;
   @ApiProperty({ description: 'Number of files written' }) files!: number;
+}
+
+// ---- request bodies ------------------------------------------------------------------------------
+
+export class CancelRequestDto {
+  @ApiPropertyOptional({ description: 'Why, recorded with the cancellation', example: 'wrong prompt template', maxLength: 500 })
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(500)
+  reason?: string;
+
+  @ApiPropertyOptional({ description: 'Who asks (recorded as user@<client address>); "api" when absent', example: 'alice', maxLength: 100 })
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(100)
+  user?: string;
+}
+
+export class CancelResultDto {
+  @ApiProperty({ example: IDENTITY_EXAMPLE }) identity!: string;
+  @ApiProperty({ description: 'The attempt that was cancelled' }) attempt!: number;
+  @ApiProperty() runDir!: string;
+  @ApiProperty() reason!: string;
 }
 
 export class ErrorDto {

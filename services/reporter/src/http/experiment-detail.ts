@@ -16,6 +16,7 @@ export interface ExperimentDetail {
   config: Record<string, unknown>;
   summary: RegistryEntry['summary'];
   failure: RegistryEntry['failure'];
+  cancellation: RegistryEntry['cancellation'];
   /** The last report written for this attempt, if any. */
   report: { files: number; treeHash: string } | null;
   /** Attempts that reached evaluation, i.e. what a replay can rebuild. */
@@ -50,6 +51,7 @@ export function experimentDetail(events: readonly AnyEnvelope[], identity: strin
     config: started?.data.config ?? {},
     summary: entry.summary,
     failure: entry.failure,
+    cancellation: entry.cancellation,
     report: report ? { files: report.data.files, treeHash: report.data.treeHash } : null,
     evaluatedAttempts,
   };

@@ -1,4 +1,4 @@
-import { BadRequestException, ConflictException, Controller, Get, HttpCode, Logger, NotFoundException, Param, Post, Res, StreamableFile, UseGuards } from '@nestjs/common';
+import { BadRequestException, Body, ConflictException, Controller, Get, HttpCode, Logger, NotFoundException, Param, Post, Req, Res, StreamableFile, UseGuards } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -14,13 +14,14 @@ import {
 } from '@nestjs/swagger';
 import { experimentStream } from '@assay/contracts';
 import { EventStore, readStream } from '@assay/event-store';
-import { EvaluatorVersionMismatchError, REGISTRY_EVENT_TYPES } from '@assay/experiments';
+import { cancelRunning, EvaluatorVersionMismatchError, REGISTRY_EVENT_TYPES } from '@assay/experiments';
+import { ServiceInfo } from '@assay/messaging/nest';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ReportBuilder, UnknownExperimentError } from '../report-builder';
 import { ApiTokenGuard } from './api-token.guard';
 import { contentTypeFor, isInline } from './content-type';
-import { DirectoryListingDto, ErrorDto, ExperimentDetailDto, ExperimentListDto, FileParams, IdentityParams, ReplayResultDto } from './dto';
+import { CancelRequestDto, CancelResultDto, DirectoryListingDto, ErrorDto, ExperimentDetailDto, ExperimentListDto, FileParams, IdentityParams, ReplayResultDto } from './dto';
 import { experimentDetail, type ExperimentDetail } from './experiment-detail';
 import { listDirectory, openRegularFile, type DirectoryEntry } from './run-files';
 import { resolveInside } from './safe-path';
@@ -48,6 +49,7 @@ export class ExperimentsController {
   constructor(
     private readonly builder: ReportBuilder,
     private readonly store: EventStore,
+    private readonly info: ServiceInfo,
   ) {}
 
   @Get()
@@ -143,6 +145,32 @@ export class ExperimentsController {
       if (error instanceof EvaluatorVersionMismatchError) throw new ConflictException(error.message);
       throw error;
     }
+  }
+
+  @Post(':identity/cancel')
+  @HttpCode(200)
+  @UseGuards(ApiTokenGuard)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: "Cancel the identity's running attempt (as `assay cancel`)",
+    description: 'Records experiment.cancelled: workers drop its remaining prompts and cut their calls in flight, nothing completes it, and the next request of its config starts a new attempt.',
+  })
+  @ApiOkResponse({ type: CancelResultDto })
+  @ApiBadRequestResponse({ type: ErrorDto, description: 'Malformed identity or body' })
+  @ApiUnauthorizedResponse({ type: ErrorDto, description: 'ASSAY_API_TOKEN is set and the bearer token is missing or wrong' })
+  @ApiNotFoundResponse({ type: ErrorDto, description: 'No such identity in the event log' })
+  @ApiConflictResponse({ type: ErrorDto, description: 'The experiment is not running (completed, failed or cancelled already)' })
+  async cancel(@Param() params: IdentityParams, @Body() body: CancelRequestDto, @Req() req: { ip?: string }): Promise<CancelResultDto> {
+    const reason = body.reason ?? 'cancelled over HTTP';
+    const outcome = await cancelRunning(this.store, params.identity, {
+      reason,
+      by: { host: req.ip ?? 'unknown', user: body.user ?? 'api' },
+      producer: 'reporter',
+      codeVersion: this.info.codeVersion,
+    });
+    if (outcome.kind === 'refuse') throw outcome.problem === 'unknown' ? new NotFoundException(outcome.reason) : new ConflictException(outcome.reason);
+    this.logger.log(`cancel ${params.identity} attempt ${outcome.event.data.attempt}: ${reason}`);
+    return { identity: params.identity, attempt: outcome.event.data.attempt, runDir: outcome.runDir, reason };
   }
 
   private async findDetail(identity: string): Promise<ExperimentDetail> {

@@ -1,0 +1,63 @@
+import { experimentStream, type ExperimentFailed, type InferenceBatchRequested, type InferenceCompleted, type PromptResult } from '@assay/contracts';
+import { findInStream, type Sql } from '@assay/event-store';
+
+export interface Reusable {
+  /** By prompt id of the current batch: a successful answer to the byte-identical prompt. */
+  results: Map<string, PromptResult>;
+  /** The prefix's token count the earlier attempt measured, when its prefix is the same text. */
+  prefixTokens: number | null;
+}
+
+const NOTHING: Reusable = { results: new Map(), prefixTokens: null };
+
+/**
+ * Which answers of an earlier attempt may stand in for model calls of this batch: those whose
+ * prompt text (prefix + suffix, the exact bytes the model saw) is identical and whose call
+ * succeeded. A failed call is asked again. A result the earlier attempt itself reused keeps its
+ * origin, so every reused answer points at the event that recorded the model's call.
+ */
+export function reusableFrom(current: Pick<InferenceBatchRequested['data'], 'prefix' | 'prompts'>, earlier: InferenceBatchRequested, completions: InferenceCompleted[]): Reusable {
+  const answered = new Map<string, { result: PromptResult; event: InferenceCompleted }>();
+  for (const completion of completions) for (const r of completion.data.results) if (r.status === 'ok') answered.set(r.promptId, { result: r, event: completion });
+  const byText = new Map<string, { result: PromptResult; event: InferenceCompleted }>();
+  for (const p of earlier.data.prompts) {
+    const hit = answered.get(p.promptId);
+    if (hit) byText.set(earlier.data.prefix + p.suffix, hit);
+  }
+  const results = new Map<string, PromptResult>();
+  for (const p of current.prompts) {
+    const hit = byText.get(current.prefix + p.suffix);
+    if (!hit) continue;
+    const reusedFrom = hit.result.reusedFrom ?? { attempt: hit.event.data.attempt, eventId: hit.event.id };
+    results.set(p.promptId, { ...hit.result, promptId: p.promptId, reusedFrom });
+  }
+  const measured = completions.find((c) => c.data.prefixTokens !== null)?.data.prefixTokens ?? null;
+  return { results, prefixTokens: results.size > 0 && earlier.data.prefix === current.prefix ? measured : null };
+}
+
+/**
+ * The answers a batch may reuse: only in the full run of an attempt that follows one which failed
+ * at inference (a dead or refusing server), from that attempt's same entity batch. The smoke test
+ * always calls the model: it is there to show the server works now.
+ */
+export async function reusableResults(sql: Sql, batch: InferenceBatchRequested['data']): Promise<Reusable> {
+  if (batch.phase !== 'full' || batch.attempt === 1) return NOTHING;
+  const stream = experimentStream(batch.identity);
+  const previous = batch.attempt - 1;
+  const [failed] = (await findInStream(sql, stream, 'experiment.failed', { attempt: previous })) as unknown as ExperimentFailed[];
+  if (failed?.data.stage !== 'inference') return NOTHING;
+  const [earlier] = (await findInStream(sql, stream, 'inference.batch.requested', { attempt: previous, phase: 'full', batchId: batch.batchId })) as unknown as InferenceBatchRequested[];
+  if (!earlier) return NOTHING;
+  const completions = (await findInStream(sql, stream, 'inference.completed', { attempt: previous, phase: 'full', batchId: batch.batchId })) as unknown as InferenceCompleted[];
+  return reusableFrom(batch, earlier, completions);
+}
+
+/** The batch's results in its prompt order: reused answers and the fresh ones of the prompts that were asked. */
+export function mergeReused(prompts: ReadonlyArray<{ promptId: string }>, reused: Map<string, PromptResult>, fresh: PromptResult[]): PromptResult[] {
+  const asked = new Map(fresh.map((r) => [r.promptId, r]));
+  return prompts.map((p) => {
+    const result = reused.get(p.promptId) ?? asked.get(p.promptId);
+    if (!result) throw new Error(`no result for prompt ${p.promptId}: neither reused nor asked`);
+    return result;
+  });
+}
