@@ -17,7 +17,7 @@ describe('output roots, end to end', () => {
     stack = await startStack({ workers: 1 });
     db = new Client({ connectionString: stack.databaseUrl });
     await db.connect();
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await db?.end();
     await stack?.stop();

@@ -55,3 +55,10 @@ export async function isProcessed(sql: Sql, consumer: string, messageId: string)
   const rows = await sql.query('SELECT 1 FROM processed_messages WHERE consumer = $1 AND message_id = $2', [consumer, messageId]);
   return rows.length === 1;
 }
+
+/** Which of these message ids a consumer gave up on (kept in dead_letters). */
+export async function deadLetteredIds(sql: Sql, messageIds: readonly string[]): Promise<Set<string>> {
+  if (messageIds.length === 0) return new Set();
+  const rows = await sql.query<{ message_id: string }>('SELECT message_id FROM dead_letters WHERE message_id = ANY($1::text[])', [messageIds]);
+  return new Set(rows.map((r) => r.message_id));
+}

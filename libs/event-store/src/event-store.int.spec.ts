@@ -2,10 +2,10 @@ import { createEvent, experimentStream, type AnyEnvelope } from '@assay/contract
 import { Client } from 'pg';
 import { startPostgresCluster, type PostgresCluster } from '../../testing/src/fixtures/postgres-cluster';
 import { appendToStream, VersionConflictError } from './append';
-import { CheckpointConflictError, readCheckpoint, storeCheckpoint } from './bookkeeping';
+import { CheckpointConflictError, deadLetteredIds, readCheckpoint, recordDeadLetter, storeCheckpoint } from './bookkeeping';
 import { EventStore } from './event-store';
 import type { EventPublisher } from './outbox';
-import { committedPromptCount, countElementsInStream, countInStream, findInStream, identitiesStartingWith, readAll, readStream, secondsSinceLastEvent, streamVersion } from './read';
+import { committedPromptCount, countElementsInStream, countInStream, findInStream, identitiesStartingWith, readAll, readEventsOfTypes, readStream, secondsSinceLastEvent, streamVersion } from './read';
 
 function failed(stream: string, error: string): AnyEnvelope {
   return createEvent(
@@ -254,5 +254,23 @@ describe('EventStore (real Postgres)', () => {
     expect(published.slice(before).map((p) => p.id)).toEqual([e.id]);
     expect(await store.decideAndAppend(async () => ({ appends: [], result: 'nothing' }))).toBe('nothing');
     expect(published.length).toBe(before + 1);
+  });
+
+  it('given dead letters, when asked which of some message ids were given up on, then exactly those are named', async () => {
+    const [kept, other] = [failed(stream(), 'kept'), failed(stream(), 'other')];
+    await store.transaction((sql) => recordDeadLetter(sql, { consumer: 'c', subject: 's', messageId: kept.id, reason: 'r', payload: '{}' }));
+    expect(await store.read((sql) => deadLetteredIds(sql, [kept.id, other.id]))).toEqual(new Set([kept.id]));
+    expect(await store.read((sql) => deadLetteredIds(sql, []))).toEqual(new Set());
+  });
+
+  it('given events of several types, when read by type before a position, then only those logged before it come, in log order', async () => {
+    const s = stream();
+    const [a, b] = [failed(s, 'a'), failed(s, 'b')];
+    await store.append([{ stream: s, expected: 'no_stream', events: [a, b] }]);
+    const mine = (events: Array<{ id: string }>) => events.map((e) => e.id).filter((id) => id === a.id || id === b.id);
+    const all = await store.read((sql) => readEventsOfTypes(sql, ['experiment.failed']));
+    expect(mine(all)).toEqual([a.id, b.id]);
+    const positionOfB = all.find((e) => e.id === b.id)!.globalPosition;
+    expect(mine(await store.read((sql) => readEventsOfTypes(sql, ['experiment.failed'], { before: positionOfB })))).toEqual([a.id]);
   });
 });

@@ -31,9 +31,15 @@ export async function readAll(sql: Sql, after: bigint, opts: { limit?: number; t
   return rows.map(toStoredEvent);
 }
 
-/** Every event of some types, across streams, in log order (e.g. the registry's events). */
-export async function readEventsOfTypes(sql: Sql, types: readonly string[]): Promise<StoredEvent[]> {
-  const rows = await sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE type = ANY($1::text[]) ORDER BY global_position`, [types]);
+/**
+ * Every event of some types, across streams, in log order (e.g. the registry's events); with
+ * `before`, only those logged before that global position (the registry as it stood then).
+ */
+export async function readEventsOfTypes(sql: Sql, types: readonly string[], opts: { before?: bigint } = {}): Promise<StoredEvent[]> {
+  const rows =
+    opts.before === undefined
+      ? await sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE type = ANY($1::text[]) ORDER BY global_position`, [types])
+      : await sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE type = ANY($1::text[]) AND global_position < $2 ORDER BY global_position`, [types, opts.before.toString()]);
   return rows.map(toStoredEvent);
 }
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { causedBy, createEvent, experimentStream, requestStream, type AnyEnvelope, type EvaluationRequested } from '@assay/contracts';
 import { EVALUATOR_VERSION } from '@assay/evaluation';
-import { EventStore, lockStream, readStream, type Sql, type StreamAppend } from '@assay/event-store';
+import { deadLetteredIds, EventStore, lockStream, readStream, type Sql, type StreamAppend } from '@assay/event-store';
 import { decideReevaluation, scoreBatch } from '@assay/experiments';
 import { RunLog } from '@assay/messaging';
 import { ServiceInfo } from '@assay/messaging/nest';
@@ -93,10 +93,7 @@ export class Reevaluator {
   }
 
   /** Ids of this stream's inference results a consumer gave up on (dead letters). */
-  private async deadLettered(sql: Sql, events: AnyEnvelope[]): Promise<Set<string>> {
-    const ids = events.filter((e) => e.type === 'inference.completed' || e.type === 'inference.failed').map((e) => e.id);
-    if (ids.length === 0) return new Set();
-    const rows = await sql.query<{ message_id: string }>('SELECT message_id FROM dead_letters WHERE message_id = ANY($1::text[])', [ids]);
-    return new Set(rows.map((r) => r.message_id));
+  private deadLettered(sql: Sql, events: AnyEnvelope[]): Promise<Set<string>> {
+    return deadLetteredIds(sql, events.filter((e) => e.type === 'inference.completed' || e.type === 'inference.failed').map((e) => e.id));
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { AssayEvent, errorMessage, experimentStream, requestStream, type AnyEnvelope, type ExperimentStarted } from '@assay/contracts';
-import { EventStore, EVENT_COLUMNS, findInStream, readStream, toStoredEvent, type EventRow, type StoredEvent } from '@assay/event-store';
+import { EventStore, findInStream, readEventsOfTypes, readStream, type StoredEvent } from '@assay/event-store';
 import {
   assembleRunReport,
   evaluationSummary,
@@ -83,13 +83,8 @@ export class ReportBuilder implements OnApplicationBootstrap {
   }
 
   /** The events the registry folds, all of them or those logged before a global position. */
-  private async registryEvents(before?: bigint): Promise<StoredEvent[]> {
-    const rows = await this.store.read((sql) =>
-      before === undefined
-        ? sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE type = ANY($1::text[]) ORDER BY global_position`, [REGISTRY_EVENT_TYPES])
-        : sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE type = ANY($1::text[]) AND global_position < $2 ORDER BY global_position`, [REGISTRY_EVENT_TYPES, before.toString()]),
-    );
-    return rows.map(toStoredEvent);
+  private registryEvents(before?: bigint): Promise<StoredEvent[]> {
+    return this.store.read((sql) => readEventsOfTypes(sql, REGISTRY_EVENT_TYPES, { before }));
   }
 
   /** Refreshes outputs/<method>/registry.json for the method of a run directory. */
