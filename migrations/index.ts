@@ -1,5 +1,6 @@
 import { InitEventStore1764000000000 } from './1764000000000-init-event-store';
 import { EvaluationRoundIndex1764100000000 } from './1764100000000-evaluation-round-index';
+import { CheckpointTransaction1764200000000 } from './1764200000000-checkpoint-transaction';
 
 /** Listed explicitly (no glob), so the compiled services find them wherever they run. */
-export const MIGRATIONS = [InitEventStore1764000000000, EvaluationRoundIndex1764100000000];
+export const MIGRATIONS = [InitEventStore1764000000000, EvaluationRoundIndex1764100000000, CheckpointTransaction1764200000000];

@@ -13,22 +13,41 @@ export async function readStream(sql: Sql, stream: string, opts: { types?: strin
 }
 
 /**
- * Events after a global position, across streams. Only rows whose transaction is older than
- * every transaction still running are returned: a bigserial is taken at insert time, so a
- * slow transaction can commit a lower position after a faster one, and a reader that just
- * took "everything above my checkpoint" would skip it forever.
+ * Where a log reader stands: the transaction that logged an event and the event's global position.
+ * Positions are taken at insert time, so a transaction can commit a lower position after another
+ * committed a higher one; transactions that are finished before the oldest running one are the
+ * only ones whose events can no longer change, so the log is read in (transaction, position)
+ * order and resumed from that pair. A bare global position would skip the lower one for ever.
  */
-export async function readAll(sql: Sql, after: bigint, opts: { limit?: number; types?: string[] } = {}): Promise<StoredEvent[]> {
-  const rows = await sql.query<EventRow>(
-    `SELECT ${EVENT_COLUMNS} FROM events
-      WHERE global_position > $1
+export interface LogPosition {
+  transactionId: bigint;
+  globalPosition: bigint;
+}
+
+/** Before the first event: a reader without a checkpoint starts here. */
+export const LOG_START: LogPosition = { transactionId: 0n, globalPosition: 0n };
+
+/** An event read from the whole log, with the position to checkpoint once it is handled. */
+export interface LoggedEvent extends StoredEvent {
+  logPosition: LogPosition;
+}
+
+/**
+ * Events after a log position, across streams, in (transaction, position) order. Only events of
+ * transactions older than every transaction still running are returned: later events all belong
+ * to newer transactions, so nothing can appear behind a position once it has been returned.
+ */
+export async function readAll(sql: Sql, after: LogPosition, opts: { limit?: number; types?: string[] } = {}): Promise<LoggedEvent[]> {
+  const rows = await sql.query<EventRow & { transaction_id: string }>(
+    `SELECT ${EVENT_COLUMNS}, transaction_id FROM events
+      WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        AND ($3::text[] IS NULL OR type = ANY($3::text[]))
-      ORDER BY global_position
-      LIMIT $2`,
-    [after.toString(), opts.limit ?? 1000, opts.types ?? null],
+        AND ($4::text[] IS NULL OR type = ANY($4::text[]))
+      ORDER BY transaction_id, global_position
+      LIMIT $3`,
+    [after.transactionId.toString(), after.globalPosition.toString(), opts.limit ?? 1000, opts.types ?? null],
   );
-  return rows.map(toStoredEvent);
+  return rows.map((row) => ({ ...toStoredEvent(row), logPosition: { transactionId: BigInt(row.transaction_id), globalPosition: BigInt(row.global_position) } }));
 }
 
 /**
