@@ -14,10 +14,9 @@ export async function readStream(sql: Sql, stream: string, opts: { types?: strin
 
 /**
  * Where a log reader stands: the transaction that logged an event and the event's global position.
- * Positions are taken at insert time, so a transaction can commit a lower position after another
- * committed a higher one; transactions that are finished before the oldest running one are the
- * only ones whose events can no longer change, so the log is read in (transaction, position)
- * order and resumed from that pair. A bare global position would skip the lower one for ever.
+ * Positions are taken at insert time, so a newer transaction can commit a lower position after an
+ * older one committed a higher one, and a reader resuming above a bare position would skip it for
+ * ever. Transaction ids only grow, so the log is read and resumed in (transaction, position) order.
  */
 export interface LogPosition {
   transactionId: bigint;
