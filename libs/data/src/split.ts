@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
-import { compareCodeUnits, mulberry32, shuffleInPlace } from './prng';
-import { errorMessage } from '@assay/contracts';
+import { mulberry32, shuffleInPlace } from './prng';
+import { compareCodeUnits, errorMessage } from '@assay/contracts';
 
 /**
  * Entity-level train/test split (no entity's answers on both sides, so nothing leaks from train to
