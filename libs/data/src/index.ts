@@ -4,3 +4,4 @@ export { DatasetError, readTable, where } from './table';
 export type { Table, TableRow } from './table';
 export { mulberry32, shuffleInPlace, assertSeed } from './prng';
 export { csvCell, csvLine } from './csv';
+export { prettyJson } from './json-file';

@@ -102,7 +102,3 @@ export function definitionFor(definitions: MetricDefinition[], key: string): Met
   const name = key.slice(key.indexOf('.') + 1);
   return definitions.find((d) => d.name === name);
 }
-
-export function canonicalJson(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
-}

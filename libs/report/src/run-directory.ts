@@ -1,11 +1,11 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { compareCodeUnits } from '@assay/contracts';
+import { prettyJson } from '@assay/data';
 import { compareWorstFirst } from '@assay/evaluation';
 import type { MethodScores, ScoreSummary } from '../../evaluation/src/types';
 import { type CsvCell, toCsv } from './csv';
 import {
-  canonicalJson,
   fmt4,
   fmtValue,
   kindMetricKeys,
@@ -329,9 +329,9 @@ async function writeTree(
   // Root files.
   await put('README.txt', renderReadmeSorted(report, rows));
   await put('config.yaml', report.configYaml.endsWith('\n') ? report.configYaml : `${report.configYaml}\n`);
-  await put('config.json', canonicalJson(report.config));
-  await put('metadata.json', canonicalJson(report.metadata));
-  await put('metrics.json', canonicalJson(metricsJson(report)));
+  await put('config.json', prettyJson(report.config));
+  await put('metadata.json', prettyJson(report.metadata));
+  await put('metrics.json', prettyJson(metricsJson(report)));
   await put('review.txt', renderReview(runReview(report)));
 
   // predictions.parquet: small rows, one pass.
@@ -398,7 +398,7 @@ async function writeTree(
     await put(`${gdir}/predictions.csv`, toCsv(GROUP_PREDICTION_HEADER, groupRows.map(groupPredictionCells)));
     await put(
       `${gdir}/group_metrics.json`,
-      canonicalJson({
+      prettyJson({
         group,
         method: { method: ev.method.method, summary: orderedSummary(ev.method.byGroup.find((g) => g.group === group)?.summary ?? countsFromRows(groupRows)) },
         baselines: baselines.map((b) => {
@@ -467,7 +467,7 @@ async function writeTree(
       outliers.map((r) => [r.entityId, r.group, r.item, r.kind, r.min, r.max, r.actual, r.predicted, r.absError, outOfRange(r)]),
     ),
   );
-  await put('diagnostics/value_ranges.json', canonicalJson([...ev.valueRanges].sort((a, b) => compareCodeUnits(a.group, b.group))));
+  await put('diagnostics/value_ranges.json', prettyJson([...ev.valueRanges].sort((a, b) => compareCodeUnits(a.group, b.group))));
   await put('diagnostics/actual_vs_predicted.csv', toCsv(FLAT_HEADER, rows.map(flatCells)));
 
   await sink.close();
