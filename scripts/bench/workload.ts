@@ -2,6 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 // Relative imports (like make-sample-data.ts), so the bench runs from dist/ without aliases.
 import { parseExperimentConfig } from '../../libs/config/src';
+import { itemKey } from '../../libs/contracts/src';
 import { datasetHash, ensureSplit, hashFile } from '../../libs/data/src';
 import { planBatches, prepareExperiment, type PlannedBatch } from '../../libs/experiments/src';
 import { countTokens } from '../../libs/testing/src/simulator/tokenizer';
@@ -151,7 +152,7 @@ export function itemOrder(w: Workload): DriverPrompt[] {
   const byKey = new Map<string, DriverPrompt[]>();
   w.batches.forEach((b, entity) =>
     b.prompts.forEach((p, index) => {
-      const key = JSON.stringify([p.group, p.item]);
+      const key = itemKey(p.group, p.item);
       let list = byKey.get(key);
       if (!list) {
         list = [];

@@ -46,8 +46,3 @@ export const Prediction = z.object({
   metadata: z.record(z.string(), z.unknown()).default({}),
 });
 export type Prediction = z.infer<typeof Prediction>;
-
-/** Stable key of one (entity, group, item) cell; JSON keeps it unambiguous whatever characters ids contain. */
-export function sampleKey(s: { entityId: string; group: string; item: string }): string {
-  return JSON.stringify([s.entityId, s.group, s.item]);
-}

@@ -1,4 +1,5 @@
 export * from './domain';
+export * from './keys';
 export * from './envelope';
 export * from './catalogue';
 export * from './progress';

@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import parquet = require('parquetjs-lite');
-import { checkDataset, csvLine, Dataset, DatasetFiles, datasetHash, hashFile, itemKey, loadDataset, valueRanges } from './index';
+import { checkDataset, csvLine, Dataset, DatasetFiles, datasetHash, hashFile, loadDataset, valueRanges } from './index';
+import { itemKey } from '@assay/contracts';
 
 const ITEMS_CSV = 'group,item,question,min,max,kind\ng1,q1,Agree?,1,5,ordinal\ng1,q2,Did you?,0,1,binary\ng2,q1,How much?,0,100,continuous\n';
 const PROFILES_CSV = 'entity_id,age,region\ne1,30,north\ne2,41,"south, coast"\n';

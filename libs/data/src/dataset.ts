@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { ItemDef, ItemKind } from '@assay/contracts';
+import { ItemDef, ItemKind, itemKey, sampleKey } from '@assay/contracts';
 import { DatasetError, Table, readTable, where } from './table';
 
 /** One profile row: feature columns in file order, raw cell text (never cast: ids and codes are data). */
@@ -67,11 +67,6 @@ const ITEM_COLUMNS = ['group', 'item', 'question', 'min', 'max', 'kind'] as cons
 const SHOW = 5;
 /** Plain decimal or scientific notation; Number() alone would accept '', ' ', '0x1f' and 'Infinity'. */
 const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-
-/** Key of an item; JSON keeps it unambiguous whatever characters group and item names contain. */
-export function itemKey(group: string, item: string): string {
-  return JSON.stringify([group, item]);
-}
 
 /** Item definitions by itemKey(group, item). */
 export function itemIndex(items: ItemDef[]): Map<string, ItemDef> {
@@ -290,7 +285,7 @@ export function checkDataset(ds: Dataset): DatasetCheck {
   const firstCell = new Map<string, number>();
   const duplicates: Array<{ line: number; first: number; r: MissingObservation }> = [];
   for (const r of [...rows].sort((a, b) => a.line - b.line)) {
-    const key = JSON.stringify([r.entityId, r.group, r.item]);
+    const key = sampleKey(r);
     const first = firstCell.get(key);
     if (first !== undefined) duplicates.push({ line: r.line, first, r });
     else firstCell.set(key, r.line);

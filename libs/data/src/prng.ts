@@ -33,8 +33,3 @@ export function shuffleInPlace<T>(values: T[], rand: () => number): T[] {
   }
   return values;
 }
-
-/** Code-unit order (what Array.prototype.sort does without a comparator), locale-independent. */
-export function compareCodeUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSampleData } from '../../../scripts/make-sample-data';
-import { checkDataset, itemKey, loadDataset } from './index';
+import { checkDataset, loadDataset } from './index';
+import { itemKey } from '@assay/contracts';
 
 let dir: string;
 beforeEach(async () => {

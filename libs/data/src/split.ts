@@ -2,8 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
-import { compareCodeUnits, mulberry32, shuffleInPlace } from './prng';
-import { errorMessage } from '@assay/contracts';
+import { prettyJson } from './json-file';
+import { mulberry32, shuffleInPlace } from './prng';
+import { compareCodeUnits, errorMessage } from '@assay/contracts';
 
 /**
  * Entity-level train/test split (no entity's answers on both sides, so nothing leaks from train to
@@ -69,7 +70,7 @@ export function makeSplit(entityIds: string[], seed: number, testFraction: numbe
 /** The exact bytes written: fixed key order, 2-space indent, trailing newline. */
 export function serializeSplit(split: SplitFile): string {
   const { train, test, seed, test_fraction, data_hash, created_by } = split;
-  return JSON.stringify({ train, test, seed, test_fraction, data_hash, created_by }, null, 2) + '\n';
+  return prettyJson({ train, test, seed, test_fraction, data_hash, created_by });
 }
 
 function sha256(bytes: string | Buffer): string {

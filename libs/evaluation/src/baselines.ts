@@ -1,9 +1,8 @@
 import { mean, standardDeviation } from 'simple-statistics';
-import { sampleKey } from '@assay/contracts';
+import { compareCodeUnits, itemKey, sampleKey } from '@assay/contracts';
 import type { ItemDef, Prediction, Sample } from '@assay/contracts';
 import { indexItems, itemOf } from './evaluate';
 import { assertAllFinite } from './guard';
-import { compareStrings } from './order';
 
 /**
  * Non-LLM baselines, so a reader can tell whether the ranking makes sense (an LLM that does not
@@ -18,19 +17,15 @@ export const KNN_METHOD = 'baseline_knn';
 /** Split hygiene: an entity in both splits would leak its own answers into its baseline. */
 function assertDisjoint(trainSamples: Sample[], testSamples: Sample[]): void {
   const train = new Set(trainSamples.map((s) => s.entityId));
-  const leaked = [...new Set(testSamples.map((s) => s.entityId))].filter((e) => train.has(e)).sort(compareStrings);
+  const leaked = [...new Set(testSamples.map((s) => s.entityId))].filter((e) => train.has(e)).sort(compareCodeUnits);
   if (leaked.length > 0) {
     throw new Error(`entities in both train and test samples: ${leaked.slice(0, 5).map((e) => JSON.stringify(e)).join(', ')}${leaked.length > 5 ? ', ...' : ''} (${leaked.length})`);
   }
 }
 
-function itemKey(s: { group: string; item: string }): string {
-  return JSON.stringify([s.group, s.item]);
-}
-
 function sortedTest(testSamples: Sample[]): Sample[] {
   return [...testSamples].sort(
-    (a, b) => compareStrings(a.group, b.group) || compareStrings(a.item, b.item) || compareStrings(a.entityId, b.entityId),
+    (a, b) => compareCodeUnits(a.group, b.group) || compareCodeUnits(a.item, b.item) || compareCodeUnits(a.entityId, b.entityId),
   );
 }
 
@@ -74,7 +69,7 @@ function trainByItem(trainSamples: Sample[]): Map<string, Sample[]> {
     if (seen.has(key)) throw new Error(`duplicate train sample ${key}`);
     seen.add(key);
     if (!Number.isFinite(s.actual)) throw new Error(`train sample ${key} has a non-finite actual value ${s.actual}`);
-    const k = itemKey(s);
+    const k = itemKey(s.group, s.item);
     const list = out.get(k);
     if (list) list.push(s);
     else out.set(k, [s]);
@@ -100,7 +95,7 @@ export function trainMeanBaseline(args: { trainSamples: Sample[]; testSamples: S
   }
   const out = sortedTest(testSamples).map((s) => {
     const item = itemOf(byItem, s);
-    const fit = fitted.get(itemKey(s));
+    const fit = fitted.get(itemKey(s.group, s.item));
     if (fit === undefined) return failed(s, TRAIN_MEAN_METHOD, `no train samples for item ${JSON.stringify(s.item)} in group ${JSON.stringify(s.group)}`);
     return predicted(s, item, TRAIN_MEAN_METHOD, fit.value, { nTrain: fit.nTrain });
   });
@@ -152,7 +147,7 @@ interface Dimension {
  * - every dimension z-scored on train (population std); a constant dimension is dropped.
  */
 export function learnEncoding(trainEntities: Array<Map<string, string>>): Dimension[] {
-  const names = [...new Set(trainEntities.flatMap((m) => [...m.keys()]))].sort(compareStrings);
+  const names = [...new Set(trainEntities.flatMap((m) => [...m.keys()]))].sort(compareCodeUnits);
   const candidates: Array<{ name: string; raw: (m: Map<string, string>) => number }> = [];
   for (const name of names) {
     const present: string[] = [];
@@ -166,7 +161,7 @@ export function learnEncoding(trainEntities: Array<Map<string, string>>): Dimens
       candidates.push({ name, raw: (m) => asNumber(m.get(name)) ?? fill });
       continue;
     }
-    const categories = [...new Set(present)].sort(compareStrings);
+    const categories = [...new Set(present)].sort(compareCodeUnits);
     if (categories.length > MAX_CATEGORIES) continue;
     for (const c of categories) candidates.push({ name: `${name}=${c}`, raw: (m) => (m.get(name) === c ? 1 : 0) });
   }
@@ -208,7 +203,7 @@ export function nearestNeighbourBaseline(args: {
   assertDisjoint(trainSamples, testSamples);
   const byItem = indexItems(items);
 
-  const trainIds = [...new Set(trainSamples.map((s) => s.entityId))].sort(compareStrings);
+  const trainIds = [...new Set(trainSamples.map((s) => s.entityId))].sort(compareCodeUnits);
   const trainFeatures = trainIds.map((id) => featureMap(features, id));
   const dims = learnEncoding(trainFeatures);
   if (dims.length === 0) throw new Error('kNN baseline: no usable feature (all constant, empty or free text) among train entities');
@@ -226,7 +221,7 @@ export function nearestNeighbourBaseline(args: {
     const v = encode(dims, featureMap(features, entityId));
     const ranked = trainIds
       .map((id) => ({ id, d: distance(v, trainVectors.get(id) as number[]) }))
-      .sort((a, b) => a.d - b.d || compareStrings(a.id, b.id))
+      .sort((a, b) => a.d - b.d || compareCodeUnits(a.id, b.id))
       .map((x) => x.id);
     rankings.set(entityId, ranked);
     return ranked;
@@ -234,7 +229,7 @@ export function nearestNeighbourBaseline(args: {
 
   const out = sortedTest(testSamples).map((s) => {
     const item = itemOf(byItem, s);
-    const answered = answers.get(itemKey(s));
+    const answered = answers.get(itemKey(s.group, s.item));
     if (answered === undefined) return failed(s, KNN_METHOD, `no train entity answered item ${JSON.stringify(s.item)} in group ${JSON.stringify(s.group)}`);
     const neighbours: string[] = [];
     for (const id of rankingOf(s.entityId)) {

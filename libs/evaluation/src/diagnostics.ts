@@ -2,7 +2,7 @@ import { max, mean, min, standardDeviation } from 'simple-statistics';
 import type { ItemDef, Prediction, Sample } from '@assay/contracts';
 import { joinRows } from './evaluate';
 import { assertAllFinite } from './guard';
-import { compareStrings } from './order';
+import { compareCodeUnits } from '@assay/contracts';
 import type { ValueRange } from './types';
 
 type Stats = ValueRange['actual'];
@@ -20,7 +20,7 @@ export function describe(values: number[]): Stats {
  */
 export function valueRanges(samples: Sample[], predictions: Prediction[], items: ItemDef[]): ValueRange[] {
   const rows = joinRows(samples, predictions, items);
-  const groups = [...new Set(rows.map((r) => r.sample.group))].sort(compareStrings);
+  const groups = [...new Set(rows.map((r) => r.sample.group))].sort(compareCodeUnits);
   const result = groups.map((group): ValueRange => {
     const groupRows = rows.filter((r) => r.sample.group === group);
     // Declared range over every item of the group, including items without samples here.

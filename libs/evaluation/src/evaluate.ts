@@ -1,4 +1,4 @@
-import { sampleKey } from '@assay/contracts';
+import { compareCodeUnits, groupEntityKey, itemKey, sampleKey } from '@assay/contracts';
 import type { ItemDef, ItemKind, Prediction, Sample } from '@assay/contracts';
 import { assertAllFinite } from './guard';
 import {
@@ -12,7 +12,7 @@ import {
   withinOneAccuracy,
   type Point,
 } from './metrics';
-import { compareStrings, compareWorstFirst } from './order';
+import { compareWorstFirst } from './order';
 import type { EntityScore, GroupScore, ItemScore, MethodScores, MetricValue, ScoreSummary } from './types';
 
 /**
@@ -40,10 +40,6 @@ export interface Row {
 
 const KINDS: ItemKind[] = ['binary', 'ordinal', 'continuous'];
 
-function itemKey(group: string, item: string): string {
-  return JSON.stringify([group, item]);
-}
-
 export function indexItems(items: ItemDef[]): Map<string, ItemDef> {
   const byKey = new Map<string, ItemDef>();
   for (const it of items) {
@@ -65,9 +61,9 @@ export function itemOf(byKey: Map<string, ItemDef>, s: { group: string; item: st
 
 function compareRows(a: Row, b: Row): number {
   return (
-    compareStrings(a.sample.group, b.sample.group) ||
-    compareStrings(a.sample.item, b.sample.item) ||
-    compareStrings(a.sample.entityId, b.sample.entityId)
+    compareCodeUnits(a.sample.group, b.sample.group) ||
+    compareCodeUnits(a.sample.item, b.sample.item) ||
+    compareCodeUnits(a.sample.entityId, b.sample.entityId)
   );
 }
 
@@ -211,14 +207,14 @@ export function evaluate(args: { method: string; samples: Sample[]; predictions:
   }));
   const byGroup: GroupScore[] = partition(rows, (r) => r.sample.group)
     .map((part) => ({ group: part[0].sample.group, summary: summarize(part) }))
-    .sort((a, b) => compareWorstFirst(a.summary.primary.value, b.summary.primary.value) || compareStrings(a.group, b.group));
-  const byEntity: EntityScore[] = partition(rows, (r) => JSON.stringify([r.sample.group, r.sample.entityId]))
+    .sort((a, b) => compareWorstFirst(a.summary.primary.value, b.summary.primary.value) || compareCodeUnits(a.group, b.group));
+  const byEntity: EntityScore[] = partition(rows, (r) => groupEntityKey(r.sample.group, r.sample.entityId))
     .map((part) => ({ group: part[0].sample.group, entityId: part[0].sample.entityId, summary: summarize(part) }))
     .sort(
       (a, b) =>
-        compareStrings(a.group, b.group) ||
+        compareCodeUnits(a.group, b.group) ||
         compareWorstFirst(a.summary.primary.value, b.summary.primary.value) ||
-        compareStrings(a.entityId, b.entityId),
+        compareCodeUnits(a.entityId, b.entityId),
     );
 
   const result: MethodScores = { method, overall: summarize(rows), byGroup, byItem, byEntity };

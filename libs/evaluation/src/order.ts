@@ -1,10 +1,5 @@
-/**
- * Total orders used everywhere in this lib, so output never depends on input order or locale.
- * Strings compare by UTF-16 code units (never localeCompare: its result varies with ICU data).
- */
-export function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+// Total orders used everywhere in this lib, so output never depends on input order or locale;
+// strings compare with compareCodeUnits from @assay/contracts.
 
 /** Worst first for a lower-is-better score: null (nothing to judge) first, then descending. */
 export function compareWorstFirst(a: number | null, b: number | null): number {

@@ -1,7 +1,8 @@
 import { sampleKey } from '@assay/contracts';
 import type { Prediction } from '@assay/contracts';
 import { TRAIN_MEAN_METHOD } from './baselines';
-import { compareStrings, fmt, pct } from './order';
+import { compareCodeUnits } from '@assay/contracts';
+import { fmt, pct } from './order';
 import type { MethodScores, ReviewLine, ReviewStatus, ValueRange } from './types';
 
 /**
@@ -34,7 +35,7 @@ function line(check: string, status: ReviewStatus, detail: string): ReviewLine {
 }
 
 function byKey(a: Prediction, b: Prediction): number {
-  return compareStrings(sampleKey(a), sampleKey(b));
+  return compareCodeUnits(sampleKey(a), sampleKey(b));
 }
 
 function examples(preds: Prediction[]): string {
@@ -94,7 +95,7 @@ export function distributionLine(ranges: ValueRange[], predictions: Prediction[]
     .filter((r) => r.predicted.mean !== null && r.actual.mean !== null)
     .map((r) => ({ group: r.group, rel: ((r.predicted.mean as number) - (r.actual.mean as number)) / (r.itemMax - r.itemMin) }))
     .filter((b) => Math.abs(b.rel) > BIAS_WARN_FRACTION)
-    .sort((a, b) => Math.abs(b.rel) - Math.abs(a.rel) || compareStrings(a.group, b.group));
+    .sort((a, b) => Math.abs(b.rel) - Math.abs(a.rel) || compareCodeUnits(a.group, b.group));
   if (biased.length === 0) return line(check, 'pass', `${summary}; no group's mean is off by more than 10% of its range`);
   const shown = biased.slice(0, 5).map((b) => `${b.group} (${b.rel > 0 ? '+' : ''}${fmt(b.rel, 2)} of range)`);
   return line(check, 'warn', `${summary}; ${biased.length} group(s) with |pred mean - actual mean| > 10% of range: ${shown.join(', ')}${biased.length > 5 ? ', ...' : ''}`);
@@ -129,7 +130,7 @@ function concentration(outliers: Prediction[], keyOf: (p: Prediction) => string)
   const counts = new Map<string, number>();
   for (const p of outliers) counts.set(keyOf(p), (counts.get(keyOf(p)) ?? 0) + 1);
   let best = { key: '', count: 0 };
-  for (const [key, count] of [...counts].sort((a, b) => compareStrings(a[0], b[0]))) if (count > best.count) best = { key, count };
+  for (const [key, count] of [...counts].sort((a, b) => compareCodeUnits(a[0], b[0]))) if (count > best.count) best = { key, count };
   return best;
 }
 
@@ -187,12 +188,12 @@ export function rankingLine(scores: MethodScores, baselines: MethodScores[]): Re
   const check = 'Ranking vs baselines';
   const own = scores.overall.primary.value;
   const comparable = baselines.filter((b) => b.overall.primary.value !== null);
-  const skipped = baselines.filter((b) => b.overall.primary.value === null).map((b) => b.method).sort(compareStrings);
+  const skipped = baselines.filter((b) => b.overall.primary.value === null).map((b) => b.method).sort(compareCodeUnits);
   const skippedText = skipped.length > 0 ? `; not comparable (no scored points): ${skipped.join(', ')}` : '';
   if (own === null) return line(check, 'fail', `${scores.method} has no normalized MAE (no scored points)${skippedText}`);
   if (comparable.length === 0) return line(check, 'warn', `no baseline to compare with${skippedText}`);
   const all = [{ method: scores.method, value: own, coverage: scores.overall }, ...comparable.map((b) => ({ method: b.method, value: b.overall.primary.value as number, coverage: b.overall }))]
-    .sort((a, b) => a.value - b.value || compareStrings(a.method, b.method));
+    .sort((a, b) => a.value - b.value || compareCodeUnits(a.method, b.method));
   const ranking = all
     .map((r, i) => `${i === 0 ? '' : r.value === all[i - 1].value ? ' = ' : ' < '}${r.method} ${fmt(r.value)} (scored ${r.coverage.nScored}/${r.coverage.n})`)
     .join('');

@@ -1,7 +1,6 @@
-import { Prediction as PredictionSchema, sampleKey } from '@assay/contracts';
+import { compareCodeUnits, itemKey, Prediction as PredictionSchema, sampleKey } from '@assay/contracts';
 import type { ItemDef, Prediction } from '@assay/contracts';
 import { assertAllFinite } from './guard';
-import { compareStrings } from './order';
 
 export interface SmokeCheck {
   check: string;
@@ -17,7 +16,7 @@ export interface SmokeResult {
 const SHOW = 3;
 
 function listed(problems: string[]): string {
-  const sorted = [...problems].sort(compareStrings);
+  const sorted = [...problems].sort(compareCodeUnits);
   return sorted.slice(0, SHOW).join('; ') + (sorted.length > SHOW ? `; ... (${sorted.length} in all)` : '');
 }
 
@@ -26,7 +25,7 @@ function schemaProblem(p: Prediction, itemKeys: Set<string>): string | null {
   const parsed = PredictionSchema.safeParse(p);
   const key = sampleKey(p);
   if (!parsed.success) return `${key}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join(', ')}`;
-  if (!itemKeys.has(JSON.stringify([p.group, p.item]))) return `${key}: unknown item`;
+  if (!itemKeys.has(itemKey(p.group, p.item))) return `${key}: unknown item`;
   if (p.parseStatus === 'ok' && (p.predicted === null || !Number.isFinite(p.predicted))) return `${key}: parsed but no finite value`;
   if (p.parseStatus !== 'ok' && (p.parseError === undefined || p.parseError === '')) return `${key}: ${p.parseStatus} without a reason`;
   return null;
@@ -39,7 +38,7 @@ function schemaProblem(p: Prediction, itemKeys: Set<string>): string | null {
  */
 export function smokeChecks(args: { predictions: Prediction[]; items: ItemDef[] }): SmokeResult {
   const { predictions, items } = args;
-  const itemKeys = new Set(items.map((it) => JSON.stringify([it.group, it.item])));
+  const itemKeys = new Set(items.map((it) => itemKey(it.group, it.item)));
   const checks: SmokeCheck[] = [];
 
   const malformed: string[] = [];

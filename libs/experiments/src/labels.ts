@@ -1,6 +1,6 @@
 import type { ExperimentConfig } from '@assay/config';
-import type { ItemDef } from '@assay/contracts';
-import { itemKey, type Dataset, type SplitFile } from '@assay/data';
+import { itemKey, type ItemDef } from '@assay/contracts';
+import type { Dataset, SplitFile } from '@assay/data';
 
 /**
  * Label modes (config `labels.mode`): what the ground truth of a run is.

@@ -1,4 +1,4 @@
-import { createEvent, type AnyEnvelope, type EventContext, type ExperimentStarted } from '@assay/contracts';
+import { createEvent, itemKey, type AnyEnvelope, type EventContext, type ExperimentStarted } from '@assay/contracts';
 import { modelCallSettings } from './model-settings';
 import { smokeBatch, type PlannedBatch, type PreparedExperiment } from './prepare';
 
@@ -18,7 +18,7 @@ export function planEvents(
   const config = prepared.config;
   const batches: PlannedBatch[] = phase === 'smoke' ? [smokeBatch(plan, config.smoke.examples, prepared.dataset.items)] : plan;
   const model = modelCallSettings(config);
-  const itemsAsked = new Set(batches.flatMap((b) => b.prompts.map((p) => JSON.stringify([p.group, p.item]))));
+  const itemsAsked = new Set(batches.flatMap((b) => b.prompts.map((p) => itemKey(p.group, p.item))));
   const planned = createEvent(
     'experiment.planned',
     {
@@ -27,7 +27,7 @@ export function planEvents(
       phase,
       batches: batches.length,
       prompts: batches.reduce((n, b) => n + b.prompts.length, 0),
-      items: prepared.dataset.items.filter((i) => itemsAsked.has(JSON.stringify([i.group, i.item]))),
+      items: prepared.dataset.items.filter((i) => itemsAsked.has(itemKey(i.group, i.item))),
       split: prepared.splitInfo,
       entities: batches.length,
       groups: [...new Set(batches.flatMap((b) => b.prompts.map((p) => p.group)))].sort(),

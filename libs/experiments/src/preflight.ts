@@ -1,5 +1,5 @@
 import type { ExperimentConfig } from '@assay/config';
-import { serverRoot } from '@assay/inference';
+import { serverUrls } from '@assay/inference';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import type { PlannedBatch } from './prepare';
 import { StageError } from './prepare';
@@ -36,7 +36,7 @@ function headers(config: ExperimentConfig): Record<string, string> {
 
 /** The endpoint answers and serves model.id (or the LoRA adapter), and tells its max_model_len. */
 export async function checkModelServer(config: ExperimentConfig): Promise<ServerFacts> {
-  const url = `${config.model.base_url.replace(/\/+$/, '')}/models`;
+  const url = serverUrls(config.model.base_url).models;
   let result: { status: number; body: unknown };
   try {
     result = await fetchJson(url, { headers: headers(config) }, 10_000);
@@ -59,7 +59,7 @@ export async function checkModelServer(config: ExperimentConfig): Promise<Server
 /** Token count from the server's own tokenizer; null when it has no /tokenize (not vLLM). */
 export async function countTokens(config: ExperimentConfig, prompt: string): Promise<number | null> {
   const result = await fetchJson(
-    `${serverRoot(config.model.base_url)}/tokenize`,
+    serverUrls(config.model.base_url).tokenize,
     { method: 'POST', headers: headers(config), body: JSON.stringify({ model: config.model.id, prompt, add_special_tokens: false }) },
     30_000,
   );

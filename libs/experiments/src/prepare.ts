@@ -3,7 +3,7 @@ import type { FailureStage, ItemDef, SplitInfo } from '@assay/contracts';
 import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, type Dataset, type SplitFile } from '@assay/data';
 import { loadChatTemplate, planEntityBatches, type ChatTemplate, type EntityPrompts } from '@assay/prompting';
 import { applyLabels, LabelError } from './labels';
-import { errorMessage } from '@assay/contracts';
+import { errorMessage, itemKey, sampleKey } from '@assay/contracts';
 
 
 /** A failure with the stage it belongs to; its message is the one line a user needs to fix it. */
@@ -151,12 +151,12 @@ export function planBatches(prepared: PreparedExperiment): PlannedBatch[] {
   } catch (error) {
     throw new StageError('preflight', `prompt: ${errorMessage(error)}`);
   }
-  const truth = new Map(dataset.observations.map((o) => [JSON.stringify([o.entityId, o.group, o.item]), o.value]));
+  const truth = new Map(dataset.observations.map((o) => [sampleKey(o), o.value]));
   const batches: PlannedBatch[] = [];
   for (const ep of entityPrompts) {
     const prompts: PlannedPrompt[] = [];
     for (const p of ep.prompts) {
-      const actual = truth.get(JSON.stringify([ep.entityId, p.group, p.item]));
+      const actual = truth.get(sampleKey({ entityId: ep.entityId, group: p.group, item: p.item }));
       if (actual !== undefined) prompts.push({ ...p, actual });
     }
     if (prompts.length > 0) batches.push({ batchId: prompts[0].promptId, entityId: ep.entityId, prefix: ep.prefix, prompts });
@@ -196,9 +196,9 @@ export function smokeBatch(batches: PlannedBatch[], examples: number, items: Ite
   if (batches.length === 0) throw new Error('smokeBatch: the plan has no batches');
   if (!Number.isInteger(examples) || examples < 1) throw new Error(`smokeBatch: examples must be a positive integer, got ${examples}`);
   const first = batches[0];
-  const kindOf = new Map(items.map((i) => [JSON.stringify([i.group, i.item]), i.kind]));
+  const kindOf = new Map(items.map((i) => [itemKey(i.group, i.item), i.kind]));
   const kind = (p: PlannedPrompt): string => {
-    const k = kindOf.get(JSON.stringify([p.group, p.item]));
+    const k = kindOf.get(itemKey(p.group, p.item));
     if (k === undefined) throw new Error(`smokeBatch: planned item group ${JSON.stringify(p.group)} item ${JSON.stringify(p.item)} is not among the items`);
     return k;
   };

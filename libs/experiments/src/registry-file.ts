@@ -1,5 +1,6 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { prettyJson } from '@assay/data';
 import { parseRunDir, registryFileFor } from './run-dir';
 import type { RegistryEntry } from './registry';
 
@@ -16,7 +17,7 @@ export function registryEntriesFor(outputRoot: string, method: string, entries: 
 export async function writeRegistryFile(outputRoot: string, method: string, entries: RegistryEntry[]): Promise<string> {
   const file = registryFileFor(outputRoot, method);
   await mkdir(dirname(file), { recursive: true });
-  const body = `${JSON.stringify({ method, experiments: registryEntriesFor(outputRoot, method, entries) }, null, 2)}\n`;
+  const body = prettyJson({ method, experiments: registryEntriesFor(outputRoot, method, entries) });
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, body);
   await rename(tmp, file);

@@ -8,6 +8,7 @@ import type {
   InferenceBatchRequested,
   InferenceCompleted,
 } from '@assay/contracts';
+import { itemKey } from '@assay/contracts';
 import { evaluate, EVALUATOR_VERSION, upcastEvaluationResult, type EvaluationResult } from '@assay/evaluation';
 import type { PredictionRow, RunReport } from '@assay/report';
 import { stringify } from 'yaml';
@@ -75,7 +76,7 @@ export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, rou
   const completions = new Map(full<InferenceCompleted>('inference.completed').map((e) => [e.data.batchId, e]));
   const scored = full<EvaluationBatchScored>('evaluation.batch.scored', ofRound);
   const predictions = new Map(scored.flatMap((e) => e.data.predictions).map((p) => [p.promptId, p]));
-  const items = new Map(planned[0].data.items.map((i) => [JSON.stringify([i.group, i.item]), i]));
+  const items = new Map(planned[0].data.items.map((i) => [itemKey(i.group, i.item), i]));
 
   const prefixes = new Map<string, string>();
   const rows: PredictionRow[] = [];
@@ -90,7 +91,7 @@ export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, rou
     for (const prompt of d.prompts) {
       const p = predictions.get(prompt.promptId);
       if (!p) throw new Error(`prompt ${prompt.promptId} (entity ${JSON.stringify(d.entityId)}) has no scored prediction of round ${round} in the log`);
-      const item = items.get(JSON.stringify([prompt.group, prompt.item]))!;
+      const item = items.get(itemKey(prompt.group, prompt.item))!;
       const r = results.get(prompt.promptId);
       rows.push({
         entityId: d.entityId,

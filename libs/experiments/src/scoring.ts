@@ -1,14 +1,15 @@
 import type { EvaluationBatchScored, InferenceBatchRequested, InferenceCompleted, InferenceFailed, ItemDef, Prediction, Sample } from '@assay/contracts';
 import type { Dataset, SplitFile } from '@assay/data';
+import { itemKey } from '@assay/contracts';
 import { nearestNeighbourBaseline, toPrediction, trainMeanBaseline } from '@assay/evaluation';
 import { entityDir, itemFileName } from '@assay/report';
 
 export type ScoredPrediction = EvaluationBatchScored['data']['predictions'][number];
 
 function itemLookup(items: ItemDef[]): (group: string, item: string) => ItemDef {
-  const byKey = new Map(items.map((i) => [JSON.stringify([i.group, i.item]), i]));
+  const byKey = new Map(items.map((i) => [itemKey(i.group, i.item), i]));
   return (group, item) => {
-    const def = byKey.get(JSON.stringify([group, item]));
+    const def = byKey.get(itemKey(group, item));
     if (!def) throw new Error(`item ${JSON.stringify(item)} of group ${JSON.stringify(group)} is not in the planned items`);
     return def;
   };
@@ -77,9 +78,9 @@ export function asPrediction(p: ScoredPrediction): Prediction {
 /** Baselines from the train split, scored by the same evaluate() as the LLM, so the numbers compare. */
 export function baselinePredictions(dataset: Dataset, split: SplitFile, testSamples: Sample[], items: ItemDef[]): Prediction[][] {
   const train = new Set(split.train);
-  const asked = new Set(items.map((i) => JSON.stringify([i.group, i.item])));
+  const asked = new Set(items.map((i) => itemKey(i.group, i.item)));
   const trainSamples: Sample[] = dataset.observations
-    .filter((o) => train.has(o.entityId) && asked.has(JSON.stringify([o.group, o.item])))
+    .filter((o) => train.has(o.entityId) && asked.has(itemKey(o.group, o.item)))
     .map((o) => ({ entityId: o.entityId, group: o.group, item: o.item, actual: o.value }));
   const features = new Map(dataset.entities.map((e) => [e.entityId, e.features]));
   return [trainMeanBaseline({ trainSamples, testSamples, items }), nearestNeighbourBaseline({ trainSamples, testSamples, items, features })];

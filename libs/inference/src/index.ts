@@ -5,3 +5,4 @@ export * from './run-batch';
 export * from './semaphore';
 export * from './server-queue';
 export * from './server-liveness';
+export * from './server-urls';

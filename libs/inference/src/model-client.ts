@@ -2,7 +2,8 @@ import OpenAI from 'openai';
 import type { ModelCallSettings } from '@assay/contracts';
 import { keepAliveFetch } from './http-fetch';
 import { withRetries, type RetryPolicy } from './retry';
-import { ServerUnresponsiveError, serverRoot, type ServerLiveness } from './server-liveness';
+import { ServerUnresponsiveError, type ServerLiveness } from './server-liveness';
+import { serverUrls } from './server-urls';
 
 export interface Completion {
   text: string;
@@ -53,7 +54,7 @@ export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.Proce
   const fetch = keepAliveFetch();
   const client = new OpenAI({ baseURL: settings.baseUrl, apiKey, maxRetries: 0, timeout: settings.requestTimeoutS * 1000, fetch });
   const model = settings.loraAdapter ?? settings.id;
-  const root = serverRoot(settings.baseUrl);
+  const urls = serverUrls(settings.baseUrl);
   let saidEpisode = 0;
   const watched = <T>(call: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> => {
     if (!hooks.liveness) return call(undefined);
@@ -95,7 +96,7 @@ export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.Proce
     async countTokens(text) {
       const outcome = await withRetries(() => watched(async (hung) => {
         const timeout = AbortSignal.timeout(settings.requestTimeoutS * 1000);
-        const response = await fetch(`${root}/tokenize`, {
+        const response = await fetch(urls.tokenize, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
           body: JSON.stringify({ model: settings.id, prompt: text, add_special_tokens: false }),

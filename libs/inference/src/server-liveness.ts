@@ -1,4 +1,5 @@
 import { ModelCallError } from './retry';
+import { serverUrls } from './server-urls';
 
 /** What a liveness probe found: any HTTP answer means the server's process is alive. */
 export type ProbeOutcome = { answered: true; ms: number; status: number } | { answered: false; reason: string };
@@ -10,7 +11,7 @@ export type ProbeOutcome = { answered: true; ms: number; status: number } | { an
  * counts as "not answering".
  */
 export async function probeServer(baseUrl: string, timeoutMs: number, fetchImpl: typeof fetch = fetch): Promise<ProbeOutcome> {
-  const url = `${serverRoot(baseUrl)}/health`;
+  const url = serverUrls(baseUrl).health;
   const started = performance.now();
   try {
     const response = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs) });
@@ -24,11 +25,6 @@ export async function probeServer(baseUrl: string, timeoutMs: number, fetchImpl:
         : `GET ${url} failed: ${e.cause?.code ?? e.cause?.message ?? e.message ?? String(error)}`;
     return { answered: false, reason };
   }
-}
-
-/** http://host:port/v1 → http://host:port: vLLM serves /health, /metrics and /tokenize at the root, beside /v1. */
-export function serverRoot(baseUrl: string): string {
-  return baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '');
 }
 
 function formatSeconds(ms: number): string {

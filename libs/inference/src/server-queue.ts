@@ -1,4 +1,5 @@
 import { keepAliveFetch } from './http-fetch';
+import { serverUrls } from './server-urls';
 import { errorMessage } from '@assay/contracts';
 
 /** How many requests wait in the model server's queue. Resolves null when it cannot be told now; never rejects. */
@@ -40,7 +41,7 @@ export class MetricsServerQueue implements ServerQueue {
     private readonly onWarning: (warning: string) => void,
     private readonly fetchFn: typeof fetch = keepAliveFetch(),
   ) {
-    this.url = new URL('/metrics', baseUrl).toString();
+    this.url = serverUrls(baseUrl).metrics;
   }
 
   async waiting(): Promise<number | null> {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { compareCodeUnits, type Entity } from '@assay/data';
+import type { Entity } from '@assay/data';
+import { compareCodeUnits, itemKey, sampleKey } from '@assay/contracts';
 import type { ItemDef } from '@assay/contracts';
 import { ChatTemplate, renderChatTemplate } from './chat-template';
 import { Placeholder, PromptTemplates, renderProfile, substitute, validateTemplates } from './templates';
@@ -20,9 +21,9 @@ export class PrefixCompatibilityError extends Error {
   override name = 'PrefixCompatibilityError';
 }
 
-/** Stable across runs and machines; JSON keeps it unambiguous whatever characters ids contain. */
+/** Stable across runs and machines: a hash of the cell's sampleKey. */
 export function promptId(entityId: string, group: string, item: string): string {
-  return createHash('sha256').update(JSON.stringify([entityId, group, item])).digest('hex').slice(0, 16);
+  return createHash('sha256').update(sampleKey({ entityId, group, item })).digest('hex').slice(0, 16);
 }
 
 // Two made-up items whose every value differs from the first character on: rendering both shows
@@ -86,7 +87,7 @@ function checkItems(where: string, items: ItemDef[]): void {
   if (items.length === 0) throw new Error(`${where}: no items to build prompts for`);
   const seen = new Set<string>();
   for (const it of items) {
-    const key = JSON.stringify([it.group, it.item]);
+    const key = itemKey(it.group, it.item);
     if (seen.has(key)) throw new Error(`${where}: item group ${JSON.stringify(it.group)} item ${JSON.stringify(it.item)} given twice`);
     seen.add(key);
   }

@@ -1,15 +1,5 @@
+import { compareCodeUnits } from '@assay/contracts';
 import type { MetricDefinition, MetricValue, ScoreSummary } from '../../evaluation/src/types';
-
-/** Plain UTF-16 code-unit order: locale-independent, so the same on every host. */
-export function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Worst first for a lower-is-better metric: nulls (nothing scored) first, then descending. */
-export function compareWorstFirst(a: number | null, b: number | null): number {
-  if (a === null || b === null) return a === b ? 0 : a === null ? -1 : 1;
-  return b - a;
-}
 
 /** Best first for a lower-is-better metric: ascending, nulls last. */
 export function compareBestFirst(a: number | null, b: number | null): number {
@@ -80,7 +70,7 @@ export function compareMetricKeys(a: string, b: string): number {
   const ka = key(a);
   const kb = key(b);
   for (let i = 0; i < 3; i++) if (ka[i] !== kb[i]) return ka[i] - kb[i];
-  return compareStrings(a, b);
+  return compareCodeUnits(a, b);
 }
 
 /** Metric keys (other than normalized_mae, which has its own column) present in any summary. */
@@ -111,8 +101,4 @@ export function metricValue(s: ScoreSummary | undefined, key: string): number | 
 export function definitionFor(definitions: MetricDefinition[], key: string): MetricDefinition | undefined {
   const name = key.slice(key.indexOf('.') + 1);
   return definitions.find((d) => d.name === name);
-}
-
-export function canonicalJson(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
 }

@@ -1,6 +1,7 @@
 import type { MethodScores, ReviewLine, ScoreSummary } from '../../evaluation/src/types';
 import { preflightWarningsLine } from '@assay/evaluation';
-import { compareStrings, compareWorstFirst } from './format';
+import { compareCodeUnits, groupEntityKey } from '@assay/contracts';
+import { compareWorstFirst } from '@assay/evaluation';
 import { encodePathSegment } from './path-segment';
 import type { PredictionRow, RunReport } from './types';
 
@@ -22,7 +23,7 @@ export function itemFileName(item: string): string {
 }
 
 export function compareRows(a: PredictionRow, b: PredictionRow): number {
-  return compareStrings(a.group, b.group) || compareStrings(a.entityId, b.entityId) || compareStrings(a.item, b.item);
+  return compareCodeUnits(a.group, b.group) || compareCodeUnits(a.entityId, b.entityId) || compareCodeUnits(a.item, b.item);
 }
 
 /**
@@ -40,10 +41,6 @@ export function sortRows(rows: readonly PredictionRow[]): PredictionRow[] {
   return sorted;
 }
 
-function pairKey(a: string, b: string): string {
-  return JSON.stringify([a, b]);
-}
-
 export interface GroupEntry {
   group: string;
   summary: ScoreSummary | undefined;
@@ -56,7 +53,7 @@ export function groupsWorstFirst(report: RunReport, sortedRows: readonly Predict
   for (const r of sortedRows) names.add(r.group);
   return [...names]
     .map((group) => ({ group, summary: byGroup.get(group) }))
-    .sort((a, b) => compareWorstFirst(a.summary?.primary.value ?? null, b.summary?.primary.value ?? null) || compareStrings(a.group, b.group));
+    .sort((a, b) => compareWorstFirst(a.summary?.primary.value ?? null, b.summary?.primary.value ?? null) || compareCodeUnits(a.group, b.group));
 }
 
 export interface EntityEntry {
@@ -68,8 +65,8 @@ export interface EntityEntry {
 export function compareEntitiesWorstFirst(a: EntityEntry, b: EntityEntry): number {
   return (
     compareWorstFirst(a.summary?.primary.value ?? null, b.summary?.primary.value ?? null) ||
-    compareStrings(a.entityId, b.entityId) ||
-    compareStrings(a.group, b.group)
+    compareCodeUnits(a.entityId, b.entityId) ||
+    compareCodeUnits(a.group, b.group)
   );
 }
 
@@ -77,10 +74,10 @@ export function compareEntitiesWorstFirst(a: EntityEntry, b: EntityEntry): numbe
 export class EntityScores {
   private readonly map = new Map<string, ScoreSummary>();
   constructor(scores: MethodScores) {
-    for (const e of scores.byEntity) this.map.set(pairKey(e.group, e.entityId), e.summary);
+    for (const e of scores.byEntity) this.map.set(groupEntityKey(e.group, e.entityId), e.summary);
   }
   get(group: string, entityId: string): ScoreSummary | undefined {
-    return this.map.get(pairKey(group, entityId));
+    return this.map.get(groupEntityKey(group, entityId));
   }
 }
 
@@ -90,7 +87,7 @@ export function worstEntity(report: RunReport, sortedRows: readonly PredictionRo
   let worst: EntityEntry | null = null;
   let previous = '';
   for (const r of sortedRows) {
-    const key = pairKey(r.group, r.entityId);
+    const key = groupEntityKey(r.group, r.entityId);
     if (key === previous) continue;
     previous = key;
     const entry = { group: r.group, entityId: r.entityId, summary: scores.get(r.group, r.entityId) };
@@ -100,7 +97,7 @@ export function worstEntity(report: RunReport, sortedRows: readonly PredictionRo
 }
 
 export function baselinesByName(report: RunReport): MethodScores[] {
-  return [...report.evaluation.baselines].sort((a, b) => compareStrings(a.method, b.method));
+  return [...report.evaluation.baselines].sort((a, b) => compareCodeUnits(a.method, b.method));
 }
 
 type Verdict = Exclude<ReviewLine['status'], 'todo'>;

@@ -1,8 +1,8 @@
+import { compareCodeUnits } from '@assay/contracts';
 import type { MethodScores, MetricDefinition } from '../../evaluation/src/types';
 import {
   compareBestFirst,
   compareMetricKeys,
-  compareStrings,
   definitionFor,
   fmt4,
   fmtPercent,
@@ -54,7 +54,7 @@ function resultsSection(report: RunReport): string {
   const rows = [...keys].sort(compareMetricKeys).map((key) => [key, ...methods.map((m) => fmt4(metricValue(m.overall, key))), betterColumn(evaluation.definitions, key)]);
   const directionless = rows.filter((r) => r[r.length - 1] === NO_DIRECTION).map((r) => r[0]);
   const ranking = [...methods]
-    .sort((a, b) => compareBestFirst(a.overall.primary.value, b.overall.primary.value) || compareStrings(a.method, b.method))
+    .sort((a, b) => compareBestFirst(a.overall.primary.value, b.overall.primary.value) || compareCodeUnits(a.method, b.method))
     .map((m, i) => `${i + 1}. ${show(m.method)} ${fmt4(m.overall.primary.value)}`)
     .join('   ');
   return [
@@ -110,14 +110,14 @@ function definitionsSection(report: RunReport): string {
 
 function scopeSection(report: RunReport): string {
   const { scope } = report;
-  const files = [...scope.dataFiles].sort((a, b) => compareStrings(a.role, b.role) || compareStrings(a.path, b.path));
+  const files = [...scope.dataFiles].sort((a, b) => compareCodeUnits(a.role, b.role) || compareCodeUnits(a.path, b.path));
   const split = scope.split;
   return [
     'Data files:',
     indent(textTable([['role', 'path', 'sha256'], ...files.map((f) => [show(f.role), show(f.path), f.sha256])])),
     '',
     `Test entities: ${scope.entities}   items: ${scope.items}   groups: ${scope.groups.length}`,
-    `Groups: ${[...scope.groups].sort(compareStrings).map(show).join(', ')}`,
+    `Groups: ${[...scope.groups].sort(compareCodeUnits).map(show).join(', ')}`,
     `Split: ${show(split.path)} (sha256 ${split.sha256})`,
     `  seed ${split.seed}, test fraction ${fmtValue(split.testFraction)} -> ${split.train} train / ${split.test} test entities (split by entity)`,
   ].join('\n');
@@ -189,7 +189,7 @@ function navigationSection(report: RunReport, rows: readonly PredictionRow[]): s
 
 function comparisonSection(report: RunReport): string {
   const others = [...report.comparison].sort(
-    (a, b) => compareBestFirst(a.primary, b.primary) || compareStrings(a.identity, b.identity) || compareStrings(a.method, b.method),
+    (a, b) => compareBestFirst(a.primary, b.primary) || compareCodeUnits(a.identity, b.identity) || compareCodeUnits(a.method, b.method),
   );
   const self = report.evaluation.method.overall.primary.value;
   if (others.length === 0) return 'No other runs on the same data and split are registered yet.';

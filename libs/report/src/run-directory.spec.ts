@@ -4,6 +4,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { compareCodeUnits } from '@assay/contracts';
 import { entityDir, groupDir, itemFileName } from './layout';
 import { replaceDirectoryAtomically } from './replace-directory';
 import { hashTree as hashTreeOnDisk } from './tree-hash';
@@ -50,7 +51,7 @@ function csvText(value: unknown): string {
 }
 
 function sorted(rows: PredictionRow[]): PredictionRow[] {
-  const c = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const c = compareCodeUnits;
   return [...rows].sort((a, b) => c(a.group, b.group) || c(a.entityId, b.entityId) || c(a.item, b.item));
 }
 
@@ -68,7 +69,7 @@ describe('writeRunDirectory', () => {
   it('writes every expected file, and returns exactly the files on disk, sorted', async () => {
     const onDisk = await walk(dir);
     expect([...onDisk].sort()).toEqual(files);
-    expect([...files].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(files);
+    expect([...files].sort(compareCodeUnits)).toEqual(files);
     for (const f of [
       'README.txt', 'config.yaml', 'config.json', 'metadata.json', 'metrics.json', 'review.txt',
       'predictions.parquet', 'raw_outputs.parquet', 'groups/_index.csv',

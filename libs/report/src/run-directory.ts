@@ -1,11 +1,11 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { compareCodeUnits } from '@assay/contracts';
+import { prettyJson } from '@assay/data';
+import { compareWorstFirst } from '@assay/evaluation';
 import type { MethodScores, ScoreSummary } from '../../evaluation/src/types';
 import { type CsvCell, toCsv } from './csv';
 import {
-  canonicalJson,
-  compareStrings,
-  compareWorstFirst,
   fmt4,
   fmtValue,
   kindMetricKeys,
@@ -234,10 +234,10 @@ function metricsJson(report: RunReport): unknown {
     method: m.method,
     overall: orderedSummary(m.overall),
     byGroup: [...m.byGroup]
-      .sort((a, b) => compareWorstFirst(a.summary.primary.value, b.summary.primary.value) || compareStrings(a.group, b.group))
+      .sort((a, b) => compareWorstFirst(a.summary.primary.value, b.summary.primary.value) || compareCodeUnits(a.group, b.group))
       .map((g) => ({ group: g.group, summary: orderedSummary(g.summary) })),
     byItem: [...m.byItem]
-      .sort((a, b) => compareStrings(a.group, b.group) || compareStrings(a.item, b.item))
+      .sort((a, b) => compareCodeUnits(a.group, b.group) || compareCodeUnits(a.item, b.item))
       .map((i) => ({ group: i.group, item: i.item, kind: i.kind, summary: orderedSummary(i.summary) })),
   });
   const all = [ev.method, ...baselines];
@@ -329,9 +329,9 @@ async function writeTree(
   // Root files.
   await put('README.txt', renderReadmeSorted(report, rows));
   await put('config.yaml', report.configYaml.endsWith('\n') ? report.configYaml : `${report.configYaml}\n`);
-  await put('config.json', canonicalJson(report.config));
-  await put('metadata.json', canonicalJson(report.metadata));
-  await put('metrics.json', canonicalJson(metricsJson(report)));
+  await put('config.json', prettyJson(report.config));
+  await put('metadata.json', prettyJson(report.metadata));
+  await put('metrics.json', prettyJson(metricsJson(report)));
   await put('review.txt', renderReview(runReview(report)));
 
   // predictions.parquet: small rows, one pass.
@@ -398,7 +398,7 @@ async function writeTree(
     await put(`${gdir}/predictions.csv`, toCsv(GROUP_PREDICTION_HEADER, groupRows.map(groupPredictionCells)));
     await put(
       `${gdir}/group_metrics.json`,
-      canonicalJson({
+      prettyJson({
         group,
         method: { method: ev.method.method, summary: orderedSummary(ev.method.byGroup.find((g) => g.group === group)?.summary ?? countsFromRows(groupRows)) },
         baselines: baselines.map((b) => {
@@ -408,7 +408,7 @@ async function writeTree(
         valueRange: ev.valueRanges.find((v) => v.group === group) ?? null,
         items: ev.method.byItem
           .filter((i) => i.group === group)
-          .sort((a, b) => compareStrings(a.item, b.item))
+          .sort((a, b) => compareCodeUnits(a.item, b.item))
           .map((i) => ({ item: i.item, kind: i.kind, summary: orderedSummary(i.summary) })),
         entities: worstFirst.map((e) => ({ entityId: e.entityId, summary: e.summary ? orderedSummary(e.summary) : null })),
       }),
@@ -459,7 +459,7 @@ async function writeTree(
     ),
   );
   const outOfRange = (r: PredictionRow) => (r.predicted === null ? 0 : r.predicted > r.max ? r.predicted - r.max : r.predicted < r.min ? r.min - r.predicted : 0);
-  const outliers = rows.filter((r) => r.outlier).sort((a, b) => outOfRange(b) - outOfRange(a) || compareStrings(a.group, b.group) || compareStrings(a.entityId, b.entityId) || compareStrings(a.item, b.item));
+  const outliers = rows.filter((r) => r.outlier).sort((a, b) => outOfRange(b) - outOfRange(a) || compareCodeUnits(a.group, b.group) || compareCodeUnits(a.entityId, b.entityId) || compareCodeUnits(a.item, b.item));
   await put(
     'diagnostics/outliers.csv',
     toCsv(
@@ -467,7 +467,7 @@ async function writeTree(
       outliers.map((r) => [r.entityId, r.group, r.item, r.kind, r.min, r.max, r.actual, r.predicted, r.absError, outOfRange(r)]),
     ),
   );
-  await put('diagnostics/value_ranges.json', canonicalJson([...ev.valueRanges].sort((a, b) => compareStrings(a.group, b.group))));
+  await put('diagnostics/value_ranges.json', prettyJson([...ev.valueRanges].sort((a, b) => compareCodeUnits(a.group, b.group))));
   await put('diagnostics/actual_vs_predicted.csv', toCsv(FLAT_HEADER, rows.map(flatCells)));
 
   await sink.close();

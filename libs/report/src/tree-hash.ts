@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { compareStrings } from './format';
+import { compareCodeUnits } from '@assay/contracts';
 
 /**
  * The tree hash: sha256 over every file's relative path and content hash, in path order (code
@@ -18,7 +18,7 @@ export class TreeHasher {
   }
 
   get files(): string[] {
-    return [...this.contentHashes.keys()].sort(compareStrings);
+    return [...this.contentHashes.keys()].sort(compareCodeUnits);
   }
 
   digest(): string {

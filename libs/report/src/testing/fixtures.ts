@@ -1,4 +1,6 @@
 import { mulberry32 } from '@assay/data';
+import { compareCodeUnits, groupEntityKey, itemKey } from '@assay/contracts';
+import { compareWorstFirst } from '@assay/evaluation';
 import type { ItemKind, ParseStatus } from '@assay/contracts';
 import type {
   EvaluationResult,
@@ -64,19 +66,17 @@ function groupBy<T>(values: readonly T[], key: (v: T) => string): Map<string, T[
   return out;
 }
 
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-const worstFirst = (a: number | null, b: number | null) => (a === null || b === null ? (a === b ? 0 : a === null ? -1 : 1) : b - a);
 
 export function scoreMethod(method: string, rows: readonly PredictionRow[]): MethodScores {
   const byGroup = [...groupBy(rows, (r) => r.group)]
     .map(([group, rs]) => ({ group, summary: summarize(rs) }))
-    .sort((a, b) => worstFirst(a.summary.primary.value, b.summary.primary.value) || cmp(a.group, b.group));
-  const byItem = [...groupBy(rows, (r) => JSON.stringify([r.group, r.item]))]
+    .sort((a, b) => compareWorstFirst(a.summary.primary.value, b.summary.primary.value) || compareCodeUnits(a.group, b.group));
+  const byItem = [...groupBy(rows, (r) => itemKey(r.group, r.item))]
     .map(([, rs]) => ({ group: rs[0].group, item: rs[0].item, kind: rs[0].kind, summary: summarize(rs) }))
-    .sort((a, b) => cmp(a.group, b.group) || cmp(a.item, b.item));
-  const byEntity = [...groupBy(rows, (r) => JSON.stringify([r.group, r.entityId]))]
+    .sort((a, b) => compareCodeUnits(a.group, b.group) || compareCodeUnits(a.item, b.item));
+  const byEntity = [...groupBy(rows, (r) => groupEntityKey(r.group, r.entityId))]
     .map(([, rs]) => ({ group: rs[0].group, entityId: rs[0].entityId, summary: summarize(rs) }))
-    .sort((a, b) => cmp(a.group, b.group) || worstFirst(a.summary.primary.value, b.summary.primary.value) || cmp(a.entityId, b.entityId));
+    .sort((a, b) => compareCodeUnits(a.group, b.group) || compareWorstFirst(a.summary.primary.value, b.summary.primary.value) || compareCodeUnits(a.entityId, b.entityId));
   return { method, overall: summarize(rows), byGroup, byItem, byEntity };
 }
 
@@ -204,7 +204,7 @@ export function makeRunReport(options: ReportOptions): RunReport {
     const j = Math.floor(random() * (i + 1));
     [rows[i], rows[j]] = [rows[j], rows[i]];
   }
-  const groups = [...new Set(options.items.map((i) => i.group))].sort(cmp);
+  const groups = [...new Set(options.items.map((i) => i.group))].sort(compareCodeUnits);
   return {
     identity: '3f2a9c1d_abc1234',
     method,
