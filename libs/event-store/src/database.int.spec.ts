@@ -1,6 +1,7 @@
 import { createEvent, experimentStream } from '@assay/contracts';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { testDatabaseUrl, withConnection } from '../../testing/src/fixtures/database';
 import { checkDatabaseReady, DatabaseNotReadyError, ensureDatabase } from './database';
 import { EventStore } from './event-store';
 import { readStream } from './read';
@@ -38,35 +39,21 @@ describe('ensureDatabase (real Postgres)', () => {
 
 describe('EventStore.openExisting (real Postgres)', () => {
   const names: string[] = [];
-  const urlOf = (name: string) => {
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${name}`;
-    return url.toString();
-  };
   const fresh = () => {
     const name = `assay_existing_${randomBytes(6).toString('hex')}`;
     names.push(name);
     return name;
   };
-  async function admin<T>(work: (c: Client) => Promise<T>, url = ADMIN_URL): Promise<T> {
-    const c = new Client({ connectionString: url });
-    await c.connect();
-    try {
-      return await work(c);
-    } finally {
-      await c.end();
-    }
-  }
-  const exists = (name: string) => admin(async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1);
-  const tables = (name: string) => admin(async (c) => (await c.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)).rows.map((r) => r.tablename as string), urlOf(name));
+  const exists = (name: string) => withConnection(async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1);
+  const tables = (name: string) => withConnection(async (c) => (await c.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)).rows.map((r) => r.tablename as string), testDatabaseUrl(name));
 
   afterAll(async () => {
-    for (const name of names) await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    for (const name of names) await withConnection((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
   });
 
   it('given a database that does not exist, when opened, then it fails naming the database and what to do, and creates nothing', async () => {
     const name = fresh();
-    const opening = EventStore.openExisting({ url: urlOf(name) });
+    const opening = EventStore.openExisting({ url: testDatabaseUrl(name) });
     await expect(opening).rejects.toBeInstanceOf(DatabaseNotReadyError);
     await expect(opening).rejects.toThrow(new RegExp(`database '${name}' does not exist\\. The services create and migrate it when they start .*check DATABASE_URL`));
     expect(await exists(name)).toBe(false);
@@ -74,22 +61,22 @@ describe('EventStore.openExisting (real Postgres)', () => {
 
   it('given an empty database, when opened, then it says it is not migrated and migrates nothing', async () => {
     const name = fresh();
-    await admin((c) => c.query(`CREATE DATABASE ${name}`));
-    await expect(EventStore.openExisting({ url: urlOf(name) })).rejects.toThrow(new RegExp(`database '${name}' exists but is not migrated`));
+    await withConnection((c) => c.query(`CREATE DATABASE ${name}`));
+    await expect(EventStore.openExisting({ url: testDatabaseUrl(name) })).rejects.toThrow(new RegExp(`database '${name}' exists but is not migrated`));
     expect(await tables(name)).toEqual([]);
   });
 
   it('given a database one migration behind this code, when checked, then the missing migration is named', async () => {
     const name = fresh();
-    await (await EventStore.open({ url: urlOf(name), poolSize: 1 })).close();
-    await admin((c) => c.query(`DELETE FROM schema_migrations WHERE name = 'EvaluationRoundIndex1764100000000'`), urlOf(name));
-    await expect(checkDatabaseReady(urlOf(name))).rejects.toThrow(`database '${name}' lacks migrations this code needs: EvaluationRoundIndex1764100000000.`);
+    await (await EventStore.open({ url: testDatabaseUrl(name), poolSize: 1 })).close();
+    await withConnection((c) => c.query(`DELETE FROM schema_migrations WHERE name = 'EvaluationRoundIndex1764100000000'`), testDatabaseUrl(name));
+    await expect(checkDatabaseReady(testDatabaseUrl(name))).rejects.toThrow(`database '${name}' lacks migrations this code needs: EvaluationRoundIndex1764100000000.`);
   });
 
   it('given a database the services migrated, when opened, then it reads and appends (no create, no migrate, but writes allowed)', async () => {
     const name = fresh();
-    await (await EventStore.open({ url: urlOf(name), poolSize: 1 })).close();
-    const store = await EventStore.openExisting({ url: urlOf(name), poolSize: 1 });
+    await (await EventStore.open({ url: testDatabaseUrl(name), poolSize: 1 })).close();
+    const store = await EventStore.openExisting({ url: testDatabaseUrl(name), poolSize: 1 });
     try {
       const stream = experimentStream('existing_test');
       const event = createEvent(

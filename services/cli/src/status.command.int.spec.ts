@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
+import { testDatabaseUrl, withConnection } from '../../../libs/testing/src/fixtures/database';
 import { main } from './main';
-
-const ADMIN_URL = process.env.ASSAY_TEST_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /**
  * The CLI never sets a database up: the services create and migrate it. A misspelt DATABASE_URL
@@ -10,22 +8,7 @@ const ADMIN_URL = process.env.ASSAY_TEST_ADMIN_URL || 'postgres://postgres@127.0
  */
 describe('assay status against a database the services did not set up (real Postgres)', () => {
   const name = `assay_cli_missing_${randomBytes(6).toString('hex')}`;
-  const urlOf = (db: string) => {
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${db}`;
-    return url.toString();
-  };
   const saved = process.env.DATABASE_URL;
-
-  async function admin<T>(work: (c: Client) => Promise<T>, url = ADMIN_URL): Promise<T> {
-    const c = new Client({ connectionString: url });
-    await c.connect();
-    try {
-      return await work(c);
-    } finally {
-      await c.end();
-    }
-  }
 
   /** Runs `assay status` as the binary would, against DATABASE_URL=url. */
   async function status(url: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -46,24 +29,24 @@ describe('assay status against a database the services did not set up (real Post
   afterAll(async () => {
     if (saved === undefined) delete process.env.DATABASE_URL;
     else process.env.DATABASE_URL = saved;
-    await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    await withConnection((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
   });
 
   it('given a DATABASE_URL naming no existing database, exits 3 naming it and what to do, and creates no database', async () => {
-    const { code, stdout, stderr } = await status(urlOf(name));
+    const { code, stdout, stderr } = await status(testDatabaseUrl(name));
     expect(code).toBe(3);
     expect(stdout).toBe('');
     expect(stderr).toContain(`error: database '${name}' does not exist. The services create and migrate it when they start ('npm run up' or 'docker compose up'); if they are running, check DATABASE_URL`);
-    const found = await admin((c) => c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]));
+    const found = await withConnection((c) => c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]));
     expect(found.rowCount).toBe(0);
   });
 
   it('given an empty database (not migrated), exits 3 saying so, and creates no table', async () => {
-    await admin((c) => c.query(`CREATE DATABASE ${name}`));
-    const { code, stderr } = await status(urlOf(name));
+    await withConnection((c) => c.query(`CREATE DATABASE ${name}`));
+    const { code, stderr } = await status(testDatabaseUrl(name));
     expect(code).toBe(3);
     expect(stderr).toContain(`error: database '${name}' exists but is not migrated`);
-    const tables = await admin((c) => c.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`), urlOf(name));
+    const tables = await withConnection((c) => c.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`), testDatabaseUrl(name));
     expect(tables.rows).toEqual([]);
   });
 });
