@@ -2,7 +2,7 @@ import { subjectOf, type AnyEnvelope, errorMessage } from '@assay/contracts';
 import type { DataSource } from 'typeorm';
 import { appendToStream, type AppendResult, type ExpectedVersion } from './append';
 import { markProcessed } from './bookkeeping';
-import { createDataSource, databaseUrl, ensureDatabase, migrate } from './database';
+import { checkDatabaseReady, createDataSource, databaseUrl, ensureDatabase, migrate } from './database';
 import { claimAndPublish, markPublished, type EventPublisher } from './outbox';
 import { sqlOf, type Sql } from './sql';
 import { asUnavailable } from './unavailable';
@@ -11,6 +11,14 @@ export interface StreamAppend {
   stream: string;
   expected: ExpectedVersion;
   events: AnyEnvelope[];
+}
+
+export interface StoreOptions {
+  /** Default: DATABASE_URL, else the local default. */
+  url?: string;
+  /** When given, appended events are published after commit. */
+  publisher?: EventPublisher;
+  poolSize?: number;
 }
 
 export interface HandleResult {
@@ -31,13 +39,26 @@ export class EventStore {
     private readonly publisher: EventPublisher | null,
   ) {}
 
-  /** Connects, creating the database and applying migrations when needed. */
-  static async open(opts: { url?: string; publisher?: EventPublisher; poolSize?: number } = {}): Promise<EventStore> {
+  /** Connects, creating the database and applying migrations when needed (the services). */
+  static async open(opts: StoreOptions = {}): Promise<EventStore> {
     const url = opts.url ?? databaseUrl();
     await ensureDatabase(url);
     const dataSource = createDataSource(url, opts.poolSize);
     await dataSource.initialize();
     await migrate(dataSource, url);
+    return new EventStore(dataSource, opts.publisher ?? null);
+  }
+
+  /**
+   * Connects to a database the services already created and migrated, and never creates or
+   * migrates one (appends still work): for the CLI, where a misspelt DATABASE_URL must fail with
+   * DatabaseNotReadyError instead of yielding a new empty database.
+   */
+  static async openExisting(opts: StoreOptions = {}): Promise<EventStore> {
+    const url = opts.url ?? databaseUrl();
+    await checkDatabaseReady(url);
+    const dataSource = createDataSource(url, opts.poolSize);
+    await dataSource.initialize();
     return new EventStore(dataSource, opts.publisher ?? null);
   }
 

@@ -95,10 +95,14 @@ export async function checkServicesRunning(handle: JetStreamHandle, opts: PingOp
   return alive;
 }
 
-/** The event log; with `nats`, events the CLI appends are published after commit. */
+/**
+ * The event log; with `nats`, events the CLI appends are published after commit. The database must
+ * exist and be migrated already (the services do both): the CLI never creates or migrates one, so
+ * a misspelt DATABASE_URL fails here (exit 3) instead of showing an empty registry.
+ */
 export async function openStore(nats?: JetStreamHandle): Promise<EventStore> {
   try {
-    return await EventStore.open({ poolSize: 2, publisher: nats ? new JetStreamPublisher(nats) : undefined });
+    return await EventStore.openExisting({ poolSize: 2, publisher: nats ? new JetStreamPublisher(nats) : undefined });
   } catch (error) {
     throw new CliError(errorMessage(error), 3);
   }
