@@ -11,8 +11,8 @@ const prompts = (n: number): PromptRequest[] =>
 const httpError = (status: number, message: string) => APIError.generate(status, { error: { message } }, undefined, new Headers());
 const FAST_RETRY = { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 2 };
 
-/** A model that answers after `delayMs(prompt)`, records starts and ends, and fails as told. */
-function fakeClient(opts: { delayMs?: (suffix: string) => number; fail?: (suffix: string, call: number) => unknown } = {}) {
+/** A model that answers after `delayMs(prompt)` (or once `gate(prompt)` opens), records starts and ends, and fails as told. */
+function fakeClient(opts: { delayMs?: (suffix: string) => number; gate?: (suffix: string) => Promise<void>; fail?: (suffix: string, call: number) => unknown } = {}) {
   const events: string[] = [];
   const calls = new Map<string, number>();
   let inFlight = 0;
@@ -27,7 +27,7 @@ function fakeClient(opts: { delayMs?: (suffix: string) => number; fail?: (suffix
       inFlight++;
       peak = Math.max(peak, inFlight);
       try {
-        await new Promise((r) => setTimeout(r, opts.delayMs?.(suffix) ?? 2));
+        await (opts.gate ? opts.gate(suffix) : new Promise((r) => setTimeout(r, opts.delayMs?.(suffix) ?? 2)));
         const failure = opts.fail?.(suffix, call);
         if (failure) throw failure;
         const answer: Completion = { text: `answer to ${suffix}`, finishReason: 'stop', promptTokens: 40, completionTokens: 2, cachedTokens: 32 };
@@ -60,8 +60,16 @@ describe('runBatch', () => {
   });
 
   it('given answers finishing in reverse order, when run, then results are in prompt order with their outputs', async () => {
-    const fake = fakeClient({ delayMs: (s) => 30 - Number(/q(\d+)/.exec(s)![1]) * 2 });
-    const results = await runBatch(PREFIX, prompts(10), fake.client, { pipeline: new EntityPipeline(10), retry: FAST_RETRY, progress: recorder() });
+    // The fan-out's answers are released last-first once all nine are in flight: out of order by construction, not by timers.
+    const release = new Map<string, () => void>();
+    const fake = fakeClient({ gate: (s) => (s === 'item q0?' ? Promise.resolve() : new Promise<void>((r) => release.set(s, r))) });
+    const running = runBatch(PREFIX, prompts(10), fake.client, { pipeline: new EntityPipeline(10), retry: FAST_RETRY, progress: recorder() });
+    while (release.size < 9) await new Promise((r) => setImmediate(r));
+    for (let i = 9; i >= 1; i--) {
+      release.get(`item q${i}?`)!();
+      await new Promise((r) => setImmediate(r));
+    }
+    const results = await running;
     expect(results.map((r) => r.promptId)).toEqual(prompts(10).map((p) => p.promptId));
     expect(results.map((r) => r.outputText)).toEqual(prompts(10).map((p) => `answer to ${p.suffix}`));
     // They really did finish out of order.
