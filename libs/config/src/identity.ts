@@ -26,8 +26,8 @@ export interface Identity {
 /**
  * The part of the resolved config that decides WHAT is computed. Removed are the values that only
  * say WHERE things are: the data paths (their content hashes stand in for them), output_root,
- * model.base_url and model.api_key_env. A chat template given as a file path is replaced by the
- * sha256 of its content for the same reason. So moving the checkout, the data folder or the server
+ * model.base_url and model.api_key_env. A chat template given as a file path, and the profile
+ * codebook, are replaced by the sha256 of their content for the same reason. So moving the checkout, the data folder or the server
  * keeps the identity; any other resolved value, any data file's content, or the code version
  * changes it. YAML key order, comments and `_base`/`_presets` are gone once resolved, so configs
  * that resolve to the same values share an identity.
@@ -40,8 +40,11 @@ export function identityView(config: ExperimentConfig): JsonObject {
   delete model.base_url;
   delete model.api_key_env;
   const template = config.model.chat_template;
-  if (!template.startsWith('builtin:')) model.chat_template = `sha256:${sha256(readTemplate(template))}`;
+  if (!template.startsWith('builtin:')) model.chat_template = `sha256:${sha256(readConfigFile('model.chat_template', template))}`;
   dict.model = model;
+  // Only when set, so a config without a profile section keeps the identity it always had.
+  const codebook = config.profile?.codebook;
+  if (codebook !== undefined) dict.profile = { ...(dict.profile as JsonObject), codebook: `sha256:${sha256(readConfigFile('profile.codebook', codebook))}` };
   return dict;
 }
 
@@ -72,11 +75,11 @@ function checkDataHashes(dataHashes: Record<string, string>): void {
   }
 }
 
-function readTemplate(file: string): Buffer {
+function readConfigFile(key: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new Error(`computeIdentity: cannot read model.chat_template ${file} to hash its content: ${errorMessage(err)}`, { cause: err });
+    throw new Error(`computeIdentity: cannot read ${key} ${file} to hash its content: ${errorMessage(err)}`, { cause: err });
   }
 }
 

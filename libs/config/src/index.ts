@@ -8,6 +8,8 @@ export {
   LabelsSection,
   ModelSection,
   PromptSection,
+  ProfileSection,
+  FeatureFilterSection,
   SmokeSection,
   PROMPT_PLACEHOLDERS,
   DEFAULT_SYSTEM_PROMPT,

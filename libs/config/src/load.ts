@@ -34,7 +34,7 @@ interface LoadContext {
 /**
  * Loads a YAML experiment config: resolves `_base` (chained, deepest first), then `_presets` in
  * order, then the file's own keys; mappings merge deeply, lists and scalars replace. Paths in
- * `data.*` and `model.chat_template` resolve against the folder of the file that declares them.
+ * `data.*`, `model.chat_template` and `profile.codebook` resolve against the folder of the file that declares them.
  */
 export function loadExperimentConfig(file: string, opts: { presetsDir?: string } = {}): LoadedConfig {
   const top = path.resolve(file);
@@ -237,6 +237,8 @@ function resolveLayerPaths(value: Record<string, unknown>, dir: string): void {
     const t = model.chat_template;
     if (typeof t === 'string' && t.length > 0 && !t.startsWith('builtin:')) model.chat_template = path.resolve(dir, t);
   }
+  const profile = value.profile;
+  if (isPlainObject(profile) && typeof profile.codebook === 'string' && profile.codebook.length > 0) profile.codebook = path.resolve(dir, profile.codebook);
 }
 
 /** Mappings merge key by key; anything else (lists, scalars, null) in the overlay replaces. */

@@ -16,7 +16,7 @@ export const DATA_KEYS = ['profiles', 'responses', 'items', 'split'] as const;
 
 /**
  * Strictly parses an already-merged raw config (no `_base`/`_presets`) into the resolved config.
- * Relative `data.*` and `model.chat_template` paths resolve against the folder of `origin`
+ * Relative `data.*`, `model.chat_template` and `profile.codebook` paths resolve against the folder of `origin`
  * (the loader has already made them absolute per declaring file); `output_root` resolves against
  * the working directory. Throws ConfigError listing every issue.
  */
@@ -51,6 +51,7 @@ function resolvePaths(config: ExperimentConfig, baseDir: string): ExperimentConf
       ...config.model,
       chat_template: template.startsWith('builtin:') ? template : path.resolve(baseDir, template),
     },
+    ...(config.profile?.codebook === undefined ? {} : { profile: { ...config.profile, codebook: path.resolve(baseDir, config.profile.codebook) } }),
     output_root: path.resolve(process.cwd(), config.output_root),
   };
 }

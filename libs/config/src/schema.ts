@@ -170,6 +170,40 @@ export const PromptSection = z
     }
   });
 
+/**
+ * Which profile columns an LLM sees, in the profiles file's column order. Patterns are column
+ * names or globs (`*` any run of characters, `?` one character, `{a,b}` alternatives); every
+ * pattern must match at least one column (checked against the profiles file by @assay/data), so
+ * a misspelt name is an error, not a silently missing feature.
+ */
+export const FeatureFilterSection = z
+  .strictObject({
+    /** Only the columns matching one of these (absent = every column). */
+    include: z.array(z.string().min(1)).min(1).optional(),
+    /** Minus the columns matching one of these (applied after include). */
+    exclude: z.array(z.string().min(1)).min(1).optional(),
+  })
+  .refine((f) => f.include !== undefined || f.exclude !== undefined, { message: 'give include and/or exclude (a list of column names or globs)', params: { omitFound: true } });
+
+/**
+ * A view of the entity profile for the prompt. Optional as a whole and without defaults: a config
+ * without it resolves, hashes and renders exactly as before the section existed.
+ */
+export const ProfileSection = z
+  .strictObject({
+    features: FeatureFilterSection.optional(),
+    /**
+     * A CSV with columns `column,label,scale` (scale may be empty): the profile line of a listed
+     * column reads "label (scale): value" instead of "column: value".
+     */
+    codebook: z
+      .string()
+      .min(1)
+      .refine((p) => /\.csv$/i.test(p), { message: 'must be a .csv file' })
+      .optional(),
+  })
+  .refine((p) => p.features !== undefined || p.codebook !== undefined, { message: 'give features and/or codebook, or leave the profile section out', params: { omitFound: true } });
+
 export const SmokeSection = z.strictObject({
   enabled: z.boolean().default(true),
   examples: z.int().min(1).default(4),
@@ -187,6 +221,8 @@ export const ExperimentConfig = z.strictObject({
   labels: LabelsSection.prefault({}),
   model: ModelSection,
   prompt: PromptSection.prefault({}),
+  /** Absent = every column under its own name (no default: an absent section stays absent). */
+  profile: ProfileSection.optional(),
   smoke: SmokeSection.prefault({}),
   output_root: z.string().min(1),
 });

@@ -137,8 +137,8 @@ function headerText(t: Table): string {
   return t.columns.map((c) => JSON.stringify(c)).join(',');
 }
 
-/** Column positions for a file that must have exactly `required` (any order). */
-function columnIndex<K extends string>(t: Table, required: readonly K[]): Record<K, number> {
+/** Column positions for a file that must have exactly `required` (any order); a missing or unknown column is a DatasetError naming the file. */
+export function columnIndex<K extends string>(t: Table, required: readonly K[]): Record<K, number> {
   checkUniqueColumns(t);
   const missing = required.filter((c) => !t.columns.includes(c));
   const extra = t.columns.filter((c) => !(required as readonly string[]).includes(c));

@@ -5,3 +5,5 @@ export type { Table, TableRow } from './table';
 export { mulberry32, shuffleInPlace, assertSeed } from './prng';
 export { csvCell, csvLine } from './csv';
 export { prettyJson } from './json-file';
+export { loadCodebook, loadProfileView, selectFeatures, viewedFeatures } from './profile-view';
+export type { CodebookEntry, ProfileView, ProfileViewConfig, ViewedColumn } from './profile-view';

@@ -1,6 +1,6 @@
 import { computeIdentity, type ExperimentConfig, type Identity } from '@assay/config';
 import type { FailureStage, ItemDef, SplitInfo } from '@assay/contracts';
-import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, type Dataset, type SplitFile } from '@assay/data';
+import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, loadProfileView, type Dataset, type ProfileView, type SplitFile } from '@assay/data';
 import { loadChatTemplate, planEntityBatches, type ChatTemplate, type EntityPrompts } from '@assay/prompting';
 import { applyLabels, LabelError } from './labels';
 import { errorMessage, itemKey, sampleKey } from '@assay/contracts';
@@ -27,6 +27,8 @@ export interface PreparedExperiment {
   split: SplitFile;
   splitInfo: SplitInfo;
   identity: Identity;
+  /** The config's `profile` section checked against the data; null without one. */
+  profileView: ProfileView | null;
 }
 
 async function hashOrFail(role: string, path: string): Promise<string> {
@@ -59,6 +61,12 @@ export async function prepareExperiment(config: ExperimentConfig, codeVersion: s
   }
   const check = checkDataset(dataset);
   if (check.errors.length > 0) throw new StageError('preflight', check.errors[0], check.errors.slice(1));
+  let profileView: ProfileView | null;
+  try {
+    profileView = await loadProfileView(config.profile, dataset.featureNames, files.profiles);
+  } catch (error) {
+    throw new StageError('preflight', errorMessage(error));
+  }
   const entityIds = dataset.entities.map((e) => e.entityId);
   let split: { split: SplitFile; created: boolean; hash: string; warnings: string[] };
   try {
@@ -94,6 +102,7 @@ export async function prepareExperiment(config: ExperimentConfig, codeVersion: s
       created: split.created,
     },
     identity: computeIdentity({ config, dataHashes, codeVersion }),
+    profileView,
   };
 }
 
@@ -147,6 +156,7 @@ export function planBatches(prepared: PreparedExperiment): PlannedBatch[] {
     entityPrompts = planEntityBatches(dataset.entities, dataset.items, split.test, config.prompt, chat, {
       maxEntities: config.sample.max_entities,
       groups: config.sample.groups,
+      profileView: prepared.profileView,
     });
   } catch (error) {
     throw new StageError('preflight', `prompt: ${errorMessage(error)}`);

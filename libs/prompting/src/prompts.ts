@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Entity } from '@assay/data';
+import type { Entity, ProfileView } from '@assay/data';
 import { compareCodeUnits, itemKey, sampleKey } from '@assay/contracts';
 import type { ItemDef } from '@assay/contracts';
 import { ChatTemplate, renderChatTemplate } from './chat-template';
@@ -113,10 +113,10 @@ function renderPrompt(templates: PromptTemplates, chat: ChatTemplate, values: Re
  * comparing them all. Used when the template cannot be shown to treat the profile as opaque text
  * (see PromptComposer), and it gives the precise PrefixCompatibilityError when one is due.
  */
-export function buildEntityPrompts(entity: Entity, items: ItemDef[], templates: PromptTemplates, chat: ChatTemplate): EntityPrompts {
+export function buildEntityPrompts(entity: Entity, items: ItemDef[], templates: PromptTemplates, chat: ChatTemplate, view: ProfileView | null = null): EntityPrompts {
   validateTemplates(templates);
   checkItems(`entity ${JSON.stringify(entity.entityId)}`, items);
-  const profile = renderProfile(entity);
+  const profile = renderProfile(entity, view);
   const texts = items.map((it) => renderPrompt(templates, chat, { profile, ...itemValues(it) }));
   const probes = PROBES.map((p) => renderPrompt(templates, chat, { profile, ...p }));
   const profileEnd = commonPrefixLength(texts[0], renderPrompt(templates, chat, { profile: profile + END_MARK, ...itemValues(items[0]) }));
@@ -180,6 +180,8 @@ export class PromptComposer {
     private readonly items: ItemDef[],
     private readonly templates: PromptTemplates,
     private readonly chat: ChatTemplate,
+    /** The config's `profile` view; null shows every column under its own name. */
+    private readonly view: ProfileView | null = null,
   ) {
     validateTemplates(templates);
     checkItems('prompt plan', items);
@@ -220,12 +222,12 @@ export class PromptComposer {
 
   build(entity: Entity): EntityPrompts {
     const parts = this.parts;
-    if (parts === null) return buildEntityPrompts(entity, this.items, this.templates, this.chat);
-    const profile = renderProfile(entity);
+    if (parts === null) return buildEntityPrompts(entity, this.items, this.templates, this.chat, this.view);
+    const profile = renderProfile(entity, this.view);
     const prefix = parts.before + profile + parts.prefixTail;
     const real = renderPrompt(this.templates, this.chat, { profile, ...itemValues(this.items[0]) });
     if (real.length !== prefix.length + parts.suffixes[0].length || !real.startsWith(prefix) || !real.endsWith(parts.suffixes[0])) {
-      return buildEntityPrompts(entity, this.items, this.templates, this.chat);
+      return buildEntityPrompts(entity, this.items, this.templates, this.chat, this.view);
     }
     return {
       entityId: entity.entityId,
@@ -251,7 +253,7 @@ export function planEntityBatches(
   testIds: string[],
   templates: PromptTemplates,
   chat: ChatTemplate,
-  opts: { maxEntities?: number | null; groups?: string[] | null } = {},
+  opts: { maxEntities?: number | null; groups?: string[] | null; profileView?: ProfileView | null } = {},
 ): EntityPrompts[] {
   const byId = new Map(entities.map((e) => [e.entityId, e]));
   const unknown = testIds.filter((id) => !byId.has(id));
@@ -274,6 +276,6 @@ export function planEntityBatches(
     ids = ids.slice(0, opts.maxEntities);
   }
   if (ids.length === 0) throw new Error('no test entities to plan');
-  const composer = new PromptComposer(selectedItems, templates, chat);
+  const composer = new PromptComposer(selectedItems, templates, chat, opts.profileView ?? null);
   return ids.map((id) => composer.build(byId.get(id) as Entity));
 }

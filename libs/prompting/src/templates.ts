@@ -1,4 +1,4 @@
-import type { Entity } from '@assay/data';
+import { viewedFeatures, type Entity, type ProfileView } from '@assay/data';
 
 /** System and user message templates. Placeholders: {profile} {group} {item} {question} {min} {max}. */
 export interface PromptTemplates {
@@ -62,7 +62,14 @@ export function validateTemplates(templates: PromptTemplates): void {
   }
 }
 
-/** "feature: value" lines in file order. */
-export function renderProfile(entity: Entity): string {
-  return entity.features.map(([name, value]) => `${name}: ${value}`).join('\n');
+/**
+ * "feature: value" lines in file order. With a profile view (the config's `profile` section):
+ * only the columns it shows, each under its heading ("Trust in science (1-5): 4"); without one,
+ * every column under its own name, as always.
+ */
+export function renderProfile(entity: Entity, view: ProfileView | null = null): string {
+  if (view === null) return entity.features.map(([name, value]) => `${name}: ${value}`).join('\n');
+  return viewedFeatures(entity, view)
+    .map(([column, value]) => `${column.heading}: ${value}`)
+    .join('\n');
 }
