@@ -11,6 +11,7 @@ import type {
 import { itemKey } from '@assay/contracts';
 import { evaluate, EVALUATOR_VERSION, upcastEvaluationResult, type EvaluationResult } from '@assay/evaluation';
 import type { PredictionRow, RunReport } from '@assay/report';
+import { runMode } from '@assay/report';
 import { stringify } from 'yaml';
 import { evaluationRounds, roundOf } from './evaluation-rounds';
 import { foldRegistry } from './registry';
@@ -179,6 +180,8 @@ export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, rou
       forced: started.data.forced,
       previousFailure: started.data.previousFailure,
       evaluatorVersion: evaluation.data.evaluatorVersion,
+      // The adapter makes it an SFT run: said here for scripts, as README.txt says it for people.
+      model: { id: config.model.id, mode: runMode(method, config.model.lora_adapter), adapter: config.model.lora_adapter },
       evaluationRound: round,
       // Every round of this attempt: later ones re-scored the same inference results, no model calls.
       evaluationRounds: evaluationRounds(runEvents)
@@ -202,7 +205,7 @@ export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, rou
     },
     model: {
       id: config.model.id,
-      mode: method === 'llm_zero_shot' ? 'zero-shot' : method,
+      mode: runMode(method, config.model.lora_adapter),
       adapter: config.model.lora_adapter,
       chatTemplate: config.model.chat_template,
       temperature: config.model.temperature,

@@ -38,6 +38,14 @@ interface CliOptions {
   blockSize: number;
   cacheBlocks?: number;
   chatTemplate: string;
+  loraModules?: Array<{ name: string; path: string }>;
+}
+
+/** vLLM's `--lora-modules name=path`. */
+function loraModule(value: string, previous: Array<{ name: string; path: string }> | undefined): Array<{ name: string; path: string }> {
+  const at = value.indexOf('=');
+  if (at <= 0 || at === value.length - 1) throw new InvalidArgumentError(`expected name=path, got '${value}'`);
+  return [...(previous ?? []), { name: value.slice(0, at), path: value.slice(at + 1) }];
 }
 
 async function main(): Promise<void> {
@@ -54,6 +62,7 @@ async function main(): Promise<void> {
     .option('--max-num-seqs <n>', 'override the preset concurrency limit', integer(1))
     .option('--block-size <tokens>', 'prefix cache block size', integer(1), 16)
     .option('--cache-blocks <n>', 'prefix cache capacity in blocks (LRU)', integer(0))
+    .option('--lora-modules <name=path>', 'a LoRA adapter served on the first --model as its own model id (repeatable)', loraModule)
     .option('--chat-template <spec>', 'builtin:chatml, builtin:llama3, or a tokenizer_config.json / .jinja path', 'builtin:chatml')
     .parse();
   const o = program.opts<CliOptions>();
@@ -66,7 +75,7 @@ async function main(): Promise<void> {
   const sim = await startSimulator({
     host: o.host,
     port: o.port,
-    models: o.model.map((id) => ({ id, maxModelLen: o.maxModelLen, chatTemplate: o.chatTemplate })),
+    models: o.model.map((id, i) => ({ id, maxModelLen: o.maxModelLen, chatTemplate: o.chatTemplate, loraAdapters: i === 0 ? o.loraModules : undefined })),
     latency,
     cache: { blockSize: o.blockSize, capacityBlocks: o.cacheBlocks },
   });

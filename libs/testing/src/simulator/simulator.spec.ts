@@ -62,6 +62,21 @@ describe('simulator: API shapes', () => {
     expect((await fetch(`${root(sim)}/health`)).status).toBe(200);
   });
 
+  it('given a LoRA adapter (vLLM --lora-modules name=path), when listing and completing, then the adapter is a model id of its own with the base as parent', async () => {
+    const sim = await start({ models: [{ id: MODEL, maxModelLen: 4096, loraAdapters: [{ name: 'survey-lora', path: '/adapters/survey' }] }] });
+    const json = (await (await fetch(`${sim.url}/models`)).json()) as { data: unknown[] };
+    expect(json.data).toEqual([
+      expect.objectContaining({ id: MODEL, root: MODEL, parent: null }),
+      expect.objectContaining({ id: 'survey-lora', root: '/adapters/survey', parent: MODEL, max_model_len: 4096 }),
+    ]);
+    const { status, json: answer } = await post(sim, '/v1/completions', { model: 'survey-lora', prompt: question('q1'), max_tokens: 8 });
+    expect(status).toBe(200);
+    expect(answer.model).toBe('survey-lora');
+    await expect(startSimulator({ port: 0, models: [{ id: MODEL, maxModelLen: 64, loraAdapters: [{ name: MODEL, path: '/x' }] }] })).rejects.toThrow(
+      `simulator LoRA adapter '${MODEL}' has the id of a model or adapter already served`,
+    );
+  });
+
   it('given a prompt with a range, when completed, then a text_completion with usage comes back', async () => {
     const sim = await start();
     const c = await complete(sim, question('q1'));

@@ -30,6 +30,12 @@ export interface SimulatorModel {
   maxModelLen: number;
   /** A spec for loadChatTemplate; default 'builtin:chatml'. */
   chatTemplate?: string;
+  /**
+   * LoRA adapters served on top of this model, as vLLM's `--lora-modules name=path` does: each
+   * name becomes a model id of its own in /v1/models (parent: this model, root: the path) and can
+   * be asked for by name, with this model's context length and chat template.
+   */
+  loraAdapters?: Array<{ name: string; path: string }>;
 }
 
 export interface SimulatorOptions {
@@ -83,6 +89,8 @@ interface ServedModel {
   template: ChatTemplate;
   /** Id of the tokenizer's BOS token, which vLLM adds when `add_special_tokens` is true. */
   bosId: number | undefined;
+  /** For a LoRA adapter: the base model's id and the adapter's path (vLLM's parent and root). */
+  adapterOf?: { parent: string; path: string };
 }
 
 interface Generation {
@@ -131,9 +139,15 @@ class Simulator {
       const bosId = template.bosToken ? tokenize(template.bosToken).ids[0] : undefined;
       this.models.set(m.id, { id: m.id, maxModelLen: m.maxModelLen, template, bosId });
     }
+    for (const m of opts.models) {
+      for (const adapter of m.loraAdapters ?? []) {
+        if (this.models.has(adapter.name)) throw new Error(`simulator LoRA adapter '${adapter.name}' has the id of a model or adapter already served`);
+        this.models.set(adapter.name, { ...this.models.get(m.id)!, id: adapter.name, adapterOf: { parent: m.id, path: adapter.path } });
+      }
+    }
     this.defaultModel = this.models.get(opts.models[0].id)!;
     this.cache = new PrefixCache(opts.cache?.blockSize ?? DEFAULT_BLOCK_SIZE, opts.cache?.capacityBlocks ?? DEFAULT_CAPACITY_BLOCKS);
-    this.stats = new StatsRecorder(opts.models.map((m) => m.id));
+    this.stats = new StatsRecorder([...this.models.keys()]);
     this.scheduler = new Scheduler(opts.latency ?? ZERO_LATENCY, { onChange: (running, waiting) => this.stats.occupancy(running, waiting) });
     this.faults = new FaultInjector(opts.faults ?? {});
     this.responder = opts.responder ?? deterministicResponder;
@@ -252,8 +266,8 @@ class Simulator {
         object: 'model',
         created: this.createdAt,
         owned_by: 'vllm',
-        root: m.id,
-        parent: null,
+        root: m.adapterOf?.path ?? m.id,
+        parent: m.adapterOf?.parent ?? null,
         max_model_len: m.maxModelLen,
         permission: [],
       })),
