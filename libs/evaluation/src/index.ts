@@ -4,7 +4,26 @@ export { compareWorstFirst } from './order';
 export { parseAnswer, toPrediction, type ParseResult } from './parse';
 export { evaluate } from './evaluate';
 export { METRIC_DEFINITIONS } from './metrics';
-export { trainMeanBaseline, nearestNeighbourBaseline, TRAIN_MEAN_METHOD, KNN_METHOD, MAX_CATEGORIES } from './baselines';
+export {
+  trainMeanBaseline,
+  nearestNeighbourBaseline,
+  majorityBaseline,
+  linearBaseline,
+  standardBaselines,
+  runBaseline,
+  fitTrainMean,
+  fitMajority,
+  knnFitter,
+  fitLinear,
+  TRAIN_MEAN_METHOD,
+  KNN_METHOD,
+  MAJORITY_METHOD,
+  LINEAR_METHOD,
+  RIDGE_LAMBDA,
+  MAX_CATEGORIES,
+} from './baselines';
+export { encodedEntities } from './baseline-fit';
+export type { BaselineAnswer, BaselineFitter, BaselinePredictor, BaselineRunArgs, BaselineTrainingData, FeatureTable } from './baselines';
 export { valueRanges } from './diagnostics';
 export { preflightWarningsLine, reviewChecklist, upcastReviewLine, PARSE_WARN_UP_TO } from './review';
 export { upcastEvaluationResult } from './upcast';

@@ -1,7 +1,7 @@
 import type { EvaluationBatchScored, InferenceBatchRequested, InferenceCompleted, InferenceFailed, ItemDef, Prediction, Sample } from '@assay/contracts';
 import type { Dataset, SplitFile } from '@assay/data';
 import { itemKey } from '@assay/contracts';
-import { nearestNeighbourBaseline, toPrediction, trainMeanBaseline } from '@assay/evaluation';
+import { standardBaselines, toPrediction } from '@assay/evaluation';
 import { entityDir, itemFileName } from '@assay/report';
 
 export type ScoredPrediction = EvaluationBatchScored['data']['predictions'][number];
@@ -83,7 +83,7 @@ export function baselinePredictions(dataset: Dataset, split: SplitFile, testSamp
     .filter((o) => train.has(o.entityId) && asked.has(itemKey(o.group, o.item)))
     .map((o) => ({ entityId: o.entityId, group: o.group, item: o.item, actual: o.value }));
   const features = new Map(dataset.entities.map((e) => [e.entityId, e.features]));
-  return [trainMeanBaseline({ trainSamples, testSamples, items }), nearestNeighbourBaseline({ trainSamples, testSamples, items, features })];
+  return standardBaselines({ trainSamples, testSamples, items, features });
 }
 
 /**
