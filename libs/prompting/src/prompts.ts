@@ -114,20 +114,28 @@ function renderPrompt(templates: PromptTemplates, chat: ChatTemplate, values: Re
  * (see PromptComposer), and it gives the precise PrefixCompatibilityError when one is due.
  */
 export function buildEntityPrompts(entity: Entity, items: ItemDef[], templates: PromptTemplates, chat: ChatTemplate, view: ProfileView | null = null): EntityPrompts {
+  return buildProfilePrompts(entity.entityId, renderProfile(entity, view), items, templates, chat);
+}
+
+/**
+ * The exact path for any text in the place of {profile}: a method whose shared context is more
+ * than the entity's own profile (few-shot examples before it, a persona summary) gets the same
+ * prefix discovery and the same PrefixCompatibilityError.
+ */
+export function buildProfilePrompts(entityId: string, profile: string, items: ItemDef[], templates: PromptTemplates, chat: ChatTemplate): EntityPrompts {
   validateTemplates(templates);
-  checkItems(`entity ${JSON.stringify(entity.entityId)}`, items);
-  const profile = renderProfile(entity, view);
+  checkItems(`entity ${JSON.stringify(entityId)}`, items);
   const texts = items.map((it) => renderPrompt(templates, chat, { profile, ...itemValues(it) }));
   const probes = PROBES.map((p) => renderPrompt(templates, chat, { profile, ...p }));
   const profileEnd = commonPrefixLength(texts[0], renderPrompt(templates, chat, { profile: profile + END_MARK, ...itemValues(items[0]) }));
   // The probes diverge exactly where the first item value starts, so the common prefix of real
   // prompts and probes ends at a clean boundary: after the profile, never inside item text.
-  const prefixLength = checkPrefixCompatibility(entity.entityId, [...texts, ...probes], profileEnd);
+  const prefixLength = checkPrefixCompatibility(entityId, [...texts, ...probes], profileEnd);
   return {
-    entityId: entity.entityId,
+    entityId,
     prefix: detachedCopy(texts[0].slice(0, prefixLength)),
     prompts: items.map((it, i) => ({
-      promptId: promptId(entity.entityId, it.group, it.item),
+      promptId: promptId(entityId, it.group, it.item),
       group: it.group,
       item: it.item,
       suffix: detachedCopy(texts[i].slice(prefixLength)),
@@ -221,19 +229,23 @@ export class PromptComposer {
   }
 
   build(entity: Entity): EntityPrompts {
+    return this.buildWithProfile(entity.entityId, renderProfile(entity, this.view));
+  }
+
+  /** The prompts of an entity whose {profile} text is given (e.g. few-shot examples and then the profile). */
+  buildWithProfile(entityId: string, profile: string): EntityPrompts {
     const parts = this.parts;
-    if (parts === null) return buildEntityPrompts(entity, this.items, this.templates, this.chat, this.view);
-    const profile = renderProfile(entity, this.view);
+    if (parts === null) return buildProfilePrompts(entityId, profile, this.items, this.templates, this.chat);
     const prefix = parts.before + profile + parts.prefixTail;
     const real = renderPrompt(this.templates, this.chat, { profile, ...itemValues(this.items[0]) });
     if (real.length !== prefix.length + parts.suffixes[0].length || !real.startsWith(prefix) || !real.endsWith(parts.suffixes[0])) {
-      return buildEntityPrompts(entity, this.items, this.templates, this.chat, this.view);
+      return buildProfilePrompts(entityId, profile, this.items, this.templates, this.chat);
     }
     return {
-      entityId: entity.entityId,
+      entityId,
       prefix,
       prompts: this.items.map((it, i) => ({
-        promptId: promptId(entity.entityId, it.group, it.item),
+        promptId: promptId(entityId, it.group, it.item),
         group: it.group,
         item: it.item,
         // Shared by every entity: one string per item for the whole plan.
