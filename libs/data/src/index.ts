@@ -3,5 +3,5 @@ export * from './split';
 export { DatasetError, readTable, where } from './table';
 export type { Table, TableRow } from './table';
 export { mulberry32, shuffleInPlace, assertSeed } from './prng';
-export { csvCell, csvLine } from './csv';
+export { csvCell, csvLine, toCsv, type CsvCell, type CsvOptions } from './csv';
 export { prettyJson } from './json-file';
