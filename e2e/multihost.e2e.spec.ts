@@ -7,7 +7,7 @@ import { experimentStream, type InferenceCompleted } from '@assay/contracts';
 import { EventStore, readStream } from '@assay/event-store';
 import { startNatsServer, type NatsServer } from '../libs/testing/src/fixtures/nats-server';
 import { startPostgresCluster, type PostgresCluster } from '../libs/testing/src/fixtures/postgres-cluster';
-import { REPO_ROOT } from '../libs/testing/src/fixtures/stack';
+import { REPO_ROOT, stopProcesses } from '../libs/testing/src/fixtures/stack';
 
 jest.setTimeout(300_000);
 
@@ -124,20 +124,7 @@ describeIfNamespaces('multi-host: a worker and its simulator in another network 
 
   afterAll(async () => {
     try {
-      await Promise.all(
-        processes.map(
-          (child) =>
-            new Promise<void>((resolve) => {
-              if (child.exitCode !== null || child.signalCode !== null) return resolve();
-              const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-              child.once('exit', () => {
-                clearTimeout(timer);
-                resolve();
-              });
-              child.kill('SIGTERM');
-            }),
-        ),
-      );
+      await stopProcesses(processes);
       await nats?.destroy();
       await pg?.destroy();
     } finally {

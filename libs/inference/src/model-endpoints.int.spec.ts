@@ -4,7 +4,7 @@ import { DEFAULT_LIVENESS } from './server-liveness';
 import { ModelEndpoints } from './model-endpoints';
 import { replicaOrder } from './replicas';
 import { runBatch, type BatchProgress } from './run-batch';
-import { entityBatch, modelSettings, SIM_MODEL } from './test-helpers';
+import { entityBatch, FAST_GPU_LATENCY, modelSettings, SIM_MODEL } from './test-helpers';
 
 /** Entity affinity and failover over real (simulated) replicas. */
 
@@ -54,6 +54,30 @@ describe('ModelEndpoints over several replicas', () => {
     expect(results.every((r) => r.status === 'ok' && r.replica === next)).toBe(true);
     expect(results.filter((r) => r.failoverFrom === preferred).length).toBeGreaterThanOrEqual(results.length - 1);
     expect(down).toEqual([preferred]);
+  });
+
+  it('given a replica dropping calls after the warm-up, when the fan-out fails over, then the next replica is warmed by one call before the others, so they hit its cache', async () => {
+    const gpu = await Promise.all([0, 1].map(() => startSimulator({ port: 0, models: [{ id: SIM_MODEL, maxModelLen: 8192 }], latency: FAST_GPU_LATENCY })));
+    // Down stays down for this test: /health still answers on the dropping replica.
+    const slow = new ModelEndpoints(DEFAULT_LIVENESS, {}, 600_000);
+    try {
+      const id = 'ent-warm-failover';
+      const byOrder = replicaOrder(id, gpu.map((s) => s.url));
+      const [preferred, next] = byOrder.map((url) => gpu.find((s) => s.url === url)!);
+      preferred.setFaults({ okFirst: 1, dropFirst: 1000 });
+      const router = slow.router(modelSettings(preferred.url, { replicas: gpu.map((s) => s.url) }));
+      const batch = entityBatch(id, 6);
+      const route = router.forEntity(id);
+      const results = await runBatch(batch.prefix, batch.prompts, route.client, { pipeline: route.pipeline, retry: FAST_RETRY, progress, replica: route.replica });
+      expect(results.map((r) => [r.status, r.replica, r.failoverFrom])).toEqual([['ok', preferred.url, undefined], ...batch.prompts.slice(1).map(() => ['ok', next.url, preferred.url])]);
+      // One prefill of the prefix on the next replica, the other four prompts reuse it.
+      const stats = next.stats();
+      expect(stats.requests).toBe(5);
+      expect(stats.cachedTokens / stats.promptTokens).toBeGreaterThan(0.7);
+    } finally {
+      slow.close();
+      await Promise.all(gpu.map((s) => s.close()));
+    }
   });
 
   it('given ASSAY_MODEL_BASE_URL serving another model, when verified, then an error naming the replica before any call', async () => {

@@ -169,9 +169,21 @@ export class ReplicaRouter {
     const onDown = (replica: string, reason: string): void => {
       if (health.markDown(replica, reason)) this.hooks.onReplicaDown?.(replica, reason);
     };
+    const replica = pick().replica;
+    // The batch warms its prefix on `replica` (runBatch sends its first prompt alone). A replica it
+    // fails over to has not seen the prefix: there too the first call goes alone and the others
+    // wait for it, so they find the prefix cached instead of all prefilling it at once.
+    const warmed = new Map<string, Promise<unknown>>([[replica, Promise.resolve()]]);
     const client: ModelClient = {
       complete: async (prompt, signal): Promise<Completion> => {
-        const { replica, failoverFrom } = pick();
+        let { replica, failoverFrom } = pick();
+        const gate = warmed.get(replica);
+        if (gate) {
+          await gate;
+          ({ replica, failoverFrom } = pick());
+        }
+        let first: (() => void) | null = null;
+        if (!warmed.has(replica)) warmed.set(replica, new Promise<void>((resolve) => (first = resolve)));
         try {
           const completion = await this.clients.get(replica)!.complete(prompt, signal);
           return { ...completion, replica, ...(failoverFrom === null ? {} : { failoverFrom }) };
@@ -179,11 +191,12 @@ export class ReplicaRouter {
           const error = Object.assign(classifyError(raw), { replica, ...(failoverFrom === null ? {} : { failoverFrom }) });
           if (replicaDown(error) && !signal?.aborted) onDown(replica, error.message);
           throw error;
+        } finally {
+          (first as (() => void) | null)?.();
         }
       },
       countTokens: (text) => this.clients.get(pick().replica)!.countTokens(text),
     };
-    const replica = pick().replica;
     return { client, replica, pipeline: this.endpoints.pipelineOf(replica, this.settings.concurrency, (m) => this.hooks.onQueueWarning?.(m)) };
   }
 }
