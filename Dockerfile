@@ -6,7 +6,8 @@
 # Build with the code version baked in (the image has no .git, and experiment identities include it):
 #   docker build --build-arg CODE_VERSION="$(git rev-parse HEAD | cut -c1-8)$(git diff --quiet HEAD -- || echo -dirty)" -t assay .
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24, the current LTS line (README "Node"); package.json engines says the oldest line the dependencies allow.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app

@@ -151,7 +151,7 @@ describe('experiment lifecycle, end to end (planner, workers, evaluator, reporte
     const failed = await stack.cli(['run', path]);
     expect(failed.code).toBe(1);
     const line = failed.stderr.split('\n').find((l) => l.startsWith('FAILED'));
-    expect(line).toBe(`FAILED at preflight: model.id: 'sim/not-served-7b' is not served by ${stack.simulatorUrl}; it serves: sim/llm-8b`);
+    expect(line).toBe(`FAILED at preflight: model.id: 'sim/not-served-7b' is not served by model.base_url (${stack.simulatorUrl}); it serves: sim/llm-8b`);
     const identity = /started (\S+) attempt 1/.exec(failed.stderr)![1];
     const failures = await eventsOf(identity, 'experiment.failed');
     expect(failures).toHaveLength(1);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GPU_LIKE_LATENCY } from '../libs/testing/src/simulator/scheduler';
 import { drive, engineSeconds, saturatedThroughput, type DriverResult } from './bench/driver';
-import { runPipeline, type PipelineResult } from './bench/pipeline';
+import { runPipeline, type PipelineOptions, type PipelineResult } from './bench/pipeline';
 import { cleanups, onSignals, peakRssMb } from './bench/proc';
 import { profileMarkdown } from './bench/profile';
 import { fixed, pct, rowTable, targetLines, type Row, type Target } from './bench/report';
@@ -24,6 +24,8 @@ import { BLOCK, entityOrder, itemOrder, prepareWorkload, type DriverPrompt, type
  *   c-*    the same prompts sent straight to a fresh GPU-like simulator by a small driver:
  *          item order (which defeats the prefix cache), entity order without warm-up, and entity order
  *          with the worker's warm-up (4 and 16 entities in flight), each capped in time.
+ *   r1/r4  GPU-like latency, 1 replica with 1 worker, then 4 replicas (model.base_url a list,
+ *          entity affinity) with 4 workers; r4-down: the same with one replica killed mid-run.
  * --profile adds a CPU profile of every pipeline process (hottest functions per process).
  * Results: the console, outputs/.bench/results.md and results.json; logs of each scenario in
  * outputs/.bench/logs/<scenario>/.
@@ -35,7 +37,7 @@ import { BLOCK, entityOrder, itemOrder, prepareWorkload, type DriverPrompt, type
 
 const HELP = `usage: node dist/scripts/bench.js [--quick] [--only a|b|c[,..]] [--test-fraction F] [--entities N] [--cap S] [--keep]
   --quick            60 entities, short caps: a sanity check in a few minutes
-  --only a,b,c       run only these scenario families (sat runs with b)
+  --only a,b,c,r     run only these scenario families (sat runs with b; r: replicas)
   --test-fraction F  share of entities in the test split, i.e. prompted (default 0.8)
   --entities N       entities to generate (default 589; 60 with --quick)
   --cap S            time cap of each contrast (c) scenario in seconds (default 60; 15 with --quick)
@@ -72,8 +74,8 @@ function parse(argv: string[]): Args {
     console.log(HELP);
     process.exit(0);
   }
-  const only = new Set((values.only ?? 'a,b,c').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
-  for (const o of only) if (!['a', 'b', 'c'].includes(o)) throw new Error(`--only takes a, b, c (comma-separated), got '${o}'`);
+  const only = new Set((values.only ?? 'a,b,c,r').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
+  for (const o of only) if (!['a', 'b', 'c', 'r'].includes(o)) throw new Error(`--only takes a, b, c, r (comma-separated), got '${o}'`);
   const quick = values.quick === true;
   const num = (raw: string | undefined, fallback: number, name: string): number => {
     if (raw === undefined) return fallback;
@@ -262,11 +264,11 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
   const common = { workload: w, concurrency: 64, maxTokens: 8, smokeExamples: 4, replayTimeoutS: 180, keepTree: args.keep };
   let saturated: Awaited<ReturnType<typeof saturatedThroughput>> | null = null;
 
-  const pipeline = async (id: string, what: string, workers: number, simulatorArgs: string[], runTimeoutS: number, env?: Record<string, string>) => {
+  const pipeline = async (id: string, what: string, workers: number, simulatorArgs: string[], runTimeoutS: number, env?: Record<string, string>, more: Partial<PipelineOptions> = {}) => {
     log(`${id}: ${what} ...`);
     let r: PipelineResult;
     try {
-      r = await runPipeline({ ...common, name: id, workers, simulatorArgs, runTimeoutS, logsOut: join(logsDir, id), env, profileDir: args.profile ? join(out, 'profiles', id) : undefined }, log);
+      r = await runPipeline({ ...common, ...more, name: id, workers, simulatorArgs, runTimeoutS, logsOut: join(logsDir, id), env, profileDir: args.profile ? join(out, 'profiles', id) : undefined }, log);
     } catch (error) {
       r = { name: id, ok: false, error: (error as Error).message, prompts: null, wallS: NaN, cache: null, sim: null, reporter: null, replay: null, rssMb: {}, cpuS: {}, machineBusy: null, cpuSplit: null, phases: null, runDir: null };
     }
@@ -327,6 +329,31 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
         pass: checks.length ? checks.every((r) => r.hit! / r.ideal! >= 0.99) : null,
         detail: checks.map((r) => `${r.id} ${pct(r.hit! / r.ideal!)}`).join(', ') || 'not run',
       });
+    }
+    {
+      // Replicas: entity affinity must scale like separate servers and keep every prefix on one of them.
+      const [r1, r4, down] = ['r1', 'r4', 'r4-down'].map(rowOf);
+      const rate = (r: Row | undefined) => r?.inferRate ?? null;
+      const speedup = (r: Row | undefined) => (rate(r) !== null && rate(r1) ? rate(r)! / rate(r1)! : null);
+      if (r1 || r4 || down) {
+        targets.push({
+          name: '(r) 4 replicas + 4 workers: inference throughput >= 3.6x one replica with one worker (also with one replica killed mid-run)',
+          pass: speedup(r4) !== null && speedup(down) !== null ? speedup(r4)! >= 3.6 && speedup(down)! >= 3.6 : null,
+          detail: `r1 ${fixed(rate(r1), 0)}/s; r4 ${fixed(rate(r4), 0)}/s = ${fixed(speedup(r4), 2)}x; r4-down ${fixed(rate(down), 0)}/s = ${fixed(speedup(down), 2)}x`,
+        });
+        const hits = [r4, down].filter((r): r is Row => r !== undefined && r.hit !== null && r.ideal !== null);
+        targets.push({
+          name: '(r) hit rate >= 99% of ideal with 4 replicas (also with one killed)',
+          pass: hits.length === 2 ? hits.every((r) => r.hit! / r.ideal! >= 0.99) : null,
+          detail: hits.map((r) => `${r.id} ${pct(r.hit! / r.ideal!)}`).join(', ') || 'not run',
+        });
+        const a = byId.get('r4-down')?.answered;
+        targets.push({
+          name: '(r) one replica killed mid-run: every prompt answered exactly once',
+          pass: a ? a.results === a.planned && a.distinct === a.planned && a.failed === 0 : null,
+          detail: a ? `${a.distinct} distinct of ${a.planned} planned in ${a.results} results, ${a.failed} failed, ${a.failedOver} failed over; killed ${fixed(byId.get('r4-down')?.killedAtS ?? null, 1)} s in` : 'not run',
+        });
+      }
     }
     {
       const checks = ['a1', 'a4'].map((id) => byId.get(id)).filter((r): r is PipelineResult => r !== undefined);
@@ -390,7 +417,7 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
     const md = [
       `# assay benchmark (${args.quick ? 'quick' : 'full'})${final ? '' : ' — IN PROGRESS or interrupted: scenarios so far'}`,
       '',
-      `- command: \`${command}\` (via \`npm run bench${args.quick || args.only.size < 3 ? ' -- ...' : ''}\`); code ${gitVersion()}; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB; bench took ${(totalS / 60).toFixed(1)} min`,
+      `- command: \`${command}\` (via \`npm run bench${args.quick || args.only.size < 4 ? ' -- ...' : ''}\`); code ${gitVersion()}; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB; bench took ${(totalS / 60).toFixed(1)} min`,
       `- workload: ${workloadLine}`,
       `- ${workloadTimes}`,
       `- pipeline runs: model.concurrency 64 per worker, max_tokens 8, smoke test on (${common.smokeExamples} examples, included in wall time); wall = \`assay run\` start to exit (after the reporter wrote the tree)`,
@@ -462,6 +489,13 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
     writeReport();
     await pipeline('b1', 'gpu + finite cache, 1 worker', 1, gpuArgs, args.quick ? 240 : 600);
     await pipeline('b4', 'gpu + finite cache, 4 workers', 4, gpuArgs, args.quick ? 240 : 600);
+  }
+  if (args.only.has('r')) {
+    const timeoutS = args.quick ? 300 : 900;
+    await pipeline('r1', 'gpu + finite cache, 1 replica, 1 worker', 1, gpuArgs, timeoutS);
+    await pipeline('r4', 'gpu + finite cache, 4 replicas (entity affinity), 4 workers', 4, gpuArgs, timeoutS, undefined, { replicas: 4 });
+    // Killed after about a third of its share of the prompts.
+    await pipeline('r4-down', 'as r4, one replica killed mid-run', 4, gpuArgs, timeoutS, undefined, { replicas: 4, killReplicaAfterRequests: Math.floor(w.prompts / 12) });
   }
   if (args.only.has('c')) {
     await contrast('c-item', 'gpu, item order, 64 in flight', itemOrder(w), 'stream');

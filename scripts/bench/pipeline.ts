@@ -8,7 +8,9 @@ import { cleanups, cpuOfCommands, cpuSeconds, machineCpu, peakRssMb, runCli } fr
 const INFRA = ['postgres', 'nats-server'];
 import type { SimulatorStats } from '../../libs/testing/src/simulator/metrics';
 import { summarizeDir, type ProfileSummary } from './profile';
-import { SimClient } from './sim';
+import { SimClient, spawnSimulator, type SpawnedSimulator } from './sim';
+import { EventStore, readStream } from '../../libs/event-store/src';
+import { experimentStream, type InferenceCompleted } from '../../libs/contracts/src';
 import type { Workload } from './workload';
 
 /** The reporter's line when a tree is written, e.g. "report of evaluation round 1 written: 35717 files in 7.5 s (tree 04a7f3624bbf)". */
@@ -37,6 +39,23 @@ export interface PipelineOptions {
   env?: Record<string, string>;
   /** Run the stack's processes with --cpu-prof, profiles written here (see profile.ts). */
   profileDir?: string;
+  /**
+   * Model replicas: the stack's simulator and `replicas - 1` more (same arguments), listed in
+   * model.base_url. `killReplicaAfterRequests`: the last replica is killed (SIGKILL) once it has
+   * answered that many requests, mid-run; every prompt must still be answered exactly once.
+   */
+  replicas?: number;
+  killReplicaAfterRequests?: number;
+}
+
+/** What the log says about the full phase's prompts: answered once each, none failed. */
+export interface AnsweredOnce {
+  planned: number;
+  results: number;
+  distinct: number;
+  failed: number;
+  failedOver: number;
+  perReplica: Record<string, number>;
 }
 
 export interface Phases {
@@ -71,6 +90,35 @@ export interface PipelineResult {
   phases: Phases | null;
   runDir: string | null;
   profile?: ProfileSummary[];
+  answered?: AnsweredOnce;
+  killedAtS?: number;
+}
+
+function sumStats(all: SimulatorStats[]): SimulatorStats {
+  const sum = (k: keyof SimulatorStats) => all.reduce((a, s) => a + s[k], 0);
+  const max = (k: keyof SimulatorStats) => Math.max(...all.map((s) => s[k]));
+  return { requests: sum('requests'), promptTokens: sum('promptTokens'), cachedTokens: sum('cachedTokens'), completionTokens: sum('completionTokens'), busyMs: sum('busyMs') / all.length, wallMs: max('wallMs'), maxRunning: max('maxRunning'), maxWaiting: max('maxWaiting'), errorsInjected: sum('errorsInjected') };
+}
+
+/** Reads the full phase's inference.completed events of the run: every planned prompt answered exactly once? */
+async function answeredOnce(databaseUrl: string, identity: string, planned: number): Promise<AnsweredOnce> {
+  const store = await EventStore.open({ url: databaseUrl });
+  try {
+    const events = await store.read((sql) => readStream(sql, experimentStream(identity), { types: ['inference.completed'] }));
+    const results = events.map((e) => (e as unknown as InferenceCompleted).data).filter((d) => d.phase === 'full').flatMap((d) => d.results);
+    const perReplica: Record<string, number> = {};
+    for (const r of results) perReplica[r.replica ?? '?'] = (perReplica[r.replica ?? '?'] ?? 0) + 1;
+    return {
+      planned,
+      results: results.length,
+      distinct: new Set(results.map((r) => r.promptId)).size,
+      failed: results.filter((r) => r.status !== 'ok').length,
+      failedOver: results.filter((r) => r.failoverFrom !== undefined).length,
+      perReplica,
+    };
+  } finally {
+    await store.close();
+  }
 }
 
 const STAMP = /^\[([^\]]+)\] (.*)$/;
@@ -164,15 +212,43 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
     await deleteStream(stack).catch(() => undefined);
   };
   cleanups.add(teardown);
+  const extra: SpawnedSimulator[] = [];
+  const stopExtra = async () => {
+    await Promise.all(extra.map((s) => s.stop().catch(() => undefined)));
+  };
+  cleanups.add(stopExtra);
+  for (let i = 1; i < (o.replicas ?? 1); i++) extra.push(await spawnSimulator(o.simulatorArgs, join(stack.logDir, `simulator-${i + 1}.log`)));
   log(`  stack up (${o.workers} worker(s), simulator ${o.simulatorArgs.join(' ') || 'defaults'}); logs in ${stack.logDir}`);
   try {
+    const replicaUrls = [stack.simulatorUrl, ...extra.map((s) => s.url)];
     const { path } = writeConfig(stack, `bench-${o.name}`, {
       ...o.workload.configOverrides,
-      model: { concurrency: o.concurrency, max_tokens: o.maxTokens },
+      // With replicas, no failed prompt is tolerated: the run fails if failover loses one.
+      model: { concurrency: o.concurrency, max_tokens: o.maxTokens, ...(replicaUrls.length > 1 ? { base_url: replicaUrls, max_failure_share: 0 } : {}) },
       smoke: { enabled: true, examples: o.smokeExamples },
     });
     const sim = SimClient.fromV1(stack.simulatorUrl);
-    await sim.reset();
+    const sims = [sim, ...extra.map((s) => s.client)];
+    await Promise.all(sims.map((s) => s.reset()));
+    // The victim: the last replica, killed once it has served its share of requests for a while.
+    const victim = o.killReplicaAfterRequests === undefined ? undefined : extra[extra.length - 1];
+    let killing: Promise<void> = Promise.resolve();
+    let victimStats: SimulatorStats | null = null;
+    if (victim) {
+      const started = Date.now();
+      killing = (async () => {
+        for (;;) {
+          const stats = await victim.client.stats().catch(() => null);
+          if (stats && stats.requests >= o.killReplicaAfterRequests!) break;
+          if (Date.now() - started > o.runTimeoutS * 1000) return;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        victimStats = await victim.client.stats();
+        victim.child.kill('SIGKILL');
+        result.killedAtS = (Date.now() - started) / 1000;
+        log(`  killed replica ${victim.url} after ${victimStats.requests} requests, ${result.killedAtS.toFixed(1)} s into the run`);
+      })();
+    }
     const cpuBefore = new Map([...stack.processes].map(([name, child]) => [name, cpuSeconds(child.pid)]));
     const infraBefore = cpuOfCommands(INFRA);
     const machineBefore = machineCpu();
@@ -191,7 +267,9 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
     mkdirSync(o.logsOut, { recursive: true });
     writeFileSync(join(o.logsOut, 'cli-run.log'), run.lines.map((l) => `[+${l.t.toFixed(2)} s] ${l.line}`).join('\n') + `\nstdout: ${run.stdout}`);
     result.wallS = run.seconds;
-    result.sim = await sim.stats();
+    await killing;
+    const alive = victim ? sims.filter((s) => s !== victim.client) : sims;
+    result.sim = sumStats([...(await Promise.all(alive.map((s) => s.stats()))), ...(victimStats ? [victimStats] : [])]);
     const planned = run.lines.find((l) => /full run: \d+ prompts/.test(l.line));
     result.prompts = planned ? Number(/full run: (\d+) prompts/.exec(planned.line)![1]) : null;
     if (run.timedOut || run.code !== 0) {
@@ -204,6 +282,11 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
     const metrics = JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8')) as { cache?: { hitRate: number | null; idealHitRate: number | null } };
     result.cache = metrics.cache ?? null;
     result.phases = phasesOf(runDir, t0, run.seconds);
+    if (replicaUrls.length > 1 && result.prompts !== null) {
+      result.answered = await answeredOnce(stack.databaseUrl, basename(runDir), result.prompts);
+      const a = result.answered;
+      log(`  answered: ${a.distinct} distinct of ${a.planned} planned prompts in ${a.results} results, ${a.failed} failed, ${a.failedOver} failed over; per replica ${Object.values(a.perReplica).join('/')}`);
+    }
     const written = stamped(join(runDir, 'logs', 'reporter.log'))
       .map((l) => REPORT_WRITTEN.exec(l.msg))
       .find((m) => m !== null);
@@ -244,7 +327,9 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
     }
     const pids = new Map([...stack.processes].map(([name, child]) => [name, child.pid]));
     await teardown();
+    await stopExtra();
     cleanups.delete(teardown);
+    cleanups.delete(stopExtra);
     if (o.profileDir) result.profile = summarizeDir(o.profileDir, pids);
     if (!o.keepTree) rmSync(join(stack.logDir, 'runs'), { recursive: true, force: true });
   }

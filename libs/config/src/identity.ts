@@ -27,8 +27,11 @@ export interface Identity {
  * The part of the resolved config that decides WHAT is computed. Removed are the values that only
  * say WHERE things are: the data paths (their content hashes stand in for them), output_root,
  * model.base_url and model.api_key_env. A chat template given as a file path, and the profile
- * codebook, are replaced by the sha256 of their content for the same reason. So moving the checkout, the data folder or the server
- * keeps the identity; any other resolved value, any data file's content, or the code version
+ * codebook, are replaced by the sha256 of their content for the same reason. So moving the checkout,
+ * the data folder or the server keeps the identity, and so does serving the model from a list of
+ * replicas instead of one server (pre-flight checks that every replica serves the same model with
+ * the same max_model_len, and which replica answered a call is recorded per call, not folded into
+ * the identity); any other resolved value, any data file's content, or the code version
  * changes it. YAML key order, comments and `_base`/`_presets` are gone once resolved, so configs
  * that resolve to the same values share an identity.
  */

@@ -16,6 +16,7 @@ export {
   DEFAULT_USER_PROMPT,
   DEFAULT_MAX_FAILURE_SHARE,
   placeholdersIn,
+  modelBaseUrls,
 } from './schema';
 export { parseExperimentConfig } from './parse';
 export { loadExperimentConfig } from './load';

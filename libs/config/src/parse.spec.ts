@@ -206,3 +206,18 @@ describe('parseExperimentConfig', () => {
     expect(parseError(['a']).message).toContain('expected a mapping of config keys at the top level, found list');
   });
 });
+
+describe('model.base_url as a list of replicas', () => {
+  const withBaseUrl = (baseUrl: unknown) => ({ ...minimalRaw(), model: { id: 'm', base_url: baseUrl } });
+  it('given a list of URLs, when parsed, then kept as the list', () => {
+    expect(parseExperimentConfig(withBaseUrl(['http://a:1/v1', 'http://b:1/v1']), 'configs/x.yaml').model.base_url).toEqual(['http://a:1/v1', 'http://b:1/v1']);
+  });
+  it('given a list with a bad entry, when parsed, then the error names the entry', () => {
+    expect(parseError(withBaseUrl(['http://a:1/v1', 'b:1'])).message).toContain("'model.base_url.1'");
+    expect(parseError(withBaseUrl(['http://a:1/v1', 'b:1'])).message).toContain('must be an http(s) URL');
+  });
+  it('given neither a URL nor a list, when parsed, then the error says what is expected', () => {
+    expect(parseError(withBaseUrl(8000)).message).toContain('expected an http(s) URL, or a list of them (replicas), found');
+    expect(parseError(withBaseUrl([])).message).toContain("'model.base_url'");
+  });
+});

@@ -56,6 +56,9 @@ function resolvePaths(config: ExperimentConfig, baseDir: string): ExperimentConf
   };
 }
 
+/** What a key taking one of several shapes expects, in user terms. */
+const UNION_EXPECTED: Record<string, string> = { 'model.base_url': 'an http(s) URL, or a list of them (replicas)' };
+
 function toConfigIssues(issue: z.core.$ZodIssue, raw: Record<string, unknown>, origin: string, locate: Locate): ConfigIssue[] {
   const segs = issue.path.map(String);
   const keyPath = segs.join('.');
@@ -74,6 +77,16 @@ function toConfigIssues(issue: z.core.$ZodIssue, raw: Record<string, unknown>, o
 
   const value = valueAt(raw, segs);
   const missing = value === undefined && (segs.length === 0 || isPlainObject(valueAt(raw, segs.slice(0, -1))));
+  if (issue.code === 'invalid_union' && missing) {
+    return [{ path: keyPath, file: origin, message: `missing required key '${keyPath}' in ${where(origin)} (expected ${UNION_EXPECTED[keyPath] ?? 'a value'})` }];
+  }
+  if (issue.code === 'invalid_union' && !missing) {
+    // One value or a list (model.base_url): the branch of the value's own shape says what is wrong with it.
+    const branch = issue.errors.find((errors) => !errors.some((e) => e.code === 'invalid_type' && e.path.length === 0)) ?? [];
+    if (branch.length > 0) return branch.flatMap((e) => toConfigIssues({ ...e, path: [...issue.path, ...e.path] } as z.core.$ZodIssue, raw, origin, locate));
+    const loc = locate(keyPath);
+    return [{ path: keyPath, ...loc, message: `invalid value for '${keyPath}' in ${where(loc.file, loc.line, loc.column)}: expected ${UNION_EXPECTED[keyPath] ?? 'another value'}, found ${describeValue(value, keyPath)}` }];
+  }
   if (issue.code === 'invalid_type' && missing) {
     // Not written anywhere, so there is no line to point at: name the file being loaded.
     return [{ path: keyPath, file: origin, message: `missing required key '${keyPath}' in ${where(origin)} (expected ${expectedOf(segs, issue.expected)})` }];

@@ -111,7 +111,19 @@ export const LabelsSection = z.strictObject({
 export const ModelSection = z.strictObject({
   /** The model name the server serves. */
   id: z.string().min(1),
-  base_url: httpUrl,
+  /**
+   * The server's OpenAI-style root (http://host:port/v1), or a list of replicas of one model: each
+   * entity's prompts go to one of them (consistent hashing, failover to the next). Where the model
+   * is served is not part of the identity (see identityView); a worker's ASSAY_MODEL_BASE_URL
+   * overrides it for that worker's calls.
+   */
+  base_url: z.union([
+    httpUrl,
+    z
+      .array(httpUrl)
+      .min(1)
+      .refine((urls) => new Set(urls.map((u) => u.replace(/\/+$/, ''))).size === urls.length, { message: 'lists the same replica twice' }),
+  ]),
   api_key_env: envVarName.nullable().default(null),
   /** `builtin:<name>` or a path to tokenizer_config.json / a .jinja file. */
   chat_template: z.string().min(1).default('builtin:chatml'),
@@ -227,3 +239,8 @@ export const ExperimentConfig = z.strictObject({
   output_root: z.string().min(1),
 });
 export type ExperimentConfig = z.infer<typeof ExperimentConfig>;
+
+/** model.base_url as a list of replicas (one entry for a single server). */
+export function modelBaseUrls(model: Pick<ExperimentConfig['model'], 'base_url'>): string[] {
+  return typeof model.base_url === 'string' ? [model.base_url] : [...model.base_url];
+}

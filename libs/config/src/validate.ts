@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { ExperimentConfig, placeholdersIn } from './schema';
+import { ExperimentConfig, modelBaseUrls, placeholdersIn } from './schema';
 
 /**
  * Technically valid but probably wrong settings (a config's own `validate()`: warn before the run
@@ -37,10 +37,12 @@ export function validateConfig(config: ExperimentConfig): string[] {
     w.push(`model.api_key_env: environment variable ${model.api_key_env} is not set in this process`);
   }
 
-  let baseUrlPath = '';
-  if (URL.canParse(model.base_url)) baseUrlPath = new URL(model.base_url).pathname.replace(/\/+$/, '');
-  if (!baseUrlPath.endsWith('/v1')) {
-    w.push(`model.base_url: ${model.base_url} does not end in /v1, where vLLM serves its OpenAI-compatible API`);
+  for (const baseUrl of modelBaseUrls(model)) {
+    let baseUrlPath = '';
+    if (URL.canParse(baseUrl)) baseUrlPath = new URL(baseUrl).pathname.replace(/\/+$/, '');
+    if (!baseUrlPath.endsWith('/v1')) {
+      w.push(`model.base_url: ${baseUrl} does not end in /v1, where vLLM serves its OpenAI-compatible API`);
+    }
   }
 
   if (!model.chat_template.startsWith('builtin:')) {

@@ -1,12 +1,14 @@
-import type { ExperimentConfig } from '@assay/config';
+import { modelBaseUrls, type ExperimentConfig } from '@assay/config';
 import type { ModelCallSettings } from '@assay/contracts';
 
 /** What a worker needs from the config to call the model: names of secrets, never their values. */
 export function modelCallSettings(config: ExperimentConfig): ModelCallSettings {
   const m = config.model;
+  const [baseUrl, ...more] = modelBaseUrls(m);
   return {
     id: m.id,
-    baseUrl: m.base_url,
+    baseUrl,
+    ...(more.length > 0 ? { replicas: [baseUrl, ...more] } : {}),
     apiKeyEnv: m.api_key_env,
     temperature: m.temperature,
     maxTokens: m.max_tokens,

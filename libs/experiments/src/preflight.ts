@@ -1,5 +1,5 @@
-import type { ExperimentConfig } from '@assay/config';
-import { serverUrls } from '@assay/inference';
+import { modelBaseUrls, type ExperimentConfig } from '@assay/config';
+import { VllmServer, type ServedModel } from '@assay/inference';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import type { PlannedBatch } from './prepare';
 import { StageError } from './prepare';
@@ -11,61 +11,61 @@ export interface ServerFacts {
   maxModelLen: number | null;
 }
 
-async function fetchJson(url: string, init: RequestInit | undefined, timeoutMs: number): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
-  const text = await response.text();
-  let body: unknown = text;
+/** The adapters to every replica of model.base_url, with the planner's credentials. */
+function replicaServers(config: ExperimentConfig): VllmServer[] {
+  let apiKey: string | null;
   try {
-    body = JSON.parse(text);
-  } catch {
-    // Not JSON: keep the text for the error message.
-  }
-  return { status: response.status, body };
-}
-
-function headers(config: ExperimentConfig): Record<string, string> {
-  const h: Record<string, string> = { 'content-type': 'application/json' };
-  const envName = config.model.api_key_env;
-  if (envName) {
-    const key = process.env[envName];
-    if (!key) throw new StageError('preflight', `model.api_key_env names ${envName}, but it is not set in the planner's environment`);
-    h.authorization = `Bearer ${key}`;
-  }
-  return h;
-}
-
-/** The endpoint answers and serves model.id (or the LoRA adapter), and tells its max_model_len. */
-export async function checkModelServer(config: ExperimentConfig): Promise<ServerFacts> {
-  const url = serverUrls(config.model.base_url).models;
-  let result: { status: number; body: unknown };
-  try {
-    result = await fetchJson(url, { headers: headers(config) }, 10_000);
+    apiKey = VllmServer.apiKeyFrom(config.model.api_key_env, process.env, 'planner');
   } catch (error) {
-    if (error instanceof StageError) throw error;
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? errorMessage(error);
-    throw new StageError('preflight', `model.base_url: ${url} does not answer (${cause}); is the model server running?`);
+    throw new StageError('preflight', errorMessage(error));
   }
-  if (result.status !== 200) throw new StageError('preflight', `model.base_url: GET ${url} answered ${result.status}: ${JSON.stringify(result.body).slice(0, 200)}`);
-  const data = (result.body as { data?: Array<{ id: string; max_model_len?: number }> }).data ?? [];
-  const served = data.map((m) => m.id);
+  return modelBaseUrls(config.model).map((url) => new VllmServer(url, apiKey, fetch));
+}
+
+/** How a replica is named in errors: the URL, and its place when there are several. */
+function replicaName(config: ExperimentConfig, server: VllmServer): string {
+  const urls = modelBaseUrls(config.model);
+  return urls.length === 1 ? `model.base_url (${server.baseUrl})` : `model.base_url replica ${urls.indexOf(server.baseUrl) + 1} of ${urls.length} (${server.baseUrl})`;
+}
+
+/**
+ * Every replica answers and serves model.id (or the LoRA adapter), and all of them tell the same
+ * max_model_len; checked before any model call, with the replica named in the error.
+ */
+export async function checkModelServer(config: ExperimentConfig): Promise<ServerFacts> {
   const wanted = config.model.lora_adapter ?? config.model.id;
   const key = config.model.lora_adapter ? 'model.lora_adapter' : 'model.id';
-  const model = data.find((m) => m.id === wanted);
-  if (!model) throw new StageError('preflight', `${key}: '${wanted}' is not served by ${config.model.base_url}; it serves: ${served.join(', ') || '(nothing)'}`);
-  const base = data.find((m) => m.id === config.model.id) ?? model;
-  return { served, maxModelLen: config.model.max_model_len ?? base.max_model_len ?? null };
+  const facts = await Promise.all(
+    replicaServers(config).map(async (server) => {
+      const name = replicaName(config, server);
+      let data: ServedModel[];
+      try {
+        data = await server.models(10_000);
+      } catch (error) {
+        throw new StageError('preflight', `${name}: ${errorMessage(error)}`);
+      }
+      const served = data.map((m) => m.id);
+      const model = data.find((m) => m.id === wanted);
+      if (!model) throw new StageError('preflight', `${key}: '${wanted}' is not served by ${name}; it serves: ${served.join(', ') || '(nothing)'}`);
+      const base = data.find((m) => m.id === config.model.id) ?? model;
+      return { name, served, maxModelLen: base.maxModelLen };
+    }),
+  );
+  if (new Set(facts.map((f) => f.maxModelLen)).size > 1) {
+    const said = facts.map((f) => `${f.name} says ${f.maxModelLen ?? 'nothing'}`).join('; ');
+    throw new StageError('preflight', `model.base_url: the replicas do not serve the same max_model_len: ${said}`);
+  }
+  return { served: facts[0].served, maxModelLen: config.model.max_model_len ?? facts[0].maxModelLen };
 }
 
-/** Token count from the server's own tokenizer; null when it has no /tokenize (not vLLM). */
+/** Token count from the (first replica's) own tokenizer; null when it has no /tokenize (not vLLM). */
 export async function countTokens(config: ExperimentConfig, prompt: string): Promise<number | null> {
-  const result = await fetchJson(
-    serverUrls(config.model.base_url).tokenize,
-    { method: 'POST', headers: headers(config), body: JSON.stringify({ model: config.model.id, prompt, add_special_tokens: false }) },
-    30_000,
-  );
-  if (result.status === 404) return null;
-  if (result.status !== 200) throw new StageError('preflight', `/tokenize answered ${result.status}: ${JSON.stringify(result.body).slice(0, 200)}`);
-  return (result.body as { count: number }).count;
+  const [server] = replicaServers(config);
+  try {
+    return await server.tokenize(config.model.id, prompt, AbortSignal.timeout(30_000));
+  } catch (error) {
+    throw new StageError('preflight', `${replicaName(config, server)}: ${errorMessage(error)}`);
+  }
 }
 
 /** The longest prompt plus max_tokens must fit max_model_len, or the server would refuse it mid-run. */

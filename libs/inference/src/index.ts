@@ -6,3 +6,6 @@ export * from './semaphore';
 export * from './server-queue';
 export * from './server-liveness';
 export * from './server-urls';
+export * from './vllm-server';
+export * from './replicas';
+export * from './model-endpoints';

@@ -1,9 +1,8 @@
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import type { ModelCallSettings } from '@assay/contracts';
-import { keepAliveFetch } from './http-fetch';
 import { withRetries, type RetryPolicy } from './retry';
 import { ServerUnresponsiveError, type ServerLiveness } from './server-liveness';
-import { serverUrls } from './server-urls';
+import { VllmServer } from './vllm-server';
 
 export interface Completion {
   text: string;
@@ -12,6 +11,10 @@ export interface Completion {
   completionTokens: number | null;
   /** From usage.prompt_tokens_details (vLLM with --enable-prompt-tokens-details); null otherwise. */
   cachedTokens: number | null;
+  /** The server (base URL) that answered, where a client spreads calls over replicas. */
+  replica?: string;
+  /** The entity's preferred replica, when it was down and this call went to the next one. */
+  failoverFrom?: string;
 }
 
 export interface ModelClient {
@@ -45,16 +48,9 @@ const ANSWER_SCHEMA = { type: 'object', properties: { answer: { type: 'number' }
  * rendered template carries its own BOS; vLLM would otherwise add a second one.
  */
 export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.ProcessEnv = process.env, hooks: ModelClientHooks = {}): ModelClient {
-  let apiKey = 'EMPTY'; // vLLM without --api-key accepts any key
-  if (settings.apiKeyEnv) {
-    const value = env[settings.apiKeyEnv];
-    if (!value) throw new Error(`model.api_key_env names ${settings.apiKeyEnv}, but it is not set in the worker's environment`);
-    apiKey = value;
-  }
-  const fetch = keepAliveFetch();
-  const client = new OpenAI({ baseURL: settings.baseUrl, apiKey, maxRetries: 0, timeout: settings.requestTimeoutS * 1000, fetch });
+  const server = new VllmServer(settings.baseUrl, VllmServer.apiKeyFrom(settings.apiKeyEnv, env, 'worker'));
+  const client = server.completionsClient(settings.requestTimeoutS * 1000);
   const model = settings.loraAdapter ?? settings.id;
-  const urls = serverUrls(settings.baseUrl);
   let saidEpisode = 0;
   const watched = <T>(call: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> => {
     if (!hooks.liveness) return call(undefined);
@@ -94,19 +90,9 @@ export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.Proce
       };
     },
     async countTokens(text) {
-      const outcome = await withRetries(() => watched(async (hung) => {
+      const outcome = await withRetries(() => watched((hung) => {
         const timeout = AbortSignal.timeout(settings.requestTimeoutS * 1000);
-        const response = await fetch(urls.tokenize, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
-          body: JSON.stringify({ model: settings.id, prompt: text, add_special_tokens: false }),
-          signal: hung ? AbortSignal.any([timeout, hung]) : timeout,
-        });
-        if (response.status === 404) return null; // a server without /tokenize (not vLLM)
-        if (!response.ok) throw Object.assign(new Error(`/tokenize answered ${response.status}: ${(await response.text()).slice(0, 200)}`), { status: response.status });
-        const count = ((await response.json()) as { count?: unknown }).count;
-        if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new Error(`/tokenize answered without a token count: ${JSON.stringify(count)}`);
-        return count;
+        return server.tokenize(settings.id, text, hung ? AbortSignal.any([timeout, hung]) : timeout);
       }), TOKENIZE_RETRY);
       if (outcome.error) {
         hooks.onWarning?.(`prefix token count unavailable after ${outcome.attempts} attempt(s), recorded as null: ${outcome.error.message}`);

@@ -1,3 +1,5 @@
+import { backoffDelayMs } from '@assay/contracts';
+
 /** A failed model call, classified: transient ones are retried, the rest fail fast with the server's message. */
 export class ModelCallError extends Error {
   constructor(
@@ -55,8 +57,7 @@ export interface RetryPolicy {
 
 /** Exponential backoff with full jitter: spreads retries of many workers hitting one server. */
 export function retryDelayMs(retry: number, policy: RetryPolicy, random: () => number): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (retry - 1));
-  return Math.round(random() * ceiling);
+  return backoffDelayMs(retry, policy.baseDelayMs, policy.maxDelayMs, random, 'full');
 }
 
 export interface RetryOutcome<T> {

@@ -37,7 +37,7 @@ export async function runBatch(
     pipeline: EntityPipeline;
     retry: RetryPolicy;
     progress: BatchProgress;
-    /** The server the client sends to (its base URL), recorded with every result. */
+    /** The server the client sends to (its base URL), recorded with every result unless the client's answer names its own. */
     replica?: string;
     /** Monotonic milliseconds, for latencies. */
     now?: () => number;
@@ -60,7 +60,14 @@ export async function runBatch(
       signal: opts.signal,
     });
     const latencyMs = Math.round((now() - started) * 1000) / 1000;
-    const when = { startedAt, finishedAt: clock().toISOString(), ...where };
+    // A client spreading calls over replicas says which one answered (or failed last), and whether it failed over.
+    const served = (outcome.value ?? outcome.error ?? {}) as { replica?: string; failoverFrom?: string };
+    const when = {
+      startedAt,
+      finishedAt: clock().toISOString(),
+      ...(served.replica === undefined ? where : { replica: served.replica }),
+      ...(served.failoverFrom === undefined ? {} : { failoverFrom: served.failoverFrom }),
+    };
     // Decided by the error, not by the value's truthiness: only a recorded error makes a failure.
     const result: PromptResult = outcome.error === null && outcome.value !== null
       ? {

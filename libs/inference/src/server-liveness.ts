@@ -192,3 +192,9 @@ export class ServerLiveness {
     return new ServerUnresponsiveError(`the model server stopped answering (${detail})`, this.episode);
   }
 }
+
+/** Probes every replica at once; the first that does not answer is the one worth naming, else the first. */
+export async function probeReplicas(baseUrls: readonly string[], timeoutMs: number): Promise<ProbeOutcome & { url: string }> {
+  const outcomes = await Promise.all(baseUrls.map(async (url) => ({ ...(await probeServer(url, timeoutMs)), url })));
+  return outcomes.find((o) => !o.answered) ?? outcomes[0];
+}

@@ -1,6 +1,5 @@
-import { keepAliveFetch } from './http-fetch';
-import { serverUrls } from './server-urls';
 import { errorMessage } from '@assay/contracts';
+import { VllmServer } from './vllm-server';
 
 /** How many requests wait in the model server's queue. Resolves null when it cannot be told now; never rejects. */
 export interface ServerQueue {
@@ -36,12 +35,16 @@ export class MetricsServerQueue implements ServerQueue {
   private unsupported = false;
   private failing = false;
 
+  private readonly server: VllmServer;
+
+  /** `server`: a base URL (read without credentials: vLLM serves /metrics without --api-key's check), or the adapter itself. */
   constructor(
-    baseUrl: string,
+    server: string | VllmServer,
     private readonly onWarning: (warning: string) => void,
-    private readonly fetchFn: typeof fetch = keepAliveFetch(),
+    fetchFn?: typeof fetch,
   ) {
-    this.url = serverUrls(baseUrl).metrics;
+    this.server = typeof server === 'string' ? new VllmServer(server, null, fetchFn) : server;
+    this.url = this.server.urls.metrics;
   }
 
   async waiting(): Promise<number | null> {
@@ -49,9 +52,9 @@ export class MetricsServerQueue implements ServerQueue {
     let text: string;
     try {
       // Bounded: a frozen server would otherwise hold this read, and with it every later one, forever.
-      const response = await this.fetchFn(this.url, { signal: AbortSignal.timeout(METRICS_TIMEOUT_MS) });
-      text = await response.text();
-      if (!response.ok) return this.unsupportedBecause(`answered ${response.status}`);
+      const response = await this.server.metrics(AbortSignal.timeout(METRICS_TIMEOUT_MS));
+      text = response.text;
+      if (response.status < 200 || response.status >= 300) return this.unsupportedBecause(`answered ${response.status}`);
     } catch (error) {
       if (!this.failing) this.onWarning(`cannot read the server's queue at ${this.url} (${errorMessage(error)}); scheduling without it until it answers`);
       this.failing = true;

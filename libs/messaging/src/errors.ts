@@ -18,8 +18,5 @@ export class PoisonMessageError extends Error {
   }
 }
 
-/** Exponential backoff with full jitter, capped; `random` is injectable for tests. */
-export function backoffDelayMs(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
-}
+/** Redeliveries and restarts back off with the one backoff function (equal jitter: a floor of half the ceiling). */
+export { backoffDelayMs } from '@assay/contracts';

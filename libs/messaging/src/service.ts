@@ -5,6 +5,7 @@ import { repoRoot, resolveCodeVersion } from '@assay/config';
 import type { AssayEvent } from '@assay/contracts';
 import { EventStore, recordDeadLetter, type Sql, type StreamAppend } from '@assay/event-store';
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AttemptWatch } from './attempt-watch';
 import { connectJetStream, ensureEventStream, type JetStreamHandle } from './connection';
@@ -83,7 +84,8 @@ export interface ServiceOptions {
   /** Messages in flight per consumer. */
   concurrency: number;
   /** Start an HTTP server too (the reporter). */
-  http?: { port: number; configure?: (app: INestApplication) => void | Promise<void> };
+  /** `host`: the bind address (default 127.0.0.1, reachable from this machine only). */
+  http?: { port: number; host?: string; configure?: (app: INestApplication) => void | Promise<void> };
   /**
    * What else to append when this service gives up on a message (e.g. its run's failure), in the
    * transaction that keeps the dead letter.
@@ -111,7 +113,8 @@ async function keepDeadLetter(runtime: Runtime, onGiveUp: ServiceOptions['onGive
  */
 export async function runService(opts: ServiceOptions): Promise<void> {
   const logger = new Logger(opts.service);
-  const instance = process.env.ASSAY_WORKER_ID || `${opts.service}-${process.pid}`;
+  // The host name as well as the pid: in containers every process is pid 1, each with its own host name.
+  const instance = process.env.ASSAY_WORKER_ID || `${opts.service}-${hostname()}-${process.pid}`;
   const runtime = await openRuntime(opts.service, instance);
   const transport = new JetStreamTransport({
     service: opts.service,
@@ -130,8 +133,9 @@ export async function runService(opts: ServiceOptions): Promise<void> {
     http.useGlobalFilters(new PassThroughRpcFilter());
     http.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
     await http.startAllMicroservices();
-    await http.listen(opts.http.port, '127.0.0.1');
-    logger.log(`HTTP on http://127.0.0.1:${opts.http.port}`);
+    const host = opts.http.host ?? '127.0.0.1';
+    await http.listen(opts.http.port, host);
+    logger.log(`HTTP on http://${host.includes(':') ? `[${host}]` : host}:${opts.http.port}`);
     app = http;
   } else {
     const micro = await NestFactory.createMicroservice(module, { strategy: transport, logger: ['error', 'warn', 'log'] });

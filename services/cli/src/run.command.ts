@@ -1,4 +1,4 @@
-import { loadExperimentConfig, toDict, type ExperimentConfig } from '@assay/config';
+import { loadExperimentConfig, modelBaseUrls, toDict, type ExperimentConfig } from '@assay/config';
 import {
   createEvent,
   diagnoseStall,
@@ -14,7 +14,7 @@ import {
 } from '@assay/contracts';
 import { committedPromptCount, findInStream } from '@assay/event-store';
 import { attemptEnd, describeEnd, type AttemptEnd } from '@assay/experiments';
-import { probeServer } from '@assay/inference';
+import { probeReplicas } from '@assay/inference';
 import { JetStreamPublisher, wireSubject, type JetStreamHandle } from '@assay/messaging';
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
@@ -178,7 +178,7 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
       const stage = state.stage;
       const [services, probe] = await Promise.all([
         pingServices(handle, { attempts: 2, timeoutMs: 2000, pauseMs: 250 }),
-        stage === 'inference' ? probeServer(config.model.base_url, Math.min(MODEL_PROBE_TIMEOUT_MS, stallAfterS * 500)) : Promise.resolve(null),
+        stage === 'inference' ? probeReplicas(modelBaseUrls(config.model), Math.min(MODEL_PROBE_TIMEOUT_MS, stallAfterS * 500)) : Promise.resolve(null),
       ]);
       if (!state) return;
       const at = Date.now();
@@ -187,7 +187,7 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
         quietS: quietSeconds(state, at),
         services: { alive: Object.keys(services.alive), silent: services.silent },
         modelServer: probe && {
-          url: config.model.base_url,
+          url: probe.url,
           answered: probe.answered,
           detail: probe.answered ? `/health answered ${probe.status} in ${probe.ms} ms` : probe.reason,
         },

@@ -3,7 +3,7 @@ import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type ModelCallSettings, errorMessage } from '@assay/contracts';
 import { EventStore, isProcessed, readStream } from '@assay/event-store';
 import { attemptEnd, describeEnd, mergeReused, reusableResults } from '@assay/experiments';
-import { committedBatchProgress, EntityPipeline, livenessFromEnv, MetricsServerQueue, openAiModelClient, probeServer, runBatch, ServerLiveness, WorkAbortedError, type ModelClient } from '@assay/inference';
+import { committedBatchProgress, livenessFromEnv, ModelEndpoints, runBatch, WorkAbortedError, type EntityRoute, type ReplicaRouter } from '@assay/inference';
 import { AttemptWatch, ProgressReporter, RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 
@@ -20,10 +20,9 @@ type ProgressKey = Parameters<ProgressReporter['add']>[0];
  */
 @Controller()
 export class InferenceBatchRequestedConsumer {
-  private readonly pipelines = new Map<string, EntityPipeline>();
-  private readonly clients = new Map<string, ModelClient>();
-  private readonly liveness = new Map<string, ServerLiveness>();
-  private readonly livenessSettings = livenessFromEnv(process.env);
+  /** This worker's model servers (one, its own ASSAY_MODEL_BASE_URL, or the config's replicas). */
+  private readonly endpoints = new ModelEndpoints(livenessFromEnv(process.env));
+  private readonly routers = new Map<string, ReplicaRouter>();
 
   constructor(
     private readonly store: EventStore,
@@ -63,9 +62,11 @@ export class InferenceBatchRequestedConsumer {
     const began = performance.now();
     if (d.index === 0) this.runLog.write(runDir, `${this.info.instance}: step 1: ${d.phase} batch 1 (entity ${JSON.stringify(d.entityId)}, ${d.prompts.length} prompts) started`);
 
-    let client: ModelClient;
+    let route: EntityRoute;
     try {
-      client = this.clientFor(d.model, runDir, key);
+      const router = this.routerFor(d.model, runDir, key);
+      await router.verify();
+      route = router.forEntity(d.entityId);
     } catch (error) {
       const failed = await this.store.handle('inference-worker', event.id, async () => [
         {
@@ -81,14 +82,12 @@ export class InferenceBatchRequestedConsumer {
     // Answers an attempt that failed at inference got for the same prompts are not asked for again.
     const reuse = await this.store.read((sql) => reusableResults(sql, d));
     const [prefixTokens, fresh] = await Promise.all([
-      reuse.prefixTokens ?? client.countTokens(d.prefix),
-      runBatch(d.prefix, d.prompts.filter((p) => !reuse.results.has(p.promptId)), client, {
-        pipeline: this.pipelineFor(d.model, runDir),
+      reuse.prefixTokens ?? route.client.countTokens(d.prefix),
+      runBatch(d.prefix, d.prompts.filter((p) => !reuse.results.has(p.promptId)), route.client, {
+        pipeline: route.pipeline,
         signal,
         retry: { maxRetries: d.model.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 },
-        // The one server this worker sends the run's calls to, for now; recorded per call so a
-        // future client spreading calls over replicas can say which one answered.
-        replica: d.model.baseUrl,
+        replica: route.replica,
         progress: {
           // Prompts count as done when their batch's outcome commits (below), so a redelivery never counts twice.
           onPromptDone: () => undefined,
@@ -120,45 +119,23 @@ export class InferenceBatchRequestedConsumer {
     }
   }
 
-  private clientFor(model: ModelCallSettings, runDir: string, key: ProgressKey): ModelClient {
+  private routerFor(model: ModelCallSettings, runDir: string, key: ProgressKey): ReplicaRouter {
     const id = `${JSON.stringify(model)}|${runDir}|${key.phase}`;
-    let client = this.clients.get(id);
-    if (!client) {
-      client = openAiModelClient(model, process.env, {
-        onWarning: (warning) => this.runLog.write(runDir, `${this.info.instance}: ${warning}`),
-        liveness: this.livenessFor(model.baseUrl),
+    let router = this.routers.get(id);
+    if (!router) {
+      const say = (message: string) => this.runLog.write(runDir, `${this.info.instance}: ${message}`);
+      router = this.endpoints.router(model, {
+        onWarning: say,
+        onQueueWarning: say,
         onServerUnresponsive: (message) => {
-          this.runLog.write(runDir, `${this.info.instance}: ${message}; the calls are retried`);
+          say(`${message}; the calls are retried`);
           this.progress.say(key, `${message}; retrying`);
         },
+        onReplicaDown: (replica, reason) => say(`replica ${replica} does not answer (${reason}): its entities fail over to their next replica until it answers /health again`),
       });
-      this.clients.set(id, client);
+      this.routers.set(id, router);
     }
-    return client;
-  }
-
-  /** One watch per server, shared by every run's calls to it from this worker. */
-  private livenessFor(baseUrl: string): ServerLiveness {
-    let watch = this.liveness.get(baseUrl);
-    if (!watch) {
-      const { probeTimeoutMs } = this.livenessSettings;
-      watch = new ServerLiveness(() => probeServer(baseUrl, probeTimeoutMs), this.livenessSettings);
-      this.liveness.set(baseUrl, watch);
-    }
-    return watch;
-  }
-
-  /** One pipeline (slot bound and warm-up admission) per server and configured concurrency, shared by every batch this worker runs. */
-  private pipelineFor(model: ModelCallSettings, runDir: string): EntityPipeline {
-    const id = `${model.baseUrl}|${model.concurrency}`;
-    let pipeline = this.pipelines.get(id);
-    if (!pipeline) {
-      // Said in the log of the run that first used this server from this worker.
-      const serverQueue = new MetricsServerQueue(model.baseUrl, (warning) => this.runLog.write(runDir, `${this.info.instance}: ${warning}`));
-      pipeline = new EntityPipeline(model.concurrency, { serverQueue });
-      this.pipelines.set(id, pipeline);
-    }
-    return pipeline;
+    return router;
   }
 
   private async runDirOf(identity: string, attempt: number): Promise<string> {

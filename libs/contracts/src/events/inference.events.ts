@@ -6,7 +6,10 @@ import { Phase } from './experiment.events';
 export const ModelCallSettings = z
   .object({
     id: z.string(),
+    /** The first (or only) server of model.base_url. */
     baseUrl: z.string(),
+    /** model.base_url's replicas when it lists several (baseUrl is the first); absent for one server. */
+    replicas: z.array(z.string()).min(2).optional(),
     apiKeyEnv: z.string().nullable(),
     temperature: z.number(),
     maxTokens: z.number().int().positive(),
@@ -79,6 +82,8 @@ export const PromptResult = z
     finishedAt: z.string().datetime({ offset: true }).optional(),
     /** The model server the call went to (its base URL). */
     replica: z.string().optional(),
+    /** The entity's preferred replica when it did not answer and this call failed over to `replica`. */
+    failoverFrom: z.string().optional(),
     /**
      * Set when no model call was made for this prompt in this attempt: the answer is the one an
      * earlier attempt (that failed at inference) got for the byte-identical prompt, recorded in

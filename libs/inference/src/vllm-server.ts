@@ -1,0 +1,123 @@
+import OpenAI from 'openai';
+import { keepAliveFetch } from './http-fetch';
+import { serverUrls, type ServerUrls } from './server-urls';
+
+/**
+ * The one adapter to a vLLM(-compatible) server, used by pre-flight (planner) and the workers
+ * alike, so both send the same credentials to the same URLs and read the same answers the same
+ * way: the served models (/v1/models), token counts (/tokenize), the Prometheus gauges (/metrics)
+ * and completions (/v1/completions, through the openai client).
+ *
+ * Credentials: with model.api_key_env set, its value goes out as a bearer token on every request
+ * (vLLM's --api-key); without it no Authorization header is sent by our own requests (the openai
+ * client insists on a key and sends the placeholder "EMPTY", which a vLLM without --api-key ignores).
+ */
+export class VllmServer {
+  readonly urls: ServerUrls;
+  private readonly fetchFn: typeof fetch;
+
+  constructor(
+    readonly baseUrl: string,
+    private readonly apiKey: string | null,
+    fetchFn?: typeof fetch,
+  ) {
+    this.urls = serverUrls(baseUrl);
+    this.fetchFn = fetchFn ?? keepAliveFetch();
+  }
+
+  /** The bearer token from model.api_key_env, or null without one; a named but unset variable is an error. */
+  static apiKeyFrom(apiKeyEnv: string | null, env: NodeJS.ProcessEnv, process: string): string | null {
+    if (!apiKeyEnv) return null;
+    const value = env[apiKeyEnv];
+    if (!value) throw new Error(`model.api_key_env names ${apiKeyEnv}, but it is not set in the ${process}'s environment`);
+    return value;
+  }
+
+  private headers(json: boolean): Record<string, string> {
+    const h: Record<string, string> = json ? { 'content-type': 'application/json' } : {};
+    if (this.apiKey !== null) h.authorization = `Bearer ${this.apiKey}`;
+    return h;
+  }
+
+  /** GET /v1/models: what the server serves, with each model's max_model_len when it says. */
+  async models(timeoutMs: number): Promise<ServedModel[]> {
+    let response: Response;
+    try {
+      response = await this.fetchFn(this.urls.models, { headers: this.headers(false), signal: AbortSignal.timeout(timeoutMs) });
+    } catch (error) {
+      throw new ServerAnswerError(`${this.urls.models} does not answer (${networkCause(error)}); is the model server running?`, null);
+    }
+    const text = await response.text();
+    if (response.status !== 200) throw new ServerAnswerError(`GET ${this.urls.models} answered ${response.status}: ${text.slice(0, 200)}`, response.status);
+    let data: unknown;
+    try {
+      data = (JSON.parse(text) as { data?: unknown }).data;
+    } catch {
+      throw new ServerAnswerError(`GET ${this.urls.models} answered something other than JSON: ${text.slice(0, 200)}`, response.status);
+    }
+    if (!Array.isArray(data)) throw new ServerAnswerError(`GET ${this.urls.models} answered without a data list: ${text.slice(0, 200)}`, response.status);
+    return data.map((m: { id?: unknown; max_model_len?: unknown }) => ({
+      id: String(m.id),
+      maxModelLen: typeof m.max_model_len === 'number' && Number.isInteger(m.max_model_len) && m.max_model_len > 0 ? m.max_model_len : null,
+    }));
+  }
+
+  /**
+   * POST /tokenize: the token count of a text by the server's own tokenizer; null when the server
+   * has no /tokenize (404, not vLLM). Any other failure, or an answer without a whole count, throws
+   * (with `status` when the server answered), so a caller can retry or decide it does not matter.
+   */
+  async tokenize(model: string, text: string, signal: AbortSignal): Promise<number | null> {
+    const response = await this.fetchFn(this.urls.tokenize, {
+      method: 'POST',
+      headers: this.headers(true),
+      body: JSON.stringify({ model, prompt: text, add_special_tokens: false }),
+      signal,
+    });
+    if (response.status === 404) return null;
+    const body = await response.text();
+    if (!response.ok) throw new ServerAnswerError(`/tokenize answered ${response.status}: ${body.slice(0, 200)}`, response.status);
+    let count: unknown;
+    try {
+      count = (JSON.parse(body) as { count?: unknown }).count;
+    } catch {
+      count = undefined;
+    }
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new Error(`/tokenize answered without a token count: ${body.slice(0, 200)}`);
+    return count;
+  }
+
+  /** GET /metrics (Prometheus text): status and body, for the caller to judge. */
+  async metrics(signal: AbortSignal): Promise<{ status: number; text: string }> {
+    const response = await this.fetchFn(this.urls.metrics, { headers: this.headers(false), signal });
+    return { status: response.status, text: await response.text() };
+  }
+
+  /** An openai client for /v1/completions over this server's connection pool; retries are ours, not the client's. */
+  completionsClient(timeoutMs: number): OpenAI {
+    return new OpenAI({ baseURL: this.baseUrl, apiKey: this.apiKey ?? 'EMPTY', maxRetries: 0, timeout: timeoutMs, fetch: this.fetchFn });
+  }
+}
+
+export interface ServedModel {
+  id: string;
+  maxModelLen: number | null;
+}
+
+/** The server answered with an error (status set) or not at all (status null). */
+export class ServerAnswerError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+  ) {
+    super(message);
+    this.name = 'ServerAnswerError';
+  }
+}
+
+/** ECONNREFUSED, ENOTFOUND, a timeout...: the short reason a request got no answer. */
+export function networkCause(error: unknown): string {
+  const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'timed out';
+  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(error);
+}
