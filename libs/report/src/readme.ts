@@ -7,6 +7,7 @@ import {
   fmt4,
   fmtPercent,
   fmtValue,
+  fmtWithCi,
   metricValue,
   show,
   textTable,
@@ -51,7 +52,10 @@ function resultsSection(report: RunReport): string {
   const keys = new Set<string>(['normalized_mae']);
   for (const m of methods) for (const k of Object.keys(m.overall.metrics)) keys.add(k);
   const header = ['metric', `${evaluation.method.method} (this run)`, ...methods.slice(1).map((m) => `${m.method} (baseline)`), 'better'];
-  const rows = [...keys].sort(compareMetricKeys).map((key) => [key, ...methods.map((m) => fmt4(metricValue(m.overall, key))), betterColumn(evaluation.definitions, key)]);
+  const rows = [...keys]
+    .sort(compareMetricKeys)
+    .map((key) => [key, ...methods.map((m) => fmtWithCi(m.overall.metrics[key], metricValue(m.overall, key))), betterColumn(evaluation.definitions, key)]);
+  const withIntervals = methods.some((m) => Object.values(m.overall.metrics).some((v) => v.ci !== undefined));
   const directionless = rows.filter((r) => r[r.length - 1] === NO_DIRECTION).map((r) => r[0]);
   const ranking = [...methods]
     .sort((a, b) => compareBestFirst(a.overall.primary.value, b.overall.primary.value) || compareCodeUnits(a.method, b.method))
@@ -62,6 +66,13 @@ function resultsSection(report: RunReport): string {
     'scored predictions. LOWER is better; 0 is perfect. Groups and entities are sorted by it, worst first.',
     '',
     textTable([header, ...rows]),
+    ...(withIntervals
+      ? [
+          '[low, high] = 95% confidence interval from a bootstrap over test entities: whole respondents are',
+          '  drawn with replacement (all of one respondent\'s answers together), 2,000 times with a fixed seed.',
+          '  Distribution metrics (wasserstein, variance_ratio, respondent_correlation) are means over items.',
+        ]
+      : []),
     ...(directionless.length === 0
       ? []
       : [
