@@ -17,3 +17,5 @@ export {
 export { renderReview, entityDir, groupDir, itemFileName } from './layout';
 export { hashTree, TreeHasher } from './tree-hash';
 export { outputNotWritable } from './unwritable';
+export { ParquetFileWriter, type ColumnSpec, type ParquetValue } from './parquet';
+export { textTable, fmt4, fmtWithCi, show } from './format';
