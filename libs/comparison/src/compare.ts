@@ -164,8 +164,8 @@ function itemSet(run: ComparedRun): string[] {
   return run.items.map((i) => itemKey(i.group, i.item)).sort(compareCodeUnits);
 }
 
-/** Refuses input that cannot be compared; returns why the comparison is unpaired, or null. */
-export function checkComparable(runs: readonly ComparedRun[], allowUnpaired: boolean): string | null {
+/** At least two distinct runs, every one completed: checked before any run's predictions are loaded. */
+export function checkRunList(runs: readonly { identity: string; status: string }[]): void {
   if (runs.length < 2) throw new ComparisonRefusedError(`compare needs at least two runs, got ${runs.length}${runs.length === 1 ? ` (${runs[0].identity})` : ''}`);
   const seen = new Set<string>();
   for (const r of runs) {
@@ -173,6 +173,11 @@ export function checkComparable(runs: readonly ComparedRun[], allowUnpaired: boo
     seen.add(r.identity);
     if (r.status !== 'completed') throw new ComparisonRefusedError(`${r.identity} is ${r.status}, not completed: only finished runs are compared`);
   }
+}
+
+/** Refuses input that cannot be compared; returns why the comparison is unpaired, or null. */
+export function checkComparable(runs: readonly ComparedRun[], allowUnpaired: boolean): string | null {
+  checkRunList(runs);
   const [first, ...rest] = runs;
   const firstItems = itemSet(first);
   for (const r of rest) {

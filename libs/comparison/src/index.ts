@@ -1,2 +1,3 @@
 export * from './compare';
 export * from './directory';
+export * from './from-report';

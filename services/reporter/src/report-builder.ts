@@ -12,7 +12,7 @@ import {
   writeRegistryFile,
   type RegistryEntry,
 } from '@assay/experiments';
-import { recoverLeftovers, replaceDirectoryAtomically, siblingOf, writeRunDirectory, type RecoveryStep } from '@assay/report';
+import { recoverLeftovers, replaceDirectoryAtomically, siblingOf, writeRunDirectory, type RecoveryStep, type RunReport } from '@assay/report';
 import { KeyedLock } from './keyed-lock';
 import { rm } from 'node:fs/promises';
 
@@ -104,7 +104,8 @@ export class ReportBuilder implements OnApplicationBootstrap {
     return this.builds.run(identity, () => this.buildNow(identity));
   }
 
-  private async buildNow(identity: string): Promise<BuiltReport> {
+  /** A run's report as its directory would show it (latest evaluated attempt, latest round), from the log. */
+  async loadReport(identity: string): Promise<{ report: RunReport; runDir: string; round: number; attempt: number }> {
     const stream = experimentStream(identity);
     // The scored batches (the bulk of a stream) only of the round shown, not of every round.
     const { events, latest } = await this.store.read(async (sql) => {
@@ -123,7 +124,11 @@ export class ReportBuilder implements OnApplicationBootstrap {
     const evaluation = events.find((e) => e.type === 'evaluation.completed' && (e.data as { attempt: number }).attempt === chosen && roundOf(e) === round)!;
     const report = assembleRunReport(events as AnyEnvelope[], chosen, round, await this.registryEvents(evaluation.globalPosition));
     const started = events.find((e) => e.type === 'experiment.started' && (e.data as { attempt: number }).attempt === chosen) as unknown as ExperimentStarted;
-    const runDir = started.data.runDir;
+    return { report, runDir: started.data.runDir, round, attempt: chosen };
+  }
+
+  private async buildNow(identity: string): Promise<BuiltReport> {
+    const { report, runDir, round, attempt: chosen } = await this.loadReport(identity);
     await this.recover(runDir);
     const tmp = siblingOf(runDir, 'building');
     try {
