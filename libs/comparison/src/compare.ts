@@ -4,15 +4,17 @@ import { createHash } from 'node:crypto';
 import {
   DEFAULT_BOOTSTRAP,
   entityIndexOf,
-  evaluate,
+  evaluateRows,
   holmAdjust,
   joinRows,
-  pairedDifference,
+  pairedFromDraws,
+  resampledRatios,
   rowMeanSums,
   unpairedDifference,
   type BootstrapOptions,
   type Interval,
   type MethodScores,
+  type PairedDifference,
   type Row,
 } from '@assay/evaluation';
 
@@ -231,7 +233,8 @@ export function compareRuns(runs: readonly ComparedRun[], options: CompareOption
   const paired = unpairedReason === null;
 
   const rowsOf = runs.map((r) => joinRows(r.samples, r.predictions, r.items, r.method));
-  const scores = runs.map((r) => evaluate({ method: r.method, samples: r.samples, predictions: r.predictions, items: r.items, bootstrap }));
+  // Per-entity summaries are not part of a comparison (by_entity has the paired deltas instead).
+  const scores = runs.map((r, k) => evaluateRows(r.method, rowsOf[k], bootstrap, false));
   const indexes = rowsOf.map((rows) => entityIndexOf(rows));
   const sharedEntities = paired ? indexes[0].size : [...indexes[0].keys()].filter((e) => indexes.every((ix) => ix.has(e))).length;
 
@@ -245,18 +248,28 @@ export function compareRuns(runs: readonly ComparedRun[], options: CompareOption
     })
     .map(({ order: _order, ...row }, i) => ({ ...row, rank: i + 1 }));
 
-  const difference = paired ? pairedDifference : unpairedDifference;
+  const groups = [...new Set(runs[0].items.map((i) => i.group))].sort(compareCodeUnits);
+  // Per run: the primary metric's per-entity sums overall (slot 0) and per group (slot 1 + g).
+  const sums = runs.map((_, k) => [primaryOf(rowsOf[k], indexes[k]), ...groups.map((g) => primaryOf(rowsOf[k].filter((r) => r.sample.group === g), indexes[k]))]);
+  // Paired: every run and slice is resampled on the same draws in one pass, so each pair's
+  // difference is a subtraction per resample. Unpaired: each pair resamples its runs on their own.
+  const shared = paired ? resampledRatios(sums.flat(), bootstrap) : null;
+  const slots = 1 + groups.length;
+  const difference = (i: number, j: number, slot: number): PairedDifference =>
+    shared === null
+      ? unpairedDifference(sums[i][slot], sums[j][slot], bootstrap)
+      : pairedFromDraws({ sums: sums[i][slot], draws: shared[i * slots + slot] }, { sums: sums[j][slot], draws: shared[j * slots + slot] });
+
   const pairIndexes: [number, number][] = [];
   for (let i = 0; i < runs.length; i++) for (let j = i + 1; j < runs.length; j++) pairIndexes.push([i, j]);
 
   const rawPairs = pairIndexes.map(([i, j]) => {
-    const d = difference(primaryOf(rowsOf[i], indexes[i]), primaryOf(rowsOf[j], indexes[j]), bootstrap);
+    const d = difference(i, j, 0);
     return { baseline: runs[i].identity, candidate: runs[j].identity, delta: d.delta, ci: d.ci, p: d.p };
   });
   const adjusted = holmAdjust(rawPairs.map((p) => p.p));
   const pairs: PairResult[] = rawPairs.map((p, k) => ({ ...p, pHolm: adjusted[k] }));
 
-  const groups = [...new Set(runs[0].items.map((i) => i.group))].sort(compareCodeUnits);
   const byGroup: GroupDelta[] = [];
   const byItem: ItemDelta[] = [];
   const byEntity: EntityDelta[] = [];
@@ -264,18 +277,16 @@ export function compareRuns(runs: readonly ComparedRun[], options: CompareOption
     const baseline = runs[i].identity;
     const candidate = runs[j].identity;
     const groupValue = (k: number, g: string) => scores[k].byGroup.find((s) => s.group === g)?.summary.primary.value ?? null;
-    for (const group of groups) {
-      const bRows = rowsOf[i].filter((r) => r.sample.group === group);
-      const cRows = rowsOf[j].filter((r) => r.sample.group === group);
+    groups.forEach((group, g) => {
       const bValue = groupValue(i, group);
       const cValue = groupValue(j, group);
       if (bValue === null || cValue === null) {
         byGroup.push({ baseline, candidate, group, baselineValue: bValue, candidateValue: cValue, delta: null, ci: null, p: null });
-        continue;
+        return;
       }
-      const d = difference(primaryOf(bRows, indexes[i]), primaryOf(cRows, indexes[j]), bootstrap);
+      const d = difference(i, j, 1 + g);
       byGroup.push({ baseline, candidate, group, baselineValue: bValue, candidateValue: cValue, delta: d.delta, ci: d.ci, p: d.p });
-    }
+    });
     const cItems = new Map(scores[j].byItem.map((s) => [itemKey(s.group, s.item), s.summary]));
     for (const { group, item, summary: b } of scores[i].byItem) {
       // The item sets are equal (checkComparable), so every item has its counterpart.
@@ -295,9 +306,9 @@ export function compareRuns(runs: readonly ComparedRun[], options: CompareOption
       });
     }
     const entityValues = (k: number) => {
-      const sums = primaryOf(rowsOf[k], indexes[k]);
+      const overall = sums[k][0];
       const out = new Map<string, number | null>();
-      for (const [id, e] of indexes[k]) out.set(id, sums.den[e] === 0 ? null : sums.num[e] / sums.den[e]);
+      for (const [id, e] of indexes[k]) out.set(id, overall.den[e] === 0 ? null : overall.num[e] / overall.den[e]);
       return out;
     };
     const bEntities = entityValues(i);

@@ -84,15 +84,24 @@ export function percentileInterval(values: Float64Array, level = CI_LEVEL): Inte
   return { low: quantileSorted(defined, tail), high: quantileSorted(defined, 1 - tail), level, resamples: defined.length };
 }
 
-/** Bootstrap intervals for several mean-type statistics over the same entities, from one set of resamples. */
-export function ratioIntervals(all: readonly EntitySums[], options: BootstrapOptions = DEFAULT_BOOTSTRAP): (Interval | null)[] {
+/**
+ * Each statistic's value in every resample, all statistics over the same entities and the same
+ * draws (one pass over the resamples): the raw material of intervals and of paired differences.
+ */
+export function resampledRatios(all: readonly EntitySums[], options: BootstrapOptions = DEFAULT_BOOTSTRAP): Float64Array[] {
   if (all.length === 0) return [];
   const entities = all[0].num.length;
+  for (const s of all) if (s.num.length !== entities) throw new Error(`bootstrap: statistics over ${entities} and ${s.num.length} entities cannot share resamples`);
   const draws = all.map(() => new Float64Array(options.resamples));
   forEachResample(entities, options, (counts, b) => {
     for (let k = 0; k < all.length; k++) draws[k][b] = weightedRatio(all[k], counts);
   });
-  return draws.map((d) => percentileInterval(d));
+  return draws;
+}
+
+/** Bootstrap intervals for several mean-type statistics over the same entities, from one set of resamples. */
+export function ratioIntervals(all: readonly EntitySums[], options: BootstrapOptions = DEFAULT_BOOTSTRAP): (Interval | null)[] {
+  return resampledRatios(all, options).map((d) => percentileInterval(d));
 }
 
 export interface PairedDifference {
@@ -129,11 +138,20 @@ export function bootstrapPValue(draws: Float64Array): number {
  */
 export function pairedDifference(baseline: EntitySums, candidate: EntitySums, options: BootstrapOptions = DEFAULT_BOOTSTRAP): PairedDifference {
   if (baseline.num.length !== candidate.num.length) throw new Error(`paired bootstrap: ${baseline.num.length} vs ${candidate.num.length} entities; a paired comparison needs the same entities`);
-  const draws = new Float64Array(options.resamples);
-  forEachResample(baseline.num.length, options, (counts, b) => {
-    draws[b] = weightedRatio(candidate, counts) - weightedRatio(baseline, counts);
-  });
-  return { delta: weightedRatio(candidate, null) - weightedRatio(baseline, null), ci: percentileInterval(draws), p: bootstrapPValue(draws) };
+  const [b, c] = resampledRatios([baseline, candidate], options);
+  return pairedFromDraws({ sums: baseline, draws: b }, { sums: candidate, draws: c });
+}
+
+/**
+ * The paired difference from two statistics resampled on the same draws (resampledRatios): many
+ * pairs and groups then share one pass over the resamples instead of one pass each.
+ */
+export function pairedFromDraws(baseline: { sums: EntitySums; draws: Float64Array }, candidate: { sums: EntitySums; draws: Float64Array }): PairedDifference {
+  const n = baseline.draws.length;
+  if (candidate.draws.length !== n) throw new Error(`paired bootstrap: ${n} vs ${candidate.draws.length} resamples`);
+  const delta = new Float64Array(n);
+  for (let b = 0; b < n; b++) delta[b] = candidate.draws[b] - baseline.draws[b];
+  return { delta: weightedRatio(candidate.sums, null) - weightedRatio(baseline.sums, null), ci: percentileInterval(delta), p: bootstrapPValue(delta) };
 }
 
 /**

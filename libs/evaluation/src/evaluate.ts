@@ -272,7 +272,15 @@ export function evaluate(args: { method: string; samples: Sample[]; predictions:
   const { method, samples, predictions, items, bootstrap = DEFAULT_BOOTSTRAP } = args;
   // Scoring nothing is always a bug upstream (empty split, wrong filter), never a result.
   if (samples.length === 0) throw new Error(`evaluate(${method}): no samples`);
-  const rows = joinRows(samples, predictions, items, method);
+  return evaluateRows(method, joinRows(samples, predictions, items, method), bootstrap);
+}
+
+/**
+ * evaluate() over rows already joined (joinRows), for a caller that needs the rows too.
+ * `perEntity: false` leaves byEntity empty (the costliest part, for callers that never show it).
+ */
+export function evaluateRows(method: string, rows: Row[], bootstrap: BootstrapOptions = DEFAULT_BOOTSTRAP, perEntity = true): MethodScores {
+  if (rows.length === 0) throw new Error(`evaluate(${method}): no samples`);
 
   const byItem: ItemScore[] = partition(rows, (r) => itemKey(r.sample.group, r.sample.item)).map((part) => ({
     group: part[0].sample.group,
@@ -283,7 +291,7 @@ export function evaluate(args: { method: string; samples: Sample[]; predictions:
   const byGroup: GroupScore[] = partition(rows, (r) => r.sample.group)
     .map((part) => ({ group: part[0].sample.group, summary: summarize(part, true) }))
     .sort((a, b) => compareWorstFirst(a.summary.primary.value, b.summary.primary.value) || compareCodeUnits(a.group, b.group));
-  const byEntity: EntityScore[] = partition(rows, (r) => groupEntityKey(r.sample.group, r.sample.entityId))
+  const byEntity: EntityScore[] = (perEntity ? partition(rows, (r) => groupEntityKey(r.sample.group, r.sample.entityId)) : [])
     .map((part) => ({ group: part[0].sample.group, entityId: part[0].sample.entityId, summary: summarize(part) }))
     .sort(
       (a, b) =>

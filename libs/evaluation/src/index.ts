@@ -17,6 +17,8 @@ export {
   CI_LEVEL,
   DEFAULT_BOOTSTRAP,
   pairedDifference,
+  pairedFromDraws,
+  resampledRatios,
   unpairedDifference,
   holmAdjust,
   ratioIntervals,
@@ -26,5 +28,5 @@ export {
   type PairedDifference,
 } from './bootstrap';
 export { wasserstein1, varianceRatio, UNDER_DISPERSION_BELOW } from './distribution';
-export { joinRows, rowMeanSums, entityIndexOf, type Row } from './evaluate';
+export { joinRows, evaluateRows, rowMeanSums, entityIndexOf, type Row } from './evaluate';
 export { ROW_MEAN_METRICS } from './metrics';
