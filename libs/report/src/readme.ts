@@ -204,6 +204,7 @@ function comparisonSection(report: RunReport): string {
   );
   const self = report.evaluation.method.overall.primary.value;
   if (others.length === 0) return 'No other runs on the same data and split are registered yet.';
+  const best = bestPreviousLines(report);
   const better = others.filter((o) => o.primary !== null && self !== null && o.primary < self).length;
   return [
     'Other runs on the same data files and split (normalized_mae, lower is better):',
@@ -217,7 +218,29 @@ function comparisonSection(report: RunReport): string {
     self === null
       ? 'This run has no normalized_mae (nothing scored), so it cannot be ranked against them.'
       : `This run (${show(report.identity)}, ${fmt4(self)}) is beaten by ${better} of ${others.length} of them.`,
+    ...(best.length > 0 ? ['', ...best] : []),
   ].join('\n');
+}
+
+function signed(v: number): string {
+  return v >= 0 ? `+${v.toFixed(4)}` : v.toFixed(4);
+}
+
+/** The best earlier completed run on the same data and split, and the paired difference to it. */
+function bestPreviousLines(report: RunReport): string[] {
+  const best = report.bestPrevious;
+  if (best === undefined) return [];
+  if (best === null) return ['No earlier completed run on the same data and split to measure this one against.'];
+  const head = `Best earlier run on the same data and split: ${show(best.identity)} (${show(best.method)}, normalized_mae ${fmt4(best.primary)}).`;
+  if (best.delta === null) return [head, `  No paired difference: ${best.note ?? 'not computed'}.`];
+  const ci = best.ci === null ? '' : ` [${signed(best.ci.low)}, ${signed(best.ci.high)}]`;
+  const verdict = best.ci === null ? '' : best.ci.high < 0 ? 'this run is better' : best.ci.low > 0 ? 'this run is worse' : 'no clear difference';
+  return [
+    head,
+    `  This run minus it: ${signed(best.delta)}${ci} normalized_mae (negative = this run better), p ${best.p === null ? 'n/a' : best.p.toFixed(4)}: ${verdict}.`,
+    `  95% interval from a paired bootstrap over the ${best.entities} test entities both runs scored (2,000 resamples, fixed seed).`,
+    `  For every pair and group: assay compare ${best.identity} ${report.identity}`,
+  ];
 }
 
 export function renderReadme(report: RunReport): string {
