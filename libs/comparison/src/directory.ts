@@ -1,6 +1,6 @@
 import { METRIC_DEFINITIONS, type Interval } from '@assay/evaluation';
 import { pairedDeltaChart, renderSvg } from '@assay/plots';
-import { fmt4, fmtWithCi, ParquetFileWriter, replaceDirectoryAtomically, show, siblingOf, textTable, toCsv, type ColumnSpec, type CsvCell } from '@assay/report';
+import { fmt4, fmtWithCi, ParquetFileWriter, replaceDirectoryAtomically, section, show, siblingOf, textTable, toCsv, type ColumnSpec, type CsvCell } from '@assay/report';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Comparison, GroupDelta, PairResult } from './compare';
@@ -83,14 +83,6 @@ function tables(c: Comparison): Table[] {
       rows: c.byEntity.map((e) => ({ baseline: e.baseline, candidate: e.candidate, entity_id: e.entityId, baseline_value: e.baselineValue, candidate_value: e.candidateValue, delta: e.delta })),
     },
   ];
-}
-
-function section(title: string, body: string): string {
-  return `${title}\n${'-'.repeat(title.length)}\n${body.trimEnd()}\n`;
-}
-
-function indent(body: string): string {
-  return body.split('\n').map((l) => (l === '' ? l : `  ${l}`)).join('\n');
 }
 
 /** Long values (a prompt) are cut in the README; comparison.json has them whole. */
@@ -202,7 +194,6 @@ export function renderComparisonReadme(c: Comparison): string {
     section('WHAT THE METRICS MEAN', meanings.join('\n')),
     section('NAVIGATION', navigation.join('\n')),
   ]
-    .map((p) => p)
     .join('\n')
     .replace(/\n{3,}/g, '\n\n');
 }

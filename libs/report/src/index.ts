@@ -1,7 +1,7 @@
 export * from './types';
 export { encodePathSegment, decodePathSegment, MAX_SEGMENT_BYTES } from './path-segment';
 export { toCsv, csvCell, type CsvCell } from './csv';
-export { renderReadme } from './readme';
+export { renderReadme, section, indent } from './readme';
 export { writeRunDirectory, renderItemFile, type WriteOptions } from './run-directory';
 export {
   replaceDirectoryAtomically,

@@ -31,11 +31,12 @@ import type { PredictionRow, RunReport } from './types';
  * to look first, how it compares to other runs, and the review verdict.
  */
 
-function section(title: string, body: string): string {
+/** A titled, underlined block of a text report (README.txt of runs and comparisons). */
+export function section(title: string, body: string): string {
   return `${title}\n${'-'.repeat(title.length)}\n${body.trimEnd()}\n`;
 }
 
-function indent(text: string, by = '  '): string {
+export function indent(text: string, by = '  '): string {
   return text
     .split('\n')
     .map((l) => (l === '' ? l : by + l))
