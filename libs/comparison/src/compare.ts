@@ -233,8 +233,9 @@ export function compareRuns(runs: readonly ComparedRun[], options: CompareOption
   const paired = unpairedReason === null;
 
   const rowsOf = runs.map((r) => joinRows(r.samples, r.predictions, r.items, r.method));
-  // Per-entity summaries are not part of a comparison (by_entity has the paired deltas instead).
-  const scores = runs.map((r, k) => evaluateRows(r.method, rowsOf[k], bootstrap, false));
+  // Per-entity summaries are not part of a comparison (by_entity has the paired deltas instead),
+  // nor are intervals of the distribution metrics (each run's own README has them).
+  const scores = runs.map((r, k) => evaluateRows(r.method, rowsOf[k], bootstrap, { perEntity: false, distributionIntervals: false }));
   const indexes = rowsOf.map((rows) => entityIndexOf(rows));
   const sharedEntities = paired ? indexes[0].size : [...indexes[0].keys()].filter((e) => indexes.every((ix) => ix.has(e))).length;
 

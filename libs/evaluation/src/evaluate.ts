@@ -14,6 +14,7 @@ import {
 } from './metrics';
 import { DEFAULT_BOOTSTRAP, emptySums, ratioIntervals, type BootstrapOptions, type EntitySums } from './bootstrap';
 import { meanOverItems, normalizedWasserstein, UNDER_DISPERSION_BELOW, varianceRatio } from './distribution';
+import { distributionIntervals, type ItemValues } from './distribution-bootstrap';
 import { ROW_MEAN_METRICS } from './metrics';
 import { compareWorstFirst } from './order';
 import type { EntityScore, GroupScore, ItemScore, MethodScores, MetricValue, ScoreSummary } from './types';
@@ -187,7 +188,7 @@ export function entityIndexOf(rows: readonly Row[]): Map<string, number> {
 }
 
 /** Adds bootstrap intervals (entities as clusters) to the overall slice's mean-type metrics. */
-function withIntervals(summary: ScoreSummary, rows: Row[], options: BootstrapOptions): ScoreSummary {
+function withIntervals(summary: ScoreSummary, rows: Row[], options: BootstrapOptions, distribution: boolean): ScoreSummary {
   const keys = ROW_MEAN_METRICS.map((m) => m.key).filter((k) => summary.metrics[k]?.value !== null && summary.metrics[k] !== undefined);
   const entityIndex = entityIndexOf(rows);
   const intervals = ratioIntervals(
@@ -199,6 +200,21 @@ function withIntervals(summary: ScoreSummary, rows: Row[], options: BootstrapOpt
     const ci = intervals[i];
     if (ci !== null) metrics[k] = { ...metrics[k], ci };
   });
+  if (!distribution) return { ...summary, metrics };
+  const items: ItemValues[] = partition(rows, (r) => itemKey(r.sample.group, r.sample.item)).map((part) => {
+    const scored = part.filter((r) => r.predicted !== null);
+    return {
+      entities: scored.map((r) => entityIndex.get(r.sample.entityId) as number),
+      predicted: scored.map((r) => r.predicted as number),
+      actual: scored.map((r) => r.sample.actual),
+      range: part[0].item.max - part[0].item.min,
+    };
+  });
+  const spread = distributionIntervals(items, entityIndex.size, options);
+  for (const k of ['wasserstein', 'variance_ratio', 'respondent_correlation'] as const) {
+    const ci = spread[k];
+    if (ci !== null && metrics[k] !== undefined && metrics[k].value !== null) metrics[k] = { ...metrics[k], ci };
+  }
   return { ...summary, metrics };
 }
 
@@ -275,11 +291,17 @@ export function evaluate(args: { method: string; samples: Sample[]; predictions:
   return evaluateRows(method, joinRows(samples, predictions, items, method), bootstrap);
 }
 
-/**
- * evaluate() over rows already joined (joinRows), for a caller that needs the rows too.
- * `perEntity: false` leaves byEntity empty (the costliest part, for callers that never show it).
- */
-export function evaluateRows(method: string, rows: Row[], bootstrap: BootstrapOptions = DEFAULT_BOOTSTRAP, perEntity = true): MethodScores {
+/** What evaluateRows may leave out for a caller that never shows it (both are the costliest parts). */
+export interface EvaluateScope {
+  /** Per-entity summaries (byEntity); default true. */
+  perEntity?: boolean;
+  /** Bootstrap intervals of the overall distribution metrics; default true. */
+  distributionIntervals?: boolean;
+}
+
+/** evaluate() over rows already joined (joinRows), for a caller that needs the rows too. */
+export function evaluateRows(method: string, rows: Row[], bootstrap: BootstrapOptions = DEFAULT_BOOTSTRAP, scope: EvaluateScope = {}): MethodScores {
+  const { perEntity = true, distributionIntervals: withDistributionIntervals = true } = scope;
   if (rows.length === 0) throw new Error(`evaluate(${method}): no samples`);
 
   const byItem: ItemScore[] = partition(rows, (r) => itemKey(r.sample.group, r.sample.item)).map((part) => ({
@@ -300,7 +322,7 @@ export function evaluateRows(method: string, rows: Row[], bootstrap: BootstrapOp
         compareCodeUnits(a.entityId, b.entityId),
     );
 
-  const overall = withIntervals(summarize(rows, true), rows, bootstrap);
+  const overall = withIntervals(summarize(rows, true), rows, bootstrap, withDistributionIntervals);
   const result: MethodScores = { method, overall, byGroup, byItem, byEntity };
   assertAllFinite(result, `evaluate(${method})`);
   return result;
