@@ -46,7 +46,7 @@ describe('buildEvaluation', () => {
     expect(result.method.overall.primary.value).toBeCloseTo(0.1875, 12);
     expect(result.method.overall.outliers).toBe(1);
     expect(result.baselines.map((b) => [b.method, b.overall.primary.value])).toEqual([['baseline_train_mean', expect.closeTo(0.4, 12)]]);
-    expect(result.definitions.length).toBe(12);
+    expect(result.definitions.length).toBe(16);
   });
 
   it('given those scores, then the review has 8 lines with ranking pass', () => {

@@ -40,9 +40,10 @@ describe('evaluate', () => {
       'binary.accuracy', 'binary.balanced_accuracy', 'binary.f1', 'binary.predicted_positive_rate', 'binary.actual_positive_rate',
       'ordinal.mae', 'ordinal.rmse', 'ordinal.exact_accuracy', 'ordinal.within_one_accuracy', 'ordinal.spearman',
       'continuous.mae', 'continuous.rmse', 'continuous.normalized_mae', 'continuous.pearson',
+      'wasserstein', 'variance_ratio', 'under_dispersed_share', 'respondent_correlation',
     ]);
     // binary: classes 1 vs 1 (TP), 1 vs 0 (FP) -> accuracy 1/2
-    expect(scores.overall.metrics['binary.accuracy']).toEqual({ value: 0.5, n: 2 });
+    expect(scores.overall.metrics['binary.accuracy']).toMatchObject({ value: 0.5, n: 2 });
     expect(scores.overall.metrics['ordinal.spearman']).toEqual({ value: null, n: 1, note: 'too few points for a correlation (n=1 < 3)' });
     expect(scores.overall.metrics['continuous.mae'].note).toBe('1 unscored sample(s) excluded (parse or inference failures)');
   });
@@ -50,7 +51,7 @@ describe('evaluate', () => {
   it('given groups g1 (1.25/3) and g2 (0.1), then byGroup is worst first and has only its kinds', () => {
     expect(scores.byGroup.map((g) => g.group)).toEqual(['g1', 'g2']);
     expect(scores.byGroup[0].summary.primary.value).toBeCloseTo(1.25 / 3, 12);
-    expect(Object.keys(scores.byGroup[1].summary.metrics)).toEqual(['normalized_mae', 'continuous.mae', 'continuous.rmse', 'continuous.normalized_mae', 'continuous.pearson']);
+    expect(Object.keys(scores.byGroup[1].summary.metrics)).toEqual(['normalized_mae', 'continuous.mae', 'continuous.rmse', 'continuous.normalized_mae', 'continuous.pearson', 'wasserstein', 'variance_ratio', 'respondent_correlation']);
   });
 
   it('given entities, then byEntity is by group, then worst first with nulls first', () => {

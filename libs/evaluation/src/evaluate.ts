@@ -12,6 +12,10 @@ import {
   withinOneAccuracy,
   type Point,
 } from './metrics';
+import { DEFAULT_BOOTSTRAP, emptySums, ratioIntervals, type BootstrapOptions, type EntitySums } from './bootstrap';
+import { meanOverItems, normalizedWasserstein, UNDER_DISPERSION_BELOW, varianceRatio } from './distribution';
+import { distributionIntervals, type ItemValues } from './distribution-bootstrap';
+import { ROW_MEAN_METRICS } from './metrics';
 import { compareWorstFirst } from './order';
 import type { EntityScore, GroupScore, ItemScore, MethodScores, MetricValue, ScoreSummary } from './types';
 
@@ -128,7 +132,93 @@ function withCoverage(m: MetricValue, unscored: number): MetricValue {
   return { ...m, note: `${unscored} unscored sample(s) excluded (parse or inference failures)` };
 }
 
-export function summarize(rows: Row[]): ScoreSummary {
+/** Per-item distribution metrics (across respondents) of one item's rows. */
+function itemDistribution(rows: Row[]): { wasserstein: MetricValue; variance_ratio: MetricValue; respondent_correlation: MetricValue } {
+  const scored = points(rows);
+  const predicted = scored.map((p) => p.predicted);
+  const actual = scored.map((p) => p.actual);
+  const unscored = rows.length - scored.length;
+  return {
+    wasserstein: withCoverage(normalizedWasserstein(predicted, actual, rows[0].item), unscored),
+    variance_ratio: withCoverage(varianceRatio(predicted, actual), unscored),
+    respondent_correlation: withCoverage(pearson(scored), unscored),
+  };
+}
+
+/**
+ * Distribution metrics of a slice: per item as is, for a slice of several items the mean over
+ * its items (answers to different questions are never pooled into one distribution) and the
+ * share of under-dispersed items.
+ */
+function distributionMetrics(rows: Row[]): Record<string, MetricValue> {
+  const perItem = partition(rows, (r) => itemKey(r.sample.group, r.sample.item)).map(itemDistribution);
+  if (perItem.length === 1) return { ...perItem[0] };
+  const ratios = perItem.map((m) => m.variance_ratio).filter((m) => m.value !== null);
+  const flagged = ratios.filter((m) => (m.value as number) < UNDER_DISPERSION_BELOW).length;
+  return {
+    wasserstein: meanOverItems(perItem.map((m) => m.wasserstein)),
+    variance_ratio: meanOverItems(perItem.map((m) => m.variance_ratio)),
+    under_dispersed_share: ratios.length === 0 ? { value: null, n: 0, note: 'variance ratio undefined for every item' } : { value: flagged / ratios.length, n: ratios.length },
+    respondent_correlation: meanOverItems(perItem.map((m) => m.respondent_correlation)),
+  };
+}
+
+/**
+ * Per-entity sums of a mean-type metric (see ROW_MEAN_METRICS) over `rows`, indexed by the
+ * position of the entity in `entityIds`: the input of the cluster bootstrap.
+ */
+export function rowMeanSums(rows: readonly Row[], metricKey: string, entityIndex: ReadonlyMap<string, number>): EntitySums {
+  const metric = ROW_MEAN_METRICS.find((m) => m.key === metricKey);
+  if (metric === undefined) throw new Error(`${metricKey} is not a mean over rows; bootstrap sums exist for ${ROW_MEAN_METRICS.map((m) => m.key).join(', ')}`);
+  const sums = emptySums(entityIndex.size);
+  for (const r of rows) {
+    if (r.predicted === null || (metric.kind !== null && r.item.kind !== metric.kind)) continue;
+    const e = entityIndex.get(r.sample.entityId);
+    if (e === undefined) throw new Error(`entity ${JSON.stringify(r.sample.entityId)} is not in the bootstrap's entity list`);
+    sums.num[e] += metric.rowValue({ predicted: r.predicted, actual: r.sample.actual, item: r.item });
+    sums.den[e] += 1;
+  }
+  return sums;
+}
+
+/** Entity ids of rows in code-unit order, with their positions: the clusters of a bootstrap. */
+export function entityIndexOf(rows: readonly Row[]): Map<string, number> {
+  const ids = [...new Set(rows.map((r) => r.sample.entityId))].sort(compareCodeUnits);
+  return new Map(ids.map((id, i) => [id, i]));
+}
+
+/** Adds bootstrap intervals (entities as clusters) to the overall slice's mean-type metrics. */
+function withIntervals(summary: ScoreSummary, rows: Row[], options: BootstrapOptions, distribution: boolean): ScoreSummary {
+  const keys = ROW_MEAN_METRICS.map((m) => m.key).filter((k) => summary.metrics[k]?.value !== null && summary.metrics[k] !== undefined);
+  const entityIndex = entityIndexOf(rows);
+  const intervals = ratioIntervals(
+    keys.map((k) => rowMeanSums(rows, k, entityIndex)),
+    options,
+  );
+  const metrics = { ...summary.metrics };
+  keys.forEach((k, i) => {
+    const ci = intervals[i];
+    if (ci !== null) metrics[k] = { ...metrics[k], ci };
+  });
+  if (!distribution) return { ...summary, metrics };
+  const items: ItemValues[] = partition(rows, (r) => itemKey(r.sample.group, r.sample.item)).map((part) => {
+    const scored = part.filter((r) => r.predicted !== null);
+    return {
+      entities: scored.map((r) => entityIndex.get(r.sample.entityId) as number),
+      predicted: scored.map((r) => r.predicted as number),
+      actual: scored.map((r) => r.sample.actual),
+      range: part[0].item.max - part[0].item.min,
+    };
+  });
+  const spread = distributionIntervals(items, entityIndex.size, options);
+  for (const k of ['wasserstein', 'variance_ratio', 'respondent_correlation'] as const) {
+    const ci = spread[k];
+    if (ci !== null && metrics[k] !== undefined && metrics[k].value !== null) metrics[k] = { ...metrics[k], ci };
+  }
+  return { ...summary, metrics };
+}
+
+export function summarize(rows: Row[], withDistribution = false): ScoreSummary {
   const scored = points(rows);
   let parseFailures = 0;
   let inferenceFailures = 0;
@@ -170,6 +260,7 @@ export function summarize(rows: Row[]): ScoreSummary {
       put('pearson', pearson(pts));
     }
   }
+  if (withDistribution) Object.assign(metrics, distributionMetrics(rows));
   return {
     n: rows.length,
     nScored: scored.length,
@@ -193,22 +284,36 @@ function partition(rows: Row[], keyOf: (r: Row) => string): Row[][] {
   return [...parts.values()];
 }
 
-export function evaluate(args: { method: string; samples: Sample[]; predictions: Prediction[]; items: ItemDef[] }): MethodScores {
-  const { method, samples, predictions, items } = args;
+export function evaluate(args: { method: string; samples: Sample[]; predictions: Prediction[]; items: ItemDef[]; bootstrap?: BootstrapOptions }): MethodScores {
+  const { method, samples, predictions, items, bootstrap = DEFAULT_BOOTSTRAP } = args;
   // Scoring nothing is always a bug upstream (empty split, wrong filter), never a result.
   if (samples.length === 0) throw new Error(`evaluate(${method}): no samples`);
-  const rows = joinRows(samples, predictions, items, method);
+  return evaluateRows(method, joinRows(samples, predictions, items, method), bootstrap);
+}
+
+/** What evaluateRows may leave out for a caller that never shows it (both are the costliest parts). */
+export interface EvaluateScope {
+  /** Per-entity summaries (byEntity); default true. */
+  perEntity?: boolean;
+  /** Bootstrap intervals of the overall distribution metrics; default true. */
+  distributionIntervals?: boolean;
+}
+
+/** evaluate() over rows already joined (joinRows), for a caller that needs the rows too. */
+export function evaluateRows(method: string, rows: Row[], bootstrap: BootstrapOptions = DEFAULT_BOOTSTRAP, scope: EvaluateScope = {}): MethodScores {
+  const { perEntity = true, distributionIntervals: withDistributionIntervals = true } = scope;
+  if (rows.length === 0) throw new Error(`evaluate(${method}): no samples`);
 
   const byItem: ItemScore[] = partition(rows, (r) => itemKey(r.sample.group, r.sample.item)).map((part) => ({
     group: part[0].sample.group,
     item: part[0].sample.item,
     kind: part[0].item.kind,
-    summary: summarize(part),
+    summary: summarize(part, true),
   }));
   const byGroup: GroupScore[] = partition(rows, (r) => r.sample.group)
-    .map((part) => ({ group: part[0].sample.group, summary: summarize(part) }))
+    .map((part) => ({ group: part[0].sample.group, summary: summarize(part, true) }))
     .sort((a, b) => compareWorstFirst(a.summary.primary.value, b.summary.primary.value) || compareCodeUnits(a.group, b.group));
-  const byEntity: EntityScore[] = partition(rows, (r) => groupEntityKey(r.sample.group, r.sample.entityId))
+  const byEntity: EntityScore[] = (perEntity ? partition(rows, (r) => groupEntityKey(r.sample.group, r.sample.entityId)) : [])
     .map((part) => ({ group: part[0].sample.group, entityId: part[0].sample.entityId, summary: summarize(part) }))
     .sort(
       (a, b) =>
@@ -217,7 +322,8 @@ export function evaluate(args: { method: string; samples: Sample[]; predictions:
         compareCodeUnits(a.entityId, b.entityId),
     );
 
-  const result: MethodScores = { method, overall: summarize(rows), byGroup, byItem, byEntity };
+  const overall = withIntervals(summarize(rows, true), rows, bootstrap, withDistributionIntervals);
+  const result: MethodScores = { method, overall, byGroup, byItem, byEntity };
   assertAllFinite(result, `evaluate(${method})`);
   return result;
 }

@@ -30,3 +30,22 @@ export { upcastEvaluationResult } from './upcast';
 export { smokeChecks, type SmokeCheck, type SmokeResult } from './smoke';
 export { buildEvaluation } from './build';
 export { assertAllFinite } from './guard';
+export {
+  BOOTSTRAP_RESAMPLES,
+  BOOTSTRAP_SEED,
+  CI_LEVEL,
+  DEFAULT_BOOTSTRAP,
+  pairedDifference,
+  pairedFromDraws,
+  resampledRatios,
+  unpairedDifference,
+  holmAdjust,
+  ratioIntervals,
+  type BootstrapOptions,
+  type Interval,
+  type EntitySums,
+  type PairedDifference,
+} from './bootstrap';
+export { wasserstein1, varianceRatio, UNDER_DISPERSION_BELOW } from './distribution';
+export { joinRows, evaluateRows, rowMeanSums, entityIndexOf, type Row } from './evaluate';
+export { ROW_MEAN_METRICS } from './metrics';

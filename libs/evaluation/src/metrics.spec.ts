@@ -134,6 +134,7 @@ describe('METRIC_DEFINITIONS', () => {
     const all: Record<MetricName, true> = {
       normalized_mae: true, accuracy: true, balanced_accuracy: true, f1: true, predicted_positive_rate: true,
       actual_positive_rate: true, mae: true, rmse: true, exact_accuracy: true, within_one_accuracy: true, spearman: true, pearson: true,
+      wasserstein: true, variance_ratio: true, under_dispersed_share: true, respondent_correlation: true,
     };
     expect(METRIC_DEFINITIONS.map((d) => d.name).sort()).toEqual(Object.keys(all).sort());
     for (const d of METRIC_DEFINITIONS) expect(d.description.length).toBeGreaterThan(20);

@@ -1,5 +1,5 @@
 import { mean, sampleCorrelation, sampleRankCorrelation } from 'simple-statistics';
-import type { ItemDef } from '@assay/contracts';
+import type { ItemDef, ItemKind } from '@assay/contracts';
 import type { MetricDefinition, MetricValue } from './types';
 
 /**
@@ -82,6 +82,33 @@ export const METRIC_DEFINITIONS: MetricDefinition[] = [
     higherIsBetter: true,
     description: 'Linear correlation between predictions and truth (-1 to 1): does the prediction rise and fall with the truth, whatever its offset and scale?',
   },
+  {
+    name: 'wasserstein',
+    kinds: 'all',
+    higherIsBetter: false,
+    description:
+      "Wasserstein-1 (earth mover's) distance between the distribution of predicted and of actual answers to an item across respondents, divided by the item's scale width (0 = same distribution); for a group or overall, the mean over items.",
+  },
+  {
+    name: 'variance_ratio',
+    kinds: 'all',
+    higherIsBetter: null,
+    description:
+      'Variance of the predicted answers / variance of the actual answers to an item across respondents; 1 is the real spread, below 1 the simulated respondents are more alike than real ones (below 0.5 is flagged under-dispersed); for a group or overall, the mean over items. Closer to 1 is better.',
+  },
+  {
+    name: 'under_dispersed_share',
+    kinds: 'all',
+    higherIsBetter: false,
+    description: 'Share of items whose variance ratio is below 0.5: the method flattens the spread of answers on them.',
+  },
+  {
+    name: 'respondent_correlation',
+    kinds: 'all',
+    higherIsBetter: true,
+    description:
+      'Pearson correlation between predicted and actual answers to an item across respondents (-1 to 1): does the method tell respondents apart? For a group or overall, the mean over items.',
+  },
 ];
 
 export interface Point {
@@ -89,6 +116,20 @@ export interface Point {
   actual: number;
   item: ItemDef;
 }
+
+/**
+ * Metrics that are means of one number per scored row: their overall value gets a bootstrap
+ * interval from per-entity sums (see bootstrap.ts). Keys as in ScoreSummary.metrics.
+ */
+export const ROW_MEAN_METRICS: readonly { key: string; kind: ItemKind | null; rowValue: (p: Point) => number }[] = [
+  { key: 'normalized_mae', kind: null, rowValue: (p) => Math.abs(p.predicted - p.actual) / (p.item.max - p.item.min) },
+  { key: 'binary.accuracy', kind: 'binary', rowValue: (p) => (isPositive(p.predicted, p.item) === isPositive(p.actual, p.item) ? 1 : 0) },
+  { key: 'ordinal.mae', kind: 'ordinal', rowValue: (p) => Math.abs(p.predicted - p.actual) },
+  { key: 'ordinal.exact_accuracy', kind: 'ordinal', rowValue: (p) => (toScalePoint(p.predicted, p.item) === p.actual ? 1 : 0) },
+  { key: 'ordinal.within_one_accuracy', kind: 'ordinal', rowValue: (p) => (Math.abs(p.predicted - p.actual) <= 1 ? 1 : 0) },
+  { key: 'continuous.mae', kind: 'continuous', rowValue: (p) => Math.abs(p.predicted - p.actual) },
+  { key: 'continuous.normalized_mae', kind: 'continuous', rowValue: (p) => Math.abs(p.predicted - p.actual) / (p.item.max - p.item.min) },
+];
 
 export const NO_POINTS = 'no scored points';
 

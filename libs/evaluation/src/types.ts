@@ -1,4 +1,5 @@
 import type { ItemKind } from '@assay/contracts';
+import type { Interval } from './bootstrap';
 
 /**
  * Shapes produced by evaluate() and consumed by the report writer. Every number that can be
@@ -18,14 +19,20 @@ export type MetricName =
   | 'exact_accuracy'
   | 'within_one_accuracy'
   | 'spearman'
-  | 'pearson';
+  | 'pearson'
+  | 'wasserstein'
+  | 'variance_ratio'
+  | 'under_dispersed_share'
+  | 'respondent_correlation';
 
 export interface MetricValue {
   value: number | null;
-  /** Points the metric was computed over. */
+  /** Points the metric was computed over (items, for a mean over items). */
   n: number;
   /** Why value is null (or a caveat, e.g. "too few points for a correlation (n=2 < 3)"). */
   note?: string;
+  /** 95% interval from a seeded cluster bootstrap over entities (headline metrics of the overall slice). */
+  ci?: Interval;
 }
 
 export interface MetricDefinition {

@@ -10,7 +10,7 @@ describe('upcastEvaluationResult', () => {
     const old = METRIC_DEFINITIONS.map((d) => (d.higherIsBetter === null ? { ...d, higherIsBetter: false } : d));
     const read = upcastEvaluationResult(logged(old, []));
     expect(read.definitions).toEqual(METRIC_DEFINITIONS);
-    expect(read.definitions.filter((d) => d.higherIsBetter === null).map((d) => d.name)).toEqual(['predicted_positive_rate', 'actual_positive_rate']);
+    expect(read.definitions.filter((d) => d.higherIsBetter === null).map((d) => d.name)).toEqual(['predicted_positive_rate', 'actual_positive_rate', 'variance_ratio']);
   });
 
   it('given a metric with a real direction, when read, then its direction is kept as logged', () => {

@@ -12,6 +12,12 @@ export function fmt4(value: number | null | undefined): string {
   return value === null || value === undefined ? 'n/a' : value.toFixed(4);
 }
 
+/** A metric with its bootstrap interval when it has one: "0.1234 [0.1100, 0.1400]". */
+export function fmtWithCi(metric: MetricValue | undefined, value: number | null = metric?.value ?? null): string {
+  const ci = metric?.ci;
+  return ci === undefined || value === null ? fmt4(value) : `${fmt4(value)} [${fmt4(ci.low)}, ${fmt4(ci.high)}]`;
+}
+
 export function fmtPercent(value: number | null | undefined): string {
   return value === null || value === undefined ? 'n/a' : `${(value * 100).toFixed(2)}%`;
 }
@@ -52,6 +58,10 @@ const METRIC_ORDER = [
   'within_one_accuracy',
   'spearman',
   'pearson',
+  'wasserstein',
+  'variance_ratio',
+  'under_dispersed_share',
+  'respondent_correlation',
 ];
 
 function rank(list: string[], value: string): number {

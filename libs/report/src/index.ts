@@ -1,7 +1,7 @@
 export * from './types';
 export { encodePathSegment, decodePathSegment, MAX_SEGMENT_BYTES } from './path-segment';
 export { toCsv, csvCell, type CsvCell } from './csv';
-export { renderReadme } from './readme';
+export { renderReadme, section, indent } from './readme';
 export { writeRunDirectory, renderItemFile, type WriteOptions } from './run-directory';
 export {
   replaceDirectoryAtomically,
@@ -18,3 +18,5 @@ export { renderReview, entityDir, groupDir, itemFileName } from './layout';
 export { hashTree, TreeHasher } from './tree-hash';
 export { outputNotWritable } from './unwritable';
 export { runMode } from './mode';
+export { ParquetFileWriter, type ColumnSpec, type ParquetValue } from './parquet';
+export { textTable, fmt4, fmtWithCi, show } from './format';

@@ -127,7 +127,7 @@ parquetShredder.shredRecord = (schema: { fieldList: SchemaField[] }, record: Rec
 };
 
 type ColumnType = 'UTF8' | 'DOUBLE' | 'INT64' | 'BOOLEAN';
-interface ColumnSpec {
+export interface ColumnSpec {
   type: ColumnType;
   optional?: boolean;
   /** Default: GZIP for strings (readable everywhere), none for numbers. */

@@ -7,6 +7,7 @@ import {
   fmt4,
   fmtPercent,
   fmtValue,
+  fmtWithCi,
   metricValue,
   show,
   textTable,
@@ -30,11 +31,12 @@ import type { PredictionRow, RunReport } from './types';
  * to look first, how it compares to other runs, and the review verdict.
  */
 
-function section(title: string, body: string): string {
+/** A titled, underlined block of a text report (README.txt of runs and comparisons). */
+export function section(title: string, body: string): string {
   return `${title}\n${'-'.repeat(title.length)}\n${body.trimEnd()}\n`;
 }
 
-function indent(text: string, by = '  '): string {
+export function indent(text: string, by = '  '): string {
   return text
     .split('\n')
     .map((l) => (l === '' ? l : by + l))
@@ -51,7 +53,10 @@ function resultsSection(report: RunReport): string {
   const keys = new Set<string>(['normalized_mae']);
   for (const m of methods) for (const k of Object.keys(m.overall.metrics)) keys.add(k);
   const header = ['metric', `${evaluation.method.method} (this run)`, ...methods.slice(1).map((m) => `${m.method} (baseline)`), 'better'];
-  const rows = [...keys].sort(compareMetricKeys).map((key) => [key, ...methods.map((m) => fmt4(metricValue(m.overall, key))), betterColumn(evaluation.definitions, key)]);
+  const rows = [...keys]
+    .sort(compareMetricKeys)
+    .map((key) => [key, ...methods.map((m) => fmtWithCi(m.overall.metrics[key], metricValue(m.overall, key))), betterColumn(evaluation.definitions, key)]);
+  const withIntervals = methods.some((m) => Object.values(m.overall.metrics).some((v) => v.ci !== undefined));
   const directionless = rows.filter((r) => r[r.length - 1] === NO_DIRECTION).map((r) => r[0]);
   const ranking = [...methods]
     .sort((a, b) => compareBestFirst(a.overall.primary.value, b.overall.primary.value) || compareCodeUnits(a.method, b.method))
@@ -62,6 +67,13 @@ function resultsSection(report: RunReport): string {
     'scored predictions. LOWER is better; 0 is perfect. Groups and entities are sorted by it, worst first.',
     '',
     textTable([header, ...rows]),
+    ...(withIntervals
+      ? [
+          '[low, high] = 95% confidence interval from a bootstrap over test entities: whole respondents are',
+          '  drawn with replacement (all of one respondent\'s answers together), 2,000 times with a fixed seed.',
+          '  Distribution metrics (wasserstein, variance_ratio, respondent_correlation) are means over items.',
+        ]
+      : []),
     ...(directionless.length === 0
       ? []
       : [
@@ -172,7 +184,8 @@ function navigationSection(report: RunReport, rows: readonly PredictionRow[]): s
     'raw_outputs.parquet        every model input (chat template applied) and raw output, with the',
     '                           call: finish reason, model, sampling, attempts, worker, replica, times',
     'groups/_index.csv          START HERE: one row per group, worst first, baselines alongside',
-    'groups/<group>/            group_metrics.json, predictions.csv, per_entity.csv (worst first)',
+    'groups/<group>/            group_metrics.json, predictions.csv, per_entity.csv (worst first),',
+    '                           distribution.svg: predicted vs actual answer distribution per item (chart)',
     'groups/<group>/entities/<entity>/summary.txt   all predictions of one entity at a glance',
     'groups/<group>/entities/<entity>/<item>.txt    full INPUT / OUTPUT / METADATA of one call',
     'diagnostics/               parse_failures.csv, outliers.csv, value_ranges.json,',
@@ -193,6 +206,7 @@ function comparisonSection(report: RunReport): string {
   );
   const self = report.evaluation.method.overall.primary.value;
   if (others.length === 0) return 'No other runs on the same data and split are registered yet.';
+  const best = bestPreviousLines(report);
   const better = others.filter((o) => o.primary !== null && self !== null && o.primary < self).length;
   return [
     'Other runs on the same data files and split (normalized_mae, lower is better):',
@@ -206,7 +220,29 @@ function comparisonSection(report: RunReport): string {
     self === null
       ? 'This run has no normalized_mae (nothing scored), so it cannot be ranked against them.'
       : `This run (${show(report.identity)}, ${fmt4(self)}) is beaten by ${better} of ${others.length} of them.`,
+    ...(best.length > 0 ? ['', ...best] : []),
   ].join('\n');
+}
+
+function signed(v: number): string {
+  return v >= 0 ? `+${v.toFixed(4)}` : v.toFixed(4);
+}
+
+/** The best earlier completed run on the same data and split, and the paired difference to it. */
+function bestPreviousLines(report: RunReport): string[] {
+  const best = report.bestPrevious;
+  if (best === undefined) return [];
+  if (best === null) return ['No earlier completed run on the same data and split to measure this one against.'];
+  const head = `Best earlier run on the same data and split: ${show(best.identity)} (${show(best.method)}, normalized_mae ${fmt4(best.primary)}).`;
+  if (best.delta === null) return [head, `  No paired difference: ${best.note ?? 'not computed'}.`];
+  const ci = best.ci === null ? '' : ` [${signed(best.ci.low)}, ${signed(best.ci.high)}]`;
+  const verdict = best.ci === null ? '' : best.ci.high < 0 ? 'this run is better' : best.ci.low > 0 ? 'this run is worse' : 'no clear difference';
+  return [
+    head,
+    `  This run minus it: ${signed(best.delta)}${ci} normalized_mae (negative = this run better), p ${best.p === null ? 'n/a' : best.p.toFixed(4)}: ${verdict}.`,
+    `  95% interval from a paired bootstrap over the ${best.entities} test entities both runs scored (2,000 resamples, fixed seed).`,
+    `  For every pair and group: assay compare ${best.identity} ${report.identity}`,
+  ];
 }
 
 export function renderReadme(report: RunReport): string {

@@ -29,10 +29,14 @@ import {
   SUMMARY_FILE,
 } from './layout';
 import { ParquetFileWriter, PREDICTIONS_COLUMNS, RAW_OUTPUTS_COLUMNS } from './parquet';
+import { groupDistributionSvg } from './distribution-plot';
 import { renderReadmeSorted } from './readme';
 import type { PredictionRow, RunReport, WriteResult } from './types';
 import { FileSink } from './file-sink';
 import { TreeHasher } from './tree-hash';
+
+/** Per group: predicted vs actual answer distribution per item (linked from README.txt). */
+export const DISTRIBUTION_CHART = 'distribution.svg';
 
 /**
  * Writes the run directory (README.txt, metrics, worst-first CSV drill-down with parquet twins,
@@ -413,6 +417,8 @@ async function writeTree(
         entities: worstFirst.map((e) => ({ entityId: e.entityId, summary: e.summary ? orderedSummary(e.summary) : null })),
       }),
     );
+
+    await put(`${gdir}/${DISTRIBUTION_CHART}`, await groupDistributionSvg(group, groupRows));
 
     const entityNames = new Set<string>();
     for (const entity of entities) {

@@ -96,6 +96,22 @@ export interface ComparisonEntry {
   primary: number | null;
 }
 
+/** The best earlier run on the same data and split, and this run's paired difference to it. */
+export interface BestPrevious {
+  identity: string;
+  method: string;
+  /** Its primary metric (normalized_mae). */
+  primary: number | null;
+  /** This run - that run on normalized_mae (negative: this run is better); null when not paired. */
+  delta: number | null;
+  ci: { low: number; high: number } | null;
+  p: number | null;
+  /** Test entities in the paired bootstrap. */
+  entities: number;
+  /** Why there is no paired difference, when there is none. */
+  note: string | null;
+}
+
 /** Everything the run directory is made of: plain data, so the tree is a pure function of it. */
 export interface RunReport {
   identity: string;
@@ -116,6 +132,8 @@ export interface RunReport {
   evaluation: EvaluationResult;
   cache: CacheStats;
   comparison: ComparisonEntry[];
+  /** Set by the reporter from the log (null: no earlier completed run on the same data); absent in reports built without it. */
+  bestPrevious?: BestPrevious | null;
   /** prefixId -> prefix text. */
   prefixes: Map<string, string>;
   /** Any order: the writer sorts. */

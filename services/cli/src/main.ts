@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cancelCommand } from './cancel.command';
+import { compareCommand } from './compare.command';
 import { CliError, cliCodeVersion } from './nats-session';
 import { reevaluateCommand } from './reevaluate.command';
 import { replayCommand } from './replay.command';
@@ -74,6 +75,12 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--all', 'rebuild every completed run', false)
     .description("rebuild a run's directory from the event log")
     .action((identity: string | undefined, o: { all: boolean }) => run(() => replayCommand(identity, o)));
+  program
+    .command('compare')
+    .argument('<identities...>', 'two or more completed runs (identities or their first characters), baseline first')
+    .option('--allow-unpaired', 'compare runs on different data or splits anyway (unpaired; the README says so first)', false)
+    .description('paired differences with 95% CIs, p-values (Holm) and the config diff between runs; prints the comparison directory last')
+    .action((identities: string[], o: { allowUnpaired: boolean }) => run(() => compareCommand(identities, o)));
   program
     .command('reevaluate')
     .argument('<identity>', 'the experiment whose logged inference results to score again (an identity or its first characters)')

@@ -24,30 +24,31 @@ interface RegistryRow {
  * rebuild from the log (and --all asks it for the registry). ASSAY_API_TOKEN, when set, is sent as
  * the bearer token; ASSAY_REPORTER_URL (or ASSAY_HTTP_PORT) says where the reporter listens.
  */
-async function call<T>(method: 'GET' | 'POST', path: string, what: string): Promise<T> {
+export async function call<T>(method: 'GET' | 'POST', path: string, what: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
   if (process.env.ASSAY_API_TOKEN) headers.authorization = `Bearer ${process.env.ASSAY_API_TOKEN}`;
   let response: Response;
   try {
-    response = await fetch(`${reporterUrl()}${path}`, { method, headers });
+    response = await fetch(`${reporterUrl()}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   } catch (error) {
     throw new CliError(`the reporter does not answer at ${reporterUrl()} (${errorMessage(error)}); start the services with 'npm run up'`, 3);
   }
   const text = await response.text();
-  let body: unknown;
+  let answer: unknown;
   try {
-    body = JSON.parse(text);
+    answer = JSON.parse(text);
   } catch {
-    body = undefined;
+    answer = undefined;
   }
   if (!response.ok) {
-    const message = (body as { message?: unknown } | undefined)?.message;
+    const message = (answer as { message?: unknown } | undefined)?.message;
     const detail = Array.isArray(message) ? message.join('; ') : typeof message === 'string' ? message : text.slice(0, 200) || response.statusText;
     const hint = response.status === 401 ? (process.env.ASSAY_API_TOKEN ? ' (check ASSAY_API_TOKEN)' : ' (set ASSAY_API_TOKEN to the reporter\'s token)') : '';
     throw new CliError(`${what} failed (${response.status}): ${detail}${hint}`, response.status === 401 || response.status === 403 ? 3 : 1);
   }
-  if (body === undefined) throw new CliError(`${what}: the reporter at ${reporterUrl()} answered ${response.status} without JSON`, 1);
-  return body as T;
+  if (answer === undefined) throw new CliError(`${what}: the reporter at ${reporterUrl()} answered ${response.status} without JSON`, 1);
+  return answer as T;
 }
 
 function replayOne(identity: string): Promise<ReplayResult> {

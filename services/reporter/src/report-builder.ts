@@ -1,7 +1,8 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { AssayEvent, errorMessage, experimentStream, requestStream, type AnyEnvelope, type ExperimentStarted } from '@assay/contracts';
+import { AssayEvent, errorMessage, experimentStream, requestStream, type AnyEnvelope, type EvaluationBatchScored, type ExperimentStarted } from '@assay/contracts';
 import { EventStore, findInStream, readEventsOfTypes, readStream, type StoredEvent } from '@assay/event-store';
 import {
+  asPrediction,
   assembleRunReport,
   evaluationSummary,
   foldRegistry,
@@ -9,10 +10,12 @@ import {
   parseRunDir,
   REGISTRY_EVENT_TYPES,
   roundOf,
+  samplesOf,
   writeRegistryFile,
   type RegistryEntry,
 } from '@assay/experiments';
-import { recoverLeftovers, replaceDirectoryAtomically, siblingOf, writeRunDirectory, type RecoveryStep } from '@assay/report';
+import { recoverLeftovers, replaceDirectoryAtomically, siblingOf, writeRunDirectory, type BestPrevious, type RecoveryStep, type RunReport } from '@assay/report';
+import { bestPreviousRun, differenceToPrevious } from '@assay/comparison';
 import { KeyedLock } from './keyed-lock';
 import { rm } from 'node:fs/promises';
 
@@ -104,7 +107,8 @@ export class ReportBuilder implements OnApplicationBootstrap {
     return this.builds.run(identity, () => this.buildNow(identity));
   }
 
-  private async buildNow(identity: string): Promise<BuiltReport> {
+  /** A run's report as its directory would show it (latest evaluated attempt, latest round), from the log. */
+  async loadReport(identity: string): Promise<{ report: RunReport; runDir: string; round: number; attempt: number }> {
     const stream = experimentStream(identity);
     // The scored batches (the bulk of a stream) only of the round shown, not of every round.
     const { events, latest } = await this.store.read(async (sql) => {
@@ -123,7 +127,32 @@ export class ReportBuilder implements OnApplicationBootstrap {
     const evaluation = events.find((e) => e.type === 'evaluation.completed' && (e.data as { attempt: number }).attempt === chosen && roundOf(e) === round)!;
     const report = assembleRunReport(events as AnyEnvelope[], chosen, round, await this.registryEvents(evaluation.globalPosition));
     const started = events.find((e) => e.type === 'experiment.started' && (e.data as { attempt: number }).attempt === chosen) as unknown as ExperimentStarted;
-    const runDir = started.data.runDir;
+    report.bestPrevious = await this.bestPrevious(report, evaluation.globalPosition);
+    return { report, runDir: started.data.runDir, round, attempt: chosen };
+  }
+
+  /**
+   * The best earlier completed run on the same data and split (report.comparison holds the runs
+   * registered before this evaluation) with its scored predictions as the log had them then, and
+   * the paired difference to it: a replay after later runs or re-evaluations shows the same.
+   */
+  private async bestPrevious(report: RunReport, before: bigint): Promise<BestPrevious | null> {
+    const entry = bestPreviousRun(report.comparison);
+    if (entry === null) return null;
+    const stream = experimentStream(entry.identity);
+    const scored = await this.store.read(async (sql) => {
+      const evaluations = (await readStream(sql, stream, { types: ['evaluation.completed'] })).filter((e) => e.globalPosition < before);
+      const shown = latestEvaluation(evaluations as AnyEnvelope[]);
+      if (!shown) return null;
+      return findInStream(sql, stream, 'evaluation.batch.scored', { attempt: shown.attempt, phase: 'full', round: shown.round });
+    });
+    if (scored === null) return { identity: entry.identity, method: entry.method, primary: entry.primary, delta: null, ci: null, p: null, entities: 0, note: 'it had no evaluation in the log at the time' };
+    const predictions = scored.flatMap((e) => (e as unknown as EvaluationBatchScored).data.predictions);
+    return differenceToPrevious(report, { entry, samples: samplesOf(predictions), predictions: predictions.map(asPrediction) });
+  }
+
+  private async buildNow(identity: string): Promise<BuiltReport> {
+    const { report, runDir, round, attempt: chosen } = await this.loadReport(identity);
     await this.recover(runDir);
     const tmp = siblingOf(runDir, 'building');
     try {
