@@ -1,6 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { errorMessage, groupEntityKey } from '@assay/contracts';
 import { entityDir, groupDir, itemFileName } from './layout';
 
@@ -12,8 +13,8 @@ import { entityDir, groupDir, itemFileName } from './layout';
  * per run directory (a small LRU), keyed by the identity of metrics.json (inode, size, mtime):
  * a rebuilt tree is swapped in as a new directory, so a replay or re-evaluation is picked up on
  * the next read. Memory stays bounded on a 42K-prediction run: one group's predictions.csv is a
- * few thousand short rows, and one model call is read from raw_outputs.parquet by row range
- * (one row group), never the whole 15 MB file.
+ * few thousand short rows, and one model call is its own small text file (raw_outputs.parquet
+ * is read by row range, one row group, only when the file alone cannot be split).
  */
 
 export interface TextTable {
@@ -92,12 +93,20 @@ function callKey(group: string, entityId: string, item: string): string {
 }
 
 type Hyparquet = typeof import('hyparquet');
-type Compressors = (typeof import('hyparquet-compressors'))['compressors'];
 
-async function hyparquet(): Promise<{ lib: Hyparquet; compressors: Compressors }> {
+/**
+ * The codecs the writer uses (parquet.ts: GZIP on text, BROTLI on the prompts), decoded by Node's
+ * native zlib: several times faster than the pure-JS decoders of hyparquet-compressors, which
+ * made one call page take 0.6 s on the full-size run.
+ */
+const NATIVE_CODECS = {
+  GZIP: (input: Uint8Array) => new Uint8Array(gunzipSync(input)),
+  BROTLI: (input: Uint8Array) => new Uint8Array(brotliDecompressSync(input)),
+};
+
+async function hyparquet(): Promise<{ lib: Hyparquet; compressors: typeof NATIVE_CODECS }> {
   // Loaded on first use (ESM-only; required through Node's require(esm)).
-  const [lib, { compressors }] = await Promise.all([import('hyparquet'), import('hyparquet-compressors')]);
-  return { lib, compressors };
+  return { lib: await import('hyparquet'), compressors: NATIVE_CODECS };
 }
 
 /**
@@ -158,6 +167,17 @@ export class RunDirectoryReader {
     }
   }
 
+  /** Whether the run directory has this file (a run stopped early lacks some). */
+  async exists(runDir: string, relative: string): Promise<boolean> {
+    try {
+      await stat(join(runDir, relative));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+  }
+
   async json(runDir: string, relative: string): Promise<unknown> {
     const text = await this.text(runDir, relative);
     if (text === null) return null;
@@ -168,15 +188,30 @@ export class RunDirectoryReader {
     }
   }
 
-  /** One model call; null when the run has no such (group, entity, item). */
+  /**
+   * One model call from its text file; null when the file is absent. The file alone is split when
+   * the OUTPUT marker occurs once in it; when the input or the output contains the marker too, the
+   * exact input from raw_outputs.parquet (one row group, read by row range) says where it ends.
+   */
   async call(runDir: string, group: string, entityId: string, item: string): Promise<CallRecord | null> {
+    const relative = `${entityDir(group, entityId)}/${itemFileName(item)}`;
+    const text = await this.text(runDir, relative);
+    if (text === null) return null;
+    const metaAt = text.lastIndexOf(METADATA_MARK);
+    const outputAt = text.indexOf(OUTPUT_MARK);
+    const unambiguous = text.startsWith(INPUT_MARK) && outputAt >= 0 && metaAt >= outputAt && text.lastIndexOf(OUTPUT_MARK, metaAt) === outputAt;
+    const input = unambiguous ? text.slice(INPUT_MARK.length, outputAt) : await this.inputFromParquet(runDir, group, entityId, item);
+    return { group, entityId, item, input, ...splitCallFile(text, input, relative), file: relative };
+  }
+
+  private async inputFromParquet(runDir: string, group: string, entityId: string, item: string): Promise<string> {
     const run = await this.run(runDir);
-    if (run === null) return null;
+    if (run === null) throw new RunFileError(`${runDir}: no metrics.json, so no report to read a call from`);
     const index = run.rowIndex ?? (run.rowIndex = await this.readRowIndex(runDir));
     const row = index.get(callKey(group, entityId, item));
-    if (row === undefined) return null;
-    const { lib, compressors } = await hyparquet();
     const rawFile = join(runDir, 'raw_outputs.parquet');
+    if (row === undefined) throw new RunFileError(`${join(runDir, 'predictions.parquet')}: no row for ${JSON.stringify([group, entityId, item])}, though its call file exists`);
+    const { lib, compressors } = await hyparquet();
     const file = await fileBuffer(rawFile);
     const [record] = (await lib.parquetReadObjects({ file, compressors, columns: ['entity_id', 'group', 'item', 'input_text'], rowStart: row, rowEnd: row + 1 })) as Array<
       Record<string, string>
@@ -184,18 +219,15 @@ export class RunDirectoryReader {
     if (!record || record.group !== group || record.entity_id !== entityId || record.item !== item) {
       throw new RunFileError(`${rawFile}: row ${row} is not ${JSON.stringify([group, entityId, item])} as predictions.parquet says (the run directory is inconsistent: replay it)`);
     }
-    const relative = `${entityDir(group, entityId)}/${itemFileName(item)}`;
-    const text = await this.text(runDir, relative);
-    if (text === null) throw new RunFileError(`${join(runDir, relative)}: missing, though predictions.parquet lists this call`);
-    return { group, entityId, item, input: record.input_text, ...splitCallFile(text, record.input_text, relative), file: relative };
+    return record.input_text;
   }
 
   private async readRowIndex(runDir: string): Promise<Map<string, number>> {
     const { lib, compressors } = await hyparquet();
     const file = await fileBuffer(join(runDir, 'predictions.parquet'));
-    const rows = (await lib.parquetReadObjects({ file, compressors, columns: ['group', 'entity_id', 'item'], rowFormat: 'array' })) as unknown as string[][];
+    const rows = (await lib.parquetReadObjects({ file, compressors, columns: ['group', 'entity_id', 'item'] })) as Array<Record<string, string>>;
     const index = new Map<string, number>();
-    rows.forEach(([group, entityId, item], i) => index.set(callKey(group, entityId, item), i));
+    rows.forEach((r, i) => index.set(callKey(r.group, r.entity_id, r.item), i));
     return index;
   }
 

@@ -87,3 +87,8 @@ export function badge(status: string): SafeHtml {
 export function preBlock(text: string, cls = ''): SafeHtml {
   return html`<pre class="${cls}">${text}</pre>`;
 }
+
+/** An error as a page: what was asked for and why it cannot be shown. */
+export function renderError(status: number, message: string): string {
+  return page({ title: String(status), crumbs: [{ label: 'experiments', href: '/experiments' }, { label: `error ${status}` }], self: '/experiments', body: html`<h1>${status}</h1><p class="failure">${message}</p>` });
+}
