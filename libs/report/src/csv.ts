@@ -22,6 +22,15 @@ export function csvCell(value: CsvCell): string {
   return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
+/**
+ * A cell read back, without the formula neutralisation (for a viewer, which is not a spreadsheet).
+ * Lossy in one case the written file cannot tell apart: a text that itself began with a quote
+ * before = + - @ TAB or CR reads back without that quote.
+ */
+export function csvCellText(cell: string): string {
+  return cell.startsWith("'") && FORMULA_START.test(cell.slice(1)) ? cell.slice(1) : cell;
+}
+
 export function csvLine(cells: readonly CsvCell[]): string {
   return `${cells.map(csvCell).join(',')}\n`;
 }

@@ -1,6 +1,6 @@
 export * from './types';
 export { encodePathSegment, decodePathSegment, MAX_SEGMENT_BYTES } from './path-segment';
-export { toCsv, csvCell, type CsvCell } from './csv';
+export { toCsv, csvCell, csvCellText, type CsvCell } from './csv';
 export { renderReadme } from './readme';
 export { writeRunDirectory, renderItemFile, type WriteOptions } from './run-directory';
 export {

@@ -3,6 +3,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { errorMessage, groupEntityKey } from '@assay/contracts';
+import { csvCellText } from './csv';
 import { entityDir, groupDir, itemFileName } from './layout';
 
 /**
@@ -26,7 +27,10 @@ export class RunFileError extends Error {
   override name = 'RunFileError';
 }
 
-/** A CSV file of the run directory; a missing file is null (a run that stopped before its report). */
+/**
+ * A CSV file of the run directory, cells as text with the spreadsheet guard undone (csvCellText),
+ * so ids read back as the ids; a missing file is null (a run that stopped before its report).
+ */
 export async function readCsvTable(file: string): Promise<TextTable | null> {
   let text: string;
   try {
@@ -42,7 +46,7 @@ export async function readCsvTable(file: string): Promise<TextTable | null> {
     throw new RunFileError(`${file}: not a readable CSV file: ${errorMessage(error)}`, { cause: error });
   }
   const [columns = [], ...rows] = records;
-  return { columns, rows };
+  return { columns, rows: rows.map((r) => r.map(csvCellText)) };
 }
 
 /** One model call, as raw_outputs.parquet and the call's text file hold it. */
