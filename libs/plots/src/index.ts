@@ -1,0 +1,2 @@
+export { renderSvg, type ChartSpec } from './render';
+export { distributionByGroupChart, pairedDeltaChart, type DistributionPoint, type DeltaInterval } from './charts';
