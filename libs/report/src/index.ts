@@ -17,4 +17,4 @@ export {
 export { renderReview, entityDir, groupDir, itemFileName } from './layout';
 export { hashTree, TreeHasher } from './tree-hash';
 export { outputNotWritable } from './unwritable';
-export { RunDirectoryReader, RunFileError, readCsvTable, splitCallFile, type CallRecord, type TextTable } from './read-run';
+export { RunDirectoryReader, RunFileError, readCsvTable, splitCallFile, type CallRecord, type PredictionPoints, type TextTable } from './read-run';

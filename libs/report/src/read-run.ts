@@ -85,8 +85,20 @@ export function splitCallFile(text: string, input: string, file: string): { outp
   };
 }
 
+/** predictions.parquet's columns for plots: one entry per prediction, in file order. */
+export interface PredictionPoints {
+  group: string[];
+  item: string[];
+  kind: string[];
+  actual: number[];
+  /** null where the answer did not parse or the call failed. */
+  predicted: Array<number | null>;
+}
+
 interface CachedRun {
   version: string;
+  points: PredictionPoints | null;
+  derived: Map<string, Promise<unknown>>;
   tables: Map<string, TextTable | null>;
   /** (group, entity, item) -> row of predictions.parquet / raw_outputs.parquet (the same order). */
   rowIndex: Map<string, number> | null;
@@ -226,6 +238,46 @@ export class RunDirectoryReader {
     return record.input_text;
   }
 
+  /**
+   * A value derived from the run's files (e.g. a rendered chart), computed once per version of the
+   * run directory; null without a report. A failed computation is not kept.
+   */
+  async derived<T>(runDir: string, key: string, compute: () => Promise<T>): Promise<T | null> {
+    const run = await this.run(runDir);
+    if (run === null) return null;
+    let value = run.derived.get(key) as Promise<T> | undefined;
+    if (!value) {
+      value = compute();
+      run.derived.set(key, value);
+      value.catch(() => run.derived.get(key) === value && run.derived.delete(key));
+    }
+    return value;
+  }
+
+  /** The typed (group, item, kind, actual, predicted) columns of predictions.parquet; null without a report. */
+  async predictionPoints(runDir: string): Promise<PredictionPoints | null> {
+    const run = await this.run(runDir);
+    if (run === null) return null;
+    if (run.points) return run.points;
+    const { lib, compressors } = await hyparquet();
+    const file = await fileBuffer(join(runDir, 'predictions.parquet'));
+    const rows = (await lib.parquetReadObjects({ file, compressors, columns: ['group', 'item', 'kind', 'actual', 'predicted'] })) as Array<{
+      group: string;
+      item: string;
+      kind: string;
+      actual: number;
+      predicted: number | null | undefined;
+    }>;
+    run.points = {
+      group: rows.map((r) => r.group),
+      item: rows.map((r) => r.item),
+      kind: rows.map((r) => r.kind),
+      actual: rows.map((r) => r.actual),
+      predicted: rows.map((r) => r.predicted ?? null),
+    };
+    return run.points;
+  }
+
   private async readRowIndex(runDir: string): Promise<Map<string, number>> {
     const { lib, compressors } = await hyparquet();
     const file = await fileBuffer(join(runDir, 'predictions.parquet'));
@@ -262,7 +314,7 @@ export class RunDirectoryReader {
       throw error;
     }
     let run = this.runs.get(runDir);
-    if (run?.version !== version) run = { version, tables: new Map(), rowIndex: null };
+    if (run?.version !== version) run = { version, tables: new Map(), rowIndex: null, points: null, derived: new Map() };
     this.runs.delete(runDir);
     this.runs.set(runDir, run);
     while (this.runs.size > this.limits.maxRuns) this.runs.delete(this.runs.keys().next().value!);

@@ -1,7 +1,7 @@
 // The assay viewer's only script (served by the reporter; no framework, no CDN).
 // - Keyboard: on a call page, ← / → (or k / j) open the previous / next item of the entity.
 // - Live progress: pages with running experiments follow /viewer/live (server-sent events) and
-//   update their progress cells. Data only ever reaches the page as textContent and attribute
+//   update their progress cells (and say when a run ended). Data only ever reaches the page as textContent and attribute
 //   values, never as markup.
 (function () {
   'use strict';
@@ -45,12 +45,14 @@
         cell.setAttribute('data-done', String(p.done));
       });
     });
+    // The page is not reloaded under the reader's eyes: the cell says the run ended, and how.
     source.addEventListener('ended', function (e) {
       var p = JSON.parse(e.data);
-      if (cellsFor(p.identity).length > 0) {
-        source.close();
-        window.location.reload();
-      }
+      cellsFor(p.identity).forEach(function (cell) {
+        cell.setAttribute('data-ended', p.event);
+        var line = cell.querySelector('.line');
+        if (line) line.textContent = 'attempt ' + p.attempt + ' ended (' + p.event.replace('experiment.', '') + '): reload the page for its results';
+      });
     });
   }
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', follow);

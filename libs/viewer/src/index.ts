@@ -6,3 +6,4 @@ export * from './run-text';
 export * from './registry-page';
 export * from './run-page';
 export * from './drill-pages';
+export * from './plots';

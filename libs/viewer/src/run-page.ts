@@ -18,8 +18,8 @@ export interface SideBySideRow {
 
 export interface Plot {
   title: string;
-  /** SVG markup from the chart library (labels escaped by it); never data text put in by hand. */
-  svg: SafeHtml;
+  /** The chart as an SVG image of its own (see plots.ts). */
+  url: string;
 }
 
 export interface RunModel {
@@ -102,7 +102,7 @@ export function renderRun(m: RunModel): string {
   const body = html`${head}
 <nav class="tabs"><a href="#groups">groups, worst first</a> <a href="${diagnosticsUrl(m.identity, 'parse-failures')}">parse failures</a> <a href="${diagnosticsUrl(m.identity, 'outliers')}">outliers</a> <a href="${diagnosticsUrl(m.identity, 'value-ranges')}">value ranges</a> <a href="#files">files</a></nav>
 <section><h2>Key results beside the baselines</h2>${sideBySide}</section>
-${m.plots.length ? html`<section class="plots"><h2>Plots</h2>${m.plots.map((p) => html`<figure><figcaption>${p.title}</figcaption>${p.svg}</figure>`)}</section>` : ''}
+${m.plots.length ? html`<section class="plots"><h2>Plots</h2>${m.plots.map((p) => html`<figure><figcaption>${p.title}</figcaption><img src="${p.url}" alt="${p.title}" loading="lazy"></figure>`)}</section>` : ''}
 ${r.review ? reviewBlock(r.review) : ''}
 <section id="groups"><h2>Groups, worst first</h2>
 ${filterForm(base, r.groups.query)}

@@ -65,3 +65,7 @@ export function fileUrl(identity: string, relative: string): string {
 export function assetUrl(name: string): string {
   return `${ASSETS_BASE}/${name}`;
 }
+
+export function plotUrl(identity: string, name: string): string {
+  return `${runUrl(identity)}/plots/${name}.svg`;
+}

@@ -3,6 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { experimentStream, errorMessage } from '@assay/contracts';
 import { EventStore, readStream } from '@assay/event-store';
 import { REGISTRY_EVENT_TYPES } from '@assay/experiments';
+import { renderSvg } from '@assay/plots';
 import { encodePathSegment, RunDirectoryReader, type TextTable } from '@assay/report';
 import {
   DIAGNOSTICS_KINDS,
@@ -27,6 +28,12 @@ import {
   RUN_FILES,
   valueRangesTable,
   JSON_SUFFIX,
+  availablePlots,
+  plotSpec,
+  plotUrl,
+  PLOT_NAMES,
+  type MetricByGroup,
+  type PlotName,
   type CallModel,
   type DiagnosticsKind,
   type DiagnosticsModel,
@@ -68,6 +75,11 @@ function column(table: TextTable, name: string, file: string): number {
   const at = table.columns.indexOf(name);
   if (at < 0) throw new Error(`${file} has no '${name}' column (columns: ${table.columns.join(', ')})`);
   return at;
+}
+
+/** The item kinds of a run, from the kind-prefixed metric columns of groups/_index.csv (binary.accuracy, ...). */
+function kindsOf(groups: TextTable): Set<string> {
+  return new Set(groups.columns.filter((c) => c.includes('.') && !c.startsWith('baseline.')).map((c) => c.slice(0, c.indexOf('.'))));
 }
 
 /** The id whose encoded path segment is `segment` among a table's ids (long ids are hash-shortened, so they are matched, not decoded). */
@@ -170,6 +182,34 @@ export class ViewerController {
     await this.answer(res, json, () => this.diagnostics(identity, value, req.query));
   }
 
+  /** A plot of the run page, rendered once per version of the run directory. */
+  @Get('experiments/:identity/plots/:name')
+  async plot(@Param('identity') identity: string, @Param('name') file: string, @Res() res: HttpResponse): Promise<void> {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    try {
+      const name = file.replace(/\.svg$/, '');
+      if (!file.endsWith('.svg') || !(PLOT_NAMES as readonly string[]).includes(name)) throw new NotFoundException(`no plot '${file}' (there are ${PLOT_NAMES.map((n) => `${n}.svg`).join(', ')})`);
+      const d = await this.detail(identity);
+      const svg = await this.reader.derived(d.runDir, `plot:${name}`, async () => {
+        const [points, metrics] = await Promise.all([this.reader.predictionPoints(d.runDir), this.reader.json(d.runDir, 'metrics.json')]);
+        const byGroup = ((metrics as { sideBySide?: { byGroup?: MetricByGroup[] } } | null)?.sideBySide?.byGroup ?? []) as MetricByGroup[];
+        const spec = points ? plotSpec(name as PlotName, points, byGroup) : null;
+        return spec ? renderSvg(spec) : null;
+      });
+      if (!svg) throw new NotFoundException(`${identity} has nothing to draw in '${file}'`);
+      // An image, never a document: no script runs in it even if opened on its own.
+      res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; sandbox");
+      res.setHeader('Content-Type', 'image/svg+xml; charset=utf-8');
+      res.setHeader('Cache-Control', 'no-cache');
+      res.status(200).send(svg);
+    } catch (error) {
+      const status = error instanceof HttpException ? error.getStatus() : 500;
+      if (status === 500) this.logger.error(`plot ${file} of ${identity} failed: ${errorMessage(error)}`);
+      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      res.status(status).send(error instanceof HttpException ? error.message : `the plot could not be drawn: ${errorMessage(error)}`);
+    }
+  }
+
   /** HTML or its JSON twin; a bad request or a missing thing is a page saying so (or JSON for the twin). */
   private async answer(res: HttpResponse, json: boolean, build: () => Promise<Answer>): Promise<void> {
     res.setHeader('X-Content-Type-Options', 'nosniff');
@@ -234,7 +274,7 @@ export class ViewerController {
       progress,
       runDir: d.runDir,
       report,
-      plots: [],
+      plots: groups ? availablePlots(kindsOf(groups)).map((p) => ({ title: p.title, url: plotUrl(identity, p.name) })) : [],
     };
     return { model, render: () => renderRun(model) };
   }
