@@ -46,7 +46,7 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 60
 
 /** No script from the data ran: the flag its scripts would set is absent, and no dialog opened. */
 async function expectNoDataScriptRan(page: Page): Promise<void> {
-  expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  expect(await page.evaluate('window.__pwned')).toBeUndefined();
 }
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -105,7 +105,7 @@ describe('web viewer (reporter pages in headless Chromium)', () => {
     expect(await plots.count()).toBeGreaterThanOrEqual(3);
     for (const img of await plots.all()) {
       await img.scrollIntoViewIfNeeded();
-      await until(() => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0), 'a plot drawn');
+      await until(() => img.evaluate((el) => (el as unknown as { complete: boolean; naturalWidth: number }).complete && (el as unknown as { naturalWidth: number }).naturalWidth > 0), 'a plot drawn');
     }
     await shot(page, '2-run');
     await expectNoDataScriptRan(page);
@@ -194,14 +194,16 @@ describe('web viewer (reporter pages in headless Chromium)', () => {
       expect(await page.locator('tr', { has: cell }).locator('.badge').textContent()).toBe('running');
       await shot(page, '7-live-held');
       // A mark on this document: it is gone if the page reloads.
-      await page.evaluate(() => ((window as unknown as { __samePage: boolean }).__samePage = true));
+      await page.evaluate('window.__samePage = true');
 
       expect(await releaseModelCalls(stack)).toBeGreaterThanOrEqual(1);
       // Progress arrives as the prompts complete; then the end of the run, all in the same document.
-      await page.waitForFunction((id) => Number(document.querySelector(`.live[data-identity="${id}"]`)?.getAttribute('data-done') ?? 0) > 0, identity, { timeout: 120_000 });
+      // Page functions as text: DOM types are not part of this Node build.
+      const liveCell = `document.querySelector('.live[data-identity="${identity}"]')`;
+      await page.waitForFunction(`Number(${liveCell}?.getAttribute('data-done') ?? 0) > 0`, undefined, { timeout: 120_000 });
       expect(await cell.locator('.line').textContent()).toMatch(/\[(smoke|full)\] \d+\/\d+/);
-      await page.waitForFunction((id) => document.querySelector(`.live[data-identity="${id}"]`)?.getAttribute('data-ended') === 'experiment.completed', identity, { timeout: 120_000 });
-      expect(await page.evaluate(() => (window as unknown as { __samePage?: boolean }).__samePage)).toBe(true);
+      await page.waitForFunction(`${liveCell}?.getAttribute('data-ended') === 'experiment.completed'`, undefined, { timeout: 120_000 });
+      expect(await page.evaluate('window.__samePage')).toBe(true);
       await shot(page, '8-live-ended');
       expect((await cli.done).code).toBe(0);
 

@@ -7,3 +7,4 @@ export * from './registry-page';
 export * from './run-page';
 export * from './drill-pages';
 export * from './plots';
+export * from './plot-renderer';

@@ -1,9 +1,8 @@
-import { Controller, Get, HttpException, Logger, NotFoundException, BadRequestException, Param, Query, Redirect, Req, Res, Sse, type MessageEvent } from '@nestjs/common';
+import { Controller, Get, type OnModuleDestroy, HttpException, Logger, NotFoundException, BadRequestException, Param, Query, Redirect, Req, Res, Sse, type MessageEvent } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { experimentStream, errorMessage } from '@assay/contracts';
 import { EventStore, readStream } from '@assay/event-store';
 import { REGISTRY_EVENT_TYPES } from '@assay/experiments';
-import { renderSvg } from '@assay/plots';
 import { encodePathSegment, RunDirectoryReader, type TextTable } from '@assay/report';
 import {
   DIAGNOSTICS_KINDS,
@@ -29,7 +28,7 @@ import {
   valueRangesTable,
   JSON_SUFFIX,
   availablePlots,
-  plotSpec,
+  PlotRenderer,
   plotUrl,
   PLOT_NAMES,
   type MetricByGroup,
@@ -97,15 +96,20 @@ function resolveSegment(ids: Iterable<string>, segment: string): string | null {
  */
 @ApiExcludeController()
 @Controller()
-export class ViewerController {
+export class ViewerController implements OnModuleDestroy {
   private readonly logger = new Logger('viewer');
   private readonly reader = new RunDirectoryReader();
+  private readonly plots = new PlotRenderer();
 
   constructor(
     private readonly builder: ReportBuilder,
     private readonly store: EventStore,
     private readonly live: LiveProgressHub,
   ) {}
+
+  async onModuleDestroy(): Promise<void> {
+    await this.plots.close();
+  }
 
   @Get()
   @Redirect('/experiments', 302)
@@ -191,10 +195,9 @@ export class ViewerController {
       if (!file.endsWith('.svg') || !(PLOT_NAMES as readonly string[]).includes(name)) throw new NotFoundException(`no plot '${file}' (there are ${PLOT_NAMES.map((n) => `${n}.svg`).join(', ')})`);
       const d = await this.detail(identity);
       const svg = await this.reader.derived(d.runDir, `plot:${name}`, async () => {
-        const [points, metrics] = await Promise.all([this.reader.predictionPoints(d.runDir), this.reader.json(d.runDir, 'metrics.json')]);
+        const metrics = await this.reader.json(d.runDir, 'metrics.json');
         const byGroup = ((metrics as { sideBySide?: { byGroup?: MetricByGroup[] } } | null)?.sideBySide?.byGroup ?? []) as MetricByGroup[];
-        const spec = points ? plotSpec(name as PlotName, points, byGroup) : null;
-        return spec ? renderSvg(spec) : null;
+        return this.plots.render(d.runDir, name as PlotName, byGroup);
       });
       if (!svg) throw new NotFoundException(`${identity} has nothing to draw in '${file}'`);
       // An image, never a document: no script runs in it even if opened on its own.
