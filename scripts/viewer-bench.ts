@@ -16,7 +16,8 @@ import { peakRssMb, stopChild } from './bench/proc';
  *  - the registry, run, worst group, its worst entity and its first call are each opened once in
  *    a fresh headless Chromium context (first load, no HTTP cache): time to interactive
  *    (domInteractive of the navigation) and bytes transferred (document + scripts, styles and the
- *    images the first view loads), measured in the browser;
+ *    images the first view loads), measured in the browser; each page is left once the network is
+ *    idle, so one page's plots are not drawn during the next page's measurement;
  *  - every entity page of every group is fetched in turn, and the reporter's peak RSS (VmHWM) is
  *    read at the end.
  * Targets: interactive < 1 s, < ~1 MB per page, reporter RSS < 512 MB. A benchmark, not a test: it
@@ -83,7 +84,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < pages.length; i++) {
       const context = await browser.newContext();
       const page = await context.newPage();
-      await page.goto(pages[i].url, { waitUntil: 'load' });
+      // Until the network is idle: a page's images (the run page's plots, drawn on a worker thread)
+      // finish before the next page is measured, so each page is timed on its own.
+      await page.goto(pages[i].url, { waitUntil: 'networkidle' });
       // Runs in the page (DOM types are not part of this Node build, hence the text).
       const timing = (await page.evaluate(`(() => {
         const nav = performance.getEntriesByType('navigation')[0];

@@ -305,6 +305,8 @@ export class ViewerController implements OnModuleDestroy {
       rank: { position: g.row + 1, of: g.groups.rows.length },
       entities: queryTable(entities, tableQuery),
     };
+    // The next click is one of these entities: read the group's predictions ahead, after this answer.
+    setImmediate(() => void this.reader.groupPredictions(g.runDir, g.group).catch((error: unknown) => this.logger.warn(`reading ahead ${g.group}: ${errorMessage(error)}`)));
     return { model, render: () => renderGroup(model) };
   }
 
