@@ -1,4 +1,4 @@
-import { Controller, Get, type OnModuleDestroy, HttpException, Logger, NotFoundException, BadRequestException, Param, Query, Redirect, Req, Res, Sse, type MessageEvent } from '@nestjs/common';
+import { Controller, Get, type OnModuleDestroy, HttpException, Logger, NotFoundException, BadRequestException, Param, Redirect, Req, Res, Sse, type MessageEvent } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { experimentStream, errorMessage } from '@assay/contracts';
 import { EventStore, readStream } from '@assay/event-store';
