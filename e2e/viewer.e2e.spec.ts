@@ -198,11 +198,11 @@ describe('web viewer (reporter pages in headless Chromium)', () => {
 
       expect(await releaseModelCalls(stack)).toBeGreaterThanOrEqual(1);
       // Progress arrives as the prompts complete; then the end of the run, all in the same document.
-      // Page functions as text: DOM types are not part of this Node build.
-      const liveCell = `document.querySelector('.live[data-identity="${identity}"]')`;
-      await page.waitForFunction(`Number(${liveCell}?.getAttribute('data-done') ?? 0) > 0`, undefined, { timeout: 120_000 });
-      expect(await cell.locator('.line').textContent()).toMatch(/\[(smoke|full)\] \d+\/\d+/);
-      await page.waitForFunction(`${liveCell}?.getAttribute('data-ended') === 'experiment.completed'`, undefined, { timeout: 120_000 });
+      // Locators, not page functions: the pages' Content-Security-Policy forbids evaluating text.
+      const live = `.live[data-identity="${identity}"]`;
+      await page.locator(`${live}[data-done]:not([data-done="0"])`).waitFor({ timeout: 120_000 });
+      expect(await cell.locator('.line').textContent()).toMatch(/\[(smoke|full)\] \d+\/\d+|ended/);
+      await page.locator(`${live}[data-ended="experiment.completed"]`).waitFor({ timeout: 120_000 });
       expect(await page.evaluate('window.__samePage')).toBe(true);
       await shot(page, '8-live-ended');
       expect((await cli.done).code).toBe(0);
