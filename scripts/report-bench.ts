@@ -13,8 +13,9 @@ import { prepareWorkload } from './bench/workload';
  * The reporter's tree writing and replay alone, on a full-size event log filled once
  * (`npm run bench` redoes the whole pipeline for every measurement).
  *
- *   node dist/scripts/report-bench.js fill [--workers N] [--entities N] [--state FILE]
- *     runs the bench's workload (589 x 72, test fraction 0.8, zero-latency simulator) through a
+ *   node dist/scripts/report-bench.js fill [--workers N] [--entities N] [--test-fraction F] [--state FILE]
+ *     runs the bench's workload (589 x 72, test fraction 0.8 unless given; 0.99 prompts 583 x 72,
+ *     the full-size run the viewer bench browses; zero-latency simulator) through a
  *     fresh stack, then stops the processes but keeps the database; FILE records it.
  *   node dist/scripts/report-bench.js build [--state FILE]
  *     rebuilds that run's directory with the reporter's ReportBuilder in this process and prints
@@ -36,7 +37,7 @@ interface State {
   entities: number;
 }
 
-async function fill(workers: number, entities: number, statePath: string): Promise<void> {
+async function fill(workers: number, entities: number, statePath: string, testFraction: number): Promise<void> {
   const workload = await prepareWorkload({
     dir: join('/tmp', `assay-report-bench-data-${entities}`),
     entities,
@@ -45,7 +46,7 @@ async function fill(workers: number, entities: number, statePath: string): Promi
     features: 250,
     seed: 7,
     splitSeed: 42,
-    testFraction: 0.8,
+    testFraction,
   });
   console.error(`workload: ${workload.prompts} prompts, ${workload.testEntities} test entities`);
   const stack = await startStack({ workers });
@@ -111,13 +112,13 @@ async function drop(statePath: string): Promise<void> {
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { workers: { type: 'string', default: '1' }, entities: { type: 'string', default: '589' }, state: { type: 'string', default: DEFAULT_STATE } },
+    options: { workers: { type: 'string', default: '1' }, entities: { type: 'string', default: '589' }, 'test-fraction': { type: 'string', default: '0.8' }, state: { type: 'string', default: DEFAULT_STATE } },
   });
   const mode = positionals[0];
-  if (mode === 'fill') await fill(Number(values.workers), Number(values.entities), values.state!);
+  if (mode === 'fill') await fill(Number(values.workers), Number(values.entities), values.state!, Number(values['test-fraction']));
   else if (mode === 'build') await build(values.state!);
   else if (mode === 'drop') await drop(values.state!);
-  else throw new Error(`usage: report-bench.js fill|build|drop [--workers N] [--entities N] [--state FILE], got ${JSON.stringify(positionals)}`);
+  else throw new Error(`usage: report-bench.js fill|build|drop [--workers N] [--entities N] [--test-fraction F] [--state FILE], got ${JSON.stringify(positionals)}`);
 }
 
 main().catch((error: unknown) => {

@@ -19,7 +19,8 @@ export interface CsvOptions {
   neutraliseFormulas?: boolean;
 }
 
-const FORMULA_START = /^[=+\-@\t\r]/;
+/** A spreadsheet would evaluate a cell starting with one of these as a formula. */
+export const FORMULA_START = /^[=+\-@\t\r]/;
 const NEEDS_QUOTES = /[",\r\n]|^\s|\s$/;
 
 export function csvCell(value: CsvCell, opts: CsvOptions = {}): string {

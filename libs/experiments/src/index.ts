@@ -15,3 +15,5 @@ export * from './attempt-end';
 export * from './inference-failures';
 export * from './cancel';
 export * from './reuse';
+export * from './progress-view';
+export * from './logged-progress';

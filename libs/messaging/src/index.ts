@@ -7,3 +7,4 @@ export * from './publisher';
 export * from './run-log';
 export * from './progress-reporter';
 export * from './attempt-watch';
+export * from './progress-feed';

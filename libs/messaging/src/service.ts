@@ -12,6 +12,7 @@ import { connectJetStream, ensureEventStream, type JetStreamHandle } from './con
 import type { DeadLetter } from './consumer-runner';
 import { JetStreamTransport, PassThroughRpcFilter } from './jetstream.transport';
 import { healthSubject, natsSettings, wireSubject } from './nats-config';
+import { ProgressFeed } from './progress-feed';
 import { ProgressReporter } from './progress-reporter';
 import { JetStreamPublisher } from './publisher';
 import { RunLog } from './run-log';
@@ -56,8 +57,9 @@ function coreModule(runtime: Runtime, feature: Type<unknown>): DynamicModule {
       { provide: RunLog, useValue: new RunLog(runtime.info.service) },
       { provide: ProgressReporter, useValue: runtime.progress },
       { provide: AttemptWatch, useValue: runtime.attempts },
+      { provide: ProgressFeed, useValue: new ProgressFeed(runtime.handle) },
     ],
-    exports: [EventStore, JetStreamPublisher, ServiceInfo, RunLog, ProgressReporter, AttemptWatch],
+    exports: [EventStore, JetStreamPublisher, ServiceInfo, RunLog, ProgressReporter, AttemptWatch, ProgressFeed],
   };
 }
 

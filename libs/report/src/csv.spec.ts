@@ -1,5 +1,5 @@
 import { parse } from 'csv-parse/sync';
-import { csvCell, toCsv } from './csv';
+import { csvCell, csvCellText, toCsv } from './csv';
 
 describe('toCsv', () => {
   it('writes a header, LF line ends and RFC 4180 quoting', () => {
@@ -38,5 +38,11 @@ describe('toCsv', () => {
 
   it('rejects rows that do not match the header', () => {
     expect(() => toCsv(['a', 'b'], [['x']])).toThrow(/1 cells, header has 2/);
+  });
+});
+
+describe('csvCellText', () => {
+  it('undoes the formula neutralisation of csvCell', () => {
+    for (const text of ['=cmd', '-5', '+1', '@x', '\tx', 'plain', "it's", '', "'quoted"]) expect(csvCellText(csvCell(text))).toBe(text);
   });
 });

@@ -1,6 +1,6 @@
 export * from './types';
 export { encodePathSegment, decodePathSegment, MAX_SEGMENT_BYTES } from './path-segment';
-export { toCsv, csvCell, type CsvCell } from './csv';
+export { toCsv, csvCell, csvCellText, type CsvCell } from './csv';
 export { renderReadme, section, indent } from './readme';
 export { writeRunDirectory, renderItemFile, type WriteOptions } from './run-directory';
 export {
@@ -20,3 +20,4 @@ export { outputNotWritable } from './unwritable';
 export { runMode } from './mode';
 export { ParquetFileWriter, type ColumnSpec, type ParquetValue } from './parquet';
 export { textTable, fmt4, fmtWithCi, show } from './format';
+export { RunDirectoryReader, RunFileError, readCsvTable, splitCallFile, type CallRecord, type PredictionPoints, type TextTable } from './read-run';

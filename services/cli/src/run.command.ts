@@ -2,24 +2,20 @@ import { loadExperimentConfig, modelBaseUrls, toDict, type ExperimentConfig } fr
 import {
   createEvent,
   diagnoseStall,
-  experimentStream,
   progressSubject,
   requestStream,
   subjectOf,
   type ExperimentCancelled,
   type ExperimentCompleted,
   type ExperimentFailed,
-  type ExperimentPlanned,
   type ProgressUpdate,
 } from '@assay/contracts';
-import { committedPromptCount, findInStream } from '@assay/event-store';
-import { attemptEnd, describeEnd, type AttemptEnd } from '@assay/experiments';
+import { applyProgress, describeEnd, enterStage, loggedProgress, newProgress, progressLine, quietSeconds, type AttemptEnd, type ProgressState } from '@assay/experiments';
 import { probeReplicas } from '@assay/inference';
 import { JetStreamPublisher, wireSubject, type JetStreamHandle } from '@assay/messaging';
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { checkServicesRunning, CliError, cliCodeVersion, eventsOn, openNats, openStore, pingServices } from './nats-session';
-import { applyProgress, enterStage, newProgress, progressLine, quietSeconds, type ProgressState } from './progress-view';
 import { concernsRun, type Following } from './run-events';
 import { plannerWarnings } from './run-warnings';
 
@@ -349,17 +345,7 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
 async function attachedProgress(identity: string, attempt: number): Promise<{ state: ProgressState; end: AttemptEnd | null }> {
   const store = await openStore();
   try {
-    const stream = experimentStream(identity);
-    const { planned, end, committed } = await store.read(async (sql) => {
-      const plans = (await findInStream(sql, stream, 'experiment.planned', { attempt })) as unknown as ExperimentPlanned[];
-      const latest = plans[plans.length - 1];
-      return {
-        planned: latest,
-        end: await attemptEnd(sql, identity, attempt),
-        committed: latest ? await committedPromptCount(sql, stream, attempt, latest.data.phase) : 0,
-      };
-    });
-    return { state: newProgress(planned?.data.phase ?? 'full', Date.now(), planned?.data.prompts ?? null, committed), end };
+    return await store.read((sql) => loggedProgress(sql, identity, attempt, Date.now()));
   } finally {
     await store.close();
   }

@@ -5,10 +5,12 @@ import { ComparisonBuilder } from './comparison-builder';
 import { ComparisonsController } from './http/comparisons.controller';
 import { ExperimentsController } from './http/experiments.controller';
 import { HealthController } from './http/health.controller';
+import { LiveProgressHub } from './http/live-progress';
+import { ViewerController } from './http/viewer.controller';
 import { ReportBuilder } from './report-builder';
 
 @Module({
-  controllers: [EvaluationCompletedConsumer, ExperimentFinishedConsumer, HealthController, ExperimentsController, ComparisonsController],
-  providers: [ReportBuilder, ComparisonBuilder],
+  controllers: [EvaluationCompletedConsumer, ExperimentFinishedConsumer, HealthController, ExperimentsController, ComparisonsController, ViewerController],
+  providers: [ReportBuilder, ComparisonBuilder, LiveProgressHub],
 })
 export class ReporterModule {}

@@ -1,0 +1,165 @@
+import type { RegistryEntry } from '@assay/experiments';
+import { neighbours, recordOf, renderCall, renderDiagnostics, renderEntity, renderGroup, valueRangesTable } from './drill-pages';
+import { renderError } from './components';
+import { parseRegistryFilters, primaryMetric, registryModel, renderRegistry, type LiveProgress } from './registry-page';
+import { renderRun, type RunModel } from './run-page';
+import { parseTableQuery, queryTable } from './table-query';
+import { callUrl, entityUrl, groupUrl, jsonTwin } from './urls';
+
+const SCRIPT = '<script>window.__pwned = 1</script>';
+const GROUP = `g${SCRIPT}/..`;
+const ENTITY = '=HYPERLINK("http://evil","click")';
+const ITEM = '../../etc/passwd';
+
+/** Every script element of a page: only the viewer's own, by src. */
+function scripts(page: string): string[] {
+  return page.match(/<script[^>]*>/g) ?? [];
+}
+
+/** Every href: same-site paths made of URL-safe characters, no markup, no javascript: scheme. */
+function hrefs(page: string): string[] {
+  return [...page.matchAll(/href="([^"]*)"/g)].map((m) => m[1]);
+}
+
+function expectInert(page: string): void {
+  expect(scripts(page)).toEqual(['<script src="/viewer/assets/viewer.js" defer>']);
+  expect(page).not.toContain(SCRIPT);
+  for (const href of hrefs(page)) expect(href).toMatch(/^(\/[A-Za-z0-9._~\-/%?=&;]*|#[a-z]+)$/);
+}
+
+const entry = (over: Partial<RegistryEntry>): RegistryEntry => ({
+  identity: '1a2b3c4d_abc',
+  method: 'llm_zero_shot',
+  name: `name ${SCRIPT}`,
+  status: 'completed',
+  attempt: 1,
+  runDir: '/runs/x',
+  codeVersion: 'abc',
+  startedAt: '2026-01-01T00:00:00.000Z',
+  finishedAt: '2026-01-01T00:10:00.000Z',
+  reevaluatedAt: null,
+  summary: { normalized_mae: 0.25 },
+  failure: null,
+  cancellation: null,
+  skippedRequests: 0,
+  dataHashes: {},
+  ...over,
+});
+
+describe('registry page', () => {
+  const entries = [
+    entry({}),
+    entry({ identity: '22222222_abc', startedAt: '2026-01-02T00:00:00.000Z', status: 'failed', failure: { attempt: 1, stage: 'inference', error: `boom ${SCRIPT}` }, summary: {} }),
+    entry({ identity: '33333333_abc', startedAt: '2026-01-03T00:00:00.000Z', status: 'running', method: 'baseline_knn', finishedAt: null, summary: {} }),
+  ];
+  const live: LiveProgress = { identity: '33333333_abc', attempt: 1, phase: 'full', stage: 'inference', done: 5, total: 10, parseFailures: 1, inferenceFailures: 0, line: '[full] 5/10 (50.0%)' };
+
+  it('given experiments, then newest first with status, failure stage and message, metric, and live progress of the running one', () => {
+    const model = registryModel(entries, parseRegistryFilters({}), new Map([[live.identity, live]]));
+    expect(model.rows.map((r) => r.identity)).toEqual(['33333333_abc', '22222222_abc', '1a2b3c4d_abc']);
+    const page = renderRegistry(model);
+    expectInert(page);
+    expect(page).toContain('at <b>inference</b>: boom &lt;script&gt;');
+    expect(page).toContain('<td class="num"><span title="normalized_mae, lower is better">0.2500</span></td>');
+    expect(page).toContain('data-identity="33333333_abc"><progress max="10" value="5"></progress> <span class="line">[full] 5/10 (50.0%)</span>');
+    expect(page).toContain('<body data-live="1">');
+  });
+
+  it('given filters, then only matching rows; a bad status is refused', () => {
+    expect(registryModel(entries, parseRegistryFilters({ method: 'baseline_knn' }), new Map()).rows.map((r) => r.identity)).toEqual(['33333333_abc']);
+    expect(registryModel(entries, parseRegistryFilters({ q: 'BOOM' }), new Map()).rows.map((r) => r.identity)).toEqual(['22222222_abc']);
+    expect(registryModel(entries, parseRegistryFilters({ status: 'completed' }), new Map()).rows).toHaveLength(1);
+    expect(() => parseRegistryFilters({ status: 'done' })).toThrow(/'status' must be one of running, completed/);
+  });
+
+  it('given a summary with an interval, then the metric shows it', () => {
+    expect(primaryMetric({ normalized_mae: 0.3, 'normalized_mae.ci_low': 0.25, 'normalized_mae.ci_high': 0.35 })).toEqual({ name: 'normalized_mae', value: 0.3, ci: { low: 0.25, high: 0.35 } });
+    expect(primaryMetric({})).toEqual({ name: 'normalized_mae', value: null, ci: null });
+  });
+});
+
+describe('drill-down pages with hostile ids', () => {
+  const groups = { columns: ['group', 'n', 'normalized_mae', 'parse_failures', 'inference_failures', 'outliers'], rows: [[GROUP, '4', '0.512345678', '1', '0', '0']] };
+  const entities = { columns: ['entity_id', 'n', 'normalized_mae', 'parse_failures', 'inference_failures', 'outliers'], rows: [[ENTITY, '2', '0.7', '1', '0', '0'], ['plain', '2', '0.1', '0', '0', '0']] };
+  const predictions = {
+    columns: ['entity_id', 'group', 'item', 'actual', 'predicted', 'parse_status', 'outlier'],
+    rows: [
+      [ENTITY, GROUP, ITEM, '1', '', 'parse_failure', 'false'],
+      [ENTITY, GROUP, SCRIPT, '1', '1', 'ok', 'false'],
+    ],
+  };
+
+  it('given ids with markup, separators and formulas, then URLs use the path-segment encoding and text is inert', () => {
+    expect(groupUrl('1a2b3c4d_abc', GROUP)).toMatch(/^\/experiments\/1a2b3c4d_abc\/groups\/[a-z0-9_~-]+$/);
+    expect(callUrl('1a2b3c4d_abc', GROUP, ENTITY, ITEM)).toMatch(/^\/experiments\/1a2b3c4d_abc\/groups\/[a-z0-9_~-]+\/entities\/[a-z0-9_~-]+\/items\/[a-z0-9_~-]+$/);
+    expect(jsonTwin(`${entityUrl('i', 'g', 'e')}?page=2`)).toBe('/experiments/i/groups/g/entities/e.json?page=2');
+
+    const group = renderGroup({ identity: '1a2b3c4d_abc', group: GROUP, summary: recordOf(groups.columns, groups.rows[0]), rank: { position: 1, of: 1 }, entities: queryTable(entities, parseTableQuery({})) });
+    expectInert(group);
+    expect(group).toContain(`<a href="${entityUrl('1a2b3c4d_abc', GROUP, ENTITY)}">=HYPERLINK(&quot;http://evil&quot;,&quot;click&quot;)</a>`);
+    expect(group).toContain('<span title="0.512345678">0.5123</span>');
+
+    const entity = renderEntity({ identity: '1a2b3c4d_abc', group: GROUP, entityId: ENTITY, summary: recordOf(entities.columns, entities.rows[0]), rank: { position: 1, of: 2 }, items: queryTable(predictions, parseTableQuery({ status: 'parse_failure' }), (c) => c[0] === ENTITY) });
+    expectInert(entity);
+    expect(entity).toContain(callUrl('1a2b3c4d_abc', GROUP, ENTITY, ITEM));
+    expect(entity).not.toContain(callUrl('1a2b3c4d_abc', GROUP, ENTITY, SCRIPT));
+    expect(entity).toContain('1 of 2 rows match');
+  });
+
+  it('given a call, then INPUT, OUTPUT and METADATA as text, and keyed links to the neighbouring items', () => {
+    const call = renderCall({
+      identity: '1a2b3c4d_abc',
+      group: GROUP,
+      entityId: ENTITY,
+      item: ITEM,
+      input: `prompt ${SCRIPT}`,
+      output: `</pre>${SCRIPT}`,
+      metadata: [`entity_id: ${ENTITY}`, 'parse_status: parse_failure (no number)'],
+      file: 'groups/x/entities/y/z.txt',
+      ...neighbours([SCRIPT, ITEM, 'q3'], ITEM),
+    });
+    expectInert(call);
+    expect(call).toContain('<pre class="call output">&lt;/pre&gt;&lt;script&gt;');
+    expect(call).toContain('<tr><th>entity_id</th><td>=HYPERLINK(&quot;http://evil&quot;,&quot;click&quot;)</td></tr>');
+    expect(call).toContain(`<a rel="prev" data-key="ArrowLeft" href="${callUrl('1a2b3c4d_abc', GROUP, ENTITY, SCRIPT)}">`);
+    expect(call).toContain(`<a rel="next" data-key="ArrowRight" href="${callUrl('1a2b3c4d_abc', GROUP, ENTITY, 'q3')}">`);
+    expect(call).toContain('item 2 of 3');
+    expect(neighbours(['a'], 'a')).toEqual({ position: 1, of: 1, previous: null, next: null });
+  });
+
+  it('given diagnostics, then rows link to their calls; value ranges flatten to columns', () => {
+    const failures = { columns: ['entity_id', 'group', 'item', 'parse_status', 'reason', 'attempts', 'raw_output'], rows: [[ENTITY, GROUP, ITEM, 'parse_failure', 'no number', '1', SCRIPT]] };
+    const page = renderDiagnostics({ identity: '1a2b3c4d_abc', kind: 'parse-failures', table: queryTable(failures, parseTableQuery({})) });
+    expectInert(page);
+    expect(page).toContain(callUrl('1a2b3c4d_abc', GROUP, ENTITY, ITEM));
+    expect(valueRangesTable([{ group: 'g', itemMin: 0, actual: { mean: 1.5 } }])).toEqual({ columns: ['group', 'itemMin', 'actual.mean'], rows: [['g', '0', '1.5']] });
+    expectInert(renderDiagnostics({ identity: '1a2b3c4d_abc', kind: 'outliers', table: null }));
+  });
+
+  it('given a run, then key facts, review verdicts, groups worst first and its files', () => {
+    const model: RunModel = {
+      identity: '1a2b3c4d_abc', name: `run ${SCRIPT}`, method: 'm', status: 'completed', attempt: 1, startedAt: 's', finishedAt: 'f', failure: null, cancellation: null,
+      primary: { name: 'normalized_mae', value: 0.5, ci: null }, progress: null, runDir: '/r',
+      report: {
+        keyFacts: [{ title: 'PURPOSE', body: SCRIPT }],
+        review: { checks: [{ verdict: 'FAIL', check: 'Outliers', detail: SCRIPT }], overall: 'FAIL — 1 fail', todos: [], other: [] },
+        sideBySide: [{ method: 'm', role: 'method', normalized_mae: 0.5, n: 4, nScored: 3 }],
+        groups: queryTable(groups, parseTableQuery({})),
+        files: ['README.txt', 'groups/_index.csv'],
+      },
+      plots: [],
+    };
+    const page = renderRun(model);
+    expectInert(page);
+    expect(page).toContain('<span class="badge fail">FAIL</span> <b>Outliers</b>');
+    expect(page).toContain('<a href="/api/experiments/1a2b3c4d_abc/files/groups/_index.csv">groups/_index.csv</a>');
+    expect(page).toContain(`href="${groupUrl('1a2b3c4d_abc', GROUP)}"`);
+    expectInert(renderRun({ ...model, report: null, status: 'running' }));
+  });
+
+  it('given an error, then a page saying it, inert', () => {
+    const page = renderError(404, `no group ${SCRIPT}`);
+    expectInert(page);
+    expect(page).toContain('no group &lt;script&gt;');
+  });
+});
