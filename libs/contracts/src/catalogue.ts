@@ -4,6 +4,7 @@ import { EvaluationEvent } from './events/evaluation.events';
 import { ExperimentEvent } from './events/experiment.events';
 import { InferenceEvent } from './events/inference.events';
 import { ReportEvent } from './events/report.events';
+import { upcast } from './upcast';
 
 /** Every event assay knows, one discriminated union per family, joined here. */
 export const AssayEvent = z.discriminatedUnion('type', [
@@ -38,17 +39,20 @@ function describeIssues(error: z.ZodError): string {
 }
 
 /**
- * Parses an event from the wire or the log. Old schema versions would be upcast here, before
+ * Parses an event from the wire or the log. Older shapes are upcast here (upcast.ts), before
  * validation: stored rows are never rewritten.
  */
-export function parseEvent(raw: unknown, subject: string): AssayEvent {
+export function parseEvent(stored: unknown, subject: string): AssayEvent {
+  const raw = upcast(stored);
   const envelope = AnyEnvelope.safeParse(raw);
   if (!envelope.success) throw new InvalidEventError(subject, `not an assay envelope: ${describeIssues(envelope.error)}`);
   const schema = schemasByType.get(envelope.data.type);
   if (!schema) throw new InvalidEventError(subject, `unknown event type '${envelope.data.type}'`);
-  const expectedSubject = subjectOf(envelope.data.type, envelope.data.schemaVersion);
+  // The subject names the version the producer wrote, not the one it was upcast to.
+  const storedVersion = (stored as { schemaVersion: number }).schemaVersion;
+  const expectedSubject = subjectOf(envelope.data.type, storedVersion);
   if (subject !== expectedSubject && !subject.startsWith('log:')) {
-    throw new InvalidEventError(subject, `event of type '${envelope.data.type}' v${envelope.data.schemaVersion} arrived on '${subject}' (expected '${expectedSubject}')`);
+    throw new InvalidEventError(subject, `event of type '${envelope.data.type}' v${storedVersion} arrived on '${subject}' (expected '${expectedSubject}')`);
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new InvalidEventError(subject, describeIssues(parsed.error));

@@ -9,3 +9,4 @@ export * from './events/evaluation.events';
 export * from './events/report.events';
 export * from './create-event';
 export * from './error-message';
+export * from './upcast';
