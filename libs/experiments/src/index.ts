@@ -13,5 +13,5 @@ export * from './plan-append';
 export * from './give-up';
 export * from './attempt-end';
 export * from './inference-failures';
-export * from './cancel';
 export * from './reuse';
+export * from './experiment';

@@ -12,6 +12,7 @@ import {
   type InferenceBatchRequested,
   type InferenceCompleted,
   type InferenceFailed,
+  type ItemDef,
   type RequestedBy,
 } from '@assay/contracts';
 import { EVALUATOR_VERSION, smokeChecks } from '@assay/evaluation';
@@ -101,7 +102,8 @@ export type Need =
   | { input: 'next_plan' }
   | { input: 'batch_request' }
   | { input: 'earlier_predictions' }
-  | { input: 'evaluation'; attempt: AttemptState; predictions: ScoredPrediction[] };
+  /** The scoring stage's evaluation of these predictions (baselines need the data files: I/O). */
+  | { input: 'evaluation'; started: ExperimentStarted; items: ItemDef[]; predictions: ScoredPrediction[] };
 
 export type Decision =
   /** Append these events (none: nothing to do); `said` are lines for the run's log. */
@@ -215,8 +217,14 @@ function planStages(ready: Stage[]): Stage[] {
 function decideOnSmokeResult(command: SmokeResultCommand, state: ExperimentState): Decision {
   const { event, by } = command;
   const { identity, attempt: n } = event.data;
-  if (state.handled.has(event.id)) return NOTHING;
   const attempt = attemptOf(state, identity, n, 'smoke result');
+  // Decided before: nothing new, unless the planner stopped between chunks of the plan it made
+  // then (see appendInChunks): the same plan again, whose stored chunks are skipped.
+  const unfinished = attempt.stages.filter((s) => {
+    const p = progressOf(attempt, s);
+    return p.planned?.metadata.causationId === event.id && p.requested.size < p.planned.data.batches;
+  });
+  if (state.handled.has(event.id) && unfinished.length === 0) return NOTHING;
   // Cancelled during its smoke test: no full run. (A cancel landing later finds the batches dropped by the workers.)
   if (attempt.end) return append([], `smoke result not acted on: the attempt ended (${describeEnd(attempt.end)})`);
   const ctx = causedBy(event, experimentStream(identity), by.producer, by.codeVersion);
@@ -233,7 +241,7 @@ function decideOnSmokeResult(command: SmokeResultCommand, state: ExperimentState
     return append([createEvent('experiment.completed', { identity, attempt: n, runDir, smokeOnly: true, summary: { smoke: 'passed', examples: examples.length } }, ctx)], 'smoke test passed (--smoke-only: stopping here)');
   }
   const withSmoke: AttemptState = { ...attempt, smoke: event };
-  const ready = planStages(readyStages(withSmoke, finishedStages(withSmoke)));
+  const ready = unfinished.length > 0 ? unfinished : planStages(readyStages(withSmoke, finishedStages(withSmoke)));
   if (ready.length === 0) return NOTHING;
   if (!command.nextPlan) return need({ input: 'next_plan' });
   if (!command.nextPlan.ok) {
@@ -296,7 +304,7 @@ function decideOnScoredBatch(command: ScoreBatchCommand, state: ExperimentState)
   if (other.length > 0) throw new Error(`stages ${other.map((s) => `'${s.name}' (${s.kind})`).join(', ')} became ready after '${stage.name}', but the evaluator only starts scoring stages`);
   if (scoring.length === 0) return append([scored]);
   if (scoring.length > 1) throw new Error(`more than one scoring stage of ${identity} (${scoring.map((s) => s.name).join(', ')}) became ready at once; a run has one evaluation per round`);
-  if (!command.evaluation) return need({ input: 'evaluation', attempt, predictions: all });
+  if (!command.evaluation) return need({ input: 'evaluation', started: attempt.started, items: planned.data.items, predictions: all });
   const { result, cache } = command.evaluation;
   return append(
     [scored, createEvent('evaluation.completed', { identity, attempt: n, round: RUN_ROUND, evaluatorVersion: EVALUATOR_VERSION, reevaluation: null, result, cache, stageKey: scoring[0].key }, ctx)],

@@ -205,6 +205,16 @@ describe('experiment decider: smoke result', () => {
     ]);
   });
 
+  it('given its plan was decided and only partly appended (the planner stopped between chunks), when the smoke result is redelivered, then the same plan again; once complete, nothing', () => {
+    const result = smokeChecked(1, true);
+    const full = eventsOf(when({ type: 'smoke_result', event: result, by: BY, nextPlan: { ok: true, plan } }, given(...smokeRun())));
+    const firstChunk = full.slice(0, 2).map((e) => ({ ...e, metadata: { ...e.metadata, causationId: result.id } }));
+    const again = when({ type: 'smoke_result', event: result, by: BY, nextPlan: { ok: true, plan } }, given(...smokeRun(), ...firstChunk));
+    expect(types(again)).toEqual(['experiment.planned', 'inference.batch.requested', 'inference.batch.requested']);
+    const all = eventsOf(again).map((e) => ({ ...e, metadata: { ...e.metadata, causationId: result.id } }));
+    expect(types(when({ type: 'smoke_result', event: result, by: BY }, given(...smokeRun(), ...all)))).toEqual([]);
+  });
+
   it('given a --smoke-only run, when its smoke test passed, then the attempt completes as smoke-only', () => {
     const state = given(started(1, true), ...plan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf({ ...START, smokeOnly: true })[0] }));
     expect(eventsOf(when({ type: 'smoke_result', event: smokeChecked(1, true), by: BY }, state))[0]).toMatchObject({ type: 'experiment.completed', data: { smokeOnly: true } });
@@ -242,7 +252,7 @@ describe('experiment decider: scored batch', () => {
     const last = answered(1, 'full', 'e2');
     expect(types(score(afterFirst, last))).toEqual(['need:earlier_predictions']);
     const asked = score(afterFirst, last, []);
-    expect(asked.kind === 'need' && asked.need.input === 'evaluation' && asked.need.predictions).toHaveLength(2);
+    expect(asked.kind === 'need' && asked.need.input === 'evaluation' && [asked.need.predictions.length, asked.need.items]).toEqual([2, ITEMS]);
     const cmd: ExperimentCommand = { type: 'score_batch', event: last, by: BY, request: batchRequested(1, 'full', 'e2'), earlierPredictions: [], evaluation: { result: { method: {} }, cache: { promptTokens: 0, cachedTokens: 0, hitRate: null, idealHitRate: null } } };
     const events = eventsOf(when(cmd, afterFirst));
     expect(events.map((e) => e.type)).toEqual(['evaluation.batch.scored', 'evaluation.completed']);
