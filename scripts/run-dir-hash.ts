@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,6 +31,8 @@ import type { ParquetContents } from '../libs/report/src/testing/read-parquet';
  *  - wall-clock times (ISO 8601 timestamps) and per-call latencies (`latency_ms` in the prompt
  *    files, the CSV files and the parquet files, whose rows are hashed decoded);
  *  - logs/ (time-stamped lines with durations, interleaved as the services happened to write them).
+ * Run it on a committed checkout: a `-dirty` code version is longer, and the README underlines
+ * its title (which holds the identity) to the title's length.
  */
 const { values } = parseArgs({ options: { root: { type: 'string' }, files: { type: 'boolean' }, keep: { type: 'boolean' } }, strict: true });
 const root = resolve(values.root ?? join(__dirname, '..', '..'));
@@ -102,6 +104,10 @@ async function runOne(stack: Stack, name: string, dataDir: string, overrides: Re
 
 async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), 'run-dir-hash-'));
+  // The sample data is copied to the scratch folder: the README aligns its data table to the
+  // paths' length, so data read from checkouts at paths of different lengths would differ.
+  const sample = join(scratch, 'sample');
+  cpSync(join(root, 'data', 'sample'), sample, { recursive: true });
   const nasty = join(scratch, 'nasty');
   execFileSync(
     process.execPath,
@@ -111,7 +117,7 @@ async function main(): Promise<void> {
   const stack = await startStack({ workers: 1 });
   try {
     const results = [
-      await runOne(stack, 'demo', join(root, 'data', 'sample'), {}),
+      await runOne(stack, 'demo', sample, { data: { profiles: join(sample, 'profiles.csv'), responses: join(sample, 'responses.csv'), items: join(sample, 'items.csv'), split: join(sample, 'split.json') } }),
       await runOne(stack, 'nasty', nasty, { data: { profiles: join(nasty, 'profiles.csv'), responses: join(nasty, 'responses.csv'), items: join(nasty, 'items.csv'), split: join(nasty, 'split.json') } }),
     ];
     for (const r of results) {

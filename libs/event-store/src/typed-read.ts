@@ -12,25 +12,26 @@ export function parseStored(event: StoredEvent): AssayEvent {
   return parseEvent(envelopeOf(event), `log:${event.stream}#${event.streamPosition}`);
 }
 
-/** A typed event with its position in its stream. */
-export type PositionedEvent = AssayEvent & { streamPosition: bigint };
+/** A typed event with its positions in its stream and in the log. */
+export type Positioned<E extends AssayEvent = AssayEvent> = E & { streamPosition: bigint; globalPosition: bigint };
+export type PositionedEvent = Positioned;
 
 /** A stream's events after `afterPosition` (0: all), typed, in stream order. */
 export async function readTypedStream(sql: Sql, stream: string, afterPosition = 0n): Promise<PositionedEvent[]> {
   const rows = await readStream(sql, stream, { fromPosition: afterPosition + 1n });
-  return rows.map((row) => Object.assign(parseStored(row), { streamPosition: row.streamPosition }));
+  return rows.map((row) => positioned(parseStored(row), row));
 }
 
 /** A stream's events of some types, typed, in stream order. */
-export async function readTypedEvents<T extends AssayEventType>(sql: Sql, stream: string, types: readonly T[]): Promise<Array<EventOfType<T>>> {
+export async function readTypedEvents<T extends AssayEventType>(sql: Sql, stream: string, types: readonly T[]): Promise<Array<Positioned<EventOfType<T>>>> {
   const rows = await readStream(sql, stream, { types: [...types] });
-  return rows.map((row) => ofType(parseStored(row), types));
+  return rows.map((row) => positioned(ofType(parseStored(row), types), row));
 }
 
 /** Events of one type in a stream whose data matches (indexed fields), typed, in stream order. */
-export async function findEvents<T extends AssayEventType>(sql: Sql, stream: string, type: T, match: DataMatch): Promise<Array<EventOfType<T>>> {
+export async function findEvents<T extends AssayEventType>(sql: Sql, stream: string, type: T, match: DataMatch): Promise<Array<Positioned<EventOfType<T>>>> {
   const rows = await findInStream(sql, stream, type, match);
-  return rows.map((row) => ofType(parseStored(row), [type]));
+  return rows.map((row) => positioned(ofType(parseStored(row), [type]), row));
 }
 
 /** The one event of a type matching, or an error naming what is missing. */
@@ -38,6 +39,10 @@ export async function findOneEvent<T extends AssayEventType>(sql: Sql, stream: s
   const [event] = await findEvents(sql, stream, type, match);
   if (!event) throw new Error(`no ${type} matching ${JSON.stringify(match)} in ${stream}`);
   return event;
+}
+
+function positioned<E extends AssayEvent>(event: E, row: StoredEvent): Positioned<E> {
+  return Object.assign(event, { streamPosition: row.streamPosition, globalPosition: row.globalPosition });
 }
 
 function ofType<T extends AssayEventType>(event: AssayEvent, types: readonly T[]): EventOfType<T> {

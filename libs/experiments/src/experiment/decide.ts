@@ -78,6 +78,15 @@ export interface ScoreBatchCommand {
   evaluation?: Pick<EvaluationCompleted['data'], 'result' | 'cache'>;
 }
 
+/** evaluation.completed (of the run, or of a re-evaluation round): the run directory was written from it → report.generated + experiment.completed. */
+export interface ReportCommand {
+  type: 'report';
+  event: EvaluationCompleted;
+  by: Producer;
+  /** The tree written (always from the latest round of the latest evaluated attempt, whichever event triggered it). */
+  built?: { attempt: number; round: number; runDir: string; files: number; treeHash: string; summary: Record<string, number | string | null> };
+}
+
 /** A service gave up on one of the experiment's messages (dead letter): the attempt fails at that stage. */
 export interface GiveUpCommand {
   type: 'give_up';
@@ -95,12 +104,13 @@ export interface CancelCommand {
   by: Producer;
 }
 
-export type ExperimentCommand = RequestCommand | SmokeResultCommand | ScoreBatchCommand | GiveUpCommand | CancelCommand;
+export type ExperimentCommand = RequestCommand | SmokeResultCommand | ScoreBatchCommand | ReportCommand | GiveUpCommand | CancelCommand;
 
 export type Need =
   | { input: 'preflight' }
   | { input: 'next_plan' }
   | { input: 'batch_request' }
+  | { input: 'report' }
   | { input: 'earlier_predictions' }
   /** The scoring stage's evaluation of these predictions (baselines need the data files: I/O). */
   | { input: 'evaluation'; started: ExperimentStarted; items: ItemDef[]; predictions: ScoredPrediction[] };
@@ -123,6 +133,8 @@ export function decide(command: ExperimentCommand, state: ExperimentState): Deci
       return decideOnSmokeResult(command, state);
     case 'score_batch':
       return decideOnScoredBatch(command, state);
+    case 'report':
+      return decideOnReport(command, state);
     case 'give_up':
       return decideOnGiveUp(command, state);
     case 'cancel':
@@ -310,6 +322,24 @@ function decideOnScoredBatch(command: ScoreBatchCommand, state: ExperimentState)
     [scored, createEvent('evaluation.completed', { identity, attempt: n, round: RUN_ROUND, evaluatorVersion: EVALUATOR_VERSION, reevaluation: null, result, cache, stageKey: scoring[0].key }, ctx)],
     `evaluation of ${all.length} predictions complete`,
   );
+}
+
+function decideOnReport(command: ReportCommand, state: ExperimentState): Decision {
+  const { event, by, built } = command;
+  const { identity } = event.data;
+  if (state.handled.has(event.id)) return NOTHING;
+  const attempt = attemptOf(state, identity, event.data.attempt, 'evaluation');
+  // The run's own evaluation of an attempt cancelled (or failed) meanwhile completes nothing: the
+  // attempt stays as it ended. A re-evaluation round is asked for, so it always reports.
+  if (event.data.reevaluation === null && attempt.end && attempt.end.type !== 'experiment.completed') return NOTHING;
+  if (!built) return need({ input: 'report' });
+  const shown = attemptOf(state, identity, built.attempt, 'report');
+  const report = shown.stages.find((s) => s.kind === 'report');
+  const ctx = causedBy(event, experimentStream(identity), by.producer, by.codeVersion);
+  return append([
+    createEvent('report.generated', { identity, attempt: built.attempt, round: built.round, runDir: built.runDir, files: built.files, treeHash: built.treeHash, ...(report ? { stageKey: report.key } : {}) }, ctx),
+    createEvent('experiment.completed', { identity, attempt: built.attempt, runDir: built.runDir, smokeOnly: false, summary: built.summary }, ctx),
+  ]);
 }
 
 function decideOnGiveUp(command: GiveUpCommand, state: ExperimentState): Decision {

@@ -284,6 +284,30 @@ describe('experiment decider: scored batch', () => {
   });
 });
 
+describe('experiment decider: report', () => {
+  const evaluation = (reevaluation: { requestId: string; reason: string | null; requestedBy: { host: string; user: string } } | null = null) =>
+    createEvent('evaluation.completed', { identity: IDENTITY, attempt: 1, round: reevaluation ? 2 : 1, evaluatorVersion: 'v', reevaluation, result: {}, cache: { promptTokens: 0, cachedTokens: 0, hitRate: null, idealHitRate: null } }, ctx);
+  const built = { attempt: 1, round: 1, runDir: START.runDir, files: 9, treeHash: 'tree', summary: { normalized_mae: 0.2 } };
+
+  it('given the run evaluated, when its tree is written, then report.generated (with the report stage key) and experiment.completed', () => {
+    const event = evaluation();
+    expect(types(when({ type: 'report', event, by: BY }, given(...fullRunPlanned())))).toEqual(['need:report']);
+    const events = eventsOf(when({ type: 'report', event, by: BY, built }, given(...fullRunPlanned())));
+    expect(events.map((e) => e.type)).toEqual(['report.generated', 'experiment.completed']);
+    expect(events[0].data).toMatchObject({ treeHash: 'tree', stageKey: stagesOf(START).find((s) => s.kind === 'report')!.key });
+  });
+
+  it('given the attempt was cancelled while it was evaluated, when the run evaluation comes, then nothing (no tree is built)', () => {
+    const cancelled = eventsOf(when({ type: 'cancel', identity: IDENTITY, reason: 'stop', requestedBy: { host: 'h', user: 'u' }, by: BY }, given(...fullRunPlanned())));
+    expect(types(when({ type: 'report', event: evaluation(), by: BY }, given(...fullRunPlanned(), ...cancelled)))).toEqual([]);
+  });
+
+  it('given a failed attempt, when a re-evaluation round completes, then it is reported all the same', () => {
+    const event = evaluation({ requestId: REQUEST_ID, reason: 'parser fix', requestedBy: { host: 'h', user: 'u' } });
+    expect(types(when({ type: 'report', event, by: BY }, given(...fullRunPlanned(), failed(1, 'inference'))))).toEqual(['need:report']);
+  });
+});
+
 describe('experiment decider: give up', () => {
   const giveUp = (event: AssayEvent, state: ExperimentState) => when({ type: 'give_up', event, reason: 'crashed 5 times', by: { producer: 'evaluator', codeVersion: 'abc12345' } }, state);
 
