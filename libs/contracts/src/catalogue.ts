@@ -59,6 +59,17 @@ export function parseEvent(stored: unknown, subject: string): AssayEvent {
   return parsed.data as AssayEvent;
 }
 
+/**
+ * Validates an event read back from the log (parseEvent: upcast, then the catalogue's schema) and
+ * returns it as stored, upcast only: a schema's parse rebuilds objects in the schema's key order,
+ * and run directories and replays are built from the log's data as Postgres keeps it, so reading
+ * it typed must not reorder a single key.
+ */
+export function parseStoredEvent(stored: unknown, where: string): AssayEvent {
+  parseEvent(stored, where);
+  return upcast(stored) as AssayEvent;
+}
+
 /** Parses and narrows to one type, for consumers bound to a single subject. */
 export function parseEventOfType<T extends AssayEventType>(type: T, raw: unknown, subject: string): EventOfType<T> {
   const event = parseEvent(raw, subject);

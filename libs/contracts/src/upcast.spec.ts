@@ -1,4 +1,4 @@
-import { parseEvent } from './catalogue';
+import { parseEvent, parseStoredEvent } from './catalogue';
 import { upcast, UPCASTERS } from './upcast';
 
 /** Rows as an early assay stored them (before evaluation rounds existed): copied shapes, not built with today's createEvent. */
@@ -52,5 +52,15 @@ describe('upcasters', () => {
   it('given something that is not an envelope, when upcast, then it passes through for validation to reject', () => {
     expect(upcast('nonsense')).toBe('nonsense');
     expect(() => parseEvent({ type: 'evaluation.completed' }, 'log:3')).toThrow(/not an assay envelope/);
+  });
+});
+
+describe('parseStoredEvent', () => {
+  it('given a stored row, when read typed, then it is validated and upcast but keeps its key order (run directories are built from it byte for byte)', () => {
+    const stored = { ...OLD_EVALUATION_COMPLETED, data: { ...OLD_EVALUATION_COMPLETED.data, cache: { hitRate: 0.5, idealHitRate: 0.6, cachedTokens: 5, promptTokens: 10 } } };
+    const event = parseStoredEvent(stored, 'log:1');
+    expect(event.type === 'evaluation.completed' && Object.keys(event.data.cache)).toEqual(['hitRate', 'idealHitRate', 'cachedTokens', 'promptTokens']);
+    expect(event.type === 'evaluation.completed' && event.data.round).toBe(1);
+    expect(() => parseStoredEvent({ ...stored, data: { ...stored.data, attempt: 'one' } }, 'log:1')).toThrow(/attempt/);
   });
 });

@@ -1,4 +1,4 @@
-import { parseEvent, type AssayEvent, type AssayEventType, type EventOfType } from '@assay/contracts';
+import { parseStoredEvent, type AssayEvent, type AssayEventType, type EventOfType } from '@assay/contracts';
 import { findInStream, readStream, type DataMatch } from './read';
 import type { Sql } from './sql';
 import { envelopeOf, type StoredEvent } from './stored-event';
@@ -9,7 +9,7 @@ import { envelopeOf, type StoredEvent } from './stored-event';
  * does not parse is an error naming the event, never skipped.
  */
 export function parseStored(event: StoredEvent): AssayEvent {
-  return parseEvent(envelopeOf(event), `log:${event.stream}#${event.streamPosition}`);
+  return parseStoredEvent(envelopeOf(event), `log:${event.stream}#${event.streamPosition}`);
 }
 
 /** A typed event with its positions in its stream and in the log. */
