@@ -50,6 +50,7 @@ export class BatchScorer {
       identity,
       command: { type: 'score_batch', event, by: { producer: 'evaluator', codeVersion: this.info.codeVersion } },
       provide,
+      lock: 'the workers append the answers of other batches all the time; none of them changes how this batch is scored',
     });
     if (handled.duplicate || decision.kind !== 'append') return;
     const scored = decision.events.find((e) => e.type === 'evaluation.batch.scored');

@@ -7,6 +7,7 @@ import {
   checkLongestPrompt,
   checkModelServer,
   checkOutputWritable,
+  decide,
   ExperimentStates,
   handleExperimentCommand,
   planBatches,
@@ -115,15 +116,21 @@ export class ExperimentRequestedConsumer {
           : { ok: true, plan: ({ ctx, attempt, stage }) => this.plans.planStage(ctx, { identity, attempt }, prepared, checked.plan, stage, checked.warnings) },
       };
     };
+    const command: RequestCommand = { type: 'request', request: event, start, idleS, by: { producer: 'planner', codeVersion: this.info.codeVersion } };
+    // The pre-flight calls the model server: run it before taking the stream's lock, when a look without the lock says the request starts a run.
+    const unlocked = await this.states.load(this.store, identity);
+    const look = decide(command, unlocked);
+    const checked = look.kind === 'need' ? await provide(look.need, command, unlocked) : command;
     const { decision, handled } = await handleExperimentCommand({
       store: this.store,
       states: this.states,
       consumer: 'planner',
       messageId: event.id,
       identity,
-      command: { type: 'request', request: event, start, idleS, by: { producer: 'planner', codeVersion: this.info.codeVersion } },
+      command: checked,
       provide,
       alsoAppend: [record],
+      lock: 'a request for a running experiment would otherwise lose its decision to the run\'s batch appends again and again',
     });
     if (handled.duplicate || decision.kind !== 'append') return;
     // A gate (the smoke test) was planned: the stages after it use the checked plan, kept for them.

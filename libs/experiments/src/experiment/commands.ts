@@ -1,9 +1,8 @@
 import { experimentStream, type AssayEvent, type ExperimentCancelled, type RequestedBy } from '@assay/contracts';
-import { lockStream, VersionConflictError, type EventStore, type Sql, type StreamAppend } from '@assay/event-store';
-import { TransientError } from '@assay/messaging';
+import { lockStream, type EventStore, type Sql, type StreamAppend } from '@assay/event-store';
 import { stageOfGivenUp } from '../give-up';
 import { decide } from './decide';
-import { loadExperiment, MAX_CONFLICT_RETRIES } from './load';
+import { loadExperiment } from './load';
 
 /**
  * What to append when `producer` gives up on `event` (a dead letter after every redelivery
@@ -28,26 +27,23 @@ export async function runFailureOnGiveUp(sql: Sql, event: AssayEvent, reason: st
 export type CancelOutcome = { kind: 'refuse'; problem: 'unknown' | 'not_running'; reason: string } | { kind: 'cancelled'; event: ExperimentCancelled; runDir: string };
 
 /**
- * `assay cancel` and `POST /api/experiments/:identity/cancel`: the decider's cancel, appended at
- * the version it was decided on, so a run completing at the same moment is either completed or
- * cancelled, never both (the loser decides again on the winner's events). Published after commit
- * when the store has a publisher (otherwise a service's outbox relay publishes it).
+ * `assay cancel` and `POST /api/experiments/:identity/cancel`: the decider's cancel, decided and
+ * appended under the stream's lock, so a run completing at the same moment is either completed or
+ * cancelled, never both. The lock rather than a version check alone: a running experiment's
+ * workers append answers all the time, and a cancel must not lose to them again and again.
+ * Published after commit when the store has a publisher (otherwise a service's outbox relay
+ * publishes it).
  */
 export async function cancelRunning(store: EventStore, identity: string, cancel: { reason: string; by: RequestedBy; producer: string; codeVersion: string }): Promise<CancelOutcome> {
   const stream = experimentStream(identity);
-  for (let tries = 1; tries <= MAX_CONFLICT_RETRIES; tries++) {
-    const state = await store.read((sql) => loadExperiment(sql, identity));
+  return store.decideAndAppend<CancelOutcome>(async (sql) => {
+    await lockStream(sql, stream);
+    const state = await loadExperiment(sql, identity);
     const decision = decide({ type: 'cancel', identity, reason: cancel.reason, requestedBy: cancel.by, by: { producer: cancel.producer, codeVersion: cancel.codeVersion } }, state);
-    if (decision.kind === 'refuse') return decision;
-    if (decision.kind !== 'append') throw new Error(`unexpected ${decision.kind} decision on a cancel`);
-    const [event] = decision.events;
-    if (event?.type !== 'experiment.cancelled') throw new Error(`a cancel decided ${event?.type ?? 'nothing'}`);
-    try {
-      await store.append([{ stream, expected: state.version, events: [event] }]);
-      return { kind: 'cancelled', event, runDir: state.attempts.get(event.data.attempt)!.started.data.runDir };
-    } catch (error) {
-      if (!(error instanceof VersionConflictError)) throw error;
-    }
-  }
-  throw new TransientError(`${stream} changed under ${MAX_CONFLICT_RETRIES} cancel decisions in a row; try again`);
+    if (decision.kind === 'refuse') return { appends: [], result: decision };
+    const [event] = decision.kind === 'append' ? decision.events : [];
+    if (event?.type !== 'experiment.cancelled') throw new Error(`a cancel decided ${event?.type ?? decision.kind}`);
+    const runDir = state.attempts.get(event.data.attempt)!.started.data.runDir;
+    return { appends: [{ stream, expected: state.version, events: [event] }], result: { kind: 'cancelled', event, runDir } };
+  });
 }

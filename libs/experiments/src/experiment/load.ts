@@ -1,5 +1,5 @@
 import { experimentStream } from '@assay/contracts';
-import { readTypedStream, VersionConflictError, type EventStore, type HandleResult, type Sql, type StreamAppend } from '@assay/event-store';
+import { lockStream, readTypedStream, VersionConflictError, type EventStore, type HandleResult, type Sql, type StreamAppend } from '@assay/event-store';
 import { TransientError } from '@assay/messaging';
 import { decide, type Decision, type ExperimentCommand, type Need } from './decide';
 import { evolve, initialState, type ExperimentState } from './state';
@@ -74,6 +74,15 @@ export async function decideFully<C extends ExperimentCommand>(command: C, state
  * between the load and the append (VersionConflictError), the state is loaded again and the
  * command decided again on it; after MAX_CONFLICT_RETRIES the message goes back to the broker
  * (TransientError: redelivered later), the normal nak path.
+ *
+ * `lock` takes the stream's lock for the load, the decision and the append: pass it, with the
+ * reason, where expected version alone is not enough. An experiment stream has writers whose
+ * appends never change a given decision (every worker appends its batch's answers, the evaluator
+ * its scores): with a version check alone a decision on a running experiment loses to those
+ * unrelated appends again and again (in the e2e test of ten identical requests during a run,
+ * requests lost ten decisions in a row). Under the lock the version cannot move, so the expected
+ * version holds; inputs the decider asks for are then supplied under the lock, so supply the
+ * expensive ones (a pre-flight) before, from a decision on an unlocked load.
  */
 export async function handleExperimentCommand<C extends ExperimentCommand>(args: {
   store: EventStore;
@@ -85,16 +94,34 @@ export async function handleExperimentCommand<C extends ExperimentCommand>(args:
   provide: Provide<C>;
   /** Appends to other streams that commit with the decision (e.g. the request recorded in its request stream). */
   alsoAppend?: StreamAppend[];
+  /** Why this decision holds the stream's lock (see above); absent: expected version only. */
+  lock?: string;
 }): Promise<{ decision: Decided; state: ExperimentState; handled: HandleResult }> {
   const { store, states, consumer, messageId, identity, command, provide } = args;
   const stream = experimentStream(identity);
-  for (let attempt = 1; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
-    const state = await states.load(store, identity);
-    const decision = await decideFully(command, state, provide);
+  const appendsFor = (state: ExperimentState, decision: Decided): StreamAppend[] => {
     const events = decision.kind === 'append' ? decision.events : [];
-    const appends: StreamAppend[] = [...(args.alsoAppend ?? []), ...(events.length > 0 ? [{ stream, expected: state.version, events }] : [])];
+    return [...(args.alsoAppend ?? []), ...(events.length > 0 ? [{ stream, expected: state.version, events }] : [])];
+  };
+  for (let attempt = 1; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
     try {
-      const handled = await store.handle(consumer, messageId, async () => appends);
+      if (args.lock !== undefined) {
+        const decided: { state: ExperimentState | null; decision: Decided | null } = { state: null, decision: null };
+        const handled = await store.handle(consumer, messageId, async (sql) => {
+          await lockStream(sql, stream);
+          const state = await states.loadWith(sql, identity);
+          const decision = await decideFully(command, state, provide);
+          decided.state = state;
+          decided.decision = decision;
+          return appendsFor(state, decision);
+        });
+        // A redelivery of a handled message decides nothing: report it with the state as it is now.
+        const state = decided.state ?? (await states.load(store, identity));
+        return { decision: decided.decision ?? { kind: 'append', events: [], said: [] }, state, handled };
+      }
+      const state = await states.load(store, identity);
+      const decision = await decideFully(command, state, provide);
+      const handled = await store.handle(consumer, messageId, async () => appendsFor(state, decision));
       return { decision, state, handled };
     } catch (error) {
       if (!(error instanceof VersionConflictError && error.stream === stream)) throw error;
