@@ -12,7 +12,7 @@ import {
   type ExperimentPlanned,
   type ProgressUpdate,
 } from '@assay/contracts';
-import { committedPromptCount, findInStream } from '@assay/event-store';
+import { committedPromptCount, findEvents } from '@assay/event-store';
 import { attemptEnd, describeEnd, type AttemptEnd } from '@assay/experiments';
 import { probeServer } from '@assay/inference';
 import { JetStreamPublisher, wireSubject, type JetStreamHandle } from '@assay/messaging';
@@ -351,7 +351,7 @@ async function attachedProgress(identity: string, attempt: number): Promise<{ st
   try {
     const stream = experimentStream(identity);
     const { planned, end, committed } = await store.read(async (sql) => {
-      const plans = (await findInStream(sql, stream, 'experiment.planned', { attempt })) as unknown as ExperimentPlanned[];
+      const plans = await findEvents(sql, stream, 'experiment.planned', { attempt });
       const latest = plans[plans.length - 1];
       return {
         planned: latest,
