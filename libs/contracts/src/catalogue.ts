@@ -4,6 +4,7 @@ import { EvaluationEvent } from './events/evaluation.events';
 import { ExperimentEvent } from './events/experiment.events';
 import { InferenceEvent } from './events/inference.events';
 import { ReportEvent } from './events/report.events';
+import { upcast } from './upcast';
 
 /** Every event assay knows, one discriminated union per family, joined here. */
 export const AssayEvent = z.discriminatedUnion('type', [
@@ -38,21 +39,35 @@ function describeIssues(error: z.ZodError): string {
 }
 
 /**
- * Parses an event from the wire or the log. Old schema versions would be upcast here, before
+ * Parses an event from the wire or the log. Older shapes are upcast here (upcast.ts), before
  * validation: stored rows are never rewritten.
  */
-export function parseEvent(raw: unknown, subject: string): AssayEvent {
+export function parseEvent(stored: unknown, subject: string): AssayEvent {
+  const raw = upcast(stored);
   const envelope = AnyEnvelope.safeParse(raw);
   if (!envelope.success) throw new InvalidEventError(subject, `not an assay envelope: ${describeIssues(envelope.error)}`);
   const schema = schemasByType.get(envelope.data.type);
   if (!schema) throw new InvalidEventError(subject, `unknown event type '${envelope.data.type}'`);
-  const expectedSubject = subjectOf(envelope.data.type, envelope.data.schemaVersion);
+  // The subject names the version the producer wrote, not the one it was upcast to.
+  const storedVersion = (stored as { schemaVersion: number }).schemaVersion;
+  const expectedSubject = subjectOf(envelope.data.type, storedVersion);
   if (subject !== expectedSubject && !subject.startsWith('log:')) {
-    throw new InvalidEventError(subject, `event of type '${envelope.data.type}' v${envelope.data.schemaVersion} arrived on '${subject}' (expected '${expectedSubject}')`);
+    throw new InvalidEventError(subject, `event of type '${envelope.data.type}' v${storedVersion} arrived on '${subject}' (expected '${expectedSubject}')`);
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new InvalidEventError(subject, describeIssues(parsed.error));
   return parsed.data as AssayEvent;
+}
+
+/**
+ * Validates an event read back from the log (parseEvent: upcast, then the catalogue's schema) and
+ * returns it as stored, upcast only: a schema's parse rebuilds objects in the schema's key order,
+ * and run directories and replays are built from the log's data as Postgres keeps it, so reading
+ * it typed must not reorder a single key.
+ */
+export function parseStoredEvent(stored: unknown, where: string): AssayEvent {
+  parseEvent(stored, where);
+  return upcast(stored) as AssayEvent;
 }
 
 /** Parses and narrows to one type, for consumers bound to a single subject. */

@@ -10,3 +10,4 @@ export * from './events/report.events';
 export * from './create-event';
 export * from './error-message';
 export * from './backoff';
+export * from './upcast';

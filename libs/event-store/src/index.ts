@@ -7,3 +7,4 @@ export * from './read';
 export * from './sql';
 export * from './stored-event';
 export * from './unavailable';
+export * from './typed-read';

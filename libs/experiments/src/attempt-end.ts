@@ -1,5 +1,5 @@
 import { experimentStream, type ExperimentCancelled, type ExperimentCompleted, type ExperimentFailed } from '@assay/contracts';
-import { findInStream, type Sql } from '@assay/event-store';
+import { findEvents, type Sql } from '@assay/event-store';
 
 export type AttemptEnd = ExperimentCompleted | ExperimentFailed | ExperimentCancelled;
 
@@ -13,8 +13,8 @@ export const ATTEMPT_END_TYPES = ['experiment.completed', 'experiment.failed', '
 export async function attemptEnd(sql: Sql, identity: string, attempt: number): Promise<AttemptEnd | null> {
   const stream = experimentStream(identity);
   for (const type of ATTEMPT_END_TYPES) {
-    const [end] = await findInStream(sql, stream, type, { attempt });
-    if (end) return end as unknown as AttemptEnd;
+    const [end] = await findEvents(sql, stream, type, { attempt });
+    if (end) return end;
   }
   return null;
 }

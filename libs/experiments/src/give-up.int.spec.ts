@@ -2,7 +2,8 @@ import { createEvent, experimentStream, type AnyEnvelope, type AssayEvent, type 
 import { EventStore, readStream, type EventPublisher } from '@assay/event-store';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from '../../testing/src/fixtures/database';
-import { runFailureOnGiveUp, stageOfGivenUp } from './give-up';
+import { runFailureOnGiveUp } from './experiment';
+import { stageOfGivenUp } from './give-up';
 
 describe('stageOfGivenUp', () => {
   it('maps each message a run waits on to the stage that stops, and the rest to none', () => {

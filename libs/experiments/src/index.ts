@@ -13,7 +13,7 @@ export * from './plan-append';
 export * from './give-up';
 export * from './attempt-end';
 export * from './inference-failures';
-export * from './cancel';
 export * from './reuse';
 export * from './progress-view';
 export * from './logged-progress';
+export * from './experiment';

@@ -1,5 +1,5 @@
-import { experimentStream, type ExperimentPlanned } from '@assay/contracts';
-import { committedPromptCount, findInStream, type Sql } from '@assay/event-store';
+import { experimentStream } from '@assay/contracts';
+import { committedPromptCount, findEvents, type Sql } from '@assay/event-store';
 import { attemptEnd, type AttemptEnd } from './attempt-end';
 import { newProgress, type ProgressState } from './progress-view';
 
@@ -9,7 +9,7 @@ import { newProgress, type ProgressState } from './progress-view';
  */
 export async function loggedProgress(sql: Sql, identity: string, attempt: number, nowMs: number): Promise<{ state: ProgressState; end: AttemptEnd | null }> {
   const stream = experimentStream(identity);
-  const plans = (await findInStream(sql, stream, 'experiment.planned', { attempt })) as unknown as ExperimentPlanned[];
+  const plans = await findEvents(sql, stream, 'experiment.planned', { attempt });
   const planned = plans[plans.length - 1];
   const end = await attemptEnd(sql, identity, attempt);
   const committed = planned ? await committedPromptCount(sql, stream, attempt, planned.data.phase) : 0;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AnyEnvelope } from '@assay/contracts';
-import { isProcessed, type EventStore, type HandleResult } from '@assay/event-store';
+import { isProcessed, type EventStore, type ExpectedVersion, type HandleResult } from '@assay/event-store';
 
 /**
  * Chunk sizes when a full plan is appended: the first chunk is small, so the first batches reach
@@ -42,6 +42,11 @@ export function derivedEventId(seed: string): string {
  *  - a message already recorded as handled appends nothing (as EventStore.handle).
  * The caller must produce the same events, in the same order, on every delivery of a message
  * (a deterministic plan from the same inputs).
+ *
+ * `firstExpected` is the stream version the events were decided on: the first chunk is appended
+ * only if the stream is still there (VersionConflictError otherwise: decide again). Later chunks
+ * are appended at any version, because the workers' answers to the first chunks land in between;
+ * those answers cannot change the decision already committed with the first chunk.
  */
 export async function appendInChunks(
   store: EventStore,
@@ -50,6 +55,7 @@ export async function appendInChunks(
   stream: string,
   events: AnyEnvelope[],
   sizes = PLAN_CHUNKS,
+  firstExpected: ExpectedVersion = 'any',
 ): Promise<HandleResult> {
   if (events.length === 0) throw new Error(`appendInChunks: no events for '${stream}'`);
   const bounds = chunkBounds(events.length, sizes);
@@ -57,11 +63,12 @@ export async function appendInChunks(
   const identified = events.map((e, i) => ({ ...e, id: derivedEventId(JSON.stringify([consumer, messageId, i])) }) as AnyEnvelope);
   const appended: AnyEnvelope[] = [];
   const [lastStart] = bounds[bounds.length - 1];
+  const expectedFor = (start: number): ExpectedVersion => (start === 0 ? firstExpected : 'any');
   for (const [start, end] of bounds.slice(0, -1)) {
     const chunk = identified.slice(start, end);
-    const [result] = await store.append([{ stream, expected: 'any', events: chunk }]);
+    const [result] = await store.append([{ stream, expected: expectedFor(start), events: chunk }]);
     if (!result.alreadyAppended) appended.push(...chunk);
   }
-  const last = await store.handle(consumer, messageId, async () => [{ stream, expected: 'any', events: identified.slice(lastStart) }]);
+  const last = await store.handle(consumer, messageId, async () => [{ stream, expected: expectedFor(lastStart), events: identified.slice(lastStart) }]);
   return { duplicate: last.duplicate, appended: [...appended, ...last.appended] };
 }

@@ -1,4 +1,4 @@
-import { createEvent, itemKey, type AnyEnvelope, type EventContext, type ExperimentStarted } from '@assay/contracts';
+import { createEvent, itemKey, type AssayEvent, type EventContext, type ExperimentStarted } from '@assay/contracts';
 import { modelCallSettings } from './model-settings';
 import { smokeBatch, type PlannedBatch, type PreparedExperiment } from './prepare';
 
@@ -14,7 +14,9 @@ export function planEvents(
   plan: PlannedBatch[],
   phase: 'smoke' | 'full',
   preflightWarnings: string[],
-): AnyEnvelope[] {
+  /** Key of the stage this plan runs (recorded in experiment.planned). */
+  stageKey?: string,
+): AssayEvent[] {
   const config = prepared.config;
   const batches: PlannedBatch[] = phase === 'smoke' ? [smokeBatch(plan, config.smoke.examples, prepared.dataset.items)] : plan;
   const model = modelCallSettings(config);
@@ -34,6 +36,7 @@ export function planEvents(
       idealCachedTokens: null,
       totalPromptTokens: null,
       preflightWarnings,
+      ...(stageKey === undefined ? {} : { stageKey }),
     },
     ctx,
   );

@@ -5,7 +5,7 @@ import type { ProgressUpdate } from '@assay/contracts';
  * prompts whose batch outcome is committed in the log (the workers report them after commit, an
  * attaching CLI starts from the log's count), so it can never exceed the plan's total.
  */
-export type Stage = 'inference' | 'evaluation' | 'report';
+export type ProgressStage = 'inference' | 'evaluation' | 'report';
 
 export interface ProgressState {
   phase: 'smoke' | 'full';
@@ -21,7 +21,7 @@ export interface ProgressState {
   lastProgressAtMs: number;
   /** `retries` then, so a stall can say how many came since. */
   retriesAtLastProgress: number;
-  stage: Stage;
+  stage: ProgressStage;
   stageSinceMs: number;
   /** How long the prompts took, once the last one is done. */
   inferenceSeconds: number | null;
@@ -81,7 +81,7 @@ export function applyProgress(p: ProgressState, update: ProgressUpdate, nowMs: n
 }
 
 /** The run moved on to a later stage (its evaluation completed: the report is being written). */
-export function enterStage(p: ProgressState, stage: Stage, nowMs: number): ProgressState {
+export function enterStage(p: ProgressState, stage: ProgressStage, nowMs: number): ProgressState {
   return p.stage === stage ? p : { ...p, stage, stageSinceMs: nowMs, inferenceSeconds: p.inferenceSeconds ?? (nowMs - p.startedAtMs) / 1000 };
 }
 

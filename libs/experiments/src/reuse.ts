@@ -1,5 +1,5 @@
-import { experimentStream, type ExperimentFailed, type InferenceBatchRequested, type InferenceCompleted, type PromptResult } from '@assay/contracts';
-import { findInStream, type Sql } from '@assay/event-store';
+import { experimentStream, type InferenceBatchRequested, type InferenceCompleted, type PromptResult } from '@assay/contracts';
+import { findEvents, type Sql } from '@assay/event-store';
 
 export interface Reusable {
   /** By prompt id of the current batch: a successful answer to the byte-identical prompt. */
@@ -44,11 +44,11 @@ export async function reusableResults(sql: Sql, batch: InferenceBatchRequested['
   if (batch.phase !== 'full' || batch.attempt === 1) return NOTHING;
   const stream = experimentStream(batch.identity);
   const previous = batch.attempt - 1;
-  const [failed] = (await findInStream(sql, stream, 'experiment.failed', { attempt: previous })) as unknown as ExperimentFailed[];
+  const [failed] = await findEvents(sql, stream, 'experiment.failed', { attempt: previous });
   if (failed?.data.stage !== 'inference') return NOTHING;
-  const [earlier] = (await findInStream(sql, stream, 'inference.batch.requested', { attempt: previous, phase: 'full', batchId: batch.batchId })) as unknown as InferenceBatchRequested[];
+  const [earlier] = await findEvents(sql, stream, 'inference.batch.requested', { attempt: previous, phase: 'full', batchId: batch.batchId });
   if (!earlier) return NOTHING;
-  const completions = (await findInStream(sql, stream, 'inference.completed', { attempt: previous, phase: 'full', batchId: batch.batchId })) as unknown as InferenceCompleted[];
+  const completions = await findEvents(sql, stream, 'inference.completed', { attempt: previous, phase: 'full', batchId: batch.batchId });
   return reusableFrom(batch, earlier, completions);
 }
 

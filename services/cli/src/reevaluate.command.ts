@@ -6,7 +6,7 @@ import {
   type EvaluationCompleted,
 } from '@assay/contracts';
 import type { EvaluationResult } from '@assay/evaluation';
-import { readStream } from '@assay/event-store';
+import { readTypedEvents } from '@assay/event-store';
 import { evaluationSummary, roundOf } from '@assay/experiments';
 import { JetStreamPublisher, wireSubject, type JetStreamHandle } from '@assay/messaging';
 import { randomUUID } from 'node:crypto';
@@ -56,7 +56,7 @@ export async function reevaluateCommand(prefix: string, opts: ReevaluateOptions)
 async function latestRound(identity: string): Promise<{ attempt: number; round: number; summary: Summary } | null> {
   const store = await openStore();
   try {
-    const events = (await store.read((sql) => readStream(sql, experimentStream(identity), { types: ['evaluation.completed'] }))) as unknown as EvaluationCompleted[];
+    const events = await store.read((sql) => readTypedEvents(sql, experimentStream(identity), ['evaluation.completed']));
     const latest = [...events].sort((a, b) => a.data.attempt - b.data.attempt || roundOf(a) - roundOf(b)).pop();
     return latest ? { attempt: latest.data.attempt, ...headline(latest) } : null;
   } finally {

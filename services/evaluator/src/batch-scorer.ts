@@ -1,38 +1,21 @@
 import { Injectable } from '@nestjs/common';
-import {
-  causedBy,
-  createEvent,
-  experimentStream,
-  type AnyEnvelope,
-  type EvaluationBatchScored,
-  type ExperimentPlanned,
-  type ExperimentStarted,
-  type InferenceBatchRequested,
-  type InferenceCompleted,
-  type InferenceFailed,
-} from '@assay/contracts';
-import { EVALUATOR_VERSION, smokeChecks } from '@assay/evaluation';
-import { countElementsInStream, countInStream, EventStore, findInStream, lockStream, type DataMatch, type Sql } from '@assay/event-store';
-import { asPrediction, attemptEnd, decideAfterBatch, maxFailureShareOf, scoreBatch, tooManyFailuresMessage } from '@assay/experiments';
+import { experimentStream, type InferenceCompleted, type InferenceFailed } from '@assay/contracts';
+import { EventStore, findEvents, findOneEvent } from '@assay/event-store';
+import { ExperimentStates, handleExperimentCommand, RUN_ROUND, type Provide, type ScoreBatchCommand } from '@assay/experiments';
 import { ProgressReporter, RunLog } from '@assay/messaging';
 import { ServiceInfo } from '@assay/messaging/nest';
 import { EvaluationAssembler } from './evaluation-assembler';
 
-/** Selects the predictions of scored batches whose model call failed. */
-const INFERENCE_FAILURES = { array: 'predictions', field: 'parseStatus', value: 'inference_failure' };
-
-/** Scoring during the run is round 1; `assay reevaluate` adds later rounds (see Reevaluator). */
-const RUN_ROUND = 1;
-
 /**
- * Scores each batch as it arrives (evaluation.batch.scored); the batch that completes a phase
- * also triggers the smoke checks or the whole evaluation, and a batch that takes the phase's
- * failed model calls over model.max_failure_share fails the run at the inference stage. The stream
- * lock makes "is this the last batch?" a question only one evaluator answers at a time. Batches
- * of an attempt that has ended (failed, cancelled) are not scored: nothing may complete it.
+ * inference.completed / inference.failed → the experiment decider's score_batch: the batch's
+ * predictions (evaluation.batch.scored) and, for the last batch of a stage, the smoke checks, the
+ * evaluation, or the failure of a run whose failed calls passed model.max_failure_share. This class
+ * only supplies what the decider asks for (the batch's prompts, the stage's earlier predictions,
+ * the assembled evaluation) and says what happened.
  */
 @Injectable()
 export class BatchScorer {
+  private readonly states = new ExperimentStates();
 
   constructor(
     private readonly store: EventStore,
@@ -45,84 +28,34 @@ export class BatchScorer {
   async score(event: InferenceCompleted | InferenceFailed): Promise<void> {
     const { identity, attempt, phase, batchId } = event.data;
     const stream = experimentStream(identity);
-    let parseFailures = 0;
-    let finished: string | null = null;
-    let runDir = '';
-    const outcome = await this.store.handle('evaluator', event.id, async (sql) => {
-      await lockStream(sql, stream);
-      const ended = await attemptEnd(sql, identity, attempt);
-      if (ended) return [];
-      const started = await this.one<ExperimentStarted>(sql, stream, 'experiment.started', { attempt });
-      runDir = started.data.runDir;
-      const planned = await this.one<ExperimentPlanned>(sql, stream, 'experiment.planned', { attempt, phase });
-      const request = await this.one<InferenceBatchRequested>(sql, stream, 'inference.batch.requested', { attempt, phase, batchId });
-
-      const predictions = scoreBatch(request.data, event, planned.data.items, started.data.method);
-      parseFailures = predictions.filter((p) => p.parseStatus === 'parse_failure').length;
-      const ctx = causedBy(event, stream, 'evaluator', this.info.codeVersion);
-      const scored = createEvent('evaluation.batch.scored', { identity, attempt, round: RUN_ROUND, phase, batchId, evaluatorVersion: EVALUATOR_VERSION, predictions }, ctx);
-      const events: AnyEnvelope[] = [scored];
-
-      // A batch without failed calls cannot take the phase over the threshold (a crossing ends the
-      // attempt), so the earlier failures are counted only when this batch adds some.
-      const failedHere = predictions.filter((p) => p.parseStatus === 'inference_failure').length;
-      const failedEarlier = failedHere === 0 ? 0 : await countElementsInStream(sql, stream, 'evaluation.batch.scored', { attempt, phase, round: RUN_ROUND }, INFERENCE_FAILURES);
-      const verdict = decideAfterBatch({
-        phase,
-        batchesScored: (await countInStream(sql, stream, 'evaluation.batch.scored', { attempt, phase, round: RUN_ROUND })) + 1,
-        plannedBatches: planned.data.batches,
-        plannedPrompts: planned.data.prompts,
-        failedPrompts: failedEarlier + failedHere,
-        maxFailureShare: maxFailureShareOf(started.data.config),
-      });
-      // Every prediction of the phase, read once the phase is decided either way.
-      const phasePredictions = async () => [
-        ...(await this.all<EvaluationBatchScored>(sql, stream, 'evaluation.batch.scored', { attempt, phase, round: RUN_ROUND })).flatMap((e) => e.data.predictions),
-        ...predictions,
-      ];
-      if (verdict.kind === 'too_many_failures') {
-        const errors = (await phasePredictions()).filter((p) => p.parseStatus === 'inference_failure').map((p) => p.parseError ?? 'unknown inference error');
-        const message = tooManyFailuresMessage(verdict, errors);
-        events.push(createEvent('experiment.failed', { requestId: started.data.requestId, identity, attempt, stage: 'inference', ...message }, ctx));
-        finished = `FAILED at inference: ${message.error}`;
-      } else if (verdict.kind === 'phase_complete') {
-        const all = await phasePredictions();
-        if (phase === 'smoke') {
-          const result = smokeChecks({ predictions: all.map(asPrediction), items: planned.data.items });
-          const outputs = new Map((event.type === 'inference.completed' ? event.data.results : []).map((r) => [r.promptId, r.outputText ?? r.error]));
-          events.push(
-            createEvent(
-              'evaluation.smoke.checked',
-              {
-                identity,
-                attempt,
-                passed: result.passed,
-                checks: result.checks,
-                examples: all.map((p) => ({ entityId: p.entityId, group: p.group, item: p.item, output: outputs.get(p.promptId) ?? null, status: p.parseError ? `${p.parseStatus}: ${p.parseError}` : p.parseStatus })),
-              },
-              ctx,
-            ),
-          );
-          finished = `smoke checks ${result.passed ? 'passed' : 'FAILED'}`;
-        } else {
-          events.push(await this.assembler.completed({ sql, stream, started, planned, round: RUN_ROUND, reevaluation: null, predictions: all, ctx }));
-          finished = `evaluation of ${all.length} predictions complete`;
+    const provide: Provide<ScoreBatchCommand> = async (need, command) => {
+      switch (need.input) {
+        case 'batch_request':
+          return { ...command, request: await this.store.read((sql) => findOneEvent(sql, stream, 'inference.batch.requested', { attempt, phase, batchId })) };
+        case 'earlier_predictions': {
+          const scored = await this.store.read((sql) => findEvents(sql, stream, 'evaluation.batch.scored', { attempt, phase, round: RUN_ROUND }));
+          return { ...command, earlierPredictions: scored.flatMap((e) => e.data.predictions) };
         }
+        case 'evaluation':
+          return { ...command, evaluation: await this.assembler.evaluate(need) };
+        default:
+          throw new Error(`the batch scorer cannot supply '${need.input}'`);
       }
-      return [{ stream, expected: 'any', events }];
+    };
+    const { decision, state, handled } = await handleExperimentCommand({
+      store: this.store,
+      states: this.states,
+      consumer: 'evaluator',
+      messageId: event.id,
+      identity,
+      command: { type: 'score_batch', event, by: { producer: 'evaluator', codeVersion: this.info.codeVersion } },
+      provide,
+      lock: 'the workers append the answers of other batches all the time; none of them changes how this batch is scored',
     });
-    if (outcome.duplicate) return;
-    this.progress.add({ identity, attempt, phase }, { parseFailures });
-    if (finished) this.runLog.write(runDir, finished);
-  }
-
-  private async all<T extends AnyEnvelope>(sql: Sql, stream: string, type: string, match: DataMatch): Promise<T[]> {
-    return (await findInStream(sql, stream, type, match)) as unknown as T[];
-  }
-
-  private async one<T extends AnyEnvelope>(sql: Sql, stream: string, type: string, match: DataMatch): Promise<T> {
-    const [event] = await this.all<T>(sql, stream, type, match);
-    if (!event) throw new Error(`no ${type} matching ${JSON.stringify(match)} in ${stream}`);
-    return event;
+    if (handled.duplicate || decision.kind !== 'append') return;
+    const scored = decision.events.find((e) => e.type === 'evaluation.batch.scored');
+    if (scored?.type === 'evaluation.batch.scored') this.progress.add({ identity, attempt, phase }, { parseFailures: scored.data.predictions.filter((p) => p.parseStatus === 'parse_failure').length });
+    const runDir = state.attempts.get(attempt)?.started.data.runDir;
+    if (runDir) for (const line of decision.said) this.runLog.write(runDir, line);
   }
 }

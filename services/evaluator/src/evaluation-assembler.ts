@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { ExperimentConfig } from '@assay/config';
-import { createEvent, type EvaluationCompleted, type EventContext, type ExperimentPlanned, type ExperimentStarted, type InferenceCompleted } from '@assay/contracts';
+import { createEvent, experimentStream, type EvaluationCompleted, type EventContext, type ExperimentPlanned, type ExperimentStarted, type ItemDef } from '@assay/contracts';
 import { loadDataset, loadSplit } from '@assay/data';
 import { buildEvaluation, EVALUATOR_VERSION } from '@assay/evaluation';
-import { findInStream, type Sql } from '@assay/event-store';
+import { EventStore, findEvents } from '@assay/event-store';
 import { PoisonMessageError } from '@assay/messaging';
 import { applyLabels, asPrediction, dataChangedSince, StageError, baselinePredictions, cacheUsage, samplesOf, spotCheckPaths, type ScoredPrediction } from '@assay/experiments';
 
@@ -13,6 +13,8 @@ import { applyLabels, asPrediction, dataChangedSince, StageError, baselinePredic
  */
 @Injectable()
 export class EvaluationAssembler {
+  constructor(private readonly store: EventStore) {}
+
   /**
    * Baselines train on the same split file and the same labels as the planner's prompts: null
    * when the data files still have the hashes the run started with, else what changed.
@@ -28,17 +30,9 @@ export class EvaluationAssembler {
     }
   }
 
-  async completed(args: {
-    sql: Sql;
-    stream: string;
-    started: ExperimentStarted;
-    planned: ExperimentPlanned;
-    round: number;
-    reevaluation: EvaluationCompleted['data']['reevaluation'];
-    predictions: ScoredPrediction[];
-    ctx: EventContext;
-  }): Promise<EvaluationCompleted> {
-    const { sql, stream, started, planned, round, reevaluation, predictions, ctx } = args;
+  /** One round's evaluation (result and cache reuse) from its scored predictions: what evaluation.completed carries. */
+  async evaluate(args: { started: ExperimentStarted; items: ItemDef[]; predictions: ScoredPrediction[] }): Promise<Pick<EvaluationCompleted['data'], 'result' | 'cache'>> {
+    const { started, items, predictions } = args;
     const { identity, attempt } = started.data;
     const changed = await this.dataChangedSince(started);
     // Retrying cannot help: the run fails at evaluation at once; restore the files and `assay reevaluate`.
@@ -53,18 +47,29 @@ export class EvaluationAssembler {
       method: started.data.method,
       samples,
       predictions: predictions.map(asPrediction),
-      items: planned.data.items,
-      baselinePredictions: baselinePredictions(dataset, split, samples, planned.data.items),
+      items,
+      baselinePredictions: baselinePredictions(dataset, split, samples, items),
       spotCheckPaths: spotCheckPaths(predictions),
     });
     // Per-entity scores are recomputed by the reporter from the scored predictions: with
     // hundreds of entities they would push this event past NATS's 1 MB message limit.
-    const slim = { ...result, method: { ...result.method, byEntity: [] }, baselines: result.baselines.map((b) => ({ ...b, byEntity: [] })) };
-    const completions = (await findInStream(sql, stream, 'inference.completed', { attempt, phase: 'full' })) as unknown as InferenceCompleted[];
-    return createEvent(
-      'evaluation.completed',
-      { identity, attempt, round, evaluatorVersion: EVALUATOR_VERSION, reevaluation, result: slim as unknown as Record<string, unknown>, cache: cacheUsage(completions) },
-      ctx,
-    );
+    const slim: Record<string, unknown> = { ...result, method: { ...result.method, byEntity: [] }, baselines: result.baselines.map((b) => ({ ...b, byEntity: [] })) };
+    const completions = await this.store.read((sql) => findEvents(sql, experimentStream(identity), 'inference.completed', { attempt, phase: 'full' }));
+    return { result: slim, cache: cacheUsage(completions) };
+  }
+
+  /** A re-evaluation round's evaluation.completed. */
+  async completed(args: {
+    started: ExperimentStarted;
+    planned: ExperimentPlanned;
+    round: number;
+    reevaluation: EvaluationCompleted['data']['reevaluation'];
+    predictions: ScoredPrediction[];
+    ctx: EventContext;
+  }): Promise<EvaluationCompleted> {
+    const { started, planned, round, reevaluation, predictions, ctx } = args;
+    const { identity, attempt } = started.data;
+    const { result, cache } = await this.evaluate({ started, items: planned.data.items, predictions });
+    return createEvent('evaluation.completed', { identity, attempt, round, evaluatorVersion: EVALUATOR_VERSION, reevaluation, result, cache }, ctx);
   }
 }

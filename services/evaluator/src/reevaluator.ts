@@ -1,14 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { causedBy, createEvent, experimentStream, requestStream, type AnyEnvelope, type EvaluationRequested } from '@assay/contracts';
+import { causedBy, createEvent, experimentStream, requestStream, type AnyEnvelope, type AssayEvent, type EvaluationRequested } from '@assay/contracts';
 import { EVALUATOR_VERSION } from '@assay/evaluation';
-import { deadLetteredIds, EventStore, lockStream, readStream, type Sql, type StreamAppend } from '@assay/event-store';
+import { deadLetteredIds, EventStore, lockStream, readTypedEvents, type Sql, type StreamAppend } from '@assay/event-store';
 import { decideReevaluation, scoreBatch } from '@assay/experiments';
 import { RunLog } from '@assay/messaging';
 import { ServiceInfo } from '@assay/messaging/nest';
 import { EvaluationAssembler } from './evaluation-assembler';
 
 /** What deciding and re-scoring need; the big scored batches of earlier rounds are not read. */
-const INPUT_TYPES = [
+const INPUT_TYPES: Array<AssayEvent['type']> = [
   'experiment.started',
   'experiment.planned',
   'experiment.completed',
@@ -49,7 +49,7 @@ export class Reevaluator {
           events: [createEvent('evaluation.rejected', { requestId, identity, attempt, reason: why }, causedBy(event, requestStream(requestId), 'evaluator', this.info.codeVersion))],
         },
       ];
-      const events = (await readStream(sql, stream, { types: INPUT_TYPES })) as AnyEnvelope[];
+      const events = await readTypedEvents(sql, stream, INPUT_TYPES);
       const decision = decideReevaluation({ identity, events, requestedAttempt, givenUp: await this.deadLettered(sql, events) });
       if (decision.kind === 'reject') return reject(decision.attempt, decision.reason);
       const changed = await this.assembler.dataChangedSince(decision.started);
@@ -62,8 +62,6 @@ export class Reevaluator {
         predictions: scoreBatch(request.data, outcome, planned.data.items, started.data.method),
       }));
       const completed = await this.assembler.completed({
-        sql,
-        stream,
         started,
         planned,
         round,

@@ -1,20 +1,36 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { causedBy, createEvent, experimentStream, Subjects, type EvaluationSmokeChecked, type ExperimentStarted } from '@assay/contracts';
-import { EventStore, readStream } from '@assay/event-store';
-import { appendInChunks, attemptEnd, dataChangedSince, describeEnd, planBatches, prepareExperiment, StageError, type PlannedBatch, type PreparedExperiment } from '@assay/experiments';
-import { RunLog } from '@assay/messaging';
+import { experimentStream, Subjects, type EvaluationSmokeChecked, type ExperimentStarted } from '@assay/contracts';
+import { VersionConflictError, EventStore } from '@assay/event-store';
+import {
+  appendInChunks,
+  dataChangedSince,
+  decideFully,
+  ExperimentStates,
+  MAX_CONFLICT_RETRIES,
+  PLAN_CHUNKS,
+  planBatches,
+  prepareExperiment,
+  StageError,
+  type PlannedBatch,
+  type PreparedExperiment,
+  type Provide,
+  type SmokeResultCommand,
+} from '@assay/experiments';
+import { RunLog, TransientError } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 import { PlanCache, type CachedPlan } from './plan-cache';
 import { PlanWriter } from './plan-writer';
 
 /**
- * The smoke test (a few examples through the whole pipeline before the full run) passed → plan the
- * full run, or finish a --smoke-only run; it failed → the run fails at stage `smoke`, with the
- * examples' raw outputs for the user.
+ * evaluation.smoke.checked → the experiment decider's smoke_result: the run fails at stage `smoke`
+ * (with the examples' raw outputs), a --smoke-only run completes, or the stages the smoke test
+ * gated (the full run) are planned.
  */
 @Controller()
 export class EvaluationSmokeCheckedConsumer {
+  private readonly states = new ExperimentStates();
+
   constructor(
     private readonly store: EventStore,
     private readonly info: ServiceInfo,
@@ -26,66 +42,39 @@ export class EvaluationSmokeCheckedConsumer {
   @OnEvent(Subjects['evaluation.smoke.checked'])
   async onEvaluationSmokeChecked(@Payload() event: EvaluationSmokeChecked): Promise<void> {
     const { identity, attempt } = event.data;
-    const stream = experimentStream(identity);
-    const [started] = (await this.store.read((sql) => readStream(sql, stream, { types: ['experiment.started'] }))).filter(
-      (e) => (e.data as ExperimentStarted['data']).attempt === attempt,
-    ) as unknown as ExperimentStarted[];
-    if (!started) throw new Error(`smoke result for ${identity} attempt ${attempt} has no experiment.started in the log`);
-    const ctx = causedBy(event, stream, 'planner', this.info.codeVersion);
-    const runDir = started.data.runDir;
-    // Cancelled during its smoke test: no full run. (A cancel landing after this look finds the
-    // batches dropped by the workers, which check again.)
-    const ended = await this.store.read((sql) => attemptEnd(sql, identity, attempt));
-    if (ended) {
-      this.runLog.write(runDir, `smoke result not acted on: the attempt ended (${describeEnd(ended)})`);
-      return;
-    }
-    const examples = event.data.examples.map((x) => `${x.entityId} / ${x.group} / ${x.item}: ${x.status}: ${JSON.stringify(x.output)}`);
-
-    if (!event.data.passed) {
-      const failedChecks = event.data.checks.filter((c) => !c.passed).map((c) => `${c.check}: ${c.detail}`);
-      await this.store.handle('planner', event.id, async () => [
-        {
-          stream,
-          expected: 'any',
-          events: [createEvent('experiment.failed', { requestId: started.data.requestId, identity, attempt, stage: 'smoke', error: `smoke test failed: ${failedChecks.join('; ')}`, details: examples }, ctx)],
-        },
-      ]);
-      this.runLog.write(runDir, `smoke test FAILED: ${failedChecks.join('; ')}`);
-      return;
-    }
-    if (started.data.smokeOnly) {
-      await this.store.handle('planner', event.id, async () => [
-        {
-          stream,
-          expected: 'any',
-          events: [createEvent('experiment.completed', { identity, attempt, runDir, smokeOnly: true, summary: { smoke: 'passed', examples: examples.length } }, ctx)],
-        },
-      ]);
-      this.runLog.write(runDir, 'smoke test passed (--smoke-only: stopping here)');
-      return;
-    }
+    const command: SmokeResultCommand = { type: 'smoke_result', event, by: { producer: 'planner', codeVersion: this.info.codeVersion } };
     // The full run uses the plan the pre-flight checked: kept in memory when the smoke result
     // comes back to the process that started the run, else made again from the same inputs. The
     // identity covers config, data hashes and code version, and planning is deterministic, so an
     // unchanged identity means the same plan. A data file changed since the start is a failure.
-    const cached = this.cache.take(identity, attempt);
-    const planned = cached ? await this.reuse(cached) : await this.replan(started, identity);
-    const changed = 'error' in planned ? planned.error : null;
-    if ('error' in planned) {
-      await this.store.handle('planner', event.id, async () => [
-        {
-          stream,
-          expected: 'any',
-          events: [createEvent('experiment.failed', { requestId: started.data.requestId, identity, attempt, stage: 'preflight', error: planned.error, details: [] }, ctx)],
-        },
-      ]);
-    } else {
-      // Hundreds of batch requests: in chunks, so workers start on the first ones while the rest
-      // are written (crash-safe: see appendInChunks).
-      await appendInChunks(this.store, 'planner', event.id, stream, this.plans.planEvents(event, started.data, planned.prepared, planned.plan, 'full', []));
+    const provide: Provide<SmokeResultCommand> = async (need, cmd, state) => {
+      if (need.input !== 'next_plan') throw new Error(`the planner cannot supply '${need.input}' for a smoke result`);
+      const started = state.attempts.get(attempt)!.started;
+      const cached = this.cache.take(identity, attempt);
+      const planned = cached ? await this.reuse(cached) : await this.replan(started, identity);
+      if ('error' in planned) return { ...cmd, nextPlan: { ok: false, error: planned.error } };
+      return { ...cmd, nextPlan: { ok: true, plan: ({ ctx, stage }) => this.plans.planStage(ctx, { identity, attempt }, planned.prepared, planned.plan, stage, []) } };
+    };
+    for (let tries = 1; tries <= MAX_CONFLICT_RETRIES; tries++) {
+      const state = await this.states.load(this.store, identity);
+      const decision = await decideFully(command, state, provide);
+      if (decision.kind !== 'append') throw new Error(`unexpected ${decision.kind} decision on a smoke result`);
+      try {
+        // Hundreds of batch requests: in chunks, so workers start on the first ones while the
+        // rest are written (crash-safe: see appendInChunks). The first chunk is appended at the
+        // version decided on; a nothing-to-do decision only records the message as handled.
+        const handled =
+          decision.events.length === 0
+            ? await this.store.handle('planner', event.id, async () => [])
+            : await appendInChunks(this.store, 'planner', event.id, experimentStream(identity), decision.events, PLAN_CHUNKS, state.version);
+        const runDir = state.attempts.get(attempt)?.started.data.runDir;
+        if (!handled.duplicate && runDir) for (const line of decision.said) this.runLog.write(runDir, line);
+        return;
+      } catch (error) {
+        if (!(error instanceof VersionConflictError)) throw error;
+      }
     }
-    this.runLog.write(runDir, changed ? `FAILED: ${changed}` : 'smoke test passed: full run planned');
+    throw new TransientError(`planner: the stream of ${identity} changed under ${MAX_CONFLICT_RETRIES} decisions on smoke result ${event.id}; redelivered later`);
   }
 
   private async reuse(cached: CachedPlan): Promise<{ prepared: PreparedExperiment; plan: PlannedBatch[] } | { error: string }> {

@@ -1,25 +1,25 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { ExperimentConfig } from '@assay/config';
-import { causedBy, createEvent, experimentStream, requestStream, Subjects, type AnyEnvelope, type ExperimentRequested } from '@assay/contracts';
-import { EventStore, lockStream, readStream, secondsSinceLastEvent, type Sql, type StreamAppend } from '@assay/event-store';
+import { causedBy, createEvent, experimentStream, requestStream, Subjects, type AssayEvent, type ExperimentRequested } from '@assay/contracts';
+import { EventStore, secondsSinceLastEvent } from '@assay/event-store';
 import {
   checkLongestPrompt,
   checkModelServer,
   checkOutputWritable,
-  decideRequest,
-  DEFAULT_STALE_AFTER_S,
-  entryFromStream,
+  decide,
+  ExperimentStates,
+  handleExperimentCommand,
   planBatches,
   prepareExperiment,
-  abandonedReason,
-  REGISTRY_EVENT_TYPES,
   runDirFor,
   StageError,
   type PlannedBatch,
   type PreparedExperiment,
+  type Provide,
+  type RequestCommand,
 } from '@assay/experiments';
-import { RunLog, TransientError } from '@assay/messaging';
+import { RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 import { hostname } from 'node:os';
 import { PlanCache } from './plan-cache';
@@ -34,11 +34,14 @@ interface Preflight {
 
 /**
  * experiment.requested → skipped (already completed / running: attach), or started + planned +
- * batches, or failed with the stage and a one-line reason. The decision is taken under the
- * identity stream's lock, so ten identical requests at once make exactly one run.
+ * batches, or failed with the stage and a one-line reason: the experiment decider's request
+ * command. Ten identical requests at once make exactly one run: each appends with the version it
+ * decided on, and the losers decide again on the winner's events (attach).
  */
 @Controller()
 export class ExperimentRequestedConsumer {
+  private readonly states = new ExperimentStates();
+
   constructor(
     private readonly store: EventStore,
     private readonly info: ServiceInfo,
@@ -84,83 +87,56 @@ export class ExperimentRequestedConsumer {
     const identity = prepared.identity.identity;
     const stream = experimentStream(identity);
     const runDir = runDirFor(config.output_root, config.method, identity);
-    const registryEvents = (sql: Sql) => readStream(sql, stream, { types: REGISTRY_EVENT_TYPES });
+    const start = {
+      requestId: request.requestId,
+      identity,
+      method: config.method,
+      config: request.config,
+      configHash: prepared.identity.configHash,
+      identityAlgorithm: prepared.identity.algorithm,
+      dataHashes: prepared.dataHashes,
+      codeVersion: this.info.codeVersion,
+      runDir,
+      warnings: [...request.warnings, ...prepared.warnings],
+      forced: request.force,
+      smokeOnly: request.smokeOnly,
+      host: hostname(),
+    };
     // How long the stream has been silent: a forced request replaces a running attempt silent for longer than stale-after.
-    const decide = async (sql: Sql) =>
-      decideRequest(entryFromStream(await registryEvents(sql), identity), request.force, {
-        idleS: (await secondsSinceLastEvent(sql, stream)) ?? 0,
-        staleAfterS: request.staleAfterS ?? DEFAULT_STALE_AFTER_S,
-      });
-
-    // Expensive checks only when the request will start a run (a completed identity calls no model).
-    const before = await this.store.read(decide);
-    let preflight: Preflight = { warnings: [], error: null, plan: [] };
-    if (before.kind === 'start') preflight = await this.preflight(prepared);
-
-    const ctx = causedBy(event, stream, 'planner', this.info.codeVersion);
-    // Set inside the transaction: the attempt whose smoke phase was planned (its full run comes later).
-    const smokePlanned: { attempt: number | null } = { attempt: null };
-    const outcome = await this.store.handle('planner', event.id, async (sql) => {
-      await lockStream(sql, stream);
-      const decision = await decide(sql);
-      const appends: StreamAppend[] = [record];
-      if (decision.kind === 'skip') {
-        appends.push({
-          stream,
-          expected: 'any',
-          events: [createEvent('experiment.skipped', { requestId: request.requestId, identity, reason: decision.reason, attempt: decision.attempt, runDir: decision.runDir }, ctx)],
-        });
-        return appends;
-      }
-      // The identity finished between our first look and the lock: plan afresh on redelivery.
-      if (before.kind !== 'start') throw new TransientError(`registry of ${identity} changed while planning`);
-      const started = createEvent(
-        'experiment.started',
-        {
-          requestId: request.requestId,
-          identity,
-          attempt: decision.attempt,
-          method: config.method,
-          config: request.config,
-          configHash: prepared.identity.configHash,
-          identityAlgorithm: prepared.identity.algorithm,
-          dataHashes: prepared.dataHashes,
-          codeVersion: this.info.codeVersion,
-          runDir,
-          warnings: [...request.warnings, ...prepared.warnings],
-          forced: request.force,
-          smokeOnly: request.smokeOnly,
-          previousFailure: decision.previousFailure,
-          host: hostname(),
-        },
-        ctx,
-      );
-      const events: AnyEnvelope[] = [started];
-      if (decision.abandon) {
-        // The silent attempt ends first, so its workers drop its batches and its CLIs say why.
-        const { attempt } = decision.abandon;
-        events.unshift(createEvent('experiment.cancelled', { identity, attempt, reason: abandonedReason(decision.abandon, decision.attempt), kind: 'abandoned', by: request.requestedBy, requestId: request.requestId }, ctx));
-      }
-      if (preflight.error) {
-        events.push(
-          createEvent(
-            'experiment.failed',
-            { requestId: request.requestId, identity, attempt: decision.attempt, stage: preflight.error.stage, error: preflight.error.message, details: preflight.error.details },
-            ctx,
-          ),
-        );
-      } else {
-        const phase = config.smoke.enabled || request.smokeOnly ? 'smoke' : 'full';
-        events.push(...this.plans.planEvents(event, started.data, prepared, preflight.plan, phase, preflight.warnings));
-        smokePlanned.attempt = phase === 'smoke' && !request.smokeOnly ? decision.attempt : null;
-      }
-      appends.push({ stream, expected: 'any', events });
-      return appends;
+    const idleS = (await this.store.read((sql) => secondsSinceLastEvent(sql, stream))) ?? 0;
+    // The expensive checks run once, and only when the decider starts a run (a completed identity calls no model).
+    const checks: { done: Preflight | null } = { done: null };
+    const provide: Provide<RequestCommand> = async (need, command) => {
+      if (need.input !== 'preflight') throw new Error(`the planner cannot supply '${need.input}' for a request`);
+      const checked = (checks.done ??= await this.preflight(prepared));
+      return {
+        ...command,
+        preflight: checked.error
+          ? { ok: false, stage: checked.error.stage, error: checked.error.message, details: checked.error.details }
+          : { ok: true, plan: ({ ctx, attempt, stage }) => this.plans.planStage(ctx, { identity, attempt }, prepared, checked.plan, stage, checked.warnings) },
+      };
+    };
+    const command: RequestCommand = { type: 'request', request: event, start, idleS, by: { producer: 'planner', codeVersion: this.info.codeVersion } };
+    // The pre-flight calls the model server: run it before taking the stream's lock, when a look without the lock says the request starts a run.
+    const unlocked = await this.states.load(this.store, identity);
+    const look = decide(command, unlocked);
+    const checked = look.kind === 'need' ? await provide(look.need, command, unlocked) : command;
+    const { decision, handled } = await handleExperimentCommand({
+      store: this.store,
+      states: this.states,
+      consumer: 'planner',
+      messageId: event.id,
+      identity,
+      command: checked,
+      provide,
+      alsoAppend: [record],
+      lock: 'a request for a running experiment would otherwise lose its decision to the run\'s batch appends again and again',
     });
-    if (outcome.duplicate) return;
-    // The full run follows the smoke result: keep the checked plan for it.
-    if (smokePlanned.attempt !== null) this.cache.put(identity, smokePlanned.attempt, { prepared, plan: preflight.plan });
-    for (const e of outcome.appended) this.logOutcome(runDir, e);
+    if (handled.duplicate || decision.kind !== 'append') return;
+    // A gate (the smoke test) was planned: the stages after it use the checked plan, kept for them.
+    const gated = decision.events.find((e) => e.type === 'experiment.planned' && e.data.phase === 'smoke');
+    if (gated?.type === 'experiment.planned' && checks.done && !request.smokeOnly) this.cache.put(identity, gated.data.attempt, { prepared, plan: checks.done.plan });
+    for (const e of decision.events) this.logOutcome(runDir, e);
   }
 
   /** The expensive checks, on the plan the run will use: it is made here once and handed on. */
@@ -177,23 +153,22 @@ export class ExperimentRequestedConsumer {
     }
   }
 
-  private logOutcome(runDir: string, e: AnyEnvelope): void {
-    const d = e.data as Record<string, unknown>;
+  private logOutcome(runDir: string, e: AssayEvent): void {
     switch (e.type) {
       case 'experiment.started':
-        this.runLog.write(runDir, `step 1: started ${String(d.identity)} attempt ${String(d.attempt)} (code ${this.info.codeVersion})`);
+        this.runLog.write(runDir, `step 1: started ${e.data.identity} attempt ${e.data.attempt} (code ${this.info.codeVersion})`);
         break;
       case 'experiment.planned':
-        this.runLog.write(runDir, `planned ${String(d.phase)} phase: ${String(d.batches)} entity batches, ${String(d.prompts)} prompts`);
+        this.runLog.write(runDir, `planned ${e.data.phase} phase: ${e.data.batches} entity batches, ${e.data.prompts} prompts`);
         break;
       case 'experiment.failed':
-        this.runLog.write(runDir, `FAILED at ${String(d.stage)}: ${String(d.error)}`);
+        this.runLog.write(runDir, `FAILED at ${e.data.stage}: ${e.data.error}`);
         break;
       case 'experiment.cancelled':
-        this.runLog.write(runDir, `attempt ${String(d.attempt)} abandoned: ${String(d.reason)}`);
+        this.runLog.write(runDir, `attempt ${e.data.attempt} abandoned: ${e.data.reason}`);
         break;
       case 'experiment.skipped':
-        process.stdout.write(`planner: ${String(d.identity)} ${String(d.reason)} (attempt ${String(d.attempt)})\n`);
+        process.stdout.write(`planner: ${e.data.identity} ${e.data.reason} (attempt ${e.data.attempt})\n`);
         break;
       default:
         break;

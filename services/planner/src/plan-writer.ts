@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ExperimentConfig } from '@assay/config';
-import { causedBy, experimentStream, type AnyEnvelope, type ExperimentStarted } from '@assay/contracts';
-import { planEvents, type PlannedBatch, type PreparedExperiment } from '@assay/experiments';
+import { causedBy, experimentStream, type AnyEnvelope, type AssayEvent, type EventContext, type ExperimentStarted } from '@assay/contracts';
+import { planEvents, type PlannedBatch, type PreparedExperiment, type Stage } from '@assay/experiments';
 import { ServiceInfo } from '@assay/messaging/nest';
 
 /** Turns a plan into its events (planEvents), caused by the message being handled. */
@@ -19,6 +19,19 @@ export class PlanWriter {
   ): AnyEnvelope[] {
     const ctx = causedBy(cause, experimentStream(started.identity), 'planner', this.info.codeVersion);
     return planEvents(ctx, started, prepared, plan, phase, preflightWarnings);
+  }
+
+  /** One model stage's plan events, stamped with the stage's key. */
+  planStage(
+    ctx: EventContext,
+    started: Pick<ExperimentStarted['data'], 'identity' | 'attempt'>,
+    prepared: PreparedExperiment,
+    plan: PlannedBatch[],
+    stage: Stage,
+    preflightWarnings: string[],
+  ): AssayEvent[] {
+    if (stage.phase === null) throw new Error(`stage '${stage.name}' (${stage.kind}) has no phase: the planner plans model stages only`);
+    return planEvents(ctx, started, prepared, plan, stage.phase, preflightWarnings, stage.key);
   }
 
   static configOf(started: ExperimentStarted): ExperimentConfig {

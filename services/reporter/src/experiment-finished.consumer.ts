@@ -1,7 +1,7 @@
 import { Controller, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { experimentStream, Subjects, type ExperimentCancelled, type ExperimentCompleted, type ExperimentFailed, type ExperimentStarted } from '@assay/contracts';
-import { EventStore, readStream } from '@assay/event-store';
+import { experimentStream, Subjects, type ExperimentCancelled, type ExperimentCompleted, type ExperimentFailed } from '@assay/contracts';
+import { EventStore, readTypedEvents } from '@assay/event-store';
 import { OnEvent } from '@assay/messaging/nest';
 import { outputNotWritable } from '@assay/report';
 import { ReportBuilder } from './report-builder';
@@ -34,9 +34,7 @@ export class ExperimentFinishedConsumer {
   }
 
   private async writeRegistryOf(identity: string, attempt: number | null): Promise<void> {
-    const started = (await this.store.read((sql) => readStream(sql, experimentStream(identity), { types: ['experiment.started'] }))).find(
-      (e) => (e.data as ExperimentStarted['data']).attempt === attempt,
-    ) as unknown as ExperimentStarted | undefined;
+    const started = (await this.store.read((sql) => readTypedEvents(sql, experimentStream(identity), ['experiment.started']))).find((e) => e.data.attempt === attempt);
     if (started) await this.refreshRegistry(started.data.runDir);
   }
 

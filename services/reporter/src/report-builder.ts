@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { AssayEvent, errorMessage, experimentStream, requestStream, type AnyEnvelope, type EvaluationBatchScored, type ExperimentStarted } from '@assay/contracts';
-import { EventStore, findInStream, readEventsOfTypes, readStream, type StoredEvent } from '@assay/event-store';
+import { AssayEvent, errorMessage, experimentStream, requestStream } from '@assay/contracts';
+import { EventStore, findEvents, parseStored, readEventsOfTypes, readTypedEvents } from '@assay/event-store';
 import {
   asPrediction,
   assembleRunReport,
@@ -9,7 +9,6 @@ import {
   latestEvaluation,
   parseRunDir,
   REGISTRY_EVENT_TYPES,
-  roundOf,
   samplesOf,
   writeRegistryFile,
   type RegistryEntry,
@@ -62,7 +61,7 @@ export class ReportBuilder implements OnApplicationBootstrap {
   async recoverAll(): Promise<Array<{ runDir: string; steps: RecoveryStep[] }>> {
     const runs = new Map<string, string>();
     for (const e of await this.registryEvents()) {
-      if (e.type === 'experiment.started') runs.set((e.data as ExperimentStarted['data']).runDir, (e.data as ExperimentStarted['data']).identity);
+      if (e.type === 'experiment.started') runs.set(e.data.runDir, e.data.identity);
     }
     const recovered: Array<{ runDir: string; steps: RecoveryStep[] }> = [];
     for (const [runDir, identity] of runs) {
@@ -86,8 +85,8 @@ export class ReportBuilder implements OnApplicationBootstrap {
   }
 
   /** The events the registry folds, all of them or those logged before a global position. */
-  private registryEvents(before?: bigint): Promise<StoredEvent[]> {
-    return this.store.read((sql) => readEventsOfTypes(sql, REGISTRY_EVENT_TYPES, { before }));
+  private async registryEvents(before?: bigint): Promise<AssayEvent[]> {
+    return (await this.store.read((sql) => readEventsOfTypes(sql, REGISTRY_EVENT_TYPES, { before }))).map(parseStored);
   }
 
   /** Refreshes outputs/<method>/registry.json for the method of a run directory. */
@@ -112,21 +111,22 @@ export class ReportBuilder implements OnApplicationBootstrap {
     const stream = experimentStream(identity);
     // The scored batches (the bulk of a stream) only of the round shown, not of every round.
     const { events, latest } = await this.store.read(async (sql) => {
-      const withoutScored = await readStream(sql, stream, { types: TYPES_BUT_SCORED_BATCHES });
+      const withoutScored = await readTypedEvents(sql, stream, TYPES_BUT_SCORED_BATCHES);
       const shown = latestEvaluation(withoutScored);
-      const scored = shown ? await findInStream(sql, stream, 'evaluation.batch.scored', { attempt: shown.attempt, phase: 'full', round: shown.round }) : [];
+      const scored = shown ? await findEvents(sql, stream, 'evaluation.batch.scored', { attempt: shown.attempt, phase: 'full', round: shown.round }) : [];
       // The request that started the attempt shown lives in its own stream (it has no identity
       // yet when the CLI sends it): its time is the run's requestedAt.
-      const startedShown = shown ? withoutScored.find((e) => e.type === 'experiment.started' && (e.data as { attempt: number }).attempt === shown.attempt) : undefined;
-      const request = startedShown ? await readStream(sql, requestStream((startedShown.data as ExperimentStarted['data']).requestId), { types: ['experiment.requested'] }) : [];
+      const startedShown = shown ? withoutScored.find((e) => e.type === 'experiment.started' && e.data.attempt === shown.attempt) : undefined;
+      const request = startedShown?.type === 'experiment.started' ? await readTypedEvents(sql, requestStream(startedShown.data.requestId), ['experiment.requested']) : [];
       return { events: [...request, ...withoutScored, ...scored], latest: shown };
     });
     if (events.length === 0) throw new UnknownExperimentError(identity);
     if (!latest) throw new Error(`${identity} has no evaluated attempt: nothing to report yet`);
     const { attempt: chosen, round } = latest;
-    const evaluation = events.find((e) => e.type === 'evaluation.completed' && (e.data as { attempt: number }).attempt === chosen && roundOf(e) === round)!;
-    const report = assembleRunReport(events as AnyEnvelope[], chosen, round, await this.registryEvents(evaluation.globalPosition));
-    const started = events.find((e) => e.type === 'experiment.started' && (e.data as { attempt: number }).attempt === chosen) as unknown as ExperimentStarted;
+    const evaluation = events.find((e) => e.type === 'evaluation.completed' && e.data.attempt === chosen && e.data.round === round)!;
+    const report = assembleRunReport(events, chosen, round, await this.registryEvents(evaluation.globalPosition));
+    const started = events.find((e) => e.type === 'experiment.started' && e.data.attempt === chosen);
+    if (started?.type !== 'experiment.started') throw new Error(`${identity}: no experiment.started of attempt ${chosen}`);
     report.bestPrevious = await this.bestPrevious(report, evaluation.globalPosition);
     return { report, runDir: started.data.runDir, round, attempt: chosen };
   }
@@ -141,13 +141,13 @@ export class ReportBuilder implements OnApplicationBootstrap {
     if (entry === null) return null;
     const stream = experimentStream(entry.identity);
     const scored = await this.store.read(async (sql) => {
-      const evaluations = (await readStream(sql, stream, { types: ['evaluation.completed'] })).filter((e) => e.globalPosition < before);
-      const shown = latestEvaluation(evaluations as AnyEnvelope[]);
+      const evaluations = (await readTypedEvents(sql, stream, ['evaluation.completed'])).filter((e) => e.globalPosition < before);
+      const shown = latestEvaluation(evaluations);
       if (!shown) return null;
-      return findInStream(sql, stream, 'evaluation.batch.scored', { attempt: shown.attempt, phase: 'full', round: shown.round });
+      return findEvents(sql, stream, 'evaluation.batch.scored', { attempt: shown.attempt, phase: 'full', round: shown.round });
     });
     if (scored === null) return { identity: entry.identity, method: entry.method, primary: entry.primary, delta: null, ci: null, p: null, entities: 0, note: 'it had no evaluation in the log at the time' };
-    const predictions = scored.flatMap((e) => (e as unknown as EvaluationBatchScored).data.predictions);
+    const predictions = scored.flatMap((e) => e.data.predictions);
     return differenceToPrevious(report, { entry, samples: samplesOf(predictions), predictions: predictions.map(asPrediction) });
   }
 

@@ -5,9 +5,9 @@ import { eventSchema } from '../envelope';
 /**
  * Which evaluation of an attempt's inference results: 1 is the one made during the run, n+1 a
  * re-evaluation (`assay reevaluate`) of the same inference results with newer parse/score code.
- * Events logged before rounds existed have no field and are round 1.
+ * Events logged before rounds existed have no field: an upcaster (upcast.ts) makes them round 1.
  */
-export const EvaluationRound = z.number().int().positive().default(1);
+export const EvaluationRound = z.number().int().positive();
 
 /** One batch's raw outputs parsed into Predictions (a parse failure is kept with its reason). */
 export const EvaluationBatchScored = eventSchema(
@@ -40,6 +40,8 @@ export const EvaluationSmokeChecked = eventSchema(
       checks: z.array(SmokeCheck),
       /** The smoke examples' raw outputs, shown to the user when the checks fail. */
       examples: z.array(z.object({ entityId: z.string(), group: z.string(), item: z.string(), output: z.string().nullable(), status: z.string() }).strict()),
+      /** Key of the stage this event completes (see StageRecord); absent in events logged before keys were recorded. */
+      stageKey: z.string().optional(),
     })
     .strict(),
 );
@@ -63,8 +65,7 @@ export const EvaluationCompleted = eventSchema(
       reevaluation: z
         .object({ requestId: z.string().uuid(), reason: z.string().nullable(), requestedBy: z.object({ host: z.string(), user: z.string() }).strict() })
         .strict()
-        .nullable()
-        .default(null),
+        .nullable(),
       result: z.record(z.string(), z.unknown()),
       /** Prefix-cache reuse measured by the workers vs the ideal for this prompt set. */
       cache: z
@@ -75,6 +76,8 @@ export const EvaluationCompleted = eventSchema(
           idealHitRate: z.number().nullable(),
         })
         .strict(),
+      /** Key of the stage this event completes (see StageRecord); absent in events logged before keys were recorded. */
+      stageKey: z.string().optional(),
     })
     .strict(),
 );

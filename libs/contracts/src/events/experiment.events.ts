@@ -40,6 +40,28 @@ export const ExperimentRequested = eventSchema(
 );
 export type ExperimentRequested = z.infer<typeof ExperimentRequested>;
 
+/**
+ * One stage of an experiment's plan as recorded in its events: the experiment is a small DAG of
+ * stages (e.g. smoke inference, inference, scoring, report), each named in the run and keyed by a
+ * hash of its own parameters, the keys of the stages it reads, the data hashes and the code
+ * version. Two experiments with a stage of the same key computed the same thing: a later method
+ * can reuse a completed stage by its key instead of running it again.
+ */
+export const StageRecord = z
+  .object({
+    /** Unique within the experiment, e.g. `inference`. */
+    name: z.string().min(1),
+    /** What runs it, e.g. `llm_inference`, `scoring`, `report`. */
+    kind: z.string().min(1),
+    key: z.string().min(1),
+    /** Names of the stages whose results it reads. */
+    reads: z.array(z.string()),
+    /** For a stage whose work goes out as batches: the `phase` its events carry. */
+    phase: Phase.nullable(),
+  })
+  .strict();
+export type StageRecord = z.infer<typeof StageRecord>;
+
 const DataFileHashes = z
   .object({ profiles: z.string(), responses: z.string(), items: z.string(), split: z.string() })
   .strict();
@@ -66,6 +88,8 @@ export const ExperimentStarted = eventSchema(
       /** The last failure of this identity, so a re-run says what failed last time. */
       previousFailure: z.object({ attempt: z.number(), stage: FailureStage, error: z.string() }).strict().nullable(),
       host: z.string(),
+      /** The attempt's stages with their keys; absent in events logged before stages were recorded. */
+      stages: z.array(StageRecord).optional(),
     })
     .strict(),
 );
@@ -118,6 +142,8 @@ export const ExperimentPlanned = eventSchema(
       idealCachedTokens: z.number().int().nonnegative().nullable(),
       totalPromptTokens: z.number().int().nonnegative().nullable(),
       preflightWarnings: z.array(z.string()),
+      /** Key of the stage this plan runs (see StageRecord); absent in events logged before keys were recorded. */
+      stageKey: z.string().optional(),
     })
     .strict(),
 );

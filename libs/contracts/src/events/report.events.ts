@@ -15,6 +15,8 @@ export const ReportGenerated = eventSchema(
       files: z.number().int().nonnegative(),
       /** sha256 over every file's path and content: replay must reproduce it. */
       treeHash: z.string(),
+      /** Key of the stage this event completes (see StageRecord); absent in events logged before keys were recorded. */
+      stageKey: z.string().optional(),
     })
     .strict(),
 );

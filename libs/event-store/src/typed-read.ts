@@ -1,0 +1,51 @@
+import { parseStoredEvent, type AssayEvent, type AssayEventType, type EventOfType } from '@assay/contracts';
+import { findInStream, readStream, type DataMatch } from './read';
+import type { Sql } from './sql';
+import { envelopeOf, type StoredEvent } from './stored-event';
+
+/**
+ * Typed reads: every stored row is parsed with the event catalogue's schema, after its older shape
+ * is upcast (parseEvent), so code outside this lib never casts a stored event's data. A row that
+ * does not parse is an error naming the event, never skipped.
+ */
+export function parseStored(event: StoredEvent): AssayEvent {
+  return parseStoredEvent(envelopeOf(event), `log:${event.stream}#${event.streamPosition}`);
+}
+
+/** A typed event with its positions in its stream and in the log. */
+export type Positioned<E extends AssayEvent = AssayEvent> = E & { streamPosition: bigint; globalPosition: bigint };
+export type PositionedEvent = Positioned;
+
+/** A stream's events after `afterPosition` (0: all), typed, in stream order. */
+export async function readTypedStream(sql: Sql, stream: string, afterPosition = 0n): Promise<PositionedEvent[]> {
+  const rows = await readStream(sql, stream, { fromPosition: afterPosition + 1n });
+  return rows.map((row) => positioned(parseStored(row), row));
+}
+
+/** A stream's events of some types, typed, in stream order. */
+export async function readTypedEvents<T extends AssayEventType>(sql: Sql, stream: string, types: readonly T[]): Promise<Array<Positioned<EventOfType<T>>>> {
+  const rows = await readStream(sql, stream, { types: [...types] });
+  return rows.map((row) => positioned(ofType(parseStored(row), types), row));
+}
+
+/** Events of one type in a stream whose data matches (indexed fields), typed, in stream order. */
+export async function findEvents<T extends AssayEventType>(sql: Sql, stream: string, type: T, match: DataMatch): Promise<Array<Positioned<EventOfType<T>>>> {
+  const rows = await findInStream(sql, stream, type, match);
+  return rows.map((row) => positioned(ofType(parseStored(row), [type]), row));
+}
+
+/** The one event of a type matching, or an error naming what is missing. */
+export async function findOneEvent<T extends AssayEventType>(sql: Sql, stream: string, type: T, match: DataMatch): Promise<EventOfType<T>> {
+  const [event] = await findEvents(sql, stream, type, match);
+  if (!event) throw new Error(`no ${type} matching ${JSON.stringify(match)} in ${stream}`);
+  return event;
+}
+
+function positioned<E extends AssayEvent>(event: E, row: StoredEvent): Positioned<E> {
+  return Object.assign(event, { streamPosition: row.streamPosition, globalPosition: row.globalPosition });
+}
+
+function ofType<T extends AssayEventType>(event: AssayEvent, types: readonly T[]): EventOfType<T> {
+  if (!(types as readonly string[]).includes(event.type)) throw new Error(`read ${event.type} ${event.id} where only ${types.join(', ')} were asked for`);
+  return event as EventOfType<T>;
+}

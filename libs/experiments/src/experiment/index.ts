@@ -1,0 +1,5 @@
+export * from './stages';
+export * from './state';
+export * from './decide';
+export * from './load';
+export * from './commands';

@@ -1,0 +1,131 @@
+import { experimentStream } from '@assay/contracts';
+import { lockStream, readTypedStream, VersionConflictError, type EventStore, type HandleResult, type Sql, type StreamAppend } from '@assay/event-store';
+import { TransientError } from '@assay/messaging';
+import { decide, type Decision, type ExperimentCommand, type Need } from './decide';
+import { evolve, initialState, type ExperimentState } from './state';
+
+/**
+ * loadExperiment: the experiment's state, folded from its stream's typed events. Given a state
+ * loaded earlier it reads only the events after it (a stream only grows, so an older state is a
+ * prefix of the newer one).
+ */
+export async function loadExperiment(sql: Sql, identity: string, known: ExperimentState = initialState()): Promise<ExperimentState> {
+  const stream = experimentStream(identity);
+  let state = known;
+  for (const event of await readTypedStream(sql, stream, known.version)) {
+    // Positions of a stream are 1, 2, 3, ...: a gap would mean the fold missed an event.
+    if (event.streamPosition !== state.version + 1n) throw new Error(`${stream}: event at position ${event.streamPosition} follows position ${state.version}; the stream has a gap`);
+    state = evolve(state, event);
+  }
+  return state;
+}
+
+/**
+ * The states a process loaded last, by identity, so each load reads only what was appended since
+ * (every scored batch would otherwise read the whole stream again). States are immutable (evolve
+ * copies what it changes), so concurrent handlers can share them.
+ */
+export class ExperimentStates {
+  private readonly known = new Map<string, ExperimentState>();
+
+  constructor(private readonly capacity = 256) {}
+
+  async load(store: EventStore, identity: string): Promise<ExperimentState> {
+    return store.read((sql) => this.loadWith(sql, identity));
+  }
+
+  async loadWith(sql: Sql, identity: string): Promise<ExperimentState> {
+    const state = await loadExperiment(sql, identity, this.known.get(identity));
+    const current = this.known.get(identity);
+    // Concurrent loads: keep the furthest state.
+    if (!current || current.version <= state.version) {
+      this.known.delete(identity);
+      this.known.set(identity, state);
+      if (this.known.size > this.capacity) this.known.delete(this.known.keys().next().value!);
+    }
+    return state;
+  }
+}
+
+/** Supplies what the decider asked for (I/O: the pre-flight, a read of the log, the evaluation), returning the command with it. */
+export type Provide<C extends ExperimentCommand> = (need: Need, command: C, state: ExperimentState) => Promise<C>;
+
+export type Decided = Exclude<Decision, { kind: 'need' }>;
+
+/** How often a command is decided again after another writer appended to the stream first, before its message is redelivered later. */
+export const MAX_CONFLICT_RETRIES = 10;
+
+/** decide() until it stops asking for inputs, supplying each once. */
+export async function decideFully<C extends ExperimentCommand>(command: C, state: ExperimentState, provide: Provide<C>): Promise<Decided> {
+  let current = command;
+  const asked = new Set<string>();
+  for (;;) {
+    const decision = decide(current, state);
+    if (decision.kind !== 'need') return decision;
+    if (asked.has(decision.need.input)) throw new Error(`the decider asked for '${decision.need.input}' again after it was supplied`);
+    asked.add(decision.need.input);
+    current = await provide(decision.need, current, state);
+  }
+}
+
+/**
+ * A consumer's whole job: load the experiment, decide, append with expected = state.version and
+ * record the message as handled, in one transaction. When another writer appended to the stream
+ * between the load and the append (VersionConflictError), the state is loaded again and the
+ * command decided again on it; after MAX_CONFLICT_RETRIES the message goes back to the broker
+ * (TransientError: redelivered later), the normal nak path.
+ *
+ * `lock` takes the stream's lock for the load, the decision and the append: pass it, with the
+ * reason, where expected version alone is not enough. An experiment stream has writers whose
+ * appends never change a given decision (every worker appends its batch's answers, the evaluator
+ * its scores): with a version check alone a decision on a running experiment loses to those
+ * unrelated appends again and again (in the e2e test of ten identical requests during a run,
+ * requests lost ten decisions in a row). Under the lock the version cannot move, so the expected
+ * version holds; inputs the decider asks for are then supplied under the lock, so supply the
+ * expensive ones (a pre-flight) before, from a decision on an unlocked load.
+ */
+export async function handleExperimentCommand<C extends ExperimentCommand>(args: {
+  store: EventStore;
+  states: ExperimentStates;
+  consumer: string;
+  messageId: string;
+  identity: string;
+  command: C;
+  provide: Provide<C>;
+  /** Appends to other streams that commit with the decision (e.g. the request recorded in its request stream). */
+  alsoAppend?: StreamAppend[];
+  /** Why this decision holds the stream's lock (see above); absent: expected version only. */
+  lock?: string;
+}): Promise<{ decision: Decided; state: ExperimentState; handled: HandleResult }> {
+  const { store, states, consumer, messageId, identity, command, provide } = args;
+  const stream = experimentStream(identity);
+  const appendsFor = (state: ExperimentState, decision: Decided): StreamAppend[] => {
+    const events = decision.kind === 'append' ? decision.events : [];
+    return [...(args.alsoAppend ?? []), ...(events.length > 0 ? [{ stream, expected: state.version, events }] : [])];
+  };
+  for (let attempt = 1; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
+    try {
+      if (args.lock !== undefined) {
+        const decided: { state: ExperimentState | null; decision: Decided | null } = { state: null, decision: null };
+        const handled = await store.handle(consumer, messageId, async (sql) => {
+          await lockStream(sql, stream);
+          const state = await states.loadWith(sql, identity);
+          const decision = await decideFully(command, state, provide);
+          decided.state = state;
+          decided.decision = decision;
+          return appendsFor(state, decision);
+        });
+        // A redelivery of a handled message decides nothing: report it with the state as it is now.
+        const state = decided.state ?? (await states.load(store, identity));
+        return { decision: decided.decision ?? { kind: 'append', events: [], said: [] }, state, handled };
+      }
+      const state = await states.load(store, identity);
+      const decision = await decideFully(command, state, provide);
+      const handled = await store.handle(consumer, messageId, async () => appendsFor(state, decision));
+      return { decision, state, handled };
+    } catch (error) {
+      if (!(error instanceof VersionConflictError && error.stream === stream)) throw error;
+    }
+  }
+  throw new TransientError(`${consumer}: ${stream} changed under ${MAX_CONFLICT_RETRIES} decisions in a row (message ${messageId}); it is redelivered and decided again`);
+}
