@@ -89,6 +89,11 @@ describe('compareRuns', () => {
     expect(() => compareRuns([a, fewerItems], { allowUnpaired: true })).toThrow(/different item sets \(only in aaaa1111_x: values\/q3|different item sets/);
   });
 
+  it('given the same items scored on another scale (labels.mode binary against ordinal), then refused naming the item, even with allowUnpaired', () => {
+    const rescaled = { ...b, items: b.items.map((i, n) => (n === 0 ? { ...i, kind: 'binary' as const, min: 0, max: 1 } : i)) };
+    expect(() => compareRuns([a, rescaled], { allowUnpaired: true })).toThrow(/bbbb2222_x scores item .* as binary \[0, 1\], aaaa1111_x as .*other labels settings/);
+  });
+
   it('given another split, then refused with the reason; with allowUnpaired, compared unpaired and the README says so first', () => {
     const other = { ...b, dataHashes: { ...hashes, split: 't'.repeat(64) } };
     expect(() => compareRuns([a, other])).toThrow(/bbbb2222_x has other split than aaaa1111_x .*--allow-unpaired/);

@@ -193,6 +193,17 @@ export function checkComparable(runs: readonly ComparedRun[], allowUnpaired: boo
       );
     }
   }
+  // Same item keys can still be scored differently (labels.mode binary against ordinal): a kind or
+  // range that differs means the two runs' errors are on different scales.
+  const scale = (run: ComparedRun) => new Map(run.items.map((i) => [itemKey(i.group, i.item), `${i.kind} [${i.min}, ${i.max}]`]));
+  const firstScale = scale(first);
+  for (const r of rest) {
+    for (const [key, described] of scale(r)) {
+      if (firstScale.get(key) !== described) {
+        throw new ComparisonRefusedError(`${r.identity} scores item ${key} as ${described}, ${first.identity} as ${firstScale.get(key)} (other labels settings): their scores do not measure the same thing`);
+      }
+    }
+  }
   const differences: string[] = [];
   for (const r of rest) {
     for (const role of DATA_ROLES) {

@@ -36,4 +36,12 @@ describe('differenceToPrevious', () => {
     const best = differenceToPrevious(current, { entry, samples: other.samples, predictions: other.predictions }, quick);
     expect(best).toMatchObject({ delta: null, ci: null, note: expect.stringMatching(/different test samples/) });
   });
+
+  it('given an earlier run over the same items with other truths (other labels settings), then no paired difference, and nothing thrown', () => {
+    const same = comparedRunFromReport(current, 'completed');
+    const relabelled = same.samples.map((s) => ({ ...s, actual: s.actual + 10 }));
+    const entry = { identity: 'ffff0000_old', method: current.method, status: 'completed', primary: 0.3 };
+    const best = differenceToPrevious(current, { entry, samples: relabelled, predictions: same.predictions }, quick);
+    expect(best).toMatchObject({ delta: null, ci: null, note: expect.stringMatching(/different test samples/) });
+  });
 });

@@ -27,7 +27,8 @@ export function differenceToPrevious(
   const { entry } = previous;
   const base = { identity: entry.identity, method: entry.method, primary: entry.primary };
   const current = comparedRunFromReport(report, 'completed');
-  const keys = (samples: readonly Sample[]) => samples.map(sampleKey).sort(compareCodeUnits).join('\n');
+  // The truth goes into the key: the same items under other labels settings (binary against ordinal) are other samples.
+  const keys = (samples: readonly Sample[]) => samples.map((s) => `${sampleKey(s)} ${s.actual}`).sort(compareCodeUnits).join('\n');
   if (keys(current.samples) !== keys(previous.samples)) {
     return { ...base, delta: null, ci: null, p: null, entities: 0, note: 'the two runs scored different test samples (other items or labels), so no paired difference' };
   }
