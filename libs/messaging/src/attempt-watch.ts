@@ -1,10 +1,6 @@
-import { parseEvent, Subjects } from '@assay/contracts';
 import type { Subscription } from '@nats-io/nats-core';
 import type { JetStreamHandle } from './connection';
-import { logicalSubject, wireSubject } from './nats-config';
-
-/** The events after which an attempt's remaining work is pointless: it can no longer complete. */
-const END_SUBJECTS = [Subjects['experiment.cancelled'], Subjects['experiment.failed'], Subjects['experiment.completed']];
+import { ATTEMPT_END_SUBJECTS, subscribeRunEvents } from './run-event-subscription';
 
 /** Ended attempts remembered, so a batch arriving after the end event is dropped without a look at the log. */
 const REMEMBERED = 1000;
@@ -71,22 +67,8 @@ export class AttemptWatch {
   /** Subscribes on first use: only the processes that run attempts' work listen. */
   private subscribe(): void {
     if (this.subscriptions) return;
-    const { settings, nc } = this.handle;
-    this.subscriptions = END_SUBJECTS.map((subject) =>
-      nc.subscribe(wireSubject(settings, subject), {
-        callback: (error, msg) => {
-          if (error) return;
-          let event;
-          try {
-            event = parseEvent(msg.json(), logicalSubject(settings, msg.subject));
-          } catch {
-            return; // not ours to judge: the durable consumers dead-letter invalid events
-          }
-          const d = event.data as { identity?: unknown; attempt?: unknown };
-          if (typeof d.identity === 'string' && typeof d.attempt === 'number') this.end(d.identity, d.attempt, `${event.type} (attempt ${d.attempt})`);
-        },
-      }),
-    );
+    // After an end event the attempt's remaining work is pointless.
+    this.subscriptions = subscribeRunEvents(this.handle, ATTEMPT_END_SUBJECTS, (event, { identity, attempt }) => this.end(identity, attempt, `${event.type} (attempt ${attempt})`));
   }
 }
 

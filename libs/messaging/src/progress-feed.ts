@@ -1,15 +1,14 @@
-import { parseEvent, ProgressUpdate, progressSubject, Subjects } from '@assay/contracts';
+import { ProgressUpdate, progressSubject, Subjects } from '@assay/contracts';
 import type { Subscription } from '@nats-io/nats-core';
 import type { JetStreamHandle } from './connection';
-import { logicalSubject, wireSubject } from './nats-config';
+import { wireSubject } from './nats-config';
+import { ATTEMPT_END_SUBJECTS, subscribeRunEvents } from './run-event-subscription';
 
 /** What a follower of every run hears: progress deltas, and attempts starting and ending. */
 export type RunSignal =
   | { kind: 'progress'; update: ProgressUpdate }
   | { kind: 'started' | 'ended'; identity: string; attempt: number; type: string };
 
-const START_SUBJECTS = [Subjects['experiment.started']];
-const END_SUBJECTS = [Subjects['experiment.cancelled'], Subjects['experiment.failed'], Subjects['experiment.completed']];
 
 /**
  * The live progress of all runs for a viewer (the reporter's web pages): the same core NATS
@@ -52,21 +51,8 @@ export class ProgressFeed {
         if (parsed.success) this.emit({ kind: 'progress', update: parsed.data });
       },
     });
-    const lifecycle = [...START_SUBJECTS, ...END_SUBJECTS].map((subject) =>
-      nc.subscribe(wireSubject(settings, subject), {
-        callback: (error, msg) => {
-          if (error) return;
-          let event;
-          try {
-            event = parseEvent(msg.json(), logicalSubject(settings, msg.subject));
-          } catch {
-            return; // not ours to judge: the durable consumers dead-letter invalid events
-          }
-          const d = event.data as { identity?: unknown; attempt?: unknown };
-          if (typeof d.identity !== 'string' || typeof d.attempt !== 'number') return;
-          this.emit({ kind: event.type === 'experiment.started' ? 'started' : 'ended', identity: d.identity, attempt: d.attempt, type: event.type });
-        },
-      }),
+    const lifecycle = subscribeRunEvents(this.handle, [Subjects['experiment.started'], ...ATTEMPT_END_SUBJECTS], (event, { identity, attempt }) =>
+      this.emit({ kind: event.type === 'experiment.started' ? 'started' : 'ended', identity, attempt, type: event.type }),
     );
     this.subscriptions = [progress, ...lifecycle];
   }
