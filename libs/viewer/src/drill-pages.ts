@@ -1,4 +1,4 @@
-import { entityDir } from '@assay/report';
+import { entityDir, type CallRecord } from '@assay/report';
 import { cell, dataTable, filterForm, page, pager, preBlock } from './components';
 import { html, type SafeHtml } from './html';
 import { fileList, groupFiles } from './run-page';
@@ -78,16 +78,8 @@ ${dataTable(base, m.items, { linkOf: (cells) => callUrl(m.identity, m.group, m.e
   return page({ title: `entity ${m.entityId}`, crumbs: crumbsTo(m.identity, m.group, m.entityId), self: base, body });
 }
 
-export interface CallModel {
+export interface CallModel extends CallRecord {
   identity: string;
-  group: string;
-  entityId: string;
-  item: string;
-  input: string;
-  output: string;
-  metadata: string[];
-  /** The call's file, relative to the run directory. */
-  file: string;
   /** The entity's items in file order: where this one is, and its neighbours. */
   position: number;
   of: number;

@@ -1,11 +1,10 @@
 import { groupDir } from '@assay/report';
 import { dataTable, filterForm, page, pager, preBlock } from './components';
 import { html, type SafeHtml } from './html';
-import { metricText, statusCell, type LiveProgress, type PrimaryMetric } from './registry-page';
+import { metricText, statusCell, type RegistryRow } from './registry-page';
 import type { ReadmeSection, ReviewChecklist } from './run-text';
 import type { TablePage } from './table-query';
 import { diagnosticsUrl, fileUrl, groupUrl, registryUrl, runUrl } from './urls';
-import type { RegistryEntry } from '@assay/experiments';
 
 /** One method's overall primary metric beside the others (metrics.json sideBySide.overall). */
 export interface SideBySideRow {
@@ -22,18 +21,8 @@ export interface Plot {
   url: string;
 }
 
-export interface RunModel {
-  identity: string;
-  name: string;
-  method: string;
-  status: RegistryEntry['status'];
-  attempt: number;
-  startedAt: string;
-  finishedAt: string | null;
-  failure: RegistryEntry['failure'];
-  cancellation: RegistryEntry['cancellation'];
-  primary: PrimaryMetric;
-  progress: LiveProgress | null;
+/** A run as the registry lists it, plus what its own page shows. */
+export interface RunModel extends RegistryRow {
   runDir: string;
   /** Null until the run has a report (running, failed before it). */
   report: {
