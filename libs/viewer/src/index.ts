@@ -8,3 +8,4 @@ export * from './run-page';
 export * from './drill-pages';
 export * from './plots';
 export * from './plot-renderer';
+export * from './comparison-page';

@@ -29,14 +29,15 @@ export class QueryError extends Error {
   override name = 'QueryError';
 }
 
-function single(query: Record<string, unknown>, key: string): string | undefined {
+export function single(query: Record<string, unknown>, key: string): string | undefined {
   const v = query[key];
   if (v === undefined) return undefined;
   if (typeof v !== 'string') throw new QueryError(`query parameter '${key}' must be given once, as text`);
   return v;
 }
 
-function positiveInt(raw: string | undefined, key: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+/** A whole number from 1 to max, `fallback` when absent; a QueryError naming the parameter otherwise. */
+export function positiveInt(raw: string | undefined, key: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   if (raw === undefined || raw === '') return fallback;
   if (!/^[0-9]+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw new QueryError(`query parameter '${key}' must be a whole number from 1 to ${max}, got ${JSON.stringify(raw)}`);
   return Number(raw);

@@ -9,6 +9,7 @@ import { encodePathSegment } from '@assay/report';
  */
 
 export const VIEWER_BASE = '/experiments';
+export const COMPARISONS_PATH = '/comparisons';
 export const ASSETS_BASE = '/viewer/assets';
 export const LIVE_PATH = '/viewer/live';
 export const JSON_SUFFIX = '.json';
@@ -68,4 +69,11 @@ export function assetUrl(name: string): string {
 
 export function plotUrl(identity: string, name: string): string {
   return `${runUrl(identity)}/plots/${name}.svg`;
+}
+
+/** Two or more runs side by side: `/comparisons?run=<identity>&run=<identity>[&unpaired=1]`, runs in the order given (the first is the baseline). */
+export function comparisonUrl(identities: readonly string[], opts: { unpaired?: boolean } = {}): string {
+  const parts = identities.map((id) => `run=${encodeURIComponent(id)}`);
+  if (opts.unpaired) parts.push('unpaired=1');
+  return parts.length === 0 ? COMPARISONS_PATH : `${COMPARISONS_PATH}?${parts.join('&')}`;
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { checkRunList, compareRuns, comparedRunFromReport, writeComparisonDirectory, type Comparison } from '@assay/comparison';
-import { parseRunDir } from '@assay/experiments';
+import { parseRunDir, type RegistryEntry } from '@assay/experiments';
 import { ReportBuilder, UnknownExperimentError } from './report-builder';
 
 export interface BuiltComparison {
@@ -11,28 +11,66 @@ export interface BuiltComparison {
   pairs: Comparison['pairs'];
 }
 
+export interface LoadedComparison {
+  comparison: Comparison;
+  /** The registry entries of the runs, in the order asked. */
+  entries: RegistryEntry[];
+  /** Output root of the first run: where its comparison directory goes. */
+  outputRoot: string;
+}
+
+/** Comparisons kept in memory for the viewer (each is a few hundred KB at full size). */
+const KEPT_COMPARISONS = 4;
+
 /**
- * Writes a comparison directory (`<output root>/comparisons/<hash of inputs>`) for completed runs,
- * each read from the log as its own run directory shows it. The statistics and the files are
- * libs/comparison's; this only loads, checks status and says where the result went.
+ * Compares completed runs, each read from the log as its own run directory shows it, and writes a
+ * comparison directory (`<output root>/comparisons/<hash of inputs>`) when asked to. The statistics
+ * and the files are libs/comparison's; this only loads, checks status and says where the result
+ * went. The last few results are kept, keyed by the runs as the registry shows them (attempt,
+ * finish and re-evaluation times), so the viewer's page and its JSON twin do not redo the
+ * bootstrap, and a re-evaluated run is compared afresh.
  */
 @Injectable()
 export class ComparisonBuilder {
+  private readonly kept = new Map<string, Promise<LoadedComparison>>();
+
   constructor(private readonly reports: ReportBuilder) {}
 
-  async build(identities: readonly string[], allowUnpaired: boolean): Promise<BuiltComparison> {
+  async compare(identities: readonly string[], allowUnpaired: boolean): Promise<LoadedComparison> {
     const registry = new Map((await this.reports.registry()).map((e) => [e.identity, e]));
     // Checked before any run is loaded: an unknown or unfinished one fails fast, nothing written.
     const unknown = identities.find((identity) => !registry.has(identity));
     if (unknown !== undefined) throw new UnknownExperimentError(unknown);
-    checkRunList(identities.map((identity) => ({ identity, status: registry.get(identity)!.status })));
+    const entries = identities.map((identity) => registry.get(identity)!);
+    checkRunList(entries);
+    const key = JSON.stringify([allowUnpaired, entries.map((e) => [e.identity, e.attempt, e.finishedAt, e.reevaluatedAt])]);
+    const kept = this.kept.get(key);
+    if (kept) {
+      // Most recently used last: the oldest is the one dropped.
+      this.kept.delete(key);
+      this.kept.set(key, kept);
+      return kept;
+    }
+    const loading = this.load(entries, allowUnpaired);
+    this.kept.set(key, loading);
+    if (this.kept.size > KEPT_COMPARISONS) this.kept.delete(this.kept.keys().next().value!);
+    // A refused or failed comparison is not kept: the next request says why again, from the log.
+    loading.catch(() => this.kept.get(key) === loading && this.kept.delete(key));
+    return loading;
+  }
+
+  private async load(entries: readonly RegistryEntry[], allowUnpaired: boolean): Promise<LoadedComparison> {
     const loaded = [];
-    for (const identity of identities) loaded.push(await this.reports.loadReport(identity));
+    for (const e of entries) loaded.push(await this.reports.loadReport(e.identity));
     const comparison = compareRuns(
-      loaded.map((l) => comparedRunFromReport(l.report, registry.get(l.report.identity)!.status)),
+      loaded.map((l, k) => comparedRunFromReport(l.report, entries[k].status)),
       { allowUnpaired },
     );
-    const { outputRoot } = parseRunDir(loaded[0].runDir);
+    return { comparison, entries: [...entries], outputRoot: parseRunDir(loaded[0].runDir).outputRoot };
+  }
+
+  async build(identities: readonly string[], allowUnpaired: boolean): Promise<BuiltComparison> {
+    const { comparison, outputRoot } = await this.compare(identities, allowUnpaired);
     const { dir, files } = await writeComparisonDirectory(comparison, outputRoot);
     return { key: comparison.key, dir, files, paired: comparison.paired, pairs: comparison.pairs };
   }

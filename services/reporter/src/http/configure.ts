@@ -1,5 +1,6 @@
 import { Logger, ValidationPipe, type INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import compression from 'compression';
 
 export function httpPort(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.ASSAY_HTTP_PORT ?? '3000';
@@ -18,12 +19,16 @@ export const OPENAPI_UI_PATH = 'api/docs';
  *   refused, values are transformed into the DTO. The microservice inherits the app config, but
  *   the pipe only validates class-typed arguments and every `on<Event>` payload is a type alias
  *   (metatype Object), so event handlers are untouched (the transport validates them with zod).
+ * - Compression (brotli or gzip, as the client accepts) of the text the reporter sends: pages,
+ *   JSON, the viewer's script and style, SVG plots. Server-sent events are left alone: a
+ *   compressor holds bytes until its buffer fills, so progress would arrive late or never.
  * - OpenAPI: the document is built lazily on first request and served as JSON at
  *   /api/openapi.json and as Swagger UI at /api/docs.
  */
 export function configureHttp(app: INestApplication): void {
   const express = app.getHttpAdapter().getInstance() as { disable?(setting: string): void };
   express.disable?.('x-powered-by');
+  app.use(compression({ filter: compressible }));
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,
@@ -47,4 +52,11 @@ export function configureHttp(app: INestApplication): void {
     yamlDocumentUrl: 'api/openapi.yaml',
   });
   if (!process.env.ASSAY_API_TOKEN) new Logger('http').warn('ASSAY_API_TOKEN is not set: replay is open to anyone who can reach this port');
+}
+
+/** compression's own choice (compressible types, no `Cache-Control: no-transform`), never an event stream. */
+export function compressible(req: Parameters<typeof compression.filter>[0], res: Parameters<typeof compression.filter>[1]): boolean {
+  const type = res.getHeader('Content-Type');
+  if (typeof type === 'string' && type.toLowerCase().startsWith('text/event-stream')) return false;
+  return compression.filter(req, res);
 }

@@ -28,6 +28,9 @@ import {
   valueRangesTable,
   JSON_SUFFIX,
   availablePlots,
+  comparisonModel,
+  parseComparisonQuery,
+  renderComparison,
   PlotRenderer,
   plotUrl,
   PLOT_NAMES,
@@ -42,7 +45,9 @@ import {
   type SideBySideRow,
 } from '@assay/viewer';
 import { Observable } from 'rxjs';
-import { ReportBuilder } from '../report-builder';
+import { ComparisonRefusedError } from '@assay/comparison';
+import { ComparisonBuilder } from '../comparison-builder';
+import { ReportBuilder, UnknownExperimentError } from '../report-builder';
 import { experimentDetail, type ExperimentDetail } from './experiment-detail';
 import { identityProblem } from './identity';
 import { LiveProgressHub } from './live-progress';
@@ -105,6 +110,7 @@ export class ViewerController implements OnModuleDestroy {
     private readonly builder: ReportBuilder,
     private readonly store: EventStore,
     private readonly live: LiveProgressHub,
+    private readonly comparisons: ComparisonBuilder,
   ) {}
 
   async onModuleDestroy(): Promise<void> {
@@ -142,6 +148,17 @@ export class ViewerController implements OnModuleDestroy {
   @Get('experiments.json')
   async registryJson(@Req() req: HttpRequest, @Res() res: HttpResponse): Promise<void> {
     await this.answer(res, true, () => this.registry(req.query));
+  }
+
+  /** Two or more runs side by side: `?run=<identity>&run=<identity>[&unpaired=1]`. */
+  @Get('comparisons')
+  async comparisonPage(@Req() req: HttpRequest, @Res() res: HttpResponse): Promise<void> {
+    await this.answer(res, false, () => this.comparison(req.query));
+  }
+
+  @Get('comparisons.json')
+  async comparisonJson(@Req() req: HttpRequest, @Res() res: HttpResponse): Promise<void> {
+    await this.answer(res, true, () => this.comparison(req.query));
   }
 
   @Get('experiments/:identity')
@@ -240,6 +257,23 @@ export class ViewerController implements OnModuleDestroy {
     const progress = await this.live.snapshot(entries);
     const model = registryModel(entries, filters, progress);
     return { model, render: () => renderRegistry(model) };
+  }
+
+  private async comparison(query: Record<string, unknown>): Promise<Answer> {
+    const q = parseComparisonQuery(query);
+    for (const identity of q.runs) {
+      const problem = identityProblem(identity);
+      if (problem) throw new BadRequestException(`run ${JSON.stringify(identity)}: ${problem}`);
+    }
+    try {
+      const { comparison, entries } = await this.comparisons.compare(q.runs, q.unpaired);
+      const model = comparisonModel(comparison, q, new Map(entries.map((e) => [e.identity, e.name])));
+      return { model, render: () => renderComparison(model) };
+    } catch (error) {
+      if (error instanceof UnknownExperimentError) throw new NotFoundException(`cannot compare: ${error.message}`);
+      if (error instanceof ComparisonRefusedError) throw new BadRequestException(`cannot compare: ${error.message}`);
+      throw error;
+    }
   }
 
   private async detail(identity: string): Promise<ExperimentDetail> {
