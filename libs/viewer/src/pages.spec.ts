@@ -1,7 +1,7 @@
 import type { RegistryEntry } from '@assay/experiments';
 import { neighbours, recordOf, renderCall, renderDiagnostics, renderEntity, renderGroup, valueRangesTable } from './drill-pages';
 import { renderError } from './components';
-import { parseRegistryFilters, primaryMetric, registryModel, renderRegistry, type LiveProgress } from './registry-page';
+import { parseRegistryFilters, primaryMetric, REGISTRY_PAGE_SIZE, registryModel, renderRegistry, type LiveProgress } from './registry-page';
 import { renderRun, type RunModel } from './run-page';
 import { parseTableQuery, queryTable } from './table-query';
 import { callUrl, entityUrl, groupUrl, jsonTwin } from './urls';
@@ -75,6 +75,62 @@ describe('registry page', () => {
   it('given a summary with an interval, then the metric shows it', () => {
     expect(primaryMetric({ normalized_mae: 0.3, 'normalized_mae.ci_low': 0.25, 'normalized_mae.ci_high': 0.35 })).toEqual({ name: 'normalized_mae', value: 0.3, ci: { low: 0.25, high: 0.35 } });
     expect(primaryMetric({})).toEqual({ name: 'normalized_mae', value: null, ci: null });
+  });
+});
+
+describe('registry paging', () => {
+  // 120 runs, one a minute: run-119 is the newest; every third is a baseline.
+  const many = Array.from({ length: 120 }, (_, i) =>
+    entry({ identity: `${String(i).padStart(8, '0')}_abc`, name: `run-${i}`, method: i % 3 === 0 ? 'baseline_knn' : 'llm_zero_shot', startedAt: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString() }),
+  );
+  const names = (m: ReturnType<typeof registryModel>) => m.rows.map((r) => r.name);
+
+  it('given more runs than a page, then 50 newest first, and links to the next page', () => {
+    const model = registryModel(many, parseRegistryFilters({}), new Map());
+    expect(REGISTRY_PAGE_SIZE).toBe(50);
+    expect(model).toMatchObject({ total: 120, matched: 120, page: 1, pages: 3 });
+    expect(names(model)).toHaveLength(50);
+    expect(names(model)[0]).toBe('run-119');
+    const page = renderRegistry(model);
+    expect(page).toContain('120 experiments, newest first · page 1 of 3');
+    expect(page).toContain('<a rel="next" href="/experiments?page=2">next →</a>');
+    expect(page).not.toContain('rel="prev"');
+  });
+
+  it('given a page and a size, then that slice; the last page is short and links back', () => {
+    const model = registryModel(many, parseRegistryFilters({ page: '3', size: '50' }), new Map());
+    expect(names(model)).toEqual(Array.from({ length: 20 }, (_, i) => `run-${19 - i}`));
+    expect(renderRegistry(model)).toContain('<a rel="prev" href="/experiments?page=2">← previous</a>');
+    expect(names(registryModel(many, parseRegistryFilters({ size: '500' }), new Map()))).toHaveLength(120);
+    // Past the last page: the last page, said so in the model.
+    expect(registryModel(many, parseRegistryFilters({ page: '9' }), new Map())).toMatchObject({ page: 3, filters: { page: 3 } });
+  });
+
+  it('given filters, then paging counts and links keep them', () => {
+    const model = registryModel(many, parseRegistryFilters({ method: 'baseline_knn', q: 'run', size: '10', page: '2' }), new Map());
+    expect(model).toMatchObject({ total: 120, matched: 40, page: 2, pages: 4 });
+    expect(names(model)[0]).toBe('run-87');
+    const page = renderRegistry(model);
+    expect(page).toContain('40 of 120 experiments match, newest first · page 2 of 4');
+    expect(page).toContain('<a rel="prev" href="/experiments?method=baseline_knn&amp;q=run&amp;size=10">');
+    expect(page).toContain('<a rel="next" href="/experiments?method=baseline_knn&amp;q=run&amp;size=10&amp;page=3">');
+    // The filter form keeps the size; the JSON twin is the same query.
+    expect(page).toContain('<input type="hidden" name="size" value="10">');
+    expect(page).toContain('href="/experiments.json?method=baseline_knn&amp;q=run&amp;size=10&amp;page=2"');
+  });
+
+  it('given a bad page or size, then a clear error naming the parameter, its range and the value', () => {
+    expect(() => parseRegistryFilters({ size: '501' })).toThrow(`query parameter 'size' must be a whole number from 1 to 500, got "501"`);
+    expect(() => parseRegistryFilters({ size: '0' })).toThrow(/'size' must be a whole number from 1 to 500/);
+    expect(() => parseRegistryFilters({ page: 'two' })).toThrow(`query parameter 'page' must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, got "two"`);
+    expect(() => parseRegistryFilters({ page: ['1', '2'] })).toThrow(/'page' must be given once/);
+  });
+
+  it('given completed and other runs, then only completed ones can be ticked for a comparison', () => {
+    const page = renderRegistry(registryModel([entry({}), entry({ identity: '22222222_abc', status: 'failed' })], parseRegistryFilters({}), new Map()));
+    expect(page).toContain('<input type="checkbox" name="run" value="1a2b3c4d_abc" form="compare"');
+    expect(page).not.toContain('value="22222222_abc"');
+    expect(page).toContain('<form class="filters compare" id="compare" method="get" action="/comparisons">');
   });
 });
 
