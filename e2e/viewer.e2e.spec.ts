@@ -1,5 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { toCsv } from '@assay/data';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -57,6 +58,8 @@ describe('web viewer (reporter pages in headless Chromium)', () => {
   let stack: Stack;
   let browser: Browser;
   let data: Record<string, string>;
+  /** The completed run of the first test, on the hostile data. */
+  let hostileRun: string;
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's package (apt-get install -y chromium) or set ASSAY_CHROMIUM`);
@@ -75,6 +78,7 @@ describe('web viewer (reporter pages in headless Chromium)', () => {
     const run = await stack.cli(['run', path]);
     if (run.code !== 0) throw new Error(`assay run failed (${run.code}):\n${run.stderr.slice(-3000)}`);
     const identity = run.stdout.trim().split('\n').pop()!.split('/').pop()!;
+    hostileRun = identity;
 
     const page = await browser.newPage();
     const dialogs: string[] = [];
@@ -175,6 +179,108 @@ describe('web viewer (reporter pages in headless Chromium)', () => {
     await shot(page, '6-value-ranges');
     expect(dialogs).toEqual([]);
     await page.close();
+  });
+
+  it('ticks two runs on the registry and opens their comparison: ranking, paired deltas worst first with CIs, hostile ids inert', async () => {
+    expect(hostileRun).toBeDefined();
+    const { path } = writeConfig(stack, 'viewer-hostile-terse', { data, prompt: { system: 'Answer as the respondent profiled below would, with one number and nothing else.' } });
+    const second = await stack.cli(['run', path]);
+    if (second.code !== 0) throw new Error(`assay run failed (${second.code}):\n${second.stderr.slice(-3000)}`);
+    const other = second.stdout.trim().split('\n').pop()!.split('/').pop()!;
+    const base = `http://127.0.0.1:${stack.httpPort}`;
+
+    const page = await browser.newPage();
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    await page.goto(`${base}/experiments?status=completed`);
+    await page.locator(`input[type=checkbox][name=run][value="${hostileRun}"]`).check();
+    await page.locator(`input[type=checkbox][name=run][value="${other}"]`).check();
+    await shot(page, '9-registry-ticked');
+    await page.locator('form#compare button[type=submit]').click();
+    await page.waitForURL(/\/comparisons\?/);
+    const url = new URL(page.url());
+    expect(url.pathname).toBe('/comparisons');
+    expect(url.searchParams.getAll('run').sort()).toEqual([hostileRun, other].sort());
+
+    expect(await page.locator('h1').textContent()).toMatch(/^Comparison of 2 runs/);
+    expect(await page.locator('p.paired').textContent()).toMatch(/^Paired: same data and split; \d+ test entities, 12 items/);
+    const ranking = await page.locator('#ranking tbody tr td.id a').allTextContents();
+    expect(ranking.sort()).toEqual([hostileRun, other].sort());
+    expect(await page.locator('#ranking tbody tr').first().locator('td.num').first().textContent()).toMatch(/^\d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]$/);
+    const pair = page.locator('#pairs tbody tr');
+    expect(await pair.count()).toBe(1);
+    expect(await pair.locator('td.num').first().textContent()).toMatch(/^[+-]\d\.\d{4} (\[-?\d\.\d{4}, -?\d\.\d{4}\]|no interval)$/);
+    // Groups: the hostile names as text, worst (largest delta) first, each linking to the candidate's group page.
+    const groupNames = await page.locator('#by-group tbody td.id a').allTextContents();
+    expect(groupNames).toHaveLength(3);
+    for (const g of groupNames) expect(g).toMatch(/^=HYPERLINK\("http:\/\/evil\.example","study_\d"\)$/);
+    const groupDeltas = (await page.locator('#by-group tbody tr').evaluateAll((rows) => rows.map((r) => (r as unknown as { cells: Array<{ textContent: string }> }).cells[5].textContent)))
+      .map((t) => Number(t.split(' ')[0]));
+    expect(groupDeltas).toEqual([...groupDeltas].sort((a, b) => b - a));
+    const entities = await page.locator('#by-entity tbody td.id').allTextContents();
+    expect(entities.length).toBeGreaterThan(0);
+    for (const e of entities) expect(e).toMatch(/^<script>window\.__pwned=1<\/script><img src=x onerror="window\.__pwned=1">p\d{4}$/);
+    expect(await page.locator('#config tbody th').allTextContents()).toContain('prompt.system');
+    await shot(page, '10-comparison');
+    await expectNoDataScriptRan(page);
+
+    // The JSON twin says the same.
+    const twin = (await (await page.request.get(`${base}/comparisons.json${url.search}`)).json()) as { paired: boolean; runs: Array<{ identity: string }>; pairs: unknown[] };
+    expect(twin.paired).toBe(true);
+    expect(twin.runs.map((r) => r.identity).sort()).toEqual([hostileRun, other].sort());
+    expect(twin.pairs).toHaveLength(1);
+
+    // Bad input: an error page naming what is wrong, 4xx, inert.
+    const unknown = await page.goto(`${base}/comparisons?run=${hostileRun}&run=ffffffff_abc`);
+    expect(unknown?.status()).toBe(404);
+    expect(await page.locator('p.failure').textContent()).toBe("cannot compare: no experiment with identity 'ffffffff_abc' in the event log");
+    const single = await page.goto(`${base}/comparisons?run=${hostileRun}`);
+    expect(single?.status()).toBe(400);
+    expect(await page.locator('p.failure').textContent()).toContain(`at least two runs (?run=<identity>&run=<identity>), got 1 (${hostileRun})`);
+    const hostile = await page.goto(`${base}/comparisons?run=${hostileRun}&run=${encodeURIComponent(`<script>${PWN}</script>`)}`);
+    expect(hostile?.status()).toBe(400);
+    expect(await page.locator('p.failure').textContent()).toContain(`run "<script>${PWN}</script>": identity must be`);
+    await expectNoDataScriptRan(page);
+    const twice = await page.request.get(`${base}/comparisons.json?run=${hostileRun}&run=${hostileRun}`);
+    expect(twice.status()).toBe(400);
+    expect(((await twice.json()) as { message: string }).message).toBe(`cannot compare: ${hostileRun} is named twice`);
+    expect(dialogs).toEqual([]);
+    await page.close();
+  });
+
+  it('compresses pages, JSON and assets (brotli or gzip as asked), but not the server-sent events', async () => {
+    const get = (path: string, encoding: string) =>
+      new Promise<{ status: number; headers: IncomingHttpHeaders; first: string }>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port: stack.httpPort, path, headers: { 'accept-encoding': encoding } }, (res) => {
+          // The first chunk is enough: an event stream never ends.
+          res.once('data', (chunk: Buffer) => {
+            resolve({ status: res.statusCode!, headers: res.headers, first: chunk.toString('latin1') });
+            req.destroy();
+          });
+        });
+        req.on('error', reject);
+        // A compressor holding the stream's first bytes would show up here, not as a hang.
+        req.setTimeout(10_000, () => reject(new Error(`no bytes of ${path} within 10 s`)));
+        req.end();
+      });
+    for (const [path, type] of [['/experiments', 'text/html'], ['/experiments.json', 'application/json'], ['/viewer/assets/viewer.js', 'javascript'], ['/viewer/assets/viewer.css', 'text/css']]) {
+      const br = await get(path, 'br, gzip');
+      expect(br.status).toBe(200);
+      expect(br.headers['content-type']).toContain(type);
+      expect(br.headers['content-encoding']).toBe('br');
+      expect((await get(path, 'gzip')).headers['content-encoding']).toBe('gzip');
+      expect((await get(path, 'identity')).headers['content-encoding']).toBeUndefined();
+    }
+    // The event stream opens uncompressed and its first bytes arrive at once (progress is pushed
+    // as it happens; the live test below checks the updates reach the page).
+    const live = await get('/viewer/live', 'br, gzip');
+    expect(live.status).toBe(200);
+    expect(live.headers['content-type']).toContain('text/event-stream');
+    expect(live.headers['content-encoding']).toBeUndefined();
+    expect(live.first).toBe('\n');
   });
 
   it('shows live progress of a running experiment, pushed by server-sent events, without reloading', async () => {

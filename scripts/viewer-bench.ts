@@ -4,11 +4,11 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { connectJetStream, natsSettings } from '@assay/messaging';
 import { REPO_ROOT } from '@assay/testing';
-import { entityUrl, groupUrl } from '@assay/viewer';
+import { comparisonUrl, entityUrl, groupUrl } from '@assay/viewer';
 import { peakRssMb, stopChild } from './bench/proc';
 
 /**
- * `npm run bench:viewer` (`npm run build && node dist/scripts/viewer-bench.js [--state FILE]`)
+ * `npm run bench:viewer` (`npm run build && node dist/scripts/viewer-bench.js [--state FILE] [--port N] [--compare-with IDENTITY]`)
  *
  * The web viewer on a full-size run: a reporter of this build is started on the event log kept by
  * `node dist/scripts/report-bench.js fill --test-fraction 0.99` (583 x 72 prompts of the bench
@@ -18,6 +18,9 @@ import { peakRssMb, stopChild } from './bench/proc';
  *    (domInteractive of the navigation) and bytes transferred (document + scripts, styles and the
  *    images the first view loads), measured in the browser; each page is left once the network is
  *    idle, so one page's plots are not drawn during the next page's measurement;
+ *  - with --compare-with (another completed run on the same data in that event log; or `second`
+ *    in the state file), the comparison page of the two runs, opened twice: the first load runs
+ *    the paired bootstrap, the second is answered from the reporter's kept comparisons;
  *  - every entity page of every group is fetched in turn, and the reporter's peak RSS (VmHWM) is
  *    read at the end.
  * Targets: interactive < 1 s, < ~1 MB per page, reporter RSS < 512 MB. A benchmark, not a test: it
@@ -33,6 +36,8 @@ const TARGET_RSS_MB = 512;
 interface State {
   databaseUrl: string;
   identity: string;
+  /** A second completed run on the same data, for the comparison page. */
+  second?: string;
 }
 
 async function startReporter(state: State, port: number, tag: string): Promise<ChildProcess> {
@@ -63,7 +68,7 @@ interface TableJson {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { state: { type: 'string', default: DEFAULT_STATE }, port: { type: 'string', default: '38477' } } });
+  const { values } = parseArgs({ options: { state: { type: 'string', default: DEFAULT_STATE }, port: { type: 'string', default: '38477' }, 'compare-with': { type: 'string' } } });
   const state = JSON.parse(readFileSync(values.state!, 'utf8')) as State;
   const tag = `viewerbench${process.pid}`;
   const port = Number(values.port);
@@ -80,13 +85,19 @@ async function main(): Promise<void> {
       { name: 'entity', url: '', next: 'table.data tbody tr:first-child td.id a' },
       { name: 'call', url: '' },
     ];
+    const second = values['compare-with'] ?? state.second;
+    if (second !== undefined) {
+      const url = `${base}${comparisonUrl([state.identity, second])}`;
+      pages.push({ name: 'compare', url }, { name: 'compare²', url });
+    }
     const results: Array<{ page: string; interactiveMs: number; loadMs: number; bytes: number; requests: number }> = [];
     for (let i = 0; i < pages.length; i++) {
       const context = await browser.newContext();
       const page = await context.newPage();
       // Until the network is idle: a page's images (the run page's plots, drawn on a worker thread)
       // finish before the next page is measured, so each page is timed on its own.
-      await page.goto(pages[i].url, { waitUntil: 'networkidle' });
+      const response = await page.goto(pages[i].url, { waitUntil: 'networkidle' });
+      if (!response?.ok()) throw new Error(`${pages[i].name} page ${pages[i].url}: ${response?.status()} ${await response?.text()}`);
       // Runs in the page (DOM types are not part of this Node build, hence the text).
       const timing = (await page.evaluate(`(() => {
         const nav = performance.getEntriesByType('navigation')[0];
