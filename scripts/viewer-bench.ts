@@ -94,9 +94,10 @@ async function main(): Promise<void> {
     for (let i = 0; i < pages.length; i++) {
       const context = await browser.newContext();
       const page = await context.newPage();
+      // The first comparison runs the paired bootstrap before it answers: a generous timeout.
       // Until the network is idle: a page's images (the run page's plots, drawn on a worker thread)
       // finish before the next page is measured, so each page is timed on its own.
-      const response = await page.goto(pages[i].url, { waitUntil: 'networkidle' });
+      const response = await page.goto(pages[i].url, { waitUntil: 'networkidle', timeout: 180_000 });
       if (!response?.ok()) throw new Error(`${pages[i].name} page ${pages[i].url}: ${response?.status()} ${await response?.text()}`);
       // Runs in the page (DOM types are not part of this Node build, hence the text).
       const timing = (await page.evaluate(`(() => {

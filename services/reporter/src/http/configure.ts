@@ -1,6 +1,7 @@
 import { Logger, ValidationPipe, type INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import compression from 'compression';
+import { compressible } from './compression-filter';
 
 export function httpPort(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.ASSAY_HTTP_PORT ?? '3000';
@@ -54,9 +55,3 @@ export function configureHttp(app: INestApplication): void {
   if (!process.env.ASSAY_API_TOKEN) new Logger('http').warn('ASSAY_API_TOKEN is not set: replay is open to anyone who can reach this port');
 }
 
-/** compression's own choice (compressible types, no `Cache-Control: no-transform`), never an event stream. */
-export function compressible(req: Parameters<typeof compression.filter>[0], res: Parameters<typeof compression.filter>[1]): boolean {
-  const type = res.getHeader('Content-Type');
-  if (typeof type === 'string' && type.toLowerCase().startsWith('text/event-stream')) return false;
-  return compression.filter(req, res);
-}
