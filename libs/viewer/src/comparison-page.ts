@@ -194,13 +194,13 @@ ${table(html`<th>#</th><th>identity</th><th>name</th><th>method</th><th>${m.prim
 ${table(html`<th>baseline</th><th>candidate</th><th>delta (CI)</th><th></th><th>p</th><th>p (Holm)</th>`, pairs)}
 </section>
 <section id="by-group"><h2>By group, worst first</h2>
-${table(html`<th>group</th><th>baseline</th><th>candidate</th><th>baseline</th><th>candidate</th><th>delta (CI)</th><th></th><th>p</th>`, groups)}
+${table(html`<th>group</th><th>baseline run</th><th>candidate run</th><th>baseline value</th><th>candidate value</th><th>delta (CI)</th><th></th><th>p</th>`, groups)}
 </section>
 <section id="by-item"><h2>By item</h2>${shownCount(m.byItem, 'item deltas')}
-${table(html`<th>group</th><th>item</th><th>baseline</th><th>candidate</th><th>baseline</th><th>candidate</th><th>delta</th><th>baseline wasserstein</th><th>candidate wasserstein</th>`, items)}
+${table(html`<th>group</th><th>item</th><th>baseline run</th><th>candidate run</th><th>baseline value</th><th>candidate value</th><th>delta</th><th>baseline wasserstein</th><th>candidate wasserstein</th>`, items)}
 </section>
 <section id="by-entity"><h2>By entity</h2>${shownCount(m.byEntity, 'entity deltas')}
-${table(html`<th>entity</th><th>baseline</th><th>candidate</th><th>baseline</th><th>candidate</th><th>delta</th>`, entities)}
+${table(html`<th>entity</th><th>baseline run</th><th>candidate run</th><th>baseline value</th><th>candidate value</th><th>delta</th>`, entities)}
 </section>
 <section id="config"><h2>Config differences</h2>
 ${m.configDiff.length === 0 ? html`<p class="empty">The resolved configs are the same.</p>` : html`<div class="scroll"><table class="data"><thead><tr><th>key</th>${m.query.runs.map((id) => html`<th>${id}</th>`)}</tr></thead><tbody>${diff}</tbody></table></div>`}
