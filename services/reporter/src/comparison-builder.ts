@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { checkRunList, compareRuns, comparedRunFromReport, writeComparisonDirectory, type Comparison } from '@assay/comparison';
 import { parseRunDir, type RegistryEntry } from '@assay/experiments';
+import { KeyedLock } from './keyed-lock';
 import { ReportBuilder, UnknownExperimentError } from './report-builder';
 
 export interface BuiltComparison {
@@ -33,6 +34,8 @@ const KEPT_COMPARISONS = 4;
 @Injectable()
 export class ComparisonBuilder {
   private readonly kept = new Map<string, Promise<LoadedComparison>>();
+  /** One comparison loads at a time: at full size each holds two runs' predictions (hundreds of MB). */
+  private readonly loads = new KeyedLock();
 
   constructor(private readonly reports: ReportBuilder) {}
 
@@ -51,7 +54,7 @@ export class ComparisonBuilder {
       this.kept.set(key, kept);
       return kept;
     }
-    const loading = this.load(entries, allowUnpaired);
+    const loading = this.loads.run('load', () => this.load(entries, allowUnpaired));
     this.kept.set(key, loading);
     if (this.kept.size > KEPT_COMPARISONS) this.kept.delete(this.kept.keys().next().value!);
     // A refused or failed comparison is not kept: the next request says why again, from the log.
@@ -60,13 +63,17 @@ export class ComparisonBuilder {
   }
 
   private async load(entries: readonly RegistryEntry[], allowUnpaired: boolean): Promise<LoadedComparison> {
-    const loaded = [];
-    for (const e of entries) loaded.push(await this.reports.loadReport(e.identity));
-    const comparison = compareRuns(
-      loaded.map((l, k) => comparedRunFromReport(l.report, entries[k].status)),
-      { allowUnpaired },
-    );
-    return { comparison, entries: [...entries], outputRoot: parseRunDir(loaded[0].runDir).outputRoot };
+    const runs = [];
+    let firstRunDir: string | null = null;
+    // Each report becomes the comparison's input before the next is read, so only one run's
+    // report (its rows and the events they came from) is in memory at a time.
+    for (const e of entries) {
+      const { report, runDir } = await this.reports.loadReport(e.identity);
+      firstRunDir ??= runDir;
+      runs.push(comparedRunFromReport(report, e.status));
+    }
+    const comparison = compareRuns(runs, { allowUnpaired });
+    return { comparison, entries: [...entries], outputRoot: parseRunDir(firstRunDir!).outputRoot };
   }
 
   async build(identities: readonly string[], allowUnpaired: boolean): Promise<BuiltComparison> {
