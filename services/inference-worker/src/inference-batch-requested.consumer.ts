@@ -3,7 +3,7 @@ import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type ModelCallSettings, errorMessage } from '@assay/contracts';
 import { EventStore, isProcessed, readStream } from '@assay/event-store';
 import { attemptEnd, describeEnd, mergeReused, reusableResults } from '@assay/experiments';
-import { committedBatchProgress, livenessFromEnv, ModelEndpoints, runBatch, WorkAbortedError, type EntityRoute, type ReplicaRouter } from '@assay/inference';
+import { batchIdeal, committedBatchProgress, livenessFromEnv, ModelEndpoints, runBatch, WorkAbortedError, type EntityRoute, type ReplicaRouter } from '@assay/inference';
 import { AttemptWatch, ProgressReporter, RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 
@@ -63,8 +63,9 @@ export class InferenceBatchRequestedConsumer {
     if (d.index === 0) this.runLog.write(runDir, `${this.info.instance}: step 1: ${d.phase} batch 1 (entity ${JSON.stringify(d.entityId)}, ${d.prompts.length} prompts) started`);
 
     let route: EntityRoute;
+    let router: ReplicaRouter;
     try {
-      const router = this.routerFor(d.model, runDir, key);
+      router = this.routerFor(d.model, runDir, key);
       await router.verify();
       route = router.forEntity(d.entityId);
     } catch (error) {
@@ -81,8 +82,11 @@ export class InferenceBatchRequestedConsumer {
     }
     // Answers an attempt that failed at inference got for the same prompts are not asked for again.
     const reuse = await this.store.read((sql) => reusableResults(sql, d));
-    const [prefixTokens, fresh] = await Promise.all([
+    // The server's prefix-cache counters at the start of this run's work on it (read once per run).
+    const countersAtStart = router.beginCacheCounters(route.replica);
+    const [prefixTokens, idealCounts, fresh] = await Promise.all([
       reuse.prefixTokens ?? route.client.countTokens(d.prefix),
+      router.ideal.counts(d),
       runBatch(d.prefix, d.prompts.filter((p) => !reuse.results.has(p.promptId)), route.client, {
         pipeline: route.pipeline,
         signal,
@@ -99,11 +103,15 @@ export class InferenceBatchRequestedConsumer {
       }),
     ]);
     const results = mergeReused(d.prompts, reuse.results, fresh);
+    await countersAtStart;
+    // Answers without cachedTokens: the server's counters stand in for them (see cacheUsage).
+    const serverCache = fresh.some((r) => r.status === 'ok' && r.cachedTokens === null) ? await router.serverCacheReading(route.replica) : null;
+    const idealCachedTokens = batchIdeal(d, prefixTokens, idealCounts, results);
     const ctx = causedBy(event, stream, 'inference-worker', this.info.codeVersion);
     // Every prompt failing means the batch could not run at all (model gone, server refusing): say so as such.
     const outcomeEvent = results.every((r) => r.status === 'error')
       ? createEvent('inference.failed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, error: `every prompt failed; first error: ${results[0].error}` }, ctx)
-      : createEvent('inference.completed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, prefixTokens, results }, ctx);
+      : createEvent('inference.completed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, prefixTokens, results, idealCachedTokens, ...(serverCache ? { serverCache } : {}) }, ctx);
     const outcome = await this.store.handle('inference-worker', event.id, async () => [{ stream, expected: 'any', events: [outcomeEvent] }]);
     const counted = committedBatchProgress(outcome, results);
     if (counted) this.progress.add(key, counted);
