@@ -38,6 +38,11 @@ export interface ModelClientHooks {
   onWarning?(message: string): void;
   /** Watches the server while calls are out (one per server, shared by every client of it). */
   liveness?: ServerLiveness;
+  /**
+   * The server's prefix-cache counter reader, shared by every client of the server in the worker
+   * (so a server without the counters is said once); without it the client has its own.
+   */
+  prefixCacheCounters?: PrefixCacheCounterReader;
   /** The server stopped answering and this client's calls were cut short: once per outage. */
   onServerUnresponsive?(message: string): void;
 }
@@ -58,8 +63,8 @@ export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.Proce
   const client = server.completionsClient(settings.requestTimeoutS * 1000);
   const model = settings.loraAdapter ?? settings.id;
   let saidEpisode = 0;
-  // One reader per client, so a server without the counters is said once, not at every read.
-  const counters = new PrefixCacheCounterReader(server, (message) => hooks.onWarning?.(message));
+  // One reader per server (or client), so a server without the counters is said once, not at every read.
+  const counters = hooks.prefixCacheCounters ?? new PrefixCacheCounterReader(server, (message) => hooks.onWarning?.(message));
   const watched = <T>(call: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> => {
     if (!hooks.liveness) return call(undefined);
     return hooks.liveness.track(call).catch((error: unknown) => {

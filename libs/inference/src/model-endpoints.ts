@@ -6,7 +6,7 @@ import { classifyError } from './retry';
 import { MetricsServerQueue } from './server-queue';
 import { probeServer, ServerLiveness, type LivenessSettings, type ProbeOutcome } from './server-liveness';
 import { ServerAnswerError, VllmServer } from './vllm-server';
-import type { PrefixCacheCounters, ServerCacheReading } from './server-cache-counters';
+import { PrefixCacheCounterReader, type PrefixCacheCounters, type ServerCacheReading } from './server-cache-counters';
 import { IdealCacheCounter } from './ideal-cache';
 
 /**
@@ -71,6 +71,7 @@ export interface EntityRoute {
 export class ModelEndpoints {
   private readonly liveness = new Map<string, ServerLiveness>();
   private readonly pipelines = new Map<string, EntityPipeline>();
+  private readonly counterReaders = new Map<string, PrefixCacheCounterReader>();
   private readonly verified = new Map<string, true>();
   readonly health: ReplicaHealth;
 
@@ -95,6 +96,16 @@ export class ModelEndpoints {
       this.liveness.set(replica, watch);
     }
     return watch;
+  }
+
+  /** One reader of a server's prefix-cache counters per worker: a server without them is said once (to the run that first finds out). */
+  countersOf(replica: string, apiKey: string | null, onWarning: (message: string) => void): PrefixCacheCounterReader {
+    let reader = this.counterReaders.get(replica);
+    if (!reader) {
+      reader = new PrefixCacheCounterReader(new VllmServer(replica, apiKey), onWarning);
+      this.counterReaders.set(replica, reader);
+    }
+    return reader;
   }
 
   pipelineOf(replica: string, concurrency: number, onWarning: (message: string) => void): EntityPipeline {
@@ -138,7 +149,8 @@ export class ReplicaRouter {
     env: NodeJS.ProcessEnv,
   ) {
     for (const replica of replicas.replicas) {
-      this.clients.set(replica, openAiModelClient({ ...settings, baseUrl: replica }, env, { ...hooks, liveness: endpoints.livenessOf(replica) }));
+      const counters = endpoints.countersOf(replica, VllmServer.apiKeyFrom(settings.apiKeyEnv, env, 'worker'), (message) => hooks.onWarning?.(message));
+      this.clients.set(replica, openAiModelClient({ ...settings, baseUrl: replica }, env, { ...hooks, liveness: endpoints.livenessOf(replica), prefixCacheCounters: counters }));
     }
     this.ideal = new IdealCacheCounter((text) => this.clients.get(chooseReplica(replicas.replicas, (r) => endpoints.health.isDown(r)).replica)!.countTokens(text));
   }
