@@ -19,7 +19,7 @@ async function runSample(stack: Stack, name: string): Promise<{ readme: string; 
   const runDir = run.stdout.trim().split('\n').pop()!;
   const readme = readFileSync(join(runDir, 'README.txt'), 'utf8');
   const cache = (JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8')) as { cache: MetricsCache }).cache;
-  const workerLog = readFileSync(join(runDir, 'logs', 'inference-worker.log'), 'utf8');
+  const workerLog = readFileSync(join(runDir, 'logs', 'inference-worker.attempt-1.log'), 'utf8');
   return { readme, cache, workerLog };
 }
 

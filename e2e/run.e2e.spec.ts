@@ -37,7 +37,7 @@ describe('assay run, end to end (four service processes, real Postgres and NATS,
     const runDir = run.stdout.trim().split('\n').pop()!;
     expect(runDir).toMatch(/llm_zero_shot\/experiments\/[0-9a-f]{8}_/);
 
-    for (const file of ['README.txt', 'config.json', 'config.yaml', 'metadata.json', 'metrics.json', 'predictions.parquet', 'raw_outputs.parquet', 'groups/_index.csv', 'review.txt', 'diagnostics/parse_failures.csv', 'logs/planner.log']) {
+    for (const file of ['README.txt', 'config.json', 'config.yaml', 'metadata.json', 'metrics.json', 'predictions.parquet', 'raw_outputs.parquet', 'groups/_index.csv', 'review.txt', 'diagnostics/parse_failures.csv', 'logs/planner.attempt-1.log']) {
       expect(existsSync(join(runDir, file))).toBe(true);
     }
     // The sample data has empty values: the warning is said by the CLI and written to README.txt and review.txt.

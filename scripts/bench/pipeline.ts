@@ -135,10 +135,10 @@ function stamped(file: string): Array<{ at: number; msg: string }> {
 function phasesOf(runDir: string, t0: number, exited: number): Phases {
   const logs = join(runDir, 'logs');
   const rel = (at: number | undefined) => (at === undefined ? null : (at - t0) / 1000);
-  const planner = stamped(join(logs, 'planner.log'));
-  const worker = stamped(join(logs, 'inference-worker.log'));
-  const evaluator = stamped(join(logs, 'evaluator.log'));
-  const reporter = stamped(join(logs, 'reporter.log'));
+  const planner = stamped(join(logs, 'planner.attempt-1.log'));
+  const worker = stamped(join(logs, 'inference-worker.attempt-1.log'));
+  const evaluator = stamped(join(logs, 'evaluator.attempt-1.log'));
+  const reporter = stamped(join(logs, 'reporter.attempt-1.log'));
   const full = worker.filter((l) => /: full batch \d+ .*prompts in /.test(l.msg));
   const batchesPerWorker: Record<string, number> = {};
   for (const l of full) {
@@ -287,7 +287,7 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
       const a = result.answered;
       log(`  answered: ${a.distinct} distinct of ${a.planned} planned prompts in ${a.results} results, ${a.failed} failed, ${a.failedOver} failed over; per replica ${Object.values(a.perReplica).join('/')}`);
     }
-    const written = stamped(join(runDir, 'logs', 'reporter.log'))
+    const written = stamped(join(runDir, 'logs', 'reporter.attempt-1.log'))
       .map((l) => REPORT_WRITTEN.exec(l.msg))
       .find((m) => m !== null);
     if (written) result.reporter = { files: Number(written[1]), seconds: Number(written[2]), tree: written[3] };

@@ -42,7 +42,7 @@ export class InferenceBatchRequestedConsumer {
     const ended = await this.store.read((sql) => attemptEnd(sql, d.identity, d.attempt));
     if (ended) {
       this.attempts.end(d.identity, d.attempt, describeEnd(ended));
-      this.runLog.write(runDir, `${this.info.instance}: ${d.phase} batch ${d.index + 1} dropped: the attempt ended (${describeEnd(ended)})`);
+      this.runLog.write(runDir, d.attempt, `${this.info.instance}: ${d.phase} batch ${d.index + 1} dropped: the attempt ended (${describeEnd(ended)})`);
       return;
     }
     const work = this.attempts.watch(d.identity, d.attempt);
@@ -50,7 +50,7 @@ export class InferenceBatchRequestedConsumer {
       await this.run(event, stream, runDir, work.signal);
     } catch (error) {
       if (!(error instanceof WorkAbortedError)) throw error;
-      this.runLog.write(runDir, `${this.info.instance}: ${d.phase} batch ${d.index + 1} (entity ${JSON.stringify(d.entityId)}) ${error.message}: its calls were stopped, nothing recorded`);
+      this.runLog.write(runDir, d.attempt, `${this.info.instance}: ${d.phase} batch ${d.index + 1} (entity ${JSON.stringify(d.entityId)}) ${error.message}: its calls were stopped, nothing recorded`);
     } finally {
       work.release();
     }
@@ -60,7 +60,7 @@ export class InferenceBatchRequestedConsumer {
     const d = event.data;
     const key = { identity: d.identity, attempt: d.attempt, phase: d.phase };
     const began = performance.now();
-    if (d.index === 0) this.runLog.write(runDir, `${this.info.instance}: step 1: ${d.phase} batch 1 (entity ${JSON.stringify(d.entityId)}, ${d.prompts.length} prompts) started`);
+    if (d.index === 0) this.runLog.write(runDir, d.attempt, `${this.info.instance}: step 1: ${d.phase} batch 1 (entity ${JSON.stringify(d.entityId)}, ${d.prompts.length} prompts) started`);
 
     let route: EntityRoute;
     let router: ReplicaRouter;
@@ -97,7 +97,7 @@ export class InferenceBatchRequestedConsumer {
           onPromptDone: () => undefined,
           onRetry: (promptId, error, retry) => {
             this.progress.add(key, { retries: 1 });
-            this.runLog.write(runDir, `${this.info.instance}: retry ${retry} of prompt ${promptId} (entity ${JSON.stringify(d.entityId)}): ${error}`);
+            this.runLog.write(runDir, d.attempt, `${this.info.instance}: retry ${retry} of prompt ${promptId} (entity ${JSON.stringify(d.entityId)}): ${error}`);
           },
         },
       }),
@@ -120,6 +120,7 @@ export class InferenceBatchRequestedConsumer {
       const seconds = (performance.now() - began) / 1000;
       this.runLog.write(
         runDir,
+        d.attempt,
         `${this.info.instance}: ${d.phase} batch ${d.index + 1} (entity ${JSON.stringify(d.entityId)}): ${results.length} prompts in ${seconds.toFixed(2)} s` +
           (failures ? `, ${failures} failed after retries` : '') +
           (reuse.results.size ? `, ${reuse.results.size} answered by an earlier attempt (not asked again)` : ''),
@@ -128,10 +129,11 @@ export class InferenceBatchRequestedConsumer {
   }
 
   private routerFor(model: ModelCallSettings, runDir: string, key: ProgressKey): ReplicaRouter {
-    const id = `${JSON.stringify(model)}|${runDir}|${key.phase}`;
+    // Per attempt too: a re-run (--force) of the same run directory says its warnings in its own log.
+    const id = `${JSON.stringify(model)}|${runDir}|${key.attempt}|${key.phase}`;
     let router = this.routers.get(id);
     if (!router) {
-      const say = (message: string) => this.runLog.write(runDir, `${this.info.instance}: ${message}`);
+      const say = (message: string) => this.runLog.write(runDir, key.attempt, `${this.info.instance}: ${message}`);
       router = this.endpoints.router(model, {
         onWarning: say,
         onQueueWarning: say,
