@@ -115,10 +115,9 @@ export class IdealCacheCounter {
       if (this.counted.size >= this.maxRemembered) this.counted.clear();
       known = this.countTokens(text);
       this.counted.set(text, known);
-      // A failed count is not remembered: the next batch asks again.
-      void known.then((n) => {
-        if (n === null) this.counted.delete(text);
-      });
+      // A failed count is not remembered: the next batch asks again (the caller sees the failure itself).
+      const forget = () => this.counted.delete(text);
+      known.then((n) => n === null && forget(), forget);
     }
     return known;
   }
