@@ -89,6 +89,19 @@ describe('experiment lifecycle, end to end (planner, workers, evaluator, reporte
       expect(status.stdout).toMatch(/status:\s+completed \(attempt 2\)/);
       expect((await eventsOf(identity, 'experiment.started')).map((e) => e.data.attempt)).toEqual([1, 2]);
       expect((await eventsOf(identity, 'experiment.started'))[1].data.forced).toBe(true);
+      // Each attempt's log lines apart: the second attempt did not append to the first one's files.
+      const logs = join(runDirOf(forced), 'logs');
+      for (const service of ['planner', 'inference-worker', 'evaluator', 'reporter']) {
+        const first = readFileSync(join(logs, `${service}.attempt-1.log`), 'utf8');
+        const second = readFileSync(join(logs, `${service}.attempt-2.log`), 'utf8');
+        expect(first.length).toBeGreaterThan(0);
+        expect(second.length).toBeGreaterThan(0);
+        if (service === 'planner') {
+          expect(first).toMatch(/attempt 1/);
+          expect(first).not.toMatch(/attempt 2/);
+          expect(second).toMatch(/started \S+ attempt 2/);
+        }
+      }
     });
 
     it('`assay status` takes a prefix of the identity and prints JSON with --json; `run --json` prints the outcome as one document', async () => {

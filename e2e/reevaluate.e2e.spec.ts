@@ -95,7 +95,7 @@ describe('assay reevaluate, end to end', () => {
         [1, true],
         [2, false],
       ]);
-      expect(readFileSync(join(runDir, 'logs', 'evaluator.log'), 'utf8')).toMatch(/evaluation round 2 of attempt 1 .*no model calls/);
+      expect(readFileSync(join(runDir, 'logs', 'evaluator.attempt-1.log'), 'utf8')).toMatch(/evaluation round 2 of attempt 1 .*no model calls/);
     });
 
     it('replay afterwards rebuilds the same tree, byte for byte', async () => {

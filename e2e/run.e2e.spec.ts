@@ -37,7 +37,7 @@ describe('assay run, end to end (four service processes, real Postgres and NATS,
     const runDir = run.stdout.trim().split('\n').pop()!;
     expect(runDir).toMatch(/llm_zero_shot\/experiments\/[0-9a-f]{8}_/);
 
-    for (const file of ['README.txt', 'config.json', 'config.yaml', 'metadata.json', 'metrics.json', 'predictions.parquet', 'raw_outputs.parquet', 'groups/_index.csv', 'review.txt', 'diagnostics/parse_failures.csv', 'logs/planner.log']) {
+    for (const file of ['README.txt', 'config.json', 'config.yaml', 'metadata.json', 'metrics.json', 'predictions.parquet', 'raw_outputs.parquet', 'groups/_index.csv', 'review.txt', 'diagnostics/parse_failures.csv', 'logs/planner.attempt-1.log']) {
       expect(existsSync(join(runDir, file))).toBe(true);
     }
     // The sample data has empty values: the warning is said by the CLI and written to README.txt and review.txt.
@@ -55,6 +55,11 @@ describe('assay run, end to end (four service processes, real Postgres and NATS,
     const raw = readParquet(join(runDir, 'raw_outputs.parquet'));
     expect(raw.every((r) => typeof r.input_text === 'string' && (r.input_text as string).includes('Profile of the respondent'))).toBe(true);
     // The request's time, from the experiment.requested event (its own stream), before the start.
+    // The ideal hit rate is an upper bound: no run passes it (the sample's items start alike, which the old ideal missed).
+    const { cache } = JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8')) as { cache: { hitRate: number; idealHitRate: number; source?: string } };
+    expect(cache.source).toBeUndefined();
+    expect(cache.hitRate).toBeGreaterThan(0);
+    expect(cache.hitRate).toBeLessThanOrEqual(cache.idealHitRate);
     const metadata = JSON.parse(readFileSync(join(runDir, 'metadata.json'), 'utf8')) as { requestedAt: string | null; startedAt: string };
     expect(metadata.requestedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(Date.parse(metadata.requestedAt!)).toBeLessThanOrEqual(Date.parse(metadata.startedAt));

@@ -35,9 +35,11 @@ import { BLOCK, entityOrder, itemOrder, prepareWorkload, type DriverPrompt, type
  * prompts 583 of them, close to the reference 589 x 72 = 42,408 prompts.
  */
 
-const HELP = `usage: node dist/scripts/bench.js [--quick] [--only a|b|c[,..]] [--test-fraction F] [--entities N] [--cap S] [--keep]
+const HELP = `usage: node dist/scripts/bench.js [--quick] [--only a|b|c|r|<scenario>[,..]] [--scale K] [--test-fraction F] [--entities N] [--cap S] [--keep]
   --quick            60 entities, short caps: a sanity check in a few minutes
-  --only a,b,c,r     run only these scenario families (sat runs with b; r: replicas)
+  --only a,b,c,r     run only these scenario families (sat runs with b; r: replicas), or a1 / a4
+                     alone (e.g. --only a1)
+  --scale K          K times the entities (e.g. --scale 10: 5,890 x 72, the "cost grows with the work" check)
   --test-fraction F  share of entities in the test split, i.e. prompted (default 0.8)
   --entities N       entities to generate (default 589; 60 with --quick)
   --cap S            time cap of each contrast (c) scenario in seconds (default 60; 15 with --quick)
@@ -53,6 +55,15 @@ interface Args {
   capS: number;
   keep: boolean;
   profile: boolean;
+  scale: number;
+}
+
+const FAMILIES = ['a', 'b', 'c', 'r'];
+const SCENARIOS = ['a1', 'a4'];
+
+/** Whether --only selects this scenario: by its id or by its family (the id's first letter; sat is b's). */
+function selected(only: Set<string>, id: string): boolean {
+  return only.has(id) || only.has(id === 'sat' ? 'b' : id.charAt(0));
 }
 
 function parse(argv: string[]): Args {
@@ -66,6 +77,7 @@ function parse(argv: string[]): Args {
       cap: { type: 'string' },
       keep: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      scale: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -75,7 +87,7 @@ function parse(argv: string[]): Args {
     process.exit(0);
   }
   const only = new Set((values.only ?? 'a,b,c,r').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
-  for (const o of only) if (!['a', 'b', 'c', 'r'].includes(o)) throw new Error(`--only takes a, b, c, r (comma-separated), got '${o}'`);
+  for (const o of only) if (!FAMILIES.includes(o) && !SCENARIOS.includes(o)) throw new Error(`--only takes families ${FAMILIES.join(', ')} or scenarios ${SCENARIOS.join(', ')} (comma-separated), got '${o}'`);
   const quick = values.quick === true;
   const num = (raw: string | undefined, fallback: number, name: string): number => {
     if (raw === undefined) return fallback;
@@ -83,11 +95,13 @@ function parse(argv: string[]): Args {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got '${raw}'`);
     return n;
   };
+  const scale = num(values.scale, 1, 'scale');
   return {
     quick,
     only,
+    scale,
     testFraction: num(values['test-fraction'], 0.8, 'test-fraction'),
-    entities: Math.round(num(values.entities, quick ? 60 : 589, 'entities')),
+    entities: Math.round(num(values.entities, quick ? 60 : 589, 'entities') * scale),
     capS: num(values.cap, quick ? 15 : 60, 'cap'),
     keep: values.keep === true,
     profile: values.profile === true,
@@ -173,6 +187,26 @@ function driverRow(id: string, what: string, r: DriverResult, total: number, w: 
     replayS: null,
     note: [projected, r.errors ? `${r.errors} errors (${r.firstError})` : ''].filter(Boolean).join('; '),
   };
+}
+
+/** a1's overhead figures: rate, ratio to the bare client, CPU ms per prompt per service (/proc), peak RSS. */
+function a1OverheadOf(r: PipelineResult): { rate: number | null; ratio: number | null; totalMs: number | null; perService: string; simulatorMs: number | null; rss: string; rssOk: boolean | null } {
+  const prompts = r.prompts;
+  const rate = r.ok && prompts ? prompts / r.wallS : null;
+  const ratio = r.ok && r.bare && r.bare.seconds > 0 ? r.wallS / r.bare.seconds : null;
+  const services: Array<[string, number | null]> = [
+    ['planner', r.cpuS.planner ?? null],
+    ['worker', Object.entries(r.cpuS).filter(([k]) => k.startsWith('worker-')).reduce<number | null>((a, [, v]) => (a === null || v === null ? null : a + v), 0)],
+    ['evaluator', r.cpuS.evaluator ?? null],
+    ['reporter', r.cpuS.reporter ?? null],
+  ];
+  const msPer = (cpuS: number | null) => (cpuS === null || !prompts ? null : (cpuS * 1000) / prompts);
+  const known = services.every(([, v]) => v !== null) && prompts;
+  const totalMs = known ? services.reduce((a, [, v]) => a + msPer(v)!, 0) : null;
+  const perService = services.map(([n, v]) => `${n} ${fixed(msPer(v), 3)}`).join(' + ');
+  const rssOf = Object.entries(r.rssMb).filter(([k]) => k !== 'simulator');
+  const rss = rssOf.map(([k, v]) => `${k} ${fixed(v, 0)} MB`).join(', ') + `; simulator ${fixed(r.rssMb.simulator ?? null, 0)} MB`;
+  return { rate, ratio, totalMs, perService, simulatorMs: msPer(r.cpuS.simulator ?? null), rss, rssOk: rssOf.length ? rssOf.every(([, v]) => v !== null && v < 512) : null };
 }
 
 function cpuCell(r: PipelineResult): string {
@@ -356,6 +390,25 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
       }
     }
     {
+      // a1, the overhead targets: 1 worker, zero latency, so only the tools' own cost counts.
+      const a1 = byId.get('a1');
+      if (a1) {
+        const m = a1OverheadOf(a1);
+        targets.push({ name: '(a1) end to end <= 20 s (>= 2,000 prompts/s)', pass: a1.ok ? a1.wallS <= 20 : false, detail: a1.ok ? `${a1.wallS.toFixed(1)} s, ${fixed(m.rate, 0)} prompts/s` : 'failed' });
+        targets.push({
+          name: '(a1) end to end <= 2x a bare client (warm-then-fan-out, 64 in flight, same simulator, same bench run)',
+          pass: m.ratio === null ? null : m.ratio <= 2,
+          detail: a1.bare ? `bare client ${a1.bare.prompts} prompts in ${a1.bare.seconds.toFixed(1)} s; ratio ${fixed(m.ratio, 2)}` : 'not measured',
+        });
+        targets.push({
+          name: '(a1) CPU per prompt, four services summed (from /proc) <= 0.5 ms',
+          pass: m.totalMs === null ? null : m.totalMs <= 0.5,
+          detail: m.totalMs === null ? 'not measured' : `${m.totalMs.toFixed(3)} ms = ${m.perService}; simulator apart ${fixed(m.simulatorMs, 3)} ms/prompt`,
+        });
+        targets.push({ name: '(a1) every service peak RSS < 512 MB', pass: m.rssOk, detail: m.rss });
+      }
+    }
+    {
       const checks = ['a1', 'a4'].map((id) => byId.get(id)).filter((r): r is PipelineResult => r !== undefined);
       targets.push({
         name: '(a) end to end within 60 s',
@@ -439,10 +492,10 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
     return md;
   };
 
-  if (args.only.has('a')) {
-    await pipeline('a1', 'zero latency, 1 worker', 1, ['--latency', 'zero'], args.quick ? 180 : 300);
-    await pipeline('a4', 'zero latency, 4 workers', 4, ['--latency', 'zero'], args.quick ? 180 : 300);
-  }
+  const runTimeoutA = Math.round((args.quick ? 180 : 300) * args.scale);
+  // a1 also times a bare client on the same simulator, for the overhead ratio.
+  if (selected(args.only, 'a1')) await pipeline('a1', 'zero latency, 1 worker', 1, ['--latency', 'zero'], runTimeoutA, undefined, { bareClient: entityOrder(w) });
+  if (selected(args.only, 'a4')) await pipeline('a4', 'zero latency, 4 workers', 4, ['--latency', 'zero'], runTimeoutA);
   if (args.only.has('b')) {
     log(`sat: saturated throughput of the GPU-like simulator (prefix-cached prompts, ${2 * GPU_LIKE_LATENCY.maxNumSeqs} in flight) ...`);
     let sim: SpawnedSimulator | undefined;

@@ -11,7 +11,8 @@ import { summarizeDir, type ProfileSummary } from './profile';
 import { SimClient, spawnSimulator, type SpawnedSimulator } from './sim';
 import { EventStore, readStream } from '../../libs/event-store/src';
 import { experimentStream, type InferenceCompleted } from '../../libs/contracts/src';
-import type { Workload } from './workload';
+import type { DriverPrompt, Workload } from './workload';
+import { drive } from './driver';
 
 /** The reporter's line when a tree is written, e.g. "report of evaluation round 1 written: 35717 files in 7.5 s (tree 04a7f3624bbf)". */
 const REPORT_WRITTEN = /report (?:of evaluation round \d+ )?written: (\d+) files in ([\d.]+) s \(tree ([0-9a-f]+)\)/;
@@ -46,6 +47,12 @@ export interface PipelineOptions {
    */
   replicas?: number;
   killReplicaAfterRequests?: number;
+  /**
+   * After the run (and its replay), the same prompts sent by a bare client straight to the same
+   * simulator, warm-then-fan-out, `concurrency` in flight, its prefix cache emptied first: the
+   * time the work needs without assay, measured in the same run on the same server.
+   */
+  bareClient?: DriverPrompt[];
 }
 
 /** What the log says about the full phase's prompts: answered once each, none failed. */
@@ -92,6 +99,8 @@ export interface PipelineResult {
   profile?: ProfileSummary[];
   answered?: AnsweredOnce;
   killedAtS?: number;
+  /** The bare client's run (see PipelineOptions.bareClient). */
+  bare?: { prompts: number; seconds: number; errors: number };
 }
 
 function sumStats(all: SimulatorStats[]): SimulatorStats {
@@ -135,10 +144,10 @@ function stamped(file: string): Array<{ at: number; msg: string }> {
 function phasesOf(runDir: string, t0: number, exited: number): Phases {
   const logs = join(runDir, 'logs');
   const rel = (at: number | undefined) => (at === undefined ? null : (at - t0) / 1000);
-  const planner = stamped(join(logs, 'planner.log'));
-  const worker = stamped(join(logs, 'inference-worker.log'));
-  const evaluator = stamped(join(logs, 'evaluator.log'));
-  const reporter = stamped(join(logs, 'reporter.log'));
+  const planner = stamped(join(logs, 'planner.attempt-1.log'));
+  const worker = stamped(join(logs, 'inference-worker.attempt-1.log'));
+  const evaluator = stamped(join(logs, 'evaluator.attempt-1.log'));
+  const reporter = stamped(join(logs, 'reporter.attempt-1.log'));
   const full = worker.filter((l) => /: full batch \d+ .*prompts in /.test(l.msg));
   const batchesPerWorker: Record<string, number> = {};
   for (const l of full) {
@@ -287,7 +296,7 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
       const a = result.answered;
       log(`  answered: ${a.distinct} distinct of ${a.planned} planned prompts in ${a.results} results, ${a.failed} failed, ${a.failedOver} failed over; per replica ${Object.values(a.perReplica).join('/')}`);
     }
-    const written = stamped(join(runDir, 'logs', 'reporter.log'))
+    const written = stamped(join(runDir, 'logs', 'reporter.attempt-1.log'))
       .map((l) => REPORT_WRITTEN.exec(l.msg))
       .find((m) => m !== null);
     if (written) result.reporter = { files: Number(written[1]), seconds: Number(written[2]), tree: written[3] };
@@ -305,6 +314,12 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
       error: replay.timedOut ? `timed out after ${o.replayTimeoutS} s` : replay.code !== 0 ? replay.stderr.trim().split('\n').slice(-2).join(' | ') : undefined,
     };
     log(`  replay: ${replay.seconds.toFixed(1)} s${result.replay.error ? ` (${result.replay.error})` : ''}, same tree: ${result.replay.identical}`);
+    if (o.bareClient) {
+      await sim.resetPrefixCache();
+      const bare = await drive(o.bareClient, { url: stack.simulatorUrl, client: sim, concurrency: o.concurrency, maxTokens: o.maxTokens, mode: 'warm', batchesInFlight: 16, capSeconds: o.runTimeoutS });
+      result.bare = { prompts: bare.done, seconds: bare.seconds, errors: bare.errors };
+      log(`  bare client (warm-then-fan-out, ${o.concurrency} in flight, 16 entities at once, same simulator): ${bare.done} prompts in ${bare.seconds.toFixed(1)} s${bare.errors ? `, ${bare.errors} errors` : ''}`);
+    }
     result.ok = true;
     return result;
   } catch (error) {

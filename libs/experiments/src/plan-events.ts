@@ -1,4 +1,5 @@
 import { createEvent, itemKey, type AssayEvent, type EventContext, type ExperimentStarted } from '@assay/contracts';
+import { sharedWithOthers } from '@assay/inference';
 import { modelCallSettings } from './model-settings';
 import { smokeBatch, type PlannedBatch, type PreparedExperiment } from './prepare';
 
@@ -40,6 +41,10 @@ export function planEvents(
     },
     ctx,
   );
+  // For the ideal hit rate: how much of each prefix another entity's prefix shares, and (full
+  // phase) which prompts of the first entity the smoke test already sent.
+  const prefixShared = sharedWithOthers(batches.map((b) => b.prefix));
+  const smokeSent = phase === 'full' && batches.length > 0 ? smokeBatch(plan, config.smoke.examples, prepared.dataset.items).prompts.map((p) => p.promptId) : [];
   const requests = batches.map((b, index) =>
     createEvent(
       'inference.batch.requested',
@@ -52,6 +57,8 @@ export function planEvents(
         index,
         prefix: b.prefix,
         prompts: b.prompts,
+        prefixSharedChars: prefixShared[index],
+        ...(index === 0 && smokeSent.length > 0 ? { promptsSentBefore: smokeSent } : {}),
         model,
       },
       ctx,

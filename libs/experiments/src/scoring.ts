@@ -3,6 +3,7 @@ import type { Dataset, SplitFile } from '@assay/data';
 import { itemKey } from '@assay/contracts';
 import { standardBaselines, toPrediction } from '@assay/evaluation';
 import { entityDir, itemFileName } from '@assay/report';
+import { serverCacheDelta, type ServerCacheReading } from '@assay/inference';
 
 export type ScoredPrediction = EvaluationBatchScored['data']['predictions'][number];
 
@@ -42,28 +43,53 @@ export function scoreBatch(
   });
 }
 
-/** Prefix-cache reuse the workers measured vs the ideal (every entity prefix computed once). */
-export function cacheUsage(completions: InferenceCompleted[]): { promptTokens: number; cachedTokens: number; hitRate: number | null; idealHitRate: number | null } {
+export interface CacheUsage {
+  promptTokens: number;
+  cachedTokens: number;
+  hitRate: number | null;
+  idealHitRate: number | null;
+  source: 'usage' | 'server-counters' | 'unknown';
+  shared?: boolean;
+}
+
+/**
+ * Prefix-cache reuse the workers measured vs the ideal (an upper bound, see idealBatchCachedTokens).
+ * The hit rate comes from the answers' usage.cached_tokens where every answer has it; else from
+ * the servers' prefix-cache counters over the run (server-wide, so `shared` when they counted
+ * more prompt tokens than the run sent); else it is unknown (null), never 0.
+ */
+export function cacheUsage(completions: InferenceCompleted[]): CacheUsage {
   let promptTokens = 0;
   let cachedTokens = 0;
+  let everyAnswerHasCached = true;
+  let answered = 0;
   let idealCached = 0;
   let idealKnown = true;
+  const readings: ServerCacheReading[] = [];
   for (const e of completions) {
     const ok = e.data.results.filter((r) => r.status === 'ok');
     for (const r of ok) {
+      answered++;
       promptTokens += r.promptTokens ?? 0;
-      cachedTokens += r.cachedTokens ?? 0;
+      if (r.cachedTokens === null) everyAnswerHasCached = false;
+      else cachedTokens += r.cachedTokens;
     }
-    // Ideal: the entity prefix computed once, then reused by every other prompt of the entity.
-    if (e.data.prefixTokens === null) idealKnown = false;
+    if (e.data.serverCache) readings.push(e.data.serverCache);
+    if (e.data.idealCachedTokens !== undefined) {
+      if (e.data.idealCachedTokens === null) idealKnown = false;
+      else idealCached += e.data.idealCachedTokens;
+    }
+    // Logged before the bound was recorded: the entity prefix computed once, reused by the others.
+    else if (e.data.prefixTokens === null) idealKnown = false;
     else idealCached += e.data.prefixTokens * Math.max(0, ok.length - 1);
   }
-  return {
-    promptTokens,
-    cachedTokens,
-    hitRate: promptTokens > 0 ? cachedTokens / promptTokens : null,
-    idealHitRate: idealKnown && promptTokens > 0 ? idealCached / promptTokens : null,
-  };
+  const idealHitRate = idealKnown && promptTokens > 0 ? idealCached / promptTokens : null;
+  if (everyAnswerHasCached && answered > 0) return { promptTokens, cachedTokens, hitRate: promptTokens > 0 ? cachedTokens / promptTokens : null, idealHitRate, source: 'usage' };
+  const counters = serverCacheDelta(readings);
+  if (counters && counters.queries > 0) {
+    return { promptTokens, cachedTokens, hitRate: counters.hits / counters.queries, idealHitRate, source: 'server-counters', shared: counters.queries > promptTokens };
+  }
+  return { promptTokens, cachedTokens, hitRate: null, idealHitRate, source: 'unknown' };
 }
 
 export function samplesOf(predictions: ScoredPrediction[]): Sample[] {

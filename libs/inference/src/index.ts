@@ -9,3 +9,5 @@ export * from './server-urls';
 export * from './vllm-server';
 export * from './replicas';
 export * from './model-endpoints';
+export * from './server-cache-counters';
+export * from './ideal-cache';

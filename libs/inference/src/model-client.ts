@@ -3,6 +3,7 @@ import type { ModelCallSettings } from '@assay/contracts';
 import { withRetries, type RetryPolicy } from './retry';
 import { ServerUnresponsiveError, type ServerLiveness } from './server-liveness';
 import { VllmServer } from './vllm-server';
+import { PrefixCacheCounterReader, type PrefixCacheCounters } from './server-cache-counters';
 
 export interface Completion {
   text: string;
@@ -25,6 +26,11 @@ export interface ModelClient {
    * count could not be had. Informational only (the ideal cache reuse), so it must never fail a batch.
    */
   countTokens(text: string): Promise<number | null>;
+  /**
+   * The server's prefix-cache counters now (vLLM's /metrics), null when it has none or they could
+   * not be read: the fallback where answers carry no cachedTokens. Absent on clients that cannot tell.
+   */
+  prefixCacheCounters?(): Promise<PrefixCacheCounters | null>;
 }
 
 export interface ModelClientHooks {
@@ -32,6 +38,11 @@ export interface ModelClientHooks {
   onWarning?(message: string): void;
   /** Watches the server while calls are out (one per server, shared by every client of it). */
   liveness?: ServerLiveness;
+  /**
+   * The server's prefix-cache counter reader, shared by every client of the server in the worker
+   * (so a server without the counters is said once); without it the client has its own.
+   */
+  prefixCacheCounters?: PrefixCacheCounterReader;
   /** The server stopped answering and this client's calls were cut short: once per outage. */
   onServerUnresponsive?(message: string): void;
 }
@@ -52,6 +63,8 @@ export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.Proce
   const client = server.completionsClient(settings.requestTimeoutS * 1000);
   const model = settings.loraAdapter ?? settings.id;
   let saidEpisode = 0;
+  // One reader per server (or client), so a server without the counters is said once, not at every read.
+  const counters = hooks.prefixCacheCounters ?? new PrefixCacheCounterReader(server, (message) => hooks.onWarning?.(message));
   const watched = <T>(call: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> => {
     if (!hooks.liveness) return call(undefined);
     return hooks.liveness.track(call).catch((error: unknown) => {
@@ -100,5 +113,6 @@ export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.Proce
       }
       return outcome.value;
     },
+    prefixCacheCounters: () => counters.read(),
   };
 }

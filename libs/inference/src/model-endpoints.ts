@@ -6,6 +6,8 @@ import { classifyError } from './retry';
 import { MetricsServerQueue } from './server-queue';
 import { probeServer, ServerLiveness, type LivenessSettings, type ProbeOutcome } from './server-liveness';
 import { ServerAnswerError, VllmServer } from './vllm-server';
+import { PrefixCacheCounterReader, type PrefixCacheCounters, type ServerCacheReading } from './server-cache-counters';
+import { IdealCacheCounter } from './ideal-cache';
 
 /**
  * Which replicas are down, as far as this worker knows: a replica is down from a call that got no
@@ -69,6 +71,7 @@ export interface EntityRoute {
 export class ModelEndpoints {
   private readonly liveness = new Map<string, ServerLiveness>();
   private readonly pipelines = new Map<string, EntityPipeline>();
+  private readonly counterReaders = new Map<string, PrefixCacheCounterReader>();
   private readonly verified = new Map<string, true>();
   readonly health: ReplicaHealth;
 
@@ -93,6 +96,16 @@ export class ModelEndpoints {
       this.liveness.set(replica, watch);
     }
     return watch;
+  }
+
+  /** One reader of a server's prefix-cache counters per worker: a server without them is said once (to the run that first finds out). */
+  countersOf(replica: string, apiKey: string | null, onWarning: (message: string) => void): PrefixCacheCounterReader {
+    let reader = this.counterReaders.get(replica);
+    if (!reader) {
+      reader = new PrefixCacheCounterReader(new VllmServer(replica, apiKey), onWarning);
+      this.counterReaders.set(replica, reader);
+    }
+    return reader;
   }
 
   pipelineOf(replica: string, concurrency: number, onWarning: (message: string) => void): EntityPipeline {
@@ -123,6 +136,10 @@ export class ModelEndpoints {
 /** Sends each entity's calls to its replica (consistent hashing), failing over while that one is down. */
 export class ReplicaRouter {
   private readonly clients = new Map<string, ModelClient>();
+  /** Each server's prefix-cache counters when this router (one run's calls) first used it. */
+  private readonly countersAtStart = new Map<string, Promise<PrefixCacheCounters | null>>();
+  /** Token counts for the ideal hit rate (one tokenizer: every replica serves the same model). */
+  readonly ideal: IdealCacheCounter;
 
   constructor(
     private readonly settings: ModelCallSettings,
@@ -132,8 +149,10 @@ export class ReplicaRouter {
     env: NodeJS.ProcessEnv,
   ) {
     for (const replica of replicas.replicas) {
-      this.clients.set(replica, openAiModelClient({ ...settings, baseUrl: replica }, env, { ...hooks, liveness: endpoints.livenessOf(replica) }));
+      const counters = endpoints.countersOf(replica, VllmServer.apiKeyFrom(settings.apiKeyEnv, env, 'worker'), (message) => hooks.onWarning?.(message));
+      this.clients.set(replica, openAiModelClient({ ...settings, baseUrl: replica }, env, { ...hooks, liveness: endpoints.livenessOf(replica), prefixCacheCounters: counters }));
     }
+    this.ideal = new IdealCacheCounter((text) => this.clients.get(chooseReplica(replicas.replicas, (r) => endpoints.health.isDown(r)).replica)!.countTokens(text));
   }
 
   /**
@@ -159,6 +178,29 @@ export class ReplicaRouter {
         this.endpoints.setVerified(replica, wanted);
       }),
     );
+  }
+
+  /**
+   * Reads the server's prefix-cache counters the first time this run's work on it begins (later
+   * calls return that first reading): the start of the run's delta, should the answers carry no
+   * cachedTokens. Call it before the batch's first model call.
+   */
+  beginCacheCounters(replica: string): Promise<PrefixCacheCounters | null> {
+    let reading = this.countersAtStart.get(replica);
+    if (!reading) {
+      const client = this.clients.get(replica);
+      reading = client?.prefixCacheCounters ? client.prefixCacheCounters() : Promise.resolve(null);
+      this.countersAtStart.set(replica, reading);
+    }
+    return reading;
+  }
+
+  /** The server's counters from the start of this run's work on it to now; null when either reading is missing. */
+  async serverCacheReading(replica: string): Promise<ServerCacheReading | null> {
+    const before = await this.beginCacheCounters(replica);
+    const client = this.clients.get(replica);
+    const after = before && client?.prefixCacheCounters ? await client.prefixCacheCounters() : null;
+    return before && after ? { server: replica, before, after } : null;
   }
 
   /** The route of one entity's batch. */
@@ -196,6 +238,7 @@ export class ReplicaRouter {
         }
       },
       countTokens: (text) => this.clients.get(pick().replica)!.countTokens(text),
+      prefixCacheCounters: () => this.clients.get(pick().replica)!.prefixCacheCounters!(),
     };
     return { client, replica, pipeline: this.endpoints.pipelineOf(replica, this.settings.concurrency, (m) => this.hooks.onQueueWarning?.(m)) };
   }

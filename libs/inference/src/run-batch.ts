@@ -2,6 +2,7 @@ import type { PromptRequest, PromptResult } from '@assay/contracts';
 import type { ModelClient } from './model-client';
 import { throwIfAborted, withRetries, type RetryPolicy } from './retry';
 import type { EntityPipeline } from './entity-pipeline';
+import type { PrefixCacheCounters } from './server-cache-counters';
 
 export interface BatchProgress {
   onPromptDone(result: PromptResult): void;
@@ -114,9 +115,12 @@ export async function runBatch(
     });
   let others: Promise<PromptResult[]> = Promise.resolve([]);
   let warm: PromptResult;
+  // Without cachedTokens in the answers, the server's counters over the fan-out judge the cache.
+  let countersBefore: Promise<PrefixCacheCounters | null> | null = null;
   try {
     warm = await pipeline.warmUp(async () => {
       const result = await answer(first);
+      if (result.status === 'ok' && result.cachedTokens === null && rest.length > 0 && client.prefixCacheCounters) countersBefore = client.prefixCacheCounters();
       // Queued while the warm-up still holds its slot, so no later entity's prompt gets in between.
       others = Promise.all(rest.map(fanOutOne));
       return result;
@@ -127,7 +131,12 @@ export async function runBatch(
   }
   if (rest.length === 0) release();
   const fannedOut = await others;
-  const evicted = prefixEvicted(prefix, rest, fannedOut);
+  let evicted = prefixEvicted(prefix, rest, fannedOut);
+  const before = countersBefore === null ? null : await (countersBefore as Promise<PrefixCacheCounters | null>);
+  if (evicted === null && before !== null && client.prefixCacheCounters) {
+    const after = await client.prefixCacheCounters();
+    if (after !== null) evicted = prefixEvictedByCounters(prefix, rest, fannedOut, before, after);
+  }
   if (evicted !== null) pipeline.recordCacheOutcome(evicted);
   return [warm, ...fannedOut];
 }
@@ -152,4 +161,33 @@ export function prefixEvicted(prefix: string, prompts: readonly PromptRequest[],
     if (cachedTokens < expected / 2) return true;
   }
   return judged > 0 ? false : null;
+}
+
+/**
+ * prefixEvicted's fallback for a server that reports no cachedTokens: its counters from the end
+ * of the warm-up to the end of the fan-out. They count the server's other work in that window
+ * too (other entities' warm-ups and fan-outs), so this is the server's hit rate over the window
+ * against the share of the fan-out prompts' tokens that lie in the prefix; below half of it
+ * counts as a miss. Null when the window has no lookups or the prefix is too short to judge.
+ */
+export function prefixEvictedByCounters(
+  prefix: string,
+  prompts: readonly PromptRequest[],
+  results: readonly PromptResult[],
+  before: PrefixCacheCounters,
+  after: PrefixCacheCounters,
+): boolean | null {
+  const queries = after.queries - before.queries;
+  const hits = after.hits - before.hits;
+  if (queries <= 0 || hits < 0) return null;
+  let promptTokens = 0;
+  let prefixTokens = 0;
+  for (let i = 0; i < results.length; i++) {
+    const tokens = results[i].promptTokens;
+    if (results[i].status !== 'ok' || tokens === null) continue;
+    promptTokens += tokens;
+    prefixTokens += (tokens * prefix.length) / (prefix.length + prompts[i].suffix.length);
+  }
+  if (promptTokens === 0 || prefixTokens / results.length < MIN_JUDGED_PREFIX_TOKENS) return null;
+  return hits / queries < prefixTokens / promptTokens / 2;
 }

@@ -12,21 +12,30 @@ describe('RunLog', () => {
   });
   afterEach(() => spy.mockRestore());
 
-  it('given a writable run directory, when written, then the line is in logs/<service>.log and on stdout', () => {
+  it('given a writable run directory, when written, then the line is in logs/<service>.attempt-<N>.log and on stdout', () => {
     const runDir = mkdtempSync(join(tmpdir(), 'assay-runlog-'));
-    new RunLog('planner').write(runDir, 'step 1');
-    expect(readFileSync(join(runDir, 'logs', 'planner.log'), 'utf8')).toMatch(/^\[.+\] step 1\n$/);
+    new RunLog('planner').write(runDir, 1, 'step 1');
+    expect(readFileSync(join(runDir, 'logs', 'planner.attempt-1.log'), 'utf8')).toMatch(/^\[.+\] step 1\n$/);
     expect(out).toEqual(['planner: step 1\n']);
+  });
+
+  it('given a second attempt in the same run directory (--force), when written, then its lines go to their own file and the first attempt’s stay as they were', () => {
+    const runDir = mkdtempSync(join(tmpdir(), 'assay-runlog-'));
+    const log = new RunLog('planner');
+    log.write(runDir, 1, 'first attempt');
+    log.write(runDir, 2, 'second attempt');
+    expect(readFileSync(join(runDir, 'logs', 'planner.attempt-1.log'), 'utf8')).toMatch(/^\[.+\] first attempt\n$/);
+    expect(readFileSync(join(runDir, 'logs', 'planner.attempt-2.log'), 'utf8')).toMatch(/^\[.+\] second attempt\n$/);
   });
 
   it('given a run directory that cannot be written, when written twice, then the lines still go to stdout and the problem is said once, never thrown', () => {
     const root = mkdtempSync(join(tmpdir(), 'assay-runlog-'));
     writeFileSync(join(root, 'file'), 'x');
     const log = new RunLog('planner');
-    log.write(join(root, 'file', 'run'), 'one');
-    log.write(join(root, 'file', 'run'), 'two');
+    log.write(join(root, 'file', 'run'), 1, 'one');
+    log.write(join(root, 'file', 'run'), 1, 'two');
     expect(out[0]).toBe('planner: one\n');
-    expect(out[1]).toMatch(/^planner: cannot write the run log .*file\/run\/logs\/planner\.log \(ENOTDIR: not a directory, mkdir .*\); its lines go to this output only\n$/);
+    expect(out[1]).toMatch(/^planner: cannot write the run log .*file\/run\/logs\/planner\.attempt-1\.log \(ENOTDIR: not a directory, mkdir .*\); its lines go to this output only\n$/);
     expect(out.slice(2)).toEqual(['planner: two\n']);
   });
 });

@@ -35,7 +35,8 @@ const PROBES: Array<Omit<Record<Placeholder, string>, 'profile'>> = [
 /** Appended to the profile to find where it ends in the rendered text; cannot occur in real text. */
 const END_MARK = '\u0000\u0001';
 
-function commonPrefixLength(a: string, b: string): number {
+/** Characters two strings share from their start. */
+export function commonPrefixLength(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
   let i = 0;
   while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;

@@ -1,6 +1,8 @@
 import type { MetricDefinition, ReviewLine } from '../../evaluation/src/types';
 import { renderReview } from './layout';
-import { betterColumn } from './readme';
+import { betterColumn, renderReadme } from './readme';
+import { makeRunReport } from './testing/fixtures';
+import type { CacheStats } from './types';
 
 describe('betterColumn', () => {
   const defs: MetricDefinition[] = [
@@ -49,5 +51,26 @@ describe('renderReview', () => {
   it('given no checks at all, when rendered, then it warns that none were produced', () => {
     expect(renderReview([check('todo')]).split('\n')[0]).toBe('OVERALL: WARN — no review checks were produced');
     expect(renderReview([])).toBe('OVERALL: WARN — no review checks were produced\n');
+  });
+});
+
+describe('README prefix-cache section', () => {
+  const report = makeRunReport({ entities: ['e1', 'e2'], items: [{ group: 'g', item: 'q1', kind: 'ordinal', min: 1, max: 5 }] });
+  const cacheText = (cache: CacheStats) => {
+    const text = renderReadme({ ...report, cache });
+    return text.slice(text.indexOf('Prefix-cache hit rate'), text.indexOf('Prefix-cache hit rate') + 600);
+  };
+
+  it('given no cached_tokens and no counters, when rendered, then the hit rate is unknown (not 0%) and no dispatch-order advice is given', () => {
+    const text = cacheText({ hitRate: null, idealHitRate: 0.9, promptTokens: 1000, cachedTokens: 0, source: 'unknown' });
+    expect(text).toMatch(/^Prefix-cache hit rate: unknown \(ideal for this prompt order: 90\.00%\)/);
+    expect(text).not.toMatch(/hit rate: 0\.00%|dispatch order/);
+  });
+
+  it('given the servers’ counters, when rendered, then the rate says where it comes from, and when the servers were shared', () => {
+    const text = cacheText({ hitRate: 0.96, idealHitRate: 0.97, promptTokens: 1000, cachedTokens: 0, source: 'server-counters', shared: true });
+    expect(text).toMatch(/^Prefix-cache hit rate: 96\.00%/);
+    expect(text).toMatch(/vllm:prefix_cache_hits_total .*server-wide/s);
+    expect(text).toMatch(/other clients did use them/);
   });
 });

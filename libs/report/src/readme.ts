@@ -148,6 +148,24 @@ function modelSection(report: RunReport): string {
 
 function cacheSection(report: RunReport): string {
   const c = report.cache;
+  if (c.source === 'unknown') {
+    return [
+      `Prefix-cache hit rate: unknown (ideal for this prompt order: ${fmtPercent(c.idealHitRate)})`,
+      'The server reported neither usage.prompt_tokens_details.cached_tokens (start vLLM with',
+      '--enable-prompt-tokens-details) nor the vllm:prefix_cache_hits_total / _queries_total counters.',
+    ].join('\n');
+  }
+  if (c.source === 'server-counters') {
+    return [
+      `Prefix-cache hit rate: ${fmtPercent(c.hitRate)} (ideal for this prompt order: ${fmtPercent(c.idealHitRate)})`,
+      "From the servers' vllm:prefix_cache_hits_total / _queries_total counters over the run (the answers",
+      'carry no cached_tokens): server-wide, so other clients of the servers during the run count too' +
+        (c.shared ? ';\nthey counted more prompt tokens than this run sent, so other clients did use them.' : '.'),
+      'A hit rate well below the ideal means prompts sharing a prefix were not served back to back,',
+      'so the shared profile was computed again for them: check the dispatch order (by entity) and',
+      'the vLLM --enable-prefix-caching flag.',
+    ].join('\n');
+  }
   return [
     `Prefix-cache hit rate: ${fmtPercent(c.hitRate)} (ideal for this prompt order: ${fmtPercent(c.idealHitRate)})`,
     `Cached prompt tokens: ${c.cachedTokens} of ${c.promptTokens}.`,

@@ -31,7 +31,7 @@ import {
 import { ParquetFileWriter, PREDICTIONS_COLUMNS, RAW_OUTPUTS_COLUMNS } from './parquet';
 import { groupDistributionSvg } from './distribution-plot';
 import { renderReadmeSorted } from './readme';
-import type { PredictionRow, RunReport, WriteResult } from './types';
+import type { CacheStats, PredictionRow, RunReport, WriteResult } from './types';
 import { FileSink } from './file-sink';
 import { TreeHasher } from './tree-hash';
 
@@ -269,9 +269,16 @@ function metricsJson(report: RunReport): unknown {
       })),
     },
     scores: { method: scores(ev.method), baselines: baselines.map(scores) },
-    cache: report.cache,
+    cache: metricsCache(report.cache),
     definitions: ev.definitions,
   };
+}
+
+/** metrics.json's cache: `source` only where it is not the answers' usage, so such runs' files stay as they were. */
+function metricsCache(cache: CacheStats): CacheStats {
+  const { source, shared, ...rest } = cache;
+  if (source === undefined || source === 'usage') return rest;
+  return { ...rest, source, ...(shared === undefined ? {} : { shared }) };
 }
 
 export interface WriteOptions {

@@ -86,6 +86,10 @@ export interface CacheStats {
   idealHitRate: number | null;
   promptTokens: number;
   cachedTokens: number;
+  /** Where hitRate comes from (absent in runs evaluated before the fallback existed: the answers' usage). */
+  source?: 'usage' | 'server-counters' | 'unknown';
+  /** server-counters only: the servers counted more prompt tokens than the run sent. */
+  shared?: boolean;
 }
 
 /** Another run on the same data + split, from the registry. */

@@ -279,7 +279,7 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
             err(`started ${event.data.identity} attempt ${event.data.attempt} → ${event.data.runDir}`);
             for (const w of plannerWarnings(event.data.warnings, warnings)) err(`warning: ${w}`);
             if (event.data.previousFailure) err(`note: attempt ${event.data.previousFailure.attempt} failed at ${event.data.previousFailure.stage}: ${event.data.previousFailure.error}`);
-            err(`live log: tail -f '${event.data.runDir}/logs/'*.log`);
+            err(`live log: tail -f '${event.data.runDir}/logs/'*.attempt-${event.data.attempt}.log`);
             break;
           case 'experiment.skipped':
             clearTimeout(answerTimer);

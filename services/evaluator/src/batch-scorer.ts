@@ -56,6 +56,6 @@ export class BatchScorer {
     const scored = decision.events.find((e) => e.type === 'evaluation.batch.scored');
     if (scored?.type === 'evaluation.batch.scored') this.progress.add({ identity, attempt, phase }, { parseFailures: scored.data.predictions.filter((p) => p.parseStatus === 'parse_failure').length });
     const runDir = state.attempts.get(attempt)?.started.data.runDir;
-    if (runDir) for (const line of decision.said) this.runLog.write(runDir, line);
+    if (runDir) for (const line of decision.said) this.runLog.write(runDir, attempt, line);
   }
 }

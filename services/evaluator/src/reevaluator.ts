@@ -37,7 +37,7 @@ export class Reevaluator {
   async reevaluate(event: EvaluationRequested): Promise<void> {
     const { requestId, identity, attempt: requestedAttempt, reason, requestedBy } = event.data;
     const stream = experimentStream(identity);
-    let done: { runDir: string; line: string } | null = null;
+    let done: { runDir: string; attempt: number; line: string } | null = null;
     await this.store.handle('evaluator', event.id, async (sql) => {
       await lockStream(sql, stream);
       const record: StreamAppend = { stream: requestStream(requestId), expected: 'any', events: [event] };
@@ -72,6 +72,7 @@ export class Reevaluator {
       const parseFailures = scored.reduce((n, s) => n + s.predictions.filter((p) => p.parseStatus === 'parse_failure').length, 0);
       done = {
         runDir: started.data.runDir,
+        attempt,
         line: `evaluation round ${round} of attempt ${attempt} (${EVALUATOR_VERSION}): re-scored ${scored.length} batches from the log, no model calls; ${parseFailures} parse failures`,
       };
       return [
@@ -86,8 +87,8 @@ export class Reevaluator {
         },
       ];
     });
-    const finished = done as { runDir: string; line: string } | null;
-    if (finished) this.runLog.write(finished.runDir, finished.line);
+    const finished = done as { runDir: string; attempt: number; line: string } | null;
+    if (finished) this.runLog.write(finished.runDir, finished.attempt, finished.line);
   }
 
   /** Ids of this stream's inference results a consumer gave up on (dead letters). */

@@ -3,7 +3,7 @@ import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type ModelCallSettings, errorMessage } from '@assay/contracts';
 import { EventStore, isProcessed, readStream } from '@assay/event-store';
 import { attemptEnd, describeEnd, mergeReused, reusableResults } from '@assay/experiments';
-import { committedBatchProgress, livenessFromEnv, ModelEndpoints, runBatch, WorkAbortedError, type EntityRoute, type ReplicaRouter } from '@assay/inference';
+import { batchIdeal, committedBatchProgress, livenessFromEnv, ModelEndpoints, runBatch, WorkAbortedError, type EntityRoute, type ReplicaRouter } from '@assay/inference';
 import { AttemptWatch, ProgressReporter, RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 
@@ -42,7 +42,7 @@ export class InferenceBatchRequestedConsumer {
     const ended = await this.store.read((sql) => attemptEnd(sql, d.identity, d.attempt));
     if (ended) {
       this.attempts.end(d.identity, d.attempt, describeEnd(ended));
-      this.runLog.write(runDir, `${this.info.instance}: ${d.phase} batch ${d.index + 1} dropped: the attempt ended (${describeEnd(ended)})`);
+      this.runLog.write(runDir, d.attempt, `${this.info.instance}: ${d.phase} batch ${d.index + 1} dropped: the attempt ended (${describeEnd(ended)})`);
       return;
     }
     const work = this.attempts.watch(d.identity, d.attempt);
@@ -50,7 +50,7 @@ export class InferenceBatchRequestedConsumer {
       await this.run(event, stream, runDir, work.signal);
     } catch (error) {
       if (!(error instanceof WorkAbortedError)) throw error;
-      this.runLog.write(runDir, `${this.info.instance}: ${d.phase} batch ${d.index + 1} (entity ${JSON.stringify(d.entityId)}) ${error.message}: its calls were stopped, nothing recorded`);
+      this.runLog.write(runDir, d.attempt, `${this.info.instance}: ${d.phase} batch ${d.index + 1} (entity ${JSON.stringify(d.entityId)}) ${error.message}: its calls were stopped, nothing recorded`);
     } finally {
       work.release();
     }
@@ -60,11 +60,12 @@ export class InferenceBatchRequestedConsumer {
     const d = event.data;
     const key = { identity: d.identity, attempt: d.attempt, phase: d.phase };
     const began = performance.now();
-    if (d.index === 0) this.runLog.write(runDir, `${this.info.instance}: step 1: ${d.phase} batch 1 (entity ${JSON.stringify(d.entityId)}, ${d.prompts.length} prompts) started`);
+    if (d.index === 0) this.runLog.write(runDir, d.attempt, `${this.info.instance}: step 1: ${d.phase} batch 1 (entity ${JSON.stringify(d.entityId)}, ${d.prompts.length} prompts) started`);
 
     let route: EntityRoute;
+    let router: ReplicaRouter;
     try {
-      const router = this.routerFor(d.model, runDir, key);
+      router = this.routerFor(d.model, runDir, key);
       await router.verify();
       route = router.forEntity(d.entityId);
     } catch (error) {
@@ -81,8 +82,11 @@ export class InferenceBatchRequestedConsumer {
     }
     // Answers an attempt that failed at inference got for the same prompts are not asked for again.
     const reuse = await this.store.read((sql) => reusableResults(sql, d));
-    const [prefixTokens, fresh] = await Promise.all([
+    // The server's prefix-cache counters at the start of this run's work on it (read once per run).
+    const countersAtStart = router.beginCacheCounters(route.replica);
+    const [prefixTokens, idealCounts, fresh] = await Promise.all([
       reuse.prefixTokens ?? route.client.countTokens(d.prefix),
+      router.ideal.counts(d),
       runBatch(d.prefix, d.prompts.filter((p) => !reuse.results.has(p.promptId)), route.client, {
         pipeline: route.pipeline,
         signal,
@@ -93,17 +97,21 @@ export class InferenceBatchRequestedConsumer {
           onPromptDone: () => undefined,
           onRetry: (promptId, error, retry) => {
             this.progress.add(key, { retries: 1 });
-            this.runLog.write(runDir, `${this.info.instance}: retry ${retry} of prompt ${promptId} (entity ${JSON.stringify(d.entityId)}): ${error}`);
+            this.runLog.write(runDir, d.attempt, `${this.info.instance}: retry ${retry} of prompt ${promptId} (entity ${JSON.stringify(d.entityId)}): ${error}`);
           },
         },
       }),
     ]);
     const results = mergeReused(d.prompts, reuse.results, fresh);
+    await countersAtStart;
+    // Answers without cachedTokens: the server's counters stand in for them (see cacheUsage).
+    const serverCache = fresh.some((r) => r.status === 'ok' && r.cachedTokens === null) ? await router.serverCacheReading(route.replica) : null;
+    const idealCachedTokens = batchIdeal(d, prefixTokens, idealCounts, results);
     const ctx = causedBy(event, stream, 'inference-worker', this.info.codeVersion);
     // Every prompt failing means the batch could not run at all (model gone, server refusing): say so as such.
     const outcomeEvent = results.every((r) => r.status === 'error')
       ? createEvent('inference.failed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, error: `every prompt failed; first error: ${results[0].error}` }, ctx)
-      : createEvent('inference.completed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, prefixTokens, results }, ctx);
+      : createEvent('inference.completed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, prefixTokens, results, idealCachedTokens, ...(serverCache ? { serverCache } : {}) }, ctx);
     const outcome = await this.store.handle('inference-worker', event.id, async () => [{ stream, expected: 'any', events: [outcomeEvent] }]);
     const counted = committedBatchProgress(outcome, results);
     if (counted) this.progress.add(key, counted);
@@ -112,6 +120,7 @@ export class InferenceBatchRequestedConsumer {
       const seconds = (performance.now() - began) / 1000;
       this.runLog.write(
         runDir,
+        d.attempt,
         `${this.info.instance}: ${d.phase} batch ${d.index + 1} (entity ${JSON.stringify(d.entityId)}): ${results.length} prompts in ${seconds.toFixed(2)} s` +
           (failures ? `, ${failures} failed after retries` : '') +
           (reuse.results.size ? `, ${reuse.results.size} answered by an earlier attempt (not asked again)` : ''),
@@ -120,10 +129,11 @@ export class InferenceBatchRequestedConsumer {
   }
 
   private routerFor(model: ModelCallSettings, runDir: string, key: ProgressKey): ReplicaRouter {
-    const id = `${JSON.stringify(model)}|${runDir}|${key.phase}`;
+    // Per attempt too: a re-run (--force) of the same run directory says its warnings in its own log.
+    const id = `${JSON.stringify(model)}|${runDir}|${key.attempt}|${key.phase}`;
     let router = this.routers.get(id);
     if (!router) {
-      const say = (message: string) => this.runLog.write(runDir, `${this.info.instance}: ${message}`);
+      const say = (message: string) => this.runLog.write(runDir, key.attempt, `${this.info.instance}: ${message}`);
       router = this.endpoints.router(model, {
         onWarning: say,
         onQueueWarning: say,

@@ -68,7 +68,7 @@ export class EvaluationSmokeCheckedConsumer {
             ? await this.store.handle('planner', event.id, async () => [])
             : await appendInChunks(this.store, 'planner', event.id, experimentStream(identity), decision.events, PLAN_CHUNKS, state.version);
         const runDir = state.attempts.get(attempt)?.started.data.runDir;
-        if (!handled.duplicate && runDir) for (const line of decision.said) this.runLog.write(runDir, line);
+        if (!handled.duplicate && runDir) for (const line of decision.said) this.runLog.write(runDir, attempt, line);
         return;
       } catch (error) {
         if (!(error instanceof VersionConflictError)) throw error;

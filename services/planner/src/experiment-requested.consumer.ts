@@ -156,16 +156,16 @@ export class ExperimentRequestedConsumer {
   private logOutcome(runDir: string, e: AssayEvent): void {
     switch (e.type) {
       case 'experiment.started':
-        this.runLog.write(runDir, `step 1: started ${e.data.identity} attempt ${e.data.attempt} (code ${this.info.codeVersion})`);
+        this.runLog.write(runDir, e.data.attempt, `step 1: started ${e.data.identity} attempt ${e.data.attempt} (code ${this.info.codeVersion})`);
         break;
       case 'experiment.planned':
-        this.runLog.write(runDir, `planned ${e.data.phase} phase: ${e.data.batches} entity batches, ${e.data.prompts} prompts`);
+        this.runLog.write(runDir, e.data.attempt, `planned ${e.data.phase} phase: ${e.data.batches} entity batches, ${e.data.prompts} prompts`);
         break;
       case 'experiment.failed':
-        this.runLog.write(runDir, `FAILED at ${e.data.stage}: ${e.data.error}`);
+        this.runLog.write(runDir, e.data.attempt, `FAILED at ${e.data.stage}: ${e.data.error}`);
         break;
       case 'experiment.cancelled':
-        this.runLog.write(runDir, `attempt ${e.data.attempt} abandoned: ${e.data.reason}`);
+        this.runLog.write(runDir, e.data.attempt, `attempt ${e.data.attempt} abandoned: ${e.data.reason}`);
         break;
       case 'experiment.skipped':
         process.stdout.write(`planner: ${e.data.identity} ${e.data.reason} (attempt ${e.data.attempt})\n`);

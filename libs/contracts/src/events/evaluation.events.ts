@@ -74,6 +74,11 @@ export const EvaluationCompleted = eventSchema(
           cachedTokens: z.number().int().nonnegative(),
           hitRate: z.number().nullable(),
           idealHitRate: z.number().nullable(),
+          // Optional: absent in events logged before the fallback to the server's counters.
+          /** Where hitRate comes from: the answers' usage, the servers' prefix-cache counters, or nowhere (hitRate null). */
+          source: z.enum(['usage', 'server-counters', 'unknown']).optional(),
+          /** With server-counters: the servers counted more prompt tokens than this run sent (other clients used them). */
+          shared: z.boolean().optional(),
         })
         .strict(),
       /** Key of the stage this event completes (see StageRecord); absent in events logged before keys were recorded. */

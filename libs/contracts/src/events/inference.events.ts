@@ -57,6 +57,11 @@ export const InferenceBatchRequested = eventSchema(
       index: z.number().int().nonnegative(),
       prefix: z.string(),
       prompts: z.array(PromptRequest).min(1),
+      // Optional (absent in older requests), for the ideal hit rate's first-prompt bound:
+      /** Characters of the prefix's start that another entity's prefix of the same plan shares. */
+      prefixSharedChars: z.number().int().nonnegative().optional(),
+      /** Prompts of this batch sent earlier in the attempt (the smoke test's), which the cache may hold whole. */
+      promptsSentBefore: z.array(z.string()).optional(),
       model: ModelCallSettings,
     })
     .strict(),
@@ -105,6 +110,22 @@ export const InferenceCompleted = eventSchema(
       prefixTokens: z.number().int().nonnegative().nullable(),
       /** One per prompt of the batch, in the batch's order; a failed prompt is kept with its error. */
       results: z.array(PromptResult).min(1),
+      // Optional: logs written before these were recorded lack them, and must still parse and replay.
+      /**
+       * Where the answers carry no cachedTokens: the server's prefix-cache counters (vLLM's
+       * vllm:prefix_cache_hits_total / _queries_total, in tokens) when this worker began its work
+       * for the run on that server, and after this batch. Server-wide: other clients count too.
+       */
+      serverCache: z
+        .object({
+          server: z.string(),
+          before: z.object({ hits: z.number().nonnegative(), queries: z.number().nonnegative() }).strict(),
+          after: z.object({ hits: z.number().nonnegative(), queries: z.number().nonnegative() }).strict(),
+        })
+        .strict()
+        .optional(),
+      /** The most prompt tokens of this batch any dispatch order could find cached (see idealBatchCachedTokens); null when not countable. */
+      idealCachedTokens: z.number().int().nonnegative().nullable().optional(),
     })
     .strict(),
 );

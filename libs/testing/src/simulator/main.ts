@@ -39,6 +39,9 @@ interface CliOptions {
   cacheBlocks?: number;
   chatTemplate: string;
   loraModules?: Array<{ name: string; path: string }>;
+  /** commander's --no-x: false when given. */
+  cachedTokens: boolean;
+  prefixCacheMetrics: boolean;
 }
 
 /** vLLM's `--lora-modules name=path`. */
@@ -64,6 +67,8 @@ async function main(): Promise<void> {
     .option('--cache-blocks <n>', 'prefix cache capacity in blocks (LRU)', integer(0))
     .option('--lora-modules <name=path>', 'a LoRA adapter served on the first --model as its own model id (repeatable)', loraModule)
     .option('--chat-template <spec>', 'builtin:chatml, builtin:llama3, or a tokenizer_config.json / .jinja path', 'builtin:chatml')
+    .option('--no-cached-tokens', 'answer without usage.prompt_tokens_details.cached_tokens (vLLM without --enable-prompt-tokens-details)')
+    .option('--no-prefix-cache-metrics', 'leave the vllm:prefix_cache_hits_total / _queries_total counters out of /metrics')
     .parse();
   const o = program.opts<CliOptions>();
   const preset = o.latency === 'gpu' ? GPU_LIKE_LATENCY : ZERO_LATENCY;
@@ -78,6 +83,8 @@ async function main(): Promise<void> {
     models: o.model.map((id, i) => ({ id, maxModelLen: o.maxModelLen, chatTemplate: o.chatTemplate, loraAdapters: i === 0 ? o.loraModules : undefined })),
     latency,
     cache: { blockSize: o.blockSize, capacityBlocks: o.cacheBlocks },
+    noCachedTokens: !o.cachedTokens,
+    noPrefixCacheMetrics: !o.prefixCacheMetrics,
   });
   console.log(`simulator listening on ${sim.url}`);
   const stop = (signal: string): void => {

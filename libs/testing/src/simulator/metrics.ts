@@ -47,7 +47,10 @@ export class StatsRecorder {
   private waiting = 0;
   private readonly counters = new Map<string, ModelCounters>();
 
-  constructor(private readonly modelIds: readonly string[]) {
+  constructor(
+    private readonly modelIds: readonly string[],
+    private readonly exposition: { prefixCacheCounters: boolean } = { prefixCacheCounters: true },
+  ) {
     for (const id of modelIds) this.counters.set(id, emptyCounters());
   }
 
@@ -126,8 +129,10 @@ export class StatsRecorder {
     };
     family('vllm:num_requests_running', 'gauge', 'Number of requests in model execution batches.', (m) => occupancy(m).running);
     family('vllm:num_requests_waiting', 'gauge', 'Number of requests waiting to be processed.', (m) => occupancy(m).waiting);
-    family('vllm:prefix_cache_queries_total', 'counter', 'Prefix cache queries, in terms of number of queried tokens.', (_, c) => c.prefixQueries);
-    family('vllm:prefix_cache_hits_total', 'counter', 'Prefix cache hits, in terms of number of cached tokens.', (_, c) => c.prefixHits);
+    if (this.exposition.prefixCacheCounters) {
+      family('vllm:prefix_cache_queries_total', 'counter', 'Prefix cache queries, in terms of number of queried tokens.', (_, c) => c.prefixQueries);
+      family('vllm:prefix_cache_hits_total', 'counter', 'Prefix cache hits, in terms of number of cached tokens.', (_, c) => c.prefixHits);
+    }
     family('vllm:prompt_tokens_total', 'counter', 'Number of prefill tokens processed.', (_, c) => c.promptTokens);
     family('vllm:generation_tokens_total', 'counter', 'Number of generation tokens processed.', (_, c) => c.generationTokens);
     lines.push('# HELP vllm:request_success_total Count of successfully processed requests.', '# TYPE vllm:request_success_total counter');

@@ -49,6 +49,10 @@ export interface SimulatorOptions {
   cache?: { blockSize?: number; capacityBlocks?: number };
   responder?: Responder;
   faults?: FaultPlan;
+  /** Like vLLM without --enable-prompt-tokens-details: no usage.prompt_tokens_details in answers. */
+  noCachedTokens?: boolean;
+  /** Like a server without vLLM's prefix-cache counters: /metrics has no vllm:prefix_cache_* families. */
+  noPrefixCacheMetrics?: boolean;
 }
 
 export interface RunningSimulator {
@@ -123,6 +127,7 @@ class Simulator {
   private readonly cache: PrefixCache;
   private readonly scheduler: Scheduler;
   private readonly stats: StatsRecorder;
+  private readonly cachedTokensInUsage: boolean;
   private readonly faults: FaultInjector;
   private readonly responder: Responder;
   private readonly createdAt = Math.floor(Date.now() / 1000);
@@ -147,7 +152,8 @@ class Simulator {
     }
     this.defaultModel = this.models.get(opts.models[0].id)!;
     this.cache = new PrefixCache(opts.cache?.blockSize ?? DEFAULT_BLOCK_SIZE, opts.cache?.capacityBlocks ?? DEFAULT_CAPACITY_BLOCKS);
-    this.stats = new StatsRecorder([...this.models.keys()]);
+    this.stats = new StatsRecorder([...this.models.keys()], { prefixCacheCounters: !opts.noPrefixCacheMetrics });
+    this.cachedTokensInUsage = !opts.noCachedTokens;
     this.scheduler = new Scheduler(opts.latency ?? ZERO_LATENCY, { onChange: (running, waiting) => this.stats.occupancy(running, waiting) });
     this.faults = new FaultInjector(opts.faults ?? {});
     this.responder = opts.responder ?? deterministicResponder;
@@ -306,7 +312,7 @@ class Simulator {
       prompt_tokens: result.promptTokens,
       total_tokens: result.promptTokens + result.completionTokens,
       completion_tokens: result.completionTokens,
-      prompt_tokens_details: { cached_tokens: result.cachedTokens },
+      ...(this.cachedTokensInUsage ? { prompt_tokens_details: { cached_tokens: result.cachedTokens } } : {}),
     };
     const created = Math.floor(Date.now() / 1000);
     const model = generation.model.id;
