@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GPU_LIKE_LATENCY } from '../libs/testing/src/simulator/scheduler';
 import { drive, engineSeconds, saturatedThroughput, type DriverResult } from './bench/driver';
+import { cpuLimit } from './bench/cpu-limit';
 import { runPipeline, type PipelineOptions, type PipelineResult } from './bench/pipeline';
 import { cleanups, onSignals, peakRssMb } from './bench/proc';
 import { profileMarkdown } from './bench/profile';
@@ -270,7 +271,7 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
     try {
       r = await runPipeline({ ...common, ...more, name: id, workers, simulatorArgs, runTimeoutS, logsOut: join(logsDir, id), env, profileDir: args.profile ? join(out, 'profiles', id) : undefined }, log);
     } catch (error) {
-      r = { name: id, ok: false, error: (error as Error).message, prompts: null, wallS: NaN, cache: null, sim: null, reporter: null, replay: null, rssMb: {}, cpuS: {}, machineBusy: null, cpuSplit: null, phases: null, runDir: null };
+      r = { name: id, ok: false, error: (error as Error).message, prompts: null, wallS: NaN, cache: null, sim: null, reporter: null, replay: null, rssMb: {}, cpuS: {}, machineBusy: null, cpuSplit: null, phases: null, inferenceCpu: null, runDir: null };
     }
     pipelines.push([id, r]);
     const row = pipelineRow(id, what, r, w);
@@ -347,6 +348,27 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
           pass: hits.length === 2 ? hits.every((r) => r.hit! / r.ideal! >= 0.99) : null,
           detail: hits.map((r) => `${r.id} ${pct(r.hit! / r.ideal!)}`).join(', ') || 'not run',
         });
+        // Whether the machine can show 3.6x at all: the simulators run on the same cores as
+        // everything else, so the CPU each prompt costs caps the prompts per second of any scenario.
+        const r1Rate = rate(r1);
+        const limits = (['r1', 'r4', 'r4-down'] as const).flatMap((id) => {
+          const cpu = byId.get(id)?.inferenceCpu;
+          const measured = rate(rowOf(id));
+          return cpu && measured !== null && r1Rate ? [{ id, cpu, measured, limit: cpuLimit(cpu, measured, r1Rate) }] : [];
+        });
+        if (limits.length) {
+          const r4Limit = limits.find((l) => l.id === 'r4');
+          targets.push({
+            name: '(r) CPU ceiling: the speedup over r1 this machine\'s cores allow at the measured CPU per prompt (inference phase, sampled from /proc)',
+            pass: r4Limit ? r4Limit.limit.ceilingSpeedup >= 3.6 : null,
+            detail: limits
+              .map(({ id, cpu, measured, limit: l }) =>
+                `${id}: ${fixed(measured / r1Rate!, 2)}x measured; CPU ms/prompt services ${l.msPerPrompt.services.toFixed(2)}, simulators ${l.msPerPrompt.simulators.toFixed(2)}, Postgres+NATS ${l.msPerPrompt.infra.toFixed(2)} = ${l.msPerPrompt.total.toFixed(2)}; ` +
+                `ceiling ${l.ceilingRate.toFixed(0)}/s = ${l.ceilingSpeedup.toFixed(2)}x on ${cpu.cores.toFixed(1)} cores (${l.ceilingSpeedupLeft.toFixed(2)}x with the ${(cpu.other / cpu.seconds).toFixed(2)} cores others used)`,
+              )
+              .join('; '),
+          });
+        }
         const a = byId.get('r4-down')?.answered;
         targets.push({
           name: '(r) one replica killed mid-run: every prompt answered exactly once',
