@@ -326,11 +326,13 @@ describe('a call that failed over to another replica', () => {
     const raw = readParquet(join(dir, 'raw_outputs.parquet'));
     expect(raw.columns.map((c) => c.name).slice(-2)).toEqual(['finished_at', 'failover_from']);
     expect(raw.rows.filter((row) => row.failover_from !== null)).toEqual([expect.objectContaining({ prompt_id: moved.promptId, replica: moved.replica, failover_from: 'http://gpu-9:8000/v1' })]);
+    expect(await readFile(join(dir, 'README.txt'), 'utf8')).toContain('and failover_from: the entity\'s own replica');
   });
 
   it('given no call failed over, when an item file is rendered, then it has no failover_from line', () => {
     const row = hostileReport().rows.find((r) => r.replica !== null) as PredictionRow;
     expect(renderItemFile(row, 'input')).not.toContain('failover_from');
+    expect(renderReadme(hostileReport())).not.toContain('failover_from');
   });
 });
 
