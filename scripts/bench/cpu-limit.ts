@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { INFRA_COMMANDS, machineCpu, processCpu, processesNamed } from './proc';
 
 /**
  * How much of a pipeline run the machine's CPU allows. The simulators stand in for GPUs but run on
@@ -13,9 +13,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 export type CpuGroup = 'services' | 'simulators' | 'infra';
 export const CPU_GROUPS: readonly CpuGroup[] = ['services', 'simulators', 'infra'];
 
-/** Shared infrastructure, found by command name. */
-const INFRA_COMMANDS = ['postgres', 'nats-server'];
-
 export interface CpuSample {
   /** Wall clock (ms since the epoch). */
   at: number;
@@ -25,39 +22,16 @@ export interface CpuSample {
   machine: { busyS: number; totalS: number };
 }
 
-/** CPU seconds of one process from /proc/<pid>/stat; null when it is gone. */
-function procCpu(pid: string): { comm: string; cpuS: number } | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    // After "(comm)": utime and stime are fields 14 and 15, in clock ticks (100 per s on Linux).
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { comm, cpuS: (Number(rest[11]) + Number(rest[12])) / 100 };
-  } catch {
-    return null;
-  }
-}
-
-function machineNow(): { busyS: number; totalS: number } {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
-  const total = fields.reduce((a, b) => a + b, 0);
-  return { busyS: (total - fields[3] - fields[4]) / 100, totalS: total / 100 };
-}
-
 /** One sample: the given pids by group, and every postgres / nats-server process as infra. */
 export function sampleCpu(groups: ReadonlyArray<{ group: CpuGroup; pid: number | undefined }>): CpuSample {
   const pids: CpuSample['pids'] = {};
   for (const { group, pid } of groups) {
-    if (pid === undefined) continue;
-    const p = procCpu(String(pid));
+    const p = pid === undefined ? null : processCpu(pid);
     if (p) pids[String(pid)] = { group, cpuS: p.cpuS };
   }
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || entry in pids) continue;
-    const p = procCpu(entry);
-    if (p && INFRA_COMMANDS.includes(p.comm)) pids[entry] = { group: 'infra', cpuS: p.cpuS };
-  }
-  return { at: Date.now(), pids, machine: machineNow() };
+  for (const p of processesNamed(INFRA_COMMANDS)) pids[p.pid] ??= { group: 'infra', cpuS: p.cpuS };
+  const machine = machineCpu();
+  return { at: Date.now(), pids, machine: { busyS: machine.busy / 100, totalS: machine.total / 100 } };
 }
 
 /** Samples every `intervalMs` until stopped; the samples are kept in order. */

@@ -2,11 +2,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { basename, join } from 'node:path';
 import { connectJetStream, natsSettings } from '../../libs/messaging/src';
 import { startStack, writeConfig, type Stack } from '../../libs/testing/src/fixtures/stack';
-import { cleanups, cpuOfCommands, cpuSeconds, machineCpu, peakRssMb, runCli } from './proc';
+import { cleanups, cpuOfCommands, cpuSeconds, INFRA_COMMANDS, machineCpu, peakRssMb, runCli } from './proc';
 import { cpuInWindow, CpuSampler, type WindowCpu } from './cpu-limit';
-
-/** Shared infrastructure whose CPU is counted apart from the stack's own processes. */
-const INFRA = ['postgres', 'nats-server'];
 import type { SimulatorStats } from '../../libs/testing/src/simulator/metrics';
 import { summarizeDir, type ProfileSummary } from './profile';
 import { SimClient, spawnSimulator, type SpawnedSimulator } from './sim';
@@ -254,7 +251,7 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
       })();
     }
     const cpuBefore = new Map([...stack.processes].map(([name, child]) => [name, cpuSeconds(child.pid)]));
-    const infraBefore = cpuOfCommands(INFRA);
+    const infraBefore = cpuOfCommands(INFRA_COMMANDS);
     const machineBefore = machineCpu();
     const sampler = new CpuSampler(() => [
       ...[...stack.processes].map(([name, child]) => ({ group: name === 'simulator' ? ('simulators' as const) : ('services' as const), pid: child.pid })),
@@ -263,7 +260,7 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
     const t0 = Date.now();
     const run = await runCli(stack.env, ['run', path], o.runTimeoutS).finally(() => sampler.stop());
     const machineAfter = machineCpu();
-    const infra = cpuOfCommands(INFRA) - infraBefore;
+    const infra = cpuOfCommands(INFRA_COMMANDS) - infraBefore;
     result.machineBusy = (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total);
     for (const [name, child] of stack.processes) {
       const [before, after] = [cpuBefore.get(name), cpuSeconds(child.pid)];
