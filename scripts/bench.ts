@@ -15,7 +15,7 @@ import { spawnSimulator, type SpawnedSimulator } from './bench/sim';
 import { BLOCK, entityOrder, itemOrder, prepareWorkload, type DriverPrompt, type Workload } from './bench/workload';
 
 /**
- * `npm run bench` (`npm run build && node dist/scripts/bench.js [--quick] [--only a|b|c]`)
+ * `npm run bench` (`npm run build && node dist/scripts/bench.js [--quick] [--only a,b,c,r]`)
  *
  * A benchmark, not a test: it prints numbers and PASS/MISS against targets and exits 0 whatever
  * they are (non-zero only if the bench itself cannot run). Scenarios:
@@ -27,6 +27,10 @@ import { BLOCK, entityOrder, itemOrder, prepareWorkload, type DriverPrompt, type
  *          with the worker's warm-up (4 and 16 entities in flight), each capped in time.
  *   r1/r4  GPU-like latency, 1 replica with 1 worker, then 4 replicas (model.base_url a list,
  *          entity affinity) with 4 workers; r4-down: the same with one replica killed mid-run.
+ *          The simulators share the machine's cores with everything else, so each r scenario's
+ *          CPU per prompt (services, simulators, Postgres + NATS; sampled from /proc over the
+ *          inference phase, see bench/cpu-limit.ts) is printed with the speedup over r1 the cores
+ *          allow at that cost: whether 3.6x can be shown on this machine at all.
  * --profile adds a CPU profile of every pipeline process (hottest functions per process).
  * Results: the console, outputs/.bench/results.md and results.json; logs of each scenario in
  * outputs/.bench/logs/<scenario>/.
