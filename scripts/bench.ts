@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GPU_LIKE_LATENCY } from '../libs/testing/src/simulator/scheduler';
 import { drive, engineSeconds, saturatedThroughput, type DriverResult } from './bench/driver';
+import { cpuLimit } from './bench/cpu-limit';
 import { runPipeline, type PipelineOptions, type PipelineResult } from './bench/pipeline';
 import { cleanups, onSignals, peakRssMb } from './bench/proc';
 import { profileMarkdown } from './bench/profile';
@@ -14,7 +15,7 @@ import { spawnSimulator, type SpawnedSimulator } from './bench/sim';
 import { BLOCK, entityOrder, itemOrder, prepareWorkload, type DriverPrompt, type Workload } from './bench/workload';
 
 /**
- * `npm run bench` (`npm run build && node dist/scripts/bench.js [--quick] [--only a|b|c]`)
+ * `npm run bench` (`npm run build && node dist/scripts/bench.js [--quick] [--only a,b,c,r]`)
  *
  * A benchmark, not a test: it prints numbers and PASS/MISS against targets and exits 0 whatever
  * they are (non-zero only if the bench itself cannot run). Scenarios:
@@ -26,6 +27,10 @@ import { BLOCK, entityOrder, itemOrder, prepareWorkload, type DriverPrompt, type
  *          with the worker's warm-up (4 and 16 entities in flight), each capped in time.
  *   r1/r4  GPU-like latency, 1 replica with 1 worker, then 4 replicas (model.base_url a list,
  *          entity affinity) with 4 workers; r4-down: the same with one replica killed mid-run.
+ *          The simulators share the machine's cores with everything else, so each r scenario's
+ *          CPU per prompt (services, simulators, Postgres + NATS; sampled from /proc over the
+ *          inference phase, see bench/cpu-limit.ts) is printed with the speedup over r1 the cores
+ *          allow at that cost: whether 3.6x can be shown on this machine at all.
  * --profile adds a CPU profile of every pipeline process (hottest functions per process).
  * Results: the console, outputs/.bench/results.md and results.json; logs of each scenario in
  * outputs/.bench/logs/<scenario>/.
@@ -304,7 +309,7 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
     try {
       r = await runPipeline({ ...common, ...more, name: id, workers, simulatorArgs, runTimeoutS, logsOut: join(logsDir, id), env, profileDir: args.profile ? join(out, 'profiles', id) : undefined }, log);
     } catch (error) {
-      r = { name: id, ok: false, error: (error as Error).message, prompts: null, wallS: NaN, cache: null, sim: null, reporter: null, replay: null, rssMb: {}, cpuS: {}, machineBusy: null, cpuSplit: null, phases: null, runDir: null };
+      r = { name: id, ok: false, error: (error as Error).message, prompts: null, wallS: NaN, cache: null, sim: null, reporter: null, replay: null, rssMb: {}, cpuS: {}, machineBusy: null, cpuSplit: null, phases: null, inferenceCpu: null, runDir: null };
     }
     pipelines.push([id, r]);
     const row = pipelineRow(id, what, r, w);
@@ -381,6 +386,27 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
           pass: hits.length === 2 ? hits.every((r) => r.hit! / r.ideal! >= 0.99) : null,
           detail: hits.map((r) => `${r.id} ${pct(r.hit! / r.ideal!)}`).join(', ') || 'not run',
         });
+        // Whether the machine can show 3.6x at all: the simulators run on the same cores as
+        // everything else, so the CPU each prompt costs caps the prompts per second of any scenario.
+        const r1Rate = rate(r1);
+        const limits = (['r1', 'r4', 'r4-down'] as const).flatMap((id) => {
+          const cpu = byId.get(id)?.inferenceCpu;
+          const measured = rate(rowOf(id));
+          return cpu && measured !== null && r1Rate ? [{ id, cpu, measured, limit: cpuLimit(cpu, measured, r1Rate) }] : [];
+        });
+        if (limits.length) {
+          const r4Limit = limits.find((l) => l.id === 'r4');
+          targets.push({
+            name: '(r) CPU ceiling: the speedup over r1 this machine\'s cores allow at the measured CPU per prompt (inference phase, sampled from /proc)',
+            pass: r4Limit ? r4Limit.limit.ceilingSpeedup >= 3.6 : null,
+            detail: limits
+              .map(({ id, cpu, measured, limit: l }) =>
+                `${id}: ${fixed(measured / r1Rate!, 2)}x measured; CPU ms/prompt services ${l.msPerPrompt.services.toFixed(2)}, simulators ${l.msPerPrompt.simulators.toFixed(2)}, Postgres+NATS ${l.msPerPrompt.infra.toFixed(2)} = ${l.msPerPrompt.total.toFixed(2)}; ` +
+                `ceiling ${l.ceilingRate.toFixed(0)}/s = ${l.ceilingSpeedup.toFixed(2)}x on ${cpu.cores.toFixed(1)} cores (${l.ceilingSpeedupLeft.toFixed(2)}x with the ${(cpu.other / cpu.seconds).toFixed(2)} cores others used)`,
+              )
+              .join('; '),
+          });
+        }
         const a = byId.get('r4-down')?.answered;
         targets.push({
           name: '(r) one replica killed mid-run: every prompt answered exactly once',

@@ -2,10 +2,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { basename, join } from 'node:path';
 import { connectJetStream, natsSettings } from '../../libs/messaging/src';
 import { startStack, writeConfig, type Stack } from '../../libs/testing/src/fixtures/stack';
-import { cleanups, cpuOfCommands, cpuSeconds, machineCpu, peakRssMb, runCli } from './proc';
-
-/** Shared infrastructure whose CPU is counted apart from the stack's own processes. */
-const INFRA = ['postgres', 'nats-server'];
+import { cleanups, cpuOfCommands, cpuSeconds, INFRA_COMMANDS, machineCpu, peakRssMb, runCli } from './proc';
+import { cpuInWindow, CpuSampler, type WindowCpu } from './cpu-limit';
 import type { SimulatorStats } from '../../libs/testing/src/simulator/metrics';
 import { summarizeDir, type ProfileSummary } from './profile';
 import { SimClient, spawnSimulator, type SpawnedSimulator } from './sim';
@@ -95,6 +93,8 @@ export interface PipelineResult {
   /** CPU seconds during `assay run` of the stack's processes, of Postgres + NATS, and of everything else (CLI, other users). */
   cpuSplit: { stack: number; infra: number; other: number; capacity: number } | null;
   phases: Phases | null;
+  /** CPU of services, simulators and Postgres + NATS during the inference phase (sampled from /proc). */
+  inferenceCpu: WindowCpu | null;
   runDir: string | null;
   profile?: ProfileSummary[];
   answered?: AnsweredOnce;
@@ -194,6 +194,7 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
     machineBusy: null,
     cpuSplit: null,
     phases: null,
+    inferenceCpu: null,
     runDir: null,
   };
   // startStack copies process.env into every process it starts (and into stack.env for the CLI).
@@ -259,12 +260,16 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
       })();
     }
     const cpuBefore = new Map([...stack.processes].map(([name, child]) => [name, cpuSeconds(child.pid)]));
-    const infraBefore = cpuOfCommands(INFRA);
+    const infraBefore = cpuOfCommands(INFRA_COMMANDS);
     const machineBefore = machineCpu();
+    const sampler = new CpuSampler(() => [
+      ...[...stack.processes].map(([name, child]) => ({ group: name === 'simulator' ? ('simulators' as const) : ('services' as const), pid: child.pid })),
+      ...extra.map((s) => ({ group: 'simulators' as const, pid: s.child.pid })),
+    ]);
     const t0 = Date.now();
-    const run = await runCli(stack.env, ['run', path], o.runTimeoutS);
+    const run = await runCli(stack.env, ['run', path], o.runTimeoutS).finally(() => sampler.stop());
     const machineAfter = machineCpu();
-    const infra = cpuOfCommands(INFRA) - infraBefore;
+    const infra = cpuOfCommands(INFRA_COMMANDS) - infraBefore;
     result.machineBusy = (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total);
     for (const [name, child] of stack.processes) {
       const [before, after] = [cpuBefore.get(name), cpuSeconds(child.pid)];
@@ -291,6 +296,8 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
     const metrics = JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8')) as { cache?: { hitRate: number | null; idealHitRate: number | null } };
     result.cache = metrics.cache ?? null;
     result.phases = phasesOf(runDir, t0, run.seconds);
+    const { fullPlanned, lastFullBatch } = result.phases;
+    if (fullPlanned !== null && lastFullBatch !== null) result.inferenceCpu = cpuInWindow(sampler.samples, t0 + fullPlanned * 1000, t0 + lastFullBatch * 1000);
     if (replicaUrls.length > 1 && result.prompts !== null) {
       result.answered = await answeredOnce(stack.databaseUrl, basename(runDir), result.prompts);
       const a = result.answered;

@@ -14,17 +14,25 @@ export function peakRssMb(pid: number | undefined): number | null {
   }
 }
 
-/** CPU time (user + system) a live process has used so far, in seconds; null once it has exited. */
-export function cpuSeconds(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
+/** Shared infrastructure (the event log and the broker), found by process name: its CPU is counted apart from the stack's. */
+export const INFRA_COMMANDS = ['postgres', 'nats-server'];
+
+/** Name (comm) and CPU time (user + system, seconds) of a live process; null once it has exited. */
+export function processCpu(pid: number | string): { comm: string; cpuS: number } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
     // Fields after "(comm)": state is field 3, utime 14, stime 15 (in clock ticks, 100 per s on Linux).
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / 100;
+    return { comm, cpuS: (Number(rest[11]) + Number(rest[12])) / 100 };
   } catch {
     return null;
   }
+}
+
+/** CPU time (user + system) a live process has used so far, in seconds; null once it has exited. */
+export function cpuSeconds(pid: number | undefined): number | null {
+  return pid === undefined ? null : (processCpu(pid)?.cpuS ?? null);
 }
 
 /** Busy and total CPU time of the whole machine so far (from /proc/stat), in ticks. */
@@ -34,22 +42,20 @@ export function machineCpu(): { busy: number; total: number } {
   return { busy: total - fields[3] - fields[4], total };
 }
 
-/** CPU seconds used so far by every live process whose name (comm) is one of `names`, e.g. postgres. */
-export function cpuOfCommands(names: string[]): number {
-  let total = 0;
+/** Live processes whose name (comm) is one of `names` (e.g. postgres), with their CPU seconds so far. */
+export function processesNamed(names: readonly string[]): Array<{ pid: string; cpuS: number }> {
+  const found: Array<{ pid: string; cpuS: number }> = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (!names.includes(comm)) continue;
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(rest[11]) + Number(rest[12])) / 100;
-    } catch {
-      // Gone meanwhile.
-    }
+    const p = processCpu(entry); // null: gone meanwhile
+    if (p && names.includes(p.comm)) found.push({ pid: entry, cpuS: p.cpuS });
   }
-  return total;
+  return found;
+}
+
+/** CPU seconds used so far by every live process whose name (comm) is one of `names`, e.g. postgres. */
+export function cpuOfCommands(names: string[]): number {
+  return processesNamed(names).reduce((a, p) => a + p.cpuS, 0);
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */

@@ -123,6 +123,7 @@ export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, rou
         // Workers have always sent a run's calls to the request's base URL; logs from before the
         // result recorded its replica are therefore filled in from there, not left blank.
         replica: r ? (r.replica ?? m.baseUrl) : null,
+        failoverFrom: r?.failoverFrom ?? null,
         startedAt: r?.startedAt ?? null,
         finishedAt: r?.finishedAt ?? null,
       });

@@ -194,6 +194,15 @@ export const RAW_OUTPUTS_COLUMNS: Record<string, ColumnSpec> = {
 };
 
 /**
+ * The raw_outputs columns of a run: failover_from (the entity's own replica, where a call failed
+ * over to another) is appended only when some call failed over, so the files of runs without a
+ * failover keep their bytes.
+ */
+export function rawOutputsColumns(withFailover: boolean): Record<string, ColumnSpec> {
+  return withFailover ? { ...RAW_OUTPUTS_COLUMNS, failover_from: { type: 'UTF8', optional: true } } : RAW_OUTPUTS_COLUMNS;
+}
+
+/**
  * Streams rows into one parquet file; call close() exactly once. The bytes are hashed on their
  * way to the file, so the tree hash needs no second read of it (sha256() after close()).
  */

@@ -201,6 +201,11 @@ function navigationSection(report: RunReport, rows: readonly PredictionRow[]): s
     'predictions.parquet        every prediction (for pandas / DuckDB)',
     'raw_outputs.parquet        every model input (chat template applied) and raw output, with the',
     '                           call: finish reason, model, sampling, attempts, worker, replica, times',
+    // Said only where a call failed over, so the README of other runs keeps its bytes.
+    ...(rows.some((r) => r.failoverFrom !== null)
+      ? ['                           and failover_from: the entity\'s own replica, where it did not answer',
+         '                           and the call went to the next one (also in the item\'s METADATA)']
+      : []),
     'groups/_index.csv          START HERE: one row per group, worst first, baselines alongside',
     'groups/<group>/            group_metrics.json, predictions.csv, per_entity.csv (worst first),',
     '                           distribution.svg: predicted vs actual answer distribution per item (chart)',

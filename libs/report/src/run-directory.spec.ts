@@ -313,6 +313,29 @@ describe('writeRunDirectory', () => {
   });
 });
 
+describe('a call that failed over to another replica', () => {
+  it('given a call served by the next replica because its entity\'s own was down, when the run directory is written, then its METADATA says failover_from and raw_outputs gains a failover_from column, null for the other calls', async () => {
+    const report = hostileReport();
+    const moved = report.rows.find((r) => r.replica !== null) as PredictionRow;
+    moved.failoverFrom = 'http://gpu-9:8000/v1';
+    const dir = join(root, 'run-failover');
+    await writeRunDirectory(report, dir);
+
+    const text = await readFile(join(dir, entityDir(moved.group, moved.entityId), itemFileName(moved.item)), 'utf8');
+    expect(text).toContain(`\nreplica: ${moved.replica}\nfailover_from: http://gpu-9:8000/v1\nstarted_at: `);
+    const raw = readParquet(join(dir, 'raw_outputs.parquet'));
+    expect(raw.columns.map((c) => c.name).slice(-2)).toEqual(['finished_at', 'failover_from']);
+    expect(raw.rows.filter((row) => row.failover_from !== null)).toEqual([expect.objectContaining({ prompt_id: moved.promptId, replica: moved.replica, failover_from: 'http://gpu-9:8000/v1' })]);
+    expect(await readFile(join(dir, 'README.txt'), 'utf8')).toContain('and failover_from: the entity\'s own replica');
+  });
+
+  it('given no call failed over, when an item file is rendered, then it has no failover_from line', () => {
+    const row = hostileReport().rows.find((r) => r.replica !== null) as PredictionRow;
+    expect(renderItemFile(row, 'input')).not.toContain('failover_from');
+    expect(renderReadme(hostileReport())).not.toContain('failover_from');
+  });
+});
+
 describe('replaceDirectoryAtomically', () => {
   it('swaps the new tree in, carries logs over and leaves nothing behind', async () => {
     const parent = join(root, 'swap');

@@ -28,7 +28,7 @@ import {
   sortRows,
   SUMMARY_FILE,
 } from './layout';
-import { ParquetFileWriter, PREDICTIONS_COLUMNS, RAW_OUTPUTS_COLUMNS } from './parquet';
+import { ParquetFileWriter, PREDICTIONS_COLUMNS, rawOutputsColumns } from './parquet';
 import { groupDistributionSvg } from './distribution-plot';
 import { renderReadmeSorted } from './readme';
 import type { CacheStats, PredictionRow, RunReport, WriteResult } from './types';
@@ -173,6 +173,8 @@ export function renderItemFile(r: PredictionRow, input: string): string {
     `attempts: ${r.attempts}`,
     `worker: ${r.worker === null ? 'n/a' : show(r.worker)}`,
     `replica: ${r.replica === null ? 'n/a' : show(r.replica)}`,
+    // Only where the call failed over, so the files of calls served by their own replica keep their bytes.
+    ...(r.failoverFrom === null ? [] : [`failover_from: ${show(r.failoverFrom)}`]),
     `started_at: ${callTime(r, r.startedAt)}`,
     `finished_at: ${callTime(r, r.finishedAt)}`,
     '',
@@ -376,7 +378,7 @@ async function writeTree(
   );
 
   // Raw outputs are written in the same pass as the per-item files, so each prompt is built once.
-  const raw = await ParquetFileWriter.open(join(dir, 'raw_outputs.parquet'), RAW_OUTPUTS_COLUMNS);
+  const raw = await ParquetFileWriter.open(join(dir, 'raw_outputs.parquet'), rawOutputsColumns(rows.some((r) => r.failoverFrom !== null)));
   parquetFiles.push(raw);
   const groupNames = new Set<string>();
   for (const groupRows of runsBy(rows, (r) => r.group)) {
@@ -453,6 +455,7 @@ async function writeTree(
           inference_error: r.inferenceError, finish_reason: r.finishReason, model: r.call.model, lora_adapter: r.call.loraAdapter,
           temperature: r.call.temperature, max_tokens: r.call.maxTokens, seed: r.call.seed, stop: JSON.stringify(r.call.stop),
           guided_json: r.call.guidedJson, replica: r.replica, started_at: r.startedAt, finished_at: r.finishedAt,
+          failover_from: r.failoverFrom,
         });
         await put(`${edir}/${fileNames[i]}`, renderItemFile(r, input));
       }

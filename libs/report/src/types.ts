@@ -33,6 +33,8 @@ export interface PredictionRow {
   call: ModelCall;
   /** The server base URL the call went to. */
   replica: string | null;
+  /** The entity's own (hashed) replica when it did not answer and the call went to `replica` instead; null otherwise. */
+  failoverFrom: string | null;
   /** Wall clock of the call (first attempt sent, last one ended); null in logs from before they were recorded. */
   startedAt: string | null;
   finishedAt: string | null;

@@ -117,13 +117,15 @@ export class InferenceBatchRequestedConsumer {
     if (counted) this.progress.add(key, counted);
     if (!outcome.duplicate) {
       const failures = results.filter((r) => r.status === 'error').length;
+      const failedOver = fresh.filter((r) => r.failoverFrom !== undefined);
       const seconds = (performance.now() - began) / 1000;
       this.runLog.write(
         runDir,
         d.attempt,
         `${this.info.instance}: ${d.phase} batch ${d.index + 1} (entity ${JSON.stringify(d.entityId)}): ${results.length} prompts in ${seconds.toFixed(2)} s` +
           (failures ? `, ${failures} failed after retries` : '') +
-          (reuse.results.size ? `, ${reuse.results.size} answered by an earlier attempt (not asked again)` : ''),
+          (reuse.results.size ? `, ${reuse.results.size} answered by an earlier attempt (not asked again)` : '') +
+          (failedOver.length ? `, ${failedOver.length} failed over from its replica ${failedOver[0].failoverFrom} to ${[...new Set(failedOver.map((r) => r.replica))].join(', ')}` : ''),
       );
     }
   }

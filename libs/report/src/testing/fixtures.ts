@@ -194,6 +194,7 @@ export function makeRunReport(options: ReportOptions): RunReport {
         call,
         // An inference failure here is a batch that failed as a whole: no call result at all.
         replica: inferenceFailed ? null : `http://gpu-${e % 2}:8000/v1`,
+        failoverFrom: null,
         startedAt: inferenceFailed ? null : new Date(startMs + (e * options.items.length + i) * 1000).toISOString(),
         finishedAt: inferenceFailed ? null : new Date(startMs + (e * options.items.length + i) * 1000 + 250).toISOString(),
       });
