@@ -53,6 +53,7 @@ export function planEvents(
         prefix: b.prefix,
         prompts: b.prompts,
         model,
+        ...(b.examples === undefined ? {} : { examples: b.examples }),
       },
       ctx,
     ),

@@ -58,6 +58,8 @@ export const InferenceBatchRequested = eventSchema(
       prefix: z.string(),
       prompts: z.array(PromptRequest).min(1),
       model: ModelCallSettings,
+      /** Few-shot methods: the train entities shown as worked examples in `prefix`, in prompt order. */
+      examples: z.array(z.string()).optional(),
     })
     .strict(),
 );
