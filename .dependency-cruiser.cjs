@@ -45,6 +45,20 @@ module.exports = {
       to: { path: '^libs/testing/' },
     },
     {
+      name: 'methods-isolated',
+      comment: 'A method is one folder: it builds on the method core and the shared libs, never on another method (only the registry lists them all).',
+      severity: 'error',
+      from: { path: '^libs/methods/(?!core/|registry/)([^/]+)/' },
+      to: { path: '^libs/methods/', pathNot: ['^libs/methods/$1/', '^libs/methods/core/'] },
+    },
+    {
+      name: 'methods-below-experiments',
+      comment: 'Methods are called by the experiment libs (planning); a method importing them would invert the layering.',
+      severity: 'error',
+      from: { path: '^libs/methods/' },
+      to: { path: '^libs/(experiments|report|viewer|comparison|event-store|messaging)/' },
+    },
+    {
       name: 'not-to-unresolvable',
       comment: 'An import that does not resolve (a mistyped @assay/* alias, a missing package) would escape every rule above.',
       severity: 'error',

@@ -31,6 +31,8 @@ import { BLOCK, entityOrder, itemOrder, prepareWorkload, type DriverPrompt, type
  *          CPU per prompt (services, simulators, Postgres + NATS; sampled from /proc over the
  *          inference phase, see bench/cpu-limit.ts) is printed with the speedup over r1 the cores
  *          allow at that cost: whether 3.6x can be shown on this machine at all.
+ *   f1     llm_few_shot (4 train examples per entity, nearest by profile, in the shared prefix),
+ *          zero-latency simulator, 1 worker: hit rate against its own ideal, prompts and prompt tokens.
  * --profile adds a CPU profile of every pipeline process (hottest functions per process).
  * Results: the console, outputs/.bench/results.md and results.json; logs of each scenario in
  * outputs/.bench/logs/<scenario>/.
@@ -40,10 +42,10 @@ import { BLOCK, entityOrder, itemOrder, prepareWorkload, type DriverPrompt, type
  * prompts 583 of them, close to the reference 589 x 72 = 42,408 prompts.
  */
 
-const HELP = `usage: node dist/scripts/bench.js [--quick] [--only a|b|c|r|<scenario>[,..]] [--scale K] [--test-fraction F] [--entities N] [--cap S] [--keep]
+const HELP = `usage: node dist/scripts/bench.js [--quick] [--only a|b|c|r|f|<scenario>[,..]] [--scale K] [--test-fraction F] [--entities N] [--cap S] [--keep]
   --quick            60 entities, short caps: a sanity check in a few minutes
-  --only a,b,c,r     run only these scenario families (sat runs with b; r: replicas), or a1 / a4
-                     alone (e.g. --only a1)
+  --only a,b,c,r,f   run only these scenario families (sat runs with b; r: replicas; f: few-shot),
+                     or a1 / a4 alone (e.g. --only a1)
   --scale K          K times the entities (e.g. --scale 10: 5,890 x 72, the "cost grows with the work" check)
   --test-fraction F  share of entities in the test split, i.e. prompted (default 0.8)
   --entities N       entities to generate (default 589; 60 with --quick)
@@ -63,7 +65,7 @@ interface Args {
   scale: number;
 }
 
-const FAMILIES = ['a', 'b', 'c', 'r'];
+const FAMILIES = ['a', 'b', 'c', 'r', 'f'];
 const SCENARIOS = ['a1', 'a4'];
 
 /** Whether --only selects this scenario: by its id or by its family (the id's first letter; sat is b's). */
@@ -91,7 +93,7 @@ function parse(argv: string[]): Args {
     console.log(HELP);
     process.exit(0);
   }
-  const only = new Set((values.only ?? 'a,b,c,r').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
+  const only = new Set((values.only ?? 'a,b,c,r,f').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
   for (const o of only) if (!FAMILIES.includes(o) && !SCENARIOS.includes(o)) throw new Error(`--only takes families ${FAMILIES.join(', ')} or scenarios ${SCENARIOS.join(', ')} (comma-separated), got '${o}'`);
   const quick = values.quick === true;
   const num = (raw: string | undefined, fallback: number, name: string): number => {
@@ -435,6 +437,16 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
       }
     }
     {
+      const f1 = rowOf('f1');
+      if (f1) {
+        targets.push({
+          name: '(f) llm_few_shot: hit rate >= 99% of its own ideal',
+          pass: f1.hit !== null && f1.ideal !== null ? f1.hit / f1.ideal >= 0.99 : null,
+          detail: f1.hit !== null && f1.ideal !== null ? `f1 hit ${pct(f1.hit, 2)} of ideal ${pct(f1.ideal, 2)} = ${pct(f1.hit / f1.ideal)}; ${f1.prompts} prompts, ${byId.get('f1')?.sim?.promptTokens ?? '–'} prompt tokens, ${fixed(f1.wallS, 1)} s` : 'not measured',
+        });
+      }
+    }
+    {
       const checks = ['a1', 'a4'].map((id) => byId.get(id)).filter((r): r is PipelineResult => r !== undefined);
       targets.push({
         name: '(a) end to end within 60 s',
@@ -496,7 +508,7 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
     const md = [
       `# assay benchmark (${args.quick ? 'quick' : 'full'})${final ? '' : ' — IN PROGRESS or interrupted: scenarios so far'}`,
       '',
-      `- command: \`${command}\` (via \`npm run bench${args.quick || args.only.size < 4 ? ' -- ...' : ''}\`); code ${gitVersion()}; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB; bench took ${(totalS / 60).toFixed(1)} min`,
+      `- command: \`${command}\` (via \`npm run bench${args.quick || args.only.size < 5 ? ' -- ...' : ''}\`); code ${gitVersion()}; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB; bench took ${(totalS / 60).toFixed(1)} min`,
       `- workload: ${workloadLine}`,
       `- ${workloadTimes}`,
       `- pipeline runs: model.concurrency 64 per worker, max_tokens 8, smoke test on (${common.smokeExamples} examples, included in wall time); wall = \`assay run\` start to exit (after the reporter wrote the tree)`,
@@ -575,6 +587,14 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
     await pipeline('r4', 'gpu + finite cache, 4 replicas (entity affinity), 4 workers', 4, gpuArgs, timeoutS, undefined, { replicas: 4 });
     // Killed after about a third of its share of the prompts.
     await pipeline('r4-down', 'as r4, one replica killed mid-run', 4, gpuArgs, timeoutS, undefined, { replicas: 4, killReplicaAfterRequests: Math.floor(w.prompts / 12) });
+  }
+  if (args.only.has('f')) {
+    // Four 250-feature profiles with their answers and the entity's own: ~15k tokens, so the
+    // simulator serves a 32k context (pre-flight refuses the run at the default 8192).
+    const fewShot = { method: 'llm_few_shot', llm_few_shot: { k: 4, selection: 'nearest', seed: 1 } };
+    await pipeline('f1', 'llm_few_shot k=4 nearest, zero latency, 32k context, 1 worker', 1, ['--latency', 'zero', '--max-model-len', '32768'], args.quick ? 240 : 600, undefined, { configOverrides: fewShot });
+    const f1 = pipelines.find(([id]) => id === 'f1')?.[1];
+    if (f1?.sim) log(`f1: ${f1.prompts ?? '–'} prompts sent, ${f1.sim.promptTokens} prompt tokens (${f1.sim.cachedTokens} cached), wall ${fixed(f1.wallS, 1)} s`);
   }
   if (args.only.has('c')) {
     await contrast('c-item', 'gpu, item order, 64 in flight', itemOrder(w), 'stream');

@@ -51,6 +51,8 @@ export interface PipelineOptions {
    * time the work needs without assay, measured in the same run on the same server.
    */
   bareClient?: DriverPrompt[];
+  /** Config keys merged over the workload's (e.g. another method and its section). */
+  configOverrides?: Record<string, unknown>;
 }
 
 /** What the log says about the full phase's prompts: answered once each, none failed. */
@@ -233,6 +235,7 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
     const replicaUrls = [stack.simulatorUrl, ...extra.map((s) => s.url)];
     const { path } = writeConfig(stack, `bench-${o.name}`, {
       ...o.workload.configOverrides,
+      ...o.configOverrides,
       // With replicas, no failed prompt is tolerated: the run fails if failover loses one.
       model: { concurrency: o.concurrency, max_tokens: o.maxTokens, ...(replicaUrls.length > 1 ? { base_url: replicaUrls, max_failure_share: 0 } : {}) },
       smoke: { enabled: true, examples: o.smokeExamples },

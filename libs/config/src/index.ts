@@ -12,6 +12,7 @@ export {
   FeatureFilterSection,
   SmokeSection,
   PROMPT_PLACEHOLDERS,
+  SHARED_KEYS,
   DEFAULT_SYSTEM_PROMPT,
   DEFAULT_USER_PROMPT,
   DEFAULT_MAX_FAILURE_SHARE,
@@ -19,6 +20,7 @@ export {
   modelBaseUrls,
 } from './schema';
 export { parseExperimentConfig } from './parse';
+export type { MethodSections } from './parse';
 export { loadExperimentConfig } from './load';
 export type { LoadedConfig } from './load';
 export { validateConfig } from './validate';

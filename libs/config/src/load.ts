@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { closest } from 'fastest-levenshtein';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit as visitYaml, type Document, type Node as YamlNode } from 'yaml';
 import { ConfigError, where } from './errors';
-import { isPlainObject, Location, parseWithLocations } from './parse';
+import { isPlainObject, Location, parseWithLocations, type MethodSections } from './parse';
 import { ExperimentConfig } from './schema';
 import { validateConfig } from './validate';
 
@@ -36,7 +36,7 @@ interface LoadContext {
  * order, then the file's own keys; mappings merge deeply, lists and scalars replace. Paths in
  * `data.*`, `model.chat_template` and `profile.codebook` resolve against the folder of the file that declares them.
  */
-export function loadExperimentConfig(file: string, opts: { presetsDir?: string } = {}): LoadedConfig {
+export function loadExperimentConfig(file: string, opts: { presetsDir?: string; methods?: MethodSections } = {}): LoadedConfig {
   const top = path.resolve(file);
   if (!existsSync(top)) {
     throw new ConfigError({ path: '', file: top, message: `config file not found: ${where(top)}` });
@@ -48,7 +48,7 @@ export function loadExperimentConfig(file: string, opts: { presetsDir?: string }
   };
   const layers = resolveLayers(top, [], ctx);
   const merged = layers.reduce<Record<string, unknown>>((acc, layer) => deepMerge(acc, layer.value) as Record<string, unknown>, {});
-  const config = parseWithLocations(merged, top, (keyPath) => locate(layers, keyPath, top));
+  const config = parseWithLocations(merged, top, (keyPath) => locate(layers, keyPath, top), opts.methods);
   return { config, warnings: [...ctx.warnings, ...validateConfig(config)], sources: layers.map((l) => l.file) };
 }
 

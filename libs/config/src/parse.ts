@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue, where } from './errors';
-import { ExperimentConfig, PROMPT_PLACEHOLDERS } from './schema';
+import { ExperimentConfig, PROMPT_PLACEHOLDERS, SHARED_KEYS } from './schema';
 
 /** Where a key was written: the loader knows this per merged key; a bare parse only knows its origin. */
 export interface Location {
@@ -15,16 +15,32 @@ export type Locate = (keyPath: string) => Location;
 export const DATA_KEYS = ['profiles', 'responses', 'items', 'split'] as const;
 
 /**
+ * The registered methods, as the config parser needs them: their names and each one's section
+ * schema (null: the method takes no section). The method registry provides it; the config lib
+ * only knows this shape, so it stays at the bottom of the dependency graph.
+ */
+export interface MethodSections {
+  names(): string[];
+  /** The section schema of a registered method (null when it has none). */
+  sectionOf(name: string): z.ZodType | null;
+}
+
+/**
  * Strictly parses an already-merged raw config (no `_base`/`_presets`) into the resolved config.
  * Relative `data.*`, `model.chat_template` and `profile.codebook` paths resolve against the folder of `origin`
  * (the loader has already made them absolute per declaring file); `output_root` resolves against
  * the working directory. Throws ConfigError listing every issue.
  */
-export function parseExperimentConfig(raw: unknown, origin: string): ExperimentConfig {
-  return parseWithLocations(raw, origin, () => ({ file: origin }));
+export function parseExperimentConfig(raw: unknown, origin: string, methods?: MethodSections): ExperimentConfig {
+  return parseWithLocations(raw, origin, () => ({ file: origin }), methods);
 }
 
-export function parseWithLocations(raw: unknown, origin: string, locate: Locate): ExperimentConfig {
+/**
+ * Without `methods`, the method's section (the top-level key named like `method`) is kept as
+ * written, unvalidated; with it, `method` must be registered and its section is parsed by the
+ * method's schema (defaults applied).
+ */
+export function parseWithLocations(raw: unknown, origin: string, locate: Locate, methods?: MethodSections): ExperimentConfig {
   if (!isPlainObject(raw)) {
     throw new ConfigError({
       path: '',
@@ -33,10 +49,49 @@ export function parseWithLocations(raw: unknown, origin: string, locate: Locate)
     });
   }
   const result = ExperimentConfig.safeParse(raw);
-  if (!result.success) {
-    throw new ConfigError(result.error.issues.flatMap((issue) => toConfigIssues(issue, raw, origin, locate)));
+  const issues = result.success ? [] : result.error.issues.flatMap((issue) => toConfigIssues(issue, raw, origin, locate));
+  const section = methodSection(raw, origin, locate, methods);
+  issues.push(...section.issues);
+  if (!result.success || issues.length > 0) throw new ConfigError(issues);
+  const shared = Object.fromEntries(Object.entries(result.data).filter(([key]) => SHARED_KEYS.includes(key)));
+  const config = { ...shared, ...section.value } as ExperimentConfig;
+  return resolvePaths(config, path.dirname(path.resolve(origin)));
+}
+
+/** The method's own section (`{[method]: parsed}`, empty without one) and the problems of every non-shared top-level key. */
+function methodSection(raw: Record<string, unknown>, origin: string, locate: Locate, methods: MethodSections | undefined): { value: Record<string, unknown>; issues: ConfigIssue[] } {
+  const method = typeof raw.method === 'string' ? raw.method : undefined;
+  const issues: ConfigIssue[] = [];
+  const value: Record<string, unknown> = {};
+  const registered = methods?.names() ?? [];
+  if (methods !== undefined && method !== undefined && !registered.includes(method)) {
+    const loc = locate('method');
+    issues.push({ path: 'method', ...loc, message: `unknown method '${method}' in ${where(loc.file, loc.line, loc.column)} (did you mean '${closest(method, registered)}'?); registered methods: ${registered.join(', ')}` });
   }
-  return resolvePaths(result.data, path.dirname(path.resolve(origin)));
+  for (const key of Object.keys(raw).filter((k) => !SHARED_KEYS.includes(k))) {
+    const loc = locate(key);
+    const at = `'${key}' in ${where(loc.file, loc.line, loc.column)}`;
+    if (key !== method && registered.includes(key)) {
+      issues.push({ path: key, ...loc, message: `section ${at} holds the settings of method '${key}', but method is '${String(raw.method)}': remove it or set method: ${key}` });
+    } else if (key !== method) {
+      issues.push({ path: key, ...loc, message: `unknown key ${at} (${suggestKey([], key)})` });
+    } else if (methods === undefined) {
+      value[key] = raw[key];
+    } else if (registered.includes(key) && methods.sectionOf(key) === null) {
+      issues.push({ path: key, ...loc, message: `method '${key}' takes no settings, so the section ${at} must be removed` });
+    }
+  }
+  const schema = methods !== undefined && method !== undefined && registered.includes(method) ? methods.sectionOf(method) : null;
+  if (schema !== null && method !== undefined) {
+    const parsed = schema.safeParse(raw[method] ?? {});
+    if (parsed.success) value[method] = parsed.data;
+    else {
+      const sections = new Map([[method, schema]]);
+      const rooted = { ...raw, [method]: raw[method] ?? {} };
+      issues.push(...parsed.error.issues.flatMap((issue) => toConfigIssues({ ...issue, path: [method, ...issue.path] } as z.core.$ZodIssue, rooted, origin, locate, sections)));
+    }
+  }
+  return { value, issues };
 }
 
 /** Makes every location-valued field absolute, so the resolved config means the same from any cwd. */
@@ -59,7 +114,9 @@ function resolvePaths(config: ExperimentConfig, baseDir: string): ExperimentConf
 /** What a key taking one of several shapes expects, in user terms. */
 const UNION_EXPECTED: Record<string, string> = { 'model.base_url': 'an http(s) URL, or a list of them (replicas)' };
 
-function toConfigIssues(issue: z.core.$ZodIssue, raw: Record<string, unknown>, origin: string, locate: Locate): ConfigIssue[] {
+type SectionRoots = ReadonlyMap<string, AnySchema>;
+
+function toConfigIssues(issue: z.core.$ZodIssue, raw: Record<string, unknown>, origin: string, locate: Locate, sections: SectionRoots = new Map()): ConfigIssue[] {
   const segs = issue.path.map(String);
   const keyPath = segs.join('.');
 
@@ -70,7 +127,7 @@ function toConfigIssues(issue: z.core.$ZodIssue, raw: Record<string, unknown>, o
       return {
         path: full,
         ...loc,
-        message: `unknown key '${full}' in ${where(loc.file, loc.line, loc.column)} (${suggestKey(segs, key)})`,
+        message: `unknown key '${full}' in ${where(loc.file, loc.line, loc.column)} (${suggestKey(segs, key, sections)})`,
       };
     });
   }
@@ -83,13 +140,13 @@ function toConfigIssues(issue: z.core.$ZodIssue, raw: Record<string, unknown>, o
   if (issue.code === 'invalid_union' && !missing) {
     // One value or a list (model.base_url): the branch of the value's own shape says what is wrong with it.
     const branch = issue.errors.find((errors) => !errors.some((e) => e.code === 'invalid_type' && e.path.length === 0)) ?? [];
-    if (branch.length > 0) return branch.flatMap((e) => toConfigIssues({ ...e, path: [...issue.path, ...e.path] } as z.core.$ZodIssue, raw, origin, locate));
+    if (branch.length > 0) return branch.flatMap((e) => toConfigIssues({ ...e, path: [...issue.path, ...e.path] } as z.core.$ZodIssue, raw, origin, locate, sections));
     const loc = locate(keyPath);
     return [{ path: keyPath, ...loc, message: `invalid value for '${keyPath}' in ${where(loc.file, loc.line, loc.column)}: expected ${UNION_EXPECTED[keyPath] ?? 'another value'}, found ${describeValue(value, keyPath)}` }];
   }
   if (issue.code === 'invalid_type' && missing) {
     // Not written anywhere, so there is no line to point at: name the file being loaded.
-    return [{ path: keyPath, file: origin, message: `missing required key '${keyPath}' in ${where(origin)} (expected ${expectedOf(segs, issue.expected)})` }];
+    return [{ path: keyPath, file: origin, message: `missing required key '${keyPath}' in ${where(origin)} (expected ${expectedOf(segs, issue.expected, sections)})` }];
   }
 
   const loc = locate(keyPath);
@@ -98,7 +155,7 @@ function toConfigIssues(issue: z.core.$ZodIssue, raw: Record<string, unknown>, o
   let detail: string;
   switch (issue.code) {
     case 'invalid_type':
-      detail = `expected ${expectedOf(segs, issue.expected)}, found ${found}`;
+      detail = `expected ${expectedOf(segs, issue.expected, sections)}, found ${found}`;
       break;
     case 'invalid_value': {
       const options = issue.values.map((v) => String(v));
@@ -138,9 +195,9 @@ function boundText(origin: string, side: 'small' | 'big', bound: number | bigint
 }
 
 /** Names the expected type in user terms, adding "or null" where null is allowed. */
-function expectedOf(segs: string[], expected: string): string {
+function expectedOf(segs: string[], expected: string, sections: SectionRoots): string {
   const names: Record<string, string> = { int: 'integer', number: 'number', string: 'string', boolean: 'boolean (true/false)', array: 'list', object: 'mapping' };
-  const schema = schemaAt(segs);
+  const schema = schemaAt(segs, sections);
   // zod reports "number" for a string given to z.int(); the schema knows it wants an integer.
   const wantsInt = schema !== undefined && (unwrap(schema)._zod.def as { format?: string }).format === 'safeint';
   const base = wantsInt ? 'integer' : (names[expected] ?? expected);
@@ -148,12 +205,12 @@ function expectedOf(segs: string[], expected: string): string {
 }
 
 /** Message hint for an unknown key: the same key in another section, else the nearest sibling. */
-function suggestKey(parentSegs: string[], key: string): string {
+function suggestKey(parentSegs: string[], key: string, sections: SectionRoots = new Map()): string {
   if (parentSegs.length === 0 && (key === '_base' || key === '_presets')) {
     return `'${key}' is resolved by loadExperimentConfig, not by parseExperimentConfig`;
   }
-  const siblings = objectKeysAt(parentSegs);
-  const misplaced = allKeyPaths().filter((p) => p.split('.').pop() === key && p !== [...parentSegs, key].join('.'));
+  const siblings = objectKeysAt(parentSegs, sections);
+  const misplaced = sections.has(parentSegs[0] ?? '') ? [] : allKeyPaths().filter((p) => p.split('.').pop() === key && p !== [...parentSegs, key].join('.'));
   if (misplaced.length > 0) return `did you mean '${misplaced[0]}'?`;
   if (siblings.length === 0) return 'no keys are allowed here';
   const best = closest(key, siblings);
@@ -186,9 +243,10 @@ function isNullable(schema: AnySchema): boolean {
   }
 }
 
-function schemaAt(segs: string[]): AnySchema | undefined {
-  let s: AnySchema = ExperimentConfig;
-  for (const seg of segs) {
+function schemaAt(segs: string[], sections: SectionRoots = new Map()): AnySchema | undefined {
+  const section = sections.get(segs[0] ?? '');
+  let s: AnySchema = section ?? ExperimentConfig;
+  for (const seg of section === undefined ? segs : segs.slice(1)) {
     const def = unwrap(s)._zod.def as { type: string; shape?: Record<string, AnySchema>; element?: AnySchema };
     if (def.type === 'object' && def.shape && seg in def.shape) s = def.shape[seg];
     else if (def.type === 'array' && def.element) s = def.element;
@@ -197,8 +255,8 @@ function schemaAt(segs: string[]): AnySchema | undefined {
   return s;
 }
 
-function objectKeysAt(segs: string[]): string[] {
-  const s = schemaAt(segs);
+function objectKeysAt(segs: string[], sections: SectionRoots = new Map()): string[] {
+  const s = schemaAt(segs, sections);
   if (!s) return [];
   const def = unwrap(s)._zod.def as { type: string; shape?: Record<string, AnySchema> };
   return def.type === 'object' && def.shape ? Object.keys(def.shape) : [];

@@ -221,10 +221,15 @@ export const SmokeSection = z.strictObject({
   examples: z.int().min(1).default(4),
 });
 
+/**
+ * The keys every config has, whatever its method. Strict like the sections; the method's own
+ * section is the one other top-level key allowed (see ExperimentConfig).
+ */
 // prefault (not default) so an omitted section is parsed and gets its inner defaults.
-export const ExperimentConfig = z.strictObject({
+const SHARED_SECTIONS = {
   name: z.string().min(1),
-  method: z.enum(['llm_zero_shot']),
+  /** A registered method (the method catalog checks the name and validates its section). */
+  method: z.string().regex(/^[a-z][a-z0-9_]*$/, { message: 'must be a method name (lower_snake_case)' }),
   /** The hypothesis; the README shows "(not stated)" when absent. */
   purpose: z.string().min(1).optional(),
   data: DataSection,
@@ -237,7 +242,15 @@ export const ExperimentConfig = z.strictObject({
   profile: ProfileSection.optional(),
   smoke: SmokeSection.prefault({}),
   output_root: z.string().min(1),
-});
+};
+export const SHARED_KEYS: readonly string[] = Object.keys(SHARED_SECTIONS);
+
+/**
+ * The shared keys, plus the chosen method's own section under the method's name. That section is
+ * validated by the method's schema when the config is parsed with a method catalog
+ * (parseExperimentConfig / loadExperimentConfig); any other key is rejected there.
+ */
+export const ExperimentConfig = z.object(SHARED_SECTIONS).catchall(z.unknown());
 export type ExperimentConfig = z.infer<typeof ExperimentConfig>;
 
 /** model.base_url as a list of replicas (one entry for a single server). */

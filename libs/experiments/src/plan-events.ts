@@ -60,6 +60,7 @@ export function planEvents(
         prefixSharedChars: prefixShared[index],
         ...(index === 0 && smokeSent.length > 0 ? { promptsSentBefore: smokeSent } : {}),
         model,
+        ...(b.examples === undefined ? {} : { examples: b.examples }),
       },
       ctx,
     ),

@@ -1,7 +1,10 @@
 import { computeIdentity, type ExperimentConfig, type Identity } from '@assay/config';
 import type { FailureStage, ItemDef, SplitInfo } from '@assay/contracts';
 import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, loadProfileView, type Dataset, type ProfileView, type SplitFile } from '@assay/data';
-import { loadChatTemplate, planEntityBatches, type ChatTemplate, type EntityPrompts } from '@assay/prompting';
+import { loadChatTemplate, planScope, type ChatTemplate } from '@assay/prompting';
+import type { MethodEntityPrompts } from '@assay/methods/core';
+import { assertExamplesFromTrain, ExampleSelectionError } from '@assay/methods/llm-few-shot';
+import { methodCatalog } from '@assay/methods/registry';
 import { applyLabels, LabelError } from './labels';
 import { errorMessage, itemKey, sampleKey } from '@assay/contracts';
 
@@ -142,24 +145,33 @@ export interface PlannedBatch {
   entityId: string;
   prefix: string;
   prompts: PlannedPrompt[];
+  /** The train entities shown as worked examples in the prefix (few-shot methods). */
+  examples?: string[];
 }
 
 /**
  * One batch per test entity, in entity order, each prompt carrying its ground truth; cells
- * without an observation are not asked (there is nothing to score them against).
+ * without an observation are not asked (there is nothing to score them against). The prompts are
+ * the config's method's; examples it shows must come from the train split (the leakage check).
  */
 export function planBatches(prepared: PreparedExperiment): PlannedBatch[] {
   const { config, dataset, split } = prepared;
   const chat = chatTemplateOf(config);
-  let entityPrompts: EntityPrompts[];
+  let entityPrompts: MethodEntityPrompts[];
   try {
-    entityPrompts = planEntityBatches(dataset.entities, dataset.items, split.test, config.prompt, chat, {
-      maxEntities: config.sample.max_entities,
-      groups: config.sample.groups,
-      profileView: prepared.profileView,
-    });
+    const catalog = methodCatalog();
+    const method = catalog.get(config.method);
+    const settings = catalog.settingsOf(config);
+    try {
+      const scope = planScope(dataset.entities, dataset.items, split.test, { maxEntities: config.sample.max_entities, groups: config.sample.groups });
+      entityPrompts = method.buildPrompts({ config, settings, dataset, split, profileView: prepared.profileView, chat, ...scope });
+    } catch (error) {
+      // Selection errors name their own key; the rest come from the templates or the sample settings.
+      throw error instanceof ExampleSelectionError ? error : new Error(`prompt: ${errorMessage(error)}`);
+    }
+    assertExamplesFromTrain(new Map(entityPrompts.flatMap((ep) => (ep.examples === undefined ? [] : [[ep.entityId, ep.examples]]))), split);
   } catch (error) {
-    throw new StageError('preflight', `prompt: ${errorMessage(error)}`);
+    throw new StageError('preflight', errorMessage(error));
   }
   const truth = new Map(dataset.observations.map((o) => [sampleKey(o), o.value]));
   const batches: PlannedBatch[] = [];
@@ -169,7 +181,7 @@ export function planBatches(prepared: PreparedExperiment): PlannedBatch[] {
       const actual = truth.get(sampleKey({ entityId: ep.entityId, group: p.group, item: p.item }));
       if (actual !== undefined) prompts.push({ ...p, actual });
     }
-    if (prompts.length > 0) batches.push({ batchId: prompts[0].promptId, entityId: ep.entityId, prefix: ep.prefix, prompts });
+    if (prompts.length > 0) batches.push({ batchId: prompts[0].promptId, entityId: ep.entityId, prefix: ep.prefix, prompts, ...(ep.examples === undefined ? {} : { examples: ep.examples }) });
   }
   if (batches.length === 0) throw new StageError('preflight', 'nothing to predict: no test entity has an observed response (check the split and sample settings)');
   return batches;
@@ -214,5 +226,5 @@ export function smokeBatch(batches: PlannedBatch[], examples: number, items: Ite
   };
   const byKind = groupBy(first.prompts, kind).map((prompts) => interleave(groupBy(prompts, (p) => p.group)));
   const picked = interleave(byKind).slice(0, examples);
-  return { batchId: `smoke:${first.batchId}`, entityId: first.entityId, prefix: first.prefix, prompts: picked };
+  return { batchId: `smoke:${first.batchId}`, entityId: first.entityId, prefix: first.prefix, prompts: picked, ...(first.examples === undefined ? {} : { examples: first.examples }) };
 }

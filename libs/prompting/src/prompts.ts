@@ -256,18 +256,23 @@ export class PromptComposer {
   }
 }
 
+/** The entities and items a run plans, in plan order. */
+export interface PlanScope {
+  entities: Entity[];
+  items: ItemDef[];
+}
+
 /**
- * One batch per test entity, entities sorted by id (code-unit order) and items by (group, item),
- * so the order is the same on every machine and every prompt of an entity follows its prefix.
+ * What a run predicts: the test entities sorted by id (code-unit order, sample.max_entities
+ * applied) and the items sorted by (group, item) (sample.groups applied), so the order is the
+ * same on every machine.
  */
-export function planEntityBatches(
+export function planScope(
   entities: Entity[],
   items: ItemDef[],
   testIds: string[],
-  templates: PromptTemplates,
-  chat: ChatTemplate,
-  opts: { maxEntities?: number | null; groups?: string[] | null; profileView?: ProfileView | null } = {},
-): EntityPrompts[] {
+  opts: { maxEntities?: number | null; groups?: string[] | null } = {},
+): PlanScope {
   const byId = new Map(entities.map((e) => [e.entityId, e]));
   const unknown = testIds.filter((id) => !byId.has(id));
   if (unknown.length > 0) {
@@ -289,6 +294,22 @@ export function planEntityBatches(
     ids = ids.slice(0, opts.maxEntities);
   }
   if (ids.length === 0) throw new Error('no test entities to plan');
-  const composer = new PromptComposer(selectedItems, templates, chat, opts.profileView ?? null);
-  return ids.map((id) => composer.build(byId.get(id) as Entity));
+  return { entities: ids.map((id) => byId.get(id) as Entity), items: selectedItems };
+}
+
+/**
+ * One batch per test entity, entities sorted by id (code-unit order) and items by (group, item),
+ * so the order is the same on every machine and every prompt of an entity follows its prefix.
+ */
+export function planEntityBatches(
+  entities: Entity[],
+  items: ItemDef[],
+  testIds: string[],
+  templates: PromptTemplates,
+  chat: ChatTemplate,
+  opts: { maxEntities?: number | null; groups?: string[] | null; profileView?: ProfileView | null } = {},
+): EntityPrompts[] {
+  const scope = planScope(entities, items, testIds, opts);
+  const composer = new PromptComposer(scope.items, templates, chat, opts.profileView ?? null);
+  return scope.entities.map((e) => composer.build(e));
 }

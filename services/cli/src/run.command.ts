@@ -1,3 +1,4 @@
+import { methodCatalog } from '@assay/methods/registry';
 import { loadExperimentConfig, modelBaseUrls, toDict, type ExperimentConfig } from '@assay/config';
 import {
   createEvent,
@@ -60,7 +61,7 @@ const err = (line: string) => process.stderr.write(`${line}\n`);
  * 3 when infrastructure or services are missing, 130 on Ctrl-C (the run goes on).
  */
 export async function runCommand(configPath: string, opts: RunOptions): Promise<number> {
-  const { config, warnings } = loadExperimentConfig(configPath);
+  const { config, warnings } = loadExperimentConfig(configPath, { methods: methodCatalog() });
   const said = new LocalWarnings(warnings);
   try {
     const handle = await openNats();

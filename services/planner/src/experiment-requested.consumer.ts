@@ -1,7 +1,8 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { ExperimentConfig } from '@assay/config';
-import { causedBy, createEvent, experimentStream, requestStream, Subjects, type AssayEvent, type ExperimentRequested } from '@assay/contracts';
+import { methodCatalog } from '@assay/methods/registry';
+import { causedBy, createEvent, errorMessage, experimentStream, requestStream, Subjects, type AssayEvent, type ExperimentRequested } from '@assay/contracts';
 import { EventStore, secondsSinceLastEvent } from '@assay/event-store';
 import {
   checkLongestPrompt,
@@ -76,6 +77,12 @@ export class ExperimentRequestedConsumer {
       return;
     }
     const config = parsed.data;
+    try {
+      methodCatalog().settingsOf(config);
+    } catch (error) {
+      await failRequest('config', `the requested config is invalid: ${errorMessage(error)}`);
+      return;
+    }
     let prepared: PreparedExperiment;
     try {
       prepared = await prepareExperiment(config, this.info.codeVersion);

@@ -63,6 +63,8 @@ export const InferenceBatchRequested = eventSchema(
       /** Prompts of this batch sent earlier in the attempt (the smoke test's), which the cache may hold whole. */
       promptsSentBefore: z.array(z.string()).optional(),
       model: ModelCallSettings,
+      /** Few-shot methods: the train entities shown as worked examples in `prefix`, in prompt order. */
+      examples: z.array(z.string()).optional(),
     })
     .strict(),
 );

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '@assay/config';
 import type { ExperimentStarted, Phase, StageRecord } from '@assay/contracts';
+import { methodCatalog } from '@assay/methods/registry';
 
 /**
- * An experiment is a small DAG of stages. Each method lists its stages in a table (STAGE_TABLES);
+ * An experiment is a small DAG of stages. Each method's declared stages give a table (stageTableOf);
  * the decider reads the table, never a hard-coded sequence, so a method with two model stages (a
  * persona summary feeding the prediction) or none (a baseline) needs a new table row, not new
  * decisions.
@@ -52,17 +53,28 @@ export interface Stage extends StageRecord {
 
 const smokeEnabled = (started: StartedFacts) => started.smokeOnly || (started.config.smoke as { enabled?: unknown } | undefined)?.enabled !== false;
 const always = () => true;
-/** What the model sees and how it answers: the sections every model stage of llm_zero_shot depends on. */
+/** What the model sees and how it answers: the sections every model stage of an LLM method depends on. */
 const PROMPTED = ['model', 'prompt', 'labels', 'sample', 'split'] as const;
 
-export const STAGE_TABLES: Record<string, readonly StageDefinition[]> = {
-  llm_zero_shot: [
-    { name: 'smoke_inference', kind: 'llm_inference', reads: [], after: [], phase: 'smoke', gate: true, params: [...PROMPTED, 'smoke'], included: smokeEnabled },
-    { name: 'inference', kind: 'llm_inference', reads: [], after: ['smoke_inference'], phase: 'full', gate: false, params: PROMPTED, included: (s) => !s.smokeOnly },
+/**
+ * The stage table of a registered method with one prompt stage: a smoke test of it, the full
+ * run, scoring, the report. Its model stages also depend on the method's own section (a method
+ * without one, like llm_zero_shot, keeps exactly the shared sections, so its keys do not move).
+ */
+export function stageTableOf(methodName: string): readonly StageDefinition[] {
+  const method = methodCatalog().get(methodName);
+  const promptStages = method.stages.filter((s) => s.kind === 'prompt');
+  if (promptStages.length !== 1) {
+    throw new Error(`method '${method.name}' declares ${promptStages.length} prompt stages (${promptStages.map((s) => s.name).join(', ')}); the experiment decider runs methods of exactly one`);
+  }
+  const prompted = method.section === null ? PROMPTED : [...PROMPTED, method.name];
+  return [
+    { name: 'smoke_inference', kind: 'llm_inference', reads: [], after: [], phase: 'smoke', gate: true, params: [...prompted, 'smoke'], included: smokeEnabled },
+    { name: 'inference', kind: 'llm_inference', reads: [], after: ['smoke_inference'], phase: 'full', gate: false, params: prompted, included: (s) => !s.smokeOnly },
     { name: 'scoring', kind: 'scoring', reads: ['inference'], after: [], phase: null, gate: false, params: ['labels'], included: (s) => !s.smokeOnly },
     { name: 'report', kind: 'report', reads: ['scoring'], after: [], phase: null, gate: false, params: [], included: (s) => !s.smokeOnly },
-  ],
-};
+  ];
+}
 
 export function stageKey(def: Pick<StageDefinition, 'kind' | 'params'>, started: StartedFacts, readKeys: string[]): string {
   const params = Object.fromEntries(def.params.map((section) => [section, started.config[section] ?? null]));
@@ -72,8 +84,7 @@ export function stageKey(def: Pick<StageDefinition, 'kind' | 'params'>, started:
 
 /** The attempt's stages in table order (a table lists a stage after those it reads), each with its key. */
 export function stagesOf(started: StartedFacts): Stage[] {
-  const table = STAGE_TABLES[started.method];
-  if (!table) throw new Error(`no stage table for method '${started.method}' (known: ${Object.keys(STAGE_TABLES).join(', ')})`);
+  const table = stageTableOf(started.method);
   const stages: Stage[] = [];
   for (const def of table.filter((d) => d.included(started))) {
     const reads = def.reads.map((name) => {

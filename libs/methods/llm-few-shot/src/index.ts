@@ -2,3 +2,4 @@ export { FewShotSection, SECTION_KEY, ExampleSelectionError, selectExamples, ass
 export type { FewShotSettings } from './select';
 export { renderFewShotProfile, buildFewShotPrompts } from './layout';
 export type { WorkedExample } from './layout';
+export { llmFewShot } from './method';

@@ -1,0 +1,101 @@
+import type { z } from 'zod';
+import type { ExperimentConfig } from '@assay/config';
+import type { ItemDef } from '@assay/contracts';
+import type { Dataset, Entity, ProfileView, SplitFile } from '@assay/data';
+import type { ChatTemplate, EntityPrompts } from '@assay/prompting';
+
+/**
+ * What a prediction method is: a name, its own config section, the stages it runs (as data, so
+ * the planner, the stage cache and the report can reason about them without reading the method's
+ * code) and how it builds its prompts. Everything else (data loading, the split, evaluation, the
+ * run directory, the report) is shared by every method.
+ */
+
+/** One stage a method runs. `prompt` stages send model calls; their prompts come from buildPrompts. */
+export interface MethodStage {
+  /** Unique within the method (letters, digits, _ and -). */
+  name: string;
+  kind: 'prompt';
+  description: string;
+  /** Names of the method's stages whose outputs this one reads (earlier in the list). */
+  reads: readonly string[];
+}
+
+/** What a method gets to build its prompts from: the prepared run, already sampled and ordered. */
+export interface PromptPlanInput<Settings> {
+  config: ExperimentConfig;
+  /** The method's own section, parsed by its schema (null for a method without a section). */
+  settings: Settings;
+  /** With the run's labels applied. */
+  dataset: Dataset;
+  split: SplitFile;
+  profileView: ProfileView | null;
+  chat: ChatTemplate;
+  /** The test entities to predict, in plan order (sample.max_entities applied). */
+  entities: Entity[];
+  /** The items to ask, in plan order (sample.groups applied). */
+  items: ItemDef[];
+}
+
+/** One entity's prompts, plus the train entities the method showed as examples (few-shot), if any. */
+export interface MethodEntityPrompts extends EntityPrompts {
+  examples?: string[];
+}
+
+export interface MethodDefinition<Settings = unknown> {
+  /** The value of `method:` and the name of the method's config section. */
+  name: string;
+  description: string;
+  /** Schema of the method's top-level section (strict); null when the method takes no settings. */
+  section: z.ZodType<Settings> | null;
+  stages: readonly MethodStage[];
+  /** Every planned entity's prompts, in the order of `input.entities`. */
+  buildPrompts(input: PromptPlanInput<Settings>): MethodEntityPrompts[];
+}
+
+/** Any method, whatever its settings type (the catalog holds methods of different settings). */
+export type AnyMethod = MethodDefinition<any>;
+
+const NAME_RE = /^[a-z][a-z0-9_]*$/;
+const STAGE_RE = /^[A-Za-z0-9_-]+$/;
+
+export class MethodDefinitionError extends Error {
+  override name = 'MethodDefinitionError';
+}
+
+/**
+ * Checks a method's declaration (name, stage list) and returns it: a bad declaration fails where
+ * the method is registered, not in the middle of a run.
+ */
+export function defineMethod<Settings>(method: MethodDefinition<Settings>): MethodDefinition<Settings> {
+  checkMethod(method, 'defineMethod');
+  return method;
+}
+
+/** The declaration checks, for values that come from outside the type system (a loaded module). */
+export function checkMethod(method: unknown, where: string): asserts method is AnyMethod {
+  if (typeof method !== 'object' || method === null) throw new MethodDefinitionError(`${where}: a method must be an object, got ${String(method)}`);
+  const m = method as Record<string, unknown>;
+  const name = m.name;
+  if (typeof name !== 'string' || !NAME_RE.test(name)) {
+    throw new MethodDefinitionError(`${where}: method name must be lower_snake_case (it is also the config section's key), got ${JSON.stringify(name)}`);
+  }
+  const at = `${where}: method '${name}'`;
+  if (typeof m.description !== 'string' || m.description.length === 0) throw new MethodDefinitionError(`${at}: description must be a non-empty string`);
+  if (typeof m.buildPrompts !== 'function') throw new MethodDefinitionError(`${at}: buildPrompts must be a function`);
+  if (m.section !== null && (typeof m.section !== 'object' || typeof (m.section as { safeParse?: unknown }).safeParse !== 'function')) {
+    throw new MethodDefinitionError(`${at}: section must be a zod schema or null`);
+  }
+  const stages = m.stages;
+  if (!Array.isArray(stages) || stages.length === 0) throw new MethodDefinitionError(`${at}: stages must list at least one stage`);
+  const seen: string[] = [];
+  for (const stage of stages as MethodStage[]) {
+    if (typeof stage?.name !== 'string' || !STAGE_RE.test(stage.name)) throw new MethodDefinitionError(`${at}: stage name must be letters, digits, _ or -, got ${JSON.stringify(stage?.name)}`);
+    if (seen.includes(stage.name)) throw new MethodDefinitionError(`${at}: stage '${stage.name}' is declared twice`);
+    if (stage.kind !== 'prompt') throw new MethodDefinitionError(`${at}: stage '${stage.name}' has unknown kind ${JSON.stringify(stage.kind)} (known: prompt)`);
+    if (!Array.isArray(stage.reads)) throw new MethodDefinitionError(`${at}: stage '${stage.name}' must list the stages it reads (reads: [])`);
+    const unknown = stage.reads.filter((r) => !seen.includes(r));
+    if (unknown.length > 0) throw new MethodDefinitionError(`${at}: stage '${stage.name}' reads ${unknown.map((r) => `'${r}'`).join(', ')}, which is not an earlier stage`);
+    seen.push(stage.name);
+  }
+}

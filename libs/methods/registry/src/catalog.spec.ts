@@ -1,0 +1,122 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { ConfigError, loadExperimentConfig, parseExperimentConfig } from '@assay/config';
+import { minimalRaw, MINIMAL_YAML, tempTree } from '../../../config/src/test-helpers';
+import { defineMethod, MethodDefinitionError } from '@assay/methods/core';
+import { BUILTIN_METHODS } from './builtin';
+import { MethodCatalog, METHOD_MODULES_ENV } from './catalog';
+
+const catalog = new MethodCatalog(BUILTIN_METHODS);
+
+function parseError(raw: Record<string, unknown>): string {
+  try {
+    parseExperimentConfig(raw, '/c/exp.yaml', catalog);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('MethodCatalog', () => {
+  it('given the built-in methods, when listed, then zero-shot and few-shot are registered', () => {
+    expect(catalog.names()).toEqual(['llm_zero_shot', 'llm_few_shot']);
+  });
+
+  it('given an unknown name, when looked up, then the error lists the registered methods', () => {
+    expect(() => catalog.get('llm_many_shot')).toThrow("method: unknown method 'llm_many_shot'; registered methods: llm_zero_shot, llm_few_shot");
+  });
+
+  it('given two methods of one name, when catalogued, then the duplicate is refused', () => {
+    expect(() => new MethodCatalog([...BUILTIN_METHODS, BUILTIN_METHODS[0]])).toThrow("method 'llm_zero_shot' is registered twice");
+  });
+
+  it('given a module path in ASSAY_METHOD_MODULES, when the catalog is built, then its method joins the built-in ones', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'assay-methods-'));
+    const file = path.join(dir, 'toy.js');
+    writeFileSync(file, "exports.method = { name: 'toy', description: 'a toy', section: null, stages: [{ name: 'predict', kind: 'prompt', description: 'p', reads: [] }], buildPrompts: () => [] };\n");
+    expect(MethodCatalog.fromEnvironment({ [METHOD_MODULES_ENV]: file }).names()).toEqual(['llm_zero_shot', 'llm_few_shot', 'toy']);
+  });
+
+  it('given a module that exports no method, when the catalog is built, then the error names the module and what it must export', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'assay-methods-'));
+    const file = path.join(dir, 'empty.js');
+    writeFileSync(file, 'exports.nothing = 1;\n');
+    expect(() => MethodCatalog.fromEnvironment({ [METHOD_MODULES_ENV]: file })).toThrow(`${METHOD_MODULES_ENV}: module ${file} exports neither 'method' (one method) nor 'methods' (a non-empty list)`);
+  });
+
+  it('given a stage reading a later stage, when defined, then the declaration is refused', () => {
+    expect(() =>
+      defineMethod({
+        name: 'two',
+        description: 'd',
+        section: null,
+        stages: [
+          { name: 'a', kind: 'prompt', description: 'a', reads: ['b'] },
+          { name: 'b', kind: 'prompt', description: 'b', reads: [] },
+        ],
+        buildPrompts: () => [],
+      }),
+    ).toThrow(MethodDefinitionError);
+  });
+});
+
+describe('config validation against the catalog', () => {
+  it('given an unregistered method, when parsed, then the error lists the registered ones', () => {
+    expect(parseError({ ...minimalRaw(), method: 'llm_fewshot' })).toBe(
+      "unknown method 'llm_fewshot' in /c/exp.yaml (did you mean 'llm_few_shot'?); registered methods: llm_zero_shot, llm_few_shot",
+    );
+  });
+
+  it('given a few-shot section with an unknown key, when parsed, then the error names its full path and the valid keys', () => {
+    expect(parseError({ ...minimalRaw(), method: 'llm_few_shot', llm_few_shot: { k: 2, selectoin: 'random' } })).toBe(
+      "unknown key 'llm_few_shot.selectoin' in /c/exp.yaml (did you mean 'llm_few_shot.selection'?)",
+    );
+  });
+
+  it('given a few-shot section with a bad value, when parsed, then the error names the key and the allowed values', () => {
+    expect(parseError({ ...minimalRaw(), method: 'llm_few_shot', llm_few_shot: { k: 2, selection: 'closest' } })).toContain("invalid value for 'llm_few_shot.selection' in /c/exp.yaml: expected one of random, nearest");
+  });
+
+  it('given few-shot without its section, when parsed, then the missing k is named', () => {
+    expect(parseError({ ...minimalRaw(), method: 'llm_few_shot' })).toBe("missing required key 'llm_few_shot.k' in /c/exp.yaml (expected integer)");
+  });
+
+  it('given a section of another method, when parsed, then it is an error naming both methods', () => {
+    expect(parseError({ ...minimalRaw(), llm_few_shot: { k: 2 } })).toBe(
+      "section 'llm_few_shot' in /c/exp.yaml holds the settings of method 'llm_few_shot', but method is 'llm_zero_shot': remove it or set method: llm_few_shot",
+    );
+  });
+
+  it('given a top-level key that is neither shared nor a method, when parsed, then it is an unknown key', () => {
+    expect(parseError({ ...minimalRaw(), modle: {} })).toBe("unknown key 'modle' in /c/exp.yaml (did you mean 'model'?)");
+  });
+
+  it('given a valid few-shot section, when parsed, then its defaults are applied under the method name', () => {
+    const config = parseExperimentConfig({ ...minimalRaw(), method: 'llm_few_shot', llm_few_shot: { k: 3 } }, '/c/exp.yaml', catalog);
+    expect(config.llm_few_shot).toEqual({ k: 3, selection: 'random', seed: 0 });
+    expect(catalog.settingsOf(config)).toEqual({ k: 3, selection: 'random', seed: 0 });
+  });
+
+  it('given a zero-shot config, when parsed with and without the catalog, then the results are equal (no section added)', () => {
+    expect(parseExperimentConfig(minimalRaw(), '/c/exp.yaml', catalog)).toEqual(parseExperimentConfig(minimalRaw(), '/c/exp.yaml'));
+  });
+
+  it('given a YAML file with a bad section key, when loaded, then the error points at its line', () => {
+    const root = tempTree({ 'exp.yaml': `${MINIMAL_YAML.replace('method: llm_zero_shot', 'method: llm_few_shot')}llm_few_shot:\n  k: 2\n  sead: 1\n` });
+    expect(() => loadExperimentConfig(path.join(root, 'exp.yaml'), { methods: catalog })).toThrow(/unknown key 'llm_few_shot.sead' in .*exp.yaml:14:3 \(did you mean 'llm_few_shot.seed'\?\)/);
+  });
+
+  it('given an already-parsed config with a stray section, when its settings are read, then the stray key is refused', () => {
+    const config = { ...parseExperimentConfig(minimalRaw(), '/c/exp.yaml', catalog), llm_few_shot: { k: 1 } };
+    expect(() => catalog.settingsOf(config)).toThrow("unknown top-level key(s) 'llm_few_shot'");
+  });
+
+  it('given a method with a section schema, when catalogued, then the config parser uses that schema', () => {
+    const toy = defineMethod({ name: 'toy', description: 'd', section: z.strictObject({ n: z.int() }), stages: [{ name: 'p', kind: 'prompt', description: 'p', reads: [] }], buildPrompts: () => [] });
+    const withToy = new MethodCatalog([...BUILTIN_METHODS, toy]);
+    expect(parseExperimentConfig({ ...minimalRaw(), method: 'toy', toy: { n: 2 } }, '/c/exp.yaml', withToy).toy).toEqual({ n: 2 });
+  });
+});
