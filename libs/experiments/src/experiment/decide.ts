@@ -16,11 +16,11 @@ import {
   type RequestedBy,
 } from '@assay/contracts';
 import { EVALUATOR_VERSION, smokeChecks } from '@assay/evaluation';
-import { describeEnd } from '../attempt-end';
-import { stageOfGivenUp } from '../give-up';
-import { decideAfterBatch, maxFailureShareOf, tooManyFailuresMessage } from '../inference-failures';
-import { abandonedReason, decideCancel, decideRequest, DEFAULT_STALE_AFTER_S } from '../registry';
-import { asPrediction, scoreBatch, type ScoredPrediction } from '../scoring';
+import { describeEnd } from '../request/attempt-end';
+import { stageOfGivenUp } from '../request/give-up';
+import { decideAfterBatch, maxFailureShareOf, tooManyFailuresMessage } from '../score/inference-failures';
+import { abandonedReason, decideCancel, decideRequest, DEFAULT_STALE_AFTER_S } from '../request/registry';
+import { asPrediction, scoreBatch, type ScoredPrediction } from '../score/scoring';
 import { stageOfPhase, progressOf, tallyOf, type AttemptState, type ExperimentState } from './state';
 import { stageRecords, stagesOf, type Stage } from './stages';
 

@@ -1,6 +1,6 @@
 import { createEvent, experimentStream, type AssayEvent, type EventContext, type ItemDef } from '@assay/contracts';
 import { decide, type Decision, type ExperimentCommand, type PlanMaker, type RequestCommand } from './decide';
-import type { ScoredPrediction } from '../scoring';
+import type { ScoredPrediction } from '../score/scoring';
 import { fold, type ExperimentState } from './state';
 import { stagesOf } from './stages';
 

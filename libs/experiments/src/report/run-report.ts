@@ -13,9 +13,9 @@ import { evaluate, EVALUATOR_VERSION, upcastEvaluationResult, type EvaluationRes
 import type { PredictionRow, RunReport } from '@assay/report';
 import { runMode } from '@assay/report';
 import { stringify } from 'yaml';
-import { evaluationRounds, roundOf } from './evaluation-rounds';
-import { foldRegistry } from './registry';
-import { asPrediction, samplesOf } from './scoring';
+import { evaluationRounds, roundOf } from '../re-evaluate/evaluation-rounds';
+import { foldRegistry } from '../request/registry';
+import { asPrediction, samplesOf } from '../score/scoring';
 
 /** The registry's key numbers of an evaluation (one round's): what `assay status` and the CLI show. */
 export function evaluationSummary(result: EvaluationResult, cache: { hitRate: number | null }, round: number): Record<string, number | string | null> {
