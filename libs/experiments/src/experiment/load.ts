@@ -101,7 +101,14 @@ export async function handleExperimentCommand<C extends ExperimentCommand>(args:
   const stream = experimentStream(identity);
   const appendsFor = (state: ExperimentState, decision: Decided): StreamAppend[] => {
     const events = decision.kind === 'append' ? decision.events : [];
-    return [...(args.alsoAppend ?? []), ...(events.length > 0 ? [{ stream, expected: state.version, events }] : [])];
+    // A decision may answer in another stream (a rejected re-evaluation, in its request's stream): only the experiment stream's append is checked against the state.
+    const elsewhere = events.filter((e) => e.stream !== stream);
+    const here = events.filter((e) => e.stream === stream);
+    return [
+      ...(args.alsoAppend ?? []),
+      ...(elsewhere.length > 0 ? [...new Set(elsewhere.map((e) => e.stream))].map((s): StreamAppend => ({ stream: s, expected: 'any', events: elsewhere.filter((e) => e.stream === s) })) : []),
+      ...(here.length > 0 ? [{ stream, expected: state.version, events: here }] : []),
+    ];
   };
   for (let attempt = 1; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
     try {
