@@ -18,7 +18,7 @@ export {
   placeholdersIn,
   modelBaseUrls,
 } from './schema';
-export { parseExperimentConfig } from './parse';
+export { isPlainObject, parseExperimentConfig } from './parse';
 export { loadExperimentConfig } from './load';
 export type { LoadedConfig } from './load';
 export { validateConfig } from './validate';
