@@ -19,7 +19,7 @@ export {
   placeholdersIn,
   modelBaseUrls,
 } from './schema';
-export { parseExperimentConfig } from './parse';
+export { isPlainObject, parseExperimentConfig } from './parse';
 export type { MethodSections } from './parse';
 export { loadExperimentConfig } from './load';
 export type { LoadedConfig } from './load';

@@ -26,7 +26,7 @@ export { encodedEntities } from './baseline-fit';
 export type { BaselineAnswer, BaselineFitter, BaselinePredictor, BaselineRunArgs, BaselineTrainingData, FeatureTable } from './baselines';
 export { valueRanges } from './diagnostics';
 export { preflightWarningsLine, reviewChecklist, upcastReviewLine, PARSE_WARN_UP_TO } from './review';
-export { upcastEvaluationResult } from './upcast';
+export { loggedEvaluationResult, upcastEvaluationResult } from './upcast';
 export { smokeChecks, type SmokeCheck, type SmokeResult } from './smoke';
 export { buildEvaluation } from './build';
 export { assertAllFinite } from './guard';

@@ -13,6 +13,20 @@ export function upcastEvaluationResult(logged: EvaluationResult): EvaluationResu
   return { ...logged, definitions: logged.definitions.map(upcastDefinition), review: logged.review.map(upcastReviewLine) };
 }
 
+/**
+ * The evaluation result an evaluation.completed event logged (its `result`, stored as plain JSON),
+ * checked for the parts every reader uses (the method's scores, the baselines, definitions and review lines) and upcast (upcastEvaluationResult). `where` names the
+ * event in the error.
+ */
+export function loggedEvaluationResult(result: Record<string, unknown>, where: string): EvaluationResult {
+  const missing = [
+    ...(typeof result.method === 'object' && result.method !== null ? [] : ['method']),
+    ...['baselines', 'definitions', 'review'].filter((k) => !Array.isArray(result[k])),
+  ];
+  if (missing.length > 0) throw new Error(`${where}: the logged evaluation result lacks or mistypes ${missing.join(', ')}`);
+  return upcastEvaluationResult(result as unknown as EvaluationResult);
+}
+
 const DIRECTIONLESS = new Set(METRIC_DEFINITIONS.filter((d) => d.higherIsBetter === null).map((d) => d.name));
 
 function upcastDefinition(logged: MetricDefinition): MetricDefinition {

@@ -1,4 +1,3 @@
-import type { LogPosition } from './read';
 import type { Sql } from './sql';
 
 /**
@@ -11,43 +10,6 @@ export async function markProcessed(sql: Sql, consumer: string, messageId: strin
     [consumer, messageId],
   );
   return rows.length === 1;
-}
-
-export class CheckpointConflictError extends Error {
-  constructor(readonly subscription: string, readonly expected: LogPosition | null) {
-    super(`checkpoint of '${subscription}' moved: expected ${expected ? formatLogPosition(expected) : 'none'}, another reader got there first`);
-    this.name = 'CheckpointConflictError';
-  }
-}
-
-function formatLogPosition(p: LogPosition): string {
-  return `transaction ${p.transactionId} position ${p.globalPosition}`;
-}
-
-/** Where a subscription's reader resumes (pass it to readAll), or null before its first checkpoint. */
-export async function readCheckpoint(sql: Sql, subscription: string): Promise<LogPosition | null> {
-  const rows = await sql.query<{ transaction_id: string; position: string }>('SELECT transaction_id, position FROM checkpoints WHERE subscription = $1', [subscription]);
-  return rows.length ? { transactionId: BigInt(rows[0].transaction_id), globalPosition: BigInt(rows[0].position) } : null;
-}
-
-/**
- * Compare-and-set: moves the checkpoint from `expected` to `next` (the logPosition of the last
- * event handled), or throws if someone else moved it.
- */
-export async function storeCheckpoint(sql: Sql, subscription: string, expected: LogPosition | null, next: LogPosition): Promise<void> {
-  const rows =
-    expected === null
-      ? await sql.query('INSERT INTO checkpoints (subscription, transaction_id, position) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1', [
-          subscription,
-          next.transactionId.toString(),
-          next.globalPosition.toString(),
-        ])
-      : await sql.query(
-          `UPDATE checkpoints SET transaction_id = $4, position = $5, updated_at = now()
-            WHERE subscription = $1 AND transaction_id = $2 AND position = $3 RETURNING 1`,
-          [subscription, expected.transactionId.toString(), expected.globalPosition.toString(), next.transactionId.toString(), next.globalPosition.toString()],
-        );
-  if (rows.length !== 1) throw new CheckpointConflictError(subscription, expected);
 }
 
 export async function recordDeadLetter(

@@ -1,12 +1,10 @@
 import { createEvent, experimentStream, type AnyEnvelope } from '@assay/contracts';
-import { Client } from 'pg';
-import { startPostgresCluster, type PostgresCluster } from '../../testing/src/fixtures/postgres-cluster';
+import { createTestDatabase } from '../../testing/src/fixtures/database';
 import { appendToStream, VersionConflictError } from './append';
-import { CheckpointConflictError, deadLetteredIds, readCheckpoint, recordDeadLetter, storeCheckpoint } from './bookkeeping';
+import { deadLetteredIds, recordDeadLetter } from './bookkeeping';
 import { EventStore } from './event-store';
 import type { EventPublisher } from './outbox';
-import { committedPromptCount, countElementsInStream, countInStream, findInStream, identitiesStartingWith, LOG_START, readAll, readEventsOfTypes, readStream, secondsSinceLastEvent, streamVersion } from './read';
-import type { StoredEvent } from './stored-event';
+import { committedPromptCount, countElementsInStream, countInStream, findInStream, identitiesStartingWith, readEventsOfTypes, readStream, secondsSinceLastEvent, streamVersion } from './read';
 
 function failed(stream: string, error: string): AnyEnvelope {
   return createEvent(
@@ -17,23 +15,18 @@ function failed(stream: string, error: string): AnyEnvelope {
 }
 
 describe('EventStore (real Postgres)', () => {
-  let cluster: PostgresCluster;
-  let db: { url: string };
+  let db: { url: string; drop: () => Promise<void> };
   let store: EventStore;
   const published: Array<{ subject: string; id: string }> = [];
   const publisher: EventPublisher = { publish: async (subject, e) => void published.push({ subject, id: e.id }) };
 
   beforeAll(async () => {
-    // A cluster of its own: log readers stop at the oldest transaction still open anywhere in the
-    // cluster, so on a shared server another test's open transaction held the late-commit test's
-    // events back (it failed while other suites ran).
-    cluster = await startPostgresCluster();
-    db = { url: cluster.url('assay_event_store') };
+    db = await createTestDatabase('assay_event_store');
     store = await EventStore.open({ url: db.url, publisher });
   }, 60_000);
   afterAll(async () => {
     await store?.close();
-    await cluster?.destroy();
+    await db?.drop();
   });
 
   const stream = () => experimentStream(`t${Math.random().toString(16).slice(2, 10)}_test`);
@@ -93,84 +86,6 @@ describe('EventStore (real Postgres)', () => {
     expect((await run()).duplicate).toBe(true);
     expect(effects).toBe(1);
     expect(await store.read((sql) => readStream(sql, s))).toHaveLength(1);
-  });
-
-  /** Inserts an event as a raw writer whose transaction the test holds open. */
-  async function insertRaw(client: Client, event: AnyEnvelope): Promise<void> {
-    await client.query(
-      `INSERT INTO events (stream, stream_position, message_id, type, schema_version, data, metadata, occurred_at)
-       VALUES ($1, 1, $2, $3, 1, '{}', '{}', now())`,
-      [event.stream, event.id, event.type],
-    );
-  }
-
-  async function openTransaction(): Promise<{ client: Client; transactionId: bigint }> {
-    const client = new Client({ connectionString: db.url });
-    await client.connect();
-    await client.query('BEGIN');
-    // Taking the id assigns it now, so the order in which transactions begin fixes their ids' order.
-    const [{ id }] = (await client.query<{ id: string }>('SELECT pg_current_xact_id()::text AS id')).rows;
-    return { client, transactionId: BigInt(id) };
-  }
-
-  it('never lets a log reader skip an event whose transaction commits late', async () => {
-    const s1 = stream();
-    const s2 = stream();
-    const ours = (events: StoredEvent[]) => events.filter((e) => e.stream === s1 || e.stream === s2).map((e) => e.stream);
-    // A slow writer takes a global position first and holds its transaction open.
-    const slow = await openTransaction();
-    await insertRaw(slow.client, failed(s1, 'late'));
-    // A fast writer commits a higher position meanwhile.
-    await store.append([{ stream: s2, expected: 'any', events: [failed(s2, 'fast')] }]);
-    const beforeCommit = await store.read((sql) => readAll(sql, LOG_START));
-    expect(ours(beforeCommit)).toEqual([]); // held back: an older transaction is open
-    await slow.client.query('COMMIT');
-    await slow.client.end();
-    const afterCommit = await store.read((sql) => readAll(sql, LOG_START));
-    expect(ours(afterCommit)).toEqual([s1, s2]);
-  });
-
-  it('resumes from a checkpoint without skipping a lower position that a newer transaction commits later', async () => {
-    const sA = stream();
-    const sB = stream();
-    const sub = `sub-${Math.random()}`;
-    const ours = (events: StoredEvent[]) => events.filter((e) => e.stream === sA || e.stream === sB);
-    // A begins first, so its transaction id is the lower one; B inserts first, so its global position is the lower one.
-    const a = await openTransaction();
-    const b = await openTransaction();
-    expect(a.transactionId).toBeLessThan(b.transactionId);
-    const eventB = failed(sB, 'newer transaction, lower position');
-    const eventA = failed(sA, 'older transaction, higher position');
-    await insertRaw(b.client, eventB);
-    await insertRaw(a.client, eventA);
-    await a.client.query('COMMIT');
-    await a.client.end();
-
-    // A reader handles what it sees (A's event: its transaction is older than every running one) and checkpoints.
-    const first = await store.read((sql) => readAll(sql, LOG_START));
-    expect(ours(first).map((e) => e.id)).toEqual([eventA.id]);
-    await store.transaction((sql) => storeCheckpoint(sql, sub, null, first[first.length - 1].logPosition));
-
-    await b.client.query('COMMIT');
-    await b.client.end();
-    const checkpoint = await store.read((sql) => readCheckpoint(sql, sub));
-    expect(checkpoint).toEqual(first[first.length - 1].logPosition);
-    const second = await store.read((sql) => readAll(sql, checkpoint!));
-    expect(ours(second).map((e) => e.id)).toEqual([eventB.id]);
-    // B's event has the lower global position, yet comes after the checkpoint: nothing skipped, nothing twice.
-    expect(ours(second)[0].globalPosition).toBeLessThan(ours(first)[0].globalPosition);
-  });
-
-  it('stores checkpoints with compare-and-set', async () => {
-    const sub = `sub-${Math.random()}`;
-    const at = (transactionId: bigint, globalPosition: bigint) => ({ transactionId, globalPosition });
-    await store.transaction((sql) => storeCheckpoint(sql, sub, null, at(7n, 5n)));
-    await expect(store.transaction((sql) => storeCheckpoint(sql, sub, null, at(7n, 6n)))).rejects.toBeInstanceOf(CheckpointConflictError);
-    await store.transaction((sql) => storeCheckpoint(sql, sub, at(7n, 5n), at(8n, 3n)));
-    await expect(store.transaction((sql) => storeCheckpoint(sql, sub, at(7n, 5n), at(9n, 10n)))).rejects.toBeInstanceOf(CheckpointConflictError);
-    // Same position, other transaction: still a different checkpoint.
-    await expect(store.transaction((sql) => storeCheckpoint(sql, sub, at(9n, 3n), at(9n, 10n)))).rejects.toBeInstanceOf(CheckpointConflictError);
-    expect(await store.read((sql) => readCheckpoint(sql, sub))).toEqual(at(8n, 3n));
   });
 
   it('serialises concurrent writers of one stream without losing any', async () => {

@@ -13,43 +13,6 @@ export async function readStream(sql: Sql, stream: string, opts: { types?: strin
 }
 
 /**
- * Where a log reader stands: the transaction that logged an event and the event's global position.
- * Positions are taken at insert time, so a newer transaction can commit a lower position after an
- * older one committed a higher one, and a reader resuming above a bare position would skip it for
- * ever. Transaction ids only grow, so the log is read and resumed in (transaction, position) order.
- */
-export interface LogPosition {
-  transactionId: bigint;
-  globalPosition: bigint;
-}
-
-/** Before the first event: a reader without a checkpoint starts here. */
-export const LOG_START: LogPosition = { transactionId: 0n, globalPosition: 0n };
-
-/** An event read from the whole log, with the position to checkpoint once it is handled. */
-export interface LoggedEvent extends StoredEvent {
-  logPosition: LogPosition;
-}
-
-/**
- * Events after a log position, across streams, in (transaction, position) order. Only events of
- * transactions older than every transaction still running are returned: later events all belong
- * to newer transactions, so nothing can appear behind a position once it has been returned.
- */
-export async function readAll(sql: Sql, after: LogPosition, opts: { limit?: number; types?: string[] } = {}): Promise<LoggedEvent[]> {
-  const rows = await sql.query<EventRow & { transaction_id: string }>(
-    `SELECT ${EVENT_COLUMNS}, transaction_id FROM events
-      WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
-        AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        AND ($4::text[] IS NULL OR type = ANY($4::text[]))
-      ORDER BY transaction_id, global_position
-      LIMIT $3`,
-    [after.transactionId.toString(), after.globalPosition.toString(), opts.limit ?? 1000, opts.types ?? null],
-  );
-  return rows.map((row) => ({ ...toStoredEvent(row), logPosition: { transactionId: BigInt(row.transaction_id), globalPosition: BigInt(row.global_position) } }));
-}
-
-/**
  * Every event of some types, across streams, in log order (e.g. the registry's events); with
  * `before`, only those logged before that global position (the registry as it stood then).
  */

@@ -5,7 +5,7 @@ import {
   subjectOf,
   type EvaluationCompleted,
 } from '@assay/contracts';
-import type { EvaluationResult } from '@assay/evaluation';
+import { loggedEvaluationResult } from '@assay/evaluation';
 import { readTypedEvents } from '@assay/event-store';
 import { evaluationSummary, roundOf } from '@assay/experiments';
 import { JetStreamPublisher, wireSubject, type JetStreamHandle } from '@assay/messaging';
@@ -30,7 +30,7 @@ const err = (line: string) => process.stderr.write(`${line}\n`);
 
 function headline(event: EvaluationCompleted): { round: number; summary: Summary } {
   const round = roundOf(event);
-  return { round, summary: evaluationSummary(event.data.result as unknown as EvaluationResult, event.data.cache, round) };
+  return { round, summary: evaluationSummary(loggedEvaluationResult(event.data.result, `evaluation.completed ${event.id}`), event.data.cache, round) };
 }
 
 /**

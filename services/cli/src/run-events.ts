@@ -19,6 +19,6 @@ const ANSWERS = new Set(['experiment.requested', 'experiment.started', 'experime
 export function concernsRun(event: AssayEvent, f: Following): boolean {
   if (event.metadata.correlationId === f.requestId) return true;
   if (ANSWERS.has(event.type)) return false;
-  const d = event.data as { identity?: string | null; attempt?: number | null };
-  return f.identity !== null && d.identity === f.identity && d.attempt === f.attempt;
+  const d = event.data;
+  return f.identity !== null && 'identity' in d && d.identity === f.identity && 'attempt' in d && d.attempt === f.attempt;
 }

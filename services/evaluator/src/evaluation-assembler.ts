@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { ExperimentConfig } from '@assay/config';
-import { createEvent, experimentStream, type EvaluationCompleted, type EventContext, type ExperimentPlanned, type ExperimentStarted, type ItemDef } from '@assay/contracts';
+import { experimentStream, type EvaluationCompleted, type ExperimentStarted, type ItemDef } from '@assay/contracts';
 import { loadDataset, loadSplit } from '@assay/data';
-import { buildEvaluation, EVALUATOR_VERSION } from '@assay/evaluation';
+import { buildEvaluation } from '@assay/evaluation';
 import { EventStore, findEvents } from '@assay/event-store';
 import { PoisonMessageError } from '@assay/messaging';
 import { applyLabels, asPrediction, dataChangedSince, StageError, baselinePredictions, cacheUsage, samplesOf, spotCheckPaths, type ScoredPrediction } from '@assay/experiments';
@@ -56,20 +56,5 @@ export class EvaluationAssembler {
     const slim: Record<string, unknown> = { ...result, method: { ...result.method, byEntity: [] }, baselines: result.baselines.map((b) => ({ ...b, byEntity: [] })) };
     const completions = await this.store.read((sql) => findEvents(sql, experimentStream(identity), 'inference.completed', { attempt, phase: 'full' }));
     return { result: slim, cache: cacheUsage(completions) };
-  }
-
-  /** A re-evaluation round's evaluation.completed. */
-  async completed(args: {
-    started: ExperimentStarted;
-    planned: ExperimentPlanned;
-    round: number;
-    reevaluation: EvaluationCompleted['data']['reevaluation'];
-    predictions: ScoredPrediction[];
-    ctx: EventContext;
-  }): Promise<EvaluationCompleted> {
-    const { started, planned, round, reevaluation, predictions, ctx } = args;
-    const { identity, attempt } = started.data;
-    const { result, cache } = await this.evaluate({ started, items: planned.data.items, predictions });
-    return createEvent('evaluation.completed', { identity, attempt, round, evaluatorVersion: EVALUATOR_VERSION, reevaluation, result, cache }, ctx);
   }
 }

@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type ModelCallSettings, errorMessage } from '@assay/contracts';
-import { EventStore, isProcessed, readStream } from '@assay/event-store';
+import { EventStore, isProcessed, readTypedEvents } from '@assay/event-store';
 import { attemptEnd, describeEnd, mergeReused, reusableResults } from '@assay/experiments';
 import { batchIdeal, committedBatchProgress, livenessFromEnv, ModelEndpoints, runBatch, WorkAbortedError, type EntityRoute, type ReplicaRouter } from '@assay/inference';
 import { AttemptWatch, ProgressReporter, RunLog } from '@assay/messaging';
@@ -154,8 +154,8 @@ export class InferenceBatchRequestedConsumer {
     const cacheKey = `${identity}#${attempt}`;
     const known = this.runDirs.get(cacheKey);
     if (known) return known;
-    const [started] = await this.store.read((sql) => readStream(sql, experimentStream(identity), { types: ['experiment.started'] }));
-    const dir = (started?.data as { runDir?: string } | undefined)?.runDir;
+    const [started] = await this.store.read((sql) => readTypedEvents(sql, experimentStream(identity), ['experiment.started']));
+    const dir = started?.data.runDir;
     if (!dir) throw new Error(`batch for ${identity} attempt ${attempt} arrived before its experiment.started is in the log`);
     this.runDirs.set(cacheKey, dir);
     return dir;

@@ -1,13 +1,11 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { experimentStream, Subjects, type EvaluationSmokeChecked, type ExperimentStarted } from '@assay/contracts';
-import { VersionConflictError, EventStore } from '@assay/event-store';
+import { Subjects, type EvaluationSmokeChecked, type ExperimentStarted } from '@assay/contracts';
+import { EventStore } from '@assay/event-store';
 import {
-  appendInChunks,
   dataChangedSince,
-  decideFully,
   ExperimentStates,
-  MAX_CONFLICT_RETRIES,
+  handleExperimentCommand,
   PLAN_CHUNKS,
   planBatches,
   prepareExperiment,
@@ -17,7 +15,7 @@ import {
   type Provide,
   type SmokeResultCommand,
 } from '@assay/experiments';
-import { RunLog, TransientError } from '@assay/messaging';
+import { RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 import { PlanCache, type CachedPlan } from './plan-cache';
 import { PlanWriter } from './plan-writer';
@@ -55,26 +53,21 @@ export class EvaluationSmokeCheckedConsumer {
       if ('error' in planned) return { ...cmd, nextPlan: { ok: false, error: planned.error } };
       return { ...cmd, nextPlan: { ok: true, plan: ({ ctx, stage }) => this.plans.planStage(ctx, { identity, attempt }, planned.prepared, planned.plan, stage, []) } };
     };
-    for (let tries = 1; tries <= MAX_CONFLICT_RETRIES; tries++) {
-      const state = await this.states.load(this.store, identity);
-      const decision = await decideFully(command, state, provide);
-      if (decision.kind !== 'append') throw new Error(`unexpected ${decision.kind} decision on a smoke result`);
-      try {
-        // Hundreds of batch requests: in chunks, so workers start on the first ones while the
-        // rest are written (crash-safe: see appendInChunks). The first chunk is appended at the
-        // version decided on; a nothing-to-do decision only records the message as handled.
-        const handled =
-          decision.events.length === 0
-            ? await this.store.handle('planner', event.id, async () => [])
-            : await appendInChunks(this.store, 'planner', event.id, experimentStream(identity), decision.events, PLAN_CHUNKS, state.version);
-        const runDir = state.attempts.get(attempt)?.started.data.runDir;
-        if (!handled.duplicate && runDir) for (const line of decision.said) this.runLog.write(runDir, attempt, line);
-        return;
-      } catch (error) {
-        if (!(error instanceof VersionConflictError)) throw error;
-      }
-    }
-    throw new TransientError(`planner: the stream of ${identity} changed under ${MAX_CONFLICT_RETRIES} decisions on smoke result ${event.id}; redelivered later`);
+    // Hundreds of batch requests: in chunks, so workers start on the first ones while the rest
+    // are written (crash-safe: see appendInChunks).
+    const { decision, state, handled } = await handleExperimentCommand({
+      store: this.store,
+      states: this.states,
+      consumer: 'planner',
+      messageId: event.id,
+      identity,
+      command,
+      provide,
+      inChunks: PLAN_CHUNKS,
+    });
+    if (decision.kind !== 'append') throw new Error(`unexpected ${decision.kind} decision on a smoke result`);
+    const runDir = state.attempts.get(attempt)?.started.data.runDir;
+    if (!handled.duplicate && runDir) for (const line of decision.said) this.runLog.write(runDir, attempt, line);
   }
 
   private async reuse(cached: CachedPlan): Promise<{ prepared: PreparedExperiment; plan: PlannedBatch[] } | { error: string }> {

@@ -1,6 +1,6 @@
 import { experimentStream, type AssayEvent, type ExperimentCancelled, type RequestedBy } from '@assay/contracts';
 import { lockStream, type EventStore, type Sql, type StreamAppend } from '@assay/event-store';
-import { stageOfGivenUp } from '../give-up';
+import { stageOfGivenUp } from '../request/give-up';
 import { decide } from './decide';
 import { loadExperiment } from './load';
 

@@ -2,8 +2,11 @@ import {
   causedBy,
   createEvent,
   experimentStream,
+  requestStream,
+  type AnyEnvelope,
   type AssayEvent,
   type EvaluationCompleted,
+  type EvaluationRequested,
   type EvaluationSmokeChecked,
   type EventContext,
   type ExperimentRequested,
@@ -16,11 +19,12 @@ import {
   type RequestedBy,
 } from '@assay/contracts';
 import { EVALUATOR_VERSION, smokeChecks } from '@assay/evaluation';
-import { describeEnd } from '../attempt-end';
-import { stageOfGivenUp } from '../give-up';
-import { decideAfterBatch, maxFailureShareOf, tooManyFailuresMessage } from '../inference-failures';
-import { abandonedReason, decideCancel, decideRequest, DEFAULT_STALE_AFTER_S } from '../registry';
-import { asPrediction, scoreBatch, type ScoredPrediction } from '../scoring';
+import { describeEnd } from '../request/attempt-end';
+import { stageOfGivenUp } from '../request/give-up';
+import { decideAfterBatch, maxFailureShareOf, tooManyFailuresMessage } from '../score/inference-failures';
+import { abandonedReason, decideCancel, decideRequest, DEFAULT_STALE_AFTER_S } from '../request/registry';
+import { asPrediction, scoreBatch, type ScoredPrediction } from '../score/scoring';
+import { decideReevaluation } from '../re-evaluate/evaluation-rounds';
 import { stageOfPhase, progressOf, tallyOf, type AttemptState, type ExperimentState } from './state';
 import { stageRecords, stagesOf, type Stage } from './stages';
 
@@ -104,7 +108,22 @@ export interface CancelCommand {
   by: Producer;
 }
 
-export type ExperimentCommand = RequestCommand | SmokeResultCommand | ScoreBatchCommand | ReportCommand | GiveUpCommand | CancelCommand;
+/**
+ * evaluation.requested (`assay reevaluate`): a new evaluation round of an attempt, scored from the
+ * inference results in the log, or evaluation.rejected (in the request's stream) saying why not.
+ */
+export interface ReevaluateCommand {
+  type: 'reevaluate';
+  event: EvaluationRequested;
+  by: Producer;
+  /** The experiment stream's events the decision reads (its scored batches are not needed), and the ids of those a consumer gave up on (dead letters). */
+  inputs?: { events: AnyEnvelope[]; givenUp: ReadonlySet<string> };
+  /** Null when the data files still hash as when the attempt started, else what changed: baselines would use other data. */
+  dataChanged?: string | null;
+  evaluation?: Pick<EvaluationCompleted['data'], 'result' | 'cache'>;
+}
+
+export type ExperimentCommand = RequestCommand | SmokeResultCommand | ScoreBatchCommand | ReportCommand | GiveUpCommand | CancelCommand | ReevaluateCommand;
 
 export type Need =
   | { input: 'preflight' }
@@ -112,6 +131,9 @@ export type Need =
   | { input: 'batch_request' }
   | { input: 'report' }
   | { input: 'earlier_predictions' }
+  | { input: 'reevaluation_inputs' }
+  /** Whether the data files changed since the attempt started (I/O: hashing them). */
+  | { input: 'data_changed'; started: ExperimentStarted }
   /** The scoring stage's evaluation of these predictions (baselines need the data files: I/O). */
   | { input: 'evaluation'; started: ExperimentStarted; items: ItemDef[]; predictions: ScoredPrediction[] };
 
@@ -139,6 +161,8 @@ export function decide(command: ExperimentCommand, state: ExperimentState): Deci
       return decideOnGiveUp(command, state);
     case 'cancel':
       return decideOnCancel(command, state);
+    case 'reevaluate':
+      return reevaluationOf(command, state);
     default: {
       const never: never = command;
       throw new Error(`decide: unknown command ${JSON.stringify((never as { type: unknown }).type)}`);
@@ -374,4 +398,41 @@ function decideOnCancel(command: CancelCommand, state: ExperimentState): Decisio
   const attempt = attemptOf(state, identity, decision.attempt, 'cancel');
   const ctx: EventContext = { stream: experimentStream(identity), correlationId: attempt.started.metadata.correlationId, causationId: null, producer: by.producer, codeVersion: by.codeVersion };
   return append([createEvent('experiment.cancelled', { identity, attempt: decision.attempt, reason, kind: 'cancel', by: requestedBy, requestId: null }, ctx)]);
+}
+
+/**
+ * A re-evaluation round: which attempt and round (decideReevaluation, from the stream's events), the
+ * batches re-scored by this code, and the round's evaluation; or a rejection in the request's
+ * stream. Appended with the expected version of the experiment stream: a round decided while the
+ * run's own scoring appended is decided again on the new state.
+ */
+function reevaluationOf(command: ReevaluateCommand, state: ExperimentState): Decision {
+  const { event, by } = command;
+  const { requestId, identity, attempt: requestedAttempt, reason, requestedBy } = event.data;
+  if (state.handled.has(event.id)) return NOTHING;
+  const reject = (attempt: number | null, why: string): Decision =>
+    append([createEvent('evaluation.rejected', { requestId, identity, attempt, reason: why }, causedBy(event, requestStream(requestId), by.producer, by.codeVersion))]);
+  if (!command.inputs) return need({ input: 'reevaluation_inputs' });
+  const decision = decideReevaluation({ identity, events: command.inputs.events, requestedAttempt, givenUp: command.inputs.givenUp });
+  if (decision.kind === 'reject') return reject(decision.attempt, decision.reason);
+  if (command.dataChanged === undefined) return need({ input: 'data_changed', started: decision.started });
+  if (command.dataChanged !== null) return reject(decision.attempt, command.dataChanged);
+
+  const { attempt, round, started, planned } = decision;
+  const ctx = causedBy(event, experimentStream(identity), by.producer, by.codeVersion);
+  const scored = decision.batches.map(({ request, outcome }) => ({
+    batchId: request.data.batchId,
+    predictions: scoreBatch(request.data, outcome, planned.data.items, started.data.method),
+  }));
+  const predictions = scored.flatMap((s) => s.predictions);
+  if (!command.evaluation) return need({ input: 'evaluation', started, items: planned.data.items, predictions });
+  const { result, cache } = command.evaluation;
+  const parseFailures = predictions.filter((p) => p.parseStatus === 'parse_failure').length;
+  return append(
+    [
+      ...scored.map((s) => createEvent('evaluation.batch.scored', { identity, attempt, round, phase: 'full', batchId: s.batchId, evaluatorVersion: EVALUATOR_VERSION, predictions: s.predictions }, ctx)),
+      createEvent('evaluation.completed', { identity, attempt, round, evaluatorVersion: EVALUATOR_VERSION, reevaluation: { requestId, reason, requestedBy }, result, cache }, ctx),
+    ],
+    `evaluation round ${round} of attempt ${attempt} (${EVALUATOR_VERSION}): re-scored ${scored.length} batches from the log, no model calls; ${parseFailures} parse failures`,
+  );
 }

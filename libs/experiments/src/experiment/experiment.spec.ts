@@ -1,6 +1,6 @@
 import { createEvent, experimentStream, type AssayEvent, type EventContext, type ItemDef } from '@assay/contracts';
 import { decide, type Decision, type ExperimentCommand, type PlanMaker, type RequestCommand } from './decide';
-import type { ScoredPrediction } from '../scoring';
+import type { ScoredPrediction } from '../score/scoring';
 import { fold, type ExperimentState } from './state';
 import { stagesOf } from './stages';
 
@@ -327,6 +327,15 @@ describe('experiment decider: give up', () => {
     expect(eventsOf(giveUp(evaluation, given(...fullRunPlanned())))[0]).toMatchObject({ data: { stage: 'report' } });
   });
 
+  it('given a running attempt, when a service gives up on inference.failed, then the attempt fails at evaluation', () => {
+    const e = createEvent('inference.failed', { identity: IDENTITY, attempt: 1, phase: 'full', batchId: 'full:e1', entityId: 'e1', worker: 'w1', error: 'server gone' }, ctx);
+    expect(eventsOf(giveUp(e, given(...fullRunPlanned())))[0]).toMatchObject({ type: 'experiment.failed', data: { stage: 'evaluation' } });
+  });
+
+  it('given a running attempt, when a service gives up on a message that stops no run (experiment.completed, kept for projections), then nothing', () => {
+    expect(types(giveUp(completed(1), given(...fullRunPlanned())))).toEqual([]);
+  });
+
   it('given an attempt that already ended, when a service gives up on one of its messages, then nothing', () => {
     expect(types(giveUp(answered(1, 'full', 'e1'), given(...fullRunPlanned(), completed(1))))).toEqual([]);
   });
@@ -361,5 +370,65 @@ describe('experiment state', () => {
     expect(changed).toEqual(['smoke_inference', 'inference', 'scoring', 'report']);
     const smokeOnlyChange = stagesOf({ ...START, config: { ...CONFIG, smoke: { enabled: true, examples: 3 } } });
     expect(before.filter((s, i) => s.key !== smokeOnlyChange[i].key).map((s) => s.name)).toEqual(['smoke_inference']);
+  });
+});
+
+describe('experiment decider: re-evaluate', () => {
+  const EVAL_REQUEST_ID = '00000000-0000-4000-8000-000000000002';
+  const REQUEST_STREAM = `request-${EVAL_REQUEST_ID}`;
+  const CACHE = { promptTokens: 0, cachedTokens: 0, hitRate: null, idealHitRate: null };
+  const evaluationRequested = () =>
+    createEvent('evaluation.requested', { requestId: EVAL_REQUEST_ID, identity: IDENTITY, attempt: null, reason: 'parser fix', requestedBy: { host: 'h', user: 'u' } }, { ...ctx, stream: REQUEST_STREAM });
+  const runEvaluated = () => createEvent('evaluation.completed', { identity: IDENTITY, attempt: 1, round: 1, evaluatorVersion: 'v', reevaluation: null, result: {}, cache: CACHE }, ctx);
+  /** A run whose full phase was answered, evaluated (round 1) and completed. */
+  const completedRun = () => [...fullRunPlanned(), answered(1, 'full', 'e1'), answered(1, 'full', 'e2'), runEvaluated(), completed(1)];
+  const reevaluate = (stream: AssayEvent[], over: Partial<Extract<ExperimentCommand, { type: 'reevaluate' }>> = {}, event = evaluationRequested()) =>
+    when({ type: 'reevaluate', event, by: BY, inputs: { events: stream, givenUp: new Set() }, ...over }, given(...stream));
+
+  it('given a completed run, when re-evaluation is requested, then the decider asks for the log, then whether the data changed, then the evaluation of the re-scored predictions', () => {
+    const stream = completedRun();
+    expect(types(when({ type: 'reevaluate', event: evaluationRequested(), by: BY }, given(...stream)))).toEqual(['need:reevaluation_inputs']);
+    expect(types(reevaluate(stream))).toEqual(['need:data_changed']);
+    const asked = reevaluate(stream, { dataChanged: null });
+    expect(asked.kind === 'need' && asked.need.input === 'evaluation' && [asked.need.predictions.length, asked.need.items]).toEqual([4, ITEMS]);
+  });
+
+  it('given a completed run and its evaluation, when re-evaluation is accepted, then round 2: every full batch re-scored and evaluation.completed naming the request', () => {
+    const decision = reevaluate(completedRun(), { dataChanged: null, evaluation: { result: { method: {} }, cache: CACHE } });
+    const events = eventsOf(decision);
+    expect(events.map((e) => [e.type, e.stream])).toEqual([
+      ['evaluation.batch.scored', STREAM],
+      ['evaluation.batch.scored', STREAM],
+      ['evaluation.completed', STREAM],
+    ]);
+    expect(events.map((e) => e.data)).toMatchObject([
+      { round: 2, phase: 'full', batchId: 'full:e1' },
+      { round: 2, phase: 'full', batchId: 'full:e2' },
+      { attempt: 1, round: 2, reevaluation: { requestId: EVAL_REQUEST_ID, reason: 'parser fix', requestedBy: { host: 'h', user: 'u' } } },
+    ]);
+    expect(decision.kind === 'append' && decision.said).toEqual([expect.stringMatching(/^evaluation round 2 of attempt 1 .*re-scored 2 batches from the log, no model calls; 0 parse failures$/)]);
+  });
+
+  it('given a run still being evaluated (inference done, no round 1, no end), when re-evaluation is requested, then refused in the request stream', () => {
+    const events = eventsOf(reevaluate([...fullRunPlanned(), answered(1, 'full', 'e1'), answered(1, 'full', 'e2')]));
+    expect(events.map((e) => [e.type, e.stream])).toEqual([['evaluation.rejected', REQUEST_STREAM]]);
+    expect(events[0].data).toMatchObject({ requestId: EVAL_REQUEST_ID, attempt: 1, reason: expect.stringContaining('still being evaluated') });
+  });
+
+  it('given no experiment of that identity, when re-evaluation is requested, then refused: unknown', () => {
+    const events = eventsOf(reevaluate([]));
+    expect(events[0]).toMatchObject({ type: 'evaluation.rejected', data: { attempt: null, reason: expect.stringContaining('no experiment with identity') } });
+  });
+
+  it('given data files changed since the start, when re-evaluation is requested, then refused with what changed (baselines would use other data)', () => {
+    const events = eventsOf(reevaluate(completedRun(), { dataChanged: 'responses.csv changed' }));
+    expect(events[0]).toMatchObject({ type: 'evaluation.rejected', data: { attempt: 1, reason: 'responses.csv changed' } });
+  });
+
+  it('given the round was already appended, when the same request is redelivered, then nothing new', () => {
+    const request = evaluationRequested();
+    const round = eventsOf(reevaluate(completedRun(), { dataChanged: null, evaluation: { result: { method: {} }, cache: CACHE } }, request));
+    const stream = [...completedRun(), ...round];
+    expect(types(reevaluate(stream, {}, request))).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 import { experimentStream } from '@assay/contracts';
 import { lockStream, readTypedStream, VersionConflictError, type EventStore, type HandleResult, type Sql, type StreamAppend } from '@assay/event-store';
 import { TransientError } from '@assay/messaging';
+import { appendInChunks } from '../plan/plan-append';
 import { decide, type Decision, type ExperimentCommand, type Need } from './decide';
 import { evolve, initialState, type ExperimentState } from './state';
 
@@ -96,12 +97,26 @@ export async function handleExperimentCommand<C extends ExperimentCommand>(args:
   alsoAppend?: StreamAppend[];
   /** Why this decision holds the stream's lock (see above); absent: expected version only. */
   lock?: string;
+  /**
+   * Appends the decision's events in chunks of these sizes (appendInChunks: the first at the
+   * expected version, each its own transaction), for decisions of hundreds of events (a plan)
+   * that workers can start on before the last is written. Not with `lock` nor `alsoAppend`.
+   */
+  inChunks?: { first: number; max: number };
 }): Promise<{ decision: Decided; state: ExperimentState; handled: HandleResult }> {
-  const { store, states, consumer, messageId, identity, command, provide } = args;
+  const { store, states, consumer, messageId, identity, command, provide, inChunks } = args;
   const stream = experimentStream(identity);
+  if (inChunks && (args.lock !== undefined || args.alsoAppend)) throw new Error(`${consumer}: a chunked append cannot hold the stream's lock nor append to other streams`);
   const appendsFor = (state: ExperimentState, decision: Decided): StreamAppend[] => {
     const events = decision.kind === 'append' ? decision.events : [];
-    return [...(args.alsoAppend ?? []), ...(events.length > 0 ? [{ stream, expected: state.version, events }] : [])];
+    // A decision may answer in another stream (a rejected re-evaluation, in its request's stream): only the experiment stream's append is checked against the state.
+    const elsewhere = events.filter((e) => e.stream !== stream);
+    const here = events.filter((e) => e.stream === stream);
+    return [
+      ...(args.alsoAppend ?? []),
+      ...(elsewhere.length > 0 ? [...new Set(elsewhere.map((e) => e.stream))].map((s): StreamAppend => ({ stream: s, expected: 'any', events: elsewhere.filter((e) => e.stream === s) })) : []),
+      ...(here.length > 0 ? [{ stream, expected: state.version, events: here }] : []),
+    ];
   };
   for (let attempt = 1; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
     try {
@@ -121,11 +136,21 @@ export async function handleExperimentCommand<C extends ExperimentCommand>(args:
       }
       const state = await states.load(store, identity);
       const decision = await decideFully(command, state, provide);
-      const handled = await store.handle(consumer, messageId, async () => appendsFor(state, decision));
+      const events = decision.kind === 'append' ? decision.events : [];
+      const handled =
+        inChunks && events.length > 0
+          ? await appendInChunks(store, consumer, messageId, stream, chunkedHere(events, stream), inChunks, state.version)
+          : await store.handle(consumer, messageId, async () => appendsFor(state, decision));
       return { decision, state, handled };
     } catch (error) {
       if (!(error instanceof VersionConflictError && error.stream === stream)) throw error;
     }
   }
   throw new TransientError(`${consumer}: ${stream} changed under ${MAX_CONFLICT_RETRIES} decisions in a row (message ${messageId}); it is redelivered and decided again`);
+}
+
+function chunkedHere<E extends { stream: string; type: string }>(events: E[], stream: string): E[] {
+  const elsewhere = events.find((e) => e.stream !== stream);
+  if (elsewhere) throw new Error(`a chunked append writes only to ${stream}, but the decision has ${elsewhere.type} for ${elsewhere.stream}`);
+  return events;
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '@assay/config';
+import { canonicalJson, isPlainObject } from '@assay/config';
 import type { ExperimentStarted, Phase, StageRecord } from '@assay/contracts';
 import { methodCatalog } from '@assay/methods/registry';
 
@@ -51,7 +51,7 @@ export interface Stage extends StageRecord {
   gate: boolean;
 }
 
-const smokeEnabled = (started: StartedFacts) => started.smokeOnly || (started.config.smoke as { enabled?: unknown } | undefined)?.enabled !== false;
+const smokeEnabled = (started: StartedFacts) => started.smokeOnly || !isPlainObject(started.config.smoke) || started.config.smoke.enabled !== false;
 const always = () => true;
 /** What the model sees and how it answers: the sections every model stage of an LLM method depends on. */
 const PROMPTED = ['model', 'prompt', 'labels', 'sample', 'split'] as const;

@@ -6,8 +6,8 @@ import type {
   ExperimentStarted,
   Phase,
 } from '@assay/contracts';
-import type { AttemptEnd } from '../attempt-end';
-import { evolveRegistry, type RegistryEntry } from '../registry';
+import type { AttemptEnd } from '../request/attempt-end';
+import { evolveRegistry, type RegistryEntry } from '../request/registry';
 import { stagesOfStarted, type Stage } from './stages';
 
 /**

@@ -1,7 +1,7 @@
 import { createEvent, experimentStream, type AnyEnvelope } from '@assay/contracts';
 import { EventStore, isProcessed, readStream, type EventPublisher } from '@assay/event-store';
 import { randomUUID } from 'node:crypto';
-import { createTestDatabase } from '../../testing/src/fixtures/database';
+import { createTestDatabase } from '../../../testing/src/fixtures/database';
 import { appendInChunks } from './plan-append';
 
 /** A message's output, made afresh (new random ids) as a redelivered consumer would. */

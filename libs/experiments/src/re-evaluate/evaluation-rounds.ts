@@ -1,3 +1,4 @@
+import { isPlainObject } from '@assay/config';
 import type {
   AnyEnvelope,
   EvaluationCompleted,
@@ -18,11 +19,19 @@ import type {
 
 /** The round of an evaluation event as stored: events logged before rounds existed are round 1. */
 export function roundOf(event: AnyEnvelope): number {
-  return (event.data as { round?: number }).round ?? 1;
+  const round = dataField(event, 'round');
+  if (round === undefined || round === null) return 1;
+  if (typeof round !== 'number') throw new Error(`${event.type} ${event.id}: round must be a number, got ${JSON.stringify(round)}`);
+  return round;
 }
 
-function attemptOf(event: AnyEnvelope): number | null | undefined {
-  return (event.data as { attempt?: number | null }).attempt;
+function attemptOf(event: AnyEnvelope): unknown {
+  return dataField(event, 'attempt');
+}
+
+/** A field of an event's data as stored, undefined when absent (the events given are of every type, not all have it). */
+function dataField(event: AnyEnvelope, key: string): unknown {
+  return isPlainObject(event.data) ? event.data[key] : undefined;
 }
 
 export interface EvaluationRoundInfo {
@@ -87,7 +96,7 @@ export function decideReevaluation(args: { identity: string; events: AnyEnvelope
   const mine = events.filter((e) => attemptOf(e) === attempt);
   const failure = mine.find((e): e is ExperimentFailed => e.type === 'experiment.failed');
   if (started.data.smokeOnly) return reject(attempt, `attempt ${attempt} of ${identity} was a --smoke-only run: it has no full-run inference results to evaluate`);
-  const full = <T extends AnyEnvelope>(type: string) => mine.filter((e) => e.type === type && (e.data as { phase?: string }).phase === 'full') as T[];
+  const full = <T extends AnyEnvelope>(type: T['type']) => mine.filter((e): e is T => e.type === type && dataField(e, 'phase') === 'full');
   const [planned] = full<ExperimentPlanned>('experiment.planned');
   if (!planned) {
     return reject(

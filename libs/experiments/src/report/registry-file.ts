@@ -2,7 +2,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { prettyJson } from '@assay/data';
 import { parseRunDir, registryFileFor } from './run-dir';
-import type { RegistryEntry } from './registry';
+import type { RegistryEntry } from '../request/registry';
 
 /**
  * The experiments one registry.json lists: those of its method whose run directory is under its

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { dataChangedSince, prepareExperiment, StageError } from './prepare';
 
 describe('dataChangedSince', () => {
-  const sample = join(__dirname, '..', '..', '..', 'data', 'sample');
+  const sample = join(__dirname, '..', '..', '..', '..', 'data', 'sample');
   const files = ['profiles.csv', 'responses.csv', 'items.csv', 'split.json'];
 
   async function preparedCopy() {
@@ -43,7 +43,7 @@ describe('dataChangedSince', () => {
 });
 
 describe('prepareExperiment with an existing split', () => {
-  const sample = join(__dirname, '..', '..', '..', 'data', 'sample');
+  const sample = join(__dirname, '..', '..', '..', '..', 'data', 'sample');
 
   function configIn(dir: string): ExperimentConfig {
     for (const f of ['profiles.csv', 'responses.csv', 'items.csv', 'split.json']) copyFileSync(join(sample, f), join(dir, f));
@@ -88,7 +88,7 @@ describe('prepareExperiment with an existing split', () => {
 });
 
 describe('prepareExperiment on Parquet inputs', () => {
-  const fixtures = join(__dirname, '..', '..', 'data', 'src', 'testing', 'parquet');
+  const fixtures = join(__dirname, '..', '..', '..', 'data', 'src', 'testing', 'parquet');
 
   it('given profiles and responses DuckDB wrote with zstd, v2 pages and DECIMAL values, when prepared, then it plans (parquetjs-lite threw a bare string here, and the failure had an empty message)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'assay-parquet-'));

@@ -1,6 +1,6 @@
 import { parseExperimentConfig, type ExperimentConfig } from '@assay/config';
-import { minimalRaw } from '../../config/src/test-helpers';
-import { startSimulator, type RunningSimulator } from '../../testing/src/simulator';
+import { minimalRaw } from '../../../config/src/test-helpers';
+import { startSimulator, type RunningSimulator } from '../../../testing/src/simulator';
 import { checkModelServer, countTokens } from './preflight';
 
 /** Pre-flight over a list of replicas: every one answers and serves the same model with the same max_model_len. */

@@ -1,21 +1,12 @@
-import type {
-  AnyEnvelope,
-  EvaluationBatchScored,
-  EvaluationCompleted,
-  ExperimentPlanned,
-  ExperimentRequested,
-  ExperimentStarted,
-  InferenceBatchRequested,
-  InferenceCompleted,
-} from '@assay/contracts';
+import type { AnyEnvelope, AssayEvent, AssayEventType, EventOfType, ExperimentPlanned, ExperimentRequested } from '@assay/contracts';
 import { itemKey } from '@assay/contracts';
-import { evaluate, EVALUATOR_VERSION, upcastEvaluationResult, type EvaluationResult } from '@assay/evaluation';
+import { evaluate, EVALUATOR_VERSION, loggedEvaluationResult, type EvaluationResult } from '@assay/evaluation';
 import type { PredictionRow, RunReport } from '@assay/report';
 import { runMode } from '@assay/report';
 import { stringify } from 'yaml';
-import { evaluationRounds, roundOf } from './evaluation-rounds';
-import { foldRegistry } from './registry';
-import { asPrediction, samplesOf } from './scoring';
+import { evaluationRounds, roundOf } from '../re-evaluate/evaluation-rounds';
+import { foldRegistry } from '../request/registry';
+import { asPrediction, samplesOf } from '../score/scoring';
 
 /** The registry's key numbers of an evaluation (one round's): what `assay status` and the CLI show. */
 export function evaluationSummary(result: EvaluationResult, cache: { hitRate: number | null }, round: number): Record<string, number | string | null> {
@@ -50,10 +41,10 @@ export class EvaluatorVersionMismatchError extends Error {
   }
 }
 
-function only<T extends AnyEnvelope>(events: AnyEnvelope[], type: T['type'], what: string): T {
-  const found = events.filter((e) => e.type === type);
+function only<K extends AssayEventType>(events: AssayEvent[], type: K, what: string): EventOfType<K> {
+  const found = events.filter((e): e is EventOfType<K> => e.type === type);
   if (found.length !== 1) throw new Error(`expected one ${type} for ${what}, found ${found.length}`);
-  return found[0] as T;
+  return found[0];
 }
 
 /**
@@ -62,20 +53,21 @@ function only<T extends AnyEnvelope>(events: AnyEnvelope[], type: T['type'], wha
  * registry events recorded before the evaluation round shown (for "comparison context"), so a
  * replay later, after other runs, rebuilds the same bytes.
  */
-export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, round: number, earlierRegistryEvents: AnyEnvelope[]): RunReport {
-  const mine = runEvents.filter((e) => (e.data as { attempt?: number }).attempt === attempt);
+export function assembleRunReport(runEvents: AssayEvent[], attempt: number, round: number, earlierRegistryEvents: AnyEnvelope[]): RunReport {
+  const mine = runEvents.filter((e) => 'attempt' in e.data && e.data.attempt === attempt);
   const what = `attempt ${attempt}`;
-  const started = only<ExperimentStarted>(mine, 'experiment.started', what);
+  const started = only(mine, 'experiment.started', what);
   const { identity, method } = started.data;
-  const planned = mine.filter((e): e is ExperimentPlanned => e.type === 'experiment.planned' && (e as ExperimentPlanned).data.phase === 'full');
+  const planned = mine.filter((e): e is ExperimentPlanned => e.type === 'experiment.planned' && e.data.phase === 'full');
   if (planned.length !== 1) throw new Error(`expected one full-phase experiment.planned for ${identity} ${what}`);
   const ofRound = mine.filter((e) => (e.type === 'evaluation.completed' || e.type === 'evaluation.batch.scored') && roundOf(e) === round);
-  const evaluation = only<EvaluationCompleted>(ofRound, 'evaluation.completed', `${identity} ${what} round ${round}`);
+  const evaluation = only(ofRound, 'evaluation.completed', `${identity} ${what} round ${round}`);
   if (evaluation.data.evaluatorVersion !== EVALUATOR_VERSION) throw new EvaluatorVersionMismatchError(identity, attempt, round, evaluation.data.evaluatorVersion);
-  const full = <T extends AnyEnvelope>(type: string, from = mine) => from.filter((e) => e.type === type && (e.data as { phase?: string }).phase === 'full') as T[];
-  const requests = full<InferenceBatchRequested>('inference.batch.requested');
-  const completions = new Map(full<InferenceCompleted>('inference.completed').map((e) => [e.data.batchId, e]));
-  const scored = full<EvaluationBatchScored>('evaluation.batch.scored', ofRound);
+  const full = <K extends 'inference.batch.requested' | 'inference.completed' | 'evaluation.batch.scored'>(type: K, from = mine) =>
+    from.filter((e): e is EventOfType<K> => e.type === type && 'phase' in e.data && e.data.phase === 'full');
+  const requests = full('inference.batch.requested');
+  const completions = new Map(full('inference.completed').map((e) => [e.data.batchId, e]));
+  const scored = full('evaluation.batch.scored', ofRound);
   const predictions = new Map(scored.flatMap((e) => e.data.predictions).map((p) => [p.promptId, p]));
   const items = new Map(planned[0].data.items.map((i) => [itemKey(i.group, i.item), i]));
 
@@ -132,7 +124,7 @@ export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, rou
 
   // Per-entity scores are not in the event (size): recomputed here with the same evaluate().
   const all = [...predictions.values()];
-  const stored = upcastEvaluationResult(evaluation.data.result as unknown as EvaluationResult);
+  const stored = loggedEvaluationResult(evaluation.data.result, `evaluation.completed ${evaluation.id} of ${identity} ${what} round ${round}`);
   const methodScores = evaluate({ method, samples: samplesOf(all), predictions: all.map(asPrediction), items: planned[0].data.items });
   const result: EvaluationResult = { ...stored, method: { ...stored.method, byEntity: methodScores.byEntity } };
 
@@ -142,7 +134,7 @@ export function assembleRunReport(runEvents: AnyEnvelope[], attempt: number, rou
   };
   const split = planned[0].data.split;
   // The request of this attempt, when the caller passed it in (it is logged in the request's own stream).
-  const requested = runEvents.find((e): e is ExperimentRequested => e.type === 'experiment.requested' && (e as ExperimentRequested).data.requestId === started.data.requestId);
+  const requested = runEvents.find((e): e is ExperimentRequested => e.type === 'experiment.requested' && e.data.requestId === started.data.requestId);
   const workers = [...new Set([...completions.values()].map((c) => c.data.worker))].sort();
   const sameData = (h: Record<string, string>) =>
     h.profiles === started.data.dataHashes.profiles && h.responses === started.data.dataHashes.responses && h.split === started.data.dataHashes.split;

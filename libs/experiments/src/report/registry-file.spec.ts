@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { outputNotWritable } from '@assay/report';
-import type { RegistryEntry } from './registry';
+import type { RegistryEntry } from '../request/registry';
 import { registryEntriesFor, writeRegistryFile } from './registry-file';
 import { runDirFor } from './run-dir';
 

@@ -1,5 +1,5 @@
 import type { Phase } from '@assay/contracts';
-import { DEFAULT_MAX_FAILURE_SHARE } from '@assay/config';
+import { DEFAULT_MAX_FAILURE_SHARE, isPlainObject } from '@assay/config';
 
 /** Where a phase stands once one more of its batches is scored. */
 export interface BatchTally {
@@ -60,7 +60,7 @@ export function tooManyFailuresMessage(verdict: Extract<BatchVerdict, { kind: 't
 
 /** The run's threshold, from its resolved config; a run started before the setting existed gets its default. */
 export function maxFailureShareOf(config: Record<string, unknown>): number {
-  const value = (config.model as { max_failure_share?: unknown } | undefined)?.max_failure_share;
+  const value = isPlainObject(config.model) ? config.model.max_failure_share : undefined;
   if (value === undefined) return DEFAULT_MAX_FAILURE_SHARE;
   if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new Error(`model.max_failure_share of the run's config must be a number from 0 to 1, got ${JSON.stringify(value)}`);
   return value;

@@ -108,7 +108,7 @@ describe('applyLabels', () => {
 });
 
 describe('prepareExperiment with labels.mode binary (the sample dataset)', () => {
-  const root = join(__dirname, '..', '..', '..');
+  const root = join(__dirname, '..', '..', '..', '..');
   const data = join(root, 'data', 'sample');
   const config = (mode: 'raw' | 'binary') =>
     ExperimentConfig.parse({

@@ -1,7 +1,8 @@
 import { createEvent, itemKey, type AssayEvent, type EventContext, type ExperimentStarted } from '@assay/contracts';
 import { sharedWithOthers } from '@assay/inference';
 import { modelCallSettings } from './model-settings';
-import { smokeBatch, type PlannedBatch, type PreparedExperiment } from './prepare';
+import { smokeBatch } from '../smoke/smoke-batch';
+import type { PlannedBatch, PreparedExperiment } from './prepare';
 
 /**
  * A plan as events: `experiment.planned` and one `inference.batch.requested` per entity batch

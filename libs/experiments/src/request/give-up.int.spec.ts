@@ -1,8 +1,8 @@
 import { createEvent, experimentStream, type AnyEnvelope, type AssayEvent, type EventContext, type ExperimentFailed } from '@assay/contracts';
 import { EventStore, readStream, type EventPublisher } from '@assay/event-store';
 import { randomUUID } from 'node:crypto';
-import { createTestDatabase } from '../../testing/src/fixtures/database';
-import { runFailureOnGiveUp } from './experiment';
+import { createTestDatabase } from '../../../testing/src/fixtures/database';
+import { runFailureOnGiveUp } from '../experiment';
 import { stageOfGivenUp } from './give-up';
 
 describe('stageOfGivenUp', () => {

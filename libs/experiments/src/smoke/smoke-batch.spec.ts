@@ -1,5 +1,6 @@
 import type { ItemDef, ItemKind } from '@assay/contracts';
-import { smokeBatch, type PlannedBatch } from './prepare';
+import type { PlannedBatch } from '../plan/prepare';
+import { smokeBatch } from './smoke-batch';
 
 // Like the sample data: every group opens with binary items, then ordinal, then continuous.
 const KINDS: ItemKind[] = ['binary', 'binary', 'binary', 'ordinal', 'ordinal', 'continuous'];

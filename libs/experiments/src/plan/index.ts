@@ -1,0 +1,6 @@
+export * from './labels';
+export * from './model-settings';
+export * from './plan-append';
+export * from './plan-events';
+export * from './preflight';
+export * from './prepare';

@@ -1,0 +1,3 @@
+export * from './registry-file';
+export * from './run-dir';
+export * from './run-report';

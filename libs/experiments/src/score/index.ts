@@ -1,0 +1,2 @@
+export * from './inference-failures';
+export * from './scoring';
