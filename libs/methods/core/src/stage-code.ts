@@ -1,0 +1,62 @@
+/**
+ * The code version of each stage, for stage keys. A stage's key must change when the code its
+ * output depends on changes, and only then: keying on the repository's commit would make every
+ * stage of every earlier experiment unusable after any unrelated edit. So each stage declares a
+ * version, and beside it the sha256 of the source files its output depends on (STAGE_SOURCES).
+ * A unit spec (stage-code.spec.ts) hashes those files again and fails when they changed without
+ * the record being updated; `npm run build && node dist/scripts/record-stage-code.js` re-records
+ * the hashes and bumps the version of every stage whose sources changed (`--keep-version` for a
+ * change that cannot change the stage's output, e.g. a comment: earlier outputs stay reusable).
+ */
+
+/**
+ * Where each stage's code lives, relative to the repository root: files, or folders (every .ts file
+ * below them except specs and test helpers). One table, so a file that moves is fixed in one place;
+ * the hash covers file contents only, not their paths, so a move alone keeps the recorded hash.
+ */
+const PROMPT_STAGE_SOURCES = [
+  'libs/prompting/src',
+  'libs/data/src',
+  'libs/methods/core/src/method.ts',
+  'libs/methods/llm-zero-shot/src',
+  'libs/methods/llm-few-shot/src',
+  'libs/experiments/src/prepare.ts',
+  'libs/experiments/src/plan-events.ts',
+  'libs/experiments/src/model-settings.ts',
+  'libs/inference/src/model-client.ts',
+  'libs/inference/src/run-batch.ts',
+] as const;
+
+export const STAGE_SOURCES: Readonly<Record<string, readonly string[]>> = {
+  smoke_inference: PROMPT_STAGE_SOURCES,
+  inference: PROMPT_STAGE_SOURCES,
+  scoring: ['libs/experiments/src/scoring.ts', 'libs/experiments/src/labels.ts', 'libs/evaluation/src'],
+  report: ['libs/report/src', 'libs/experiments/src/run-report.ts'],
+};
+
+export interface StageCodeRecord {
+  /** Declared version: bumped when the stage's output may change (a new version is never reused from an older one). */
+  version: number;
+  /** sha256 over the stage's source files' contents (see hashStageSources). */
+  sha256: string;
+}
+
+// BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
+export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
+  inference: { version: 1, sha256: '18ad80a417c042a8b1fcf8f8aaf28be656400c17ab0579e9c48284167065ac73' },
+  report: { version: 1, sha256: '7d6b821e28b3b945a3a342f0340452b05fa5f2dba6e2de504d44f50e9fc4cd3b' },
+  scoring: { version: 1, sha256: '3f1884a16e1fae2d1d17a540a0bc06b66404cf3c65dd00bb9138df6dfc5118f9' },
+  smoke_inference: { version: 1, sha256: '18ad80a417c042a8b1fcf8f8aaf28be656400c17ab0579e9c48284167065ac73' },
+};
+// END RECORDED STAGE CODE
+
+/** The version a stage key carries: `<stage>@v<version>`. An unknown stage is an error, never a default. */
+export function stageCodeVersion(stage: string): string {
+  const record = STAGE_CODE[stage];
+  if (!record) {
+    throw new Error(
+      `stage '${stage}' has no recorded code version (known: ${Object.keys(STAGE_CODE).join(', ')}): list its sources in STAGE_SOURCES (libs/methods/core/src/stage-code.ts), then run 'npm run build && node dist/scripts/record-stage-code.js'`,
+    );
+  }
+  return `${stage}@v${record.version}`;
+}
