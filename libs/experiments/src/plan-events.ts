@@ -54,6 +54,7 @@ export function planEvents(
         prompts: b.prompts,
         model,
         ...(b.examples === undefined ? {} : { examples: b.examples }),
+        ...(stageKey === undefined ? {} : { stageKey }),
       },
       ctx,
     ),

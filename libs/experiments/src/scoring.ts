@@ -42,14 +42,21 @@ export function scoreBatch(
   });
 }
 
-/** Prefix-cache reuse the workers measured vs the ideal (every entity prefix computed once). */
+/**
+ * Prefix-cache reuse the workers measured vs the ideal (every entity prefix computed once). Only
+ * answers of model calls made for this attempt count: a reused answer (reusedFrom: an earlier
+ * attempt, or another experiment's stage of the same key) sent nothing to the server, and its
+ * recorded cached tokens describe the other run's cache, so it is left out of both sums and the
+ * ideal. A run whose answers were all reused has no hit rate (null).
+ */
 export function cacheUsage(completions: InferenceCompleted[]): { promptTokens: number; cachedTokens: number; hitRate: number | null; idealHitRate: number | null } {
   let promptTokens = 0;
   let cachedTokens = 0;
   let idealCached = 0;
   let idealKnown = true;
   for (const e of completions) {
-    const ok = e.data.results.filter((r) => r.status === 'ok');
+    const ok = e.data.results.filter((r) => r.status === 'ok' && r.reusedFrom === undefined);
+    if (ok.length === 0) continue;
     for (const r of ok) {
       promptTokens += r.promptTokens ?? 0;
       cachedTokens += r.cachedTokens ?? 0;
