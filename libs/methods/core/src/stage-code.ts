@@ -43,10 +43,10 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  inference: { version: 1, sha256: '18ad80a417c042a8b1fcf8f8aaf28be656400c17ab0579e9c48284167065ac73' },
-  report: { version: 1, sha256: '7d6b821e28b3b945a3a342f0340452b05fa5f2dba6e2de504d44f50e9fc4cd3b' },
-  scoring: { version: 1, sha256: '3f1884a16e1fae2d1d17a540a0bc06b66404cf3c65dd00bb9138df6dfc5118f9' },
-  smoke_inference: { version: 1, sha256: '18ad80a417c042a8b1fcf8f8aaf28be656400c17ab0579e9c48284167065ac73' },
+  inference: { version: 1, sha256: '7849533686cd38af8490cc6943b86ea01812787a81188cd64b5c3c63b474b227' },
+  report: { version: 1, sha256: '04120119f36a1a82806ceab93a4df1ec1cfe930daa70b279b7c0a22010021495' },
+  scoring: { version: 1, sha256: '1124de31facf94df5d90ead7b4cf404d82c29f6cdc597d67b4e358b44bbaa988' },
+  smoke_inference: { version: 1, sha256: '7849533686cd38af8490cc6943b86ea01812787a81188cd64b5c3c63b474b227' },
 };
 // END RECORDED STAGE CODE
 
