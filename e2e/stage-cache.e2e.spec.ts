@@ -31,13 +31,16 @@ describe('stage reuse across experiments (end to end)', () => {
     return { runDir, metadata, predictions: predictions.sort(), modelCalls: (await simulatorStats(stack)).requests - before, readme: readFileSync(join(runDir, 'README.txt'), 'utf8') };
   };
 
+  /** The same stage parameters for every config of this test (writeConfig's default prompt names the config). */
+  const SHARED = { prompt: { system: 'You are simulating the survey respondent whose profile is given below. Reply with a number only.' } };
+
   it('reuses every model stage of a completed experiment when only the name and where-it-runs settings differ, with the same predictions; --force calls the model again', async () => {
-    const a = await runOf(['run', writeConfig(stack, 'stage-cache-a').path]);
+    const a = await runOf(['run', writeConfig(stack, 'stage-cache-a', SHARED).path]);
     expect(a.modelCalls).toBeGreaterThan(0);
     expect(a.metadata.stagesReused).toEqual([]);
     expect(a.readme).not.toMatch(/STAGES REUSED/);
 
-    const bConfig = writeConfig(stack, 'stage-cache-b', { model: { concurrency: 3, request_timeout_s: 30, max_retries: 1 } }).path;
+    const bConfig = writeConfig(stack, 'stage-cache-b', { ...SHARED, model: { concurrency: 3, request_timeout_s: 30, max_retries: 1 } }).path;
     const b = await runOf(['run', bConfig]);
     expect(b.metadata.identity).not.toBe(a.metadata.identity);
     expect(b.modelCalls).toBe(0);
