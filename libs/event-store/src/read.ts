@@ -123,3 +123,23 @@ export async function secondsSinceLastEvent(sql: Sql, stream: string): Promise<n
   const [{ idle }] = await sql.query<{ idle: string | number | null }>('SELECT extract(epoch FROM now() - max(recorded_at)) AS idle FROM events WHERE stream = $1', [stream]);
   return idle === null ? null : Math.max(0, Number(idle));
 }
+
+/**
+ * The stage cache's lookup: one entity batch's request and outcome events in every other
+ * experiment whose plan (experiment.planned) has this stage key, oldest first. The plan's index is
+ * events_planned_stage_key (its expression is the migration's, verbatim); the batch's events come
+ * from the (stream, type, batchId) index.
+ */
+export async function findStageBatchRows(sql: Sql, stageKey: string, batchId: string, opts: { exceptStream: string }): Promise<StoredEvent[]> {
+  const rows = await sql.query<EventRow>(
+    `WITH plans AS (
+       SELECT stream, data->>'attempt' AS attempt, data->>'phase' AS phase FROM events
+        WHERE type = 'experiment.planned' AND (data->>'stageKey') = $1 AND stream <> $3)
+     SELECT ${EVENT_COLUMNS.split(',').map((c) => `e.${c.trim()}`).join(', ')} FROM events e
+       JOIN plans p ON e.stream = p.stream AND (e.data->>'attempt') = p.attempt AND (e.data->>'phase') = p.phase
+      WHERE e.type IN ('inference.batch.requested', 'inference.completed') AND (e.data->>'batchId') = $2
+      ORDER BY e.global_position`,
+    [stageKey, batchId, opts.exceptStream],
+  );
+  return rows.map(toStoredEvent);
+}

@@ -1,5 +1,5 @@
-import { parseStoredEvent, type AssayEvent, type AssayEventType, type EventOfType } from '@assay/contracts';
-import { findInStream, readStream, type DataMatch } from './read';
+import { parseStoredEvent, type AssayEvent, type AssayEventType, type EventOfType, type InferenceBatchRequested, type InferenceCompleted } from '@assay/contracts';
+import { findInStream, findStageBatchRows, readStream, type DataMatch } from './read';
 import type { Sql } from './sql';
 import { envelopeOf, type StoredEvent } from './stored-event';
 
@@ -39,6 +39,35 @@ export async function findOneEvent<T extends AssayEventType>(sql: Sql, stream: s
   const [event] = await findEvents(sql, stream, type, match);
   if (!event) throw new Error(`no ${type} matching ${JSON.stringify(match)} in ${stream}`);
   return event;
+}
+
+/** One entity batch of a stage in another experiment: its request and the outcomes recorded for it. */
+export interface StageBatchOutput {
+  identity: string;
+  attempt: number;
+  request: InferenceBatchRequested;
+  completions: InferenceCompleted[];
+}
+
+/**
+ * Outputs of one entity batch of a stage (by stage key) logged by other experiments than
+ * `exceptStream`'s, oldest first: the stage cache's candidates. A batch whose request has no
+ * completion (not answered yet, or failed) comes with none.
+ */
+export async function findStageBatchOutputs(sql: Sql, stageKey: string, batchId: string, opts: { exceptStream: string }): Promise<StageBatchOutput[]> {
+  const rows = await findStageBatchRows(sql, stageKey, batchId, opts);
+  const byAttempt = new Map<string, StageBatchOutput>();
+  const events = rows.map((row) => ofType(parseStored(row), ['inference.batch.requested', 'inference.completed']));
+  for (const e of events) {
+    if (e.type !== 'inference.batch.requested') continue;
+    const at = JSON.stringify([e.data.identity, e.data.attempt, e.data.phase]);
+    if (!byAttempt.has(at)) byAttempt.set(at, { identity: e.data.identity, attempt: e.data.attempt, request: e, completions: [] });
+  }
+  for (const e of events) {
+    if (e.type !== 'inference.completed') continue;
+    byAttempt.get(JSON.stringify([e.data.identity, e.data.attempt, e.data.phase]))?.completions.push(e);
+  }
+  return [...byAttempt.values()];
 }
 
 function positioned<E extends AssayEvent>(event: E, row: StoredEvent): Positioned<E> {

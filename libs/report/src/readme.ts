@@ -23,7 +23,7 @@ import {
   SUMMARY_FILE,
   worstEntity,
 } from './layout';
-import type { PredictionRow, RunReport } from './types';
+import type { PredictionRow, RunReport, StageReuse } from './types';
 
 /**
  * README.txt, the one file everyone opens: what a stranger needs to understand the run without reading code —
@@ -175,6 +175,15 @@ function cacheSection(report: RunReport): string {
   ].join('\n');
 }
 
+function stagesReusedSection(reused: readonly StageReuse[]): string {
+  return [
+    ...reused.map((r) => `- ${show(r.stage)}: ${r.prompts} answers in ${r.batches} entity batches reused from experiment ${show(r.fromIdentity)} (stage key ${r.stageKey.slice(0, 12)}), no model calls`),
+    'A stage with the same key (its parameters, the stages it reads, the data and its code version)',
+    'computed the same thing: its logged answers stand in for model calls. They are left out of the',
+    'prefix-cache hit rate. `assay run --force` recomputes every stage.',
+  ].join('\n');
+}
+
 function navigationSection(report: RunReport, rows: readonly PredictionRow[]): string {
   const groups = groupsWorstFirst(report, rows);
   const worst = worstEntity(report, rows);
@@ -284,6 +293,7 @@ export function renderReadmeSorted(report: RunReport, sortedRows: readonly Predi
     section('KEY RESULTS (test split)', resultsSection(report)),
     section('WHAT THE METRICS MEAN', definitionsSection(report)),
     section('PREFIX CACHE', cacheSection(report)),
+    ...(report.stagesReused && report.stagesReused.length > 0 ? [section('STAGES REUSED', stagesReusedSection(report.stagesReused))] : []),
     section('NAVIGATION', navigationSection(report, sortedRows)),
     section('COMPARISON CONTEXT', comparisonSection(report)),
     section('REVIEW', renderReview(runReview(report))),

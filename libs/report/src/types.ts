@@ -118,6 +118,16 @@ export interface BestPrevious {
   note: string | null;
 }
 
+/** A stage whose outputs came from another experiment's stage of the same key (no model calls). */
+export interface StageReuse {
+  stage: string;
+  stageKey: string;
+  /** The experiment whose answers were reused. */
+  fromIdentity: string;
+  batches: number;
+  prompts: number;
+}
+
 /** Everything the run directory is made of: plain data, so the tree is a pure function of it. */
 export interface RunReport {
   identity: string;
@@ -140,6 +150,8 @@ export interface RunReport {
   comparison: ComparisonEntry[];
   /** Set by the reporter from the log (null: no earlier completed run on the same data); absent in reports built without it. */
   bestPrevious?: BestPrevious | null;
+  /** Stages answered from the stage cache, by stage and source experiment; absent or empty when nothing was reused. */
+  stagesReused?: StageReuse[];
   /** prefixId -> prefix text. */
   prefixes: Map<string, string>;
   /** Any order: the writer sorts. */

@@ -1,8 +1,8 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type ModelCallSettings, errorMessage } from '@assay/contracts';
-import { EventStore, isProcessed, readTypedEvents } from '@assay/event-store';
-import { attemptEnd, describeEnd, mergeReused, reusableResults } from '@assay/experiments';
+import { causedBy, createEvent, experimentStream, Subjects, type InferenceBatchRequested, type InferenceCompleted, type ModelCallSettings, type PromptResult, errorMessage } from '@assay/contracts';
+import { EventStore, findOneEvent, isProcessed } from '@assay/event-store';
+import { attemptEnd, describeEnd, mergeReused, reusableResults, type Reusable } from '@assay/experiments';
 import { batchIdeal, committedBatchProgress, livenessFromEnv, ModelEndpoints, runBatch, WorkAbortedError, type EntityRoute, type ReplicaRouter } from '@assay/inference';
 import { AttemptWatch, ProgressReporter, RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
@@ -38,7 +38,7 @@ export class InferenceBatchRequestedConsumer {
     // A redelivery of a batch whose results were committed (the ack was lost): no model calls again.
     if (await this.store.read((sql) => isProcessed(sql, 'inference-worker', event.id))) return;
     const stream = experimentStream(d.identity);
-    const runDir = await this.runDirOf(d.identity, d.attempt);
+    const { runDir, forced } = await this.startedOf(d.identity, d.attempt);
     const ended = await this.store.read((sql) => attemptEnd(sql, d.identity, d.attempt));
     if (ended) {
       this.attempts.end(d.identity, d.attempt, describeEnd(ended));
@@ -47,7 +47,7 @@ export class InferenceBatchRequestedConsumer {
     }
     const work = this.attempts.watch(d.identity, d.attempt);
     try {
-      await this.run(event, stream, runDir, work.signal);
+      await this.run(event, stream, runDir, forced, work.signal);
     } catch (error) {
       if (!(error instanceof WorkAbortedError)) throw error;
       this.runLog.write(runDir, d.attempt, `${this.info.instance}: ${d.phase} batch ${d.index + 1} (entity ${JSON.stringify(d.entityId)}) ${error.message}: its calls were stopped, nothing recorded`);
@@ -56,11 +56,18 @@ export class InferenceBatchRequestedConsumer {
     }
   }
 
-  private async run(event: InferenceBatchRequested, stream: string, runDir: string, signal: AbortSignal): Promise<void> {
+  private async run(event: InferenceBatchRequested, stream: string, runDir: string, forced: boolean, signal: AbortSignal): Promise<void> {
     const d = event.data;
     const key = { identity: d.identity, attempt: d.attempt, phase: d.phase };
     const began = performance.now();
     if (d.index === 0) this.runLog.write(runDir, d.attempt, `${this.info.instance}: step 1: ${d.phase} batch 1 (entity ${JSON.stringify(d.entityId)}, ${d.prompts.length} prompts) started`);
+    // Answers an attempt that failed at inference, or another experiment's stage of the same key, got for the same prompts are not asked for again.
+    const reuse = await this.store.read((sql) => reusableResults(sql, d, forced));
+    if (reuse.results.size === d.prompts.length) {
+      // Every answer is reused: no model server is needed for this batch (nothing sent, no ideal to bound).
+      await this.commit(event, stream, runDir, began, mergeReused(d.prompts, reuse.results, []), reuse.prefixTokens, reuse, {});
+      return;
+    }
 
     let route: EntityRoute;
     let router: ReplicaRouter;
@@ -80,8 +87,6 @@ export class InferenceBatchRequestedConsumer {
       if (counted) this.progress.add(key, counted);
       return;
     }
-    // Answers an attempt that failed at inference got for the same prompts are not asked for again.
-    const reuse = await this.store.read((sql) => reusableResults(sql, d));
     // The server's prefix-cache counters at the start of this run's work on it (read once per run).
     const countersAtStart = router.beginCacheCounters(route.replica);
     const [prefixTokens, idealCounts, fresh] = await Promise.all([
@@ -106,25 +111,41 @@ export class InferenceBatchRequestedConsumer {
     await countersAtStart;
     // Answers without cachedTokens: the server's counters stand in for them (see cacheUsage).
     const serverCache = fresh.some((r) => r.status === 'ok' && r.cachedTokens === null) ? await router.serverCacheReading(route.replica) : null;
-    const idealCachedTokens = batchIdeal(d, prefixTokens, idealCounts, results);
+    // Reused answers were not sent: they have no place in this batch's bound (see cacheUsage).
+    const idealCachedTokens = batchIdeal(d, prefixTokens, idealCounts, results.map((r) => (r.reusedFrom === undefined ? r : { ...r, promptTokens: null })));
+    await this.commit(event, stream, runDir, began, results, prefixTokens, reuse, { idealCachedTokens, ...(serverCache ? { serverCache } : {}) });
+  }
+
+  private async commit(
+    event: InferenceBatchRequested,
+    stream: string,
+    runDir: string,
+    began: number,
+    results: PromptResult[],
+    prefixTokens: number | null,
+    reuse: Reusable,
+    cache: { idealCachedTokens?: number | null; serverCache?: NonNullable<InferenceCompleted['data']['serverCache']> },
+  ): Promise<void> {
+    const d = event.data;
+    const key = { identity: d.identity, attempt: d.attempt, phase: d.phase };
     const ctx = causedBy(event, stream, 'inference-worker', this.info.codeVersion);
     // Every prompt failing means the batch could not run at all (model gone, server refusing): say so as such.
     const outcomeEvent = results.every((r) => r.status === 'error')
       ? createEvent('inference.failed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, error: `every prompt failed; first error: ${results[0].error}` }, ctx)
-      : createEvent('inference.completed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, prefixTokens, results, idealCachedTokens, ...(serverCache ? { serverCache } : {}) }, ctx);
+      : createEvent('inference.completed', { ...key, batchId: d.batchId, entityId: d.entityId, worker: this.info.instance, prefixTokens, results, ...cache }, ctx);
     const outcome = await this.store.handle('inference-worker', event.id, async () => [{ stream, expected: 'any', events: [outcomeEvent] }]);
     const counted = committedBatchProgress(outcome, results);
     if (counted) this.progress.add(key, counted);
     if (!outcome.duplicate) {
       const failures = results.filter((r) => r.status === 'error').length;
-      const failedOver = fresh.filter((r) => r.failoverFrom !== undefined);
+      const failedOver = results.filter((r) => r.reusedFrom === undefined && r.failoverFrom !== undefined);
       const seconds = (performance.now() - began) / 1000;
       this.runLog.write(
         runDir,
         d.attempt,
         `${this.info.instance}: ${d.phase} batch ${d.index + 1} (entity ${JSON.stringify(d.entityId)}): ${results.length} prompts in ${seconds.toFixed(2)} s` +
           (failures ? `, ${failures} failed after retries` : '') +
-          (reuse.results.size ? `, ${reuse.results.size} answered by an earlier attempt (not asked again)` : '') +
+          (reuse.results.size ? `, ${reuse.results.size} answered by ${reuse.fromIdentity ? `experiment ${reuse.fromIdentity} (same stage key)` : 'an earlier attempt'} (not asked again)` : '') +
           (failedOver.length ? `, ${failedOver.length} failed over from its replica ${failedOver[0].failoverFrom} to ${[...new Set(failedOver.map((r) => r.replica))].join(', ')}` : ''),
       );
     }
@@ -150,16 +171,16 @@ export class InferenceBatchRequestedConsumer {
     return router;
   }
 
-  private async runDirOf(identity: string, attempt: number): Promise<string> {
+  /** The attempt's run directory and whether it was forced (no stage reuse), from its experiment.started. */
+  private async startedOf(identity: string, attempt: number): Promise<{ runDir: string; forced: boolean }> {
     const cacheKey = `${identity}#${attempt}`;
     const known = this.runDirs.get(cacheKey);
     if (known) return known;
-    const [started] = await this.store.read((sql) => readTypedEvents(sql, experimentStream(identity), ['experiment.started']));
-    const dir = started?.data.runDir;
-    if (!dir) throw new Error(`batch for ${identity} attempt ${attempt} arrived before its experiment.started is in the log`);
-    this.runDirs.set(cacheKey, dir);
-    return dir;
+    const started = await this.store.read((sql) => findOneEvent(sql, experimentStream(identity), 'experiment.started', { attempt }));
+    const facts = { runDir: started.data.runDir, forced: started.data.forced };
+    this.runDirs.set(cacheKey, facts);
+    return facts;
   }
 
-  private readonly runDirs = new Map<string, string>();
+  private readonly runDirs = new Map<string, { runDir: string; forced: boolean }>();
 }

@@ -65,6 +65,8 @@ export const InferenceBatchRequested = eventSchema(
       model: ModelCallSettings,
       /** Few-shot methods: the train entities shown as worked examples in `prefix`, in prompt order. */
       examples: z.array(z.string()).optional(),
+      /** Key of the stage this batch belongs to (as in experiment.planned): a worker reuses a completed batch of the same key. */
+      stageKey: z.string().optional(),
     })
     .strict(),
 );
@@ -93,10 +95,20 @@ export const PromptResult = z
     failoverFrom: z.string().optional(),
     /**
      * Set when no model call was made for this prompt in this attempt: the answer is the one an
-     * earlier attempt (that failed at inference) got for the byte-identical prompt, recorded in
-     * that attempt's inference.completed event. Absent on results of a model call.
+     * earlier attempt got for the byte-identical prompt, recorded in that attempt's
+     * inference.completed event: an attempt of this experiment that failed at inference, or
+     * (with `identity`) a completed batch of the same stage key in another experiment. Absent on
+     * results of a model call.
      */
-    reusedFrom: z.object({ attempt: z.number().int().positive(), eventId: z.string().uuid() }).strict().optional(),
+    reusedFrom: z
+      .object({
+        /** The experiment whose batch is reused (absent: this experiment's earlier attempt). */
+        identity: z.string().optional(),
+        attempt: z.number().int().positive(),
+        eventId: z.string().uuid(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type PromptResult = z.infer<typeof PromptResult>;

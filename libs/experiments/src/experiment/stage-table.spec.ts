@@ -1,4 +1,4 @@
-import { stagesOf, stageTableOf, type StartedFacts } from './stages';
+import { METHOD_SECTION, stagesOf, stageTableOf, type StartedFacts } from './stages';
 
 const FACTS: StartedFacts = {
   method: 'llm_zero_shot',
@@ -11,8 +11,8 @@ const fewShot = (section: Record<string, unknown>): StartedFacts => ({ ...FACTS,
 const keyOf = (facts: StartedFacts, name: string) => stagesOf(facts).find((s) => s.name === name)!.key;
 
 describe('stage tables from the registered methods', () => {
-  it('given llm_zero_shot (no section), when its table is made, then its model stages depend on the shared sections only', () => {
-    expect(stageTableOf('llm_zero_shot').find((s) => s.name === 'inference')!.params).toEqual(['model', 'prompt', 'labels', 'sample', 'split']);
+  it("given llm_zero_shot, when its table is made, then its model stages depend on the shared sections and the method's own (none for zero-shot)", () => {
+    expect(stageTableOf('llm_zero_shot').find((s) => s.name === 'inference')!.params).toEqual(['model', 'prompt', 'profile', 'labels', 'sample', 'split', METHOD_SECTION]);
   });
 
   it("given llm_few_shot, when its section changes, then its model stages' keys change and scoring's reads change with them", () => {

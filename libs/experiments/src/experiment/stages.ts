@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson, isPlainObject } from '@assay/config';
 import type { ExperimentStarted, Phase, StageRecord } from '@assay/contracts';
 import { methodCatalog } from '@assay/methods/registry';
+import { stageCodeVersion } from '@assay/methods/core';
 
 /**
  * An experiment is a small DAG of stages. Each method's declared stages give a table (stageTableOf);
@@ -12,6 +13,8 @@ import { methodCatalog } from '@assay/methods/registry';
  * A stage's key hashes what its output depends on: its own parameters (the part of the config it
  * uses), the keys of the stages it reads, the data hashes and the code version. Two stages with
  * the same key computed the same thing, so a later experiment may reuse a completed stage by key.
+ * The code version is the stage's own (stageCodeVersion), not the repository's commit, so an edit
+ * elsewhere keeps the stage reusable.
  */
 export type StageKind =
   /** Prompts go to the model in entity batches (inference.batch.requested → inference.completed/failed → evaluation.batch.scored). */
@@ -35,7 +38,10 @@ export interface StageDefinition {
    * its results are not read by any other stage.
    */
   gate: boolean;
-  /** The config sections this stage's output depends on. */
+  /**
+   * The config sections this stage's output depends on ('<method>' stands for the method's own
+   * section). Where-it-runs settings within them never count (WHERE_IT_RUNS).
+   */
   params: readonly string[];
   /** Whether the attempt runs this stage at all (e.g. the smoke test only when enabled). */
   included(started: StartedFacts): boolean;
@@ -51,15 +57,27 @@ export interface Stage extends StageRecord {
   gate: boolean;
 }
 
+/** Placeholder in `params` for the method's own section (e.g. llm_few_shot: {k, selection, seed}). */
+export const METHOD_SECTION = '<method>';
+
+/**
+ * Settings that say where or how fast a stage runs, not what it computes: the model server(s), the
+ * API key's variable, concurrency, timeouts and retries, and the failure share at which the run
+ * gives up (a completed stage met it). Changing them keeps a stage's key, so its outputs are reused.
+ */
+export const WHERE_IT_RUNS: Readonly<Record<string, readonly string[]>> = {
+  model: ['base_url', 'api_key_env', 'concurrency', 'request_timeout_s', 'max_retries', 'max_failure_share', 'max_model_len'],
+};
+
 const smokeEnabled = (started: StartedFacts) => started.smokeOnly || !isPlainObject(started.config.smoke) || started.config.smoke.enabled !== false;
 const always = () => true;
-/** What the model sees and how it answers: the sections every model stage of an LLM method depends on. */
-const PROMPTED = ['model', 'prompt', 'labels', 'sample', 'split'] as const;
+/** What the model sees and how it answers: the sections every model stage of a prompting method depends on. */
+const PROMPTED = ['model', 'prompt', 'profile', 'labels', 'sample', 'split', METHOD_SECTION] as const;
 
 /**
  * The stage table of a registered method with one prompt stage: a smoke test of it, the full
- * run, scoring, the report. Its model stages also depend on the method's own section (a method
- * without one, like llm_zero_shot, keeps exactly the shared sections, so its keys do not move).
+ * run, scoring, the report. Its model stages also depend on the method's own section (null for a
+ * method without one, like llm_zero_shot).
  */
 export function stageTableOf(methodName: string): readonly StageDefinition[] {
   const method = methodCatalog().get(methodName);
@@ -67,18 +85,40 @@ export function stageTableOf(methodName: string): readonly StageDefinition[] {
   if (promptStages.length !== 1) {
     throw new Error(`method '${method.name}' declares ${promptStages.length} prompt stages (${promptStages.map((s) => s.name).join(', ')}); the experiment decider runs methods of exactly one`);
   }
-  const prompted = method.section === null ? PROMPTED : [...PROMPTED, method.name];
   return [
-    { name: 'smoke_inference', kind: 'llm_inference', reads: [], after: [], phase: 'smoke', gate: true, params: [...prompted, 'smoke'], included: smokeEnabled },
-    { name: 'inference', kind: 'llm_inference', reads: [], after: ['smoke_inference'], phase: 'full', gate: false, params: prompted, included: (s) => !s.smokeOnly },
+    { name: 'smoke_inference', kind: 'llm_inference', reads: [], after: [], phase: 'smoke', gate: true, params: [...PROMPTED, 'smoke'], included: smokeEnabled },
+    { name: 'inference', kind: 'llm_inference', reads: [], after: ['smoke_inference'], phase: 'full', gate: false, params: PROMPTED, included: (s) => !s.smokeOnly },
     { name: 'scoring', kind: 'scoring', reads: ['inference'], after: [], phase: null, gate: false, params: ['labels'], included: (s) => !s.smokeOnly },
     { name: 'report', kind: 'report', reads: ['scoring'], after: [], phase: null, gate: false, params: [], included: (s) => !s.smokeOnly },
   ];
 }
 
-export function stageKey(def: Pick<StageDefinition, 'kind' | 'params'>, started: StartedFacts, readKeys: string[]): string {
-  const params = Object.fromEntries(def.params.map((section) => [section, started.config[section] ?? null]));
-  const payload = canonicalJson({ kind: def.kind, params, reads: readKeys, dataHashes: started.dataHashes, codeVersion: started.codeVersion });
+/** The parameters a stage's key hashes: its config sections, less the where-it-runs settings. */
+export function stageParams(def: Pick<StageDefinition, 'params'>, started: Pick<StartedFacts, 'method' | 'config'>): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const name of def.params) {
+    const section = name === METHOD_SECTION ? started.method : name;
+    const value = started.config[section] ?? null;
+    const drop = WHERE_IT_RUNS[section];
+    params[section] = drop && value !== null && typeof value === 'object' ? Object.fromEntries(Object.entries(value).filter(([k]) => !drop.includes(k))) : value;
+  }
+  return params;
+}
+
+/**
+ * sha256 of what the stage's output depends on. Files named by path in the config (a chat template,
+ * a codebook) count by path here; a worker reuses an answer only for the byte-identical prompt, so
+ * a file changed behind the same path cannot bring back a stale answer.
+ */
+export function stageKey(def: Pick<StageDefinition, 'name' | 'kind' | 'params'>, started: StartedFacts, readKeys: string[]): string {
+  const payload = canonicalJson({
+    kind: def.kind,
+    method: started.method,
+    params: stageParams(def, started),
+    reads: readKeys,
+    dataHashes: started.dataHashes,
+    code: stageCodeVersion(def.name),
+  });
   return createHash('sha256').update(payload).digest('hex');
 }
 

@@ -1,5 +1,7 @@
 import { createEvent, experimentStream, type InferenceBatchRequested, type InferenceCompleted, type PromptResult } from '@assay/contracts';
-import { mergeReused, reusableFrom } from './reuse';
+import { cacheUsage } from '../score/scoring';
+import { stagesReusedOf } from '../report/run-report';
+import { mayReuseStage, mergeReused, reusableFrom, reusableFromStage } from './reuse';
 
 const identity = 'abcd1234_test';
 const ctx = { stream: experimentStream(identity), correlationId: 'r', causationId: null, producer: 'test', codeVersion: 'test' };
@@ -66,5 +68,56 @@ describe('mergeReused', () => {
 
   it('given a prompt with neither, when merged, then it says which', () => {
     expect(() => mergeReused([{ promptId: 'a' }], new Map(), [])).toThrow(/no result for prompt a/);
+  });
+});
+
+describe('the stage cache', () => {
+  const candidate = (from: string, attempt: number, prompts: ReturnType<typeof prompt>[], results: PromptResult[]) => ({
+    identity: from,
+    attempt,
+    request: requested(attempt, 'PROFILE ', prompts),
+    completions: [completed(attempt, results)],
+  });
+
+  it('given a batch with a stage key, when the attempt was not forced, then it may be reused; forced or without a key, never', () => {
+    expect(mayReuseStage({ stageKey: 'k' }, false)).toBe(true);
+    expect(mayReuseStage({ stageKey: 'k' }, true)).toBe(false);
+    expect(mayReuseStage({}, false)).toBe(false);
+  });
+
+  it('given the same batch of the same stage in two other experiments, when choosing, then the one answering the most prompts is reused and every answer names its experiment', () => {
+    const partial = candidate('aaaa0001_x', 1, [prompt(1), prompt(2)], [ok('e1/g/q1', '4'), failed('e1/g/q2')]);
+    const whole = candidate('bbbb0002_x', 1, [prompt(1), prompt(2)], [ok('e1/g/q1', '4'), ok('e1/g/q2', '5')]);
+    const reuse = reusableFromStage(requested(1, 'PROFILE ', [prompt(1), prompt(2)]).data, [partial, whole]);
+    expect(reuse.fromIdentity).toBe('bbbb0002_x');
+    expect([...reuse.results.values()].map((r) => r.reusedFrom)).toEqual([
+      { identity: 'bbbb0002_x', attempt: 1, eventId: whole.completions[0].id },
+      { identity: 'bbbb0002_x', attempt: 1, eventId: whole.completions[0].id },
+    ]);
+  });
+
+  it('given an answer the other experiment itself reused, when reused again, then it keeps its origin', () => {
+    const origin = { identity: 'cccc0003_x', attempt: 2, eventId: '6f1c5a3e-8d3b-4c1e-9a57-2b1f0e6d4c3a' };
+    const relay = candidate('bbbb0002_x', 1, [prompt(1)], [ok('e1/g/q1', '4', { reusedFrom: origin })]);
+    const reuse = reusableFromStage(requested(1, 'PROFILE ', [prompt(1)]).data, [relay]);
+    expect(reuse.results.get('e1/g/q1')!.reusedFrom).toEqual(origin);
+  });
+
+  it('given no candidate, then nothing is reused', () => {
+    expect(reusableFromStage(requested(1, 'PROFILE ', [prompt(1)]).data, []).results.size).toBe(0);
+  });
+
+  it('given a batch whose answers were all reused and one asked, when the hit rate is summed, then only the asked one counts', () => {
+    const reused = completed(1, [ok('e1/g/q1', '4', { reusedFrom: { identity: 'bbbb0002_x', attempt: 1, eventId: '6f1c5a3e-8d3b-4c1e-9a57-2b1f0e6d4c3a' }, cachedTokens: 40 })]);
+    const asked = completed(1, [ok('e1/g/q2', '5', { cachedTokens: 10 })]);
+    expect(cacheUsage([reused, asked])).toMatchObject({ promptTokens: 40, cachedTokens: 10 });
+    expect(cacheUsage([reused]).hitRate).toBeNull();
+  });
+
+  it('given an attempt with reused answers, then the report names each stage, its key and the experiment it came from', () => {
+    const from = { identity: 'bbbb0002_x', attempt: 1, eventId: '6f1c5a3e-8d3b-4c1e-9a57-2b1f0e6d4c3a' };
+    const stages = [{ name: 'inference', kind: 'llm_inference', key: 'k-full', reads: [], phase: 'full' as const }];
+    const done = completed(1, [ok('e1/g/q1', '4', { reusedFrom: from }), ok('e1/g/q2', '5', { reusedFrom: from }), ok('e1/g/q3', '1')]);
+    expect(stagesReusedOf({ stages }, [done])).toEqual([{ stage: 'inference', stageKey: 'k-full', fromIdentity: 'bbbb0002_x', batches: 1, prompts: 2 }]);
   });
 });

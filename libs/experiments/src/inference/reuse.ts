@@ -1,14 +1,16 @@
 import { experimentStream, type InferenceBatchRequested, type InferenceCompleted, type PromptResult } from '@assay/contracts';
-import { findEvents, type Sql } from '@assay/event-store';
+import { findEvents, findStageBatchOutputs, type Sql, type StageBatchOutput } from '@assay/event-store';
 
 export interface Reusable {
   /** By prompt id of the current batch: a successful answer to the byte-identical prompt. */
   results: Map<string, PromptResult>;
   /** The prefix's token count the earlier attempt measured, when its prefix is the same text. */
   prefixTokens: number | null;
+  /** The other experiment whose stage output is reused (the stage cache); null for this experiment's earlier attempt or no reuse. */
+  fromIdentity: string | null;
 }
 
-const NOTHING: Reusable = { results: new Map(), prefixTokens: null };
+const NOTHING: Reusable = { results: new Map(), prefixTokens: null, fromIdentity: null };
 
 /**
  * Which answers of an earlier attempt may stand in for model calls of this batch: those whose
@@ -32,15 +34,53 @@ export function reusableFrom(current: Pick<InferenceBatchRequested['data'], 'pre
     results.set(p.promptId, { ...hit.result, promptId: p.promptId, reusedFrom });
   }
   const measured = completions.find((c) => c.data.prefixTokens !== null)?.data.prefixTokens ?? null;
-  return { results, prefixTokens: results.size > 0 && earlier.data.prefix === current.prefix ? measured : null };
+  return { results, prefixTokens: results.size > 0 && earlier.data.prefix === current.prefix ? measured : null, fromIdentity: null };
 }
 
 /**
- * The answers a batch may reuse: only in the full run of an attempt that follows one which failed
- * at inference (a dead or refusing server), from that attempt's same entity batch. The smoke test
- * always calls the model: it is there to show the server works now.
+ * Whether a batch may take its answers from the stage cache: it carries its stage's key, and the
+ * attempt was not forced (`assay run --force` recomputes every stage).
  */
-export async function reusableResults(sql: Sql, batch: InferenceBatchRequested['data']): Promise<Reusable> {
+export function mayReuseStage(batch: Pick<InferenceBatchRequested['data'], 'stageKey'>, forced: boolean): batch is { stageKey: string } {
+  return batch.stageKey !== undefined && !forced;
+}
+
+/**
+ * The stage cache's choice for one entity batch among the same batch of the same stage key in
+ * other experiments: the one that answers the most of its prompts (byte-identical prompt text, a
+ * successful call; the earliest on a tie, the original). Every reused answer names the experiment
+ * it comes from, and an answer that experiment itself reused keeps its origin.
+ */
+export function reusableFromStage(current: Pick<InferenceBatchRequested['data'], 'prefix' | 'prompts'>, candidates: StageBatchOutput[]): Reusable {
+  let best: Reusable = NOTHING;
+  for (const candidate of candidates) {
+    const found = reusableFrom(current, candidate.request, candidate.completions);
+    if (found.results.size <= best.results.size) continue;
+    const results = new Map<string, PromptResult>();
+    for (const [promptId, r] of found.results) {
+      const origin = r.reusedFrom?.identity !== undefined ? r.reusedFrom : { ...r.reusedFrom!, identity: candidate.identity };
+      results.set(promptId, { ...r, reusedFrom: origin });
+    }
+    best = { results, prefixTokens: found.prefixTokens, fromIdentity: candidate.identity };
+  }
+  return best;
+}
+
+/**
+ * The answers a batch may reuse. First those of this experiment's previous attempt when it failed
+ * at inference (a dead or refusing server), from its same entity batch, in the full run only.
+ * Else, unless the attempt was forced, the stage cache: the same entity batch of a stage with the
+ * same key in another experiment (mayReuseStage, reusableFromStage), smoke test included, since a
+ * stage with the same key computes the same thing.
+ */
+export async function reusableResults(sql: Sql, batch: InferenceBatchRequested['data'], forced: boolean): Promise<Reusable> {
+  const retried = await reusableFromFailedAttempt(sql, batch);
+  if (retried.results.size > 0 || !mayReuseStage(batch, forced)) return retried;
+  const candidates = await findStageBatchOutputs(sql, batch.stageKey, batch.batchId, { exceptStream: experimentStream(batch.identity) });
+  return reusableFromStage(batch, candidates);
+}
+
+async function reusableFromFailedAttempt(sql: Sql, batch: InferenceBatchRequested['data']): Promise<Reusable> {
   if (batch.phase !== 'full' || batch.attempt === 1) return NOTHING;
   const stream = experimentStream(batch.identity);
   const previous = batch.attempt - 1;

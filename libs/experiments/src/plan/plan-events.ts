@@ -62,6 +62,7 @@ export function planEvents(
         ...(index === 0 && smokeSent.length > 0 ? { promptsSentBefore: smokeSent } : {}),
         model,
         ...(b.examples === undefined ? {} : { examples: b.examples }),
+        ...(stageKey === undefined ? {} : { stageKey }),
       },
       ctx,
     ),

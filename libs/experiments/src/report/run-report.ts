@@ -1,7 +1,7 @@
-import type { AnyEnvelope, AssayEvent, AssayEventType, EventOfType, ExperimentPlanned, ExperimentRequested } from '@assay/contracts';
-import { itemKey } from '@assay/contracts';
+import type { AnyEnvelope, AssayEvent, AssayEventType, EventOfType, ExperimentPlanned, ExperimentRequested, ExperimentStarted, InferenceCompleted } from '@assay/contracts';
+import { compareCodeUnits, itemKey } from '@assay/contracts';
 import { evaluate, EVALUATOR_VERSION, loggedEvaluationResult, type EvaluationResult } from '@assay/evaluation';
-import type { PredictionRow, RunReport } from '@assay/report';
+import type { PredictionRow, RunReport, StageReuse } from '@assay/report';
 import { runMode } from '@assay/report';
 import { stringify } from 'yaml';
 import { evaluationRounds, roundOf } from '../re-evaluate/evaluation-rounds';
@@ -23,6 +23,30 @@ export function evaluationSummary(result: EvaluationResult, cache: { hitRate: nu
   for (const b of result.baselines) summary[`${b.method}.normalized_mae`] = b.overall.primary.value;
   summary.evaluation_round = round;
   return summary;
+}
+
+/**
+ * Which stages of an attempt were answered from another experiment's stage of the same key, from
+ * its inference.completed events (results with reusedFrom.identity), by stage and source.
+ */
+export function stagesReusedOf(started: Pick<ExperimentStarted['data'], 'stages'>, completions: InferenceCompleted[]): StageReuse[] {
+  const found = new Map<string, StageReuse>();
+  for (const c of completions) {
+    const stage = started.stages?.find((s) => s.phase === c.data.phase);
+    if (!stage) throw new Error(`inference.completed ${c.id} (phase ${c.data.phase}) belongs to no stage recorded in experiment.started`);
+    const counted = new Set<string>();
+    for (const r of c.data.results) {
+      const from = r.reusedFrom?.identity;
+      if (from === undefined) continue;
+      const at = JSON.stringify([stage.name, from]);
+      const entry = found.get(at) ?? { stage: stage.name, stageKey: stage.key, fromIdentity: from, batches: 0, prompts: 0 };
+      entry.prompts += 1;
+      if (!counted.has(at)) entry.batches += 1;
+      counted.add(at);
+      found.set(at, entry);
+    }
+  }
+  return [...found.values()].sort((a, b) => compareCodeUnits(a.stage, b.stage) || compareCodeUnits(a.fromIdentity, b.fromIdentity));
 }
 
 /** The log's latest round was scored by other rules than this code's: a replay cannot reproduce it. */
@@ -135,6 +159,7 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
   const split = planned[0].data.split;
   // The request of this attempt, when the caller passed it in (it is logged in the request's own stream).
   const requested = runEvents.find((e): e is ExperimentRequested => e.type === 'experiment.requested' && e.data.requestId === started.data.requestId);
+  const stagesReused = stagesReusedOf(started.data, mine.filter((e): e is InferenceCompleted => e.type === 'inference.completed'));
   const workers = [...new Set([...completions.values()].map((c) => c.data.worker))].sort();
   const sameData = (h: Record<string, string>) =>
     h.profiles === started.data.dataHashes.profiles && h.responses === started.data.dataHashes.responses && h.split === started.data.dataHashes.split;
@@ -173,6 +198,8 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
       forced: started.data.forced,
       previousFailure: started.data.previousFailure,
       evaluatorVersion: evaluation.data.evaluatorVersion,
+      // Stages whose answers came from another experiment (the stage cache), with the experiment they came from.
+      stagesReused: stagesReused.map((r) => ({ stage: r.stage, stageKey: r.stageKey, fromIdentity: r.fromIdentity, batches: r.batches, prompts: r.prompts })),
       // The adapter makes it an SFT run: said here for scripts, as README.txt says it for people.
       model: { id: config.model.id, mode: runMode(method, config.model.lora_adapter), adapter: config.model.lora_adapter },
       evaluationRound: round,
@@ -207,6 +234,7 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
     purpose: config.purpose ?? null,
     evaluation: result,
     cache: evaluation.data.cache,
+    stagesReused,
     comparison,
     prefixes,
     rows,

@@ -54,6 +54,10 @@ export interface CacheUsage {
 
 /**
  * Prefix-cache reuse the workers measured vs the ideal (an upper bound, see idealBatchCachedTokens).
+ * Only answers of model calls made for this attempt count: a reused answer (reusedFrom: an earlier
+ * attempt, or another experiment's stage of the same key) sent nothing to the server, and its
+ * recorded cached tokens describe the other run's cache, so it is left out of both sums and the
+ * ideal. A run whose answers were all reused has no hit rate (null).
  * The hit rate comes from the answers' usage.cached_tokens where every answer has it; else from
  * the servers' prefix-cache counters over the run (server-wide, so `shared` when they counted
  * more prompt tokens than the run sent); else it is unknown (null), never 0.
@@ -67,7 +71,8 @@ export function cacheUsage(completions: InferenceCompleted[]): CacheUsage {
   let idealKnown = true;
   const readings: ServerCacheReading[] = [];
   for (const e of completions) {
-    const ok = e.data.results.filter((r) => r.status === 'ok');
+    const ok = e.data.results.filter((r) => r.status === 'ok' && r.reusedFrom === undefined);
+    if (ok.length === 0) continue;
     for (const r of ok) {
       answered++;
       promptTokens += r.promptTokens ?? 0;
