@@ -94,7 +94,7 @@ describe('a replica dying mid-run (two simulator replicas, one killed)', () => {
     expect(results.filter((r) => home(r.entityId) === survivor).every((r) => r.replica === survivor && r.failoverFrom === undefined)).toBe(true);
 
     // The log says the replica went down, and which batches failed over.
-    const workerLog = readFileSync(join(runDir, 'logs', 'inference-worker.log'), 'utf8');
+    const workerLog = readFileSync(join(runDir, 'logs', 'inference-worker.attempt-1.log'), 'utf8');
     expect(workerLog).toContain(`replica ${victim} does not answer`);
     expect(workerLog).toContain(`failed over from its replica ${victim} to ${survivor}`);
 
