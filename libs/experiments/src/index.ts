@@ -9,6 +9,7 @@ export * from './registry-file';
 export * from './labels';
 export * from './evaluation-rounds';
 export * from './plan-events';
+export * from './entity-input';
 export * from './plan-append';
 export * from './give-up';
 export * from './attempt-end';

@@ -15,6 +15,12 @@ import type { ExperimentStarted, Phase, StageRecord } from '@assay/contracts';
 export type StageKind =
   /** Prompts go to the model in entity batches (inference.batch.requested → inference.completed/failed → evaluation.batch.scored). */
   | 'llm_inference'
+  /**
+   * One model call per entity whose answer another stage's prompts read (a persona summary):
+   * never scored. A stage reading it is planned entity by entity, each batch as soon as its
+   * entity's answer arrives (stream_input), not when the whole stage has finished.
+   */
+  | 'llm_input'
   /** The batches' scored predictions become the evaluation (evaluation.completed). */
   | 'scoring'
   /** The run directory is written from the evaluation (report.generated). */
@@ -55,12 +61,24 @@ const always = () => true;
 /** What the model sees and how it answers: the sections every model stage of llm_zero_shot depends on. */
 const PROMPTED = ['model', 'prompt', 'labels', 'sample', 'split'] as const;
 
+/** What a persona summary depends on: the model, the profile it reads, which entities, and the method's own section. */
+const SUMMARIZED = ['model', 'profile', 'sample', 'split', 'llm_persona_two_stage'] as const;
+const runsInFull = (s: StartedFacts) => !s.smokeOnly;
+
 export const STAGE_TABLES: Record<string, readonly StageDefinition[]> = {
   llm_zero_shot: [
     { name: 'smoke_inference', kind: 'llm_inference', reads: [], after: [], phase: 'smoke', gate: true, params: [...PROMPTED, 'smoke'], included: smokeEnabled },
     { name: 'inference', kind: 'llm_inference', reads: [], after: ['smoke_inference'], phase: 'full', gate: false, params: PROMPTED, included: (s) => !s.smokeOnly },
     { name: 'scoring', kind: 'scoring', reads: ['inference'], after: [], phase: null, gate: false, params: ['labels'], included: (s) => !s.smokeOnly },
     { name: 'report', kind: 'report', reads: ['scoring'], after: [], phase: null, gate: false, params: [], included: (s) => !s.smokeOnly },
+  ],
+  // No smoke gate: the predictions stream entity by entity behind the summaries, and a gate would
+  // hold every entity until the first one's summary and smoke batch were through.
+  llm_persona_two_stage: [
+    { name: 'summary', kind: 'llm_input', reads: [], after: [], phase: 'summary', gate: false, params: SUMMARIZED, included: runsInFull },
+    { name: 'inference', kind: 'llm_inference', reads: ['summary'], after: [], phase: 'full', gate: false, params: [...PROMPTED, 'profile', 'llm_persona_two_stage'], included: runsInFull },
+    { name: 'scoring', kind: 'scoring', reads: ['inference'], after: [], phase: null, gate: false, params: ['labels'], included: runsInFull },
+    { name: 'report', kind: 'report', reads: ['scoring'], after: [], phase: null, gate: false, params: [], included: runsInFull },
   ],
 };
 
