@@ -176,7 +176,7 @@ export function readyStages(attempt: AttemptState, done: ReadonlySet<string>): S
 }
 
 function started(attempt: AttemptState, stage: Stage): boolean {
-  if (stage.kind === 'llm_inference') return progressOf(attempt, stage).planned !== null;
+  if (stage.kind === 'llm_inference' || stage.kind === 'llm_input') return progressOf(attempt, stage).planned !== null;
   if (stage.kind === 'scoring') return attempt.rounds.size > 0;
   return false;
 }
