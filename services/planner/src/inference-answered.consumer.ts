@@ -3,6 +3,7 @@ import { Payload } from '@nestjs/microservices';
 import { errorMessage, Subjects, type ExperimentStarted, type InferenceCompleted, type InferenceFailed } from '@assay/contracts';
 import { EventStore } from '@assay/event-store';
 import {
+  decide,
   ExperimentStates,
   handleExperimentCommand,
   prepareExperiment,
@@ -72,13 +73,21 @@ export class InferenceAnsweredConsumer {
         },
       };
     };
+    const command: StreamInputCommand = { type: 'stream_input', event, by: { producer: 'planner', codeVersion: this.info.codeVersion } };
+    // Most answers are predictions, which start nothing here: a look without the stream's lock
+    // says so, and only the message is recorded (the lock is for answers that plan batches).
+    const look = decide(command, await this.states.load(this.store, identity));
+    if (look.kind === 'append' && look.events.length === 0 && look.said.length === 0) {
+      await this.store.handle('planner', event.id, async () => []);
+      return;
+    }
     const { decision, state, handled } = await handleExperimentCommand({
       store: this.store,
       states: this.states,
       consumer: 'planner',
       messageId: event.id,
       identity,
-      command: { type: 'stream_input', event, by: { producer: 'planner', codeVersion: this.info.codeVersion } },
+      command,
       provide,
       lock: 'the workers append other batches\' answers all the time; none of them changes what this answer starts, and the stage\'s experiment.planned must be written once',
     });
