@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Client } from 'pg';
+import { experimentStream } from '@assay/contracts';
+import { EventStore, readTypedEvents } from '@assay/event-store';
 import { datasetHash, ensureSplit, hashFile } from '@assay/data';
 import { DEFAULT_PROMPT_TEMPLATES } from '@assay/prompting';
 import { REPO_ROOT, simulatorStats, startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
@@ -41,13 +42,12 @@ async function main(argv: string[]): Promise<void> {
   const dataHash = datasetHash(await hashFile(data.files.profiles), await hashFile(data.files.responses));
   await ensureSplit(split, data.entityIds, { seed: 42, testFraction: 0.8, dataHash });
   const stack = await startStack({ workers, simulatorArgs: ['--latency', 'gpu'] });
-  const db = new Client({ connectionString: stack.databaseUrl });
-  await db.connect();
+  const store = await EventStore.open({ url: stack.databaseUrl });
   try {
     const base = { method: 'llm_persona_two_stage', data: { ...data.files, split }, split: { seed: 42, test_fraction: 0.8 }, llm_persona_two_stage: { max_tokens: 48 } };
-    const first = await measure(stack, db, 'first run', writeConfig(stack, 'persona-bench-first', base).path);
+    const first = await measure(stack, store, 'first run', writeConfig(stack, 'persona-bench-first', base).path);
     const changedUser = `${DEFAULT_PROMPT_TEMPLATES.user}\nThink of the persona above before answering.`;
-    const second = await measure(stack, db, 'stage-2 template changed', writeConfig(stack, 'persona-bench-second', { ...base, prompt: { system: DEFAULT_PROMPT_TEMPLATES.system, user: changedUser } }).path);
+    const second = await measure(stack, store, 'stage-2 template changed', writeConfig(stack, 'persona-bench-second', { ...base, prompt: { system: DEFAULT_PROMPT_TEMPLATES.system, user: changedUser } }).path);
     const rows = [first, second];
     const header = ['run', 'wall s', 'summary calls', 'prediction calls', 'reused answers', 'sim requests', 'prompt tokens', 'cached tokens'];
     console.log(`\ntwo-stage persona, ${entities} entities x ${6 * itemsPerGroup} items (80% test), ${workers} workers, GPU-like simulator`);
@@ -58,12 +58,12 @@ async function main(argv: string[]): Promise<void> {
     mkdirSync(join(REPO_ROOT, 'outputs', '.bench'), { recursive: true });
     writeFileSync(join(REPO_ROOT, 'outputs', '.bench', 'persona-reuse.json'), `${JSON.stringify({ entities, itemsPerGroup, workers, rows, stage1Reused: reused }, null, 2)}\n`);
   } finally {
-    await db.end();
+    await store.close();
     await stack.stop();
   }
 }
 
-async function measure(stack: Stack, db: Client, run: string, configPath: string): Promise<RunNumbers> {
+async function measure(stack: Stack, store: EventStore, run: string, configPath: string): Promise<RunNumbers> {
   const before = await simulatorStats(stack);
   const began = performance.now();
   const result = await stack.cli(['run', configPath]);
@@ -71,22 +71,15 @@ async function measure(stack: Stack, db: Client, run: string, configPath: string
   if (result.code !== 0) throw new Error(`${run}: assay run exited ${result.code}:\n${result.stderr}`);
   const after = await simulatorStats(stack);
   const identity = result.stdout.trim().split('\n').pop()!.split('/').pop()!;
-  const { rows } = await db.query<{ phase: string; fresh: string; reused: string }>(
-    `SELECT data->>'phase' AS phase,
-            count(*) FILTER (WHERE r->'reusedFrom' IS NULL) AS fresh,
-            count(*) FILTER (WHERE r->'reusedFrom' IS NOT NULL) AS reused
-       FROM events, jsonb_array_elements(data->'results') AS r
-      WHERE type = 'inference.completed' AND data->>'identity' = $1
-      GROUP BY 1`,
-    [identity],
-  );
-  const count = (phase: string, key: 'fresh' | 'reused') => Number(rows.find((r) => r.phase === phase)?.[key] ?? 0);
+  const answers = await store.read((sql) => readTypedEvents(sql, experimentStream(identity), ['inference.completed']));
+  const count = (phase: string, reused: boolean) =>
+    answers.filter((e) => e.data.phase === phase).flatMap((e) => e.data.results).filter((r) => (r.reusedFrom !== undefined) === reused).length;
   return {
     run,
     wallS,
-    summaryCalls: count('summary', 'fresh'),
-    predictionCalls: count('full', 'fresh'),
-    reusedAnswers: count('summary', 'reused') + count('full', 'reused'),
+    summaryCalls: count('summary', false),
+    predictionCalls: count('full', false),
+    reusedAnswers: count('summary', true) + count('full', true),
     simulatorRequests: after.requests - before.requests,
     promptTokens: after.promptTokens - before.promptTokens,
     cachedTokens: after.cachedTokens - before.cachedTokens,
