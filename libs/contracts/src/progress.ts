@@ -10,7 +10,7 @@ export const ProgressUpdate = z
   .object({
     identity: z.string(),
     attempt: z.number().int().positive(),
-    phase: z.enum(['smoke', 'full']),
+    phase: z.enum(['smoke', 'full', 'summary']),
     source: z.string(),
     promptsDone: z.number().int().nonnegative(),
     retries: z.number().int().nonnegative(),

@@ -220,6 +220,9 @@ function navigationSection(report: RunReport, rows: readonly PredictionRow[]): s
     '                           distribution.svg: predicted vs actual answer distribution per item (chart)',
     'groups/<group>/entities/<entity>/summary.txt   all predictions of one entity at a glance',
     'groups/<group>/entities/<entity>/<item>.txt    full INPUT / OUTPUT / METADATA of one call',
+    ...[...new Set([...(report.entityInputs?.values() ?? [])].map((c) => c.file))].map(
+      (file) => `groups/<group>/entities/<entity>/${file.padEnd(16)} INPUT / OUTPUT / METADATA of the entity's call its prompts read`,
+    ),
     'diagnostics/               parse_failures.csv, outliers.csv, value_ranges.json,',
     '                           actual_vs_predicted.csv (the full flat table)',
     'logs/                      service logs of the run',

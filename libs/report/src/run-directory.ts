@@ -31,7 +31,7 @@ import {
 import { ParquetFileWriter, PREDICTIONS_COLUMNS, rawOutputsColumns } from './parquet';
 import { groupDistributionSvg } from './distribution-plot';
 import { renderReadmeSorted } from './readme';
-import type { CacheStats, PredictionRow, RunReport, WriteResult } from './types';
+import type { CacheStats, EntityInputCall, PredictionRow, RunReport, WriteResult } from './types';
 import { FileSink } from './file-sink';
 import { TreeHasher } from './tree-hash';
 
@@ -145,6 +145,29 @@ function samplingText(c: PredictionRow['call']): string {
 
 function oneLine(text: string): string {
   return text.replace(/\s*[\r\n]+\s*/g, ' ');
+}
+
+/** An entity-input call (a persona summary) in the shape of an item file: INPUT, OUTPUT, METADATA. */
+export function renderEntityInputFile(c: EntityInputCall): string {
+  return [
+    '=== INPUT ===',
+    c.input,
+    '',
+    '=== OUTPUT ===',
+    c.outputText ?? `(no output: ${c.error ?? 'no answer recorded'})`,
+    '',
+    '=== METADATA ===',
+    `entity_id: ${show(c.entityId)}`,
+    `stage: ${c.stage} (one call per entity; the entity's prediction prompts read its output in place of {profile})`,
+    `tokens: prompt=${fmtValue(c.promptTokens)}, completion=${fmtValue(c.completionTokens)}, cached=${fmtValue(c.cachedTokens)}`,
+    `latency_ms: ${fmtValue(c.latencyMs)}`,
+    `finish_reason: ${c.finishReason === null ? 'n/a' : show(c.finishReason)}`,
+    `model: ${show(c.call.model)}${c.call.loraAdapter === null ? '' : ` (LoRA adapter ${show(c.call.loraAdapter)})`}`,
+    `sampling: ${samplingText(c.call)}`,
+    `attempts: ${c.attempts}`,
+    `worker: ${c.worker === null ? 'n/a' : show(c.worker)}`,
+    '',
+  ].join('\n');
 }
 
 export function renderItemFile(r: PredictionRow, input: string): string {
@@ -458,6 +481,11 @@ async function writeTree(
           failover_from: r.failoverFrom,
         });
         await put(`${edir}/${fileNames[i]}`, renderItemFile(r, input));
+      }
+      const entityInput = report.entityInputs?.get(entity.entityId);
+      if (entityInput !== undefined) {
+        claimName(itemNames, entityInput.file, `(${entityInput.stage} of the entity)`, `${edir}/`);
+        await put(`${edir}/${entityInput.file}`, renderEntityInputFile(entityInput));
       }
     }
   }

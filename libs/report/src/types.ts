@@ -156,6 +156,30 @@ export interface RunReport {
   prefixes: Map<string, string>;
   /** Any order: the writer sorts. */
   rows: PredictionRow[];
+  /**
+   * Per entity, the call of a method's entity-input stage (a persona summary) whose answer its
+   * prompts read; written as `file` in each of the entity's folders. Absent for other methods.
+   */
+  entityInputs?: Map<string, EntityInputCall>;
+}
+
+/** One entity-input call (e.g. a persona summary): what went in, what came back, and how. */
+export interface EntityInputCall {
+  entityId: string;
+  /** File name under the entity's folder, e.g. persona_summary.txt. */
+  file: string;
+  stage: string;
+  input: string;
+  outputText: string | null;
+  error: string | null;
+  finishReason: string | null;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  cachedTokens: number | null;
+  latencyMs: number | null;
+  attempts: number;
+  worker: string | null;
+  call: PredictionRow['call'];
 }
 
 export interface WriteResult {

@@ -9,7 +9,7 @@ import { comparisonUrl, registryUrl, runUrl, type QueryValue } from './urls';
 export interface LiveProgress {
   identity: string;
   attempt: number;
-  phase: 'smoke' | 'full';
+  phase: 'smoke' | 'full' | 'summary';
   stage: 'inference' | 'evaluation' | 'report';
   done: number;
   total: number | null;

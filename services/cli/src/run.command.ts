@@ -308,7 +308,7 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
           case 'experiment.planned':
             endLine();
             state = newProgress(event.data.phase, Date.now(), event.data.prompts);
-            err(`${event.data.phase === 'smoke' ? 'smoke test' : 'full run'}: ${event.data.prompts} prompts in ${event.data.batches} entity batches`);
+            err(`${event.data.phase === 'smoke' ? 'smoke test' : event.data.phase === 'summary' ? 'persona summaries' : 'full run'}: ${event.data.prompts} prompts in ${event.data.batches} entity batches`);
             for (const w of event.data.preflightWarnings) err(`warning: ${w}`);
             show(true);
             break;

@@ -9,9 +9,11 @@ import {
   checkModelServer,
   checkOutputWritable,
   decide,
+  entityInputOf,
   ExperimentStates,
   handleExperimentCommand,
   planBatches,
+  planEntityInputBatches,
   prepareExperiment,
   runDirFor,
   StageError,
@@ -149,7 +151,8 @@ export class ExperimentRequestedConsumer {
   /** The expensive checks, on the plan the run will use: it is made here once and handed on. */
   private async preflight(prepared: PreparedExperiment): Promise<Preflight> {
     try {
-      const plan = planBatches(prepared);
+      // A method whose prompts read a per-entity model output (a persona summary) starts with those calls.
+      const plan = entityInputOf(prepared) === null ? planBatches(prepared) : planEntityInputBatches(prepared);
       const facts = await checkModelServer(prepared.config);
       const warnings = await checkLongestPrompt(prepared.config, facts, plan);
       checkOutputWritable(prepared.config.output_root);

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ExperimentConfig } from '@assay/config';
 import { causedBy, experimentStream, type AnyEnvelope, type AssayEvent, type EventContext, type ExperimentStarted } from '@assay/contracts';
-import { planEvents, type PlannedBatch, type PreparedExperiment, type Stage } from '@assay/experiments';
+import { entityInputPlanEvents, planEvents, type PlannedBatch, type PreparedExperiment, type Stage } from '@assay/experiments';
 import { ServiceInfo } from '@assay/messaging/nest';
 
 /** Turns a plan into its events (planEvents), caused by the message being handled. */
@@ -31,6 +31,9 @@ export class PlanWriter {
     preflightWarnings: string[],
   ): AssayEvent[] {
     if (stage.phase === null) throw new Error(`stage '${stage.name}' (${stage.kind}) has no phase: the planner plans model stages only`);
+    // An entity-input stage (a persona summary) was checked by the pre-flight: `plan` is its batches.
+    if (stage.kind === 'llm_input') return entityInputPlanEvents(ctx, started, prepared, plan, preflightWarnings, stage.key);
+    if (stage.phase === 'summary') throw new Error(`stage '${stage.name}' (${stage.kind}) has phase 'summary', which only entity-input stages use`);
     return planEvents(ctx, started, prepared, plan, stage.phase, preflightWarnings, stage.key);
   }
 

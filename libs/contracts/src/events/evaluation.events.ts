@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Phase } from './experiment.events';
 import { Prediction } from '../domain';
 import { eventSchema } from '../envelope';
 
@@ -18,7 +19,7 @@ export const EvaluationBatchScored = eventSchema(
       identity: z.string(),
       attempt: z.number().int().positive(),
       round: EvaluationRound,
-      phase: z.enum(['smoke', 'full']),
+      phase: Phase,
       batchId: z.string(),
       evaluatorVersion: z.string(),
       predictions: z.array(Prediction.extend({ promptId: z.string(), actual: z.number() })),

@@ -6,7 +6,8 @@ import { eventSchema } from '../envelope';
 export const FailureStage = z.enum(['config', 'preflight', 'smoke', 'inference', 'evaluation', 'report']);
 export type FailureStage = z.infer<typeof FailureStage>;
 
-export const Phase = z.enum(['smoke', 'full']);
+/** Which model stage a batch belongs to: the smoke test, the predictions, or an entity-input stage (a persona summary, read by the predictions). */
+export const Phase = z.enum(['smoke', 'full', 'summary']);
 export type Phase = z.infer<typeof Phase>;
 
 /** The resolved config travels as plain JSON (no file references; secrets are env var names only). */
@@ -131,7 +132,7 @@ export const ExperimentPlanned = eventSchema(
     .object({
       identity: z.string(),
       attempt: z.number().int().positive(),
-      phase: z.enum(['smoke', 'full']),
+      phase: Phase,
       batches: z.number().int().nonnegative(),
       prompts: z.number().int().nonnegative(),
       items: z.array(ItemDef),

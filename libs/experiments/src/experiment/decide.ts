@@ -123,11 +123,27 @@ export interface ReevaluateCommand {
   evaluation?: Pick<EvaluationCompleted['data'], 'result' | 'cache'>;
 }
 
-export type ExperimentCommand = RequestCommand | SmokeResultCommand | ScoreBatchCommand | ReportCommand | GiveUpCommand | CancelCommand | ReevaluateCommand;
+
+/**
+ * Makes one entity's batch of a stage that reads an entity-input stage, from that entity's input
+ * text (its persona summary); `withPlanned`: the stage's experiment.planned goes first (its first batch).
+ */
+export type StreamPlanMaker = (args: { ctx: EventContext; identity: string; attempt: number; stage: Stage; entityId: string; input: string; withPlanned: boolean }) => AssayEvent[];
+
+/** inference.completed/failed of an entity-input stage (a persona summary): start the entity's batches of the stages that read it. */
+export interface StreamInputCommand {
+  type: 'stream_input';
+  event: InferenceCompleted | InferenceFailed;
+  by: Producer;
+  streamPlan?: { ok: true; plan: StreamPlanMaker } | { ok: false; error: string };
+}
+
+export type ExperimentCommand = RequestCommand | SmokeResultCommand | ScoreBatchCommand | StreamInputCommand | ReportCommand | GiveUpCommand | CancelCommand | ReevaluateCommand;
 
 export type Need =
   | { input: 'preflight' }
   | { input: 'next_plan' }
+  | { input: 'stream_plan' }
   | { input: 'batch_request' }
   | { input: 'report' }
   | { input: 'earlier_predictions' }
@@ -155,6 +171,8 @@ export function decide(command: ExperimentCommand, state: ExperimentState): Deci
       return decideOnSmokeResult(command, state);
     case 'score_batch':
       return decideOnScoredBatch(command, state);
+    case 'stream_input':
+      return decideOnStreamInput(command, state);
     case 'report':
       return decideOnReport(command, state);
     case 'give_up':
@@ -183,7 +201,7 @@ export function readyStages(attempt: AttemptState, done: ReadonlySet<string>): S
 }
 
 function started(attempt: AttemptState, stage: Stage): boolean {
-  if (stage.kind === 'llm_inference') return progressOf(attempt, stage).planned !== null;
+  if (stage.kind === 'llm_inference' || stage.kind === 'llm_input') return progressOf(attempt, stage).planned !== null;
   if (stage.kind === 'scoring') return attempt.rounds.size > 0;
   return false;
 }
@@ -240,13 +258,20 @@ function decideOnRequest(command: RequestCommand, state: ExperimentState): Decis
     return append(events);
   }
   const attemptState: AttemptState = { attempt, started: startedEvent, stages, progress: new Map(), smoke: null, rounds: new Map(), end: null };
-  for (const stage of planStages(readyStages(attemptState, new Set()))) events.push(...preflight.plan({ ctx, identity: start.identity, attempt, stage }));
+  const first = planStages(readyStages(attemptState, new Set()));
+  // A run with nothing to start would wait forever (e.g. --smoke-only for a method without a smoke test).
+  if (first.length === 0) {
+    const error = `method '${start.method}' has no stage to run${start.smokeOnly ? ' with --smoke-only (it has no smoke test)' : ''}`;
+    events.push(createEvent('experiment.failed', { requestId: request.data.requestId, identity: start.identity, attempt, stage: 'preflight', error, details: [] }, ctx));
+    return append(events, `FAILED: ${error}`);
+  }
+  for (const stage of first) events.push(...preflight.plan({ ctx, identity: start.identity, attempt, stage }));
   return append(events);
 }
 
 /** The ready stages a planner plans (model stages); any other kind ready at this point has no decider branch yet. */
 function planStages(ready: Stage[]): Stage[] {
-  for (const s of ready) if (s.kind !== 'llm_inference') throw new Error(`stage '${s.name}' (${s.kind}) is ready to start, but only model stages are planned before a run's inference`);
+  for (const s of ready) if (s.kind !== 'llm_inference' && s.kind !== 'llm_input') throw new Error(`stage '${s.name}' (${s.kind}) is ready to start, but only model stages are planned before a run's inference`);
   return ready;
 }
 
@@ -298,6 +323,8 @@ function decideOnScoredBatch(command: ScoreBatchCommand, state: ExperimentState)
   // Nothing may complete an attempt that has ended (failed, cancelled).
   if (attempt.end) return NOTHING;
   const stage = stageOfPhase(attempt, phase);
+  // An entity input (a persona summary) is not a prediction: stream_input acts on it.
+  if (stage.kind === 'llm_input') return NOTHING;
   const progress = progressOf(attempt, stage);
   const planned = progress.planned;
   if (!planned) throw new Error(`${event.type} of batch ${batchId} for ${identity} attempt ${n}: no experiment.planned of its ${phase} phase in the log`);
@@ -346,6 +373,43 @@ function decideOnScoredBatch(command: ScoreBatchCommand, state: ExperimentState)
     [scored, createEvent('evaluation.completed', { identity, attempt: n, round: RUN_ROUND, evaluatorVersion: EVALUATOR_VERSION, reevaluation: null, result, cache, stageKey: scoring[0].key }, ctx)],
     `evaluation of ${all.length} predictions complete`,
   );
+}
+
+/** The stages whose prompts read `input` (an entity-input stage): each is planned entity by entity. */
+export function readersOf(attempt: AttemptState, input: Stage): Stage[] {
+  return attempt.stages.filter((s) => s.reads.includes(input.name));
+}
+
+function decideOnStreamInput(command: StreamInputCommand, state: ExperimentState): Decision {
+  const { event, by } = command;
+  const { identity, attempt: n, phase, batchId, entityId } = event.data;
+  if (state.handled.has(event.id)) return NOTHING;
+  const attempt = attemptOf(state, identity, n, `${event.type} of batch ${batchId}`);
+  if (attempt.end) return NOTHING;
+  const stage = stageOfPhase(attempt, phase);
+  if (stage.kind !== 'llm_input') return NOTHING;
+  // The first outcome of a batch counts: a second answer (a redelivered batch) plans nothing again.
+  const first = progressOf(attempt, stage).outcomes.get(batchId);
+  if (first !== undefined && first !== event.id) return NOTHING;
+  const readers = readersOf(attempt, stage);
+  for (const r of readers) {
+    if (r.kind !== 'llm_inference' || r.after.length > 0) throw new Error(`stage '${r.name}' (${r.kind}) reads entity-input stage '${stage.name}' but only model stages without a gate are planned entity by entity`);
+  }
+  const ctx = causedBy(event, experimentStream(identity), by.producer, by.codeVersion);
+  const fail = (error: string) =>
+    append([createEvent('experiment.failed', { requestId: attempt.started.data.requestId, identity, attempt: n, stage: 'inference', error, details: [] }, ctx)], `FAILED at inference: ${error}`);
+  // An entity without its input cannot be predicted as the method says; the run fails rather than send prompts without it.
+  const where = `stage '${stage.name}' of entity ${JSON.stringify(entityId)} (batch ${batchId})`;
+  if (event.type === 'inference.failed') return fail(`${where} failed: ${event.data.error}`);
+  const [result] = event.data.results;
+  if (result.status !== 'ok') return fail(`${where} failed: ${result.error ?? 'no error recorded'}`);
+  const text = (result.outputText ?? '').trim();
+  if (text.length === 0) return fail(`${where} returned an empty output (finish_reason ${result.finishReason ?? 'n/a'}): the entity's items cannot be asked without it`);
+  if (readers.length === 0) return NOTHING;
+  if (!command.streamPlan) return need({ input: 'stream_plan' });
+  if (!command.streamPlan.ok) return fail(command.streamPlan.error);
+  const plan = command.streamPlan.plan;
+  return append(readers.flatMap((r) => plan({ ctx, identity, attempt: n, stage: r, entityId, input: text, withPlanned: progressOf(attempt, r).planned === null })));
 }
 
 function decideOnReport(command: ReportCommand, state: ExperimentState): Decision {

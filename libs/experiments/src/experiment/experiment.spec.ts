@@ -1,4 +1,4 @@
-import { createEvent, experimentStream, type AssayEvent, type EventContext, type ItemDef } from '@assay/contracts';
+import { createEvent, experimentStream, type AssayEvent, type EventContext, type ItemDef, type Phase } from '@assay/contracts';
 import { decide, type Decision, type ExperimentCommand, type PlanMaker, type RequestCommand } from './decide';
 import type { ScoredPrediction } from '../score/scoring';
 import { fold, type ExperimentState } from './state';
@@ -44,7 +44,7 @@ const START = {
 };
 
 const started = (attempt = 1, smokeOnly = false) => createEvent('experiment.started', { ...START, smokeOnly, attempt, previousFailure: null }, ctx);
-const planned = (attempt: number, phase: 'smoke' | 'full', batches: number) =>
+const planned = (attempt: number, phase: Phase, batches: number) =>
   createEvent(
     'experiment.planned',
     {
@@ -63,7 +63,7 @@ const planned = (attempt: number, phase: 'smoke' | 'full', batches: number) =>
     },
     ctx,
   );
-const batchRequested = (attempt: number, phase: 'smoke' | 'full', entity: string) =>
+const batchRequested = (attempt: number, phase: Phase, entity: string) =>
   createEvent(
     'inference.batch.requested',
     {
@@ -79,7 +79,7 @@ const batchRequested = (attempt: number, phase: 'smoke' | 'full', entity: string
     },
     ctx,
   );
-const answered = (attempt: number, phase: 'smoke' | 'full', entity: string, output: string | null = '1') =>
+const answered = (attempt: number, phase: Phase, entity: string, output: string | null = '1') =>
   createEvent(
     'inference.completed',
     {

@@ -19,6 +19,12 @@ import { stageCodeVersion } from '@assay/methods/core';
 export type StageKind =
   /** Prompts go to the model in entity batches (inference.batch.requested → inference.completed/failed → evaluation.batch.scored). */
   | 'llm_inference'
+  /**
+   * One model call per entity whose answer another stage's prompts read (a persona summary):
+   * never scored. A stage reading it is planned entity by entity, each batch as soon as its
+   * entity's answer arrives (stream_input), not when the whole stage has finished.
+   */
+  | 'llm_input'
   /** The batches' scored predictions become the evaluation (evaluation.completed). */
   | 'scoring'
   /** The run directory is written from the evaluation (report.generated). */
@@ -73,6 +79,9 @@ const smokeEnabled = (started: StartedFacts) => started.smokeOnly || !isPlainObj
 const always = () => true;
 /** What the model sees and how it answers: the sections every model stage of a prompting method depends on. */
 const PROMPTED = ['model', 'prompt', 'profile', 'labels', 'sample', 'split', METHOD_SECTION] as const;
+/** What an entity-input stage (a persona summary) depends on: the model, the profile it reads, which entities, and the method's own section. */
+const SUMMARIZED = ['model', 'profile', 'sample', 'split', METHOD_SECTION] as const;
+const runsInFull = (s: StartedFacts) => !s.smokeOnly;
 
 /**
  * The stage table of a registered method with one prompt stage: a smoke test of it, the full
@@ -81,6 +90,17 @@ const PROMPTED = ['model', 'prompt', 'profile', 'labels', 'sample', 'split', MET
  */
 export function stageTableOf(methodName: string): readonly StageDefinition[] {
   const method = methodCatalog().get(methodName);
+  if (method.entityInput) {
+    const input = method.entityInput.stage;
+    // No smoke gate: the predictions stream entity by entity behind the entity inputs, and a gate
+    // would hold every entity until the first one's input and smoke batch were through.
+    return [
+      { name: input, kind: 'llm_input', reads: [], after: [], phase: 'summary', gate: false, params: SUMMARIZED, included: runsInFull },
+      { name: 'inference', kind: 'llm_inference', reads: [input], after: [], phase: 'full', gate: false, params: PROMPTED, included: runsInFull },
+      { name: 'scoring', kind: 'scoring', reads: ['inference'], after: [], phase: null, gate: false, params: ['labels'], included: runsInFull },
+      { name: 'report', kind: 'report', reads: ['scoring'], after: [], phase: null, gate: false, params: [], included: runsInFull },
+    ];
+  }
   const promptStages = method.stages.filter((s) => s.kind === 'prompt');
   if (promptStages.length !== 1) {
     throw new Error(`method '${method.name}' declares ${promptStages.length} prompt stages (${promptStages.map((s) => s.name).join(', ')}); the experiment decider runs methods of exactly one`);

@@ -64,7 +64,7 @@ const EMPTY_PROGRESS: StageProgress = { planned: null, requested: new Set(), out
 
 /** The model stage whose events carry `phase`. */
 export function stageOfPhase(attempt: AttemptState, phase: Phase): Stage {
-  const stage = attempt.stages.find((s) => s.kind === 'llm_inference' && s.phase === phase);
+  const stage = attempt.stages.find((s) => s.phase === phase);
   if (!stage) throw new Error(`attempt ${attempt.attempt} of ${attempt.started.data.identity} has no model stage with phase '${phase}' (its stages: ${attempt.stages.map((s) => s.name).join(', ')})`);
   return stage;
 }

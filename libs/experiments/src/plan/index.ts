@@ -4,3 +4,4 @@ export * from './plan-append';
 export * from './plan-events';
 export * from './preflight';
 export * from './prepare';
+export * from './entity-input';

@@ -154,7 +154,11 @@ export interface PlannedBatch {
  * without an observation are not asked (there is nothing to score them against). The prompts are
  * the config's method's; examples it shows must come from the train split (the leakage check).
  */
-export function planBatches(prepared: PreparedExperiment): PlannedBatch[] {
+export function planBatches(
+  prepared: PreparedExperiment,
+  /** For a method whose prompts read entity inputs (a persona summary): those texts, and the entities to plan (default: all). */
+  options: { entityInputs?: ReadonlyMap<string, string>; only?: ReadonlySet<string> } = {},
+): PlannedBatch[] {
   const { config, dataset, split } = prepared;
   const chat = chatTemplateOf(config);
   let entityPrompts: MethodEntityPrompts[];
@@ -164,7 +168,8 @@ export function planBatches(prepared: PreparedExperiment): PlannedBatch[] {
     const settings = catalog.settingsOf(config);
     try {
       const scope = planScope(dataset.entities, dataset.items, split.test, { maxEntities: config.sample.max_entities, groups: config.sample.groups });
-      entityPrompts = method.buildPrompts({ config, settings, dataset, split, profileView: prepared.profileView, chat, ...scope });
+      const entities = options.only === undefined ? scope.entities : scope.entities.filter((e) => options.only!.has(e.entityId));
+      entityPrompts = method.buildPrompts({ config, settings, dataset, split, profileView: prepared.profileView, chat, ...scope, entities, ...(options.entityInputs === undefined ? {} : { entityInputs: options.entityInputs }) });
     } catch (error) {
       // Selection errors name their own key; the rest come from the templates or the sample settings.
       throw error instanceof ExampleSelectionError ? error : new Error(`prompt: ${errorMessage(error)}`);

@@ -1,7 +1,8 @@
-import type { AnyEnvelope, AssayEvent, AssayEventType, EventOfType, ExperimentPlanned, ExperimentRequested, ExperimentStarted, InferenceCompleted } from '@assay/contracts';
+import type { AnyEnvelope, AssayEvent, AssayEventType, EventOfType, ExperimentPlanned, ExperimentRequested, ExperimentStarted, InferenceBatchRequested, InferenceCompleted } from '@assay/contracts';
 import { compareCodeUnits, itemKey } from '@assay/contracts';
 import { evaluate, EVALUATOR_VERSION, loggedEvaluationResult, type EvaluationResult } from '@assay/evaluation';
-import type { PredictionRow, RunReport, StageReuse } from '@assay/report';
+import type { EntityInputCall, PredictionRow, RunReport, StageReuse } from '@assay/report';
+import { methodCatalog } from '@assay/methods/registry';
 import { runMode } from '@assay/report';
 import { stringify } from 'yaml';
 import { evaluationRounds, roundOf } from '../re-evaluate/evaluation-rounds';
@@ -238,5 +239,40 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
     comparison,
     prefixes,
     rows,
+    ...entityInputsOf(mine, method),
   };
+}
+
+/** The calls of the method's entity-input stage (phase 'summary'), by entity; nothing for a method without one. */
+function entityInputsOf(mine: AnyEnvelope[], method: string): { entityInputs?: Map<string, EntityInputCall> } {
+  const ofPhase = <T extends AnyEnvelope>(type: string) => mine.filter((e) => e.type === type && (e.data as { phase?: string }).phase === 'summary') as T[];
+  const requests = ofPhase<InferenceBatchRequested>('inference.batch.requested');
+  if (requests.length === 0) return {};
+  const stage = methodCatalog().get(method).entityInput;
+  if (stage === undefined) throw new Error(`the log has entity-input calls (phase 'summary') for method '${method}', which declares no entity-input stage`);
+  const completions = new Map(ofPhase<InferenceCompleted>('inference.completed').map((e) => [e.data.batchId, e]));
+  const calls = new Map<string, EntityInputCall>();
+  for (const request of requests) {
+    const d = request.data;
+    const m = d.model;
+    const completion = completions.get(d.batchId);
+    const r = completion?.data.results[0];
+    calls.set(d.entityId, {
+      entityId: d.entityId,
+      file: stage.file,
+      stage: stage.stage,
+      input: d.prefix + d.prompts[0].suffix,
+      outputText: r?.outputText ?? null,
+      error: r?.error ?? null,
+      finishReason: r?.finishReason ?? null,
+      promptTokens: r?.promptTokens ?? null,
+      completionTokens: r?.completionTokens ?? null,
+      cachedTokens: r?.cachedTokens ?? null,
+      latencyMs: r?.latencyMs ?? null,
+      attempts: r?.attempts ?? 0,
+      worker: completion?.data.worker ?? null,
+      call: { model: m.id, loraAdapter: m.loraAdapter, temperature: m.temperature, maxTokens: m.maxTokens, seed: m.seed, stop: m.stop, guidedJson: m.guidedJson },
+    });
+  }
+  return { entityInputs: calls };
 }

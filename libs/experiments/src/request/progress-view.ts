@@ -1,4 +1,4 @@
-import type { ProgressUpdate } from '@assay/contracts';
+import type { Phase, ProgressUpdate } from '@assay/contracts';
 
 /**
  * Live progress arithmetic: pure, so its numbers are tested apart from the terminal. `done` counts
@@ -8,7 +8,7 @@ import type { ProgressUpdate } from '@assay/contracts';
 export type ProgressStage = 'inference' | 'evaluation' | 'report';
 
 export interface ProgressState {
-  phase: 'smoke' | 'full';
+  phase: Phase;
   total: number | null;
   done: number;
   /** `done` when following began: the rate counts only prompts seen done since. */
@@ -29,7 +29,7 @@ export interface ProgressState {
   lastMessage: { source: string; text: string; atMs: number } | null;
 }
 
-export function newProgress(phase: 'smoke' | 'full', nowMs: number, total: number | null = null, done = 0): ProgressState {
+export function newProgress(phase: Phase, nowMs: number, total: number | null = null, done = 0): ProgressState {
   const state: ProgressState = {
     phase,
     total,

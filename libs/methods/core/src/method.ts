@@ -35,6 +35,38 @@ export interface PromptPlanInput<Settings> {
   entities: Entity[];
   /** The items to ask, in plan order (sample.groups applied). */
   items: ItemDef[];
+  /**
+   * For a method with an `entityInput` stage: each entity's text from that stage (e.g. its persona
+   * summary), by entity id. A method that reads them must fail on a missing one, never use ''.
+   */
+  entityInputs?: ReadonlyMap<string, string>;
+}
+
+/** How an entity-input call samples (its own settings, not the prediction's `model.*`). */
+export interface EntityInputSampling {
+  temperature: number;
+  maxTokens: number;
+  seed: number;
+  stop: string[];
+}
+
+/** One entity's call of an entity-input stage: the whole prompt, chat template applied. */
+export interface EntityInputPrompt {
+  entityId: string;
+  prompt: string;
+}
+
+/**
+ * A stage whose model call, once per entity, makes a text the prediction prompts read (a persona
+ * summary). Its answer for an entity lets that entity's predictions start, whatever the others.
+ */
+export interface EntityInputStage<Settings> {
+  /** Name of the method's stage that runs it (one of `stages`). */
+  stage: string;
+  /** File name (under the entity's folder of the run directory) of the call's INPUT/OUTPUT. */
+  file: string;
+  buildPrompts(input: PromptPlanInput<Settings>): EntityInputPrompt[];
+  sampling(settings: Settings): EntityInputSampling;
 }
 
 /** One entity's prompts, plus the train entities the method showed as examples (few-shot), if any. */
@@ -49,6 +81,8 @@ export interface MethodDefinition<Settings = unknown> {
   /** Schema of the method's top-level section (strict); null when the method takes no settings. */
   section: z.ZodType<Settings> | null;
   stages: readonly MethodStage[];
+  /** Present for a method whose prompts read a per-entity model output first (see EntityInputStage). */
+  entityInput?: EntityInputStage<Settings>;
   /** Every planned entity's prompts, in the order of `input.entities`. */
   buildPrompts(input: PromptPlanInput<Settings>): MethodEntityPrompts[];
 }
@@ -97,5 +131,12 @@ export function checkMethod(method: unknown, where: string): asserts method is A
     const unknown = stage.reads.filter((r) => !seen.includes(r));
     if (unknown.length > 0) throw new MethodDefinitionError(`${at}: stage '${stage.name}' reads ${unknown.map((r) => `'${r}'`).join(', ')}, which is not an earlier stage`);
     seen.push(stage.name);
+  }
+  const input = m.entityInput as Partial<EntityInputStage<unknown>> | undefined;
+  if (input !== undefined) {
+    if (typeof input !== 'object' || input === null) throw new MethodDefinitionError(`${at}: entityInput must be an object`);
+    if (typeof input.stage !== 'string' || !seen.includes(input.stage)) throw new MethodDefinitionError(`${at}: entityInput.stage must name one of its stages (${seen.join(', ')}), got ${JSON.stringify(input.stage)}`);
+    if (typeof input.file !== 'string' || !/^[A-Za-z0-9_-]+\.txt$/.test(input.file)) throw new MethodDefinitionError(`${at}: entityInput.file must be a plain .txt file name, got ${JSON.stringify(input.file)}`);
+    if (typeof input.buildPrompts !== 'function' || typeof input.sampling !== 'function') throw new MethodDefinitionError(`${at}: entityInput needs buildPrompts and sampling functions`);
   }
 }

@@ -20,15 +20,18 @@ const PROMPT_STAGE_SOURCES = [
   'libs/methods/core/src/method.ts',
   'libs/methods/llm-zero-shot/src',
   'libs/methods/llm-few-shot/src',
+  'libs/methods/llm-persona-two-stage/src',
   'libs/experiments/src/plan/prepare.ts',
   'libs/experiments/src/plan/plan-events.ts',
   'libs/experiments/src/plan/model-settings.ts',
   'libs/experiments/src/smoke/smoke-batch.ts',
+  'libs/experiments/src/plan/entity-input.ts',
   'libs/inference/src/model-client.ts',
   'libs/inference/src/run-batch.ts',
 ] as const;
 
 export const STAGE_SOURCES: Readonly<Record<string, readonly string[]>> = {
+  summary: PROMPT_STAGE_SOURCES,
   smoke_inference: PROMPT_STAGE_SOURCES,
   inference: PROMPT_STAGE_SOURCES,
   scoring: ['libs/experiments/src/score/scoring.ts', 'libs/experiments/src/plan/labels.ts', 'libs/evaluation/src'],
@@ -44,10 +47,11 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  inference: { version: 1, sha256: 'b6efada4fa23869a0f343b556ddac769a8b97d7c1a4dbee01538580bcfef0200' },
-  report: { version: 1, sha256: 'b29163c066e2ce5ccd7a2f05a7f0310584ae61b05d16a60f7e52cc9009bf9b50' },
+  inference: { version: 1, sha256: '50e7c1510d050c0effea4ee3fdb98102fad94358617d1897d94efb9a56366d08' },
+  report: { version: 1, sha256: 'c6b737f6d378eda8e5f585661b4f48856c8260f18d1ccd7a2db444444be9aa41' },
   scoring: { version: 1, sha256: '4c4e367f9fc7fdcd7d7aa5cb1d7cc1aa6205fa525a36c744e9a733de7b6114c0' },
-  smoke_inference: { version: 1, sha256: 'b6efada4fa23869a0f343b556ddac769a8b97d7c1a4dbee01538580bcfef0200' },
+  smoke_inference: { version: 1, sha256: '50e7c1510d050c0effea4ee3fdb98102fad94358617d1897d94efb9a56366d08' },
+  summary: { version: 1, sha256: '50e7c1510d050c0effea4ee3fdb98102fad94358617d1897d94efb9a56366d08' },
 };
 // END RECORDED STAGE CODE
 
