@@ -1,7 +1,7 @@
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
 import { compareCodeUnits, itemKey } from '@assay/contracts';
 import type { ItemDef } from '@assay/contracts';
-import { encodedEntities, trainByItem, trainEntityIds, type BaselineAnswer, type BaselineFitter } from './baseline-fit';
+import { encodedEntities, trainByItem, trainEntityIds, type BaselineAnswer, type BaselineFitter, type BaselinePredictor, type BaselineTrainingData } from './baseline-fit';
 import { isPositive } from './metrics';
 
 /**
@@ -205,7 +205,12 @@ function fitLogistic(rows: number[][], y: number[], p: number): LinearFit | stri
   return `logistic fit did not converge in ${MAX_NEWTON_STEPS} Newton steps`;
 }
 
-export const fitLinear: BaselineFitter = ({ trainSamples, items, features }) => {
+/**
+ * The fit, one item per step: a caller on an event loop runs it with fitLinearYielding, which
+ * yields between items (an item's logistic fit is tens of milliseconds at a few hundred
+ * dimensions; all of them together are seconds).
+ */
+function* linearSteps({ trainSamples, items, features }: BaselineTrainingData): Generator<void, BaselinePredictor> {
   const trainIds = trainEntityIds(trainSamples);
   const { dims, vectorOf } = encodedEntities(features, trainIds, 'linear baseline');
   const rowOf = (entityId: string): number[] => [1, ...vectorOf(entityId)];
@@ -236,6 +241,7 @@ export const fitLinear: BaselineFitter = ({ trainSamples, items, features }) => 
         ? fitLogistic(rows, answers.map((s) => (isPositive(s.actual, item) ? 1 : 0)), gram.rows)
         : fitRidge(rows, answers.map((s) => s.actual), gram);
     fits.set(key, typeof fit === 'string' ? fit : { weights: fit.weights, metadata: { ...fit.metadata, nTrain: answers.length, dimensions: dims.length } });
+    yield;
   }
   return {
     predict(entityId: string, item: ItemDef): BaselineAnswer {
@@ -252,4 +258,22 @@ export const fitLinear: BaselineFitter = ({ trainSamples, items, features }) => 
       return { value, metadata: value === score ? fit.metadata : { ...fit.metadata, clippedFrom: score } };
     },
   };
+}
+
+export const fitLinear: BaselineFitter = (train) => {
+  const steps = linearSteps(train);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
 };
+
+/** fitLinear with a turn of the event loop between items: the same numbers, without blocking a service for seconds. */
+export async function fitLinearYielding(train: BaselineTrainingData): Promise<BaselinePredictor> {
+  const steps = linearSteps(train);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}

@@ -1,4 +1,4 @@
-import { computeIdentity, type ExperimentConfig, type Identity } from '@assay/config';
+import { computeIdentity, requireModelSection, type AnyExperimentConfig, type ExperimentConfig, type Identity } from '@assay/config';
 import type { FailureStage, ItemDef, SplitInfo } from '@assay/contracts';
 import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, loadProfileView, type Dataset, type ProfileView, type SplitFile } from '@assay/data';
 import { loadChatTemplate, planScope, type ChatTemplate } from '@assay/prompting';
@@ -22,7 +22,8 @@ export class StageError extends Error {
 }
 
 export interface PreparedExperiment {
-  config: ExperimentConfig;
+  /** A baseline's has no model section (see requireModelSection). */
+  config: AnyExperimentConfig;
   /** With the run's labels applied (labels.mode): what prompts ask and what predictions are scored against. */
   dataset: Dataset;
   warnings: string[];
@@ -49,7 +50,7 @@ async function hashOrFail(role: string, path: string): Promise<string> {
  * Cheap checks and everything the identity depends on: files exist and parse, the dataset is
  * consistent, the split exists (created once, seeded) and matches the data.
  */
-export async function prepareExperiment(config: ExperimentConfig, codeVersion: string): Promise<PreparedExperiment> {
+export async function prepareExperiment(config: AnyExperimentConfig, codeVersion: string): Promise<PreparedExperiment> {
   const files = { profiles: config.data.profiles, responses: config.data.responses, items: config.data.items };
   const [profiles, responses, items] = await Promise.all([
     hashOrFail('profiles', files.profiles),
@@ -155,12 +156,14 @@ export interface PlannedBatch {
  * the config's method's; examples it shows must come from the train split (the leakage check).
  */
 export function planBatches(prepared: PreparedExperiment): PlannedBatch[] {
-  const { config, dataset, split } = prepared;
-  const chat = chatTemplateOf(config);
+  const { dataset, split } = prepared;
   let entityPrompts: MethodEntityPrompts[];
   try {
+    const config = requireModelSection(prepared.config);
+    const chat = chatTemplateOf(config);
     const catalog = methodCatalog();
     const method = catalog.get(config.method);
+    if (method.buildPrompts === undefined) throw new Error(`method '${config.method}' is fitted on the train split and has no prompts to plan`);
     const settings = catalog.settingsOf(config);
     try {
       const scope = planScope(dataset.entities, dataset.items, split.test, { maxEntities: config.sample.max_entities, groups: config.sample.groups });

@@ -1,2 +1,2 @@
-export { defineMethod, checkMethod, MethodDefinitionError } from './method';
-export type { MethodDefinition, MethodStage, MethodEntityPrompts, PromptPlanInput, AnyMethod } from './method';
+export { defineMethod, checkMethod, methodUsesModel, MethodDefinitionError } from './method';
+export type { MethodDefinition, MethodStage, MethodEntityPrompts, PromptPlanInput, AnyMethod, FitInput } from './method';

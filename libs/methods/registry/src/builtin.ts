@@ -1,4 +1,5 @@
 import type { AnyMethod } from '@assay/methods/core';
+import { baselineKnn, baselineLinear, baselineMajority, baselineTrainMean } from '@assay/methods/baselines';
 import { llmFewShot } from '@assay/methods/llm-few-shot';
 import { llmZeroShot } from '@assay/methods/llm-zero-shot';
 
@@ -6,4 +7,8 @@ import { llmZeroShot } from '@assay/methods/llm-zero-shot';
 export const BUILTIN_METHODS: readonly AnyMethod[] = [
   llmZeroShot,
   llmFewShot,
+  baselineTrainMean,
+  baselineMajority,
+  baselineKnn,
+  baselineLinear,
 ];
