@@ -13,7 +13,7 @@ import {
 } from './baseline-fit';
 import { fitLinear, LINEAR_METHOD } from './baseline-linear';
 
-export { learnEncoding, MAX_CATEGORIES, runBaseline } from './baseline-fit';
+export { assertTrainTestDisjoint, learnEncoding, MAX_CATEGORIES, predictAll, runBaseline } from './baseline-fit';
 export type { BaselineAnswer, BaselineFitter, BaselinePredictor, BaselineRunArgs, BaselineTrainingData, FeatureTable } from './baseline-fit';
 export { fitLinear, fitLinearYielding, LINEAR_METHOD, RIDGE_LAMBDA } from './baseline-linear';
 

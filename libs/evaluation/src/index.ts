@@ -11,6 +11,8 @@ export {
   linearBaseline,
   standardBaselines,
   runBaseline,
+  predictAll,
+  assertTrainTestDisjoint,
   fitTrainMean,
   fitMajority,
   knnFitter,

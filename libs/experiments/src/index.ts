@@ -17,3 +17,4 @@ export * from './reuse';
 export * from './progress-view';
 export * from './logged-progress';
 export * from './experiment';
+export * from './fit';

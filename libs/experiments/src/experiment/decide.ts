@@ -6,6 +6,7 @@ import {
   type EvaluationCompleted,
   type EvaluationSmokeChecked,
   type EventContext,
+  type ExperimentPlanned,
   type ExperimentRequested,
   type ExperimentStarted,
   type FailureStage,
@@ -95,6 +96,25 @@ export interface GiveUpCommand {
   by: Producer;
 }
 
+/**
+ * experiment.started of an attempt whose method is fitted without a model (a baseline): the
+ * evaluator runs the fit stage (its plan and its predictions, one batch per test entity), then
+ * scoring, and appends them in one decision. An attempt without a fit stage decides nothing.
+ */
+export interface FitCommand {
+  type: 'fit';
+  event: ExperimentStarted;
+  by: Producer;
+  fitted?: FitResult;
+  evaluation?: Pick<EvaluationCompleted['data'], 'result' | 'cache'>;
+}
+
+/** A fit stage's output: what experiment.planned says of it, and its predictions per test entity. */
+export interface FitResult {
+  planned: Omit<ExperimentPlanned['data'], 'identity' | 'attempt' | 'phase' | 'stageKey'>;
+  batches: Array<{ batchId: string; predictions: ScoredPrediction[] }>;
+}
+
 /** `assay cancel` (or its HTTP twin): stop the running attempt. */
 export interface CancelCommand {
   type: 'cancel';
@@ -104,7 +124,7 @@ export interface CancelCommand {
   by: Producer;
 }
 
-export type ExperimentCommand = RequestCommand | SmokeResultCommand | ScoreBatchCommand | ReportCommand | GiveUpCommand | CancelCommand;
+export type ExperimentCommand = RequestCommand | SmokeResultCommand | ScoreBatchCommand | FitCommand | ReportCommand | GiveUpCommand | CancelCommand;
 
 export type Need =
   | { input: 'preflight' }
@@ -112,6 +132,8 @@ export type Need =
   | { input: 'batch_request' }
   | { input: 'report' }
   | { input: 'earlier_predictions' }
+  /** The fit stage's output (the data files and the method's fit: I/O and CPU). */
+  | { input: 'fit'; started: ExperimentStarted; stage: Stage }
   /** The scoring stage's evaluation of these predictions (baselines need the data files: I/O). */
   | { input: 'evaluation'; started: ExperimentStarted; items: ItemDef[]; predictions: ScoredPrediction[] };
 
@@ -133,6 +155,8 @@ export function decide(command: ExperimentCommand, state: ExperimentState): Deci
       return decideOnSmokeResult(command, state);
     case 'score_batch':
       return decideOnScoredBatch(command, state);
+    case 'fit':
+      return decideOnFit(command, state);
     case 'report':
       return decideOnReport(command, state);
     case 'give_up':
@@ -159,7 +183,7 @@ export function readyStages(attempt: AttemptState, done: ReadonlySet<string>): S
 }
 
 function started(attempt: AttemptState, stage: Stage): boolean {
-  if (stage.kind === 'llm_inference') return progressOf(attempt, stage).planned !== null;
+  if (stage.kind === 'llm_inference' || stage.kind === 'fit') return progressOf(attempt, stage).planned !== null;
   if (stage.kind === 'scoring') return attempt.rounds.size > 0;
   return false;
 }
@@ -220,10 +244,44 @@ function decideOnRequest(command: RequestCommand, state: ExperimentState): Decis
   return append(events);
 }
 
-/** The ready stages a planner plans (model stages); any other kind ready at this point has no decider branch yet. */
+/**
+ * The ready stages a planner plans (model stages). A fit stage is the evaluator's: it runs it on
+ * experiment.started (FitCommand). Any other kind ready at this point has no decider branch yet.
+ */
 function planStages(ready: Stage[]): Stage[] {
-  for (const s of ready) if (s.kind !== 'llm_inference') throw new Error(`stage '${s.name}' (${s.kind}) is ready to start, but only model stages are planned before a run's inference`);
-  return ready;
+  const planned = ready.filter((s) => s.kind !== 'fit');
+  for (const s of planned) if (s.kind !== 'llm_inference') throw new Error(`stage '${s.name}' (${s.kind}) is ready to start, but only model stages are planned before a run's inference`);
+  return planned;
+}
+
+function decideOnFit(command: FitCommand, state: ExperimentState): Decision {
+  const { event, by } = command;
+  const { identity, attempt: n } = event.data;
+  if (state.handled.has(event.id)) return NOTHING;
+  const attempt = attemptOf(state, identity, n, 'fit');
+  const stage = attempt.stages.find((s) => s.kind === 'fit');
+  // A model method's attempt (nothing to fit), or one that ended before its fit (pre-flight failed, cancelled).
+  if (!stage || attempt.end) return NOTHING;
+  if (progressOf(attempt, stage).planned) return NOTHING;
+  if (!command.fitted) return need({ input: 'fit', started: attempt.started, stage });
+  const { planned, batches } = command.fitted;
+  const all = batches.flatMap((b) => b.predictions);
+  const scoring = attempt.stages.find((s) => s.kind === 'scoring' && s.reads.includes(stage.name));
+  if (!scoring) throw new Error(`fit stage '${stage.name}' of ${identity} has no scoring stage reading it`);
+  if (!command.evaluation) return need({ input: 'evaluation', started: attempt.started, items: planned.items, predictions: all });
+  const ctx = causedBy(event, experimentStream(identity), by.producer, by.codeVersion);
+  const { result, cache } = command.evaluation;
+  return append(
+    [
+      createEvent('experiment.planned', { identity, attempt: n, phase: 'full', ...planned, stageKey: stage.key }, ctx),
+      ...batches.map((b) =>
+        createEvent('evaluation.batch.scored', { identity, attempt: n, round: RUN_ROUND, phase: 'full', batchId: b.batchId, evaluatorVersion: EVALUATOR_VERSION, predictions: b.predictions }, ctx),
+      ),
+      createEvent('evaluation.completed', { identity, attempt: n, round: RUN_ROUND, evaluatorVersion: EVALUATOR_VERSION, reevaluation: null, result, cache, stageKey: scoring.key }, ctx),
+    ],
+    `${stage.name}: ${all.length} predictions for ${batches.length} test entities`,
+    `evaluation of ${all.length} predictions complete`,
+  );
 }
 
 function decideOnSmokeResult(command: SmokeResultCommand, state: ExperimentState): Decision {

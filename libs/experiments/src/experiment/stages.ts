@@ -15,6 +15,11 @@ import type { ExperimentStarted, Phase, StageRecord } from '@assay/contracts';
 export type StageKind =
   /** Prompts go to the model in entity batches (inference.batch.requested → inference.completed/failed → evaluation.batch.scored). */
   | 'llm_inference'
+  /**
+   * A method fitted without a model (a baseline) learns from the train split and predicts every
+   * test cell; the evaluator runs it on experiment.started (experiment.planned + evaluation.batch.scored).
+   */
+  | 'fit'
   /** The batches' scored predictions become the evaluation (evaluation.completed). */
   | 'scoring'
   /** The run directory is written from the evaluation (report.generated). */
@@ -62,7 +67,20 @@ export const STAGE_TABLES: Record<string, readonly StageDefinition[]> = {
     { name: 'scoring', kind: 'scoring', reads: ['inference'], after: [], phase: null, gate: false, params: ['labels'], included: (s) => !s.smokeOnly },
     { name: 'report', kind: 'report', reads: ['scoring'], after: [], phase: null, gate: false, params: [], included: (s) => !s.smokeOnly },
   ],
+  baseline_train_mean: fittedTable('baseline_train_mean'),
+  baseline_majority: fittedTable('baseline_majority'),
+  baseline_knn: fittedTable('baseline_knn'),
+  baseline_linear: fittedTable('baseline_linear'),
 };
+
+/** A method fitted on the train split: its fit (the method's own section is its parameters), then scoring and the report as for any method. */
+function fittedTable(method: string): readonly StageDefinition[] {
+  return [
+    { name: 'fit', kind: 'fit', reads: [], after: [], phase: 'full', gate: false, params: [method, 'labels', 'sample', 'split'], included: always },
+    { name: 'scoring', kind: 'scoring', reads: ['fit'], after: [], phase: null, gate: false, params: ['labels'], included: always },
+    { name: 'report', kind: 'report', reads: ['scoring'], after: [], phase: null, gate: false, params: [], included: always },
+  ];
+}
 
 export function stageKey(def: Pick<StageDefinition, 'kind' | 'params'>, started: StartedFacts, readKeys: string[]): string {
   const params = Object.fromEntries(def.params.map((section) => [section, started.config[section] ?? null]));
