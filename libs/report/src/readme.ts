@@ -137,6 +137,7 @@ function scopeSection(report: RunReport): string {
 
 function modelSection(report: RunReport): string {
   const m = report.model;
+  if (m === null) return `None: ${show(report.method)} is fitted on the train split (no model calls).`;
   return [
     `Model:         ${show(m.id)}`,
     `Mode:          ${show(m.mode)}`,
@@ -260,7 +261,8 @@ export function renderReadmeSorted(report: RunReport, sortedRows: readonly Predi
     section('MODEL', modelSection(report)),
     section('KEY RESULTS (test split)', resultsSection(report)),
     section('WHAT THE METRICS MEAN', definitionsSection(report)),
-    section('PREFIX CACHE', cacheSection(report)),
+    // A run without a model made no calls: no hit rate to report, no prefix-cache advice to give.
+    ...(report.model === null ? [] : [section('PREFIX CACHE', cacheSection(report))]),
     section('NAVIGATION', navigationSection(report, sortedRows)),
     section('COMPARISON CONTEXT', comparisonSection(report)),
     section('REVIEW', renderReview(runReview(report))),
