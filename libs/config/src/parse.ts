@@ -67,7 +67,7 @@ export function parseWithLocations(raw: unknown, origin: string, locate: Locate,
 function modelSectionIssues(raw: Record<string, unknown>, origin: string, locate: Locate, methods: MethodSections | undefined): ConfigIssue[] {
   const method = typeof raw.method === 'string' ? raw.method : undefined;
   if (methods === undefined || method === undefined || !methods.names().includes(method)) {
-    return raw.model === undefined ? [{ path: 'model', file: origin, message: `missing required key 'model' in ${where(origin)} (expected a mapping)` }] : [];
+    return raw.model === undefined ? [{ path: 'model', file: origin, message: `missing required key 'model' in ${where(origin)} (expected mapping)` }] : [];
   }
   if (methods.usesModel(method) && raw.model === undefined) {
     return [{ path: 'model', file: origin, message: `missing required key 'model' in ${where(origin)}: method '${method}' asks a model (model.id, model.base_url)` }];

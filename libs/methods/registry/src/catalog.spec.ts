@@ -21,12 +21,12 @@ function parseError(raw: Record<string, unknown>): string {
 }
 
 describe('MethodCatalog', () => {
-  it('given the built-in methods, when listed, then zero-shot and few-shot are registered', () => {
-    expect(catalog.names()).toEqual(['llm_zero_shot', 'llm_few_shot']);
+  it('given the built-in methods, when listed, then zero-shot, few-shot and the four baselines are registered', () => {
+    expect(catalog.names()).toEqual(['llm_zero_shot', 'llm_few_shot', 'baseline_train_mean', 'baseline_majority', 'baseline_knn', 'baseline_linear']);
   });
 
   it('given an unknown name, when looked up, then the error lists the registered methods', () => {
-    expect(() => catalog.get('llm_many_shot')).toThrow("method: unknown method 'llm_many_shot'; registered methods: llm_zero_shot, llm_few_shot");
+    expect(() => catalog.get('llm_many_shot')).toThrow("method: unknown method 'llm_many_shot'; registered methods: llm_zero_shot, llm_few_shot, baseline_train_mean, baseline_majority, baseline_knn, baseline_linear");
   });
 
   it('given two methods of one name, when catalogued, then the duplicate is refused', () => {
@@ -37,7 +37,7 @@ describe('MethodCatalog', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'assay-methods-'));
     const file = path.join(dir, 'toy.js');
     writeFileSync(file, "exports.method = { name: 'toy', description: 'a toy', section: null, stages: [{ name: 'predict', kind: 'prompt', description: 'p', reads: [] }], buildPrompts: () => [] };\n");
-    expect(MethodCatalog.fromEnvironment({ [METHOD_MODULES_ENV]: file }).names()).toEqual(['llm_zero_shot', 'llm_few_shot', 'toy']);
+    expect(MethodCatalog.fromEnvironment({ [METHOD_MODULES_ENV]: file }).names()).toEqual(['llm_zero_shot', 'llm_few_shot', 'baseline_train_mean', 'baseline_majority', 'baseline_knn', 'baseline_linear', 'toy']);
   });
 
   it('given a module that exports no method, when the catalog is built, then the error names the module and what it must export', () => {
@@ -66,7 +66,7 @@ describe('MethodCatalog', () => {
 describe('config validation against the catalog', () => {
   it('given an unregistered method, when parsed, then the error lists the registered ones', () => {
     expect(parseError({ ...minimalRaw(), method: 'llm_fewshot' })).toBe(
-      "unknown method 'llm_fewshot' in /c/exp.yaml (did you mean 'llm_few_shot'?); registered methods: llm_zero_shot, llm_few_shot",
+      "unknown method 'llm_fewshot' in /c/exp.yaml (did you mean 'llm_few_shot'?); registered methods: llm_zero_shot, llm_few_shot, baseline_train_mean, baseline_majority, baseline_knn, baseline_linear",
     );
   });
 
