@@ -1,6 +1,7 @@
 import type { MetricDefinition, ReviewLine } from '../../evaluation/src/types';
 import { renderReview } from './layout';
-import { betterColumn } from './readme';
+import { betterColumn, renderReadme } from './readme';
+import { hostileReport } from './testing/fixtures';
 
 describe('betterColumn', () => {
   const defs: MetricDefinition[] = [
@@ -49,5 +50,21 @@ describe('renderReview', () => {
   it('given no checks at all, when rendered, then it warns that none were produced', () => {
     expect(renderReview([check('todo')]).split('\n')[0]).toBe('OVERALL: WARN — no review checks were produced');
     expect(renderReview([])).toBe('OVERALL: WARN — no review checks were produced\n');
+  });
+});
+
+describe('README of a run without a model (a baseline fitted on the train split)', () => {
+  const report = { ...hostileReport(), method: 'baseline_knn', model: null };
+  const readme = renderReadme(report);
+
+  it('given no model, then the model section says so and there is no prefix-cache section, hit rate or advice', () => {
+    expect(readme).toContain('None: baseline_knn is fitted on the train split (no model calls).');
+    expect(readme).not.toContain('PREFIX CACHE');
+    expect(readme).not.toMatch(/hit rate|enable-prefix-caching/i);
+  });
+
+  it('given no model, then the navigation describes item files as METADATA and what the method used', () => {
+    expect(readme).toContain('<item>.txt    METADATA of one prediction and what the method used');
+    expect(readme).not.toContain('full INPUT / OUTPUT / METADATA of one call');
   });
 });

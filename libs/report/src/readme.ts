@@ -182,13 +182,19 @@ function navigationSection(report: RunReport, rows: readonly PredictionRow[]): s
     'config.yaml, config.json   the resolved config (re-running it reproduces this run)',
     'metadata.json              code version, identity, timestamps, hosts, data and split hashes, evaluation rounds',
     'predictions.parquet        every prediction (for pandas / DuckDB)',
-    'raw_outputs.parquet        every model input (chat template applied) and raw output, with the',
-    '                           call: finish reason, model, sampling, attempts, worker, replica, times',
+    ...(report.model === null
+      ? ['raw_outputs.parquet        empty: a method fitted on the train split makes no model calls']
+      : [
+          'raw_outputs.parquet        every model input (chat template applied) and raw output, with the',
+          '                           call: finish reason, model, sampling, attempts, worker, replica, times',
+        ]),
     'groups/_index.csv          START HERE: one row per group, worst first, baselines alongside',
     'groups/<group>/            group_metrics.json, predictions.csv, per_entity.csv (worst first),',
     '                           distribution.svg: predicted vs actual answer distribution per item (chart)',
     'groups/<group>/entities/<entity>/summary.txt   all predictions of one entity at a glance',
-    'groups/<group>/entities/<entity>/<item>.txt    full INPUT / OUTPUT / METADATA of one call',
+    report.model === null
+      ? 'groups/<group>/entities/<entity>/<item>.txt    METADATA of one prediction and what the method used'
+      : 'groups/<group>/entities/<entity>/<item>.txt    full INPUT / OUTPUT / METADATA of one call',
     'diagnostics/               parse_failures.csv, outliers.csv, value_ranges.json,',
     '                           actual_vs_predicted.csv (the full flat table)',
     'logs/                      service logs of the run',

@@ -152,6 +152,12 @@ describe('config variants: a baseline has no model section, a model method needs
     expect(parseError(baselineRaw('baseline_majority', { baseline_majority: { k: 1 } }))).toMatch(/method 'baseline_majority' takes no settings/);
   });
 
+  it('given configs/experiments/baseline-knn.yaml, when loaded with the catalog, then it is a kNN baseline without a model', () => {
+    const { config } = loadExperimentConfig(path.join(__dirname, '../../../../configs/experiments/baseline-knn.yaml'), { methods: catalog });
+    expect(config.model).toBeUndefined();
+    expect(config.baseline_knn).toEqual({ k: 5, metric: 'euclidean' });
+  });
+
   it('given a baseline config, when a model is required of it, then requireModelSection names the key', () => {
     const config = parseExperimentConfig(baselineRaw('baseline_linear'), '/c/exp.yaml', catalog);
     expect(() => requireModelSection(config)).toThrow(/^model: method 'baseline_linear' asks a model/);
