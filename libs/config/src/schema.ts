@@ -267,7 +267,7 @@ export type FittedExperimentConfig = Omit<AnyExperimentConfig, 'model'> & { mode
 /** The config with its model section, or an error naming the key and the method that needs it. */
 export function requireModelSection(config: AnyExperimentConfig): ExperimentConfig {
   const { model } = config;
-  if (model === undefined) throw new Error(`model: method '${config.method}' asks a model, so the config needs a 'model' section (model.id, model.base_url)`);
+  if (model === undefined) throw new Error(`model: the config of method '${config.method}' has no 'model' section, and a model is needed here (model.id, model.base_url)`);
   return { ...config, model };
 }
 

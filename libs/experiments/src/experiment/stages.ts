@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '@assay/config';
 import type { ExperimentStarted, Phase, StageRecord } from '@assay/contracts';
+import { methodCatalog } from '@assay/methods/registry';
 
 /**
  * An experiment is a small DAG of stages. Each method lists its stages in a table (STAGE_TABLES);
@@ -67,11 +68,15 @@ export const STAGE_TABLES: Record<string, readonly StageDefinition[]> = {
     { name: 'scoring', kind: 'scoring', reads: ['inference'], after: [], phase: null, gate: false, params: ['labels'], included: (s) => !s.smokeOnly },
     { name: 'report', kind: 'report', reads: ['scoring'], after: [], phase: null, gate: false, params: [], included: (s) => !s.smokeOnly },
   ],
-  baseline_train_mean: fittedTable('baseline_train_mean'),
-  baseline_majority: fittedTable('baseline_majority'),
-  baseline_knn: fittedTable('baseline_knn'),
-  baseline_linear: fittedTable('baseline_linear'),
 };
+
+/** A method's stage table: its own row in STAGE_TABLES, or the fitted table for any registered method fitted without a model (every baseline). */
+function tableOf(method: string): readonly StageDefinition[] | undefined {
+  const own = STAGE_TABLES[method];
+  if (own) return own;
+  const catalog = methodCatalog();
+  return catalog.has(method) && !catalog.usesModel(method) ? fittedTable(method) : undefined;
+}
 
 /** A method fitted on the train split: its fit (the method's own section is its parameters), then scoring and the report as for any method. */
 function fittedTable(method: string): readonly StageDefinition[] {
@@ -90,7 +95,7 @@ export function stageKey(def: Pick<StageDefinition, 'kind' | 'params'>, started:
 
 /** The attempt's stages in table order (a table lists a stage after those it reads), each with its key. */
 export function stagesOf(started: StartedFacts): Stage[] {
-  const table = STAGE_TABLES[started.method];
+  const table = tableOf(started.method);
   if (!table) throw new Error(`no stage table for method '${started.method}' (known: ${Object.keys(STAGE_TABLES).join(', ')})`);
   const stages: Stage[] = [];
   for (const def of table.filter((d) => d.included(started))) {

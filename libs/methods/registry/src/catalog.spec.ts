@@ -160,7 +160,7 @@ describe('config variants: a baseline has no model section, a model method needs
 
   it('given a baseline config, when a model is required of it, then requireModelSection names the key', () => {
     const config = parseExperimentConfig(baselineRaw('baseline_linear'), '/c/exp.yaml', catalog);
-    expect(() => requireModelSection(config)).toThrow(/^model: method 'baseline_linear' asks a model/);
+    expect(() => requireModelSection(config)).toThrow(/^model: the config of method 'baseline_linear' has no 'model' section/);
   });
 
   it('given an already-parsed config whose model does not fit its method, when its settings are read, then the catalog refuses it', () => {
