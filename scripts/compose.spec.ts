@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parse } from 'yaml';
-import { loadExperimentConfig, modelBaseUrls } from '../libs/config/src';
+import { loadExperimentConfig, requireModelSection, modelBaseUrls } from '../libs/config/src';
 import { DEFAULT_DATABASE_URL } from '../libs/event-store/src/database';
 import { DEFAULT_NATS_URL } from '../libs/messaging/src/nats-config';
 
@@ -163,8 +163,8 @@ describe('docker-compose.yml: the demo and the vllm profile', () => {
     const port = sim.command![sim.command!.indexOf('--port') + 1];
     const file = services.demo.command![3];
     const { config } = loadExperimentConfig(join(ROOT, file));
-    expect(modelBaseUrls(config.model)).toEqual([`http://simulator:${port}/v1`]);
-    expect(config.model.id).toBe(sim.command![sim.command!.indexOf('--model') + 1]);
+    expect(modelBaseUrls(requireModelSection(config).model)).toEqual([`http://simulator:${port}/v1`]);
+    expect(config.model?.id).toBe(sim.command![sim.command!.indexOf('--model') + 1]);
     expect(services.demo.profiles).toEqual(['demo']);
     expect(sim.profiles).toContain('demo');
     expect(Object.keys(services.demo.depends_on!)).toEqual(expect.arrayContaining(['simulator', 'reporter', 'planner', 'inference-worker', 'evaluator']));
@@ -182,9 +182,9 @@ describe('docker-compose.yml: the demo and the vllm profile', () => {
     expect(v.healthcheck).toBeDefined();
     expect(readme).toContain('--enable-prompt-tokens-details');
     const { config } = loadExperimentConfig(join(ROOT, 'configs/experiments/compose-vllm.yaml'));
-    expect(modelBaseUrls(config.model)).toEqual(['http://vllm:8000/v1']);
+    expect(modelBaseUrls(requireModelSection(config).model)).toEqual(['http://vllm:8000/v1']);
     const model = v.command![v.command!.indexOf('--model') + 1];
-    expect(model).toBe(`\${ASSAY_VLLM_MODEL:-${config.model.id}}`);
+    expect(model).toBe(`\${ASSAY_VLLM_MODEL:-${config.model?.id}}`);
   });
 });
 

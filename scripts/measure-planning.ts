@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseExperimentConfig } from '../libs/config/src';
+import { parseExperimentConfig, requireModelSection } from '../libs/config/src';
 import { datasetHash, ensureSplit, hashFile } from '../libs/data/src';
 import { planBatches, prepareExperiment } from '../libs/experiments/src';
 import { makeSampleData } from './make-sample-data';
@@ -29,10 +29,10 @@ async function main(): Promise<void> {
   if (!existsSync(files.split)) throw new Error(`${files.split} not found: run once with --generate`);
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with node --expose-gc');
-  const config = parseExperimentConfig(
+  const config = requireModelSection(parseExperimentConfig(
     { name: 'measure', method: 'llm_zero_shot', data: files, split: { seed: 42, test_fraction: 0.8 }, model: { id: 'sim/llm-8b', base_url: 'http://127.0.0.1:1/v1' }, output_root: join(dir, 'unused') },
     join(dir, 'measure.yaml'),
-  );
+  ));
   const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
   const t0 = performance.now();
   const prepared = await prepareExperiment(config, 'measure');

@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 // Relative imports (like make-sample-data.ts), so the bench runs from dist/ without aliases.
-import { parseExperimentConfig } from '../../libs/config/src';
+import { parseExperimentConfig, requireModelSection } from '../../libs/config/src';
 import { itemKey } from '../../libs/contracts/src';
 import { datasetHash, ensureSplit, hashFile } from '../../libs/data/src';
 import { planBatches, prepareExperiment, type PlannedBatch } from '../../libs/experiments/src';
@@ -79,10 +79,10 @@ export async function prepareWorkload(opts: WorkloadOptions): Promise<Workload> 
 
   const generated = performance.now();
   // The planner's own code path: prepareExperiment + planBatches on the same config.
-  const config = parseExperimentConfig(
+  const config = requireModelSection(parseExperimentConfig(
     { name: 'bench', method: 'llm_zero_shot', data: files, split: configOverrides.split, model: { id: 'sim/llm-8b', base_url: 'http://127.0.0.1:1/v1' }, output_root: join(opts.dir, 'unused') },
     join(opts.dir, 'bench.yaml'),
-  );
+  ));
   const prepared = await prepareExperiment(config, 'bench');
   const preparedAt = performance.now();
   const batches = planBatches(prepared);

@@ -1,4 +1,4 @@
-import { ExperimentConfig } from './schema';
+import type { AnyExperimentConfig } from './schema';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -15,7 +15,7 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** The resolved config as plain JSON with keys sorted: what gets hashed, stored and frozen to disk. */
-export function toDict(config: ExperimentConfig): JsonObject {
+export function toDict(config: AnyExperimentConfig): JsonObject {
   return toJson(config, 'config') as JsonObject;
 }
 

@@ -1,12 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { canonicalJson, computeIdentity, ExperimentConfig, identityView, loadExperimentConfig, parseExperimentConfig, toDict } from './index';
+import { canonicalJson, computeIdentity, type AnyExperimentConfig, identityView, loadExperimentConfig, parseExperimentConfig, toDict } from './index';
 import { MINIMAL_YAML, minimalRaw, tempTree } from './test-helpers';
 
 const HASHES = { profiles: 'h-p', responses: 'h-r', items: 'h-i', split: 'h-s' };
 const CODE = 'abc12345';
 
-function idOf(config: ExperimentConfig, dataHashes: Record<string, string> = HASHES, codeVersion = CODE): string {
+function idOf(config: AnyExperimentConfig, dataHashes: Record<string, string> = HASHES, codeVersion = CODE): string {
   return computeIdentity({ config, dataHashes, codeVersion }).identity;
 }
 function idOfRaw(raw: Record<string, unknown>): string {

@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { canonicalJson, JsonObject, toDict } from './canonical';
 import { DATA_KEYS } from './parse';
-import { ExperimentConfig } from './schema';
+import type { AnyExperimentConfig } from './schema';
 import { errorMessage } from '@assay/contracts';
 
 export const IDENTITY_ALGORITHM = 'assay-identity/v1' as const;
 
 export interface IdentityInput {
-  config: ExperimentConfig;
+  config: AnyExperimentConfig;
   /** Content hash of each data file, keyed exactly by the `data` keys: profiles, responses, items, split. */
   dataHashes: Record<string, string>;
   /** From resolveCodeVersion: short commit, `-dirty` when tracked files have changes. */
@@ -35,16 +35,19 @@ export interface Identity {
  * changes it. YAML key order, comments and `_base`/`_presets` are gone once resolved, so configs
  * that resolve to the same values share an identity.
  */
-export function identityView(config: ExperimentConfig): JsonObject {
+export function identityView(config: AnyExperimentConfig): JsonObject {
   const dict = toDict(config);
   delete dict.data;
   delete dict.output_root;
-  const model = { ...(dict.model as JsonObject) };
-  delete model.base_url;
-  delete model.api_key_env;
-  const template = config.model.chat_template;
-  if (!template.startsWith('builtin:')) model.chat_template = `sha256:${sha256(readConfigFile('model.chat_template', template))}`;
-  dict.model = model;
+  // A method without a model (a baseline) has no model section, so nothing of one to hash.
+  if (config.model !== undefined) {
+    const model = { ...(dict.model as JsonObject) };
+    delete model.base_url;
+    delete model.api_key_env;
+    const template = config.model.chat_template;
+    if (!template.startsWith('builtin:')) model.chat_template = `sha256:${sha256(readConfigFile('model.chat_template', template))}`;
+    dict.model = model;
+  }
   // Only when set, so a config without a profile section keeps the identity it always had.
   const codebook = config.profile?.codebook;
   if (codebook !== undefined) dict.profile = { ...(dict.profile as JsonObject), codebook: `sha256:${sha256(readConfigFile('profile.codebook', codebook))}` };

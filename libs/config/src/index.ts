@@ -1,7 +1,10 @@
+export type { FittedExperimentConfig } from './schema';
 export { ConfigError } from './errors';
 export type { ConfigIssue } from './errors';
 export {
   ExperimentConfig,
+  AnyExperimentConfig,
+  requireModelSection,
   DataSection,
   SplitSection,
   SampleSection,

@@ -64,7 +64,7 @@ describe('loadExperimentConfig', () => {
     it('given a few aliases, when loaded, then they resolve (the guard only stops bombs)', () => {
       const yaml = MINIMAL_YAML.replace('  id: m\n', '  id: m\n  stop: &stops [a, b]\n');
       const root = tempTree({ 'ok.yaml': yaml });
-      expect(loadExperimentConfig(path.join(root, 'ok.yaml'), { presetsDir: root }).config.model.stop).toEqual(['a', 'b']);
+      expect(loadExperimentConfig(path.join(root, 'ok.yaml'), { presetsDir: root }).config.model?.stop).toEqual(['a', 'b']);
     });
 
     it('given a duplicated key, when loaded, then it is a YAML error rather than last-one-wins', () => {
@@ -101,7 +101,7 @@ describe('loadExperimentConfig', () => {
         'base.yaml': MINIMAL_YAML.replace('  id: m\n', '  id: m\n  stop: ["\\n", "END"]\n'),
         'child.yaml': '_base: base.yaml\nmodel:\n  stop: ["###"]\n',
       });
-      expect(loadExperimentConfig(path.join(root, 'child.yaml'), { presetsDir: root }).config.model.stop).toEqual(['###']);
+      expect(loadExperimentConfig(path.join(root, 'child.yaml'), { presetsDir: root }).config.model?.stop).toEqual(['###']);
     });
 
     it('given a child that sets a defaulted value to null, when loaded, then null replaces the base value', () => {
@@ -174,8 +174,8 @@ describe('loadExperimentConfig', () => {
     it('given presets in the other order, when loaded, then the later preset wins', () => {
       const root = tempTree({ ...presets, 'configs/x.yaml': `${MINIMAL_YAML}_presets: [p2, p1]\n` });
       const { config } = loadExperimentConfig(path.join(root, 'configs/x.yaml'));
-      expect(config.model.temperature).toBe(0.5);
-      expect(config.model.stop).toEqual(['a', 'b']);
+      expect(config.model?.temperature).toBe(0.5);
+      expect(config.model?.stop).toEqual(['a', 'b']);
     });
 
     it('given an explicit presetsDir, when loaded, then presets come from there', () => {
@@ -203,7 +203,7 @@ describe('loadExperimentConfig', () => {
     it('given a preset path value, when loaded, then it resolves relative to the preset file', () => {
       const root = tempTree({ 'configs/presets/tpl.yaml': 'model:\n  chat_template: templates/t.jinja\n', 'configs/x.yaml': `${MINIMAL_YAML}_presets: [tpl]\n` });
       const { config } = loadExperimentConfig(path.join(root, 'configs/x.yaml'));
-      expect(config.model.chat_template).toBe(path.join(root, 'configs/presets/templates/t.jinja'));
+      expect(config.model?.chat_template).toBe(path.join(root, 'configs/presets/templates/t.jinja'));
     });
 
     it('given a preset that names itself, when loaded, then it is a cycle', () => {
@@ -232,14 +232,14 @@ describe('loadExperimentConfig', () => {
       expect(config.name).toBe('demo-fast');
       expect(config.sample.max_entities).toBe(8);
       expect(config.labels.mode).toBe('binary');
-      expect(config.model.max_tokens).toBe(8);
+      expect(config.model?.max_tokens).toBe(8);
     });
 
     it('given the gpu_large preset, when applied to demo, then concurrency and timeout change', () => {
       const root = tempTree({ 'x.yaml': `_base: ${path.join(REPO, 'configs/experiments/demo.yaml')}\n_presets: [gpu_large]\n` });
       const { config } = loadExperimentConfig(path.join(root, 'x.yaml'), { presetsDir: path.join(REPO, 'configs/presets') });
-      expect(config.model.concurrency).toBe(64);
-      expect(config.model.request_timeout_s).toBe(120);
+      expect(config.model?.concurrency).toBe(64);
+      expect(config.model?.request_timeout_s).toBe(120);
     });
   });
 });

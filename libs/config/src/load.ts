@@ -4,11 +4,11 @@ import { closest } from 'fastest-levenshtein';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit as visitYaml, type Document, type Node as YamlNode } from 'yaml';
 import { ConfigError, where } from './errors';
 import { isPlainObject, Location, parseWithLocations, type MethodSections } from './parse';
-import { ExperimentConfig } from './schema';
+import type { AnyExperimentConfig } from './schema';
 import { validateConfig } from './validate';
 
 export interface LoadedConfig {
-  config: ExperimentConfig;
+  config: AnyExperimentConfig;
   warnings: string[];
   /** Absolute paths of the files merged, in merge order (the loaded file last). */
   sources: string[];

@@ -48,7 +48,7 @@ describe('parseExperimentConfig', () => {
     const config = parseExperimentConfig(raw, '/repo/configs/x.yaml');
     expect(config.data.profiles).toBe('/repo/configs/p.csv');
     expect(config.data.split).toBe('/repo/configs/s.json');
-    expect(config.model.chat_template).toBe('/repo/configs/tok/tokenizer_config.json');
+    expect(config.model?.chat_template).toBe('/repo/configs/tok/tokenizer_config.json');
     expect(config.output_root).toBe(path.resolve(process.cwd(), 'outputs'));
   });
 
@@ -186,7 +186,7 @@ describe('parseExperimentConfig', () => {
   it('given api_key_env holding an env var name, when parsed, then it is kept as a name', () => {
     const raw = minimalRaw();
     (raw.model as Record<string, unknown>).api_key_env = 'VLLM_API_KEY';
-    expect(parseExperimentConfig(raw, 'x.yaml').model.api_key_env).toBe('VLLM_API_KEY');
+    expect(parseExperimentConfig(raw, 'x.yaml').model?.api_key_env).toBe('VLLM_API_KEY');
   });
 
   it('given a pasted key in api_key_env, when parsed, then it is rejected without echoing the key', () => {
@@ -210,7 +210,7 @@ describe('parseExperimentConfig', () => {
 describe('model.base_url as a list of replicas', () => {
   const withBaseUrl = (baseUrl: unknown) => ({ ...minimalRaw(), model: { id: 'm', base_url: baseUrl } });
   it('given a list of URLs, when parsed, then kept as the list', () => {
-    expect(parseExperimentConfig(withBaseUrl(['http://a:1/v1', 'http://b:1/v1']), 'configs/x.yaml').model.base_url).toEqual(['http://a:1/v1', 'http://b:1/v1']);
+    expect(parseExperimentConfig(withBaseUrl(['http://a:1/v1', 'http://b:1/v1']), 'configs/x.yaml').model?.base_url).toEqual(['http://a:1/v1', 'http://b:1/v1']);
   });
   it('given a list with a bad entry, when parsed, then the error names the entry', () => {
     expect(parseError(withBaseUrl(['http://a:1/v1', 'b:1'])).message).toContain("'model.base_url.1'");

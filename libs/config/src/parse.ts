@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue, where } from './errors';
-import { ExperimentConfig, PROMPT_PLACEHOLDERS, SHARED_KEYS } from './schema';
+import { AnyExperimentConfig, PROMPT_PLACEHOLDERS, SHARED_KEYS } from './schema';
 
 /** Where a key was written: the loader knows this per merged key; a bare parse only knows its origin. */
 export interface Location {
@@ -23,6 +23,8 @@ export interface MethodSections {
   names(): string[];
   /** The section schema of a registered method (null when it has none). */
   sectionOf(name: string): z.ZodType | null;
+  /** Whether the method asks a model (its config needs a `model` section) or is fitted without one (the section is an error). */
+  usesModel(name: string): boolean;
 }
 
 /**
@@ -31,7 +33,7 @@ export interface MethodSections {
  * (the loader has already made them absolute per declaring file); `output_root` resolves against
  * the working directory. Throws ConfigError listing every issue.
  */
-export function parseExperimentConfig(raw: unknown, origin: string, methods?: MethodSections): ExperimentConfig {
+export function parseExperimentConfig(raw: unknown, origin: string, methods?: MethodSections): AnyExperimentConfig {
   return parseWithLocations(raw, origin, () => ({ file: origin }), methods);
 }
 
@@ -40,7 +42,7 @@ export function parseExperimentConfig(raw: unknown, origin: string, methods?: Me
  * written, unvalidated; with it, `method` must be registered and its section is parsed by the
  * method's schema (defaults applied).
  */
-export function parseWithLocations(raw: unknown, origin: string, locate: Locate, methods?: MethodSections): ExperimentConfig {
+export function parseWithLocations(raw: unknown, origin: string, locate: Locate, methods?: MethodSections): AnyExperimentConfig {
   if (!isPlainObject(raw)) {
     throw new ConfigError({
       path: '',
@@ -48,14 +50,33 @@ export function parseWithLocations(raw: unknown, origin: string, locate: Locate,
       message: `${where(origin)}: expected a mapping of config keys at the top level, found ${describeValue(raw, '')}`,
     });
   }
-  const result = ExperimentConfig.safeParse(raw);
+  const result = AnyExperimentConfig.safeParse(raw);
   const issues = result.success ? [] : result.error.issues.flatMap((issue) => toConfigIssues(issue, raw, origin, locate));
   const section = methodSection(raw, origin, locate, methods);
-  issues.push(...section.issues);
+  issues.push(...section.issues, ...modelSectionIssues(raw, origin, locate, methods));
   if (!result.success || issues.length > 0) throw new ConfigError(issues);
   const shared = Object.fromEntries(Object.entries(result.data).filter(([key]) => SHARED_KEYS.includes(key)));
-  const config = { ...shared, ...section.value } as ExperimentConfig;
+  const config = { ...shared, ...section.value } as AnyExperimentConfig;
   return resolvePaths(config, path.dirname(path.resolve(origin)));
+}
+
+/**
+ * A method that asks a model needs the `model` section; a method fitted on the train split (a
+ * baseline) has none, and one written there is an error rather than settings silently ignored.
+ */
+function modelSectionIssues(raw: Record<string, unknown>, origin: string, locate: Locate, methods: MethodSections | undefined): ConfigIssue[] {
+  const method = typeof raw.method === 'string' ? raw.method : undefined;
+  if (methods === undefined || method === undefined || !methods.names().includes(method)) {
+    return raw.model === undefined ? [{ path: 'model', file: origin, message: `missing required key 'model' in ${where(origin)} (expected mapping)` }] : [];
+  }
+  if (methods.usesModel(method) && raw.model === undefined) {
+    return [{ path: 'model', file: origin, message: `missing required key 'model' in ${where(origin)}: method '${method}' asks a model (model.id, model.base_url)` }];
+  }
+  if (!methods.usesModel(method) && raw.model !== undefined) {
+    const loc = locate('model');
+    return [{ path: 'model', ...loc, message: `key 'model' in ${where(loc.file, loc.line, loc.column)}: method '${method}' is fitted on the train split and asks no model, so the 'model' section must be removed` }];
+  }
+  return [];
 }
 
 /** The method's own section (`{[method]: parsed}`, empty without one) and the problems of every non-shared top-level key. */
@@ -95,17 +116,16 @@ function methodSection(raw: Record<string, unknown>, origin: string, locate: Loc
 }
 
 /** Makes every location-valued field absolute, so the resolved config means the same from any cwd. */
-function resolvePaths(config: ExperimentConfig, baseDir: string): ExperimentConfig {
+function resolvePaths(config: AnyExperimentConfig, baseDir: string): AnyExperimentConfig {
   const data = { ...config.data };
   for (const key of DATA_KEYS) data[key] = path.resolve(baseDir, data[key]);
-  const template = config.model.chat_template;
+  const template = config.model?.chat_template;
   return {
     ...config,
     data,
-    model: {
-      ...config.model,
-      chat_template: template.startsWith('builtin:') ? template : path.resolve(baseDir, template),
-    },
+    ...(config.model === undefined || template === undefined
+      ? {}
+      : { model: { ...config.model, chat_template: template.startsWith('builtin:') ? template : path.resolve(baseDir, template) } }),
     ...(config.profile?.codebook === undefined ? {} : { profile: { ...config.profile, codebook: path.resolve(baseDir, config.profile.codebook) } }),
     output_root: path.resolve(process.cwd(), config.output_root),
   };
@@ -245,7 +265,7 @@ function isNullable(schema: AnySchema): boolean {
 
 function schemaAt(segs: string[], sections: SectionRoots = new Map()): AnySchema | undefined {
   const section = sections.get(segs[0] ?? '');
-  let s: AnySchema = section ?? ExperimentConfig;
+  let s: AnySchema = section ?? AnyExperimentConfig;
   for (const seg of section === undefined ? segs : segs.slice(1)) {
     const def = unwrap(s)._zod.def as { type: string; shape?: Record<string, AnySchema>; element?: AnySchema };
     if (def.type === 'object' && def.shape && seg in def.shape) s = def.shape[seg];

@@ -251,7 +251,25 @@ export const SHARED_KEYS: readonly string[] = Object.keys(SHARED_SECTIONS);
  * (parseExperimentConfig / loadExperimentConfig); any other key is rejected there.
  */
 export const ExperimentConfig = z.object(SHARED_SECTIONS).catchall(z.unknown());
+/** The config of a method that asks a model (model section required). */
 export type ExperimentConfig = z.infer<typeof ExperimentConfig>;
+
+/**
+ * Any method's config: a method that asks a model has a `model` section (ExperimentConfig), a
+ * method fitted on the train split has none (FittedExperimentConfig). Which one a method takes is
+ * the method catalog's `usesModel`; requireModelSection narrows where a model is needed.
+ */
+export const AnyExperimentConfig = z.object({ ...SHARED_SECTIONS, model: ModelSection.optional() }).catchall(z.unknown());
+export type AnyExperimentConfig = z.infer<typeof AnyExperimentConfig>;
+/** The config of a method without a model (a baseline fitted on the train split). */
+export type FittedExperimentConfig = Omit<AnyExperimentConfig, 'model'> & { model?: undefined };
+
+/** The config with its model section, or an error naming the key and the method that needs it. */
+export function requireModelSection(config: AnyExperimentConfig): ExperimentConfig {
+  const { model } = config;
+  if (model === undefined) throw new Error(`model: the config of method '${config.method}' has no 'model' section, and a model is needed here (model.id, model.base_url)`);
+  return { ...config, model };
+}
 
 /** model.base_url as a list of replicas (one entry for a single server). */
 export function modelBaseUrls(model: Pick<ExperimentConfig['model'], 'base_url'>): string[] {

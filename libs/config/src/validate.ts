@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { ExperimentConfig, modelBaseUrls, placeholdersIn } from './schema';
+import { modelBaseUrls, placeholdersIn, type AnyExperimentConfig, type ExperimentConfig } from './schema';
 
 /**
  * Technically valid but probably wrong settings (a config's own `validate()`: warn before the run
@@ -7,14 +7,44 @@ import { ExperimentConfig, modelBaseUrls, placeholdersIn } from './schema';
  * the key. Reads the environment and the file system only to check that named things exist;
  * never prints the value of the API-key variable.
  */
-export function validateConfig(config: ExperimentConfig): string[] {
+export function validateConfig(config: AnyExperimentConfig): string[] {
   const w: string[] = [];
-  const { model, split, sample, smoke, prompt } = config;
+  const { split, sample, smoke, prompt } = config;
 
   if (config.purpose === undefined) {
     w.push("purpose: not stated; the README will show '(not stated)' — write down the hypothesis this run tests");
   }
 
+  if (config.model !== undefined) w.push(...modelWarnings(config.model));
+
+
+  // ({profile} exactly once and before item placeholders is a schema error, not a warning.)
+  const vars = new Set([...placeholdersIn(prompt.system), ...placeholdersIn(prompt.user)]);
+  if (!vars.has('question')) w.push('prompt.user: no {question} placeholder in prompt.system or prompt.user; the model is never shown the question');
+  if (!vars.has('min') || !vars.has('max')) w.push('prompt.user: no {min}/{max} placeholders in prompt.system or prompt.user; the model is not told the answer scale');
+
+  if (split.test_fraction === 0) w.push('split.test_fraction: 0 leaves no test entities to predict');
+  if (split.test_fraction === 1) w.push('split.test_fraction: 1 leaves no train entities (binary labels and baselines need them)');
+
+  if (sample.max_entities !== null && sample.max_entities < 10) {
+    w.push(`sample.max_entities: ${sample.max_entities} entities (< 10) is a smoke-sized sample; metrics will not be meaningful`);
+  }
+  if (sample.groups !== null && new Set(sample.groups).size !== sample.groups.length) {
+    w.push('sample.groups: lists a group more than once');
+  }
+
+  if (!smoke.enabled) w.push('smoke.enabled: false — a broken prompt or parser is found only after the full run');
+  else if (smoke.examples > 20) w.push(`smoke.examples: ${smoke.examples} is large for a smoke test (> 20)`);
+
+  for (const key of ['profiles', 'responses', 'items'] as const) {
+    if (!existsSync(config.data[key])) w.push(`data.${key}: file not found: ${config.data[key]}`);
+  }
+  return w;
+}
+
+/** The model section's warnings (a method without a model has none to check). */
+function modelWarnings(model: ExperimentConfig['model']): string[] {
+  const w: string[] = [];
   if (model.temperature > 1.5) w.push(`model.temperature: ${model.temperature} is very high for a prediction task (> 1.5); answers will be mostly noise`);
   if (model.max_tokens < 4) w.push(`model.max_tokens: ${model.max_tokens} is too small for a numeric answer (< 4); answers may be cut off`);
   if (model.max_tokens > 512) w.push(`model.max_tokens: ${model.max_tokens} is wasteful for a numeric answer (> 512)`);
@@ -56,28 +86,5 @@ export function validateConfig(config: ExperimentConfig): string[] {
     } else if (!/\.(json|jinja2?)$/i.test(t)) {
       w.push(`model.chat_template: ${t} is neither a tokenizer_config.json nor a .jinja file`);
     }
-  }
-
-  // ({profile} exactly once and before item placeholders is a schema error, not a warning.)
-  const vars = new Set([...placeholdersIn(prompt.system), ...placeholdersIn(prompt.user)]);
-  if (!vars.has('question')) w.push('prompt.user: no {question} placeholder in prompt.system or prompt.user; the model is never shown the question');
-  if (!vars.has('min') || !vars.has('max')) w.push('prompt.user: no {min}/{max} placeholders in prompt.system or prompt.user; the model is not told the answer scale');
-
-  if (split.test_fraction === 0) w.push('split.test_fraction: 0 leaves no test entities to predict');
-  if (split.test_fraction === 1) w.push('split.test_fraction: 1 leaves no train entities (binary labels and baselines need them)');
-
-  if (sample.max_entities !== null && sample.max_entities < 10) {
-    w.push(`sample.max_entities: ${sample.max_entities} entities (< 10) is a smoke-sized sample; metrics will not be meaningful`);
-  }
-  if (sample.groups !== null && new Set(sample.groups).size !== sample.groups.length) {
-    w.push('sample.groups: lists a group more than once');
-  }
-
-  if (!smoke.enabled) w.push('smoke.enabled: false — a broken prompt or parser is found only after the full run');
-  else if (smoke.examples > 20) w.push(`smoke.examples: ${smoke.examples} is large for a smoke test (> 20)`);
-
-  for (const key of ['profiles', 'responses', 'items'] as const) {
-    if (!existsSync(config.data[key])) w.push(`data.${key}: file not found: ${config.data[key]}`);
-  }
-  return w;
+  }  return w;
 }

@@ -77,8 +77,15 @@ function failed(s: Sample, method: string, reason: string): Prediction {
 export function runBaseline(method: string, fit: BaselineFitter, args: BaselineRunArgs): Prediction[] {
   const { trainSamples, testSamples, items, features } = args;
   assertDisjoint(trainSamples, testSamples);
+  return predictAll(method, fit({ trainSamples, items, features }), testSamples, items);
+}
+
+/**
+ * A fitted predictor's answers to every test sample (runBaseline's second half, for a fit made
+ * elsewhere, e.g. asynchronously by a baseline method): same order, same failures, same checks.
+ */
+export function predictAll(method: string, predictor: BaselinePredictor, testSamples: Sample[], items: ItemDef[]): Prediction[] {
   const byItem = indexItems(items);
-  const predictor = fit({ trainSamples, items, features });
   const out = sortedTest(testSamples).map((s) => {
     const item = itemOf(byItem, s);
     const answer = predictor.predict(s.entityId, item);
@@ -86,6 +93,11 @@ export function runBaseline(method: string, fit: BaselineFitter, args: BaselineR
   });
   assertAllFinite(out, method);
   return out;
+}
+
+/** Split hygiene for a fit made elsewhere (see predictAll): no entity on both sides. */
+export function assertTrainTestDisjoint(trainSamples: Sample[], testSamples: Sample[]): void {
+  assertDisjoint(trainSamples, testSamples);
 }
 
 /** Train samples by itemKey, each checked: no cell twice, every answer finite. */

@@ -1,7 +1,7 @@
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
 import { compareCodeUnits, itemKey } from '@assay/contracts';
 import type { ItemDef } from '@assay/contracts';
-import { encodedEntities, trainByItem, trainEntityIds, type BaselineAnswer, type BaselineFitter } from './baseline-fit';
+import { encodedEntities, trainByItem, trainEntityIds, type BaselineAnswer, type BaselineFitter, type BaselinePredictor, type BaselineTrainingData } from './baseline-fit';
 import { isPositive } from './metrics';
 
 /**
@@ -143,7 +143,7 @@ function scoresOf(rows: Float64Array[], w: Float64Array): Float64Array {
  * objective. The objective is strictly convex (the penalty), so the optimum is unique: where it
  * stops does not depend on the path. One class only -> that class, no fit.
  */
-function fitLogistic(rows: number[][], y: number[], p: number): LinearFit | string {
+function* fitLogistic(rows: number[][], y: number[], p: number): Generator<void, LinearFit | string> {
   if (y.every((v) => v === y[0])) {
     // The unpenalised intercept would run off to infinity: the answer is the one class seen.
     return { weights: new Array<number>(p).fill(0), metadata: { model: 'logistic', lambda: RIDGE_LAMBDA, constant: y[0] } };
@@ -201,18 +201,28 @@ function fitLogistic(rows: number[][], y: number[], p: number): LinearFit | stri
       // Only rounding stops the descent this close to the optimum: the fit is as good as it gets.
       if (size < 1e-10) return { weights: Array.from(w), metadata: { model: 'logistic', lambda: RIDGE_LAMBDA, newtonSteps: step } };
     }
+    // One Newton step is n*p^2: a turn of the event loop for a yielding caller.
+    yield;
   }
   return `logistic fit did not converge in ${MAX_NEWTON_STEPS} Newton steps`;
 }
 
-export const fitLinear: BaselineFitter = ({ trainSamples, items, features }) => {
+/**
+ * The fit, one item per step: a caller on an event loop runs it with fitLinearYielding, which
+ * yields between items (an item's logistic fit is tens of milliseconds at a few hundred
+ * dimensions; all of them together are seconds).
+ */
+function* linearSteps({ trainSamples, items, features }: BaselineTrainingData): Generator<void, BaselinePredictor> {
   const trainIds = trainEntityIds(trainSamples);
   const { dims, vectorOf } = encodedEntities(features, trainIds, 'linear baseline');
+  yield;
   const rowOf = (entityId: string): number[] => [1, ...vectorOf(entityId)];
   // The Gram matrix of every train entity, computed once; an item's is this minus the rows of
   // the train entities that did not answer it (usually few), not a new product per item.
   const all = new Matrix(trainIds.map(rowOf));
+  yield;
   const gramAll = all.transpose().mmul(all);
+  yield;
   const byKey = new Map(items.map((it) => [itemKey(it.group, it.item), it]));
   const fits = new Map<string, LinearFit | string>();
   for (const [key, list] of trainByItem(trainSamples)) {
@@ -233,9 +243,10 @@ export const fitLinear: BaselineFitter = ({ trainSamples, items, features }) => 
     const rows = answers.map((s) => rowOf(s.entityId));
     const fit =
       item.kind === 'binary'
-        ? fitLogistic(rows, answers.map((s) => (isPositive(s.actual, item) ? 1 : 0)), gram.rows)
+        ? yield* fitLogistic(rows, answers.map((s) => (isPositive(s.actual, item) ? 1 : 0)), gram.rows)
         : fitRidge(rows, answers.map((s) => s.actual), gram);
     fits.set(key, typeof fit === 'string' ? fit : { weights: fit.weights, metadata: { ...fit.metadata, nTrain: answers.length, dimensions: dims.length } });
+    yield;
   }
   return {
     predict(entityId: string, item: ItemDef): BaselineAnswer {
@@ -252,4 +263,22 @@ export const fitLinear: BaselineFitter = ({ trainSamples, items, features }) => 
       return { value, metadata: value === score ? fit.metadata : { ...fit.metadata, clippedFrom: score } };
     },
   };
+}
+
+export const fitLinear: BaselineFitter = (train) => {
+  const steps = linearSteps(train);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
 };
+
+/** fitLinear with a turn of the event loop between items: the same numbers, without blocking a service for seconds. */
+export async function fitLinearYielding(train: BaselineTrainingData): Promise<BaselinePredictor> {
+  const steps = linearSteps(train);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}

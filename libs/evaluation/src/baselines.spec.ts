@@ -23,7 +23,7 @@ describe('trainMeanBaseline', () => {
       ['o', 3, 'ok', TRAIN_MEAN_METHOD], // (1 + 2 + 4 + 5) / 4 = 3
       ['z', null, 'inference_failure', TRAIN_MEAN_METHOD],
     ]);
-    expect(preds[1].metadata).toEqual({ nTrain: 4 });
+    expect(preds[1].metadata).toEqual({ nTrain: 4, statistic: 'mean' });
   });
 
   it('given an item without train data, then the failure says why', () => {
@@ -56,7 +56,7 @@ describe('nearestNeighbourBaseline', () => {
     const r = nearestNeighbourBaseline({ trainSamples: train, testSamples: test, items, features, k: 2 });
     const o = r.find((p) => p.item === 'o');
     expect(o).toMatchObject({ method: KNN_METHOD, predicted: 3.5, parseStatus: 'ok' }); // t2 = 2, t4 = 5
-    expect(o?.metadata).toEqual({ k: 2, neighbours: ['t2', 't4'], dimensions: 3 });
+    expect(o?.metadata).toEqual({ k: 2, metric: 'euclidean', neighbours: ['t2', 't4'], neighbourAnswers: [2, 5], dimensions: 3 });
   });
 
   it('given fewer answers than k, then all candidates are used', () => {

@@ -13,9 +13,9 @@ import {
 } from './baseline-fit';
 import { fitLinear, LINEAR_METHOD } from './baseline-linear';
 
-export { learnEncoding, MAX_CATEGORIES, runBaseline } from './baseline-fit';
+export { assertTrainTestDisjoint, learnEncoding, MAX_CATEGORIES, predictAll, runBaseline } from './baseline-fit';
 export type { BaselineAnswer, BaselineFitter, BaselinePredictor, BaselineRunArgs, BaselineTrainingData, FeatureTable } from './baseline-fit';
-export { fitLinear, LINEAR_METHOD, RIDGE_LAMBDA } from './baseline-linear';
+export { fitLinear, fitLinearYielding, LINEAR_METHOD, RIDGE_LAMBDA } from './baseline-linear';
 
 /**
  * Non-LLM baselines, so a reader can tell whether the ranking makes sense (an LLM that does not
@@ -50,7 +50,7 @@ function perItemConstant(missing: (item: ItemDef) => string, describe: (item: It
  */
 export const fitTrainMean: BaselineFitter = perItemConstant(
   (item) => `no train samples for item ${JSON.stringify(item.item)} in group ${JSON.stringify(item.group)}`,
-  (item, values) => ({ value: item.kind === 'binary' ? majority(values).value : mean(values), metadata: { nTrain: values.length } }),
+  (item, values) => ({ value: item.kind === 'binary' ? majority(values).value : mean(values), metadata: { nTrain: values.length, statistic: item.kind === 'binary' ? 'majority' : 'mean' } }),
 );
 
 /**
@@ -71,8 +71,13 @@ export const fitMajority: BaselineFitter = perItemConstant(
  * (for a binary item, the share of yes among neighbours). Fewer than k candidates -> all of them.
  * metadata: k, the neighbour ids used, the number of feature dimensions.
  */
-export function knnFitter(k = 5): BaselineFitter {
+/** How kNN measures profile distance on the encoded (z-scored) features. */
+export type KnnMetric = 'euclidean' | 'manhattan';
+export const KNN_METRICS: readonly KnnMetric[] = ['euclidean', 'manhattan'];
+
+export function knnFitter(k = 5, metric: KnnMetric = 'euclidean'): BaselineFitter {
   if (!Number.isInteger(k) || k < 1) throw new Error(`k must be a positive integer, got ${k}`);
+  const distance = metric === 'euclidean' ? euclidean : manhattan;
   return ({ trainSamples, features }) => {
     const trainIds = trainEntityIds(trainSamples);
     const { dims, vectorOf } = encodedEntities(features, trainIds, 'kNN baseline');
@@ -102,18 +107,25 @@ export function knnFitter(k = 5): BaselineFitter {
           neighbours.push(id);
           if (neighbours.length === k) break;
         }
+        const neighbourAnswers = neighbours.map((id) => answered.get(id) as number);
         // Sorted values: the mean must not depend on which neighbour came first.
-        const value = mean(neighbours.map((id) => answered.get(id) as number).sort((a, b) => a - b));
-        return { value, metadata: { k, neighbours, dimensions: dims.length } };
+        const value = mean([...neighbourAnswers].sort((a, b) => a - b));
+        return { value, metadata: { k, metric, neighbours, neighbourAnswers, dimensions: dims.length } };
       },
     };
   };
 }
 
-function distance(a: number[], b: number[]): number {
+function euclidean(a: number[], b: number[]): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
   return Math.sqrt(s);
+}
+
+function manhattan(a: number[], b: number[]): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += Math.abs(a[i] - b[i]);
+  return s;
 }
 
 export function trainMeanBaseline(args: { trainSamples: Sample[]; testSamples: Sample[]; items: ItemDef[] }): Prediction[] {

@@ -11,10 +11,14 @@ export {
   linearBaseline,
   standardBaselines,
   runBaseline,
+  predictAll,
+  assertTrainTestDisjoint,
   fitTrainMean,
   fitMajority,
   knnFitter,
   fitLinear,
+  fitLinearYielding,
+  KNN_METRICS,
   TRAIN_MEAN_METHOD,
   KNN_METHOD,
   MAJORITY_METHOD,
@@ -23,7 +27,7 @@ export {
   MAX_CATEGORIES,
 } from './baselines';
 export { encodedEntities } from './baseline-fit';
-export type { BaselineAnswer, BaselineFitter, BaselinePredictor, BaselineRunArgs, BaselineTrainingData, FeatureTable } from './baselines';
+export type { BaselineAnswer, BaselineFitter, BaselinePredictor, BaselineRunArgs, BaselineTrainingData, FeatureTable, KnnMetric } from './baselines';
 export { valueRanges } from './diagnostics';
 export { preflightWarningsLine, reviewChecklist, upcastReviewLine, PARSE_WARN_UP_TO } from './review';
 export { loggedEvaluationResult, upcastEvaluationResult } from './upcast';

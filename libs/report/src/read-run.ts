@@ -60,6 +60,12 @@ export interface CallRecord {
   output: string;
   /** The METADATA section of the call's file, one `key: value` line each. */
   metadata: string[];
+  /**
+   * For a prediction of a method fitted without a model (a baseline; its file has no INPUT or
+   * OUTPUT, and input and output are empty): what the method used, one `key: value` line each.
+   * Null for a model call.
+   */
+  fitted: string[] | null;
   /** The call's file, relative to the run directory. */
   file: string;
 }
@@ -67,6 +73,17 @@ export interface CallRecord {
 const OUTPUT_MARK = '\n\n=== OUTPUT ===\n';
 const METADATA_MARK = '\n\n=== METADATA ===\n';
 const INPUT_MARK = '=== INPUT ===\n';
+const FITTED_METADATA_MARK = '=== METADATA ===\n';
+const FITTED_USED_MARK = '\n\n=== WHAT THE METHOD USED ===\n';
+
+/** A fitted prediction's file (see renderItemFile): METADATA, then what the method used; null when the file is a model call's. */
+export function splitFittedFile(text: string): { metadata: string[]; fitted: string[] } | null {
+  if (!text.startsWith(FITTED_METADATA_MARK)) return null;
+  const usedAt = text.indexOf(FITTED_USED_MARK);
+  if (usedAt < 0) return null;
+  const lines = (s: string) => s.split('\n').filter((l) => l.length > 0);
+  return { metadata: lines(text.slice(FITTED_METADATA_MARK.length, usedAt)), fitted: lines(text.slice(usedAt + FITTED_USED_MARK.length)) };
+}
 
 /**
  * Splits a call's text file given its exact input (from raw_outputs.parquet): the input and the
@@ -213,11 +230,13 @@ export class RunDirectoryReader {
     const relative = `${entityDir(group, entityId)}/${itemFileName(item)}`;
     const text = await this.text(runDir, relative);
     if (text === null) return null;
+    const fitted = splitFittedFile(text);
+    if (fitted !== null) return { group, entityId, item, input: '', output: '', ...fitted, file: relative };
     const metaAt = text.lastIndexOf(METADATA_MARK);
     const outputAt = text.indexOf(OUTPUT_MARK);
     const unambiguous = text.startsWith(INPUT_MARK) && outputAt >= 0 && metaAt >= outputAt && text.lastIndexOf(OUTPUT_MARK, metaAt) === outputAt;
     const input = unambiguous ? text.slice(INPUT_MARK.length, outputAt) : await this.inputFromParquet(runDir, group, entityId, item);
-    return { group, entityId, item, input, ...splitCallFile(text, input, relative), file: relative };
+    return { group, entityId, item, input, ...splitCallFile(text, input, relative), fitted: null, file: relative };
   }
 
   private async inputFromParquet(runDir: string, group: string, entityId: string, item: string): Promise<string> {

@@ -1,7 +1,7 @@
 import type { MetricDefinition, ReviewLine } from '../../evaluation/src/types';
 import { renderReview } from './layout';
 import { betterColumn, renderReadme } from './readme';
-import { makeRunReport } from './testing/fixtures';
+import { hostileReport, makeRunReport } from './testing/fixtures';
 import type { CacheStats } from './types';
 
 describe('betterColumn', () => {
@@ -72,5 +72,21 @@ describe('README prefix-cache section', () => {
     expect(text).toMatch(/^Prefix-cache hit rate: 96\.00%/);
     expect(text).toMatch(/vllm:prefix_cache_hits_total .*server-wide/s);
     expect(text).toMatch(/other clients did use them/);
+  });
+});
+
+describe('README of a run without a model (a baseline fitted on the train split)', () => {
+  const report = { ...hostileReport(), method: 'baseline_knn', model: null };
+  const readme = renderReadme(report);
+
+  it('given no model, then the model section says so and there is no prefix-cache section, hit rate or advice', () => {
+    expect(readme).toContain('None: baseline_knn is fitted on the train split (no model calls).');
+    expect(readme).not.toContain('PREFIX CACHE');
+    expect(readme).not.toMatch(/hit rate|enable-prefix-caching/i);
+  });
+
+  it('given no model, then the navigation describes item files as METADATA and what the method used', () => {
+    expect(readme).toContain('<item>.txt    METADATA of one prediction and what the method used');
+    expect(readme).not.toContain('full INPUT / OUTPUT / METADATA of one call');
   });
 });

@@ -137,6 +137,7 @@ function scopeSection(report: RunReport): string {
 
 function modelSection(report: RunReport): string {
   const m = report.model;
+  if (m === null) return `None: ${show(report.method)} is fitted on the train split (no model calls).`;
   return [
     `Model:         ${show(m.id)}`,
     `Mode:          ${show(m.mode)}`,
@@ -208,18 +209,24 @@ function navigationSection(report: RunReport, rows: readonly PredictionRow[]): s
     'config.yaml, config.json   the resolved config (re-running it reproduces this run)',
     'metadata.json              code version, identity, timestamps, hosts, data and split hashes, evaluation rounds',
     'predictions.parquet        every prediction (for pandas / DuckDB)',
-    'raw_outputs.parquet        every model input (chat template applied) and raw output, with the',
-    '                           call: finish reason, model, sampling, attempts, worker, replica, times',
-    // Said only where a call failed over, so the README of other runs keeps its bytes.
-    ...(rows.some((r) => r.failoverFrom !== null)
-      ? ['                           and failover_from: the entity\'s own replica, where it did not answer',
-         '                           and the call went to the next one (also in the item\'s METADATA)']
-      : []),
+    ...(report.model === null
+      ? ['raw_outputs.parquet        empty: a method fitted on the train split makes no model calls']
+      : [
+          'raw_outputs.parquet        every model input (chat template applied) and raw output, with the',
+          '                           call: finish reason, model, sampling, attempts, worker, replica, times',
+          // Said only where a call failed over, so the README of other runs keeps its bytes.
+          ...(rows.some((r) => r.failoverFrom !== null)
+            ? ['                           and failover_from: the entity\'s own replica, where it did not answer',
+               '                           and the call went to the next one (also in the item\'s METADATA)']
+            : []),
+        ]),
     'groups/_index.csv          START HERE: one row per group, worst first, baselines alongside',
     'groups/<group>/            group_metrics.json, predictions.csv, per_entity.csv (worst first),',
     '                           distribution.svg: predicted vs actual answer distribution per item (chart)',
     'groups/<group>/entities/<entity>/summary.txt   all predictions of one entity at a glance',
-    'groups/<group>/entities/<entity>/<item>.txt    full INPUT / OUTPUT / METADATA of one call',
+    report.model === null
+      ? 'groups/<group>/entities/<entity>/<item>.txt    METADATA of one prediction and what the method used'
+      : 'groups/<group>/entities/<entity>/<item>.txt    full INPUT / OUTPUT / METADATA of one call',
     ...[...new Set([...(report.entityInputs?.values() ?? [])].map((c) => c.file))].map(
       (file) => `groups/<group>/entities/<entity>/${file.padEnd(16)} INPUT / OUTPUT / METADATA of the entity's call its prompts read`,
     ),
@@ -295,7 +302,8 @@ export function renderReadmeSorted(report: RunReport, sortedRows: readonly Predi
     section('MODEL', modelSection(report)),
     section('KEY RESULTS (test split)', resultsSection(report)),
     section('WHAT THE METRICS MEAN', definitionsSection(report)),
-    section('PREFIX CACHE', cacheSection(report)),
+    // A run without a model made no calls: no hit rate to report, no prefix-cache advice to give.
+    ...(report.model === null ? [] : [section('PREFIX CACHE', cacheSection(report))]),
     ...(report.stagesReused && report.stagesReused.length > 0 ? [section('STAGES REUSED', stagesReusedSection(report.stagesReused))] : []),
     section('NAVIGATION', navigationSection(report, sortedRows)),
     section('COMPARISON CONTEXT', comparisonSection(report)),

@@ -197,7 +197,7 @@ describe('writeRunDirectory', () => {
       expect(row.latency_ms).toBe(r.latencyMs);
       expect(csvText(row.cached_tokens)).toBe(flat[i].cached_tokens);
       expect(row).toMatchObject({
-        finish_reason: r.finishReason, model: r.call.model, lora_adapter: null, temperature: 0, max_tokens: { $bigint: '16' }, seed: { $bigint: '42' },
+        finish_reason: r.finishReason, model: r.call?.model, lora_adapter: null, temperature: 0, max_tokens: { $bigint: '16' }, seed: { $bigint: '42' },
         stop: '["\\n"]', guided_json: false, replica: r.replica, started_at: r.startedAt, finished_at: r.finishedAt,
       });
     });
@@ -397,7 +397,7 @@ describe('a call cut off at max_tokens', () => {
   });
 
   it('given a log from before calls were timed, when described, then says the times were not recorded', () => {
-    const text = metadata(row({ startedAt: null, finishedAt: null, call: { ...base.call, loraAdapter: 'survey-lora' } }));
+    const text = metadata(row({ startedAt: null, finishedAt: null, call: { ...base.call!, loraAdapter: 'survey-lora' } }));
     expect(text).toContain('\nmodel: Qwen/Qwen2.5-7B-Instruct (LoRA adapter survey-lora)\n');
     expect(text).toContain('\nstarted_at: n/a (not recorded in this log)\nfinished_at: n/a (not recorded in this log)\n');
   });

@@ -31,7 +31,7 @@ import {
 import { ParquetFileWriter, PREDICTIONS_COLUMNS, rawOutputsColumns } from './parquet';
 import { groupDistributionSvg } from './distribution-plot';
 import { renderReadmeSorted } from './readme';
-import type { CacheStats, EntityInputCall, PredictionRow, RunReport, WriteResult } from './types';
+import type { CacheStats, EntityInputCall, ModelCall, PredictionRow, RunReport, WriteResult } from './types';
 import { FileSink } from './file-sink';
 import { TreeHasher } from './tree-hash';
 
@@ -117,7 +117,7 @@ function outputText(r: PredictionRow): string {
  */
 export function truncationNote(r: PredictionRow): string | null {
   return r.parseStatus === 'parse_failure' && r.finishReason === 'length'
-    ? `the answer was truncated at max_tokens=${r.call.maxTokens} (finish_reason: length)`
+    ? `the answer was truncated at max_tokens=${r.call?.maxTokens ?? 'n/a'} (finish_reason: length)`
     : null;
 }
 
@@ -130,7 +130,7 @@ function failureReason(r: PredictionRow): string | null {
 /** finish_reason with what it means where it matters: 'length' is an answer cut off. */
 function finishReasonText(r: PredictionRow): string {
   if (r.finishReason === null) return 'n/a';
-  return r.finishReason === 'length' ? `length (cut off at max_tokens=${r.call.maxTokens})` : show(r.finishReason);
+  return r.finishReason === 'length' ? `length (cut off at max_tokens=${r.call?.maxTokens ?? 'n/a'})` : show(r.finishReason);
 }
 
 /** A call's time; a call with a logged result but no time comes from a log older than call timing. */
@@ -139,7 +139,7 @@ function callTime(r: PredictionRow, time: string | null): string {
   return r.latencyMs === null ? 'n/a' : 'n/a (not recorded in this log)';
 }
 
-function samplingText(c: PredictionRow['call']): string {
+function samplingText(c: ModelCall): string {
   return `temperature=${c.temperature}, max_tokens=${c.maxTokens}, seed=${c.seed}, stop=${JSON.stringify(c.stop)}, guided_json=${c.guidedJson}`;
 }
 
@@ -170,8 +170,42 @@ export function renderEntityInputFile(c: EntityInputCall): string {
   ].join('\n');
 }
 
-export function renderItemFile(r: PredictionRow, input: string): string {
+/** The metadata a fitted method recorded for one prediction, one `key: value` line each (values as JSON). */
+function fittedLines(fitted: Record<string, unknown>): string[] {
+  const keys = Object.keys(fitted).sort(compareCodeUnits);
+  return keys.length === 0 ? ['(nothing recorded)'] : keys.map((k) => `${k}: ${JSON.stringify(fitted[k])}`);
+}
+
+/**
+ * A prediction of a method fitted without a model (a baseline): no INPUT / OUTPUT, since no call
+ * was made; METADATA, then what the method used for this cell (e.g. kNN's neighbours and their
+ * answers, the train mean and its n).
+ */
+function renderFittedItemFile(r: PredictionRow, method: string, fitted: Record<string, unknown>): string {
   const reason = failureReason(r);
+  return [
+    '=== METADATA ===',
+    `method: ${show(method)} (fitted on the train split, no model call)`,
+    `entity_id: ${show(r.entityId)}`,
+    `group: ${show(r.group)}`,
+    `item: ${show(r.item)}`,
+    `actual: ${fmtValue(r.actual)}`,
+    `predicted: ${fmtValue(r.predicted)}`,
+    `abs_error: ${fmt4(r.absError)}`,
+    `value_range: [${fmtValue(r.min)}, ${fmtValue(r.max)}]`,
+    `parse_status: ${r.parseStatus}${reason === null ? '' : ` (${oneLine(reason)})`}`,
+    '',
+    '=== WHAT THE METHOD USED ===',
+    ...fittedLines(fitted),
+    '',
+  ].join('\n');
+}
+
+export function renderItemFile(r: PredictionRow, input: string, method = ''): string {
+  if (r.fitted !== null) return renderFittedItemFile(r, method, r.fitted);
+  const reason = failureReason(r);
+  const call = r.call;
+  if (call === null) throw new Error(`prediction ${JSON.stringify([r.group, r.entityId, r.item])} has neither a model call nor fitted metadata`);
   return [
     '=== INPUT ===',
     input,
@@ -191,8 +225,8 @@ export function renderItemFile(r: PredictionRow, input: string): string {
     `tokens: prompt=${fmtValue(r.promptTokens)}, completion=${fmtValue(r.completionTokens)}, cached=${fmtValue(r.cachedTokens)}`,
     `latency_ms: ${fmtValue(r.latencyMs)}`,
     `finish_reason: ${finishReasonText(r)}`,
-    `model: ${show(r.call.model)}${r.call.loraAdapter === null ? '' : ` (LoRA adapter ${show(r.call.loraAdapter)})`}`,
-    `sampling: ${samplingText(r.call)}`,
+    `model: ${show(call.model)}${call.loraAdapter === null ? '' : ` (LoRA adapter ${show(call.loraAdapter)})`}`,
+    `sampling: ${samplingText(call)}`,
     `attempts: ${r.attempts}`,
     `worker: ${r.worker === null ? 'n/a' : show(r.worker)}`,
     `replica: ${r.replica === null ? 'n/a' : show(r.replica)}`,
@@ -470,6 +504,11 @@ async function writeTree(
       );
       for (let i = 0; i < erows.length; i++) {
         const r = erows[i];
+        // A fitted prediction made no call: it has an item file, but no raw output row.
+        if (r.fitted !== null || r.call === null) {
+          await put(`${edir}/${fileNames[i]}`, renderItemFile(r, '', report.method));
+          continue;
+        }
         const input = inputText(report, r);
         await raw.append({
           entity_id: r.entityId, group: r.group, item: r.item, prompt_id: r.promptId, input_text: input,

@@ -29,8 +29,13 @@ export interface PredictionRow {
   inferenceError: string | null;
   /** The server's reason for ending the answer: 'stop', 'length' (cut off at max_tokens), ...; null without an answer. */
   finishReason: string | null;
-  /** What the call asked for: the batch request's model settings (the same for every prompt of a run). */
-  call: ModelCall;
+  /** What the call asked for: the batch request's model settings (the same for every prompt of a run); null for a method fitted without a model (a baseline). */
+  call: ModelCall | null;
+  /**
+   * What a method fitted without a model used for this prediction (its metadata: e.g. kNN's
+   * neighbour ids and their answers, the train mean and its n); null for a model call.
+   */
+  fitted: Record<string, unknown> | null;
   /** The server base URL the call went to. */
   replica: string | null;
   /** The entity's own (hashed) replica when it did not answer and the call went to `replica` instead; null otherwise. */
@@ -143,7 +148,8 @@ export interface RunReport {
   /** What the pre-flight warned about (data, split, config, prompt length), said in README.txt and review.txt. */
   warnings: string[];
   scope: RunScope;
-  model: RunModel;
+  /** null for a method fitted on the train split (a baseline): no model, no prefix cache. */
+  model: RunModel | null;
   purpose: string | null;
   evaluation: EvaluationResult;
   cache: CacheStats;
@@ -179,7 +185,7 @@ export interface EntityInputCall {
   latencyMs: number | null;
   attempts: number;
   worker: string | null;
-  call: PredictionRow['call'];
+  call: ModelCall;
 }
 
 export interface WriteResult {

@@ -100,9 +100,15 @@ export function renderCall(m: CallModel): string {
     item === null ? html`<span class="disabled">${label}</span>` : html`<a rel="${rel}" data-key="${key}" href="${callUrl(m.identity, m.group, m.entityId, item)}">${label}</a>`;
   const body = html`<h1>Call: item <q>${m.item}</q> <small>entity <q>${m.entityId}</q>, group <q>${m.group}</q></small></h1>
 <nav class="steps">${step(m.previous, 'prev', '← previous item', 'ArrowLeft')} <span>item ${m.position} of ${m.of}</span> ${step(m.next, 'next', 'next item →', 'ArrowRight')} <a href="${entityUrl(m.identity, m.group, m.entityId)}">entity summary</a> <a href="${fileUrl(m.identity, m.file)}">file</a></nav>
-<section><h2>INPUT</h2>${preBlock(m.input, 'call input')}</section>
+${
+    // A baseline's prediction made no model call: what it used instead of INPUT and OUTPUT.
+    m.fitted === null
+      ? html`<section><h2>INPUT</h2>${preBlock(m.input, 'call input')}</section>
 <section><h2>OUTPUT</h2>${preBlock(m.output, 'call output')}</section>
-<section><h2>METADATA</h2>${metadataTable(m.metadata)}</section>`;
+<section><h2>METADATA</h2>${metadataTable(m.metadata)}</section>`
+      : html`<section><h2>METADATA</h2>${metadataTable(m.metadata)}</section>
+<section><h2>WHAT THE METHOD USED</h2>${metadataTable(m.fitted)}</section>`
+  }`;
   return page({ title: `${m.entityId} / ${m.item}`, crumbs: crumbsTo(m.identity, m.group, m.entityId, m.item), self, body });
 }
 

@@ -162,6 +162,26 @@ describe('drill-down pages with hostile ids', () => {
     expect(entity).toContain('1 of 2 rows match');
   });
 
+  it('given a baseline prediction, then METADATA and what the method used as text, and no INPUT or OUTPUT', () => {
+    const call = renderCall({
+      identity: '1a2b3c4d_abc',
+      group: GROUP,
+      entityId: ENTITY,
+      item: ITEM,
+      input: '',
+      output: '',
+      metadata: ['method: baseline_knn (fitted on the train split, no model call)', `entity_id: ${ENTITY}`],
+      fitted: ['k: 2', `neighbours: ["${SCRIPT}","e2"]`, 'neighbourAnswers: [3,4]'],
+      file: 'groups/x/entities/y/z.txt',
+      ...neighbours([ITEM], ITEM),
+    });
+    expect(call).toContain('<h2>WHAT THE METHOD USED</h2>');
+    expect(call).not.toContain('<h2>INPUT</h2>');
+    expect(call).not.toContain('<h2>OUTPUT</h2>');
+    expect(call).toContain('<th>neighbourAnswers</th><td>[3,4]</td>');
+    expect(call).not.toContain(SCRIPT);
+  });
+
   it('given a call, then INPUT, OUTPUT and METADATA as text, and keyed links to the neighbouring items', () => {
     const call = renderCall({
       identity: '1a2b3c4d_abc',
@@ -171,6 +191,7 @@ describe('drill-down pages with hostile ids', () => {
       input: `prompt ${SCRIPT}`,
       output: `</pre>${SCRIPT}`,
       metadata: [`entity_id: ${ENTITY}`, 'parse_status: parse_failure (no number)'],
+      fitted: null,
       file: 'groups/x/entities/y/z.txt',
       ...neighbours([SCRIPT, ITEM, 'q3'], ITEM),
     });

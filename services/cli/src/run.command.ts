@@ -1,5 +1,5 @@
 import { methodCatalog } from '@assay/methods/registry';
-import { loadExperimentConfig, modelBaseUrls, toDict, type ExperimentConfig } from '@assay/config';
+import { loadExperimentConfig, modelBaseUrls, toDict, type AnyExperimentConfig } from '@assay/config';
 import {
   createEvent,
   diagnoseStall,
@@ -107,7 +107,7 @@ export function interruptedAdvice(f: Following): string[] {
   ];
 }
 
-async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfig, configPath: string, localWarnings: LocalWarnings, opts: RunOptions): Promise<number> {
+async function requestAndFollow(handle: JetStreamHandle, config: AnyExperimentConfig, configPath: string, localWarnings: LocalWarnings, opts: RunOptions): Promise<number> {
   const warnings = localWarnings.all;
   const requestId = randomUUID();
   const settings = handle.settings;
@@ -175,7 +175,7 @@ async function requestAndFollow(handle: JetStreamHandle, config: ExperimentConfi
       const stage = state.stage;
       const [services, probe] = await Promise.all([
         pingServices(handle, { attempts: 2, timeoutMs: 2000, pauseMs: 250 }),
-        stage === 'inference' ? probeReplicas(modelBaseUrls(config.model), Math.min(MODEL_PROBE_TIMEOUT_MS, stallAfterS * 500)) : Promise.resolve(null),
+        stage === 'inference' && config.model !== undefined ? probeReplicas(modelBaseUrls(config.model), Math.min(MODEL_PROBE_TIMEOUT_MS, stallAfterS * 500)) : Promise.resolve(null),
       ]);
       if (!state) return;
       const at = Date.now();

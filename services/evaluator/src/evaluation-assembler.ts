@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { ExperimentConfig } from '@assay/config';
-import { experimentStream, type EvaluationCompleted, type ExperimentStarted, type ItemDef } from '@assay/contracts';
+import { AnyExperimentConfig } from '@assay/config';
+import { createEvent, experimentStream, type EvaluationCompleted, type EventContext, type ExperimentPlanned, type ExperimentStarted, type ItemDef } from '@assay/contracts';
 import { loadDataset, loadSplit } from '@assay/data';
 import { buildEvaluation } from '@assay/evaluation';
 import { EventStore, findEvents } from '@assay/event-store';
@@ -21,7 +21,7 @@ export class EvaluationAssembler {
    */
   async dataChangedSince(started: ExperimentStarted): Promise<string | null> {
     try {
-      const changed = await dataChangedSince({ config: ExperimentConfig.parse(started.data.config), dataHashes: started.data.dataHashes });
+      const changed = await dataChangedSince({ config: AnyExperimentConfig.parse(started.data.config), dataHashes: started.data.dataHashes });
       return changed && `${started.data.identity}: ${changed}: baselines would use other data`;
     } catch (error) {
       // A data file gone or unreadable: a reason to refuse, like a changed one.
@@ -37,7 +37,7 @@ export class EvaluationAssembler {
     const changed = await this.dataChangedSince(started);
     // Retrying cannot help: the run fails at evaluation at once; restore the files and `assay reevaluate`.
     if (changed) throw new PoisonMessageError(changed);
-    const config = ExperimentConfig.parse(started.data.config);
+    const config = AnyExperimentConfig.parse(started.data.config);
     const raw = await loadDataset({ profiles: config.data.profiles, responses: config.data.responses, items: config.data.items });
     const { split } = await loadSplit(config.data.split, raw.entities.map((e) => e.entityId));
     // The same labels the planner asked for (labels.mode): e.g. median-split 0/1 train values.
@@ -48,7 +48,8 @@ export class EvaluationAssembler {
       samples,
       predictions: predictions.map(asPrediction),
       items,
-      baselinePredictions: baselinePredictions(dataset, split, samples, items),
+      // A baseline's own run shows the other baselines beside it, not itself a second time.
+      baselinePredictions: baselinePredictions(dataset, split, samples, items).filter((b) => b[0]?.method !== started.data.method),
       spotCheckPaths: spotCheckPaths(predictions),
     });
     // Per-entity scores are recomputed by the reporter from the scored predictions: with

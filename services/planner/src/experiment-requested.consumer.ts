@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { ExperimentConfig } from '@assay/config';
+import { AnyExperimentConfig, requireModelSection } from '@assay/config';
 import { methodCatalog } from '@assay/methods/registry';
 import { causedBy, createEvent, errorMessage, experimentStream, requestStream, Subjects, type AssayEvent, type ExperimentRequested } from '@assay/contracts';
 import { EventStore, secondsSinceLastEvent } from '@assay/event-store';
@@ -73,7 +73,7 @@ export class ExperimentRequestedConsumer {
         },
       ]);
 
-    const parsed = ExperimentConfig.safeParse(request.config);
+    const parsed = AnyExperimentConfig.safeParse(request.config);
     if (!parsed.success) {
       await failRequest('config', `the requested config is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       return;
@@ -148,13 +148,22 @@ export class ExperimentRequestedConsumer {
     for (const e of decision.events) this.logOutcome(runDir, e);
   }
 
-  /** The expensive checks, on the plan the run will use: it is made here once and handed on. */
+  /**
+   * The expensive checks, on the plan the run will use: it is made here once and handed on. A
+   * method fitted on the train split (a baseline) has no prompts and no model server to check:
+   * the evaluator runs its fit on experiment.started.
+   */
   private async preflight(prepared: PreparedExperiment): Promise<Preflight> {
     try {
+      if (!methodCatalog().usesModel(prepared.config.method)) {
+        checkOutputWritable(prepared.config.output_root);
+        return { warnings: [], error: null, plan: [] };
+      }
       // A method whose prompts read a per-entity model output (a persona summary) starts with those calls.
       const plan = entityInputOf(prepared) === null ? planBatches(prepared) : planEntityInputBatches(prepared);
-      const facts = await checkModelServer(prepared.config);
-      const warnings = await checkLongestPrompt(prepared.config, facts, plan);
+      const config = requireModelSection(prepared.config);
+      const facts = await checkModelServer(config);
+      const warnings = await checkLongestPrompt(config, facts, plan);
       checkOutputWritable(prepared.config.output_root);
       return { warnings, error: null, plan };
     } catch (error) {

@@ -9,6 +9,7 @@ import {
   type EvaluationRequested,
   type EvaluationSmokeChecked,
   type EventContext,
+  type ExperimentPlanned,
   type ExperimentRequested,
   type ExperimentStarted,
   type FailureStage,
@@ -99,6 +100,25 @@ export interface GiveUpCommand {
   by: Producer;
 }
 
+/**
+ * experiment.started of an attempt whose method is fitted without a model (a baseline): the
+ * evaluator runs the fit stage (its plan and its predictions, one batch per test entity), then
+ * scoring, and appends them in one decision. An attempt without a fit stage decides nothing.
+ */
+export interface FitCommand {
+  type: 'fit';
+  event: ExperimentStarted;
+  by: Producer;
+  fitted?: FitResult;
+  evaluation?: Pick<EvaluationCompleted['data'], 'result' | 'cache'>;
+}
+
+/** A fit stage's output: what experiment.planned says of it, and its predictions per test entity. */
+export interface FitResult {
+  planned: Omit<ExperimentPlanned['data'], 'identity' | 'attempt' | 'phase' | 'stageKey'>;
+  batches: Array<{ batchId: string; predictions: ScoredPrediction[] }>;
+}
+
 /** `assay cancel` (or its HTTP twin): stop the running attempt. */
 export interface CancelCommand {
   type: 'cancel';
@@ -138,7 +158,7 @@ export interface StreamInputCommand {
   streamPlan?: { ok: true; plan: StreamPlanMaker } | { ok: false; error: string };
 }
 
-export type ExperimentCommand = RequestCommand | SmokeResultCommand | ScoreBatchCommand | StreamInputCommand | ReportCommand | GiveUpCommand | CancelCommand | ReevaluateCommand;
+export type ExperimentCommand = RequestCommand | SmokeResultCommand | ScoreBatchCommand | StreamInputCommand | ReportCommand | GiveUpCommand | CancelCommand | ReevaluateCommand | FitCommand;
 
 export type Need =
   | { input: 'preflight' }
@@ -150,6 +170,8 @@ export type Need =
   | { input: 'reevaluation_inputs' }
   /** Whether the data files changed since the attempt started (I/O: hashing them). */
   | { input: 'data_changed'; started: ExperimentStarted }
+  /** The fit stage's output (the data files and the method's fit: I/O and CPU). */
+  | { input: 'fit'; started: ExperimentStarted; stage: Stage }
   /** The scoring stage's evaluation of these predictions (baselines need the data files: I/O). */
   | { input: 'evaluation'; started: ExperimentStarted; items: ItemDef[]; predictions: ScoredPrediction[] };
 
@@ -173,6 +195,8 @@ export function decide(command: ExperimentCommand, state: ExperimentState): Deci
       return decideOnScoredBatch(command, state);
     case 'stream_input':
       return decideOnStreamInput(command, state);
+    case 'fit':
+      return decideOnFit(command, state);
     case 'report':
       return decideOnReport(command, state);
     case 'give_up':
@@ -201,7 +225,7 @@ export function readyStages(attempt: AttemptState, done: ReadonlySet<string>): S
 }
 
 function started(attempt: AttemptState, stage: Stage): boolean {
-  if (stage.kind === 'llm_inference' || stage.kind === 'llm_input') return progressOf(attempt, stage).planned !== null;
+  if (stage.kind === 'llm_inference' || stage.kind === 'llm_input' || stage.kind === 'fit') return progressOf(attempt, stage).planned !== null;
   if (stage.kind === 'scoring') return attempt.rounds.size > 0;
   return false;
 }
@@ -258,21 +282,56 @@ function decideOnRequest(command: RequestCommand, state: ExperimentState): Decis
     return append(events);
   }
   const attemptState: AttemptState = { attempt, started: startedEvent, stages, progress: new Map(), smoke: null, rounds: new Map(), end: null };
-  const first = planStages(readyStages(attemptState, new Set()));
-  // A run with nothing to start would wait forever (e.g. --smoke-only for a method without a smoke test).
-  if (first.length === 0) {
+  const ready = readyStages(attemptState, new Set());
+  // A run with nothing to start would wait forever (e.g. --smoke-only for a method without a smoke
+  // test). A fit stage starts too: the evaluator runs it on experiment.started.
+  if (ready.length === 0) {
     const error = `method '${start.method}' has no stage to run${start.smokeOnly ? ' with --smoke-only (it has no smoke test)' : ''}`;
     events.push(createEvent('experiment.failed', { requestId: request.data.requestId, identity: start.identity, attempt, stage: 'preflight', error, details: [] }, ctx));
     return append(events, `FAILED: ${error}`);
   }
-  for (const stage of first) events.push(...preflight.plan({ ctx, identity: start.identity, attempt, stage }));
+  for (const stage of planStages(ready)) events.push(...preflight.plan({ ctx, identity: start.identity, attempt, stage }));
   return append(events);
 }
 
-/** The ready stages a planner plans (model stages); any other kind ready at this point has no decider branch yet. */
+/**
+ * The ready stages a planner plans (model stages). A fit stage is the evaluator's: it runs it on
+ * experiment.started (FitCommand). Any other kind ready at this point has no decider branch yet.
+ */
 function planStages(ready: Stage[]): Stage[] {
-  for (const s of ready) if (s.kind !== 'llm_inference' && s.kind !== 'llm_input') throw new Error(`stage '${s.name}' (${s.kind}) is ready to start, but only model stages are planned before a run's inference`);
-  return ready;
+  const planned = ready.filter((s) => s.kind !== 'fit');
+  for (const s of planned) if (s.kind !== 'llm_inference' && s.kind !== 'llm_input') throw new Error(`stage '${s.name}' (${s.kind}) is ready to start, but only model stages are planned before a run's inference`);
+  return planned;
+}
+
+function decideOnFit(command: FitCommand, state: ExperimentState): Decision {
+  const { event, by } = command;
+  const { identity, attempt: n } = event.data;
+  if (state.handled.has(event.id)) return NOTHING;
+  const attempt = attemptOf(state, identity, n, 'fit');
+  const stage = attempt.stages.find((s) => s.kind === 'fit');
+  // A model method's attempt (nothing to fit), or one that ended before its fit (pre-flight failed, cancelled).
+  if (!stage || attempt.end) return NOTHING;
+  if (progressOf(attempt, stage).planned) return NOTHING;
+  if (!command.fitted) return need({ input: 'fit', started: attempt.started, stage });
+  const { planned, batches } = command.fitted;
+  const all = batches.flatMap((b) => b.predictions);
+  const scoring = attempt.stages.find((s) => s.kind === 'scoring' && s.reads.includes(stage.name));
+  if (!scoring) throw new Error(`fit stage '${stage.name}' of ${identity} has no scoring stage reading it`);
+  if (!command.evaluation) return need({ input: 'evaluation', started: attempt.started, items: planned.items, predictions: all });
+  const ctx = causedBy(event, experimentStream(identity), by.producer, by.codeVersion);
+  const { result, cache } = command.evaluation;
+  return append(
+    [
+      createEvent('experiment.planned', { identity, attempt: n, phase: 'full', ...planned, stageKey: stage.key }, ctx),
+      ...batches.map((b) =>
+        createEvent('evaluation.batch.scored', { identity, attempt: n, round: RUN_ROUND, phase: 'full', batchId: b.batchId, evaluatorVersion: EVALUATOR_VERSION, predictions: b.predictions }, ctx),
+      ),
+      createEvent('evaluation.completed', { identity, attempt: n, round: RUN_ROUND, evaluatorVersion: EVALUATOR_VERSION, reevaluation: null, result, cache, stageKey: scoring.key }, ctx),
+    ],
+    `${stage.name}: ${all.length} predictions for ${batches.length} test entities`,
+    `evaluation of ${all.length} predictions complete`,
+  );
 }
 
 function decideOnSmokeResult(command: SmokeResultCommand, state: ExperimentState): Decision {

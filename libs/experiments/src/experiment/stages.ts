@@ -25,6 +25,11 @@ export type StageKind =
    * entity's answer arrives (stream_input), not when the whole stage has finished.
    */
   | 'llm_input'
+  /**
+   * A method fitted without a model (a baseline) learns from the train split and predicts every
+   * test cell; the evaluator runs it on experiment.started (experiment.planned + evaluation.batch.scored).
+   */
+  | 'fit'
   /** The batches' scored predictions become the evaluation (evaluation.completed). */
   | 'scoring'
   /** The run directory is written from the evaluation (report.generated). */
@@ -89,7 +94,9 @@ const runsInFull = (s: StartedFacts) => !s.smokeOnly;
  * method without one, like llm_zero_shot).
  */
 export function stageTableOf(methodName: string): readonly StageDefinition[] {
-  const method = methodCatalog().get(methodName);
+  const catalog = methodCatalog();
+  const method = catalog.get(methodName);
+  if (!catalog.usesModel(method.name)) return fittedTable();
   if (method.entityInput) {
     const input = method.entityInput.stage;
     // No smoke gate: the predictions stream entity by entity behind the entity inputs, and a gate
@@ -110,6 +117,15 @@ export function stageTableOf(methodName: string): readonly StageDefinition[] {
     { name: 'inference', kind: 'llm_inference', reads: [], after: ['smoke_inference'], phase: 'full', gate: false, params: PROMPTED, included: (s) => !s.smokeOnly },
     { name: 'scoring', kind: 'scoring', reads: ['inference'], after: [], phase: null, gate: false, params: ['labels'], included: (s) => !s.smokeOnly },
     { name: 'report', kind: 'report', reads: ['scoring'], after: [], phase: null, gate: false, params: [], included: (s) => !s.smokeOnly },
+  ];
+}
+
+/** A method fitted on the train split: its fit (the method's own section is its parameters), then scoring and the report as for any method. */
+function fittedTable(): readonly StageDefinition[] {
+  return [
+    { name: 'fit', kind: 'fit', reads: [], after: [], phase: 'full', gate: false, params: [METHOD_SECTION, 'labels', 'sample', 'split'], included: runsInFull },
+    { name: 'scoring', kind: 'scoring', reads: ['fit'], after: [], phase: null, gate: false, params: ['labels'], included: runsInFull },
+    { name: 'report', kind: 'report', reads: ['scoring'], after: [], phase: null, gate: false, params: [], included: runsInFull },
   ];
 }
 

@@ -62,7 +62,7 @@ export const initialState = (): ExperimentState => ({ identity: null, version: 0
 const NO_TALLY: RoundTally = { batches: new Set(), inferenceFailures: 0 };
 const EMPTY_PROGRESS: StageProgress = { planned: null, requested: new Set(), outcomes: new Map(), scored: new Map() };
 
-/** The model stage whose events carry `phase`. */
+/** The model stage (or fit stage) whose events carry `phase`. */
 export function stageOfPhase(attempt: AttemptState, phase: Phase): Stage {
   const stage = attempt.stages.find((s) => s.phase === phase);
   if (!stage) throw new Error(`attempt ${attempt.attempt} of ${attempt.started.data.identity} has no model stage with phase '${phase}' (its stages: ${attempt.stages.map((s) => s.name).join(', ')})`);

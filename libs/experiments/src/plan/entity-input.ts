@@ -1,3 +1,4 @@
+import { requireModelSection } from '@assay/config';
 import { createEvent, itemKey, type AssayEvent, type EventContext, type ExperimentStarted, type InferenceBatchRequested } from '@assay/contracts';
 import { planScope } from '@assay/prompting';
 import { methodCatalog } from '@assay/methods/registry';
@@ -19,7 +20,8 @@ export function entityInputOf(prepared: Pick<PreparedExperiment, 'config'>) {
 
 /** One batch per planned test entity (plan order), each the entity's one entity-input call. */
 export function planEntityInputBatches(prepared: PreparedExperiment): PlannedBatch[] {
-  const { config, dataset, split } = prepared;
+  const { dataset, split } = prepared;
+  const config = requireModelSection(prepared.config);
   const catalog = methodCatalog();
   const method = catalog.get(config.method);
   const input = method.entityInput;
@@ -51,7 +53,7 @@ export function entityInputPlanEvents(
   preflightWarnings: string[],
   stageKey: string,
 ): AssayEvent[] {
-  const config = prepared.config;
+  const config = requireModelSection(prepared.config);
   const input = entityInputOf(prepared);
   if (input === null) throw new Error(`method '${config.method}' has no entity-input stage`);
   const sampling = input.sampling(methodCatalog().settingsOf(config));
@@ -141,7 +143,7 @@ export function streamedBatchEvents(args: {
     index,
     prefix: batch.prefix,
     prompts: batch.prompts,
-    model: modelCallSettings(prepared.config),
+    model: modelCallSettings(requireModelSection(prepared.config)),
   };
   events.push(createEvent('inference.batch.requested', request, ctx));
   return events;

@@ -1,3 +1,4 @@
+import { requireModelSection } from '@assay/config';
 import { createEvent, itemKey, type AssayEvent, type EventContext, type ExperimentStarted } from '@assay/contracts';
 import { sharedWithOthers } from '@assay/inference';
 import { modelCallSettings } from './model-settings';
@@ -21,7 +22,7 @@ export function planEvents(
 ): AssayEvent[] {
   const config = prepared.config;
   const batches: PlannedBatch[] = phase === 'smoke' ? [smokeBatch(plan, config.smoke.examples, prepared.dataset.items)] : plan;
-  const model = modelCallSettings(config);
+  const model = modelCallSettings(requireModelSection(config));
   const itemsAsked = new Set(batches.flatMap((b) => b.prompts.map((p) => itemKey(p.group, p.item))));
   const planned = createEvent(
     'experiment.planned',

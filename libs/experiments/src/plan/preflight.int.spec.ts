@@ -1,4 +1,4 @@
-import { parseExperimentConfig, type ExperimentConfig } from '@assay/config';
+import { parseExperimentConfig, requireModelSection, type ExperimentConfig } from '@assay/config';
 import { minimalRaw } from '../../../config/src/test-helpers';
 import { startSimulator, type RunningSimulator } from '../../../testing/src/simulator';
 import { checkModelServer, countTokens } from './preflight';
@@ -19,7 +19,7 @@ async function sim(id = MODEL, maxModelLen = 8192): Promise<RunningSimulator> {
 
 function config(baseUrl: string | string[]): ExperimentConfig {
   const raw = minimalRaw();
-  return parseExperimentConfig({ ...raw, model: { id: MODEL, base_url: baseUrl } }, 'test.yaml');
+  return requireModelSection(parseExperimentConfig({ ...raw, model: { id: MODEL, base_url: baseUrl } }, 'test.yaml'));
 }
 
 describe('checkModelServer over replicas', () => {

@@ -1,8 +1,8 @@
-import { computeIdentity, type ExperimentConfig, type Identity } from '@assay/config';
-import type { FailureStage, SplitInfo } from '@assay/contracts';
+import { computeIdentity, requireModelSection, type AnyExperimentConfig, type ExperimentConfig, type Identity } from '@assay/config';
+import type { FailureStage, ItemDef, SplitInfo } from '@assay/contracts';
 import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, loadProfileView, type Dataset, type ProfileView, type SplitFile } from '@assay/data';
 import { loadChatTemplate, planScope, type ChatTemplate } from '@assay/prompting';
-import type { MethodEntityPrompts } from '@assay/methods/core';
+import { promptsOf, type MethodEntityPrompts } from '@assay/methods/core';
 import { assertExamplesFromTrain, ExampleSelectionError } from '@assay/methods/llm-few-shot';
 import { methodCatalog } from '@assay/methods/registry';
 import { applyLabels, LabelError } from './labels';
@@ -22,7 +22,8 @@ export class StageError extends Error {
 }
 
 export interface PreparedExperiment {
-  config: ExperimentConfig;
+  /** A baseline's has no model section (see requireModelSection). */
+  config: AnyExperimentConfig;
   /** With the run's labels applied (labels.mode): what prompts ask and what predictions are scored against. */
   dataset: Dataset;
   warnings: string[];
@@ -49,7 +50,7 @@ async function hashOrFail(role: string, path: string): Promise<string> {
  * Cheap checks and everything the identity depends on: files exist and parse, the dataset is
  * consistent, the split exists (created once, seeded) and matches the data.
  */
-export async function prepareExperiment(config: ExperimentConfig, codeVersion: string): Promise<PreparedExperiment> {
+export async function prepareExperiment(config: AnyExperimentConfig, codeVersion: string): Promise<PreparedExperiment> {
   const files = { profiles: config.data.profiles, responses: config.data.responses, items: config.data.items };
   const [profiles, responses, items] = await Promise.all([
     hashOrFail('profiles', files.profiles),
@@ -159,17 +160,18 @@ export function planBatches(
   /** For a method whose prompts read entity inputs (a persona summary): those texts, and the entities to plan (default: all). */
   options: { entityInputs?: ReadonlyMap<string, string>; only?: ReadonlySet<string> } = {},
 ): PlannedBatch[] {
-  const { config, dataset, split } = prepared;
-  const chat = chatTemplateOf(config);
+  const { dataset, split } = prepared;
   let entityPrompts: MethodEntityPrompts[];
   try {
+    const config = requireModelSection(prepared.config);
+    const chat = chatTemplateOf(config);
     const catalog = methodCatalog();
     const method = catalog.get(config.method);
     const settings = catalog.settingsOf(config);
     try {
       const scope = planScope(dataset.entities, dataset.items, split.test, { maxEntities: config.sample.max_entities, groups: config.sample.groups });
       const entities = options.only === undefined ? scope.entities : scope.entities.filter((e) => options.only!.has(e.entityId));
-      entityPrompts = method.buildPrompts({ config, settings, dataset, split, profileView: prepared.profileView, chat, ...scope, entities, ...(options.entityInputs === undefined ? {} : { entityInputs: options.entityInputs }) });
+      entityPrompts = promptsOf(method)({ config, settings, dataset, split, profileView: prepared.profileView, chat, ...scope, entities, ...(options.entityInputs === undefined ? {} : { entityInputs: options.entityInputs }) });
     } catch (error) {
       // Selection errors name their own key; the rest come from the templates or the sample settings.
       throw error instanceof ExampleSelectionError ? error : new Error(`prompt: ${errorMessage(error)}`);

@@ -137,12 +137,54 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
         inferenceError: r?.error ?? (p.parseStatus === 'inference_failure' ? (p.parseError ?? null) : null),
         finishReason: r?.finishReason ?? null,
         call,
+        fitted: null,
         // Workers have always sent a run's calls to the request's base URL; logs from before the
         // result recorded its replica are therefore filled in from there, not left blank.
         replica: r ? (r.replica ?? m.baseUrl) : null,
         failoverFrom: r?.failoverFrom ?? null,
         startedAt: r?.startedAt ?? null,
         finishedAt: r?.finishedAt ?? null,
+      });
+    }
+  }
+
+  // A method fitted without a model (a baseline) made no calls: its rows are its scored predictions, with what it used.
+  const fitted = (started.data.stages ?? []).some((s) => s.kind === 'fit');
+  if (fitted) {
+    for (const p of predictions.values()) {
+      const item = items.get(itemKey(p.group, p.item));
+      if (!item) throw new Error(`prediction for item ${JSON.stringify(p.item)} of group ${JSON.stringify(p.group)} (entity ${JSON.stringify(p.entityId)}) is not among the planned items`);
+      rows.push({
+        entityId: p.entityId,
+        group: p.group,
+        item: p.item,
+        kind: item.kind,
+        min: item.min,
+        max: item.max,
+        actual: p.actual,
+        predicted: p.predicted,
+        absError: p.predicted === null ? null : Math.abs(p.predicted - p.actual),
+        parseStatus: p.parseStatus,
+        parseError: p.parseError ?? null,
+        outlier: p.outlier,
+        promptId: p.promptId,
+        failoverFrom: null,
+        prefixId: '',
+        suffix: '',
+        outputText: null,
+        promptTokens: null,
+        completionTokens: null,
+        cachedTokens: null,
+        latencyMs: null,
+        attempts: 0,
+        worker: null,
+        inferenceError: p.parseStatus === 'inference_failure' ? (p.parseError ?? null) : null,
+        finishReason: null,
+        call: null,
+        fitted: p.metadata,
+        replica: null,
+        startedAt: null,
+        finishedAt: null,
       });
     }
   }
@@ -155,8 +197,10 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
 
   const config = started.data.config as Record<string, unknown> & {
     purpose?: string;
-    model: { id: string; lora_adapter: string | null; chat_template: string; temperature: number; max_tokens: number };
+    /** Absent for a method fitted without a model (a baseline). */
+    model?: { id: string; lora_adapter: string | null; chat_template: string; temperature: number; max_tokens: number };
   };
+  const model = config.model;
   const split = planned[0].data.split;
   // The request of this attempt, when the caller passed it in (it is logged in the request's own stream).
   const requested = runEvents.find((e): e is ExperimentRequested => e.type === 'experiment.requested' && e.data.requestId === started.data.requestId);
@@ -202,7 +246,7 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
       // Stages whose answers came from another experiment (the stage cache), with the experiment they came from.
       stagesReused: stagesReused.map((r) => ({ stage: r.stage, stageKey: r.stageKey, fromIdentity: r.fromIdentity, batches: r.batches, prompts: r.prompts })),
       // The adapter makes it an SFT run: said here for scripts, as README.txt says it for people.
-      model: { id: config.model.id, mode: runMode(method, config.model.lora_adapter), adapter: config.model.lora_adapter },
+      model: model === undefined ? null : { id: model.id, mode: runMode(method, model.lora_adapter), adapter: model.lora_adapter },
       evaluationRound: round,
       // Every round of this attempt: later ones re-scored the same inference results, no model calls.
       evaluationRounds: evaluationRounds(runEvents)
@@ -224,14 +268,17 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
       items: planned[0].data.items.length,
       groups: planned[0].data.groups,
     },
-    model: {
-      id: config.model.id,
-      mode: runMode(method, config.model.lora_adapter),
-      adapter: config.model.lora_adapter,
-      chatTemplate: config.model.chat_template,
-      temperature: config.model.temperature,
-      maxTokens: config.model.max_tokens,
-    },
+    model:
+      model === undefined
+        ? null
+        : {
+            id: model.id,
+            mode: runMode(method, model.lora_adapter),
+            adapter: model.lora_adapter,
+            chatTemplate: model.chat_template,
+            temperature: model.temperature,
+            maxTokens: model.max_tokens,
+          },
     purpose: config.purpose ?? null,
     evaluation: result,
     cache: evaluation.data.cache,

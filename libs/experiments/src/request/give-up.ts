@@ -12,6 +12,8 @@ export function stageOfGivenUp(type: AssayEvent['type']): FailureStage | null {
       return 'inference';
     case 'inference.completed':
     case 'inference.failed':
+    // The evaluator runs a baseline's fit on experiment.started: giving up on it fails the attempt.
+    case 'experiment.started':
     case 'evaluation.requested':
       return 'evaluation';
     case 'evaluation.smoke.checked':

@@ -1,2 +1,3 @@
 export * from './inference-failures';
 export * from './scoring';
+export * from './fit';

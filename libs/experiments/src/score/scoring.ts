@@ -89,6 +89,8 @@ export function cacheUsage(completions: InferenceCompleted[]): CacheUsage {
     else idealCached += e.data.prefixTokens * Math.max(0, ok.length - 1);
   }
   const idealHitRate = idealKnown && promptTokens > 0 ? idealCached / promptTokens : null;
+  // No answer of this attempt came from a model call (every one reused, or none answered): nothing was sent, so no source is needed.
+  if (answered === 0) return { promptTokens, cachedTokens, hitRate: null, idealHitRate, source: 'usage' };
   if (everyAnswerHasCached && answered > 0) return { promptTokens, cachedTokens, hitRate: promptTokens > 0 ? cachedTokens / promptTokens : null, idealHitRate, source: 'usage' };
   const counters = serverCacheDelta(readings);
   if (counters && counters.queries > 0) {

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { ExperimentConfig } from '@assay/config';
 import type { ItemDef } from '@assay/contracts';
 import type { Dataset, Entity, ProfileView, SplitFile } from '@assay/data';
+import type { BaselinePredictor, BaselineTrainingData } from '@assay/evaluation';
 import type { ChatTemplate, EntityPrompts } from '@assay/prompting';
 
 /**
@@ -11,11 +12,14 @@ import type { ChatTemplate, EntityPrompts } from '@assay/prompting';
  * run directory, the report) is shared by every method.
  */
 
-/** One stage a method runs. `prompt` stages send model calls; their prompts come from buildPrompts. */
+/**
+ * One stage a method runs. `prompt` stages send model calls (their prompts come from buildPrompts);
+ * a `fit` stage learns from the train split and predicts without a model (fit).
+ */
 export interface MethodStage {
   /** Unique within the method (letters, digits, _ and -). */
   name: string;
-  kind: 'prompt';
+  kind: 'prompt' | 'fit';
   description: string;
   /** Names of the method's stages whose outputs this one reads (earlier in the list). */
   reads: readonly string[];
@@ -74,6 +78,11 @@ export interface MethodEntityPrompts extends EntityPrompts {
   examples?: string[];
 }
 
+/** What a fitted (non-LLM) method learns from: the train split only, plus its own settings. */
+export interface FitInput<Settings> extends BaselineTrainingData {
+  settings: Settings;
+}
+
 export interface MethodDefinition<Settings = unknown> {
   /** The value of `method:` and the name of the method's config section. */
   name: string;
@@ -83,8 +92,26 @@ export interface MethodDefinition<Settings = unknown> {
   stages: readonly MethodStage[];
   /** Present for a method whose prompts read a per-entity model output first (see EntityInputStage). */
   entityInput?: EntityInputStage<Settings>;
-  /** Every planned entity's prompts, in the order of `input.entities`. */
-  buildPrompts(input: PromptPlanInput<Settings>): MethodEntityPrompts[];
+  /** A method that asks a model: every planned entity's prompts, in the order of `input.entities`. */
+  buildPrompts?(input: PromptPlanInput<Settings>): MethodEntityPrompts[];
+  /**
+   * A method fitted without a model (a baseline): learns from the train split, then answers each
+   * test cell with a value and what it used (its metadata). May be async so a long fit yields to
+   * the event loop between items. A method has either buildPrompts or fit, never both.
+   */
+  fit?(input: FitInput<Settings>): BaselinePredictor | Promise<BaselinePredictor>;
+}
+
+/** A prompting method's buildPrompts; a fitted method (a baseline) has none, and asking for its prompts is an error naming it. */
+export function promptsOf<Settings>(method: MethodDefinition<Settings>): (input: PromptPlanInput<Settings>) => MethodEntityPrompts[] {
+  const build = method.buildPrompts;
+  if (build === undefined) throw new Error(`method '${method.name}' is fitted on the train split and has no prompts to plan`);
+  return (input) => build.call(method, input);
+}
+
+/** Whether the method asks a model (its config has a `model` section) rather than being fitted on the train split. */
+export function methodUsesModel(method: Pick<MethodDefinition, 'fit'>): boolean {
+  return method.fit === undefined;
 }
 
 /** Any method, whatever its settings type (the catalog holds methods of different settings). */
@@ -116,7 +143,11 @@ export function checkMethod(method: unknown, where: string): asserts method is A
   }
   const at = `${where}: method '${name}'`;
   if (typeof m.description !== 'string' || m.description.length === 0) throw new MethodDefinitionError(`${at}: description must be a non-empty string`);
-  if (typeof m.buildPrompts !== 'function') throw new MethodDefinitionError(`${at}: buildPrompts must be a function`);
+  const prompts = typeof m.buildPrompts === 'function';
+  const fits = typeof m.fit === 'function';
+  if (prompts === fits) throw new MethodDefinitionError(`${at}: give exactly one of buildPrompts (a method that asks a model) or fit (a method fitted on the train split)`);
+  if (m.buildPrompts !== undefined && !prompts) throw new MethodDefinitionError(`${at}: buildPrompts must be a function`);
+  if (m.fit !== undefined && !fits) throw new MethodDefinitionError(`${at}: fit must be a function`);
   if (m.section !== null && (typeof m.section !== 'object' || typeof (m.section as { safeParse?: unknown }).safeParse !== 'function')) {
     throw new MethodDefinitionError(`${at}: section must be a zod schema or null`);
   }
@@ -126,7 +157,8 @@ export function checkMethod(method: unknown, where: string): asserts method is A
   for (const stage of stages as MethodStage[]) {
     if (typeof stage?.name !== 'string' || !STAGE_RE.test(stage.name)) throw new MethodDefinitionError(`${at}: stage name must be letters, digits, _ or -, got ${JSON.stringify(stage?.name)}`);
     if (seen.includes(stage.name)) throw new MethodDefinitionError(`${at}: stage '${stage.name}' is declared twice`);
-    if (stage.kind !== 'prompt') throw new MethodDefinitionError(`${at}: stage '${stage.name}' has unknown kind ${JSON.stringify(stage.kind)} (known: prompt)`);
+    if (stage.kind !== 'prompt' && stage.kind !== 'fit') throw new MethodDefinitionError(`${at}: stage '${stage.name}' has unknown kind ${JSON.stringify(stage.kind)} (known: prompt, fit)`);
+    if ((stage.kind === 'fit') !== fits) throw new MethodDefinitionError(`${at}: stage '${stage.name}' is a ${stage.kind} stage, but the method ${fits ? 'is fitted (fit)' : 'asks a model (buildPrompts)'}`);
     if (!Array.isArray(stage.reads)) throw new MethodDefinitionError(`${at}: stage '${stage.name}' must list the stages it reads (reads: [])`);
     const unknown = stage.reads.filter((r) => !seen.includes(r));
     if (unknown.length > 0) throw new MethodDefinitionError(`${at}: stage '${stage.name}' reads ${unknown.map((r) => `'${r}'`).join(', ')}, which is not an earlier stage`);

@@ -34,6 +34,7 @@ export const STAGE_SOURCES: Readonly<Record<string, readonly string[]>> = {
   summary: PROMPT_STAGE_SOURCES,
   smoke_inference: PROMPT_STAGE_SOURCES,
   inference: PROMPT_STAGE_SOURCES,
+  fit: ['libs/methods/baselines/src', 'libs/methods/core/src/method.ts', 'libs/experiments/src/score/fit.ts', 'libs/experiments/src/plan/labels.ts', 'libs/evaluation/src', 'libs/data/src'],
   scoring: ['libs/experiments/src/score/scoring.ts', 'libs/experiments/src/plan/labels.ts', 'libs/evaluation/src'],
   report: ['libs/report/src', 'libs/experiments/src/report/run-report.ts'],
 };
@@ -47,11 +48,12 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  inference: { version: 1, sha256: '50e7c1510d050c0effea4ee3fdb98102fad94358617d1897d94efb9a56366d08' },
-  report: { version: 1, sha256: 'c6b737f6d378eda8e5f585661b4f48856c8260f18d1ccd7a2db444444be9aa41' },
-  scoring: { version: 1, sha256: '4c4e367f9fc7fdcd7d7aa5cb1d7cc1aa6205fa525a36c744e9a733de7b6114c0' },
-  smoke_inference: { version: 1, sha256: '50e7c1510d050c0effea4ee3fdb98102fad94358617d1897d94efb9a56366d08' },
-  summary: { version: 1, sha256: '50e7c1510d050c0effea4ee3fdb98102fad94358617d1897d94efb9a56366d08' },
+  fit: { version: 1, sha256: '4e8e9cbee8e55dfc6484d6458a3d39fed76a416a45a825da66826bec4f2a6872' },
+  inference: { version: 1, sha256: 'a57551ac50c2c659e93e43ae87d4915b4198cb162ecd3de559cd2e431eec87c1' },
+  report: { version: 1, sha256: '4bb391b276d7b3d66c0fb138afbaf53fa72517f304b3a37550e0270592520cfd' },
+  scoring: { version: 1, sha256: '425d24c8877aaf0cbe64954c66dd0602f4c6e996f59b73f2486df2bba4ed8548' },
+  smoke_inference: { version: 1, sha256: 'a57551ac50c2c659e93e43ae87d4915b4198cb162ecd3de559cd2e431eec87c1' },
+  summary: { version: 1, sha256: 'a57551ac50c2c659e93e43ae87d4915b4198cb162ecd3de559cd2e431eec87c1' },
 };
 // END RECORDED STAGE CODE
 

@@ -1,4 +1,5 @@
-import { parseExperimentConfig } from '@assay/config';
+import { promptsOf } from '@assay/methods/core';
+import { parseExperimentConfig, requireModelSection } from '@assay/config';
 import type { ItemDef } from '@assay/contracts';
 import type { Dataset, Entity, SplitFile } from '@assay/data';
 import { buildEntityPrompts, loadChatTemplate } from '@assay/prompting';
@@ -18,7 +19,7 @@ const DATASET: Dataset = {
   files: { profiles: 'p.csv', responses: 'r.csv', items: 'i.csv' },
 };
 const SPLIT: SplitFile = { train: ['a', 'b', 'c'], test: ['x', 'y'], seed: 1, test_fraction: 0.4, data_hash: 'h', created_by: 'test' };
-const CONFIG = parseExperimentConfig(
+const CONFIG = requireModelSection(parseExperimentConfig(
   {
     name: 't',
     method: 'llm_few_shot',
@@ -28,11 +29,11 @@ const CONFIG = parseExperimentConfig(
     output_root: '/out',
   },
   '/c/t.yaml',
-);
+));
 const CHAT = loadChatTemplate('builtin:chatml');
 
 const build = (settings: { k: number; selection: 'random' | 'nearest'; seed: number }) =>
-  llmFewShot.buildPrompts({ config: CONFIG, settings, dataset: DATASET, split: SPLIT, profileView: null, chat: CHAT, entities: [ENTITIES[3], ENTITIES[4]], items: ITEMS });
+  promptsOf(llmFewShot)({ config: CONFIG, settings, dataset: DATASET, split: SPLIT, profileView: null, chat: CHAT, entities: [ENTITIES[3], ENTITIES[4]], items: ITEMS });
 
 describe('llm_few_shot buildPrompts', () => {
   it('given nearest selection, when built, then each test entity gets its k nearest train entities as examples, recorded with its prompts', () => {

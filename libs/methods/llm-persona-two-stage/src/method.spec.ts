@@ -1,3 +1,4 @@
+import { promptsOf } from '@assay/methods/core';
 import type { ItemDef } from '@assay/contracts';
 import type { Entity, ProfileView } from '@assay/data';
 import { DEFAULT_PROMPT_TEMPLATES, loadChatTemplate } from '@assay/prompting';
@@ -69,6 +70,6 @@ describe('prediction prompts (stage 2)', () => {
   });
 
   it('given the method without its summaries, when it builds prompts, then it refuses', () => {
-    expect(() => llmPersonaTwoStage.buildPrompts({ config, chat: CHATML, entities: [ENTITY], items: ITEMS } as never)).toThrow(/need the persona summaries/);
+    expect(() => promptsOf(llmPersonaTwoStage)({ config, chat: CHATML, entities: [ENTITY], items: ITEMS } as never)).toThrow(/need the persona summaries/);
   });
 });

@@ -1,4 +1,5 @@
 import type { AnyMethod } from '@assay/methods/core';
+import { baselineKnn, baselineLinear, baselineMajority, baselineTrainMean } from '@assay/methods/baselines';
 import { llmFewShot } from '@assay/methods/llm-few-shot';
 import { llmPersonaTwoStage } from '@assay/methods/llm-persona-two-stage';
 import { llmZeroShot } from '@assay/methods/llm-zero-shot';
@@ -8,4 +9,8 @@ export const BUILTIN_METHODS: readonly AnyMethod[] = [
   llmZeroShot,
   llmFewShot,
   llmPersonaTwoStage,
+  baselineTrainMean,
+  baselineMajority,
+  baselineKnn,
+  baselineLinear,
 ];

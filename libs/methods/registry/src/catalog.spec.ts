@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { ConfigError, loadExperimentConfig, parseExperimentConfig } from '@assay/config';
+import { ConfigError, loadExperimentConfig, parseExperimentConfig, requireModelSection } from '@assay/config';
 import { minimalRaw, MINIMAL_YAML, tempTree } from '../../../config/src/test-helpers';
 import { defineMethod, MethodDefinitionError } from '@assay/methods/core';
 import { BUILTIN_METHODS } from './builtin';
@@ -21,12 +21,12 @@ function parseError(raw: Record<string, unknown>): string {
 }
 
 describe('MethodCatalog', () => {
-  it('given the built-in methods, when listed, then zero-shot, few-shot and the two-stage persona are registered', () => {
-    expect(catalog.names()).toEqual(['llm_zero_shot', 'llm_few_shot', 'llm_persona_two_stage']);
+  it('given the built-in methods, when listed, then zero-shot, few-shot, the two-stage persona and the four baselines are registered', () => {
+    expect(catalog.names()).toEqual(['llm_zero_shot', 'llm_few_shot', 'llm_persona_two_stage', 'baseline_train_mean', 'baseline_majority', 'baseline_knn', 'baseline_linear']);
   });
 
   it('given an unknown name, when looked up, then the error lists the registered methods', () => {
-    expect(() => catalog.get('llm_many_shot')).toThrow("method: unknown method 'llm_many_shot'; registered methods: llm_zero_shot, llm_few_shot");
+    expect(() => catalog.get('llm_many_shot')).toThrow("method: unknown method 'llm_many_shot'; registered methods: llm_zero_shot, llm_few_shot, llm_persona_two_stage, baseline_train_mean, baseline_majority, baseline_knn, baseline_linear");
   });
 
   it('given two methods of one name, when catalogued, then the duplicate is refused', () => {
@@ -37,7 +37,7 @@ describe('MethodCatalog', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'assay-methods-'));
     const file = path.join(dir, 'toy.js');
     writeFileSync(file, "exports.method = { name: 'toy', description: 'a toy', section: null, stages: [{ name: 'predict', kind: 'prompt', description: 'p', reads: [] }], buildPrompts: () => [] };\n");
-    expect(MethodCatalog.fromEnvironment({ [METHOD_MODULES_ENV]: file }).names()).toEqual(['llm_zero_shot', 'llm_few_shot', 'llm_persona_two_stage', 'toy']);
+    expect(MethodCatalog.fromEnvironment({ [METHOD_MODULES_ENV]: file }).names()).toEqual(['llm_zero_shot', 'llm_few_shot', 'llm_persona_two_stage', 'baseline_train_mean', 'baseline_majority', 'baseline_knn', 'baseline_linear', 'toy']);
   });
 
   it('given a module that exports no method, when the catalog is built, then the error names the module and what it must export', () => {
@@ -66,7 +66,7 @@ describe('MethodCatalog', () => {
 describe('config validation against the catalog', () => {
   it('given an unregistered method, when parsed, then the error lists the registered ones', () => {
     expect(parseError({ ...minimalRaw(), method: 'llm_fewshot' })).toBe(
-      "unknown method 'llm_fewshot' in /c/exp.yaml (did you mean 'llm_few_shot'?); registered methods: llm_zero_shot, llm_few_shot, llm_persona_two_stage",
+      "unknown method 'llm_fewshot' in /c/exp.yaml (did you mean 'llm_few_shot'?); registered methods: llm_zero_shot, llm_few_shot, llm_persona_two_stage, baseline_train_mean, baseline_majority, baseline_knn, baseline_linear",
     );
   });
 
@@ -118,5 +118,53 @@ describe('config validation against the catalog', () => {
     const toy = defineMethod({ name: 'toy', description: 'd', section: z.strictObject({ n: z.int() }), stages: [{ name: 'p', kind: 'prompt', description: 'p', reads: [] }], buildPrompts: () => [] });
     const withToy = new MethodCatalog([...BUILTIN_METHODS, toy]);
     expect(parseExperimentConfig({ ...minimalRaw(), method: 'toy', toy: { n: 2 } }, '/c/exp.yaml', withToy).toy).toEqual({ n: 2 });
+  });
+});
+
+describe('config variants: a baseline has no model section, a model method needs one', () => {
+  const baselineRaw = (method: string, extra: Record<string, unknown> = {}): Record<string, unknown> => {
+    const { model: _model, ...raw } = minimalRaw();
+    return { ...raw, method, ...extra };
+  };
+
+  it('given a baseline config without model, when parsed, then it is valid and has no model', () => {
+    const config = parseExperimentConfig(baselineRaw('baseline_train_mean'), '/c/exp.yaml', catalog);
+    expect(config.model).toBeUndefined();
+    expect(catalog.usesModel(config.method)).toBe(false);
+    expect(catalog.settingsOf(config)).toBeNull();
+  });
+
+  it('given a baseline config with a model section, when parsed, then the error names the key and says why', () => {
+    expect(parseError({ ...baselineRaw('baseline_knn'), model: minimalRaw().model })).toMatch(/key 'model' in \/c\/exp\.yaml: method 'baseline_knn' is fitted on the train split and asks no model, so the 'model' section must be removed/);
+  });
+
+  it('given a model method without a model section, when parsed, then the error names the missing key and the method', () => {
+    expect(parseError(baselineRaw('llm_zero_shot'))).toMatch(/missing required key 'model' in \/c\/exp\.yaml: method 'llm_zero_shot' asks a model/);
+  });
+
+  it('given a kNN section, when parsed, then its defaults apply and an unknown key is an error with its path', () => {
+    expect(parseExperimentConfig(baselineRaw('baseline_knn', { baseline_knn: { k: 3 } }), '/c/exp.yaml', catalog).baseline_knn).toEqual({ k: 3, metric: 'euclidean' });
+    expect(parseError(baselineRaw('baseline_knn', { baseline_knn: { k: 3, nieghbours: 2 } }))).toMatch(/unknown key 'baseline_knn.nieghbours'/);
+    expect(parseError(baselineRaw('baseline_knn', { baseline_knn: { metric: 'cosine' } }))).toMatch(/baseline_knn.metric/);
+  });
+
+  it('given a section for a baseline without settings, when parsed, then it must be removed', () => {
+    expect(parseError(baselineRaw('baseline_majority', { baseline_majority: { k: 1 } }))).toMatch(/method 'baseline_majority' takes no settings/);
+  });
+
+  it('given configs/experiments/baseline-knn.yaml, when loaded with the catalog, then it is a kNN baseline without a model', () => {
+    const { config } = loadExperimentConfig(path.join(__dirname, '../../../../configs/experiments/baseline-knn.yaml'), { methods: catalog });
+    expect(config.model).toBeUndefined();
+    expect(config.baseline_knn).toEqual({ k: 5, metric: 'euclidean' });
+  });
+
+  it('given a baseline config, when a model is required of it, then requireModelSection names the key', () => {
+    const config = parseExperimentConfig(baselineRaw('baseline_linear'), '/c/exp.yaml', catalog);
+    expect(() => requireModelSection(config)).toThrow(/^model: the config of method 'baseline_linear' has no 'model' section/);
+  });
+
+  it('given an already-parsed config whose model does not fit its method, when its settings are read, then the catalog refuses it', () => {
+    const config = parseExperimentConfig(minimalRaw(), '/c/exp.yaml', catalog);
+    expect(() => catalog.settingsOf({ ...config, method: 'baseline_train_mean' })).toThrow("model: method 'baseline_train_mean' is fitted on the train split and asks no model");
   });
 });

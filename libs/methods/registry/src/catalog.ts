@@ -1,8 +1,8 @@
 import * as path from 'node:path';
 import type { z } from 'zod';
-import { SHARED_KEYS, type ExperimentConfig, type MethodSections } from '@assay/config';
+import { SHARED_KEYS, type AnyExperimentConfig, type MethodSections } from '@assay/config';
 import { errorMessage } from '@assay/contracts';
-import { checkMethod, type AnyMethod } from '@assay/methods/core';
+import { checkMethod, methodUsesModel, type AnyMethod } from '@assay/methods/core';
 import { BUILTIN_METHODS } from './builtin';
 
 /** Where users and tests name extra method modules: paths separated by the platform's path delimiter. */
@@ -43,6 +43,11 @@ export class MethodCatalog implements MethodSections {
     return this.byName.has(name);
   }
 
+  /** Whether the method asks a model (its config needs `model`), rather than being fitted on the train split (a baseline: no `model`). */
+  usesModel(method: string | AnyMethod): boolean {
+    return methodUsesModel(typeof method === 'string' ? this.get(method) : method);
+  }
+
   sectionOf(name: string): z.ZodType | null {
     return this.get(name).section;
   }
@@ -52,10 +57,12 @@ export class MethodCatalog implements MethodSections {
    * checking that `method` is registered and that no other top-level key is a section. For configs
    * that arrive already parsed (a request in the log); files go through loadExperimentConfig.
    */
-  settingsOf(config: ExperimentConfig): unknown {
+  settingsOf(config: AnyExperimentConfig): unknown {
     const method = this.get(config.method);
     const extra = Object.keys(config).filter((key) => !SHARED_KEYS.includes(key) && key !== method.name);
     if (extra.length > 0) throw new MethodCatalogError(`unknown top-level key(s) ${extra.map((k) => `'${k}'`).join(', ')} (the only section besides the shared ones is the chosen method's, '${method.name}')`);
+    if (this.usesModel(method) && config.model === undefined) throw new MethodCatalogError(`model: method '${method.name}' asks a model, so the config needs a 'model' section`);
+    if (!this.usesModel(method) && config.model !== undefined) throw new MethodCatalogError(`model: method '${method.name}' is fitted on the train split and asks no model, so the 'model' section must be removed`);
     if (method.section === null && config[method.name] !== undefined) throw new MethodCatalogError(`method '${method.name}' takes no settings, so the section '${method.name}' must be removed`);
     if (method.section === null) return null;
     const parsed = method.section.safeParse(config[method.name] ?? {});

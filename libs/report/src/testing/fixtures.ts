@@ -192,6 +192,7 @@ export function makeRunReport(options: ReportOptions): RunReport {
         // The forced parse failure is an answer cut off at max_tokens; the others stopped on their own.
         finishReason: inferenceFailed ? null : e === 2 && i === 1 ? 'length' : 'stop',
         call,
+        fitted: null,
         // An inference failure here is a batch that failed as a whole: no call result at all.
         replica: inferenceFailed ? null : `http://gpu-${e % 2}:8000/v1`,
         failoverFrom: null,
