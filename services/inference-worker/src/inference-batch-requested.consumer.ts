@@ -84,9 +84,10 @@ export class InferenceBatchRequestedConsumer {
     const reuse = await this.store.read((sql) => reusableResults(sql, d));
     // The server's prefix-cache counters at the start of this run's work on it (read once per run).
     const countersAtStart = router.beginCacheCounters(route.replica);
-    const [prefixTokens, idealCounts, fresh] = await Promise.all([
+    const [prefixTokens, idealCounts, blockSize, fresh] = await Promise.all([
       reuse.prefixTokens ?? route.client.countTokens(d.prefix),
       router.ideal.counts(d),
+      router.cacheBlockSize(route.replica),
       runBatch(d.prefix, d.prompts.filter((p) => !reuse.results.has(p.promptId)), route.client, {
         pipeline: route.pipeline,
         signal,
@@ -106,7 +107,7 @@ export class InferenceBatchRequestedConsumer {
     await countersAtStart;
     // Answers without cachedTokens: the server's counters stand in for them (see cacheUsage).
     const serverCache = fresh.some((r) => r.status === 'ok' && r.cachedTokens === null) ? await router.serverCacheReading(route.replica) : null;
-    const idealCachedTokens = batchIdeal(d, prefixTokens, idealCounts, results);
+    const idealCachedTokens = batchIdeal(d, prefixTokens, idealCounts, results, blockSize);
     const ctx = causedBy(event, stream, 'inference-worker', this.info.codeVersion);
     // Every prompt failing means the batch could not run at all (model gone, server refusing): say so as such.
     const outcomeEvent = results.every((r) => r.status === 'error')
