@@ -18,14 +18,14 @@ import { commonPrefixLength } from '@assay/prompting';
  * Tokens are the server's (/tokenize): the prefix, its head, and each shared suffix start are
  * counted apart, which never undercounts the tokens of their concatenation in a BPE-style
  * tokenizer (merges across the joint only lower it); the tokens the server puts before every
- * prompt (a BOS) are shared by all and added to the prefix and its head. The cache is taken to hold nothing of the
- * run's prompts at its start except what the run itself sent before.
+ * prompt (a BOS) are shared by all and added to the prefix and its head. The cache is taken to
+ * hold nothing of the run's prompts at its start except what the run itself sent before.
  *
  * With the server's block size known (vLLM's vllm:cache_config_info), each prompt's bound is
  * that of a vLLM block cache: whole blocks only, and never the prompt's last token (vLLM always
- * computes it again for the logits), so the ideal is one a block cache can reach, not one ~2%
- * above it on short prompts. Without it, tokens count exactly and the last one too: still a bound
- * for any server, only looser.
+ * computes it again for the logits), so the ideal is one a block cache can reach rather than one
+ * a block or so per prompt above it. Without it, tokens count exactly and the last one too: still
+ * a bound for any server, only looser.
  */
 
 /** The most a prompt can find cached on a server with this block size (null: unknown, no rounding). */
