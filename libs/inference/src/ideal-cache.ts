@@ -17,10 +17,24 @@ import { commonPrefixLength } from '@assay/prompting';
  * - no prompt reuses more than its own tokens.
  * Tokens are the server's (/tokenize): the prefix, its head, and each shared suffix start are
  * counted apart, which never undercounts the tokens of their concatenation in a BPE-style
- * tokenizer (merges across the joint only lower it). The server's block size is not known here,
- * so no rounding down to whole blocks: the bound is that much looser. The cache is taken to
+ * tokenizer (merges across the joint only lower it); the tokens the server puts before every
+ * prompt (a BOS) are shared by all and added to the prefix and its head. The cache is taken to
  * hold nothing of the run's prompts at its start except what the run itself sent before.
+ *
+ * With the server's block size known (vLLM's vllm:cache_config_info), each prompt's bound is
+ * that of a vLLM block cache: whole blocks only, and never the prompt's last token (vLLM always
+ * computes it again for the logits), so the ideal is one a block cache can reach rather than one
+ * a block or so per prompt above it. Without it, tokens count exactly and the last one too: still
+ * a bound for any server, only looser.
  */
+
+/** The most a prompt can find cached on a server with this block size (null: unknown, no rounding). */
+export function cacheableTokens(sharedTokens: number, promptTokens: number, blockSize: number | null): number {
+  const shared = Math.min(sharedTokens, promptTokens);
+  if (blockSize === null) return shared;
+  const upTo = Math.min(shared, promptTokens - 1);
+  return upTo <= 0 ? 0 : Math.floor(upTo / blockSize) * blockSize;
+}
 
 /** Per string: the most characters it shares from its start with any other string of the list. */
 export function sharedWithOthers(texts: readonly string[]): number[] {
@@ -49,6 +63,8 @@ export interface BatchIdealInput {
   headTokens: number | null;
   /** Per answered prompt: its prompt tokens, the tokens of its shared suffix start, and whether this exact prompt was sent before. */
   prompts: ReadonlyArray<{ promptTokens: number; sharedSuffixTokens: number; sentBefore: boolean }>;
+  /** The server's cache block size in tokens; null when unknown (no rounding, see above). */
+  blockSize: number | null;
 }
 
 /** The most prompt tokens of one batch any dispatch order could find cached (see above). */
@@ -57,10 +73,11 @@ export function idealBatchCachedTokens(input: BatchIdealInput): number {
   let total = 0;
   let leastDeduction = Infinity;
   for (const p of input.prompts) {
-    const within = p.sentBefore ? p.promptTokens : Math.min(p.promptTokens, input.prefixTokens + p.sharedSuffixTokens);
+    const shared = p.sentBefore ? p.promptTokens : input.prefixTokens + p.sharedSuffixTokens;
+    const within = cacheableTokens(shared, p.promptTokens, input.blockSize);
     total += within;
     // Were this prompt the entity's first at the server: only the head could be cached for it.
-    const asFirst = input.headTokens === null || p.sentBefore ? within : Math.min(within, input.headTokens);
+    const asFirst = input.headTokens === null || p.sentBefore ? within : cacheableTokens(Math.min(shared, input.headTokens), p.promptTokens, input.blockSize);
     leastDeduction = Math.min(leastDeduction, within - asFirst);
   }
   return total - leastDeduction;
@@ -85,6 +102,8 @@ export interface IdealBatch {
 /** Token counts a batch's ideal needs, counted while its prompts run. */
 export interface IdealCounts {
   headTokens: number | null;
+  /** Tokens the server adds before every prompt (a BOS): an empty text's count with special tokens. */
+  leadingTokens: number;
   /** Per prompt of the batch, in its order. */
   sharedSuffixTokens: number[];
 }
@@ -94,7 +113,7 @@ export class IdealCacheCounter {
   private readonly counted = new Map<string, Promise<number | null>>();
 
   constructor(
-    private readonly countTokens: (text: string) => Promise<number | null>,
+    private readonly countTokens: (text: string, addSpecialTokens?: boolean) => Promise<number | null>,
     private readonly maxRemembered = 50_000,
   ) {}
 
@@ -102,11 +121,28 @@ export class IdealCacheCounter {
   async counts(batch: IdealBatch): Promise<IdealCounts | null> {
     const starts = sharedSuffixStarts(batch.prompts.map((p) => p.suffix));
     const texts = idealTexts(batch.prefix, batch.prefixSharedChars ?? null, starts);
-    const [head, ...startCounts] = await Promise.all([texts.head === null ? Promise.resolve(null) : texts.head === '' ? Promise.resolve(0) : this.countTokens(texts.head), ...texts.suffixStarts.map((s) => this.count(s))]);
+    const [leading, head, ...startCounts] = await Promise.all([
+      this.leading(),
+      texts.head === null ? Promise.resolve(null) : texts.head === '' ? Promise.resolve(0) : this.countTokens(texts.head),
+      ...texts.suffixStarts.map((s) => this.count(s)),
+    ]);
+    if (leading === null) return null;
     if (texts.head !== null && head === null) return null;
     if (startCounts.some((c) => c === null)) return null;
     const byStart = new Map(texts.suffixStarts.map((s, i) => [s, startCounts[i] as number]));
-    return { headTokens: head, sharedSuffixTokens: starts.map((s) => (s.length === 0 ? 0 : byStart.get(s)!)) };
+    return { headTokens: head, leadingTokens: leading, sharedSuffixTokens: starts.map((s) => (s.length === 0 ? 0 : byStart.get(s)!)) };
+  }
+
+  /** Asked once per counter (one server's tokenizer); a failed count is asked again. */
+  private leadingCount: Promise<number | null> | null = null;
+  private leading(): Promise<number | null> {
+    if (!this.leadingCount) {
+      const count = this.countTokens('', true);
+      this.leadingCount = count;
+      const forget = () => (this.leadingCount = null);
+      count.then((n) => n === null && forget(), forget);
+    }
+    return this.leadingCount;
   }
 
   private count(text: string): Promise<number | null> {
@@ -129,6 +165,7 @@ export function batchIdeal(
   prefixTokens: number | null,
   counts: IdealCounts | null,
   results: ReadonlyArray<{ promptId: string; status: 'ok' | 'error'; promptTokens: number | null }>,
+  blockSize: number | null,
 ): number | null {
   if (prefixTokens === null || counts === null) return null;
   const sentBefore = new Set(batch.promptsSentBefore ?? []);
@@ -141,6 +178,6 @@ export function batchIdeal(
     prompts.push({ promptTokens: r.promptTokens, sharedSuffixTokens: counts.sharedSuffixTokens[i], sentBefore: prefixRepeated || sentBefore.has(r.promptId) });
   }
   // An older request without the planner's head: no deduction for the first prompt (still a bound).
-  const headTokens = batch.prefixSharedChars === undefined ? null : counts.headTokens;
-  return idealBatchCachedTokens({ prefixTokens, headTokens, prompts });
+  const headTokens = batch.prefixSharedChars === undefined || counts.headTokens === null ? null : counts.leadingTokens + counts.headTokens;
+  return idealBatchCachedTokens({ prefixTokens: counts.leadingTokens + prefixTokens, headTokens, prompts, blockSize });
 }

@@ -24,8 +24,9 @@ export interface ModelClient {
   /**
    * Token count of a text by the server's tokenizer (vLLM's /tokenize), null if it has none or the
    * count could not be had. Informational only (the ideal cache reuse), so it must never fail a batch.
+   * With `addSpecialTokens`, the tokens the server adds to a completion's prompt (a BOS) count too.
    */
-  countTokens(text: string): Promise<number | null>;
+  countTokens(text: string, addSpecialTokens?: boolean): Promise<number | null>;
   /**
    * The server's prefix-cache counters now (vLLM's /metrics), null when it has none or they could
    * not be read: the fallback where answers carry no cachedTokens. Absent on clients that cannot tell.
@@ -102,10 +103,10 @@ export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.Proce
         cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? null,
       };
     },
-    async countTokens(text) {
+    async countTokens(text, addSpecialTokens = false) {
       const outcome = await withRetries(() => watched((hung) => {
         const timeout = AbortSignal.timeout(settings.requestTimeoutS * 1000);
-        return server.tokenize(settings.id, text, hung ? AbortSignal.any([timeout, hung]) : timeout);
+        return server.tokenize(settings.id, text, hung ? AbortSignal.any([timeout, hung]) : timeout, addSpecialTokens);
       }), TOKENIZE_RETRY);
       if (outcome.error) {
         hooks.onWarning?.(`prefix token count unavailable after ${outcome.attempts} attempt(s), recorded as null: ${outcome.error.message}`);

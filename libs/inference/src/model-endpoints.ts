@@ -6,7 +6,7 @@ import { classifyError } from './retry';
 import { MetricsServerQueue } from './server-queue';
 import { probeServer, ServerLiveness, type LivenessSettings, type ProbeOutcome } from './server-liveness';
 import { ServerAnswerError, VllmServer } from './vllm-server';
-import { PrefixCacheCounterReader, type PrefixCacheCounters, type ServerCacheReading } from './server-cache-counters';
+import { CacheBlockSizeReader, PrefixCacheCounterReader, type PrefixCacheCounters, type ServerCacheReading } from './server-cache-counters';
 import { IdealCacheCounter } from './ideal-cache';
 
 /**
@@ -72,6 +72,7 @@ export class ModelEndpoints {
   private readonly liveness = new Map<string, ServerLiveness>();
   private readonly pipelines = new Map<string, EntityPipeline>();
   private readonly counterReaders = new Map<string, PrefixCacheCounterReader>();
+  private readonly blockSizeReaders = new Map<string, CacheBlockSizeReader>();
   private readonly verified = new Map<string, true>();
   readonly health: ReplicaHealth;
 
@@ -106,6 +107,16 @@ export class ModelEndpoints {
       this.counterReaders.set(replica, reader);
     }
     return reader;
+  }
+
+  /** A server's cache block size, read once per worker: one not exposing it is said once (to the run that first finds out). */
+  blockSizeOf(replica: string, apiKey: string | null, onWarning: (message: string) => void): Promise<number | null> {
+    let reader = this.blockSizeReaders.get(replica);
+    if (!reader) {
+      reader = new CacheBlockSizeReader(new VllmServer(replica, apiKey), onWarning);
+      this.blockSizeReaders.set(replica, reader);
+    }
+    return reader.read();
   }
 
   pipelineOf(replica: string, concurrency: number, onWarning: (message: string) => void): EntityPipeline {
@@ -146,13 +157,13 @@ export class ReplicaRouter {
     readonly replicas: WorkerReplicas,
     private readonly endpoints: ModelEndpoints,
     private readonly hooks: ModelEndpointsHooks,
-    env: NodeJS.ProcessEnv,
+    private readonly env: NodeJS.ProcessEnv,
   ) {
     for (const replica of replicas.replicas) {
       const counters = endpoints.countersOf(replica, VllmServer.apiKeyFrom(settings.apiKeyEnv, env, 'worker'), (message) => hooks.onWarning?.(message));
       this.clients.set(replica, openAiModelClient({ ...settings, baseUrl: replica }, env, { ...hooks, liveness: endpoints.livenessOf(replica), prefixCacheCounters: counters }));
     }
-    this.ideal = new IdealCacheCounter((text) => this.clients.get(chooseReplica(replicas.replicas, (r) => endpoints.health.isDown(r)).replica)!.countTokens(text));
+    this.ideal = new IdealCacheCounter((text, addSpecialTokens) => this.clients.get(chooseReplica(replicas.replicas, (r) => endpoints.health.isDown(r)).replica)!.countTokens(text, addSpecialTokens));
   }
 
   /**
@@ -203,6 +214,11 @@ export class ReplicaRouter {
     return before && after ? { server: replica, before, after } : null;
   }
 
+  /** The server's cache block size in tokens (for the ideal hit rate); null when it does not say. */
+  cacheBlockSize(replica: string): Promise<number | null> {
+    return this.endpoints.blockSizeOf(replica, VllmServer.apiKeyFrom(this.settings.apiKeyEnv, this.env, 'worker'), (message) => this.hooks.onWarning?.(message));
+  }
+
   /** The route of one entity's batch. */
   forEntity(entityId: string): EntityRoute {
     const order = replicaOrder(entityId, this.replicas.replicas);
@@ -237,7 +253,7 @@ export class ReplicaRouter {
           (first as (() => void) | null)?.();
         }
       },
-      countTokens: (text) => this.clients.get(pick().replica)!.countTokens(text),
+      countTokens: (text, addSpecialTokens) => this.clients.get(pick().replica)!.countTokens(text, addSpecialTokens),
       prefixCacheCounters: () => this.clients.get(pick().replica)!.prefixCacheCounters!(),
     };
     return { client, replica, pipeline: this.endpoints.pipelineOf(replica, this.settings.concurrency, (m) => this.hooks.onQueueWarning?.(m)) };

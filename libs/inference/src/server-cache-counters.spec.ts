@@ -1,4 +1,4 @@
-import { parsePrefixCacheCounters, PrefixCacheCounterReader, serverCacheDelta } from './server-cache-counters';
+import { CacheBlockSizeReader, parseCacheBlockSize, parsePrefixCacheCounters, PrefixCacheCounterReader, serverCacheDelta } from './server-cache-counters';
 
 const METRICS = [
   '# TYPE vllm:prefix_cache_queries_total counter',
@@ -60,5 +60,56 @@ describe('PrefixCacheCounterReader', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/has no vllm:prefix_cache_hits_total .*hit rate is unknown/);
     expect(s.reads()).toBe(1);
+  });
+});
+
+describe('parseCacheBlockSize', () => {
+  it('given vLLM\'s cache config info gauge, when parsed, then its block_size label', () => {
+    const text = '# TYPE vllm:cache_config_info gauge\nvllm:cache_config_info{block_size="16",cache_dtype="auto",engine="0",num_gpu_blocks="661"} 1.0\n';
+    expect(parseCacheBlockSize(text)).toBe(16);
+    expect(parseCacheBlockSize(text + 'vllm:cache_config_info{block_size="16",engine="1"} 1.0\n')).toBe(16);
+  });
+  it('given no gauge, no block_size label (only a lookalike), or engines that disagree, then null', () => {
+    expect(parseCacheBlockSize(METRICS)).toBeNull();
+    expect(parseCacheBlockSize('vllm:cache_config_info{kv_block_size="16"} 1.0\n')).toBeNull();
+    expect(parseCacheBlockSize('vllm:cache_config_info{block_size="16",engine="0"} 1.0\nvllm:cache_config_info{block_size="32",engine="1"} 1.0\n')).toBeNull();
+  });
+});
+
+describe('CacheBlockSizeReader', () => {
+  it('given a server with the gauge, when read many times, then it is asked once and nothing is said', async () => {
+    let reads = 0;
+    const warnings: string[] = [];
+    const reader = new CacheBlockSizeReader({ urls: { metrics: 'http://h/metrics' }, metrics: async () => (reads++, { status: 200, text: 'vllm:cache_config_info{block_size="32"} 1.0\n' }) }, (m) => warnings.push(m));
+    for (let i = 0; i < 3; i++) expect(await reader.read()).toBe(32);
+    expect(reads).toBe(1);
+    expect(warnings).toEqual([]);
+  });
+  it('given a server without it, when read many times, then null, asked once, said once', async () => {
+    let reads = 0;
+    const warnings: string[] = [];
+    const reader = new CacheBlockSizeReader({ urls: { metrics: 'http://h/metrics' }, metrics: async () => (reads++, { status: 200, text: METRICS }) }, (m) => warnings.push(m));
+    for (let i = 0; i < 3; i++) expect(await reader.read()).toBeNull();
+    expect(reads).toBe(1);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/block size is unknown .*has no vllm:cache_config_info.*whole tokens/);
+  });
+  it('given a read that fails, then null now, said once, and asked again later', async () => {
+    let reads = 0;
+    const warnings: string[] = [];
+    const reader = new CacheBlockSizeReader(
+      {
+        urls: { metrics: 'http://h/metrics' },
+        metrics: async () => {
+          if (reads++ < 2) throw new Error('ECONNRESET');
+          return { status: 200, text: 'vllm:cache_config_info{block_size="16"} 1.0\n' };
+        },
+      },
+      (m) => warnings.push(m),
+    );
+    expect(await reader.read()).toBeNull();
+    expect(await reader.read()).toBeNull();
+    expect(await reader.read()).toBe(16);
+    expect(warnings).toHaveLength(1);
   });
 });

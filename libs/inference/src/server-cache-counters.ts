@@ -111,3 +111,68 @@ export class PrefixCacheCounterReader {
     return null;
   }
 }
+
+const CACHE_CONFIG = 'vllm:cache_config_info';
+
+/**
+ * The server's KV-cache block size from vLLM's info gauge (`vllm:cache_config_info{block_size="16",...} 1`,
+ * one sample per engine); null when the gauge or its label is absent, or engines disagree.
+ */
+export function parseCacheBlockSize(metricsText: string): number | null {
+  const sizes = new Set<number>();
+  for (const line of metricsText.split('\n')) {
+    if (!line.startsWith(`${CACHE_CONFIG}{`)) continue;
+    const label = /[{,]\s*block_size="(\d+)"/.exec(line);
+    if (!label) return null;
+    sizes.add(Number(label[1]));
+  }
+  if (sizes.size !== 1) return null;
+  const [size] = sizes;
+  return Number.isInteger(size) && size > 0 ? size : null;
+}
+
+/**
+ * Reads a server's cache block size once for the worker (it is fixed at the server's start). When
+ * it cannot be had, that is said once and the caller goes on without it (null); a failed read is
+ * not remembered, so a later batch asks again. Never rejects.
+ */
+export class CacheBlockSizeReader {
+  private known: Promise<number | null> | null = null;
+  private said = false;
+
+  constructor(
+    private readonly server: { readonly urls: { metrics: string }; metrics(signal: AbortSignal): Promise<{ status: number; text: string }> },
+    private readonly onWarning: (message: string) => void,
+    private readonly timeoutMs = 10_000,
+  ) {}
+
+  read(): Promise<number | null> {
+    if (!this.known) {
+      const reading = this.fetch();
+      this.known = reading.then((r) => r.blockSize);
+      void reading.then((r) => {
+        if (r.retry) this.known = null;
+      });
+    }
+    return this.known;
+  }
+
+  private async fetch(): Promise<{ blockSize: number | null; retry: boolean }> {
+    let response: { status: number; text: string };
+    try {
+      response = await this.server.metrics(AbortSignal.timeout(this.timeoutMs));
+    } catch (error) {
+      this.sayOnce(`could not be read (${errorMessage(error)})`);
+      return { blockSize: null, retry: true };
+    }
+    const blockSize = response.status >= 200 && response.status < 300 ? parseCacheBlockSize(response.text) : null;
+    if (blockSize === null) this.sayOnce(response.status >= 200 && response.status < 300 ? `has no ${CACHE_CONFIG} with one block_size` : `answered ${response.status}`);
+    return { blockSize, retry: false };
+  }
+
+  private sayOnce(why: string): void {
+    if (this.said) return;
+    this.said = true;
+    this.onWarning(`the server's cache block size is unknown (${this.server.urls.metrics} ${why}): the ideal hit rate counts whole tokens instead of whole blocks (a looser upper bound)`);
+  }
+}

@@ -66,12 +66,13 @@ export class VllmServer {
    * POST /tokenize: the token count of a text by the server's own tokenizer; null when the server
    * has no /tokenize (404, not vLLM). Any other failure, or an answer without a whole count, throws
    * (with `status` when the server answered), so a caller can retry or decide it does not matter.
+   * With `addSpecialTokens`, the tokens a completion adds (a BOS) are counted too.
    */
-  async tokenize(model: string, text: string, signal: AbortSignal): Promise<number | null> {
+  async tokenize(model: string, text: string, signal: AbortSignal, addSpecialTokens = false): Promise<number | null> {
     const response = await this.fetchFn(this.urls.tokenize, {
       method: 'POST',
       headers: this.headers(true),
-      body: JSON.stringify({ model, prompt: text, add_special_tokens: false }),
+      body: JSON.stringify({ model, prompt: text, add_special_tokens: addSpecialTokens }),
       signal,
     });
     if (response.status === 404) return null;

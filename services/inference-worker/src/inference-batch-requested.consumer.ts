@@ -89,9 +89,10 @@ export class InferenceBatchRequestedConsumer {
     }
     // The server's prefix-cache counters at the start of this run's work on it (read once per run).
     const countersAtStart = router.beginCacheCounters(route.replica);
-    const [prefixTokens, idealCounts, fresh] = await Promise.all([
+    const [prefixTokens, idealCounts, blockSize, fresh] = await Promise.all([
       reuse.prefixTokens ?? route.client.countTokens(d.prefix),
       router.ideal.counts(d),
+      router.cacheBlockSize(route.replica),
       runBatch(d.prefix, d.prompts.filter((p) => !reuse.results.has(p.promptId)), route.client, {
         pipeline: route.pipeline,
         signal,
@@ -112,7 +113,7 @@ export class InferenceBatchRequestedConsumer {
     // Answers without cachedTokens: the server's counters stand in for them (see cacheUsage).
     const serverCache = fresh.some((r) => r.status === 'ok' && r.cachedTokens === null) ? await router.serverCacheReading(route.replica) : null;
     // Reused answers were not sent: they have no place in this batch's bound (see cacheUsage).
-    const idealCachedTokens = batchIdeal(d, prefixTokens, idealCounts, results.map((r) => (r.reusedFrom === undefined ? r : { ...r, promptTokens: null })));
+    const idealCachedTokens = batchIdeal(d, prefixTokens, idealCounts, results.map((r) => (r.reusedFrom === undefined ? r : { ...r, promptTokens: null })), blockSize);
     await this.commit(event, stream, runDir, began, results, prefixTokens, reuse, { idealCachedTokens, ...(serverCache ? { serverCache } : {}) });
   }
 

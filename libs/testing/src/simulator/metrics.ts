@@ -1,3 +1,5 @@
+import { DEFAULT_BLOCK_SIZE } from './prefix-cache';
+
 /**
  * Two views of what the simulator did:
  * - `SimulatorStats`: resettable totals for tests and benchmarks (GET /sim/stats);
@@ -49,7 +51,7 @@ export class StatsRecorder {
 
   constructor(
     private readonly modelIds: readonly string[],
-    private readonly exposition: { prefixCacheCounters: boolean } = { prefixCacheCounters: true },
+    private readonly exposition: { prefixCacheCounters: boolean; blockSize: number } = { prefixCacheCounters: true, blockSize: DEFAULT_BLOCK_SIZE },
   ) {
     for (const id of modelIds) this.counters.set(id, emptyCounters());
   }
@@ -133,6 +135,9 @@ export class StatsRecorder {
       family('vllm:prefix_cache_queries_total', 'counter', 'Prefix cache queries, in terms of number of queried tokens.', (_, c) => c.prefixQueries);
       family('vllm:prefix_cache_hits_total', 'counter', 'Prefix cache hits, in terms of number of cached tokens.', (_, c) => c.prefixHits);
     }
+    // vLLM's info gauge of its cache config (one per engine; the labels carry the values).
+    lines.push('# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig', '# TYPE vllm:cache_config_info gauge');
+    lines.push(`vllm:cache_config_info{block_size="${this.exposition.blockSize}",enable_prefix_caching="True",engine="0"} 1.0`);
     family('vllm:prompt_tokens_total', 'counter', 'Number of prefill tokens processed.', (_, c) => c.promptTokens);
     family('vllm:generation_tokens_total', 'counter', 'Number of generation tokens processed.', (_, c) => c.generationTokens);
     lines.push('# HELP vllm:request_success_total Count of successfully processed requests.', '# TYPE vllm:request_success_total counter');

@@ -220,6 +220,12 @@ describe('simulator: prefix cache and metrics', () => {
     expect(text).toContain(`vllm:request_success_total{finished_reason="stop",model_name="${MODEL}"} 2.0`);
   });
 
+  it('given a block size, when /metrics is scraped, then vLLM\'s cache config info gauge carries it', async () => {
+    const text = async (sim: Awaited<ReturnType<typeof start>>) => (await fetch(`${root(sim)}/metrics`)).text();
+    expect(await text(await start())).toMatch(/^vllm:cache_config_info\{block_size="16",[^}]*\} 1\.0$/m);
+    expect(await text(await start({ cache: { blockSize: 32 } }))).toMatch(/^vllm:cache_config_info\{block_size="32",[^}]*\} 1\.0$/m);
+  });
+
   it('given maxNumSeqs, when more requests arrive, then the rest wait (FIFO order: scheduler.spec)', async () => {
     const sim = await start({ latency: { prefillMsPerToken: 0, decodeMsPerToken: 40, maxNumSeqs: 2 } });
     const all = Array.from({ length: 5 }, (_, i) => complete(sim, `req ${i}`));

@@ -152,7 +152,7 @@ class Simulator {
     }
     this.defaultModel = this.models.get(opts.models[0].id)!;
     this.cache = new PrefixCache(opts.cache?.blockSize ?? DEFAULT_BLOCK_SIZE, opts.cache?.capacityBlocks ?? DEFAULT_CAPACITY_BLOCKS);
-    this.stats = new StatsRecorder([...this.models.keys()], { prefixCacheCounters: !opts.noPrefixCacheMetrics });
+    this.stats = new StatsRecorder([...this.models.keys()], { prefixCacheCounters: !opts.noPrefixCacheMetrics, blockSize: this.cache.blockSize });
     this.cachedTokensInUsage = !opts.noCachedTokens;
     this.scheduler = new Scheduler(opts.latency ?? ZERO_LATENCY, { onChange: (running, waiting) => this.stats.occupancy(running, waiting) });
     this.faults = new FaultInjector(opts.faults ?? {});
