@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { holdModelCalls, modelCallHold, releaseModelCalls, startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
+import { holdModelCalls, modelCallHold, releaseModelCalls, simulatorStats, startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
 import { until } from '../libs/testing/src/fixtures/until';
 
 /**
@@ -101,5 +101,36 @@ describe('llm_persona_two_stage, end to end', () => {
     const failed = await eventsOf(identity, 'experiment.failed');
     expect(failed[0]).toMatchObject({ stage: 'inference' });
     expect((await eventsOf(identity, 'inference.batch.requested')).filter((e) => e.phase === 'full')).toEqual([]);
+  });
+
+  it('changing only the prediction templates reuses every summary of the earlier run (stage 1): no summary call reaches the simulator', async () => {
+    // Its own summary settings (max_tokens), so no other test's summaries share these stage keys.
+    const persona = { method: 'llm_persona_two_stage', llm_persona_two_stage: { template: SUMMARY_TEMPLATE, max_tokens: 24 }, sample: { max_entities: 4 } };
+    // writeConfig's prompt.system names the config: each run's stage 2 differs, its stage 1 does not.
+    const runOf = async (name: string) => {
+      const before = (await simulatorStats(stack)).requests;
+      const result = await stack.cli(['run', writeConfig(stack, name, persona).path]);
+      expectOk(result);
+      const runDir = result.stdout.trim().split('\n').pop()!;
+      const metadata = JSON.parse(readFileSync(join(runDir, 'metadata.json'), 'utf8')) as { identity: string; stagesReused: Array<{ stage: string; fromIdentity: string; prompts: number }> };
+      return { runDir, metadata, modelCalls: (await simulatorStats(stack)).requests - before };
+    };
+    const a = await runOf('persona-reuse-a');
+    const summaries = (await eventsOf(a.metadata.identity, 'inference.completed')).filter((e) => e.phase === 'summary').length;
+    expect(summaries).toBeGreaterThan(0);
+    expect(a.metadata.stagesReused).toEqual([]);
+
+    const b = await runOf('persona-reuse-b');
+    expect(b.metadata.identity).not.toBe(a.metadata.identity);
+    // Every stage-2 prompt was asked again (its template changed); not one summary was.
+    expect(b.modelCalls).toBe(a.modelCalls - summaries);
+    expect(b.metadata.stagesReused.map((r) => [r.stage, r.fromIdentity, r.prompts])).toEqual([['summary', a.metadata.identity, summaries]]);
+    // The reused summaries are the entity inputs of B's prompts, with their files as in A.
+    const summaryFiles = (dir: string) => readdirSync(join(dir, 'groups'), { recursive: true }).map(String).filter((f) => f.endsWith('persona_summary.txt')).sort();
+    expect(summaryFiles(b.runDir)).toEqual(summaryFiles(a.runDir));
+    for (const f of summaryFiles(a.runDir)) {
+      const outputOf = (dir: string) => readFileSync(join(dir, 'groups', f), 'utf8').split('=== OUTPUT ===')[1].split('=== METADATA ===')[0];
+      expect(outputOf(b.runDir)).toBe(outputOf(a.runDir));
+    }
   });
 });

@@ -79,7 +79,7 @@ export function entityInputPlanEvents(
     ctx,
   );
   const requests = batches.map((b, index) =>
-    createEvent('inference.batch.requested', { identity: started.identity, attempt: started.attempt, phase: 'summary', batchId: b.batchId, entityId: b.entityId, index, prefix: b.prefix, prompts: b.prompts, model }, ctx),
+    createEvent('inference.batch.requested', { identity: started.identity, attempt: started.attempt, phase: 'summary', batchId: b.batchId, entityId: b.entityId, index, prefix: b.prefix, prompts: b.prompts, model, stageKey }, ctx),
   );
   return [planned, ...requests];
 }
@@ -144,6 +144,8 @@ export function streamedBatchEvents(args: {
     prefix: batch.prefix,
     prompts: batch.prompts,
     model: modelCallSettings(requireModelSection(prepared.config)),
+    // The stage cache finds this entity's answers by it when a later experiment has the same key.
+    stageKey: args.stageKey,
   };
   events.push(createEvent('inference.batch.requested', request, ctx));
   return events;

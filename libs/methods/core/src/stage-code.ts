@@ -49,11 +49,11 @@ export interface StageCodeRecord {
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
   fit: { version: 1, sha256: '4e8e9cbee8e55dfc6484d6458a3d39fed76a416a45a825da66826bec4f2a6872' },
-  inference: { version: 1, sha256: '3b53409e83d7eeff9f0c0d5e57e0de4b1cca2fcdee26b75b0e62981ded37c9e0' },
+  inference: { version: 1, sha256: '6f996717aee31a16b93dbc5a0301fa7315bf6d647dede0683cd084755b617025' },
   report: { version: 1, sha256: '4bb391b276d7b3d66c0fb138afbaf53fa72517f304b3a37550e0270592520cfd' },
   scoring: { version: 1, sha256: '425d24c8877aaf0cbe64954c66dd0602f4c6e996f59b73f2486df2bba4ed8548' },
-  smoke_inference: { version: 1, sha256: '3b53409e83d7eeff9f0c0d5e57e0de4b1cca2fcdee26b75b0e62981ded37c9e0' },
-  summary: { version: 1, sha256: '3b53409e83d7eeff9f0c0d5e57e0de4b1cca2fcdee26b75b0e62981ded37c9e0' },
+  smoke_inference: { version: 1, sha256: '6f996717aee31a16b93dbc5a0301fa7315bf6d647dede0683cd084755b617025' },
+  summary: { version: 1, sha256: '6f996717aee31a16b93dbc5a0301fa7315bf6d647dede0683cd084755b617025' },
 };
 // END RECORDED STAGE CODE
 
