@@ -1,5 +1,5 @@
 import { causedBy, createEvent, experimentStream, Subjects, type AssayEvent, type InferenceBatchRequested, type InferenceCompleted, type PromptResult } from '@assay/contracts';
-import { EventStore, readStream } from '@assay/event-store';
+import { EventStore, readTypedEvents } from '@assay/event-store';
 import { connectJetStream, DurableConsumerRunner, ensureEventStream, JetStreamPublisher, natsSettings, type JetStreamHandle } from '@assay/messaging';
 import { createTestDatabase } from '../../testing/src/fixtures/database';
 import { startSimulator, type RunningSimulator } from '../../testing/src/simulator';
@@ -140,7 +140,7 @@ describe('inference workers on a shared durable (real NATS, real Postgres, simul
   }
 
   const completedInLog = async () =>
-    (await store.read((sql) => readStream(sql, experimentStream(identity), { types: ['inference.completed'] }))) as unknown as InferenceCompleted[];
+    store.read((sql) => readTypedEvents(sql, experimentStream(identity), ['inference.completed']));
 
   /** Every prompt of every sent batch appears exactly once in the log, answered. */
   function expectExactlyOnce(sent: InferenceBatchRequested[], completed: InferenceCompleted[]): void {

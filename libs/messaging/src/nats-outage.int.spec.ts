@@ -1,5 +1,5 @@
 import { experimentStream, Subjects } from '@assay/contracts';
-import { EventStore, readStream } from '@assay/event-store';
+import { EventStore, readStream, readTypedEvents } from '@assay/event-store';
 import { createTestDatabase } from '../../testing/src/fixtures/database';
 import { startNatsServer, type NatsServer } from '../../testing/src/fixtures/nats-server';
 import { until } from '../../testing/src/fixtures/until';
@@ -80,7 +80,7 @@ describe('a NATS restart under a running consumer (own nats-server, real Postgre
     } finally {
       await runner.stop();
     }
-    const written = (await store.read((sql) => readStream(sql, effects))).map((e) => (e.data as { error: string }).error);
+    const written = (await store.read((sql) => readTypedEvents(sql, effects, ['experiment.failed']))).map((e) => e.data.error);
     expect(written.sort()).toEqual([before, slow, after].map((e) => `effect of ${e.id}`).sort());
     expect(deadLetters).toEqual([]);
   }, 120_000);

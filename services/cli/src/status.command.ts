@@ -1,4 +1,4 @@
-import { readEventsOfTypes } from '@assay/event-store';
+import { parseStored, readEventsOfTypes } from '@assay/event-store';
 import { foldRegistry, REGISTRY_EVENT_TYPES, type RegistryEntry } from '@assay/experiments';
 import { resolveIdentity } from './identity-prefix';
 import { CliError, openStore } from './nats-session';
@@ -9,7 +9,7 @@ export async function loadRegistry(prefix?: string): Promise<{ entries: Registry
   try {
     const identity = prefix === undefined ? null : await resolveIdentity(prefix, store);
     const events = await store.read((sql) => readEventsOfTypes(sql, REGISTRY_EVENT_TYPES));
-    return { entries: foldRegistry(events), identity };
+    return { entries: foldRegistry(events.map(parseStored)), identity };
   } finally {
     await store.close();
   }

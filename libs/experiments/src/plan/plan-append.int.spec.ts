@@ -1,5 +1,5 @@
 import { createEvent, experimentStream, type AnyEnvelope } from '@assay/contracts';
-import { EventStore, isProcessed, readStream, type EventPublisher } from '@assay/event-store';
+import { EventStore, isProcessed, readTypedEvents, type EventPublisher } from '@assay/event-store';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from '../../../testing/src/fixtures/database';
 import { appendInChunks } from './plan-append';
@@ -41,7 +41,7 @@ describe('appendInChunks (real Postgres)', () => {
   });
 
   const stream = () => experimentStream(`t${randomUUID().slice(0, 8)}_test`);
-  const storedErrors = async (s: string) => (await store.read((sql) => readStream(sql, s))).map((e) => (e.data as { error: string }).error);
+  const storedErrors = async (s: string) => (await store.read((sql) => readTypedEvents(sql, s, ['experiment.failed']))).map((e) => e.data.error);
   const expected = (n: number) => Array.from({ length: n }, (_, i) => `event ${i}`);
 
   it('given 70 events and chunks of 8, 16, 32, 14, when appended, then all are stored once in order, published once, and the message is recorded last', async () => {

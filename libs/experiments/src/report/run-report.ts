@@ -1,10 +1,11 @@
-import type { AnyEnvelope, AssayEvent, AssayEventType, EventOfType, ExperimentPlanned, ExperimentRequested, ExperimentStarted, InferenceBatchRequested, InferenceCompleted } from '@assay/contracts';
+import type { AssayEvent, AssayEventType, EventOfType, ExperimentPlanned, ExperimentRequested, ExperimentStarted, InferenceBatchRequested, InferenceCompleted } from '@assay/contracts';
 import { compareCodeUnits, itemKey } from '@assay/contracts';
 import { evaluate, EVALUATOR_VERSION, loggedEvaluationResult, type EvaluationResult } from '@assay/evaluation';
 import type { EntityInputCall, PredictionRow, RunReport, StageReuse } from '@assay/report';
 import { methodCatalog } from '@assay/methods/registry';
 import { runMode } from '@assay/report';
 import { stringify } from 'yaml';
+import { z } from 'zod';
 import { evaluationRounds, roundOf } from '../re-evaluate/evaluation-rounds';
 import { foldRegistry } from '../request/registry';
 import { asPrediction, samplesOf } from '../score/scoring';
@@ -78,7 +79,7 @@ function only<K extends AssayEventType>(events: AssayEvent[], type: K, what: str
  * registry events recorded before the evaluation round shown (for "comparison context"), so a
  * replay later, after other runs, rebuilds the same bytes.
  */
-export function assembleRunReport(runEvents: AssayEvent[], attempt: number, round: number, earlierRegistryEvents: AnyEnvelope[]): RunReport {
+export function assembleRunReport(runEvents: AssayEvent[], attempt: number, round: number, earlierRegistryEvents: readonly AssayEvent[]): RunReport {
   const mine = runEvents.filter((e) => 'attempt' in e.data && e.data.attempt === attempt);
   const what = `attempt ${attempt}`;
   const started = only(mine, 'experiment.started', what);
@@ -195,11 +196,7 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
   const methodScores = evaluate({ method, samples: samplesOf(all), predictions: all.map(asPrediction), items: planned[0].data.items });
   const result: EvaluationResult = { ...stored, method: { ...stored.method, byEntity: methodScores.byEntity } };
 
-  const config = started.data.config as Record<string, unknown> & {
-    purpose?: string;
-    /** Absent for a method fitted without a model (a baseline). */
-    model?: { id: string; lora_adapter: string | null; chat_template: string; temperature: number; max_tokens: number };
-  };
+  const config = reportedConfigOf(started);
   const model = config.model;
   const split = planned[0].data.split;
   // The request of this attempt, when the caller passed it in (it is logged in the request's own stream).
@@ -262,7 +259,7 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
         })),
     },
     scope: {
-      dataFiles: (['profiles', 'responses', 'items'] as const).map((role) => ({ role, path: String((config.data as Record<string, string>)[role]), sha256: started.data.dataHashes[role] })),
+      dataFiles: (['profiles', 'responses', 'items'] as const).map((role) => ({ role, path: config.data[role], sha256: started.data.dataHashes[role] })),
       split: { path: split.path, sha256: split.sha256, seed: split.seed, testFraction: split.testFraction, train: split.train, test: split.test },
       entities: planned[0].data.entities,
       items: planned[0].data.items.length,
@@ -290,14 +287,35 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
   };
 }
 
+/**
+ * The fields of the resolved config a report shows, as experiment.started recorded it. The config
+ * is logged as a free-form record (its schema evolves), so these few are checked here and a missing
+ * or malformed one is an error naming the experiment, not a blank in the report.
+ */
+const ReportedConfig = z.object({
+  purpose: z.string().optional(),
+  data: z.object({ profiles: z.string(), responses: z.string(), items: z.string() }),
+  /** Absent for a method fitted without a model (a baseline). */
+  model: z.object({ id: z.string(), lora_adapter: z.string().nullable(), chat_template: z.string(), temperature: z.number(), max_tokens: z.number() }).optional(),
+});
+
+function reportedConfigOf(started: ExperimentStarted): z.infer<typeof ReportedConfig> {
+  const parsed = ReportedConfig.safeParse(started.data.config);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `config.${i.path.join('.')}: ${i.message}`).join('; ');
+  throw new Error(`experiment.started ${started.id} of ${started.data.identity} (attempt ${started.data.attempt}) has a config the report cannot read: ${problems}`);
+}
+
+const isSummaryRequest = (e: AssayEvent): e is InferenceBatchRequested => e.type === 'inference.batch.requested' && e.data.phase === 'summary';
+const isSummaryCompletion = (e: AssayEvent): e is InferenceCompleted => e.type === 'inference.completed' && e.data.phase === 'summary';
+
 /** The calls of the method's entity-input stage (phase 'summary'), by entity; nothing for a method without one. */
-function entityInputsOf(mine: AnyEnvelope[], method: string): { entityInputs?: Map<string, EntityInputCall> } {
-  const ofPhase = <T extends AnyEnvelope>(type: string) => mine.filter((e) => e.type === type && (e.data as { phase?: string }).phase === 'summary') as T[];
-  const requests = ofPhase<InferenceBatchRequested>('inference.batch.requested');
+function entityInputsOf(mine: AssayEvent[], method: string): { entityInputs?: Map<string, EntityInputCall> } {
+  const requests = mine.filter(isSummaryRequest);
   if (requests.length === 0) return {};
   const stage = methodCatalog().get(method).entityInput;
   if (stage === undefined) throw new Error(`the log has entity-input calls (phase 'summary') for method '${method}', which declares no entity-input stage`);
-  const completions = new Map(ofPhase<InferenceCompleted>('inference.completed').map((e) => [e.data.batchId, e]));
+  const completions = new Map(mine.filter(isSummaryCompletion).map((e) => [e.data.batchId, e]));
   const calls = new Map<string, EntityInputCall>();
   for (const request of requests) {
     const d = request.data;

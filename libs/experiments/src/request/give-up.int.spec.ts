@@ -1,5 +1,5 @@
-import { createEvent, experimentStream, type AnyEnvelope, type AssayEvent, type EventContext, type ExperimentFailed } from '@assay/contracts';
-import { EventStore, readStream, type EventPublisher } from '@assay/event-store';
+import { createEvent, experimentStream, type AnyEnvelope, type AssayEvent, type EventContext } from '@assay/contracts';
+import { EventStore, readTypedEvents, type EventPublisher } from '@assay/event-store';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from '../../../testing/src/fixtures/database';
 import { runFailureOnGiveUp } from '../experiment';
@@ -83,7 +83,7 @@ describe('runFailureOnGiveUp (real Postgres)', () => {
     const { identity, stream } = await run('running');
     const appends = await giveUp(evaluationOf(identity));
     await store.append(appends);
-    const failed = (await store.read((sql) => readStream(sql, stream))).filter((e) => e.type === 'experiment.failed') as unknown as ExperimentFailed[];
+    const failed = await store.read((sql) => readTypedEvents(sql, stream, ['experiment.failed']));
     expect(failed).toHaveLength(1);
     expect(failed[0].data).toMatchObject({ requestId, identity, attempt: 1, stage: 'report' });
     expect(failed[0].data.error).toMatch(/^reporter gave up on evaluation\.completed [0-9a-f-]+: gave up after 20 deliveries; last error: disk full$/);

@@ -1,15 +1,15 @@
-import { createEvent, experimentStream, type AnyEnvelope, type FailureStage } from '@assay/contracts';
+import { createEvent, experimentStream, type AssayEventType, type EventData, type EventOfType, type FailureStage } from '@assay/contracts';
 import { decideCancel, decideRequest, entryFromStream, foldRegistry, type RegistryEntry, type RegistryStatus } from './registry';
 
 const REQUEST = '00000000-0000-4000-8000-000000000001';
 let clock = 0;
 
 /** A valid event of the catalogue, with a deterministic timestamp (the fold orders by it). */
-function event(type: Parameters<typeof createEvent>[0], data: Record<string, unknown>): AnyEnvelope {
-  const identity = data.identity as string;
-  const e = createEvent(type, data as never, { stream: experimentStream(identity), correlationId: REQUEST, causationId: null, producer: 'test', codeVersion: 'abc1234' });
+function event<T extends AssayEventType>(type: T, data: EventData<T>): EventOfType<T> {
+  const identity = 'identity' in data && typeof data.identity === 'string' ? data.identity : 'unknown';
+  const e = createEvent(type, data, { stream: experimentStream(identity), correlationId: REQUEST, causationId: null, producer: 'test', codeVersion: 'abc1234' });
   clock += 1;
-  return { ...e, occurredAt: new Date(Date.UTC(2025, 0, 1, 0, 0, clock)).toISOString() } as AnyEnvelope;
+  return { ...e, occurredAt: new Date(Date.UTC(2025, 0, 1, 0, 0, clock)).toISOString() };
 }
 
 const runDir = (identity: string) => `/out/llm_zero_shot/experiments/${identity}`;

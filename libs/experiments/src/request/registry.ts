@@ -1,4 +1,4 @@
-import type { AnyEnvelope, ExperimentCancelled, ExperimentCompleted, ExperimentFailed, ExperimentSkipped, ExperimentStarted, FailureStage } from '@assay/contracts';
+import type { AssayEvent, AssayEventType, ExperimentCancelled, FailureStage } from '@assay/contracts';
 
 /**
  * The registry (what ran, with which outcome, where; so nothing is run twice by accident) is a
@@ -33,20 +33,18 @@ export interface RegistryEntry {
   dataHashes: Record<string, string>;
 }
 
-export const REGISTRY_EVENT_TYPES = ['experiment.started', 'experiment.skipped', 'experiment.completed', 'experiment.failed', 'experiment.cancelled'];
-
-type RegistryEvent = ExperimentStarted | ExperimentSkipped | ExperimentCompleted | ExperimentFailed | ExperimentCancelled;
+export const REGISTRY_EVENT_TYPES = ['experiment.started', 'experiment.skipped', 'experiment.completed', 'experiment.failed', 'experiment.cancelled'] as const satisfies readonly AssayEventType[];
+const isRegistryType = (type: string): boolean => REGISTRY_EVENT_TYPES.some((t) => t === type);
 
 /** evolve(): one event applied to the registry; events must come in log order. */
-export function evolveRegistry(registry: Map<string, RegistryEntry>, envelope: AnyEnvelope): Map<string, RegistryEntry> {
-  const event = envelope as RegistryEvent;
+export function evolveRegistry(registry: Map<string, RegistryEntry>, event: AssayEvent): Map<string, RegistryEntry> {
   switch (event.type) {
     case 'experiment.started': {
       const d = event.data;
       registry.set(d.identity, {
         identity: d.identity,
         method: d.method,
-        name: String((d.config as { name?: unknown }).name ?? d.method),
+        name: typeof d.config.name === 'string' ? d.config.name : d.method,
         status: 'running',
         attempt: d.attempt,
         runDir: d.runDir,
@@ -112,7 +110,7 @@ function isReevaluation(summary: Record<string, number | string | null>): boolea
   return typeof round === 'number' && round > 1;
 }
 
-export function foldRegistry(events: AnyEnvelope[]): RegistryEntry[] {
+export function foldRegistry(events: readonly AssayEvent[]): RegistryEntry[] {
   const registry = new Map<string, RegistryEntry>();
   for (const e of events) evolveRegistry(registry, e);
   return [...registry.values()].sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : a.identity < b.identity ? -1 : 1));
@@ -172,8 +170,8 @@ export function decideRequest(entry: RegistryEntry | undefined, force: boolean, 
 }
 
 /** Reads one identity's registry entry from its stream (the projection, folded on read). */
-export function entryFromStream(events: AnyEnvelope[], identity: string): RegistryEntry | undefined {
-  return foldRegistry(events.filter((e) => REGISTRY_EVENT_TYPES.includes(e.type))).find((e) => e.identity === identity);
+export function entryFromStream(events: readonly AssayEvent[], identity: string): RegistryEntry | undefined {
+  return foldRegistry(events.filter((e) => isRegistryType(e.type))).find((e) => e.identity === identity);
 }
 
 /** Why a forced request abandoned a running attempt, for its experiment.cancelled event. */

@@ -1,4 +1,4 @@
-import type { AnyEnvelope, ExperimentStarted, ReportGenerated } from '@assay/contracts';
+import type { AssayEvent, ExperimentStarted, ReportGenerated } from '@assay/contracts';
 import { entryFromStream, type RegistryEntry } from '@assay/experiments';
 
 /** What `GET /api/experiments/:identity` answers, less the metrics (read from the run directory). */
@@ -27,17 +27,13 @@ export interface ExperimentDetail {
  * Folds one experiment stream (in stream order) into its detail; undefined when the identity never
  * started (no experiment.started event). Pure: the same events give the same answer.
  */
-export function experimentDetail(events: readonly AnyEnvelope[], identity: string): ExperimentDetail | undefined {
-  const entry = entryFromStream([...events], identity);
+export function experimentDetail(events: readonly AssayEvent[], identity: string): ExperimentDetail | undefined {
+  const entry = entryFromStream(events, identity);
   if (!entry) return undefined;
-  const started = events.find(
-    (e): e is AnyEnvelope & ExperimentStarted => e.type === 'experiment.started' && (e.data as ExperimentStarted['data']).attempt === entry.attempt,
-  );
-  const reports = events.filter(
-    (e): e is AnyEnvelope & ReportGenerated => e.type === 'report.generated' && (e.data as ReportGenerated['data']).attempt === entry.attempt,
-  );
+  const started = events.find((e): e is ExperimentStarted => e.type === 'experiment.started' && e.data.attempt === entry.attempt);
+  const reports = events.filter((e): e is ReportGenerated => e.type === 'report.generated' && e.data.attempt === entry.attempt);
   const report = reports[reports.length - 1];
-  const evaluatedAttempts = [...new Set(events.filter((e) => e.type === 'evaluation.completed').map((e) => (e.data as { attempt: number }).attempt))].sort((a, b) => a - b);
+  const evaluatedAttempts = [...new Set(events.flatMap((e) => (e.type === 'evaluation.completed' ? [e.data.attempt] : [])))].sort((a, b) => a - b);
   return {
     identity: entry.identity,
     name: entry.name,

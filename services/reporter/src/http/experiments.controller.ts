@@ -13,7 +13,7 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import { experimentStream } from '@assay/contracts';
-import { EventStore, readStream } from '@assay/event-store';
+import { EventStore, readTypedEvents } from '@assay/event-store';
 import { cancelRunning, EvaluatorVersionMismatchError, REGISTRY_EVENT_TYPES } from '@assay/experiments';
 import { ServiceInfo } from '@assay/messaging/nest';
 import { readFile } from 'node:fs/promises';
@@ -32,7 +32,7 @@ interface HttpResponse {
 }
 
 /** Detail and replay need these; the big per-batch events are never loaded. */
-const DETAIL_EVENT_TYPES = [...REGISTRY_EVENT_TYPES, 'report.generated', 'evaluation.completed'];
+const DETAIL_EVENT_TYPES = [...REGISTRY_EVENT_TYPES, 'report.generated', 'evaluation.completed'] as const;
 
 /**
  * The reporter's HTTP API over the registry and the run directories. Reads come from the event log
@@ -174,14 +174,14 @@ export class ExperimentsController {
   }
 
   private async findDetail(identity: string): Promise<ExperimentDetail> {
-    const events = await this.store.read((sql) => readStream(sql, experimentStream(identity), { types: DETAIL_EVENT_TYPES }));
+    const events = await this.store.read((sql) => readTypedEvents(sql, experimentStream(identity), DETAIL_EVENT_TYPES));
     const detail = experimentDetail(events, identity);
     if (!detail) throw new NotFoundException(`no experiment with identity '${identity}' in the event log`);
     return detail;
   }
 
   private async findRunDir(identity: string): Promise<string> {
-    const events = await this.store.read((sql) => readStream(sql, experimentStream(identity), { types: REGISTRY_EVENT_TYPES }));
+    const events = await this.store.read((sql) => readTypedEvents(sql, experimentStream(identity), REGISTRY_EVENT_TYPES));
     const detail = experimentDetail(events, identity);
     if (!detail) throw new NotFoundException(`no experiment with identity '${identity}' in the event log`);
     return detail.runDir;

@@ -1,7 +1,7 @@
 import { Controller, Get, type OnModuleDestroy, HttpException, Logger, NotFoundException, BadRequestException, Param, Redirect, Req, Res, Sse, type MessageEvent } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { experimentStream, errorMessage } from '@assay/contracts';
-import { EventStore, readStream } from '@assay/event-store';
+import { EventStore, readTypedEvents } from '@assay/event-store';
 import { REGISTRY_EVENT_TYPES } from '@assay/experiments';
 import { encodePathSegment, RunDirectoryReader, type TextTable } from '@assay/report';
 import {
@@ -279,7 +279,7 @@ export class ViewerController implements OnModuleDestroy {
   private async detail(identity: string): Promise<ExperimentDetail> {
     const problem = identityProblem(identity);
     if (problem) throw new BadRequestException(problem);
-    const events = await this.store.read((sql) => readStream(sql, experimentStream(identity), { types: [...REGISTRY_EVENT_TYPES, 'report.generated'] }));
+    const events = await this.store.read((sql) => readTypedEvents(sql, experimentStream(identity), [...REGISTRY_EVENT_TYPES, 'report.generated'] as const));
     const detail = experimentDetail(events, identity);
     if (!detail) throw new NotFoundException(`no experiment with identity '${identity}' in the event log`);
     return detail;
