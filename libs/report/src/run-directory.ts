@@ -201,8 +201,12 @@ function renderFittedItemFile(r: PredictionRow, method: string, fitted: Record<s
   ].join('\n');
 }
 
-export function renderItemFile(r: PredictionRow, input: string, method = ''): string {
-  if (r.fitted !== null) return renderFittedItemFile(r, method, r.fitted);
+/** One prediction's file: a model call's INPUT / OUTPUT / METADATA, or for a fitted method (`method` names it) METADATA and what it used. */
+export function renderItemFile(r: PredictionRow, input: string, method?: string): string {
+  if (r.fitted !== null) {
+    if (method === undefined) throw new Error(`prediction ${JSON.stringify([r.group, r.entityId, r.item])} was fitted, and its file needs the method's name`);
+    return renderFittedItemFile(r, method, r.fitted);
+  }
   const reason = failureReason(r);
   const call = r.call;
   if (call === null) throw new Error(`prediction ${JSON.stringify([r.group, r.entityId, r.item])} has neither a model call nor fitted metadata`);

@@ -1,4 +1,4 @@
-import type { AssayEvent, AssayEventType, EventOfType, ExperimentPlanned, ExperimentRequested, ExperimentStarted, InferenceBatchRequested, InferenceCompleted } from '@assay/contracts';
+import type { AssayEvent, AssayEventType, EventOfType, ExperimentPlanned, ExperimentRequested, ExperimentStarted, InferenceBatchRequested, InferenceCompleted, ItemDef } from '@assay/contracts';
 import { compareCodeUnits, itemKey } from '@assay/contracts';
 import { evaluate, EVALUATOR_VERSION, loggedEvaluationResult, type EvaluationResult } from '@assay/evaluation';
 import type { EntityInputCall, PredictionRow, RunReport, StageReuse } from '@assay/report';
@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { z } from 'zod';
 import { evaluationRounds, roundOf } from '../re-evaluate/evaluation-rounds';
 import { foldRegistry } from '../request/registry';
-import { asPrediction, samplesOf } from '../score/scoring';
+import { asPrediction, samplesOf, type ScoredPrediction } from '../score/scoring';
 
 /** The registry's key numbers of an evaluation (one round's): what `assay status` and the CLI show. */
 export function evaluationSummary(result: EvaluationResult, cache: { hitRate: number | null }, round: number): Record<string, number | string | null> {
@@ -113,19 +113,7 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
       const item = items.get(itemKey(prompt.group, prompt.item))!;
       const r = results.get(prompt.promptId);
       rows.push({
-        entityId: d.entityId,
-        group: prompt.group,
-        item: prompt.item,
-        kind: item.kind,
-        min: item.min,
-        max: item.max,
-        actual: prompt.actual,
-        predicted: p.predicted,
-        absError: p.predicted === null ? null : Math.abs(p.predicted - prompt.actual),
-        parseStatus: p.parseStatus,
-        parseError: p.parseError ?? null,
-        outlier: p.outlier,
-        promptId: prompt.promptId,
+        ...scoredFields(p, item),
         prefixId: d.batchId,
         suffix: prompt.suffix,
         outputText: r?.outputText ?? null,
@@ -156,19 +144,7 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
       const item = items.get(itemKey(p.group, p.item));
       if (!item) throw new Error(`prediction for item ${JSON.stringify(p.item)} of group ${JSON.stringify(p.group)} (entity ${JSON.stringify(p.entityId)}) is not among the planned items`);
       rows.push({
-        entityId: p.entityId,
-        group: p.group,
-        item: p.item,
-        kind: item.kind,
-        min: item.min,
-        max: item.max,
-        actual: p.actual,
-        predicted: p.predicted,
-        absError: p.predicted === null ? null : Math.abs(p.predicted - p.actual),
-        parseStatus: p.parseStatus,
-        parseError: p.parseError ?? null,
-        outlier: p.outlier,
-        promptId: p.promptId,
+        ...scoredFields(p, item),
         failoverFrom: null,
         prefixId: '',
         suffix: '',
@@ -340,4 +316,23 @@ function entityInputsOf(mine: AssayEvent[], method: string): { entityInputs?: Ma
     });
   }
   return { entityInputs: calls };
+}
+
+/** What every prediction row says whatever made the prediction: the scored cell and its item's scale. */
+function scoredFields(p: ScoredPrediction, item: ItemDef): Pick<PredictionRow, 'entityId' | 'group' | 'item' | 'kind' | 'min' | 'max' | 'actual' | 'predicted' | 'absError' | 'parseStatus' | 'parseError' | 'outlier' | 'promptId'> {
+  return {
+    entityId: p.entityId,
+    group: p.group,
+    item: p.item,
+    kind: item.kind,
+    min: item.min,
+    max: item.max,
+    actual: p.actual,
+    predicted: p.predicted,
+    absError: p.predicted === null ? null : Math.abs(p.predicted - p.actual),
+    parseStatus: p.parseStatus,
+    parseError: p.parseError ?? null,
+    outlier: p.outlier,
+    promptId: p.promptId,
+  };
 }
