@@ -170,6 +170,21 @@ export function renderEntityInputFile(c: EntityInputCall): string {
   ].join('\n');
 }
 
+/** The METADATA lines of a prediction whatever made it: the cell, its answer and how it parsed. */
+function predictionLines(r: PredictionRow): string[] {
+  const reason = failureReason(r);
+  return [
+    `entity_id: ${show(r.entityId)}`,
+    `group: ${show(r.group)}`,
+    `item: ${show(r.item)}`,
+    `actual: ${fmtValue(r.actual)}`,
+    `predicted: ${fmtValue(r.predicted)}`,
+    `abs_error: ${fmt4(r.absError)}`,
+    `value_range: [${fmtValue(r.min)}, ${fmtValue(r.max)}]`,
+    `parse_status: ${r.parseStatus}${reason === null ? '' : ` (${oneLine(reason)})`}`,
+  ];
+}
+
 /** The metadata a fitted method recorded for one prediction, one `key: value` line each (values as JSON). */
 function fittedLines(fitted: Record<string, unknown>): string[] {
   const keys = Object.keys(fitted).sort(compareCodeUnits);
@@ -182,18 +197,10 @@ function fittedLines(fitted: Record<string, unknown>): string[] {
  * answers, the train mean and its n).
  */
 function renderFittedItemFile(r: PredictionRow, method: string, fitted: Record<string, unknown>): string {
-  const reason = failureReason(r);
   return [
     '=== METADATA ===',
     `method: ${show(method)} (fitted on the train split, no model call)`,
-    `entity_id: ${show(r.entityId)}`,
-    `group: ${show(r.group)}`,
-    `item: ${show(r.item)}`,
-    `actual: ${fmtValue(r.actual)}`,
-    `predicted: ${fmtValue(r.predicted)}`,
-    `abs_error: ${fmt4(r.absError)}`,
-    `value_range: [${fmtValue(r.min)}, ${fmtValue(r.max)}]`,
-    `parse_status: ${r.parseStatus}${reason === null ? '' : ` (${oneLine(reason)})`}`,
+    ...predictionLines(r),
     '',
     '=== WHAT THE METHOD USED ===',
     ...fittedLines(fitted),
@@ -207,7 +214,6 @@ export function renderItemFile(r: PredictionRow, input: string, method?: string)
     if (method === undefined) throw new Error(`prediction ${JSON.stringify([r.group, r.entityId, r.item])} was fitted, and its file needs the method's name`);
     return renderFittedItemFile(r, method, r.fitted);
   }
-  const reason = failureReason(r);
   const call = r.call;
   if (call === null) throw new Error(`prediction ${JSON.stringify([r.group, r.entityId, r.item])} has neither a model call nor fitted metadata`);
   return [
@@ -218,14 +224,7 @@ export function renderItemFile(r: PredictionRow, input: string, method?: string)
     outputText(r),
     '',
     '=== METADATA ===',
-    `entity_id: ${show(r.entityId)}`,
-    `group: ${show(r.group)}`,
-    `item: ${show(r.item)}`,
-    `actual: ${fmtValue(r.actual)}`,
-    `predicted: ${fmtValue(r.predicted)}`,
-    `abs_error: ${fmt4(r.absError)}`,
-    `value_range: [${fmtValue(r.min)}, ${fmtValue(r.max)}]`,
-    `parse_status: ${r.parseStatus}${reason === null ? '' : ` (${oneLine(reason)})`}`,
+    ...predictionLines(r),
     `tokens: prompt=${fmtValue(r.promptTokens)}, completion=${fmtValue(r.completionTokens)}, cached=${fmtValue(r.cachedTokens)}`,
     `latency_ms: ${fmtValue(r.latencyMs)}`,
     `finish_reason: ${finishReasonText(r)}`,
