@@ -81,7 +81,6 @@ export const WHERE_IT_RUNS: Readonly<Record<string, readonly string[]>> = {
 };
 
 const smokeEnabled = (started: StartedFacts) => started.smokeOnly || !isPlainObject(started.config.smoke) || started.config.smoke.enabled !== false;
-const always = () => true;
 /** What the model sees and how it answers: the sections every model stage of a prompting method depends on. */
 const PROMPTED = ['model', 'prompt', 'profile', 'labels', 'sample', 'split', METHOD_SECTION] as const;
 /** What an entity-input stage (a persona summary) depends on: the model, the profile it reads, which entities, and the method's own section. */
