@@ -18,3 +18,15 @@ export function errorMessage(error: unknown): string {
   }
   return String(error);
 }
+
+/** Error codes that mean "nothing is at this path" (or not a file one can follow or read there). */
+const MISSING_PATH_CODES: ReadonlySet<string> = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'EISDIR']);
+
+/**
+ * Whether a file-system error only says the path is not there: callers turn that into a 404 or
+ * "not written yet", and must let every other error (permissions, I/O, corrupt content) surface.
+ */
+export function isMissingPath(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && MISSING_PATH_CODES.has(code);
+}

@@ -1,5 +1,6 @@
+import { createEvent, subjectOf } from '@assay/contracts';
 import type { JetStreamHandle } from '@assay/messaging';
-import { pingServices } from './nats-session';
+import { eventsOn, pingServices } from './nats-session';
 
 /** A NATS connection whose services answer health pings from the given round on (never: null). */
 function fakeHandle(answersFrom: Record<string, number | null>) {
@@ -35,5 +36,28 @@ describe('service check', () => {
     expect(result.silent).toEqual(['inference-worker', 'reporter']);
     expect(asked.filter((a) => a.service === 'reporter')).toHaveLength(3);
     expect(asked.filter((a) => a.service === 'planner')).toHaveLength(1);
+  });
+});
+
+describe('events on a CLI subscription', () => {
+  const handle = { settings: { url: 'nats://test', subjectPrefix: 't1.', stream: 'S' } } as unknown as JetStreamHandle;
+  const failed = createEvent(
+    'experiment.failed',
+    { requestId: null, identity: null, attempt: null, stage: 'config', error: 'bad config', details: [] },
+    { stream: 's', correlationId: 'c', causationId: null, producer: 'test', codeVersion: 'test' },
+  );
+  async function* messages() {
+    yield { subject: `t1.${subjectOf(failed.type, failed.schemaVersion)}`, json: () => ({ type: 'experiment.failed', nonsense: true }) };
+    yield { subject: `t1.${subjectOf(failed.type, failed.schemaVersion)}`, json: () => ({ type: 'experiment.failed', nonsense: 2 }) };
+    yield { subject: `t1.${subjectOf(failed.type, failed.schemaVersion)}`, json: () => failed };
+  }
+
+  it('given events it cannot read, yields the valid ones and warns once per subject naming it', async () => {
+    const warnings: string[] = [];
+    const seen = [];
+    for await (const event of eventsOn(handle, messages(), (line) => warnings.push(line))) seen.push(event);
+    expect(seen.map((e) => [e.type, e.id])).toEqual([['experiment.failed', failed.id]]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`ignored an event on ${subjectOf(failed.type, failed.schemaVersion)}`);
   });
 });

@@ -17,15 +17,26 @@ export class CliError extends Error {
 }
 
 /**
- * The valid events arriving on a subscription of the CLI. Anything else is skipped: not ours to
- * judge, the services dead-letter invalid events.
+ * The valid events arriving on a subscription of the CLI. Anything else is skipped (the services
+ * dead-letter invalid events) but said once per subject on stderr: an event this CLI cannot read
+ * (say, from services of another version) could be the one it waits for.
  */
-export async function* eventsOn(handle: JetStreamHandle, subscription: AsyncIterable<{ json(): unknown; subject: string }>): AsyncGenerator<AssayEvent> {
+export async function* eventsOn(
+  handle: JetStreamHandle,
+  subscription: AsyncIterable<{ json(): unknown; subject: string }>,
+  warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): AsyncGenerator<AssayEvent> {
+  const warned = new Set<string>();
   for await (const msg of subscription) {
+    const subject = logicalSubject(handle.settings, msg.subject);
     let event: AssayEvent;
     try {
-      event = parseEvent(msg.json(), logicalSubject(handle.settings, msg.subject));
-    } catch {
+      event = parseEvent(msg.json(), subject);
+    } catch (error) {
+      if (!warned.has(subject)) {
+        warned.add(subject);
+        warn(`warning: ignored an event on ${subject} that this CLI cannot read (${errorMessage(error)}); further ones on this subject are ignored silently`);
+      }
       continue;
     }
     yield event;

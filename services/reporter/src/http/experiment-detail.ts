@@ -1,5 +1,8 @@
 import type { AssayEvent, ExperimentStarted, ReportGenerated } from '@assay/contracts';
-import { entryFromStream, type RegistryEntry } from '@assay/experiments';
+import { entryFromStream, REGISTRY_EVENT_TYPES, type RegistryEntry } from '@assay/experiments';
+
+/** The event types experimentDetail folds: a reader that left one out would get, say, no evaluated attempts. */
+export const EXPERIMENT_DETAIL_EVENT_TYPES = [...REGISTRY_EVENT_TYPES, 'report.generated', 'evaluation.completed'] as const;
 
 /** What `GET /api/experiments/:identity` answers, less the metrics (read from the run directory). */
 export interface ExperimentDetail {

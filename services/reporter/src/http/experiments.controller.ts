@@ -12,7 +12,7 @@ import {
   ApiExtraModels,
   getSchemaPath,
 } from '@nestjs/swagger';
-import { experimentStream } from '@assay/contracts';
+import { errorMessage, experimentStream, isMissingPath } from '@assay/contracts';
 import { EventStore, readTypedEvents } from '@assay/event-store';
 import { cancelRunning, EvaluatorVersionMismatchError, REGISTRY_EVENT_TYPES } from '@assay/experiments';
 import { ServiceInfo } from '@assay/messaging/nest';
@@ -22,7 +22,7 @@ import { ReportBuilder, UnknownExperimentError } from '../report-builder';
 import { ApiTokenGuard } from './api-token.guard';
 import { contentTypeFor, isInline } from './content-type';
 import { CancelRequestDto, CancelResultDto, DirectoryListingDto, ErrorDto, ExperimentDetailDto, ExperimentListDto, FileParams, IdentityParams, ReplayResultDto } from './dto';
-import { experimentDetail, type ExperimentDetail } from './experiment-detail';
+import { EXPERIMENT_DETAIL_EVENT_TYPES, experimentDetail, type ExperimentDetail } from './experiment-detail';
 import { listDirectory, openRegularFile, type DirectoryEntry } from './run-files';
 import { resolveInside } from './safe-path';
 
@@ -32,8 +32,6 @@ interface HttpResponse {
 }
 
 /** Detail and replay need these; the big per-batch events are never loaded. */
-const DETAIL_EVENT_TYPES = [...REGISTRY_EVENT_TYPES, 'report.generated', 'evaluation.completed'] as const;
-
 /**
  * The reporter's HTTP API over the registry and the run directories. Reads come from the event log
  * (the registry, the run's config) and from the run directory the reporter itself wrote; the only
@@ -174,7 +172,7 @@ export class ExperimentsController {
   }
 
   private async findDetail(identity: string): Promise<ExperimentDetail> {
-    const events = await this.store.read((sql) => readTypedEvents(sql, experimentStream(identity), DETAIL_EVENT_TYPES));
+    const events = await this.store.read((sql) => readTypedEvents(sql, experimentStream(identity), EXPERIMENT_DETAIL_EVENT_TYPES));
     const detail = experimentDetail(events, identity);
     if (!detail) throw new NotFoundException(`no experiment with identity '${identity}' in the event log`);
     return detail;
@@ -188,10 +186,18 @@ export class ExperimentsController {
   }
 }
 
+/** A run directory's JSON file, or null before the report is written; a corrupt file is an error, not "no metrics". */
 async function readJsonOrNull(file: string): Promise<unknown> {
+  let text: string;
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as unknown;
-  } catch {
-    return null;
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if (isMissingPath(error)) return null;
+    throw error;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new Error(`${file} is not valid JSON (${errorMessage(error)}): rebuild the run directory with 'assay replay'`);
   }
 }

@@ -1,5 +1,6 @@
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isMissingPath } from '@assay/contracts';
 import { OPEN_FLAGS } from './safe-path';
 
 export interface DirectoryEntry {
@@ -36,8 +37,9 @@ export async function openRegularFile(path: string): Promise<{ handle: FileHandl
   let handle: FileHandle;
   try {
     handle = await open(path, OPEN_FLAGS);
-  } catch {
-    return null;
+  } catch (error) {
+    if (isMissingPath(error)) return null; // gone since the check, or a symlink swapped in (ELOOP)
+    throw error;
   }
   const info = await handle.stat().catch(() => null);
   if (!info?.isFile()) {

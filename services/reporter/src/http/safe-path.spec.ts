@@ -171,6 +171,14 @@ describe('resolveInside (real file system, symlinks)', () => {
     expect(await resolveInside(join(base, 'missing'), ['README.txt'])).toMatchObject({ kind: 'not-found', reason: /not been written/ });
   });
 
+  it('lets a file-system error other than a missing path surface instead of answering not-found', async () => {
+    const denied = Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+    const fs = { realpath: async (p: string) => { if (p === root) return root; throw denied; }, lstat: async () => ({ isFile: () => true, isDirectory: () => false }) };
+    await expect(resolveInside(root, ['README.txt'], fs)).rejects.toBe(denied);
+    const unreadableRoot = { realpath: async () => { throw denied; }, lstat: fs.lstat };
+    await expect(resolveInside(root, ['README.txt'], unreadableRoot)).rejects.toBe(denied);
+  });
+
   it('never resolves to a path outside, even with a file system that lies about a symlink', async () => {
     const fs = { realpath: async (p: string) => (p === root ? root : '/etc/passwd'), lstat: async () => ({ isFile: () => true, isDirectory: () => false }) };
     expect(await resolveInside(root, ['README.txt'], fs)).toMatchObject({ kind: 'not-found' });

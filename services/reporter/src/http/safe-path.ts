@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { lstat, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
+import { isMissingPath } from '@assay/contracts';
 
 /**
  * Which file of a run directory an HTTP request may read.
@@ -88,25 +89,30 @@ export interface ResolveFs {
 
 const nodeFs: ResolveFs = { realpath: (p) => realpath(p), lstat: (p) => lstat(p) };
 
-/** Both layers: the lexical check, then realpath containment. Never throws for a missing file. */
+/** Both layers: the lexical check, then realpath containment. A missing path is an answer (not-found); any other file-system error is thrown. */
 export async function resolveInside(root: string, rawSegments: readonly unknown[] | undefined | null, fs: ResolveFs = nodeFs): Promise<Resolved> {
   const checked = checkSegments(rawSegments);
   if (!checked.ok) return { kind: 'invalid', reason: checked.reason };
   let realRoot: string;
   try {
     realRoot = await fs.realpath(root);
-  } catch {
+  } catch (error) {
+    if (!isMissingPath(error)) throw error;
     return { kind: 'not-found', reason: 'the run directory has not been written yet' };
   }
   let real: string;
   try {
     real = await fs.realpath(join(realRoot, ...checked.segments));
-  } catch {
+  } catch (error) {
+    if (!isMissingPath(error)) throw error;
     return { kind: 'not-found', reason: `'${checked.relative}' does not exist in the run directory` };
   }
   // A symlink leading out of the tree looks, to the client, like a file that is not there.
   if (!isInside(realRoot, real)) return { kind: 'not-found', reason: `'${checked.relative}' does not exist in the run directory` };
-  const stat = await fs.lstat(real).catch(() => null);
+  const stat = await fs.lstat(real).catch((error: unknown) => {
+    if (isMissingPath(error)) return null; // removed since realpath (a rebuild swapping the tree)
+    throw error;
+  });
   if (stat?.isDirectory()) return { kind: 'directory', path: real, relative: checked.relative };
   if (stat?.isFile()) return { kind: 'file', path: real, relative: checked.relative };
   return { kind: 'not-found', reason: `'${checked.relative}' is not a regular file or directory` };

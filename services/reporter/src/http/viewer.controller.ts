@@ -2,7 +2,7 @@ import { Controller, Get, type OnModuleDestroy, HttpException, Logger, NotFoundE
 import { ApiExcludeController } from '@nestjs/swagger';
 import { experimentStream, errorMessage } from '@assay/contracts';
 import { EventStore, readTypedEvents } from '@assay/event-store';
-import { REGISTRY_EVENT_TYPES } from '@assay/experiments';
+import { entryFromStream, REGISTRY_EVENT_TYPES, type RegistryEntry } from '@assay/experiments';
 import { encodePathSegment, RunDirectoryReader, type TextTable } from '@assay/report';
 import {
   DIAGNOSTICS_KINDS,
@@ -48,7 +48,6 @@ import { Observable } from 'rxjs';
 import { ComparisonRefusedError } from '@assay/comparison';
 import { ComparisonBuilder } from '../comparison-builder';
 import { ReportBuilder, UnknownExperimentError } from '../report-builder';
-import { experimentDetail, type ExperimentDetail } from './experiment-detail';
 import { identityProblem } from './identity';
 import { LiveProgressHub } from './live-progress';
 import { viewerAsset } from './viewer-assets';
@@ -276,11 +275,12 @@ export class ViewerController implements OnModuleDestroy {
     }
   }
 
-  private async detail(identity: string): Promise<ExperimentDetail> {
+  /** A page needs the run's registry entry only (not the detail's evaluations and config): the registry's events of one stream. */
+  private async detail(identity: string): Promise<RegistryEntry> {
     const problem = identityProblem(identity);
     if (problem) throw new BadRequestException(problem);
-    const events = await this.store.read((sql) => readTypedEvents(sql, experimentStream(identity), [...REGISTRY_EVENT_TYPES, 'report.generated'] as const));
-    const detail = experimentDetail(events, identity);
+    const events = await this.store.read((sql) => readTypedEvents(sql, experimentStream(identity), REGISTRY_EVENT_TYPES));
+    const detail = entryFromStream(events, identity);
     if (!detail) throw new NotFoundException(`no experiment with identity '${identity}' in the event log`);
     return detail;
   }
