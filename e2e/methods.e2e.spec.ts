@@ -32,6 +32,7 @@ const { z } = require(join(repo, 'node_modules', 'zod'));
 const { promptId } = require(join(repo, 'dist', 'libs', 'prompting', 'src'));
 exports.method = {
   name: 'toy_echo',
+  codeVersion: 1,
   description: 'A toy: a preamble from its section and the entity id, then the item.',
   section: z.strictObject({ preamble: z.string().min(1) }),
   stages: [{ name: 'predict', kind: 'prompt', description: 'one prompt per (entity, item)', reads: [] }],

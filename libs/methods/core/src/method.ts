@@ -87,6 +87,13 @@ export interface MethodDefinition<Settings = unknown> {
   /** The value of `method:` and the name of the method's config section. */
   name: string;
   description: string;
+  /**
+   * The version of the method's own code, for a method that is not built in (registered from
+   * ASSAY_METHOD_MODULES or a test): raise it whenever its prompts or fit may change, so its stage
+   * keys change and no earlier output is reused for new code. A built-in method leaves it out: the
+   * hash of its folder is recorded with a version per stage (stage-code.ts).
+   */
+  codeVersion?: number;
   /** Schema of the method's top-level section (strict); null when the method takes no settings. */
   section: z.ZodType<Settings> | null;
   stages: readonly MethodStage[];
@@ -150,6 +157,9 @@ export function checkMethod(method: unknown, where: string): asserts method is A
   if (m.fit !== undefined && !fits) throw new MethodDefinitionError(`${at}: fit must be a function`);
   if (m.section !== null && (typeof m.section !== 'object' || typeof (m.section as { safeParse?: unknown }).safeParse !== 'function')) {
     throw new MethodDefinitionError(`${at}: section must be a zod schema or null`);
+  }
+  if (m.codeVersion !== undefined && (typeof m.codeVersion !== 'number' || !Number.isInteger(m.codeVersion) || m.codeVersion < 1)) {
+    throw new MethodDefinitionError(`${at}: codeVersion must be a positive integer, got ${JSON.stringify(m.codeVersion)}`);
   }
   const stages = m.stages;
   if (!Array.isArray(stages) || stages.length === 0) throw new MethodDefinitionError(`${at}: stages must list at least one stage`);

@@ -36,8 +36,15 @@ describe('MethodCatalog', () => {
   it('given a module path in ASSAY_METHOD_MODULES, when the catalog is built, then its method joins the built-in ones', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'assay-methods-'));
     const file = path.join(dir, 'toy.js');
-    writeFileSync(file, "exports.method = { name: 'toy', description: 'a toy', section: null, stages: [{ name: 'predict', kind: 'prompt', description: 'p', reads: [] }], buildPrompts: () => [] };\n");
+    writeFileSync(file, "exports.method = { name: 'toy', codeVersion: 1, description: 'a toy', section: null, stages: [{ name: 'predict', kind: 'prompt', description: 'p', reads: [] }], buildPrompts: () => [] };\n");
     expect(MethodCatalog.fromEnvironment({ [METHOD_MODULES_ENV]: file }).names()).toEqual(['llm_zero_shot', 'llm_few_shot', 'llm_persona_two_stage', 'baseline_train_mean', 'baseline_majority', 'baseline_knn', 'baseline_linear', 'toy']);
+  });
+
+  it('given a module whose method declares no codeVersion, when the catalog is built, then the error names the module and asks for one (its stage keys carry it)', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'assay-methods-'));
+    const file = path.join(dir, 'unversioned.js');
+    writeFileSync(file, "exports.method = { name: 'toy', description: 'a toy', section: null, stages: [{ name: 'predict', kind: 'prompt', description: 'p', reads: [] }], buildPrompts: () => [] };\n");
+    expect(() => MethodCatalog.fromEnvironment({ [METHOD_MODULES_ENV]: file })).toThrow(`${METHOD_MODULES_ENV}: ${file} method 1 ('toy'): a method from a module must declare codeVersion`);
   });
 
   it('given a module that exports no method, when the catalog is built, then the error names the module and what it must export', () => {
