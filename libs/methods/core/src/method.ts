@@ -88,6 +88,12 @@ export interface MethodDefinition<Settings = unknown> {
   name: string;
   description: string;
   /**
+   * How README.txt and metadata.json name a run of it, from its settings: short and human
+   * ("few-shot (k=4, nearest)", "baseline: kNN (k=10)"). The report adds the SFT adapter when
+   * model.lora_adapter is set.
+   */
+  label(settings: Settings): string;
+  /**
    * The version of the method's own code, for a method that is not built in (registered from
    * ASSAY_METHOD_MODULES or a test): raise it whenever its prompts or fit may change, so its stage
    * keys change and no earlier output is reused for new code. A built-in method leaves it out: the
@@ -150,6 +156,7 @@ export function checkMethod(method: unknown, where: string): asserts method is A
   }
   const at = `${where}: method '${name}'`;
   if (typeof m.description !== 'string' || m.description.length === 0) throw new MethodDefinitionError(`${at}: description must be a non-empty string`);
+  if (typeof m.label !== 'function') throw new MethodDefinitionError(`${at}: label must be a function of its settings giving the name reports show (e.g. settings => 'few-shot (k=4)')`);
   const prompts = typeof m.buildPrompts === 'function';
   const fits = typeof m.fit === 'function';
   if (prompts === fits) throw new MethodDefinitionError(`${at}: give exactly one of buildPrompts (a method that asks a model) or fit (a method fitted on the train split)`);

@@ -84,20 +84,20 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: '50e5041bbcccb7266050349b8d983102d6f05f92d3483d954862268abdfccaeb' },
-  'baseline_linear/fit': { version: 1, sha256: '50e5041bbcccb7266050349b8d983102d6f05f92d3483d954862268abdfccaeb' },
-  'baseline_majority/fit': { version: 1, sha256: '50e5041bbcccb7266050349b8d983102d6f05f92d3483d954862268abdfccaeb' },
-  'baseline_train_mean/fit': { version: 1, sha256: '50e5041bbcccb7266050349b8d983102d6f05f92d3483d954862268abdfccaeb' },
-  'llm_few_shot/inference': { version: 1, sha256: '04b88f71cad25660225f77a781cf1c0b97c48a88c5818c1a8e48e1a119836189' },
-  'llm_few_shot/smoke_inference': { version: 1, sha256: '04b88f71cad25660225f77a781cf1c0b97c48a88c5818c1a8e48e1a119836189' },
-  'llm_persona_two_stage/inference': { version: 1, sha256: 'db9b5b24d54a3680e35b7b002b70d1e7a703dc356039fb69ccf89cc9fa6c0001' },
-  'llm_persona_two_stage/summary': { version: 1, sha256: 'db9b5b24d54a3680e35b7b002b70d1e7a703dc356039fb69ccf89cc9fa6c0001' },
-  'llm_zero_shot/inference': { version: 1, sha256: 'ebfa6501e7aed201e59d607a2631fe18a462401adcd7816796664b04d2635dbe' },
-  'llm_zero_shot/smoke_inference': { version: 1, sha256: 'ebfa6501e7aed201e59d607a2631fe18a462401adcd7816796664b04d2635dbe' },
-  report: { version: 1, sha256: '276304926a2b9653d516ed516d167121052068de9fae2edade5c8a1322153a02' },
+  'baseline_knn/fit': { version: 1, sha256: 'c3c98e66e5fb3e8c61932294877ca76ace1e47c2cbb04b69074cb260fac175f1' },
+  'baseline_linear/fit': { version: 1, sha256: 'c3c98e66e5fb3e8c61932294877ca76ace1e47c2cbb04b69074cb260fac175f1' },
+  'baseline_majority/fit': { version: 1, sha256: 'c3c98e66e5fb3e8c61932294877ca76ace1e47c2cbb04b69074cb260fac175f1' },
+  'baseline_train_mean/fit': { version: 1, sha256: 'c3c98e66e5fb3e8c61932294877ca76ace1e47c2cbb04b69074cb260fac175f1' },
+  'llm_few_shot/inference': { version: 1, sha256: 'a0d0ddb36861bab970bf0bb6db6133721af9148677eaef76f585a3656dc111ec' },
+  'llm_few_shot/smoke_inference': { version: 1, sha256: 'a0d0ddb36861bab970bf0bb6db6133721af9148677eaef76f585a3656dc111ec' },
+  'llm_persona_two_stage/inference': { version: 1, sha256: 'a96d947c824da08b2e88242e321912d73ac0082936238b23db6ca7b841b91fbd' },
+  'llm_persona_two_stage/summary': { version: 1, sha256: 'a96d947c824da08b2e88242e321912d73ac0082936238b23db6ca7b841b91fbd' },
+  'llm_zero_shot/inference': { version: 1, sha256: '44471015155697cf7f43941938ba1b2d1946b465128b27b87e347d29e7e14892' },
+  'llm_zero_shot/smoke_inference': { version: 1, sha256: '44471015155697cf7f43941938ba1b2d1946b465128b27b87e347d29e7e14892' },
+  report: { version: 2, sha256: '6c913de89295cb785c7e4ef002935ad317db12d6c1f1a4e23a3ef58c78d8cb07' },
   scoring: { version: 1, sha256: '425d24c8877aaf0cbe64954c66dd0602f4c6e996f59b73f2486df2bba4ed8548' },
-  'shared/fit': { version: 1, sha256: '1a3fc0f86677733b128fad2695532254bc561a6b6245341de56ffc20b7a98a8f' },
-  'shared/prompt': { version: 1, sha256: '93da7029d3500720a31b87237f5839979c9777c34ffd0c05e5f88814247e441b' },
+  'shared/fit': { version: 1, sha256: '62ff81cd613bac2440ca9a0adf6838ba7b4c35ab0916453e75401163640ab0be' },
+  'shared/prompt': { version: 1, sha256: 'd3f37ae5f5287688c439893a315c52d4555abc7de2a0568a99dbb25a51170b22' },
 };
 // END RECORDED STAGE CODE
 
