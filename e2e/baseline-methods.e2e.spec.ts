@@ -109,7 +109,8 @@ describe('baselines as methods, end to end', () => {
       for (const file of ['README.txt', 'metadata.json', 'metrics.json', 'config.yaml', 'predictions.parquet', 'raw_outputs.parquet']) expect(statSync(join(runDir, file)).isFile()).toBe(true);
       const readme = readFileSync(join(runDir, 'README.txt'), 'utf8');
       expect(readme).not.toMatch(/prefix-cache|hit rate/i);
-      expect(readme).toContain(`None: ${method} is fitted on the train split (no model calls).`);
+      const labels: Record<string, string> = { baseline_train_mean: 'baseline: train mean', baseline_majority: 'baseline: majority', baseline_knn: 'baseline: kNN (k=5)', baseline_linear: 'baseline: linear (ridge / logistic)' };
+      expect(readme).toContain(`None: ${method} (${labels[method]}) is fitted on the train split (no model calls).`);
       expect((JSON.parse(readFileSync(join(runDir, 'metadata.json'), 'utf8')) as { model: unknown }).model).toBeNull();
 
       const files = itemFiles(join(runDir, 'groups'));

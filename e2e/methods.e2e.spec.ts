@@ -32,6 +32,8 @@ const { z } = require(join(repo, 'node_modules', 'zod'));
 const { promptId } = require(join(repo, 'dist', 'libs', 'prompting', 'src'));
 exports.method = {
   name: 'toy_echo',
+  codeVersion: 1,
+  label: (settings) => 'toy echo (' + settings.preamble.length + '-character preamble)',
   description: 'A toy: a preamble from its section and the entity id, then the item.',
   section: z.strictObject({ preamble: z.string().min(1) }),
   stages: [{ name: 'predict', kind: 'prompt', description: 'one prompt per (entity, item)', reads: [] }],
@@ -85,7 +87,7 @@ describe('methods, end to end', () => {
     const runDir = runDirOf(r);
     for (const file of ['README.txt', 'metadata.json', 'config.yaml']) expect(statSync(join(runDir, file)).isFile()).toBe(true);
     const metadata = JSON.parse(readFileSync(join(runDir, 'metadata.json'), 'utf8')) as { model: { mode: string } };
-    expect(metadata.model.mode).toBe('toy_echo');
+    expect(metadata.model.mode).toBe('toy echo (13-character preamble)');
     expect(runDir).toContain('/toy_echo/');
     const files = itemFiles(join(runDir, 'groups'));
     expect(files.length).toBeGreaterThan(0);

@@ -73,10 +73,10 @@ describe('profile views and SFT mode, end to end', () => {
     expectOk(r);
     const runDir = runDirOf(r);
     const readme = readFileSync(join(runDir, 'README.txt'), 'utf8');
-    expect(readme).toContain('Mode:          SFT (zero-shot prompts)\n');
+    expect(readme).toContain('Mode:          zero-shot, SFT adapter survey-lora\n');
     expect(readme).toContain('Adapter:       survey-lora\n');
     const metadata = JSON.parse(readFileSync(join(runDir, 'metadata.json'), 'utf8')) as { model: unknown };
-    expect(metadata.model).toEqual({ id: 'sim/llm-8b', mode: 'SFT (zero-shot prompts)', adapter: 'survey-lora' });
+    expect(metadata.model).toEqual({ id: 'sim/llm-8b', mode: 'zero-shot, SFT adapter survey-lora', adapter: 'survey-lora' });
     const [item] = itemFiles(join(runDir, 'groups')).filter((f) => !f.endsWith('/summary.txt'));
     expect(readFileSync(item, 'utf8')).toContain('(LoRA adapter survey-lora)');
     // The server counted the run's prompts under the adapter's own model name.

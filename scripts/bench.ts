@@ -3,6 +3,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { methodCatalog } from '../libs/methods/registry/src';
+import { DEFAULT_PROMPT_TEMPLATES } from '../libs/prompting/src';
 import { GPU_LIKE_LATENCY } from '../libs/testing/src/simulator/scheduler';
 import { drive, engineSeconds, saturatedThroughput, type DriverResult } from './bench/driver';
 import { cpuLimit } from './bench/cpu-limit';
@@ -33,6 +35,12 @@ import { BLOCK, entityOrder, itemOrder, prepareWorkload, type DriverPrompt, type
  *          allow at that cost: whether 3.6x can be shown on this machine at all.
  *   f1     llm_few_shot (4 train examples per entity, nearest by profile, in the shared prefix),
  *          zero-latency simulator, 1 worker: hit rate against its own ideal, prompts and prompt tokens.
+ *   m-*    every shipped method as a pipeline on the same workload (zero-latency simulator with a 32k
+ *          context, 1 worker): zero-shot, few-shot (f1's row when f ran too), the two-stage persona
+ *          run twice on one stack (the second run changes only the stage-2 template, so it must
+ *          make no stage-1 call), and the four baselines; a per-method table of hit rate against
+ *          the method's own ideal, prompts and prompt tokens sent, wall time, and the persona's
+ *          time saved by reuse. `--only m-persona` runs the persona pair alone (npm run bench:persona).
  * --profile adds a CPU profile of every pipeline process (hottest functions per process).
  * Results: the console, outputs/.bench/results.md and results.json; logs of each scenario in
  * outputs/.bench/logs/<scenario>/.
@@ -42,10 +50,10 @@ import { BLOCK, entityOrder, itemOrder, prepareWorkload, type DriverPrompt, type
  * prompts 583 of them, close to the reference 589 x 72 = 42,408 prompts.
  */
 
-const HELP = `usage: node dist/scripts/bench.js [--quick] [--only a|b|c|r|f|<scenario>[,..]] [--scale K] [--test-fraction F] [--entities N] [--cap S] [--keep]
+const HELP = `usage: node dist/scripts/bench.js [--quick] [--only a|b|c|r|f|m|<scenario>[,..]] [--scale K] [--test-fraction F] [--entities N] [--cap S] [--keep]
   --quick            60 entities, short caps: a sanity check in a few minutes
-  --only a,b,c,r,f   run only these scenario families (sat runs with b; r: replicas; f: few-shot),
-                     or a1 / a4 alone (e.g. --only a1)
+  --only a,b,c,r,f,m run only these scenario families (sat runs with b; r: replicas; f: few-shot;
+                     m: every method, one table), or a1 / a4 / m-persona alone (e.g. --only a1)
   --scale K          K times the entities (e.g. --scale 10: 5,890 x 72, the "cost grows with the work" check)
   --test-fraction F  share of entities in the test split, i.e. prompted (default 0.8)
   --entities N       entities to generate (default 589; 60 with --quick)
@@ -65,8 +73,8 @@ interface Args {
   scale: number;
 }
 
-const FAMILIES = ['a', 'b', 'c', 'r', 'f'];
-const SCENARIOS = ['a1', 'a4'];
+const FAMILIES = ['a', 'b', 'c', 'r', 'f', 'm'];
+const SCENARIOS = ['a1', 'a4', 'm-persona'];
 
 /** Whether --only selects this scenario: by its id or by its family (the id's first letter; sat is b's). */
 function selected(only: Set<string>, id: string): boolean {
@@ -93,7 +101,7 @@ function parse(argv: string[]): Args {
     console.log(HELP);
     process.exit(0);
   }
-  const only = new Set((values.only ?? 'a,b,c,r,f').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
+  const only = new Set((values.only ?? FAMILIES.join(',')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
   for (const o of only) if (!FAMILIES.includes(o) && !SCENARIOS.includes(o)) throw new Error(`--only takes families ${FAMILIES.join(', ')} or scenarios ${SCENARIOS.join(', ')} (comma-separated), got '${o}'`);
   const quick = values.quick === true;
   const num = (raw: string | undefined, fallback: number, name: string): number => {
@@ -253,6 +261,77 @@ function phaseTable(results: Array<[string, PipelineResult]>): string {
   return lines.join('\n');
 }
 
+/**
+ * Four 250-feature profiles with their answers and the entity's own: ~15k tokens, so the
+ * simulator serves a 32k context (pre-flight refuses the run at the default 8192).
+ */
+const FEW_SHOT = { llm_few_shot: { k: 4, selection: 'nearest', seed: 1 } };
+
+/** The method's own label (MethodDefinition.label) for the settings in `section` (its config section, if any). */
+function labelOf(method: string, section: Record<string, unknown>): string {
+  const m = methodCatalog().get(method);
+  return m.label(m.section === null ? null : m.section.parse(section[method] ?? {}));
+}
+
+/** One method's line of the m table. */
+interface MethodRow {
+  id: string;
+  label: string;
+  ok: boolean;
+  note: string;
+  /** metrics.json: the run's measured hit rate and its own ideal (null for a fitted method). */
+  hit: number | null;
+  ideal: number | null;
+  /** What the model server received (simulator counters, smoke test and stage 1 included). */
+  promptsSent: number | null;
+  promptTokens: number | null;
+  wallS: number;
+  second?: { ok: boolean; wallS: number; stage1Calls: number | null; promptsSent: number | null; promptTokens: number | null; hit: number | null; ideal: number | null; note: string };
+}
+
+function methodRowOf(id: string, label: string, r: PipelineResult): MethodRow {
+  const row: MethodRow = {
+    id,
+    label,
+    ok: r.ok,
+    note: r.ok ? '' : `FAILED: ${r.error ?? 'unknown'}`,
+    hit: r.cache?.hitRate ?? null,
+    ideal: r.cache?.idealHitRate ?? null,
+    promptsSent: r.sim?.requests ?? null,
+    promptTokens: r.sim?.promptTokens ?? null,
+    wallS: r.wallS,
+  };
+  const f = r.followUp;
+  if (f) {
+    row.second = {
+      ok: f.ok,
+      wallS: f.wallS,
+      stage1Calls: f.calls ? (f.calls.summary?.called ?? 0) : null,
+      promptsSent: f.sim?.requests ?? null,
+      promptTokens: f.sim?.promptTokens ?? null,
+      hit: f.cache?.hitRate ?? null,
+      ideal: f.cache?.idealHitRate ?? null,
+      note: f.ok ? `${f.calls?.summary?.reused ?? 0} summaries reused` : `FAILED: ${f.error ?? 'unknown'}`,
+    };
+  }
+  return row;
+}
+
+function methodTable(rows: MethodRow[]): string {
+  const head = ['scenario', 'method', 'hit rate', 'own ideal', '% of ideal', 'prompts sent', 'prompt tokens sent', 'wall s', 'stage-1 calls', 'time saved by reuse', 'note'];
+  const ratio = (hit: number | null, ideal: number | null) => (hit !== null && ideal !== null && ideal > 0 ? pct(hit / ideal) : '–');
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const r of rows) {
+    lines.push(`| ${[r.id, r.label, pct(r.hit, 2), pct(r.ideal, 2), ratio(r.hit, r.ideal), r.promptsSent ?? '–', r.promptTokens ?? '–', fixed(r.wallS, 1), '–', '–', r.note].join(' | ')} |`);
+    const s = r.second;
+    if (s) {
+      const saved = s.ok && r.ok ? `${(r.wallS - s.wallS).toFixed(1)} s (${pct((r.wallS - s.wallS) / r.wallS, 0)})` : '–';
+      lines.push(`| ${[`${r.id}-2`, 'same, only the stage-2 template changed', pct(s.hit, 2), pct(s.ideal, 2), ratio(s.hit, s.ideal), s.promptsSent ?? '–', s.promptTokens ?? '–', fixed(s.wallS, 1), `${s.stage1Calls ?? '–'}${s.stage1Calls === 0 ? ' (must be 0: ok)' : s.stage1Calls === null ? '' : ' (must be 0: MISS)'}`, saved, s.note].join(' | ')} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const args = parse(argv);
@@ -342,6 +421,42 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
         cleanups.delete(sim.stop);
       }
       writeReport();
+    }
+  };
+
+  const methodRows: MethodRow[] = [];
+  /** Family m: every shipped method through the pipeline, one row each (see the header comment). */
+  const methods = async () => {
+    const zeroLatency32k = ['--latency', 'zero', '--max-model-len', '32768'];
+    const timeoutS = args.quick ? 240 : 900;
+    const run = async (id: string, method: string, section: Record<string, unknown>, more: Partial<PipelineOptions> = {}) => {
+      const label = labelOf(method, section);
+      await pipeline(id, more.fitted ? `${label}, fitted on the train split (no model calls)` : `${label}, zero latency, 32k context, 1 worker`, 1, zeroLatency32k, timeoutS, undefined, { ...more, configOverrides: { method, ...section, ...more.configOverrides } });
+      methodRows.push(methodRowOf(id, label, pipelines.find(([p]) => p === id)![1]));
+    };
+    const all = args.only.has('m');
+    if (all) await run('m-zero', 'llm_zero_shot', {});
+    if (all) {
+      // f1 is the same scenario: its row stands in when f ran, rather than a second identical run.
+      const f1 = pipelines.find(([id]) => id === 'f1')?.[1];
+      if (f1) methodRows.push(methodRowOf('f1', labelOf('llm_few_shot', FEW_SHOT), f1));
+      else await run('m-few', 'llm_few_shot', FEW_SHOT);
+    }
+    // Stage 2 only: the user template gets a line; the system template is pinned so that the
+    // config's name (which the default bench system prompt quotes) changes nothing else.
+    const system = `You are simulating the survey respondent whose profile is given below. Answer every question as that person would. Reply with a number only.`;
+    await run('m-persona', 'llm_persona_two_stage', { llm_persona_two_stage: { max_tokens: 48 } }, {
+      configOverrides: { prompt: { system, user: DEFAULT_PROMPT_TEMPLATES.user } },
+      followUp: { configOverrides: { prompt: { system, user: `${DEFAULT_PROMPT_TEMPLATES.user}\nThink of the persona above before answering.` } } },
+    });
+    if (!all) return;
+    for (const [id, method, section] of [
+      ['m-mean', 'baseline_train_mean', {}],
+      ['m-majority', 'baseline_majority', {}],
+      ['m-knn', 'baseline_knn', { baseline_knn: { k: 10 } }],
+      ['m-linear', 'baseline_linear', {}],
+    ] as const) {
+      await run(id, method, section, { fitted: true });
     }
   };
 
@@ -508,7 +623,7 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
     const md = [
       `# assay benchmark (${args.quick ? 'quick' : 'full'})${final ? '' : ' — IN PROGRESS or interrupted: scenarios so far'}`,
       '',
-      `- command: \`${command}\` (via \`npm run bench${args.quick || args.only.size < 5 ? ' -- ...' : ''}\`); code ${gitVersion()}; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB; bench took ${(totalS / 60).toFixed(1)} min`,
+      `- command: \`${command}\` (via \`npm run bench${args.quick || args.only.size < FAMILIES.length ? ' -- ...' : ''}\`); code ${gitVersion()}; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB; bench took ${(totalS / 60).toFixed(1)} min`,
       `- workload: ${workloadLine}`,
       `- ${workloadTimes}`,
       `- pipeline runs: model.concurrency 64 per worker, max_tokens 8, smoke test on (${common.smokeExamples} examples, included in wall time); wall = \`assay run\` start to exit (after the reporter wrote the tree)`,
@@ -518,6 +633,16 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
       table,
       '',
       ...(phases ? ['Pipeline phases (from the run directory logs; times in s):', '', phases, ''] : []),
+      ...(methodRows.length
+        ? [
+            'Methods (m): each on the same workload, zero-latency simulator, 32k context, 1 worker. Hit rate and own ideal from metrics.json (model calls of the run; the ideal counts each',
+            "entity's prefix computed once within its batch, not text shared across entities such as the system prompt, so a method with short prefixes, like the persona's summaries, can beat it);",
+            'prompts and prompt tokens sent from the simulator (smoke test and stage-1 summaries included).',
+            '',
+            methodTable(methodRows),
+            '',
+          ]
+        : []),
       'Targets:',
       '',
       targetLines(targets),
@@ -589,13 +714,11 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
     await pipeline('r4-down', 'as r4, one replica killed mid-run', 4, gpuArgs, timeoutS, undefined, { replicas: 4, killReplicaAfterRequests: Math.floor(w.prompts / 12) });
   }
   if (args.only.has('f')) {
-    // Four 250-feature profiles with their answers and the entity's own: ~15k tokens, so the
-    // simulator serves a 32k context (pre-flight refuses the run at the default 8192).
-    const fewShot = { method: 'llm_few_shot', llm_few_shot: { k: 4, selection: 'nearest', seed: 1 } };
-    await pipeline('f1', 'llm_few_shot k=4 nearest, zero latency, 32k context, 1 worker', 1, ['--latency', 'zero', '--max-model-len', '32768'], args.quick ? 240 : 600, undefined, { configOverrides: fewShot });
+    await pipeline('f1', 'llm_few_shot k=4 nearest, zero latency, 32k context, 1 worker', 1, ['--latency', 'zero', '--max-model-len', '32768'], args.quick ? 240 : 600, undefined, { configOverrides: { method: 'llm_few_shot', ...FEW_SHOT } });
     const f1 = pipelines.find(([id]) => id === 'f1')?.[1];
     if (f1?.sim) log(`f1: ${f1.prompts ?? '–'} prompts sent, ${f1.sim.promptTokens} prompt tokens (${f1.sim.cachedTokens} cached), wall ${fixed(f1.wallS, 1)} s`);
   }
+  if (args.only.has('m') || args.only.has('m-persona')) await methods();
   if (args.only.has('c')) {
     await contrast('c-item', 'gpu, item order, 64 in flight', itemOrder(w), 'stream');
     await contrast('c-nowarm', 'gpu, entity order, no warm-up, 64 in flight', entityOrder(w), 'stream');

@@ -53,6 +53,27 @@ export interface PipelineOptions {
   bareClient?: DriverPrompt[];
   /** Config keys merged over the workload's (e.g. another method and its section). */
   configOverrides?: Record<string, unknown>;
+  /** A method fitted on the train split (a baseline): its config has no model, prompt or smoke section. */
+  fitted?: boolean;
+  /**
+   * A second `assay run` on the same stack (same log, so the stage cache can serve it) after the
+   * first one, with these config keys merged over the first run's: e.g. the two-stage persona with
+   * only the stage-2 template changed, whose summaries must all be reused.
+   */
+  followUp?: { configOverrides: Record<string, unknown> };
+}
+
+/** Model answers of a run, by phase (smoke, summary, full): called (reached the model) and reused (from another experiment). */
+export type CallsByPhase = Record<string, { called: number; reused: number }>;
+
+/** What a follow-up run (PipelineOptions.followUp) measured. */
+export interface FollowUpResult {
+  ok: boolean;
+  error?: string;
+  wallS: number;
+  sim: SimulatorStats | null;
+  cache: { hitRate: number | null; idealHitRate: number | null } | null;
+  calls: CallsByPhase | null;
 }
 
 /** What the log says about the full phase's prompts: answered once each, none failed. */
@@ -103,6 +124,9 @@ export interface PipelineResult {
   killedAtS?: number;
   /** The bare client's run (see PipelineOptions.bareClient). */
   bare?: { prompts: number; seconds: number; errors: number };
+  /** The run's model answers by phase, from its inference.completed events. */
+  calls?: CallsByPhase;
+  followUp?: FollowUpResult;
 }
 
 function sumStats(all: SimulatorStats[]): SimulatorStats {
@@ -127,6 +151,25 @@ async function answeredOnce(databaseUrl: string, identity: string, planned: numb
       failedOver: results.filter((r) => r.failoverFrom !== undefined).length,
       perReplica,
     };
+  } finally {
+    await store.close();
+  }
+}
+
+async function callsByPhase(databaseUrl: string, identity: string): Promise<CallsByPhase> {
+  const store = await EventStore.open({ url: databaseUrl });
+  try {
+    const events = await store.read((sql) => readStream(sql, experimentStream(identity), { types: ['inference.completed'] }));
+    const calls: CallsByPhase = {};
+    for (const e of events) {
+      const d = (e as unknown as InferenceCompleted).data;
+      const c = (calls[d.phase] ??= { called: 0, reused: 0 });
+      for (const r of d.results) {
+        if (r.reusedFrom === undefined) c.called++;
+        else c.reused++;
+      }
+    }
+    return calls;
   } finally {
     await store.close();
   }
@@ -233,13 +276,18 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
   log(`  stack up (${o.workers} worker(s), simulator ${o.simulatorArgs.join(' ') || 'defaults'}); logs in ${stack.logDir}`);
   try {
     const replicaUrls = [stack.simulatorUrl, ...extra.map((s) => s.url)];
-    const { path } = writeConfig(stack, `bench-${o.name}`, {
-      ...o.workload.configOverrides,
-      ...o.configOverrides,
-      // With replicas, no failed prompt is tolerated: the run fails if failover loses one.
-      model: { concurrency: o.concurrency, max_tokens: o.maxTokens, ...(replicaUrls.length > 1 ? { base_url: replicaUrls, max_failure_share: 0 } : {}) },
-      smoke: { enabled: true, examples: o.smokeExamples },
-    });
+    const configOf = (name: string, more: Record<string, unknown>) =>
+      writeConfig(stack, name, {
+        ...o.workload.configOverrides,
+        ...o.configOverrides,
+        ...more,
+        // With replicas, no failed prompt is tolerated: the run fails if failover loses one.
+        // A fitted method's config has no model section (writeConfig leaves out an undefined key).
+        ...(o.fitted
+          ? { model: undefined, prompt: undefined }
+          : { model: { concurrency: o.concurrency, max_tokens: o.maxTokens, ...(replicaUrls.length > 1 ? { base_url: replicaUrls, max_failure_share: 0 } : {}) }, smoke: { enabled: true, examples: o.smokeExamples } }),
+      });
+    const { path } = configOf(`bench-${o.name}`, {});
     const sim = SimClient.fromV1(stack.simulatorUrl);
     const sims = [sim, ...extra.map((s) => s.client)];
     await Promise.all(sims.map((s) => s.reset()));
@@ -313,6 +361,7 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
     log(`  run: ${result.prompts} prompts in ${run.seconds.toFixed(1)} s; report: ${result.reporter ? `${result.reporter.files} files in ${result.reporter.seconds} s` : 'no "report written" line'}`);
 
     const identity = basename(runDir);
+    result.calls = await callsByPhase(stack.databaseUrl, identity);
     const replay = await runCli(stack.env, ['replay', identity], o.replayTimeoutS);
     writeFileSync(join(o.logsOut, 'cli-replay.log'), `${replay.stderr}\nstdout: ${replay.stdout}`);
     const rebuilt = /rebuilt (\d+) files, tree ([0-9a-f]+)/.exec(replay.stderr);
@@ -329,6 +378,24 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
       const bare = await drive(o.bareClient, { url: stack.simulatorUrl, client: sim, concurrency: o.concurrency, maxTokens: o.maxTokens, mode: 'warm', batchesInFlight: 16, capSeconds: o.runTimeoutS });
       result.bare = { prompts: bare.done, seconds: bare.seconds, errors: bare.errors };
       log(`  bare client (warm-then-fan-out, ${o.concurrency} in flight, 16 entities at once, same simulator): ${bare.done} prompts in ${bare.seconds.toFixed(1)} s${bare.errors ? `, ${bare.errors} errors` : ''}`);
+    }
+    if (o.followUp) {
+      await Promise.all(sims.map((s) => s.reset()));
+      const second = configOf(`bench-${o.name}-2`, o.followUp.configOverrides);
+      const again = await runCli(stack.env, ['run', second.path], o.runTimeoutS);
+      writeFileSync(join(o.logsOut, 'cli-run-2.log'), again.lines.map((l) => `[+${l.t.toFixed(2)} s] ${l.line}`).join('\n') + `\nstdout: ${again.stdout}`);
+      const follow: FollowUpResult = { ok: false, wallS: again.seconds, sim: sumStats(await Promise.all(sims.map((s) => s.stats()))), cache: null, calls: null };
+      result.followUp = follow;
+      if (again.timedOut || again.code !== 0) {
+        follow.error = again.timedOut ? `second assay run timed out after ${o.runTimeoutS} s` : `second assay run exited ${again.code}: ${again.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+        log(`  ${follow.error}`);
+      } else {
+        const dir = again.stdout.trim().split('\n').pop()!;
+        follow.cache = (JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as { cache?: FollowUpResult['cache'] }).cache ?? null;
+        follow.calls = await callsByPhase(stack.databaseUrl, basename(dir));
+        follow.ok = true;
+        log(`  second run: ${again.seconds.toFixed(1)} s; model answers by phase ${JSON.stringify(follow.calls)}`);
+      }
     }
     result.ok = true;
     return result;

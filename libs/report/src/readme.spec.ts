@@ -76,11 +76,11 @@ describe('README prefix-cache section', () => {
 });
 
 describe('README of a run without a model (a baseline fitted on the train split)', () => {
-  const report = { ...hostileReport(), method: 'baseline_knn', model: null };
+  const report = { ...hostileReport(), method: 'baseline_knn', methodLabel: 'baseline: kNN (k=10)', model: null };
   const readme = renderReadme(report);
 
   it('given no model, then the model section says so and there is no prefix-cache section, hit rate or advice', () => {
-    expect(readme).toContain('None: baseline_knn is fitted on the train split (no model calls).');
+    expect(readme).toContain('None: baseline_knn (baseline: kNN (k=10)) is fitted on the train split (no model calls).');
     expect(readme).not.toContain('PREFIX CACHE');
     expect(readme).not.toMatch(/hit rate|enable-prefix-caching/i);
   });

@@ -137,7 +137,7 @@ function scopeSection(report: RunReport): string {
 
 function modelSection(report: RunReport): string {
   const m = report.model;
-  if (m === null) return `None: ${show(report.method)} is fitted on the train split (no model calls).`;
+  if (m === null) return `None: ${show(report.method)} (${show(report.methodLabel)}) is fitted on the train split (no model calls).`;
   return [
     `Model:         ${show(m.id)}`,
     `Mode:          ${show(m.mode)}`,

@@ -137,6 +137,8 @@ export interface StageReuse {
 export interface RunReport {
   identity: string;
   method: string;
+  /** The method's own name for this run, from its settings (MethodDefinition.label): "few-shot (k=4, nearest)". */
+  methodLabel: string;
   attempt: number;
   /** Which evaluation of the attempt's inference results this tree shows (round 1: made during the run). */
   evaluationRound: { round: number; evaluatorVersion: string; evaluatorCodeVersion: string; evaluatedAt: string; reason: string | null };

@@ -1,3 +1,5 @@
+import { BUILTIN_METHODS } from '@assay/methods/registry';
+import { recordsAfterEditing } from '../../../methods/core/src/test-helpers';
 import { stagesOf, type StartedFacts } from './stages';
 
 const CONFIG = {
@@ -100,5 +102,28 @@ describe('stage keys', () => {
   it('given the method\'s own section, then it is part of the key', () => {
     const withSection = withConfig({ llm_zero_shot: { note: 'x' } })(START);
     expect(keyOf(withSection, 'inference')).not.toBe(keyOf(START, 'inference'));
+  });
+
+  describe('given an edit of one method\'s code (re-recorded in a scratch copy of the sources)', () => {
+    const fewShotStart: StartedFacts = { ...START, method: 'llm_few_shot', config: { ...CONFIG, method: 'llm_few_shot', llm_few_shot: { k: 2, selection: 'random', seed: 0 } } };
+    const after = recordsAfterEditing('libs/methods/llm-few-shot/src/layout.ts');
+
+    it('then a zero-shot experiment keeps every stage key', () => {
+      expect(stagesOf(START, after).map((s) => s.key)).toEqual(stagesOf(START).map((s) => s.key));
+    });
+
+    it('then a few-shot experiment gets new keys for its model stages and the stages reading them', () => {
+      const before = stagesOf(fewShotStart);
+      const moved = stagesOf(fewShotStart, after).filter((s, i) => s.key !== before[i].key).map((s) => s.name);
+      expect(moved).toEqual(['smoke_inference', 'inference', 'scoring', 'report']);
+    });
+  });
+
+  it('given every built-in method, then each of its stages has a key (its code version is recorded)', () => {
+    for (const method of BUILTIN_METHODS) {
+      const { model: _model, ...noModel } = CONFIG;
+      const config = method.buildPrompts ? { ...CONFIG, method: method.name } : { ...noModel, method: method.name };
+      expect(stagesOf({ ...START, method: method.name, config }).length).toBeGreaterThan(0);
+    }
   });
 });

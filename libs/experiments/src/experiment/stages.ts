@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson, isPlainObject } from '@assay/config';
 import type { ExperimentStarted, Phase, StageRecord } from '@assay/contracts';
 import { methodCatalog } from '@assay/methods/registry';
-import { stageCodeVersion } from '@assay/methods/core';
+import { methodStageCodeVersion, STAGE_CODE, stageCodeVersion, type StageCodeRecords } from '@assay/methods/core';
 
 /**
  * An experiment is a small DAG of stages. Each method's declared stages give a table (stageTableOf);
@@ -13,8 +13,9 @@ import { stageCodeVersion } from '@assay/methods/core';
  * A stage's key hashes what its output depends on: its own parameters (the part of the config it
  * uses), the keys of the stages it reads, the data hashes and the code version. Two stages with
  * the same key computed the same thing, so a later experiment may reuse a completed stage by key.
- * The code version is the stage's own (stageCodeVersion), not the repository's commit, so an edit
- * elsewhere keeps the stage reusable.
+ * The code version is the stage's own (stageCodeVersion; for a stage running the method's code,
+ * that method's: methodStageCodeVersion), not the repository's commit, so an edit elsewhere, or
+ * to another method, keeps the stage reusable.
  */
 export type StageKind =
   /** Prompts go to the model in entity batches (inference.batch.requested → inference.completed/failed → evaluation.batch.scored). */
@@ -145,20 +146,38 @@ export function stageParams(def: Pick<StageDefinition, 'params'>, started: Pick<
  * a codebook) count by path here; a worker reuses an answer only for the byte-identical prompt, so
  * a file changed behind the same path cannot bring back a stale answer.
  */
-export function stageKey(def: Pick<StageDefinition, 'name' | 'kind' | 'params'>, started: StartedFacts, readKeys: string[]): string {
+export function stageKey(def: Pick<StageDefinition, 'name' | 'kind' | 'params'>, started: StartedFacts, readKeys: string[], codeRecords: StageCodeRecords = STAGE_CODE): string {
   const payload = canonicalJson({
     kind: def.kind,
     method: started.method,
     params: stageParams(def, started),
     reads: readKeys,
     dataHashes: started.dataHashes,
-    code: stageCodeVersion(def.name),
+    code: codeVersionOf(def, started.method, codeRecords),
   });
   return createHash('sha256').update(payload).digest('hex');
 }
 
-/** The attempt's stages in table order (a table lists a stage after those it reads), each with its key. */
-export function stagesOf(started: StartedFacts): Stage[] {
+/** The version of the code a stage's output depends on: the method's own for a model or fit stage, the shared one for scoring and the report. */
+function codeVersionOf(def: Pick<StageDefinition, 'name' | 'kind'>, method: string, records: StageCodeRecords): string {
+  switch (def.kind) {
+    case 'llm_inference':
+    case 'llm_input':
+      return methodStageCodeVersion(methodCatalog().get(method), def.name, 'prompt', records);
+    case 'fit':
+      return methodStageCodeVersion(methodCatalog().get(method), def.name, 'fit', records);
+    case 'scoring':
+    case 'report':
+      return stageCodeVersion(def.name, records);
+  }
+}
+
+/**
+ * The attempt's stages in table order (a table lists a stage after those it reads), each with its
+ * key. codeRecords is the recorded stage code (a spec passes a re-recorded table to show what an
+ * edit would move).
+ */
+export function stagesOf(started: StartedFacts, codeRecords: StageCodeRecords = STAGE_CODE): Stage[] {
   const table = stageTableOf(started.method);
   const stages: Stage[] = [];
   for (const def of table.filter((d) => d.included(started))) {
@@ -170,7 +189,7 @@ export function stagesOf(started: StartedFacts): Stage[] {
     stages.push({
       name: def.name,
       kind: def.kind,
-      key: stageKey(def, started, reads.map((r) => r.key)),
+      key: stageKey(def, started, reads.map((r) => r.key), codeRecords),
       reads: [...def.reads],
       after: def.after.filter((name) => stages.some((s) => s.name === name)),
       phase: def.phase,

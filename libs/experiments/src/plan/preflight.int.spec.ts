@@ -1,7 +1,8 @@
 import { parseExperimentConfig, requireModelSection, type ExperimentConfig } from '@assay/config';
 import { minimalRaw } from '../../../config/src/test-helpers';
 import { startSimulator, type RunningSimulator } from '../../../testing/src/simulator';
-import { checkModelServer, countTokens } from './preflight';
+import { checkLongestPrompt, checkModelServer, countTokens } from './preflight';
+import type { PlannedBatch } from './prepare';
 
 /** Pre-flight over a list of replicas: every one answers and serves the same model with the same max_model_len. */
 
@@ -61,5 +62,29 @@ describe('countTokens (pre-flight)', () => {
   it('given a replica, when counting, then the count by the server tokenizer', async () => {
     const s = await sim();
     await expect(countTokens(config(s.url), 'hello world')).resolves.toBeGreaterThan(0);
+  });
+});
+
+describe('checkLongestPrompt (pre-flight, e.g. few-shot examples in the prefix)', () => {
+  const batch = (entityId: string, prefix: string): PlannedBatch => ({
+    batchId: `b-${entityId}`,
+    entityId,
+    prefix,
+    prompts: [{ promptId: `p-${entityId}`, group: 'g', item: 'q1', suffix: 'Question q1: answer 1-5.', actual: 3 }],
+  });
+  // One entity's prefix carries k worked examples (profiles and answers): it is the longest prompt.
+  const examples = Array.from({ length: 4 }, (_, i) => `Example ${i + 1}:\n${Array.from({ length: 40 }, (__, f) => `f_${f}: ${f % 5}`).join('\n')}\nAnswers: q1=3`).join('\n\n');
+  const batches = [batch('short', 'Profile:\nage: 30\n'), batch('with-examples', `${examples}\n\nProfile:\nage: 41\n`)];
+
+  it('given a server whose max_model_len the longest prompt exceeds, when checked, then the run is refused before any call, naming the entity, the item and the token counts', async () => {
+    const s = await sim(MODEL, 256);
+    const c = config(s.url);
+    await expect(checkLongestPrompt(c, await checkModelServer(c), batches)).rejects.toThrow(/the longest prompt \(entity "with-examples", item "q1"\) has \d+ tokens; with model.max_tokens \d+ it exceeds max_model_len 256/);
+  });
+
+  it('given a server whose context holds the longest prompt, when checked, then it passes without a warning', async () => {
+    const s = await sim(MODEL, 32768);
+    const c = config(s.url);
+    await expect(checkLongestPrompt(c, await checkModelServer(c), batches)).resolves.toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import type { AssayEvent, AssayEventType, EventOfType, ExperimentPlanned, ExperimentRequested, ExperimentStarted, InferenceBatchRequested, InferenceCompleted, ItemDef } from '@assay/contracts';
+import { AnyExperimentConfig } from '@assay/config';
 import { compareCodeUnits, itemKey } from '@assay/contracts';
 import { evaluate, EVALUATOR_VERSION, loggedEvaluationResult, type EvaluationResult } from '@assay/evaluation';
 import type { EntityInputCall, PredictionRow, RunReport, StageReuse } from '@assay/report';
@@ -174,6 +175,7 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
 
   const config = reportedConfigOf(started);
   const model = config.model;
+  const methodLabel = methodLabelOf(started);
   const split = planned[0].data.split;
   // The request of this attempt, when the caller passed it in (it is logged in the request's own stream).
   const requested = runEvents.find((e): e is ExperimentRequested => e.type === 'experiment.requested' && e.data.requestId === started.data.requestId);
@@ -188,6 +190,7 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
   return {
     identity,
     method,
+    methodLabel,
     attempt,
     evaluationRound: {
       round,
@@ -219,7 +222,7 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
       // Stages whose answers came from another experiment (the stage cache), with the experiment they came from.
       stagesReused: stagesReused.map((r) => ({ stage: r.stage, stageKey: r.stageKey, fromIdentity: r.fromIdentity, batches: r.batches, prompts: r.prompts })),
       // The adapter makes it an SFT run: said here for scripts, as README.txt says it for people.
-      model: model === undefined ? null : { id: model.id, mode: runMode(method, model.lora_adapter), adapter: model.lora_adapter },
+      model: model === undefined ? null : { id: model.id, mode: runMode(methodLabel, model.lora_adapter), adapter: model.lora_adapter },
       evaluationRound: round,
       // Every round of this attempt: later ones re-scored the same inference results, no model calls.
       evaluationRounds: evaluationRounds(runEvents)
@@ -246,7 +249,7 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
         ? null
         : {
             id: model.id,
-            mode: runMode(method, model.lora_adapter),
+            mode: runMode(methodLabel, model.lora_adapter),
             adapter: model.lora_adapter,
             chatTemplate: model.chat_template,
             temperature: model.temperature,
@@ -280,6 +283,14 @@ function reportedConfigOf(started: ExperimentStarted): z.infer<typeof ReportedCo
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => `config.${i.path.join('.')}: ${i.message}`).join('; ');
   throw new Error(`experiment.started ${started.id} of ${started.data.identity} (attempt ${started.data.attempt}) has a config the report cannot read: ${problems}`);
+}
+
+/** The method's own label for this run (MethodDefinition.label), from the settings experiment.started recorded. */
+function methodLabelOf(started: ExperimentStarted): string {
+  const parsed = AnyExperimentConfig.safeParse(started.data.config);
+  if (!parsed.success) throw new Error(`experiment.started ${started.id} of ${started.data.identity}: the config is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const catalog = methodCatalog();
+  return catalog.get(parsed.data.method).label(catalog.settingsOf(parsed.data));
 }
 
 const isSummaryRequest = (e: AssayEvent): e is InferenceBatchRequested => e.type === 'inference.batch.requested' && e.data.phase === 'summary';

@@ -13,6 +13,7 @@ const fitStage = (description: string): MethodStage[] => [{ name: 'fit', kind: '
 
 export const baselineTrainMean = defineMethod<null>({
   name: 'baseline_train_mean',
+  label: () => 'baseline: train mean',
   description: 'Per item, the mean of the train answers (the majority class for a binary item).',
   section: null,
   stages: fitStage('per item: the train mean (binary: the majority class)'),
@@ -21,6 +22,7 @@ export const baselineTrainMean = defineMethod<null>({
 
 export const baselineMajority = defineMethod<null>({
   name: 'baseline_majority',
+  label: () => 'baseline: majority',
   description: 'Per item, the most frequent train answer (a tie goes to the smaller value).',
   section: null,
   stages: fitStage('per item: the most frequent train answer'),
@@ -37,6 +39,7 @@ export type KnnSettings = z.infer<typeof KnnSection>;
 
 export const baselineKnn = defineMethod<KnnSettings>({
   name: 'baseline_knn',
+  label: ({ k, metric }) => `baseline: kNN (k=${k}${metric === 'euclidean' ? '' : `, ${metric}`})`,
   description: 'The mean answer of the k nearest train respondents by profile distance.',
   section: KnnSection,
   stages: fitStage('per test entity: its k nearest train entities; per item, the mean of their answers'),
@@ -45,6 +48,7 @@ export const baselineKnn = defineMethod<KnnSettings>({
 
 export const baselineLinear = defineMethod<null>({
   name: 'baseline_linear',
+  label: () => 'baseline: linear (ridge / logistic)',
   description: 'Per item, a linear model of the profile fitted on the train split: ridge (ordinal, continuous) or L2 logistic (binary).',
   section: null,
   stages: fitStage('per item: ridge regression or penalised logistic regression on the encoded profile'),

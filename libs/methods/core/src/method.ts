@@ -87,6 +87,19 @@ export interface MethodDefinition<Settings = unknown> {
   /** The value of `method:` and the name of the method's config section. */
   name: string;
   description: string;
+  /**
+   * How README.txt and metadata.json name a run of it, from its settings: short and human
+   * ("few-shot (k=4, nearest)", "baseline: kNN (k=10)"). The report adds the SFT adapter when
+   * model.lora_adapter is set.
+   */
+  label(settings: Settings): string;
+  /**
+   * The version of the method's own code, for a method that is not built in (registered from
+   * ASSAY_METHOD_MODULES or a test): raise it whenever its prompts or fit may change, so its stage
+   * keys change and no earlier output is reused for new code. A built-in method leaves it out: the
+   * hash of its folder is recorded with a version per stage (stage-code.ts).
+   */
+  codeVersion?: number;
   /** Schema of the method's top-level section (strict); null when the method takes no settings. */
   section: z.ZodType<Settings> | null;
   stages: readonly MethodStage[];
@@ -143,6 +156,7 @@ export function checkMethod(method: unknown, where: string): asserts method is A
   }
   const at = `${where}: method '${name}'`;
   if (typeof m.description !== 'string' || m.description.length === 0) throw new MethodDefinitionError(`${at}: description must be a non-empty string`);
+  if (typeof m.label !== 'function') throw new MethodDefinitionError(`${at}: label must be a function of its settings giving the name reports show (e.g. settings => 'few-shot (k=4)')`);
   const prompts = typeof m.buildPrompts === 'function';
   const fits = typeof m.fit === 'function';
   if (prompts === fits) throw new MethodDefinitionError(`${at}: give exactly one of buildPrompts (a method that asks a model) or fit (a method fitted on the train split)`);
@@ -150,6 +164,9 @@ export function checkMethod(method: unknown, where: string): asserts method is A
   if (m.fit !== undefined && !fits) throw new MethodDefinitionError(`${at}: fit must be a function`);
   if (m.section !== null && (typeof m.section !== 'object' || typeof (m.section as { safeParse?: unknown }).safeParse !== 'function')) {
     throw new MethodDefinitionError(`${at}: section must be a zod schema or null`);
+  }
+  if (m.codeVersion !== undefined && (typeof m.codeVersion !== 'number' || !Number.isInteger(m.codeVersion) || m.codeVersion < 1)) {
+    throw new MethodDefinitionError(`${at}: codeVersion must be a positive integer, got ${JSON.stringify(m.codeVersion)}`);
   }
   const stages = m.stages;
   if (!Array.isArray(stages) || stages.length === 0) throw new MethodDefinitionError(`${at}: stages must list at least one stage`);

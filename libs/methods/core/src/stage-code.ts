@@ -7,6 +7,13 @@
  * the record being updated; `npm run build && node dist/scripts/record-stage-code.js` re-records
  * the hashes and bumps the version of every stage whose sources changed (`--keep-version` for a
  * change that cannot change the stage's output, e.g. a comment: earlier outputs stay reusable).
+ *
+ * A stage that runs a method's own code (its prompts, its fit) is recorded per method, as
+ * `<method>/<stage>`: its sources are the code every method shares plus that method's folder
+ * only, so editing one method's prompts moves that method's keys and leaves every other method's
+ * outputs reusable. A method registered from outside this record (ASSAY_METHOD_MODULES, a test)
+ * declares its own `codeVersion`; its keys carry that and the recorded version of the shared code
+ * (`prompt` or `fit`). A method that is in neither is an error, never a default version.
  */
 
 /**
@@ -14,13 +21,10 @@
  * below them except specs and test helpers). One table, so a file that moves is fixed in one place;
  * the hash covers file contents only, not their paths, so a move alone keeps the recorded hash.
  */
-const PROMPT_STAGE_SOURCES = [
+const PROMPT_SHARED_SOURCES = [
   'libs/prompting/src',
   'libs/data/src',
   'libs/methods/core/src/method.ts',
-  'libs/methods/llm-zero-shot/src',
-  'libs/methods/llm-few-shot/src',
-  'libs/methods/llm-persona-two-stage/src',
   'libs/experiments/src/plan/prepare.ts',
   'libs/experiments/src/plan/plan-events.ts',
   'libs/experiments/src/plan/model-settings.ts',
@@ -30,13 +34,45 @@ const PROMPT_STAGE_SOURCES = [
   'libs/inference/src/run-batch.ts',
 ] as const;
 
-export const STAGE_SOURCES: Readonly<Record<string, readonly string[]>> = {
-  summary: PROMPT_STAGE_SOURCES,
-  smoke_inference: PROMPT_STAGE_SOURCES,
-  inference: PROMPT_STAGE_SOURCES,
-  fit: ['libs/methods/baselines/src', 'libs/methods/core/src/method.ts', 'libs/experiments/src/score/fit.ts', 'libs/experiments/src/plan/labels.ts', 'libs/evaluation/src', 'libs/data/src'],
+const FIT_SHARED_SOURCES = ['libs/methods/core/src/method.ts', 'libs/experiments/src/score/fit.ts', 'libs/experiments/src/plan/labels.ts', 'libs/evaluation/src', 'libs/data/src'] as const;
+
+/** What kind of method code a stage runs: the shared part of its sources. */
+export type MethodCodeKind = 'prompt' | 'fit';
+
+const SHARED_SOURCES: Readonly<Record<MethodCodeKind, readonly string[]>> = { prompt: PROMPT_SHARED_SOURCES, fit: FIT_SHARED_SOURCES };
+
+/**
+ * Each built-in method's own folder, the kind of code it runs and the stages of its stage table
+ * (libs/experiments/src/experiment/stages.ts) that run it. The four baselines share one folder.
+ */
+const BUILTIN_METHOD_CODE: Readonly<Record<string, { folder: string; kind: MethodCodeKind; stages: readonly string[] }>> = {
+  llm_zero_shot: { folder: 'libs/methods/llm-zero-shot/src', kind: 'prompt', stages: ['smoke_inference', 'inference'] },
+  llm_few_shot: { folder: 'libs/methods/llm-few-shot/src', kind: 'prompt', stages: ['smoke_inference', 'inference'] },
+  llm_persona_two_stage: { folder: 'libs/methods/llm-persona-two-stage/src', kind: 'prompt', stages: ['summary', 'inference'] },
+  baseline_train_mean: { folder: 'libs/methods/baselines/src', kind: 'fit', stages: ['fit'] },
+  baseline_majority: { folder: 'libs/methods/baselines/src', kind: 'fit', stages: ['fit'] },
+  baseline_knn: { folder: 'libs/methods/baselines/src', kind: 'fit', stages: ['fit'] },
+  baseline_linear: { folder: 'libs/methods/baselines/src', kind: 'fit', stages: ['fit'] },
+};
+
+/** The record's name of a built-in method's stage. */
+export const methodStageUnit = (method: string, stage: string): string => `${method}/${stage}`;
+/** The record's name of the code shared by every method's stages of a kind (what a method from a module adds its own version to). */
+export const sharedUnit = (kind: MethodCodeKind): string => `shared/${kind}`;
+
+/** Stages whose code is the same whatever the method: recorded by their name alone. */
+const METHOD_FREE_SOURCES: Readonly<Record<string, readonly string[]>> = {
   scoring: ['libs/experiments/src/score/scoring.ts', 'libs/experiments/src/plan/labels.ts', 'libs/evaluation/src'],
   report: ['libs/report/src', 'libs/experiments/src/report/run-report.ts'],
+};
+
+/** Every recorded unit with its sources: `<method>/<stage>`, `shared/<kind>`, and the method-free stages. */
+export const STAGE_SOURCES: Readonly<Record<string, readonly string[]>> = {
+  ...Object.fromEntries(
+    Object.entries(BUILTIN_METHOD_CODE).flatMap(([method, code]) => code.stages.map((stage) => [methodStageUnit(method, stage), [...SHARED_SOURCES[code.kind], code.folder]])),
+  ),
+  ...Object.fromEntries(Object.entries(SHARED_SOURCES).map(([kind, sources]) => [sharedUnit(kind as MethodCodeKind), sources])),
+  ...METHOD_FREE_SOURCES,
 };
 
 export interface StageCodeRecord {
@@ -48,22 +84,72 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  fit: { version: 1, sha256: '4e8e9cbee8e55dfc6484d6458a3d39fed76a416a45a825da66826bec4f2a6872' },
-  inference: { version: 1, sha256: '6f996717aee31a16b93dbc5a0301fa7315bf6d647dede0683cd084755b617025' },
-  report: { version: 1, sha256: '276304926a2b9653d516ed516d167121052068de9fae2edade5c8a1322153a02' },
+  'baseline_knn/fit': { version: 1, sha256: 'c3c98e66e5fb3e8c61932294877ca76ace1e47c2cbb04b69074cb260fac175f1' },
+  'baseline_linear/fit': { version: 1, sha256: 'c3c98e66e5fb3e8c61932294877ca76ace1e47c2cbb04b69074cb260fac175f1' },
+  'baseline_majority/fit': { version: 1, sha256: 'c3c98e66e5fb3e8c61932294877ca76ace1e47c2cbb04b69074cb260fac175f1' },
+  'baseline_train_mean/fit': { version: 1, sha256: 'c3c98e66e5fb3e8c61932294877ca76ace1e47c2cbb04b69074cb260fac175f1' },
+  'llm_few_shot/inference': { version: 1, sha256: 'a0d0ddb36861bab970bf0bb6db6133721af9148677eaef76f585a3656dc111ec' },
+  'llm_few_shot/smoke_inference': { version: 1, sha256: 'a0d0ddb36861bab970bf0bb6db6133721af9148677eaef76f585a3656dc111ec' },
+  'llm_persona_two_stage/inference': { version: 1, sha256: 'a96d947c824da08b2e88242e321912d73ac0082936238b23db6ca7b841b91fbd' },
+  'llm_persona_two_stage/summary': { version: 1, sha256: 'a96d947c824da08b2e88242e321912d73ac0082936238b23db6ca7b841b91fbd' },
+  'llm_zero_shot/inference': { version: 1, sha256: '44471015155697cf7f43941938ba1b2d1946b465128b27b87e347d29e7e14892' },
+  'llm_zero_shot/smoke_inference': { version: 1, sha256: '44471015155697cf7f43941938ba1b2d1946b465128b27b87e347d29e7e14892' },
+  report: { version: 2, sha256: '6c913de89295cb785c7e4ef002935ad317db12d6c1f1a4e23a3ef58c78d8cb07' },
   scoring: { version: 1, sha256: '425d24c8877aaf0cbe64954c66dd0602f4c6e996f59b73f2486df2bba4ed8548' },
-  smoke_inference: { version: 1, sha256: '6f996717aee31a16b93dbc5a0301fa7315bf6d647dede0683cd084755b617025' },
-  summary: { version: 1, sha256: '6f996717aee31a16b93dbc5a0301fa7315bf6d647dede0683cd084755b617025' },
+  'shared/fit': { version: 1, sha256: '62ff81cd613bac2440ca9a0adf6838ba7b4c35ab0916453e75401163640ab0be' },
+  'shared/prompt': { version: 1, sha256: 'd3f37ae5f5287688c439893a315c52d4555abc7de2a0568a99dbb25a51170b22' },
 };
 // END RECORDED STAGE CODE
 
-/** The version a stage key carries: `<stage>@v<version>`. An unknown stage is an error, never a default. */
-export function stageCodeVersion(stage: string): string {
-  const record = STAGE_CODE[stage];
+const HOW_TO_RECORD = "run 'npm run build && node dist/scripts/record-stage-code.js'";
+
+/** Recorded code versions by unit: STAGE_CODE, or a re-recorded table (a spec showing what an edit would move). */
+export type StageCodeRecords = Readonly<Record<string, StageCodeRecord>>;
+
+function recordOf(unit: string, records: StageCodeRecords): StageCodeRecord {
+  const record = records[unit];
   if (!record) {
+    throw new Error(`'${unit}' has no recorded code version (known: ${Object.keys(records).join(', ')}): list its sources in STAGE_SOURCES (libs/methods/core/src/stage-code.ts), then ${HOW_TO_RECORD}`);
+  }
+  return record;
+}
+
+/** The version the key of a stage that runs no method code carries (scoring, report): `<stage>@v<version>`. */
+export function stageCodeVersion(stage: string, records: StageCodeRecords = STAGE_CODE): string {
+  if (!(stage in METHOD_FREE_SOURCES)) {
+    throw new Error(`stage '${stage}' is not one of the stages every method shares (${Object.keys(METHOD_FREE_SOURCES).join(', ')}); a stage that runs a method's code takes its version from methodStageCodeVersion`);
+  }
+  return `${stage}@v${recordOf(stage, records).version}`;
+}
+
+/** What the code version of a method's stage needs from the method's definition. */
+export interface MethodCodeOwner {
+  name: string;
+  /** Declared by a method that is not built in (see MethodDefinition.codeVersion). */
+  codeVersion?: number;
+}
+
+/**
+ * The version the key of a stage that runs the method's own code carries. A built-in method's is
+ * recorded per (method, stage): `<stage>@v<version>` (the key also hashes the method's name). A
+ * method from a module declares codeVersion, and its stages carry it with the shared code's
+ * recorded version: `<stage>@shared/<kind>-v<version>+<method>-v<codeVersion>`.
+ */
+export function methodStageCodeVersion(method: MethodCodeOwner, stage: string, kind: MethodCodeKind, records: StageCodeRecords = STAGE_CODE): string {
+  const builtin = BUILTIN_METHOD_CODE[method.name];
+  if (builtin !== undefined) {
+    if (method.codeVersion !== undefined) {
+      throw new Error(`method '${method.name}' is built in: its code version is recorded from ${builtin.folder} (libs/methods/core/src/stage-code.ts), so its definition must not declare codeVersion`);
+    }
+    if (builtin.kind !== kind || !builtin.stages.includes(stage)) {
+      throw new Error(`stage '${stage}' (${kind}) of method '${method.name}' has no recorded code version (recorded: ${builtin.stages.join(', ')}, ${builtin.kind}): fix BUILTIN_METHOD_CODE in libs/methods/core/src/stage-code.ts, then ${HOW_TO_RECORD}`);
+    }
+    return `${stage}@v${recordOf(methodStageUnit(method.name, stage), records).version}`;
+  }
+  if (method.codeVersion === undefined) {
     throw new Error(
-      `stage '${stage}' has no recorded code version (known: ${Object.keys(STAGE_CODE).join(', ')}): list its sources in STAGE_SOURCES (libs/methods/core/src/stage-code.ts), then run 'npm run build && node dist/scripts/record-stage-code.js'`,
+      `method '${method.name}' is not built in, so its stage keys need the version of its own code: declare codeVersion in its definition (a positive integer, raised whenever its prompts or fit may change)`,
     );
   }
-  return `${stage}@v${record.version}`;
+  return `${stage}@${sharedUnit(kind)}-v${recordOf(sharedUnit(kind), records).version}+${method.name}-v${method.codeVersion}`;
 }

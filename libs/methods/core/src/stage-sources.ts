@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { STAGE_CODE, STAGE_SOURCES, type StageCodeRecord } from './stage-code';
+import { STAGE_CODE, STAGE_SOURCES, type StageCodeRecord, type StageCodeRecords } from './stage-code';
 
 /** Specs and test helpers do not change a stage's output. */
 const NOT_SOURCE = /(\.spec\.ts|\/test-helpers\.ts|\.d\.ts)$/;
@@ -39,10 +39,27 @@ export interface StageCodeDrift {
 }
 
 /** Stages whose sources hash differently from the record (or that have no record), and records of stages that no longer exist. */
-export function stageCodeDrift(root: string): { changed: StageCodeDrift[]; stale: string[] } {
+export function stageCodeDrift(root: string, records: StageCodeRecords = STAGE_CODE): { changed: StageCodeDrift[]; stale: string[] } {
   const changed = Object.keys(STAGE_SOURCES)
-    .map((stage) => ({ stage, recorded: STAGE_CODE[stage] ?? null, sha256: hashStageSources(root, stage) }))
+    .map((stage) => ({ stage, recorded: records[stage] ?? null, sha256: hashStageSources(root, stage) }))
     .filter((d) => d.recorded?.sha256 !== d.sha256);
-  const stale = Object.keys(STAGE_CODE).filter((stage) => !(stage in STAGE_SOURCES));
+  const stale = Object.keys(records).filter((stage) => !(stage in STAGE_SOURCES));
   return { changed, stale };
+}
+
+/**
+ * The records after re-recording the drift (what scripts/record-stage-code.ts writes): a changed
+ * unit's hash replaced and its version raised (kept with keepVersion), a new unit at version 1,
+ * stale units dropped.
+ */
+export function rerecordStageCode(records: StageCodeRecords, changed: readonly StageCodeDrift[], keepVersion: boolean): Record<string, StageCodeRecord> {
+  const next: Record<string, StageCodeRecord> = {};
+  for (const unit of Object.keys(STAGE_SOURCES).sort()) {
+    const drift = changed.find((d) => d.stage === unit);
+    const recorded = records[unit];
+    if (!drift) next[unit] = recorded;
+    else if (!recorded) next[unit] = { version: 1, sha256: drift.sha256 };
+    else next[unit] = { version: keepVersion ? recorded.version : recorded.version + 1, sha256: drift.sha256 };
+  }
+  return next;
 }

@@ -12,6 +12,7 @@ import { FewShotSection, selectExamples, type FewShotSettings } from './select';
 export const llmFewShot = defineMethod<FewShotSettings>({
   name: 'llm_few_shot',
   description: 'Each item asked with k worked examples of train respondents (profile and true answers) before the respondent profile.',
+  label: ({ k, selection, seed }) => `few-shot (k=${k}, ${selection === 'random' ? `random, seed ${seed}` : selection})`,
   section: FewShotSection,
   stages: [
     { name: 'predict', kind: 'prompt', description: 'one prompt per (entity, item): k train examples, then the profile, then the item', reads: [] },

@@ -43,6 +43,7 @@ export function personaPrompts(entityId: string, summary: string | undefined, it
 export const llmPersonaTwoStage = defineMethod<PersonaSettings>({
   name: 'llm_persona_two_stage',
   description: 'A persona summary written by the model from the full profile (once per entity), then each item asked from the summary.',
+  label: () => 'two-stage persona',
   section: PersonaSection,
   stages: [
     { name: 'summary', kind: 'prompt', description: 'one call per entity: a short persona summary from the full profile (llm_persona_two_stage.template)', reads: [] },

@@ -8,6 +8,7 @@ import { PromptComposer } from '@assay/prompting';
 export const llmZeroShot = defineMethod<null>({
   name: 'llm_zero_shot',
   description: 'Each item asked of the model with the respondent profile, no examples.',
+  label: () => 'zero-shot',
   section: null,
   stages: [{ name: 'predict', kind: 'prompt', description: 'one prompt per (entity, item) from prompt.system / prompt.user', reads: [] }],
   buildPrompts({ config, chat, profileView, entities, items }) {

@@ -25,6 +25,22 @@ describe('MethodCatalog', () => {
     expect(catalog.names()).toEqual(['llm_zero_shot', 'llm_few_shot', 'llm_persona_two_stage', 'baseline_train_mean', 'baseline_majority', 'baseline_knn', 'baseline_linear']);
   });
 
+  it('given each built-in method and its settings, when labelled, then the label is the short human name reports show', () => {
+    const label = (name: string, section: Record<string, unknown> | undefined) => {
+      const method = catalog.get(name);
+      return method.label(method.section === null ? null : method.section.parse(section ?? {}));
+    };
+    expect(label('llm_zero_shot', undefined)).toBe('zero-shot');
+    expect(label('llm_few_shot', { k: 4, selection: 'nearest' })).toBe('few-shot (k=4, nearest)');
+    expect(label('llm_few_shot', { k: 2, seed: 7 })).toBe('few-shot (k=2, random, seed 7)');
+    expect(label('llm_persona_two_stage', {})).toBe('two-stage persona');
+    expect(label('baseline_train_mean', undefined)).toBe('baseline: train mean');
+    expect(label('baseline_majority', undefined)).toBe('baseline: majority');
+    expect(label('baseline_knn', { k: 10 })).toBe('baseline: kNN (k=10)');
+    expect(label('baseline_knn', { k: 3, metric: 'manhattan' })).toBe('baseline: kNN (k=3, manhattan)');
+    expect(label('baseline_linear', undefined)).toBe('baseline: linear (ridge / logistic)');
+  });
+
   it('given an unknown name, when looked up, then the error lists the registered methods', () => {
     expect(() => catalog.get('llm_many_shot')).toThrow("method: unknown method 'llm_many_shot'; registered methods: llm_zero_shot, llm_few_shot, llm_persona_two_stage, baseline_train_mean, baseline_majority, baseline_knn, baseline_linear");
   });
@@ -36,8 +52,15 @@ describe('MethodCatalog', () => {
   it('given a module path in ASSAY_METHOD_MODULES, when the catalog is built, then its method joins the built-in ones', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'assay-methods-'));
     const file = path.join(dir, 'toy.js');
-    writeFileSync(file, "exports.method = { name: 'toy', description: 'a toy', section: null, stages: [{ name: 'predict', kind: 'prompt', description: 'p', reads: [] }], buildPrompts: () => [] };\n");
+    writeFileSync(file, "exports.method = { name: 'toy', codeVersion: 1, label: () => 'toy', description: 'a toy', section: null, stages: [{ name: 'predict', kind: 'prompt', description: 'p', reads: [] }], buildPrompts: () => [] };\n");
     expect(MethodCatalog.fromEnvironment({ [METHOD_MODULES_ENV]: file }).names()).toEqual(['llm_zero_shot', 'llm_few_shot', 'llm_persona_two_stage', 'baseline_train_mean', 'baseline_majority', 'baseline_knn', 'baseline_linear', 'toy']);
+  });
+
+  it('given a module whose method declares no codeVersion, when the catalog is built, then the error names the module and asks for one (its stage keys carry it)', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'assay-methods-'));
+    const file = path.join(dir, 'unversioned.js');
+    writeFileSync(file, "exports.method = { name: 'toy', label: () => 'toy', description: 'a toy', section: null, stages: [{ name: 'predict', kind: 'prompt', description: 'p', reads: [] }], buildPrompts: () => [] };\n");
+    expect(() => MethodCatalog.fromEnvironment({ [METHOD_MODULES_ENV]: file })).toThrow(`${METHOD_MODULES_ENV}: ${file} method 1 ('toy'): a method from a module must declare codeVersion`);
   });
 
   it('given a module that exports no method, when the catalog is built, then the error names the module and what it must export', () => {
@@ -51,6 +74,7 @@ describe('MethodCatalog', () => {
     expect(() =>
       defineMethod({
         name: 'two',
+        label: () => 'two',
         description: 'd',
         section: null,
         stages: [
@@ -115,7 +139,7 @@ describe('config validation against the catalog', () => {
   });
 
   it('given a method with a section schema, when catalogued, then the config parser uses that schema', () => {
-    const toy = defineMethod({ name: 'toy', description: 'd', section: z.strictObject({ n: z.int() }), stages: [{ name: 'p', kind: 'prompt', description: 'p', reads: [] }], buildPrompts: () => [] });
+    const toy = defineMethod({ name: 'toy', label: () => 'toy', description: 'd', section: z.strictObject({ n: z.int() }), stages: [{ name: 'p', kind: 'prompt', description: 'p', reads: [] }], buildPrompts: () => [] });
     const withToy = new MethodCatalog([...BUILTIN_METHODS, toy]);
     expect(parseExperimentConfig({ ...minimalRaw(), method: 'toy', toy: { n: 2 } }, '/c/exp.yaml', withToy).toy).toEqual({ n: 2 });
   });

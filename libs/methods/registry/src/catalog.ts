@@ -90,7 +90,12 @@ function loadMethodModule(file: string): AnyMethod[] {
   if (!Array.isArray(exported) || exported.length === 0) {
     throw new MethodCatalogError(`${METHOD_MODULES_ENV}: module ${resolved} exports neither 'method' (one method) nor 'methods' (a non-empty list)`);
   }
-  exported.forEach((m, i) => checkMethod(m, `${METHOD_MODULES_ENV}: ${resolved} method ${i + 1}`));
+  exported.forEach((m, i) => {
+    const where = `${METHOD_MODULES_ENV}: ${resolved} method ${i + 1}`;
+    checkMethod(m, where);
+    // Its stage keys carry this version (no recorded source hash covers a module): said at start, not at the first run.
+    if (m.codeVersion === undefined) throw new MethodCatalogError(`${where} ('${m.name}'): a method from a module must declare codeVersion (a positive integer, raised whenever its prompts or fit may change), which its stage keys carry`);
+  });
   return exported as AnyMethod[];
 }
 

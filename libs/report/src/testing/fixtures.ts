@@ -210,6 +210,7 @@ export function makeRunReport(options: ReportOptions): RunReport {
   return {
     identity: '3f2a9c1d_abc1234',
     method,
+    methodLabel: method,
     attempt: 1,
     evaluationRound: { round: 1, evaluatorVersion: 'eval/v1', evaluatorCodeVersion: 'abc1234', evaluatedAt: '2025-01-01T00:10:00.000Z', reason: null },
     configYaml: `method: ${method}\nmodel:\n  id: Qwen/Qwen2.5-7B-Instruct\n  temperature: 0\n`,
