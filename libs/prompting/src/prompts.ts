@@ -26,6 +26,11 @@ export function promptId(entityId: string, group: string, item: string): string 
   return createHash('sha256').update(sampleKey({ entityId, group, item })).digest('hex').slice(0, 16);
 }
 
+/** A prefix text's digest, to tell whether two entities' prefixes are identical without keeping them. */
+export function prefixDigest(prefix: string): string {
+  return createHash('sha256').update(prefix, 'utf8').digest('hex');
+}
+
 // Two made-up items whose every value differs from the first character on: rendering both shows
 // where item text starts, even for an entity with a single real item.
 const PROBES: Array<Omit<Record<Placeholder, string>, 'profile'>> = [

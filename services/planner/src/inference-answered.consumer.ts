@@ -69,7 +69,8 @@ export class InferenceAnsweredConsumer {
         ...cmd,
         streamPlan: {
           ok: true,
-          plan: ({ ctx, entityId, input, withPlanned, stage }) => streamedBatchEvents({ ctx, started: { identity, attempt }, prepared: basis.prepared, entityId, input, withPlanned, totals: basis.totals, stageKey: stage.key }),
+          plan: ({ ctx, entityId, input, withPlanned, stage, earlierPrefixes }) =>
+            streamedBatchEvents({ ctx, started: { identity, attempt }, prepared: basis.prepared, entityId, input, withPlanned, totals: basis.totals, stageKey: stage.key, earlierPrefixes }),
         },
       };
     };

@@ -148,7 +148,17 @@ export interface ReevaluateCommand {
  * Makes one entity's batch of a stage that reads an entity-input stage, from that entity's input
  * text (its persona summary); `withPlanned`: the stage's experiment.planned goes first (its first batch).
  */
-export type StreamPlanMaker = (args: { ctx: EventContext; identity: string; attempt: number; stage: Stage; entityId: string; input: string; withPlanned: boolean }) => AssayEvent[];
+export type StreamPlanMaker = (args: {
+  ctx: EventContext;
+  identity: string;
+  attempt: number;
+  stage: Stage;
+  entityId: string;
+  input: string;
+  withPlanned: boolean;
+  /** prefixDigest of every prefix the stage requested earlier in the attempt (for the ideal hit rate). */
+  earlierPrefixes: ReadonlySet<string>;
+}) => AssayEvent[];
 
 /** inference.completed/failed of an entity-input stage (a persona summary): start the entity's batches of the stages that read it. */
 export interface StreamInputCommand {
@@ -468,7 +478,12 @@ function decideOnStreamInput(command: StreamInputCommand, state: ExperimentState
   if (!command.streamPlan) return need({ input: 'stream_plan' });
   if (!command.streamPlan.ok) return fail(command.streamPlan.error);
   const plan = command.streamPlan.plan;
-  return append(readers.flatMap((r) => plan({ ctx, identity, attempt: n, stage: r, entityId, input: text, withPlanned: progressOf(attempt, r).planned === null })));
+  return append(
+    readers.flatMap((r) => {
+      const progress = progressOf(attempt, r);
+      return plan({ ctx, identity, attempt: n, stage: r, entityId, input: text, withPlanned: progress.planned === null, earlierPrefixes: progress.requestedPrefixes });
+    }),
+  );
 }
 
 function decideOnReport(command: ReportCommand, state: ExperimentState): Decision {

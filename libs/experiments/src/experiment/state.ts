@@ -1,3 +1,4 @@
+import { prefixDigest } from '@assay/prompting';
 import type {
   AssayEvent,
   EvaluationCompleted,
@@ -46,6 +47,11 @@ export interface StageProgress {
   planned: ExperimentPlanned | null;
   /** Batch ids requested. */
   requested: ReadonlySet<string>;
+  /**
+   * prefixDigest of each requested batch's prefix, for a stage planned entity by entity from an
+   * entity-input stage (empty for others): whether a new entity's prefix repeats an earlier one.
+   */
+  requestedPrefixes: ReadonlySet<string>;
   /** Batch id -> id of the event with its outcome (inference.completed or inference.failed). */
   outcomes: ReadonlyMap<string, string>;
   /** By evaluation round: the batches scored and the predictions whose model call failed. */
@@ -60,13 +66,18 @@ export interface RoundTally {
 export const initialState = (): ExperimentState => ({ identity: null, version: 0n, attempts: new Map(), registry: undefined, handled: new Set() });
 
 const NO_TALLY: RoundTally = { batches: new Set(), inferenceFailures: 0 };
-const EMPTY_PROGRESS: StageProgress = { planned: null, requested: new Set(), outcomes: new Map(), scored: new Map() };
+const EMPTY_PROGRESS: StageProgress = { planned: null, requested: new Set(), requestedPrefixes: new Set(), outcomes: new Map(), scored: new Map() };
 
 /** The model stage (or fit stage) whose events carry `phase`. */
 export function stageOfPhase(attempt: AttemptState, phase: Phase): Stage {
   const stage = attempt.stages.find((s) => s.phase === phase);
   if (!stage) throw new Error(`attempt ${attempt.attempt} of ${attempt.started.data.identity} has no model stage with phase '${phase}' (its stages: ${attempt.stages.map((s) => s.name).join(', ')})`);
   return stage;
+}
+
+/** Whether a stage reads an entity-input stage (a persona summary): it is planned entity by entity. */
+export function readsEntityInput(attempt: AttemptState, stage: Stage): boolean {
+  return stage.reads.some((name) => attempt.stages.some((s) => s.name === name && s.kind === 'llm_input'));
 }
 
 export function progressOf(attempt: AttemptState, stage: Stage): StageProgress {
@@ -101,10 +112,10 @@ export function evolve(state: ExperimentState, event: AssayEvent): ExperimentSta
     if (!current || attempt === null) return next;
     return { ...next, attempts: new Map(state.attempts).set(attempt, change(current)) };
   };
-  const withStage = (attempt: number, phase: Phase, change: (p: StageProgress) => StageProgress) =>
+  const withStage = (attempt: number, phase: Phase, change: (p: StageProgress, stage: Stage, a: AttemptState) => StageProgress) =>
     withAttempt(attempt, (a) => {
       const stage = stageOfPhase(a, phase);
-      return { ...a, progress: new Map(a.progress).set(stage.name, change(progressOf(a, stage))) };
+      return { ...a, progress: new Map(a.progress).set(stage.name, change(progressOf(a, stage), stage, a)) };
     });
 
   switch (event.type) {
@@ -116,7 +127,11 @@ export function evolve(state: ExperimentState, event: AssayEvent): ExperimentSta
     case 'experiment.planned':
       return withStage(event.data.attempt, event.data.phase, (p) => ({ ...p, planned: event }));
     case 'inference.batch.requested':
-      return withStage(event.data.attempt, event.data.phase, (p) => ({ ...p, requested: new Set(p.requested).add(event.data.batchId) }));
+      return withStage(event.data.attempt, event.data.phase, (p, stage, a) => ({
+        ...p,
+        requested: new Set(p.requested).add(event.data.batchId),
+        ...(readsEntityInput(a, stage) ? { requestedPrefixes: new Set(p.requestedPrefixes).add(prefixDigest(event.data.prefix)) } : {}),
+      }));
     case 'inference.completed':
     case 'inference.failed':
       // The first outcome of a batch counts (a redelivered batch may be answered twice).

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createEvent, experimentStream, type AssayEvent, type EventContext, type ItemDef, type Phase } from '@assay/contracts';
+import { prefixDigest } from '@assay/prompting';
 import { decide, type Decision, type PlanMaker, type StreamPlanMaker } from './decide';
-import { fold, type ExperimentState } from './state';
+import { fold, progressOf, type ExperimentState } from './state';
 import { stagesOf } from './stages';
 
 /*
@@ -132,14 +133,26 @@ describe('experiment decider: a method whose predictions read a per-entity summa
   it('given one entity\'s predictions already streaming, when another summary is answered, then only that entity\'s batch is requested (the stage is planned once)', () => {
     const first = summaryAnswered('e2', 'persona two');
     const second = summaryAnswered('e1', 'persona one');
-    const state = given(...summariesPlanned(), first, ...streamPlan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[1], entityId: 'e2', input: 'persona two', withPlanned: true }), second);
+    const state = given(...summariesPlanned(), first, ...streamPlan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[1], entityId: 'e2', input: 'persona two', withPlanned: true, earlierPrefixes: new Set() }), second);
     expect(types(decide(streamInput(second), state))).toEqual(['inference.batch.requested']);
+  });
+
+  it('given an entity whose summary repeats an earlier entity\'s, when its batch is planned, then the maker is told the earlier prefixes (the ideal then counts its prompts as maybe cached whole)', () => {
+    const first = summaryAnswered('e2', 'same persona');
+    const second = summaryAnswered('e1', 'same persona');
+    const seen: Array<ReadonlySet<string>> = [];
+    const recording: StreamPlanMaker = (args) => (seen.push(args.earlierPrefixes), streamPlan(args));
+    const state = given(...summariesPlanned(), first, ...streamPlan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[1], entityId: 'e2', input: 'same persona', withPlanned: true, earlierPrefixes: new Set() }), second);
+    decide({ type: 'stream_input', event: second, by: BY, streamPlan: { ok: true, plan: recording } }, state);
+    expect(seen).toEqual([new Set([prefixDigest('persona: same persona')])]);
+    // The summary stage's own batches are planned at once: no digests are kept for them.
+    expect(progressOf(state.attempts.get(1)!, stagesOf(START)[0]).requestedPrefixes.size).toBe(0);
   });
 
   it('given an answer handled already, or a second answer of the same batch, then nothing is planned again', () => {
     const answer = summaryAnswered('e1', 'persona one');
     const again = { ...summaryAnswered('e1', 'persona one, again'), id: '00000000-0000-4000-8000-0000000000aa' };
-    const handled = given(...summariesPlanned(), answer, ...streamPlan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[1], entityId: 'e1', input: 'persona one', withPlanned: true }).map((e) => ({ ...e, metadata: { ...e.metadata, causationId: answer.id } })), again);
+    const handled = given(...summariesPlanned(), answer, ...streamPlan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[1], entityId: 'e1', input: 'persona one', withPlanned: true, earlierPrefixes: new Set() }).map((e) => ({ ...e, metadata: { ...e.metadata, causationId: answer.id } })), again);
     expect(types(decide(streamInput(answer), handled))).toEqual([]);
     expect(types(decide(streamInput(again), handled))).toEqual([]);
   });
@@ -162,7 +175,7 @@ describe('experiment decider: a method whose predictions read a per-entity summa
 
   it('given a prediction answer, when stream_input sees it, then it decides nothing (the evaluator scores it)', () => {
     const summary = summaryAnswered('e1', 'persona one');
-    const stream = streamPlan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[1], entityId: 'e1', input: 'persona one', withPlanned: true });
+    const stream = streamPlan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[1], entityId: 'e1', input: 'persona one', withPlanned: true, earlierPrefixes: new Set() });
     const prediction = createEvent(
       'inference.completed',
       { identity: IDENTITY, attempt: 1, phase: 'full', batchId: 'full:e1', entityId: 'e1', worker: 'w1', prefixTokens: null, results: [{ promptId: 'full:e1:q1', status: 'ok', outputText: '3', error: null, finishReason: 'stop', promptTokens: 3, completionTokens: 1, cachedTokens: 0, latencyMs: 1, attempts: 1 }] },
@@ -173,7 +186,7 @@ describe('experiment decider: a method whose predictions read a per-entity summa
 
   it('given every prediction batch scored, when the last one is, then the evaluation is asked for (the summaries do not count as batches to score)', () => {
     const summaries = ENTITIES.map((e) => summaryAnswered(e, `persona ${e}`));
-    const streamed = ENTITIES.flatMap((e, i) => streamPlan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[1], entityId: e, input: `persona ${e}`, withPlanned: i === 0 }));
+    const streamed = ENTITIES.flatMap((e, i) => streamPlan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[1], entityId: e, input: `persona ${e}`, withPlanned: i === 0, earlierPrefixes: new Set() }));
     const answers = ENTITIES.map((e) =>
       createEvent(
         'inference.completed',

@@ -1,8 +1,9 @@
 import { requireModelSection } from '@assay/config';
 import { createEvent, itemKey, type AssayEvent, type EventContext, type ExperimentStarted, type InferenceBatchRequested } from '@assay/contracts';
-import { planScope } from '@assay/prompting';
+import { planScope, prefixDigest } from '@assay/prompting';
 import { methodCatalog } from '@assay/methods/registry';
 import { errorMessage } from '@assay/contracts';
+import { sharedWithOthers } from '@assay/inference';
 import { modelCallSettings } from './model-settings';
 import { chatTemplateOf, planBatches, StageError, type PlannedBatch, type PreparedExperiment } from './prepare';
 
@@ -78,8 +79,14 @@ export function entityInputPlanEvents(
     },
     ctx,
   );
+  // For the ideal hit rate: how much of each summary prompt another entity's shares (see planEvents).
+  const prefixShared = sharedWithOthers(batches.map((b) => b.prefix));
   const requests = batches.map((b, index) =>
-    createEvent('inference.batch.requested', { identity: started.identity, attempt: started.attempt, phase: 'summary', batchId: b.batchId, entityId: b.entityId, index, prefix: b.prefix, prompts: b.prompts, model, stageKey }, ctx),
+    createEvent(
+      'inference.batch.requested',
+      { identity: started.identity, attempt: started.attempt, phase: 'summary', batchId: b.batchId, entityId: b.entityId, index, prefix: b.prefix, prompts: b.prompts, prefixSharedChars: prefixShared[index], model, stageKey },
+      ctx,
+    ),
   );
   return [planned, ...requests];
 }
@@ -104,6 +111,8 @@ export function streamedBatchEvents(args: {
   withPlanned: boolean;
   totals: PlannedBatch[];
   stageKey: string;
+  /** prefixDigest of every prefix this stage requested earlier in the attempt. */
+  earlierPrefixes: ReadonlySet<string>;
 }): AssayEvent[] {
   const { ctx, started, prepared, entityId, totals } = args;
   const index = totals.findIndex((b) => b.entityId === entityId);
@@ -143,6 +152,13 @@ export function streamedBatchEvents(args: {
     index,
     prefix: batch.prefix,
     prompts: batch.prompts,
+    // For the ideal hit rate, which must stay an upper bound. The other entities' prefixes are
+    // not known yet (their summaries are still coming), so the head another entity shares is
+    // unknown: no deduction for the entity's first prompt. But an entity whose prefix repeats one
+    // requested earlier (two identical summaries) may find that entity's prompts whole, as twin
+    // prefixes of a whole plan may (planEvents): say so. Of two twins, the later one is marked;
+    // whichever the server sees second gets the hits, and the twins' prompts are the same.
+    ...(args.earlierPrefixes.has(prefixDigest(batch.prefix)) ? { prefixSharedChars: batch.prefix.length } : {}),
     model: modelCallSettings(requireModelSection(prepared.config)),
     // The stage cache finds this entity's answers by it when a later experiment has the same key.
     stageKey: args.stageKey,

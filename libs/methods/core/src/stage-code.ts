@@ -88,16 +88,16 @@ export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
   'baseline_linear/fit': { version: 1, sha256: 'c3c98e66e5fb3e8c61932294877ca76ace1e47c2cbb04b69074cb260fac175f1' },
   'baseline_majority/fit': { version: 1, sha256: 'c3c98e66e5fb3e8c61932294877ca76ace1e47c2cbb04b69074cb260fac175f1' },
   'baseline_train_mean/fit': { version: 1, sha256: 'c3c98e66e5fb3e8c61932294877ca76ace1e47c2cbb04b69074cb260fac175f1' },
-  'llm_few_shot/inference': { version: 1, sha256: 'a0d0ddb36861bab970bf0bb6db6133721af9148677eaef76f585a3656dc111ec' },
-  'llm_few_shot/smoke_inference': { version: 1, sha256: 'a0d0ddb36861bab970bf0bb6db6133721af9148677eaef76f585a3656dc111ec' },
-  'llm_persona_two_stage/inference': { version: 1, sha256: 'a96d947c824da08b2e88242e321912d73ac0082936238b23db6ca7b841b91fbd' },
-  'llm_persona_two_stage/summary': { version: 1, sha256: 'a96d947c824da08b2e88242e321912d73ac0082936238b23db6ca7b841b91fbd' },
-  'llm_zero_shot/inference': { version: 1, sha256: '44471015155697cf7f43941938ba1b2d1946b465128b27b87e347d29e7e14892' },
-  'llm_zero_shot/smoke_inference': { version: 1, sha256: '44471015155697cf7f43941938ba1b2d1946b465128b27b87e347d29e7e14892' },
+  'llm_few_shot/inference': { version: 1, sha256: 'efd1b0a25723ae92fb37eddddbf405616ccdf5b4c2203f41601b7ebe2eb8c3db' },
+  'llm_few_shot/smoke_inference': { version: 1, sha256: 'efd1b0a25723ae92fb37eddddbf405616ccdf5b4c2203f41601b7ebe2eb8c3db' },
+  'llm_persona_two_stage/inference': { version: 1, sha256: 'f1ffb2725717a6bebb5b43df4d1a21566a5d93bb64b960684aca9d214ba539d8' },
+  'llm_persona_two_stage/summary': { version: 1, sha256: 'f1ffb2725717a6bebb5b43df4d1a21566a5d93bb64b960684aca9d214ba539d8' },
+  'llm_zero_shot/inference': { version: 1, sha256: '948cc25d56384e68c18f628d93f63211e8ba691f1c9b874773b775bf96080cbe' },
+  'llm_zero_shot/smoke_inference': { version: 1, sha256: '948cc25d56384e68c18f628d93f63211e8ba691f1c9b874773b775bf96080cbe' },
   report: { version: 2, sha256: '6c913de89295cb785c7e4ef002935ad317db12d6c1f1a4e23a3ef58c78d8cb07' },
   scoring: { version: 1, sha256: '425d24c8877aaf0cbe64954c66dd0602f4c6e996f59b73f2486df2bba4ed8548' },
   'shared/fit': { version: 1, sha256: '62ff81cd613bac2440ca9a0adf6838ba7b4c35ab0916453e75401163640ab0be' },
-  'shared/prompt': { version: 1, sha256: 'd3f37ae5f5287688c439893a315c52d4555abc7de2a0568a99dbb25a51170b22' },
+  'shared/prompt': { version: 1, sha256: '0e9702f367d14c0ade14a75840b9cdaa7f816ff4651859338485ad39210c2f7f' },
 };
 // END RECORDED STAGE CODE
 
