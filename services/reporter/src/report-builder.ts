@@ -61,6 +61,8 @@ export interface BuiltReport {
   round: number;
   runDir: string;
   files: number;
+  /** Of them, item files written while the round was scored and taken as they were. */
+  staged: number;
   treeHash: string;
   summary: Record<string, number | string | null>;
 }
@@ -294,7 +296,7 @@ export class ReportBuilder implements OnApplicationBootstrap {
         .catch((error: unknown) => this.logger.error(`could not delete the previous tree of ${runDir}: ${errorMessage(error)} (the next build or start removes it)`))
         .finally(() => oldDir !== null && this.beingRemoved.delete(oldDir));
       if (staged) await removeStaleEarlyDirs(runDir, { attempt: chosen, round });
-      return { identity, attempt: chosen, round, runDir, files: files.length, treeHash, summary: evaluationSummary(report.evaluation, report.cache, round) };
+      return { identity, attempt: chosen, round, runDir, files: files.length, staged: prewritten?.size ?? 0, treeHash, summary: evaluationSummary(report.evaluation, report.cache, round) };
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
