@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { basename, dirname, join, relative } from 'node:path';
 import { Client } from 'pg';
@@ -350,7 +350,8 @@ describe('reporter HTTP API and replay (service processes, ASSAY_API_TOKEN set)'
   it('a reporter killed while it writes item files as batches are scored still gives the exact tree, and a replay the same bytes', async () => {
     const parent = dirname(runDir);
     const staging = () => readdirSync(parent).filter((n) => /\.early-a1-r1-[0-9a-f]{12}$/.test(n));
-    const manifests = (dir: string) => readdirSync(join(parent, dir, '.early')).filter((n) => n.endsWith('.json'));
+    // The batch's files come first, its manifest's folder with the first manifest.
+    const manifests = (dir: string) => (existsSync(join(parent, dir, '.early')) ? readdirSync(join(parent, dir, '.early')).filter((n) => n.endsWith('.json')) : []);
     expect(staging()).toEqual([]);
     // 30 answered calls are two or three whole batches (11 or 12 prompts each); every later call is held.
     await holdModelCalls(stack, 30);

@@ -1,6 +1,6 @@
 import type { AssayEvent, AssayEventType, EventOfType, ExperimentPlanned, ExperimentRequested, ExperimentStarted, InferenceBatchRequested, InferenceCompleted, ItemDef } from '@assay/contracts';
 import { compareCodeUnits, itemKey } from '@assay/contracts';
-import { evaluate, EVALUATOR_VERSION, loggedEvaluationResult, type EvaluationResult } from '@assay/evaluation';
+import { DEFAULT_BOOTSTRAP, evaluateRows, EVALUATOR_VERSION, joinRows, loggedEvaluationResult, type EvaluationResult } from '@assay/evaluation';
 import type { EntityInputCall, PredictionRow, RunReport, StageReuse } from '@assay/report';
 import { methodCatalog } from '@assay/methods/registry';
 import { runMode } from '@assay/report';
@@ -101,15 +101,17 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
   const rows: PredictionRow[] = [];
   for (const request of requests) {
     prefixes.set(request.data.batchId, request.data.prefix);
-    rows.push(...modelCallRows(request, completions.get(request.data.batchId), predictions, items, round));
+    for (const row of modelCallRows(request, completions.get(request.data.batchId), predictions, items, round)) rows.push(row);
   }
   // A method fitted without a model (a baseline) made no calls: its rows are its scored predictions, with what it used.
-  if (isFitted(started)) rows.push(...fittedRows(predictions.values(), items));
+  if (isFitted(started)) for (const row of fittedRows(predictions.values(), items)) rows.push(row);
 
-  // Per-entity scores are not in the event (size): recomputed here with the same evaluate().
+  // Per-entity scores are not in the event (size): recomputed here with the same scoring.
   const all = [...predictions.values()];
   const stored = loggedEvaluationResult(evaluation.data.result, `evaluation.completed ${evaluation.id} of ${identity} ${what} round ${round}`);
-  const methodScores = evaluate({ method, samples: samplesOf(all), predictions: all.map(asPrediction), items: planned[0].data.items });
+  // Only byEntity is taken: the overall's distribution intervals (a bootstrap, most of evaluate's
+  // time on a full run) are the logged ones, not computed again.
+  const methodScores = evaluateRows(method, joinRows(samplesOf(all), all.map(asPrediction), planned[0].data.items, method), DEFAULT_BOOTSTRAP, { distributionIntervals: false });
   const result: EvaluationResult = { ...stored, method: { ...stored.method, byEntity: methodScores.byEntity } };
 
   const config = reportedConfigOf(started);
@@ -237,28 +239,29 @@ export function modelCallRows(
     const item = items.get(itemKey(prompt.group, prompt.item));
     if (!item) throw new Error(`prompt ${prompt.promptId} asks item ${JSON.stringify(prompt.item)} of group ${JSON.stringify(prompt.group)}, which is not among the planned items`);
     const r = results.get(prompt.promptId);
-    rows.push({
-      ...scoredFields(p, item),
-      prefixId: d.batchId,
-      suffix: prompt.suffix,
-      outputText: r?.outputText ?? null,
-      promptTokens: r?.promptTokens ?? null,
-      completionTokens: r?.completionTokens ?? null,
-      cachedTokens: r?.cachedTokens ?? null,
-      latencyMs: r?.latencyMs ?? null,
-      attempts: r?.attempts ?? 0,
-      worker: completion?.data.worker ?? null,
-      inferenceError: r?.error ?? (p.parseStatus === 'inference_failure' ? (p.parseError ?? null) : null),
-      finishReason: r?.finishReason ?? null,
-      call,
-      fitted: null,
-      // Workers have always sent a run's calls to the request's base URL; logs from before the
-      // result recorded its replica are therefore filled in from there, not left blank.
-      replica: r ? (r.replica ?? m.baseUrl) : null,
-      failoverFrom: r?.failoverFrom ?? null,
-      startedAt: r?.startedAt ?? null,
-      finishedAt: r?.finishedAt ?? null,
-    });
+    rows.push(
+      predictionRow(p, item, {
+        prefixId: d.batchId,
+        suffix: prompt.suffix,
+        outputText: r?.outputText ?? null,
+        promptTokens: r?.promptTokens ?? null,
+        completionTokens: r?.completionTokens ?? null,
+        cachedTokens: r?.cachedTokens ?? null,
+        latencyMs: r?.latencyMs ?? null,
+        attempts: r?.attempts ?? 0,
+        worker: completion?.data.worker ?? null,
+        inferenceError: r?.error ?? (p.parseStatus === 'inference_failure' ? (p.parseError ?? null) : null),
+        finishReason: r?.finishReason ?? null,
+        call,
+        fitted: null,
+        // Workers have always sent a run's calls to the request's base URL; logs from before the
+        // result recorded its replica are therefore filled in from there, not left blank.
+        replica: r ? (r.replica ?? m.baseUrl) : null,
+        failoverFrom: r?.failoverFrom ?? null,
+        startedAt: r?.startedAt ?? null,
+        finishedAt: r?.finishedAt ?? null,
+      }),
+    );
   }
   return rows;
 }
@@ -269,26 +272,27 @@ export function fittedRows(predictions: Iterable<ScoredPrediction>, items: Reado
   for (const p of predictions) {
     const item = items.get(itemKey(p.group, p.item));
     if (!item) throw new Error(`prediction for item ${JSON.stringify(p.item)} of group ${JSON.stringify(p.group)} (entity ${JSON.stringify(p.entityId)}) is not among the planned items`);
-    rows.push({
-      ...scoredFields(p, item),
-      failoverFrom: null,
-      prefixId: '',
-      suffix: '',
-      outputText: null,
-      promptTokens: null,
-      completionTokens: null,
-      cachedTokens: null,
-      latencyMs: null,
-      attempts: 0,
-      worker: null,
-      inferenceError: p.parseStatus === 'inference_failure' ? (p.parseError ?? null) : null,
-      finishReason: null,
-      call: null,
-      fitted: p.metadata,
-      replica: null,
-      startedAt: null,
-      finishedAt: null,
-    });
+    rows.push(
+      predictionRow(p, item, {
+        failoverFrom: null,
+        prefixId: '',
+        suffix: '',
+        outputText: null,
+        promptTokens: null,
+        completionTokens: null,
+        cachedTokens: null,
+        latencyMs: null,
+        attempts: 0,
+        worker: null,
+        inferenceError: p.parseStatus === 'inference_failure' ? (p.parseError ?? null) : null,
+        finishReason: null,
+        call: null,
+        fitted: p.metadata,
+        replica: null,
+        startedAt: null,
+        finishedAt: null,
+      }),
+    );
   }
   return rows;
 }
@@ -348,8 +352,16 @@ function entityInputsOf(mine: AssayEvent[], method: string): { entityInputs?: Ma
   return { entityInputs: calls };
 }
 
-/** What every prediction row says whatever made the prediction: the scored cell and its item's scale. */
-function scoredFields(p: ScoredPrediction, item: ItemDef): Pick<PredictionRow, 'entityId' | 'group' | 'item' | 'kind' | 'min' | 'max' | 'actual' | 'predicted' | 'absError' | 'parseStatus' | 'parseError' | 'outlier' | 'promptId'> {
+/** What a row says about the call (or its absence); the scored cell's fields come from the prediction. */
+type CallFields = Omit<PredictionRow, 'entityId' | 'group' | 'item' | 'kind' | 'min' | 'max' | 'actual' | 'predicted' | 'absError' | 'parseStatus' | 'parseError' | 'outlier' | 'promptId'>;
+
+/**
+ * One row: what every prediction row says whatever made the prediction (the scored cell and its
+ * item's scale), then the call's fields. One literal with every field: a full run makes ~40k rows
+ * (~400k at 10x), and spreading one object into another made the rows' assembly a third of the
+ * report's load time.
+ */
+function predictionRow(p: ScoredPrediction, item: ItemDef, c: CallFields): PredictionRow {
   return {
     entityId: p.entityId,
     group: p.group,
@@ -364,5 +376,22 @@ function scoredFields(p: ScoredPrediction, item: ItemDef): Pick<PredictionRow, '
     parseError: p.parseError ?? null,
     outlier: p.outlier,
     promptId: p.promptId,
+    prefixId: c.prefixId,
+    suffix: c.suffix,
+    outputText: c.outputText,
+    promptTokens: c.promptTokens,
+    completionTokens: c.completionTokens,
+    cachedTokens: c.cachedTokens,
+    latencyMs: c.latencyMs,
+    attempts: c.attempts,
+    worker: c.worker,
+    inferenceError: c.inferenceError,
+    finishReason: c.finishReason,
+    call: c.call,
+    fitted: c.fitted,
+    replica: c.replica,
+    failoverFrom: c.failoverFrom,
+    startedAt: c.startedAt,
+    finishedAt: c.finishedAt,
   };
 }
