@@ -353,13 +353,19 @@ describe('reporter HTTP API and replay (service processes, ASSAY_API_TOKEN set)'
     // The batch's files come first, its manifest's folder with the first manifest.
     const manifests = (dir: string) => (existsSync(join(parent, dir, '.early')) ? readdirSync(join(parent, dir, '.early')).filter((n) => n.endsWith('.json')) : []);
     expect(staging()).toEqual([]);
-    // 30 answered calls are two or three whole batches (11 or 12 prompts each); every later call is held.
-    await holdModelCalls(stack, 30);
-    const { path } = writeConfig(stack, 'e2e-early', { smoke: { enabled: false } });
+    // 40 answered calls, two at a time, are at least two whole batches (11 or 12 prompts each); every later call is held.
+    await holdModelCalls(stack, 40);
+    const { path } = writeConfig(stack, 'e2e-early', { model: { concurrency: 2 }, smoke: { enabled: false } });
     const running = stack.cli(['run', path]);
     const scoredBatches = async () =>
-      Number((await query<{ n: string }>(stack, "SELECT count(*) AS n FROM events WHERE type = 'evaluation.batch.scored' AND data->>'phase' = 'full'"))[0].n);
-    await until(async () => (await modelCallHold(stack)).held >= 1 && staging().length === 1 && manifests(staging()[0]).length >= 2 && manifests(staging()[0]).length === (await scoredBatches()), 'the scored batches staged while the rest is held', 60_000);
+      Number(
+        (await query<{ n: string }>(stack, "SELECT count(*) AS n FROM events WHERE type = 'evaluation.batch.scored' AND data->>'phase' = 'full' AND stream <> $1", [`experiment-${identity}`]))[0].n,
+      );
+    await until(
+      async () => (await modelCallHold(stack)).held >= 1 && staging().length === 1 && manifests(staging()[0]).length >= 1 && manifests(staging()[0]).length === (await scoredBatches()),
+      'the scored batches staged while the rest is held',
+      60_000,
+    );
     const [dir] = staging();
 
     const reporter = stack.processes.get('reporter')!;

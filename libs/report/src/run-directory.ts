@@ -99,7 +99,7 @@ function summaryHeader(kindKeys: readonly string[]): string[] {
 function inputText(prefixes: ReadonlyMap<string, string>, r: PredictionRow): string {
   const prefix = prefixes.get(r.prefixId);
   if (prefix === undefined) {
-    throw new Error(`prefix ${JSON.stringify(r.prefixId)} of ${JSON.stringify([r.group, r.entityId, r.item])} is missing from the report's prefixes`);
+    throw new Error(`prefix ${JSON.stringify(r.prefixId)} of ${JSON.stringify([r.group, r.entityId, r.item])} is missing from report.prefixes`);
   }
   return prefix + r.suffix;
 }
