@@ -50,7 +50,7 @@ export interface StageCodeRecord {
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
   fit: { version: 1, sha256: '4e8e9cbee8e55dfc6484d6458a3d39fed76a416a45a825da66826bec4f2a6872' },
   inference: { version: 1, sha256: '6f996717aee31a16b93dbc5a0301fa7315bf6d647dede0683cd084755b617025' },
-  report: { version: 1, sha256: 'cc708f89fa8768af26ed2848b303249f1a0c1b9194b0400bf2bcd6ba955e09d0' },
+  report: { version: 1, sha256: 'e3757a122576ef0b24e201016b43fd724bea3cd2e1aa8082808438775be62f55' },
   scoring: { version: 1, sha256: '425d24c8877aaf0cbe64954c66dd0602f4c6e996f59b73f2486df2bba4ed8548' },
   smoke_inference: { version: 1, sha256: '6f996717aee31a16b93dbc5a0301fa7315bf6d647dede0683cd084755b617025' },
   summary: { version: 1, sha256: '6f996717aee31a16b93dbc5a0301fa7315bf6d647dede0683cd084755b617025' },
