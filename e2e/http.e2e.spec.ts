@@ -387,7 +387,7 @@ describe('reporter HTTP API and replay (service processes, ASSAY_API_TOKEN set)'
     expect(`${earlyDir}${dir.slice(basename(earlyDir).length)}`).toBe(join(parent, dir));
     expect(staging()).toEqual([]);
     const log = readFileSync(join(earlyDir, 'logs', 'reporter.attempt-1.log'), 'utf8');
-    const staged = Number(/\((\d+) of them written while the round was scored\)/.exec(log)![1]);
+    const staged = Number(/; (\d+) item files of them written while the round was scored\)/.exec(log)![1]);
     expect(staged).toBeGreaterThan(files.length);
     const built = hashRunDir(earlyDir);
     expect(built.get(files[0][0])).toBeDefined();
