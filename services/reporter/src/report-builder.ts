@@ -91,7 +91,9 @@ export class ReportBuilder implements OnApplicationBootstrap {
 
   /**
    * A reporter killed mid-build leaves `<run>.building-*` / `<run>.old-*` siblings (a full tree
-   * is ~35k files), and possibly no run directory at all. Every build recovers its own run first;
+   * is ~35k files), and possibly no run directory at all. (A `<run>.early-*` staging tree is not
+   * such a leftover: the round's build continues it, and removes those it supersedes; this sweep
+   * removes those of attempts a later one superseded.) Every build recovers its own run first;
    * this sweep on start also reaches runs that will not be built again. It runs in the background
    * (deleting big trees takes seconds, the service should answer meanwhile) under each run's
    * build lock, so it never races a build of the same run.
