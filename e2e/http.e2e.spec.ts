@@ -1,12 +1,13 @@
 import { parse } from 'csv-parse/sync';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { basename, dirname, join, relative } from 'node:path';
 import { Client } from 'pg';
 import { readParquet } from '../libs/report/src/testing/read-parquet';
-import { startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
+import { holdModelCalls, modelCallHold, releaseModelCalls, startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
+import { until } from '../libs/testing/src/fixtures/until';
 
 jest.setTimeout(120_000);
 
@@ -345,5 +346,55 @@ describe('reporter HTTP API and replay (service processes, ASSAY_API_TOKEN set)'
     });
     expect(siblings(`${runDir}.building-0badc0de`, `${runDir}.old-0badc0de0bad`)).toEqual([basename(runDir)]);
     expect(hashRunDir(runDir)).toEqual(before);
+  });
+  it('a reporter killed while it writes item files as batches are scored still gives the exact tree, and a replay the same bytes', async () => {
+    const parent = dirname(runDir);
+    const staging = () => readdirSync(parent).filter((n) => /\.early-a1-r1-[0-9a-f]{12}$/.test(n));
+    // The batch's files come first, its manifest's folder with the first manifest.
+    const manifests = (dir: string) => (existsSync(join(parent, dir, '.early')) ? readdirSync(join(parent, dir, '.early')).filter((n) => n.endsWith('.json')) : []);
+    expect(staging()).toEqual([]);
+    // 40 answered calls, two at a time, are at least two whole batches (11 or 12 prompts each); every later call is held.
+    await holdModelCalls(stack, 40);
+    const { path } = writeConfig(stack, 'e2e-early', { model: { concurrency: 2 }, smoke: { enabled: false } });
+    const running = stack.cli(['run', path]);
+    const scoredBatches = async () =>
+      Number(
+        (await query<{ n: string }>(stack, "SELECT count(*) AS n FROM events WHERE type = 'evaluation.batch.scored' AND data->>'phase' = 'full' AND stream <> $1", [`experiment-${identity}`]))[0].n,
+      );
+    await until(
+      async () => (await modelCallHold(stack)).held >= 1 && staging().length === 1 && manifests(staging()[0]).length >= 1 && manifests(staging()[0]).length === (await scoredBatches()),
+      'the scored batches staged while the rest is held',
+      60_000,
+    );
+    const [dir] = staging();
+
+    const reporter = stack.processes.get('reporter')!;
+    await new Promise<void>((resolve) => {
+      reporter.once('exit', () => resolve());
+      reporter.kill('SIGKILL');
+    });
+    // As if the kill had landed inside a batch: one of its files half written, its manifest not yet there.
+    const [manifest] = manifests(dir).sort();
+    const { files } = JSON.parse(readFileSync(join(parent, dir, '.early', manifest), 'utf8')) as { files: Array<[string, string]> };
+    writeFileSync(join(parent, dir, files[0][0]), 'half');
+    rmSync(join(parent, dir, '.early', manifest));
+    stack.start('reporter');
+    await releaseModelCalls(stack);
+
+    const run = await running;
+    expect(run.code).toBe(0);
+    const earlyDir = run.stdout.trim().split('\n').pop()!;
+    expect(`${earlyDir}${dir.slice(basename(earlyDir).length)}`).toBe(join(parent, dir));
+    expect(staging()).toEqual([]);
+    const log = readFileSync(join(earlyDir, 'logs', 'reporter.attempt-1.log'), 'utf8');
+    const staged = Number(/; (\d+) item files of them written while the round was scored\)/.exec(log)![1]);
+    expect(staged).toBeGreaterThan(files.length);
+    const built = hashRunDir(earlyDir);
+    expect(built.get(files[0][0])).toBeDefined();
+    expect(readFileSync(join(earlyDir, files[0][0]), 'utf8')).not.toBe('half');
+
+    const replay = await stack.cli(['replay', basename(earlyDir)]);
+    expect(replay.code).toBe(0);
+    expect(hashRunDir(earlyDir)).toEqual(built);
   });
 });

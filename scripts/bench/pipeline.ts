@@ -13,7 +13,7 @@ import type { DriverPrompt, Workload } from './workload';
 import { drive } from './driver';
 
 /** The reporter's line when a tree is written, e.g. "report of evaluation round 1 written: 35717 files in 7.5 s (tree 04a7f3624bbf)". */
-const REPORT_WRITTEN = /report (?:of evaluation round \d+ )?written: (\d+) files in ([\d.]+) s \(tree ([0-9a-f]+)\)/;
+const REPORT_WRITTEN = /report (?:of evaluation round \d+ )?written: (\d+) files in ([\d.]+) s \(tree ([0-9a-f]+)[;)]/;
 
 /**
  * One pipeline scenario: a fresh stack (own database, own JetStream stream and subject prefix,

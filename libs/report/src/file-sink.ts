@@ -26,6 +26,10 @@ import type { TreeHasher } from './tree-hash';
  * run tree's files in place: the old tree is moved aside and unlinked, which leaves the shared
  * content to the new one. Where hard links are not possible (another filesystem, unsupported) the
  * file is written as usual.
+ *
+ * With `replaceExisting` (a tree written over the leftovers of a killed attempt at it), each file
+ * is unlinked before it is written or linked: a leftover may be a hard link into the tree being
+ * replaced, which writing in place would change, and link() refuses an existing target.
  */
 
 const BATCH_OPS = 128;
@@ -47,9 +51,9 @@ interface Ack {
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { closeSync, constants, fstatSync, linkSync, mkdirSync, openSync, readSync, writeFileSync } = require('node:fs');
+const { closeSync, constants, fstatSync, linkSync, mkdirSync, openSync, readSync, unlinkSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
-const { root, reuseFrom } = workerData;
+const { root, reuseFrom, replaceExisting } = workerData;
 // link() failures that mean "not possible here", not "something is wrong".
 const NO_LINK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP']);
 let canLink = true;
@@ -104,6 +108,13 @@ parentPort.on('message', (batch) => {
     // peak RSS (a 12 KB Buffer per file for the GC to catch up with).
     const sha256 = createHash('sha256').update(op.data, 'utf8').digest('hex');
     const target = join(root, op.path);
+    if (replaceExisting) {
+      try {
+        unlinkSync(target);
+      } catch (error) {
+        if (error.code !== 'ENOENT') throw error;
+      }
+    }
     const old = reuseFrom === null ? null : join(reuseFrom, op.path);
     // Equal sha256 is taken as equal content, as the tree hash itself does.
     if (old !== null && canLink && sha256OfRegularFile(old) === sha256 && linked(old, target)) linkedCount += 1;
@@ -132,8 +143,9 @@ export class FileSink {
     root: string,
     private readonly hasher: TreeHasher,
     reuseFrom: string | null = null,
+    opts: { replaceExisting?: boolean } = {},
   ) {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root, reuseFrom } });
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root, reuseFrom, replaceExisting: opts.replaceExisting === true } });
     this.worker.on('message', ({ bytes, written, linked }: Ack) => {
       this.linkedFiles += linked;
       try {

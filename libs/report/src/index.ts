@@ -2,7 +2,7 @@ export * from './types';
 export { encodePathSegment, decodePathSegment, MAX_SEGMENT_BYTES } from './path-segment';
 export { toCsv, csvCell, csvCellText, type CsvCell } from './csv';
 export { renderReadme, section, indent } from './readme';
-export { writeRunDirectory, renderItemFile, type WriteOptions } from './run-directory';
+export { writeRunDirectory, renderItemFile, renderItemFiles, type WriteOptions } from './run-directory';
 export {
   replaceDirectoryAtomically,
   recoverLeftovers,
@@ -21,3 +21,14 @@ export { runMode } from './mode';
 export { ParquetFileWriter, type ColumnSpec, type ParquetValue } from './parquet';
 export { textTable, fmt4, fmtWithCi, show } from './format';
 export { RunDirectoryReader, RunFileError, readCsvTable, splitCallFile, type CallRecord, type PredictionPoints, type TextTable } from './read-run';
+export {
+  earlyDirOf,
+  parseEarlyDirName,
+  writeEarlyBatch,
+  readPrewritten,
+  removeEarlyBookkeeping,
+  removeFilesNotIn,
+  removeStaleEarlyDirs,
+  EARLY_BOOKKEEPING,
+  type EarlyManifest,
+} from './early-files';

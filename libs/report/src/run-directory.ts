@@ -1,6 +1,6 @@
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { compareCodeUnits } from '@assay/contracts';
+import { compareCodeUnits, groupEntityKey } from '@assay/contracts';
 import { prettyJson } from '@assay/data';
 import { compareWorstFirst } from '@assay/evaluation';
 import type { MethodScores, ScoreSummary } from '../../evaluation/src/types';
@@ -96,8 +96,8 @@ function summaryHeader(kindKeys: readonly string[]): string[] {
 }
 
 /** The model input exactly as sent: the entity's shared prefix plus this item's suffix. */
-function inputText(report: RunReport, r: PredictionRow): string {
-  const prefix = report.prefixes.get(r.prefixId);
+function inputText(prefixes: ReadonlyMap<string, string>, r: PredictionRow): string {
+  const prefix = prefixes.get(r.prefixId);
   if (prefix === undefined) {
     throw new Error(`prefix ${JSON.stringify(r.prefixId)} of ${JSON.stringify([r.group, r.entityId, r.item])} is missing from report.prefixes`);
   }
@@ -276,6 +276,36 @@ function renderEntitySummary(
   ].join('\n');
 }
 
+/** The file names of one entity's rows (sorted by item) in its folder, guarded against collisions. */
+function itemFileNames(erows: readonly PredictionRow[], edir: string, itemNames: Set<string>): string[] {
+  return erows.map((r) => {
+    const name = itemFileName(r.item);
+    claimName(itemNames, name, r.item, `${edir}/`);
+    return name;
+  });
+}
+
+/** A prediction's item file as the tree holds it: a fitted one names the method, a model call shows its full input. */
+function itemFileContent(r: PredictionRow, prefixes: ReadonlyMap<string, string>, method: string): string {
+  return r.fitted !== null || r.call === null ? renderItemFile(r, '', method) : renderItemFile(r, inputText(prefixes, r));
+}
+
+/**
+ * The item files of some rows (e.g. one entity batch's, which may span groups), with their paths
+ * in the run directory. Their bytes depend on these rows, their prefixes and the method only (no
+ * rank, no run-wide number, no link to an index page): the reporter writes them as soon as the
+ * batch is scored, and writeRunDirectory produces the same bytes from the whole run.
+ */
+export function renderItemFiles(rows: readonly PredictionRow[], prefixes: ReadonlyMap<string, string>, method: string): Array<{ path: string; content: string }> {
+  const files: Array<{ path: string; content: string }> = [];
+  for (const erows of runsBy(sortRows(rows), (r) => groupEntityKey(r.group, r.entityId))) {
+    const edir = entityDir(erows[0].group, erows[0].entityId);
+    const names = itemFileNames(erows, edir, new Set());
+    erows.forEach((r, i) => files.push({ path: `${edir}/${names[i]}`, content: itemFileContent(r, prefixes, method) }));
+  }
+  return files;
+}
+
 /** Guards the (hash-shortened) names of one folder against the 2^-80 collision. */
 function claimName(seen: Set<string>, name: string, id: string, where: string): void {
   if (seen.has(name)) throw new Error(`name collision in ${where}: ${name} (id ${JSON.stringify(id)})`);
@@ -350,22 +380,31 @@ export interface WriteOptions {
    * absent. Must be on the same filesystem to help, and must not be modified afterwards.
    */
   reuseUnchangedFrom?: string;
+  /**
+   * Item files already in `dir` (relative path -> sha256 of their bytes), written while the run
+   * was scored (see renderItemFiles): they are not rendered again, their hashes go into the tree
+   * hash as given. With it, `dir` may hold other files too (a killed earlier attempt at this
+   * build's): every file this tree has is written over them, by unlinking first (one of them may
+   * be a hard link into the previous tree, which must not change), and the caller removes what
+   * the tree does not list. The caller vouches for the prewritten files' bytes.
+   */
+  prewritten?: ReadonlyMap<string, string>;
 }
 
 export async function writeRunDirectory(report: RunReport, dir: string, opts: WriteOptions = {}): Promise<WriteResult> {
   const rows = sortRows(report.rows);
   await mkdir(dir, { recursive: true });
   const existing = await readdir(dir);
-  if (existing.length > 0) {
+  if (existing.length > 0 && opts.prewritten === undefined) {
     throw new Error(`run directory ${dir} is not empty (${existing.length} entries): write into a fresh directory`);
   }
   const reuseFrom = opts.reuseUnchangedFrom === undefined ? null : await existingDirectory(opts.reuseUnchangedFrom);
   if (reuseFrom !== null && resolve(reuseFrom) === resolve(dir)) throw new Error(`reuseUnchangedFrom must be another directory than ${dir}`);
   const hasher = new TreeHasher();
-  const sink = new FileSink(dir, hasher, reuseFrom);
+  const sink = new FileSink(dir, hasher, reuseFrom, { replaceExisting: opts.prewritten !== undefined });
   const parquetFiles: ParquetFileWriter[] = [];
   try {
-    await writeTree(report, rows, dir, sink, hasher, parquetFiles);
+    await writeTree(report, rows, dir, sink, hasher, parquetFiles, opts.prewritten ?? new Map());
     return { files: hasher.files, treeHash: hasher.digest(), linkedFiles: sink.linkedFiles };
   } catch (error) {
     // Stop the writer thread and release file handles before the caller cleans `dir` up;
@@ -392,6 +431,7 @@ async function writeTree(
   sink: FileSink,
   hasher: TreeHasher,
   parquetFiles: ParquetFileWriter[],
+  prewritten: ReadonlyMap<string, string>,
 ): Promise<void> {
   const put = (rel: string, content: string): Promise<void> => sink.write(rel, content);
   const ev = report.evaluation;
@@ -408,6 +448,9 @@ async function writeTree(
   await put('review.txt', renderReview(runReview(report)));
 
   // predictions.parquet: small rows, one pass.
+  // A leftover of a killed attempt at this build is replaced, never written through.
+  await rm(join(dir, 'predictions.parquet'), { force: true });
+  await rm(join(dir, 'raw_outputs.parquet'), { force: true });
   const predictions = await ParquetFileWriter.open(join(dir, 'predictions.parquet'), PREDICTIONS_COLUMNS);
   parquetFiles.push(predictions);
   for (const r of rows) {
@@ -496,23 +539,23 @@ async function writeTree(
       claimName(entityNames, edir, entity.entityId, `${gdir}/entities/`);
       await sink.mkdir(edir);
       const itemNames = new Set<string>();
-      const fileNames = erows.map((r) => {
-        const name = itemFileName(r.item);
-        claimName(itemNames, name, r.item, `${edir}/`);
-        return name;
-      });
+      const fileNames = itemFileNames(erows, edir, itemNames);
       await put(
         `${edir}/${SUMMARY_FILE}`,
         renderEntitySummary(report, group, entity.entityId, erows, entity.summary, { position: rankOf.get(entity.entityId) as number, of: entities.length }, fileNames),
       );
       for (let i = 0; i < erows.length; i++) {
         const r = erows[i];
+        const path = `${edir}/${fileNames[i]}`;
+        // Written early (when its batch was scored): only its hash is recorded.
+        const early = prewritten.get(path);
+        if (early !== undefined) hasher.add(path, early);
         // A fitted prediction made no call: it has an item file, but no raw output row.
         if (r.fitted !== null || r.call === null) {
-          await put(`${edir}/${fileNames[i]}`, renderItemFile(r, '', report.method));
+          if (early === undefined) await put(path, itemFileContent(r, report.prefixes, report.method));
           continue;
         }
-        const input = inputText(report, r);
+        const input = inputText(report.prefixes, r);
         await raw.append({
           entity_id: r.entityId, group: r.group, item: r.item, prompt_id: r.promptId, input_text: input,
           output_text: r.outputText, prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens,
@@ -522,7 +565,7 @@ async function writeTree(
           guided_json: r.call.guidedJson, replica: r.replica, started_at: r.startedAt, finished_at: r.finishedAt,
           failover_from: r.failoverFrom,
         });
-        await put(`${edir}/${fileNames[i]}`, renderItemFile(r, input));
+        if (early === undefined) await put(path, renderItemFile(r, input));
       }
       const entityInput = report.entityInputs?.get(entity.entityId);
       if (entityInput !== undefined) {

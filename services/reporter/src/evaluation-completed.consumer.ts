@@ -48,6 +48,6 @@ export class EvaluationCompletedConsumer {
     const { decision, handled } = await handleExperimentCommand({ store: this.store, states: this.states, consumer: 'reporter', messageId: event.id, identity, command, provide });
     const built = building.done;
     if (handled.duplicate || decision.kind !== 'append' || decision.events.length === 0 || !built) return;
-    this.runLog.write(built.runDir, built.attempt, `report of evaluation round ${built.round} written: ${built.files} files in ${((performance.now() - began) / 1000).toFixed(1)} s (tree ${built.treeHash.slice(0, 12)})`);
+    this.runLog.write(built.runDir, built.attempt, `report of evaluation round ${built.round} written: ${built.files} files in ${((performance.now() - began) / 1000).toFixed(1)} s (tree ${built.treeHash.slice(0, 12)}; ${built.staged} item files of them written while the round was scored)`);
   }
 }

@@ -1,11 +1,16 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { AssayEvent, errorMessage, experimentStream, requestStream } from '@assay/contracts';
-import { EventStore, findEvents, parseStored, readEventsOfTypes, readTypedEvents } from '@assay/event-store';
+import { AssayEvent, errorMessage, experimentStream, requestStream, type EvaluationBatchScored, type ItemDef } from '@assay/contracts';
+import { countInStream, EventStore, findEvents, parseStored, readEventsOfTypes, readTypedEvents } from '@assay/event-store';
+import { ServiceInfo } from '@assay/messaging/nest';
 import {
   asPrediction,
   assembleRunReport,
   evaluationSummary,
+  fittedRows,
   foldRegistry,
+  isFitted,
+  modelCallRows,
+  plannedItems,
   latestEvaluation,
   parseRunDir,
   REGISTRY_EVENT_TYPES,
@@ -13,15 +18,41 @@ import {
   writeRegistryFile,
   type RegistryEntry,
 } from '@assay/experiments';
-import { recoverLeftovers, replaceDirectoryAtomically, siblingOf, writeRunDirectory, type BestPrevious, type RecoveryStep, type RunReport } from '@assay/report';
+import {
+  earlyDirOf,
+  readPrewritten,
+  recoverLeftovers,
+  removeEarlyBookkeeping,
+  removeFilesNotIn,
+  removeStaleEarlyDirs,
+  renderItemFiles,
+  replaceDirectoryAtomically,
+  siblingOf,
+  writeEarlyBatch,
+  writeRunDirectory,
+  type BestPrevious,
+  type RecoveryStep,
+  type RunReport,
+} from '@assay/report';
 import { bestPreviousRun, differenceToPrevious } from '@assay/comparison';
 import { KeyedLock } from './keyed-lock';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 
 /** Subfolders of a run directory that services write in real time: carried over every rebuild. */
 const KEEP = ['logs'];
 
 const TYPES_BUT_SCORED_BATCHES = AssayEvent.options.map((o) => o.shape.type.value).filter((t) => t !== 'evaluation.batch.scored');
+
+/** What an attempt's early item files need besides the batch: where, and how its rows are made. */
+interface AttemptLayout {
+  runDir: string;
+  method: string;
+  fitted: boolean;
+  items: Map<string, ItemDef>;
+}
+
+/** Attempts whose layout is kept between batches (each run's batches arrive together). */
+const LAYOUTS_KEPT = 8;
 
 export interface BuiltReport {
   identity: string;
@@ -30,6 +61,8 @@ export interface BuiltReport {
   round: number;
   runDir: string;
   files: number;
+  /** Of them, item files written while the round was scored and taken as they were. */
+  staged: number;
   treeHash: string;
   summary: Record<string, number | string | null>;
 }
@@ -37,16 +70,30 @@ export interface BuiltReport {
 /**
  * The only writer of run directories. Everything comes from the event log; the tree is written
  * to a fresh directory and swapped in atomically (keeping the services' real-time logs/).
+ *
+ * Not a tail after the run: each scored batch's item files (the bulk: one per prediction, bytes
+ * that depend on the batch and the run's plan only) are written as the batch is scored
+ * (writeEarly) into the staging tree of its attempt and round (see early-files in @assay/report).
+ * At evaluation.completed, build() writes the rest (what depends on every entity) into that tree,
+ * re-rendering any batch whose staged files the log does not vouch for, and swaps it in. A replay
+ * (replay()) writes a whole tree from the log alone, as before: both give the same bytes.
+ * Early writes and builds of one identity hold the same lock, so a staging tree is never written
+ * while it is being swapped in.
  */
 @Injectable()
 export class ReportBuilder implements OnApplicationBootstrap {
   private readonly logger = new Logger(ReportBuilder.name);
 
-  constructor(private readonly store: EventStore) {}
+  constructor(
+    private readonly store: EventStore,
+    private readonly info: ServiceInfo,
+  ) {}
 
   /**
    * A reporter killed mid-build leaves `<run>.building-*` / `<run>.old-*` siblings (a full tree
-   * is ~35k files), and possibly no run directory at all. Every build recovers its own run first;
+   * is ~35k files), and possibly no run directory at all. (A `<run>.early-*` staging tree is not
+   * such a leftover: the round's build continues it, and removes those it supersedes; this sweep
+   * removes those of attempts a later one superseded.) Every build recovers its own run first;
    * this sweep on start also reaches runs that will not be built again. It runs in the background
    * (deleting big trees takes seconds, the service should answer meanwhile) under each run's
    * build lock, so it never races a build of the same run.
@@ -60,12 +107,21 @@ export class ReportBuilder implements OnApplicationBootstrap {
   /** Recovers every run directory the log knows of; returns those where something was left. */
   async recoverAll(): Promise<Array<{ runDir: string; steps: RecoveryStep[] }>> {
     const runs = new Map<string, string>();
+    const latestAttempt = new Map<string, number>();
     for (const e of await this.registryEvents()) {
-      if (e.type === 'experiment.started') runs.set(e.data.runDir, e.data.identity);
+      if (e.type !== 'experiment.started') continue;
+      runs.set(e.data.runDir, e.data.identity);
+      latestAttempt.set(e.data.runDir, Math.max(e.data.attempt, latestAttempt.get(e.data.runDir) ?? 0));
     }
     const recovered: Array<{ runDir: string; steps: RecoveryStep[] }> = [];
     for (const [runDir, identity] of runs) {
-      const steps = await this.builds.run(identity, () => this.recover(runDir));
+      const steps = await this.builds.run(identity, async () => {
+        const found = await this.recover(runDir);
+        // Staging trees of attempts superseded by a later one (cancelled or failed mid-run): no build will take them.
+        const stale = await removeStaleEarlyDirs(runDir, { attempt: (latestAttempt.get(runDir) ?? 1) - 1, round: Number.MAX_SAFE_INTEGER });
+        if (stale.length > 0) this.logger.warn(`${runDir}: removed staged item files of superseded attempts: ${stale.join(', ')}`);
+        return found;
+      });
       if (steps.length > 0) recovered.push({ runDir, steps });
     }
     return recovered;
@@ -101,16 +157,74 @@ export class ReportBuilder implements OnApplicationBootstrap {
   /**
    * Rebuilds one run's directory from the latest evaluation round of the latest evaluated attempt:
    * whichever evaluation.completed triggered it, the tree always shows what the log says last.
+   * Takes the item files staged while the round was scored (writeEarly) where the log vouches for them.
    */
   build(identity: string): Promise<BuiltReport> {
-    return this.builds.run(identity, () => this.buildNow(identity));
+    return this.builds.run(identity, () => this.buildNow(identity, true));
+  }
+
+  /** The same tree as build(), written from the log alone (nothing staged is used). */
+  replay(identity: string): Promise<BuiltReport> {
+    return this.builds.run(identity, () => this.buildNow(identity, false));
+  }
+
+  private readonly layouts = new Map<string, AttemptLayout>();
+
+  private async layoutOf(identity: string, attempt: number): Promise<AttemptLayout> {
+    const key = JSON.stringify([identity, attempt]);
+    const known = this.layouts.get(key);
+    if (known) return known;
+    const stream = experimentStream(identity);
+    const { started, planned } = await this.store.read(async (sql) => ({
+      started: (await readTypedEvents(sql, stream, ['experiment.started'])).find((e) => e.data.attempt === attempt),
+      planned: await findEvents(sql, stream, 'experiment.planned', { attempt, phase: 'full' }),
+    }));
+    if (!started) throw new Error(`${identity}: no experiment.started of attempt ${attempt}`);
+    if (planned.length !== 1) throw new Error(`${identity}: expected one full-phase experiment.planned of attempt ${attempt}, found ${planned.length}`);
+    const layout = { runDir: started.data.runDir, method: started.data.method, fitted: isFitted(started), items: plannedItems(planned[0]) };
+    this.layouts.set(key, layout);
+    if (this.layouts.size > LAYOUTS_KEPT) this.layouts.delete(this.layouts.keys().next().value as string);
+    return layout;
+  }
+
+  /**
+   * One scored batch's item files into the staging tree of its attempt and round. Nothing when the
+   * round's evaluation has completed: its build renders whatever was not staged, and a staging
+   * tree written after its swap would only be left behind. Returns the files written (null: none).
+   */
+  writeEarly(event: EvaluationBatchScored): Promise<{ dir: string; files: number } | null> {
+    const { identity, attempt, round, batchId } = event.data;
+    return this.builds.run(identity, async () => {
+      const stream = experimentStream(identity);
+      const { completed, requests, completions } = await this.store.read(async (sql) => ({
+        completed: await countInStream(sql, stream, 'evaluation.completed', { attempt, round }),
+        requests: await findEvents(sql, stream, 'inference.batch.requested', { attempt, phase: 'full', batchId }),
+        completions: await findEvents(sql, stream, 'inference.completed', { attempt, phase: 'full', batchId }),
+      }));
+      if (completed > 0) return null;
+      const layout = await this.layoutOf(identity, attempt);
+      const predictions = new Map(event.data.predictions.map((p) => [p.promptId, p]));
+      const prefixes = new Map<string, string>();
+      let rows;
+      if (layout.fitted) rows = fittedRows(predictions.values(), layout.items);
+      else {
+        if (requests.length !== 1) throw new Error(`evaluation.batch.scored ${event.id} of ${identity}: expected one full-phase inference.batch.requested of batch ${batchId} (attempt ${attempt}), found ${requests.length}`);
+        prefixes.set(batchId, requests[0].data.prefix);
+        // The last outcome of the batch, as the final build reads it.
+        rows = modelCallRows(requests[0], completions.at(-1), predictions, layout.items, round);
+      }
+      const dir = earlyDirOf(layout.runDir, attempt, round, this.info.codeVersion);
+      const files = renderItemFiles(rows, prefixes, layout.method);
+      await writeEarlyBatch(dir, { batchId, scoredEventId: event.id }, files);
+      return { dir, files: files.length };
+    });
   }
 
   /** A run's report as its directory would show it (latest evaluated attempt, latest round), from the log. */
-  async loadReport(identity: string): Promise<{ report: RunReport; runDir: string; round: number; attempt: number }> {
+  async loadReport(identity: string): Promise<{ report: RunReport; runDir: string; round: number; attempt: number; scoredBatches: Map<string, string> }> {
     const stream = experimentStream(identity);
     // The scored batches (the bulk of a stream) only of the round shown, not of every round.
-    const { events, latest } = await this.store.read(async (sql) => {
+    const { events, latest, scoredBatches } = await this.store.read(async (sql) => {
       const withoutScored = await readTypedEvents(sql, stream, TYPES_BUT_SCORED_BATCHES);
       const shown = latestEvaluation(withoutScored);
       const scored = shown ? await findEvents(sql, stream, 'evaluation.batch.scored', { attempt: shown.attempt, phase: 'full', round: shown.round }) : [];
@@ -118,7 +232,7 @@ export class ReportBuilder implements OnApplicationBootstrap {
       // yet when the CLI sends it): its time is the run's requestedAt.
       const startedShown = shown ? withoutScored.find((e) => e.type === 'experiment.started' && e.data.attempt === shown.attempt) : undefined;
       const request = startedShown?.type === 'experiment.started' ? await readTypedEvents(sql, requestStream(startedShown.data.requestId), ['experiment.requested']) : [];
-      return { events: [...request, ...withoutScored, ...scored], latest: shown };
+      return { events: [...request, ...withoutScored, ...scored], latest: shown, scoredBatches: new Map(scored.map((e) => [e.data.batchId, e.id])) };
     });
     if (events.length === 0) throw new UnknownExperimentError(identity);
     if (!latest) throw new Error(`${identity} has no evaluated attempt: nothing to report yet`);
@@ -128,7 +242,7 @@ export class ReportBuilder implements OnApplicationBootstrap {
     const started = events.find((e) => e.type === 'experiment.started' && e.data.attempt === chosen);
     if (started?.type !== 'experiment.started') throw new Error(`${identity}: no experiment.started of attempt ${chosen}`);
     report.bestPrevious = await this.bestPrevious(report, evaluation.globalPosition);
-    return { report, runDir: started.data.runDir, round, attempt: chosen };
+    return { report, runDir: started.data.runDir, round, attempt: chosen, scoredBatches };
   }
 
   /**
@@ -151,20 +265,40 @@ export class ReportBuilder implements OnApplicationBootstrap {
     return differenceToPrevious(report, { entry, samples: samplesOf(predictions), predictions: predictions.map(asPrediction) });
   }
 
-  private async buildNow(identity: string): Promise<BuiltReport> {
-    const { report, runDir, round, attempt: chosen } = await this.loadReport(identity);
+  /**
+   * Writes the tree into a sibling and swaps it in. `staged`: into the staging tree of the round
+   * (early-files), taking the item files whose manifests name the scored events the log holds and
+   * writing everything else over what is there; then removing what the tree does not list (a killed
+   * earlier build's leftovers) before the swap. Otherwise into a fresh sibling.
+   */
+  private async buildNow(identity: string, staged: boolean): Promise<BuiltReport> {
+    const { report, runDir, round, attempt: chosen, scoredBatches } = await this.loadReport(identity);
     await this.recover(runDir);
-    const tmp = siblingOf(runDir, 'building');
+    const tmp = staged ? earlyDirOf(runDir, chosen, round, this.info.codeVersion) : siblingOf(runDir, 'building');
     try {
+      let prewritten: Map<string, string> | undefined;
+      if (staged) {
+        await mkdir(tmp, { recursive: true });
+        const found = await readPrewritten(tmp, scoredBatches);
+        for (const problem of found.ignored) this.logger.warn(`${runDir}: staged manifest not used, its batch is written again: ${problem}`);
+        // Gone before anything is rewritten: a kill from here on leaves no manifest vouching for a file.
+        await removeEarlyBookkeeping(tmp);
+        prewritten = found.files;
+      }
       // Unchanged files of the current tree are hard-linked, not recreated (a replay's bulk).
-      const { files, treeHash } = await writeRunDirectory(report, tmp, { reuseUnchangedFrom: runDir });
+      const { files, treeHash } = await writeRunDirectory(report, tmp, { reuseUnchangedFrom: runDir, prewritten });
+      if (staged) {
+        const extra = await removeFilesNotIn(tmp, new Set(files));
+        if (extra.length > 0) this.logger.warn(`${runDir}: removed ${extra.length} staged file(s) the tree does not have (left by a killed build), e.g. ${extra[0]}`);
+      }
       const { oldRemoved, oldDir } = await replaceDirectoryAtomically(tmp, runDir, KEEP);
       // The previous tree (~35k files on a full run) is deleted after the build returns.
       if (oldDir !== null) this.beingRemoved.add(oldDir);
       oldRemoved
         .catch((error: unknown) => this.logger.error(`could not delete the previous tree of ${runDir}: ${errorMessage(error)} (the next build or start removes it)`))
         .finally(() => oldDir !== null && this.beingRemoved.delete(oldDir));
-      return { identity, attempt: chosen, round, runDir, files: files.length, treeHash, summary: evaluationSummary(report.evaluation, report.cache, round) };
+      if (staged) await removeStaleEarlyDirs(runDir, { attempt: chosen, round });
+      return { identity, attempt: chosen, round, runDir, files: files.length, staged: prewritten?.size ?? 0, treeHash, summary: evaluationSummary(report.evaluation, report.cache, round) };
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { EvaluationBatchScoredConsumer } from './evaluation-batch-scored.consumer';
 import { EvaluationCompletedConsumer } from './evaluation-completed.consumer';
 import { ExperimentFinishedConsumer } from './experiment-finished.consumer';
 import { ComparisonBuilder } from './comparison-builder';
@@ -10,7 +11,7 @@ import { ViewerController } from './http/viewer.controller';
 import { ReportBuilder } from './report-builder';
 
 @Module({
-  controllers: [EvaluationCompletedConsumer, ExperimentFinishedConsumer, HealthController, ExperimentsController, ComparisonsController, ViewerController],
+  controllers: [EvaluationBatchScoredConsumer, EvaluationCompletedConsumer, ExperimentFinishedConsumer, HealthController, ExperimentsController, ComparisonsController, ViewerController],
   providers: [ReportBuilder, ComparisonBuilder, LiveProgressHub],
 })
 export class ReporterModule {}

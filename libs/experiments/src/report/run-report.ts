@@ -1,7 +1,7 @@
 import type { AssayEvent, AssayEventType, EventOfType, ExperimentPlanned, ExperimentRequested, ExperimentStarted, InferenceBatchRequested, InferenceCompleted, ItemDef } from '@assay/contracts';
 import { AnyExperimentConfig } from '@assay/config';
 import { compareCodeUnits, itemKey } from '@assay/contracts';
-import { evaluate, EVALUATOR_VERSION, loggedEvaluationResult, type EvaluationResult } from '@assay/evaluation';
+import { DEFAULT_BOOTSTRAP, evaluateRows, EVALUATOR_VERSION, joinRows, loggedEvaluationResult, type EvaluationResult } from '@assay/evaluation';
 import type { EntityInputCall, PredictionRow, RunReport, StageReuse } from '@assay/report';
 import { methodCatalog } from '@assay/methods/registry';
 import { runMode } from '@assay/report';
@@ -96,81 +96,23 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
   const completions = new Map(full('inference.completed').map((e) => [e.data.batchId, e]));
   const scored = full('evaluation.batch.scored', ofRound);
   const predictions = new Map(scored.flatMap((e) => e.data.predictions).map((p) => [p.promptId, p]));
-  const items = new Map(planned[0].data.items.map((i) => [itemKey(i.group, i.item), i]));
+  const items = plannedItems(planned[0]);
 
   const prefixes = new Map<string, string>();
   const rows: PredictionRow[] = [];
   for (const request of requests) {
-    const d = request.data;
-    prefixes.set(d.batchId, d.prefix);
-    const m = d.model;
-    // One object per batch, shared by its rows (a full run has ~40k of them).
-    const call = { model: m.id, loraAdapter: m.loraAdapter, temperature: m.temperature, maxTokens: m.maxTokens, seed: m.seed, stop: m.stop, guidedJson: m.guidedJson };
-    const completion = completions.get(d.batchId);
-    const results = new Map((completion?.data.results ?? []).map((r) => [r.promptId, r]));
-    for (const prompt of d.prompts) {
-      const p = predictions.get(prompt.promptId);
-      if (!p) throw new Error(`prompt ${prompt.promptId} (entity ${JSON.stringify(d.entityId)}) has no scored prediction of round ${round} in the log`);
-      const item = items.get(itemKey(prompt.group, prompt.item))!;
-      const r = results.get(prompt.promptId);
-      rows.push({
-        ...scoredFields(p, item),
-        prefixId: d.batchId,
-        suffix: prompt.suffix,
-        outputText: r?.outputText ?? null,
-        promptTokens: r?.promptTokens ?? null,
-        completionTokens: r?.completionTokens ?? null,
-        cachedTokens: r?.cachedTokens ?? null,
-        latencyMs: r?.latencyMs ?? null,
-        attempts: r?.attempts ?? 0,
-        worker: completion?.data.worker ?? null,
-        inferenceError: r?.error ?? (p.parseStatus === 'inference_failure' ? (p.parseError ?? null) : null),
-        finishReason: r?.finishReason ?? null,
-        call,
-        fitted: null,
-        // Workers have always sent a run's calls to the request's base URL; logs from before the
-        // result recorded its replica are therefore filled in from there, not left blank.
-        replica: r ? (r.replica ?? m.baseUrl) : null,
-        failoverFrom: r?.failoverFrom ?? null,
-        startedAt: r?.startedAt ?? null,
-        finishedAt: r?.finishedAt ?? null,
-      });
-    }
+    prefixes.set(request.data.batchId, request.data.prefix);
+    for (const row of modelCallRows(request, completions.get(request.data.batchId), predictions, items, round)) rows.push(row);
   }
-
   // A method fitted without a model (a baseline) made no calls: its rows are its scored predictions, with what it used.
-  const fitted = (started.data.stages ?? []).some((s) => s.kind === 'fit');
-  if (fitted) {
-    for (const p of predictions.values()) {
-      const item = items.get(itemKey(p.group, p.item));
-      if (!item) throw new Error(`prediction for item ${JSON.stringify(p.item)} of group ${JSON.stringify(p.group)} (entity ${JSON.stringify(p.entityId)}) is not among the planned items`);
-      rows.push({
-        ...scoredFields(p, item),
-        failoverFrom: null,
-        prefixId: '',
-        suffix: '',
-        outputText: null,
-        promptTokens: null,
-        completionTokens: null,
-        cachedTokens: null,
-        latencyMs: null,
-        attempts: 0,
-        worker: null,
-        inferenceError: p.parseStatus === 'inference_failure' ? (p.parseError ?? null) : null,
-        finishReason: null,
-        call: null,
-        fitted: p.metadata,
-        replica: null,
-        startedAt: null,
-        finishedAt: null,
-      });
-    }
-  }
+  if (isFitted(started)) for (const row of fittedRows(predictions.values(), items)) rows.push(row);
 
-  // Per-entity scores are not in the event (size): recomputed here with the same evaluate().
+  // Per-entity scores are not in the event (size): recomputed here with the same scoring.
   const all = [...predictions.values()];
   const stored = loggedEvaluationResult(evaluation.data.result, `evaluation.completed ${evaluation.id} of ${identity} ${what} round ${round}`);
-  const methodScores = evaluate({ method, samples: samplesOf(all), predictions: all.map(asPrediction), items: planned[0].data.items });
+  // Only byEntity is taken: the overall's distribution intervals (a bootstrap, most of evaluate's
+  // time on a full run) are the logged ones, not computed again.
+  const methodScores = evaluateRows(method, joinRows(samplesOf(all), all.map(asPrediction), planned[0].data.items, method), DEFAULT_BOOTSTRAP, { distributionIntervals: false });
   const result: EvaluationResult = { ...stored, method: { ...stored.method, byEntity: methodScores.byEntity } };
 
   const config = reportedConfigOf(started);
@@ -266,6 +208,98 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
   };
 }
 
+/** Whether the attempt's method is fitted without a model (a baseline): its rows come from scored predictions alone. */
+export function isFitted(started: ExperimentStarted): boolean {
+  return (started.data.stages ?? []).some((s) => s.kind === 'fit');
+}
+
+/** The planned items by itemKey, for the rows' scale. */
+export function plannedItems(planned: ExperimentPlanned): Map<string, ItemDef> {
+  return new Map(planned.data.items.map((i) => [itemKey(i.group, i.item), i]));
+}
+
+/**
+ * The rows of one entity batch of model calls: its request's prompts with their scored
+ * predictions (by promptId) and the call's outcome. Depends on this batch's events and the plan's
+ * items only, so the reporter renders a batch's item files as soon as the batch is scored.
+ */
+export function modelCallRows(
+  request: InferenceBatchRequested,
+  completion: InferenceCompleted | undefined,
+  predictions: ReadonlyMap<string, ScoredPrediction>,
+  items: ReadonlyMap<string, ItemDef>,
+  round: number,
+): PredictionRow[] {
+  const d = request.data;
+  const m = d.model;
+  // One object per batch, shared by its rows (a full run has ~40k of them).
+  const call = { model: m.id, loraAdapter: m.loraAdapter, temperature: m.temperature, maxTokens: m.maxTokens, seed: m.seed, stop: m.stop, guidedJson: m.guidedJson };
+  const results = new Map((completion?.data.results ?? []).map((r) => [r.promptId, r]));
+  const rows: PredictionRow[] = [];
+  for (const prompt of d.prompts) {
+    const p = predictions.get(prompt.promptId);
+    if (!p) throw new Error(`prompt ${prompt.promptId} (entity ${JSON.stringify(d.entityId)}) has no scored prediction of round ${round} in the log`);
+    const item = items.get(itemKey(prompt.group, prompt.item));
+    if (!item) throw new Error(`prompt ${prompt.promptId} asks item ${JSON.stringify(prompt.item)} of group ${JSON.stringify(prompt.group)}, which is not among the planned items`);
+    const r = results.get(prompt.promptId);
+    rows.push(
+      predictionRow(p, item, {
+        prefixId: d.batchId,
+        suffix: prompt.suffix,
+        outputText: r?.outputText ?? null,
+        promptTokens: r?.promptTokens ?? null,
+        completionTokens: r?.completionTokens ?? null,
+        cachedTokens: r?.cachedTokens ?? null,
+        latencyMs: r?.latencyMs ?? null,
+        attempts: r?.attempts ?? 0,
+        worker: completion?.data.worker ?? null,
+        inferenceError: r?.error ?? (p.parseStatus === 'inference_failure' ? (p.parseError ?? null) : null),
+        finishReason: r?.finishReason ?? null,
+        call,
+        fitted: null,
+        // Workers have always sent a run's calls to the request's base URL; logs from before the
+        // result recorded its replica are therefore filled in from there, not left blank.
+        replica: r ? (r.replica ?? m.baseUrl) : null,
+        failoverFrom: r?.failoverFrom ?? null,
+        startedAt: r?.startedAt ?? null,
+        finishedAt: r?.finishedAt ?? null,
+      }),
+    );
+  }
+  return rows;
+}
+
+/** The rows of predictions made without a model call (a fitted method's), with what the method used. */
+export function fittedRows(predictions: Iterable<ScoredPrediction>, items: ReadonlyMap<string, ItemDef>): PredictionRow[] {
+  const rows: PredictionRow[] = [];
+  for (const p of predictions) {
+    const item = items.get(itemKey(p.group, p.item));
+    if (!item) throw new Error(`prediction for item ${JSON.stringify(p.item)} of group ${JSON.stringify(p.group)} (entity ${JSON.stringify(p.entityId)}) is not among the planned items`);
+    rows.push(
+      predictionRow(p, item, {
+        failoverFrom: null,
+        prefixId: '',
+        suffix: '',
+        outputText: null,
+        promptTokens: null,
+        completionTokens: null,
+        cachedTokens: null,
+        latencyMs: null,
+        attempts: 0,
+        worker: null,
+        inferenceError: p.parseStatus === 'inference_failure' ? (p.parseError ?? null) : null,
+        finishReason: null,
+        call: null,
+        fitted: p.metadata,
+        replica: null,
+        startedAt: null,
+        finishedAt: null,
+      }),
+    );
+  }
+  return rows;
+}
+
 /**
  * The fields of the resolved config a report shows, as experiment.started recorded it. The config
  * is logged as a free-form record (its schema evolves), so these few are checked here and a missing
@@ -329,8 +363,16 @@ function entityInputsOf(mine: AssayEvent[], method: string): { entityInputs?: Ma
   return { entityInputs: calls };
 }
 
-/** What every prediction row says whatever made the prediction: the scored cell and its item's scale. */
-function scoredFields(p: ScoredPrediction, item: ItemDef): Pick<PredictionRow, 'entityId' | 'group' | 'item' | 'kind' | 'min' | 'max' | 'actual' | 'predicted' | 'absError' | 'parseStatus' | 'parseError' | 'outlier' | 'promptId'> {
+/** What a row says about the call (or its absence); the scored cell's fields come from the prediction. */
+type CallFields = Omit<PredictionRow, 'entityId' | 'group' | 'item' | 'kind' | 'min' | 'max' | 'actual' | 'predicted' | 'absError' | 'parseStatus' | 'parseError' | 'outlier' | 'promptId'>;
+
+/**
+ * One row: what every prediction row says whatever made the prediction (the scored cell and its
+ * item's scale), then the call's fields. One literal with every field: a full run makes ~40k rows
+ * (~400k at 10x), and spreading one object into another made the rows' assembly a third of the
+ * report's load time.
+ */
+function predictionRow(p: ScoredPrediction, item: ItemDef, c: CallFields): PredictionRow {
   return {
     entityId: p.entityId,
     group: p.group,
@@ -345,5 +387,22 @@ function scoredFields(p: ScoredPrediction, item: ItemDef): Pick<PredictionRow, '
     parseError: p.parseError ?? null,
     outlier: p.outlier,
     promptId: p.promptId,
+    prefixId: c.prefixId,
+    suffix: c.suffix,
+    outputText: c.outputText,
+    promptTokens: c.promptTokens,
+    completionTokens: c.completionTokens,
+    cachedTokens: c.cachedTokens,
+    latencyMs: c.latencyMs,
+    attempts: c.attempts,
+    worker: c.worker,
+    inferenceError: c.inferenceError,
+    finishReason: c.finishReason,
+    call: c.call,
+    fitted: c.fitted,
+    replica: c.replica,
+    failoverFrom: c.failoverFrom,
+    startedAt: c.startedAt,
+    finishedAt: c.finishedAt,
   };
 }

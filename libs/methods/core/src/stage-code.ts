@@ -94,7 +94,7 @@ export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
   'llm_persona_two_stage/summary': { version: 1, sha256: 'f1ffb2725717a6bebb5b43df4d1a21566a5d93bb64b960684aca9d214ba539d8' },
   'llm_zero_shot/inference': { version: 1, sha256: '948cc25d56384e68c18f628d93f63211e8ba691f1c9b874773b775bf96080cbe' },
   'llm_zero_shot/smoke_inference': { version: 1, sha256: '948cc25d56384e68c18f628d93f63211e8ba691f1c9b874773b775bf96080cbe' },
-  report: { version: 2, sha256: '6c913de89295cb785c7e4ef002935ad317db12d6c1f1a4e23a3ef58c78d8cb07' },
+  report: { version: 2, sha256: 'f2d827ffff78d5d48bd9af82686000192c0e5c14e76f186d07b8c5f5d8111e29' },
   scoring: { version: 1, sha256: '425d24c8877aaf0cbe64954c66dd0602f4c6e996f59b73f2486df2bba4ed8548' },
   'shared/fit': { version: 1, sha256: '62ff81cd613bac2440ca9a0adf6838ba7b4c35ab0916453e75401163640ab0be' },
   'shared/prompt': { version: 1, sha256: '0e9702f367d14c0ade14a75840b9cdaa7f816ff4651859338485ad39210c2f7f' },

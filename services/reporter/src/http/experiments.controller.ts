@@ -135,7 +135,7 @@ export class ExperimentsController {
       throw new ConflictException(`${params.identity} has no evaluated attempt yet (status ${detail.status}): nothing to rebuild`);
     }
     try {
-      const built = await this.builder.build(params.identity);
+      const built = await this.builder.replay(params.identity);
       this.logger.log(`replay ${built.identity} attempt ${built.attempt}: ${built.files} files, tree ${built.treeHash.slice(0, 12)}`);
       return { identity: built.identity, attempt: built.attempt, runDir: built.runDir, treeHash: built.treeHash, files: built.files };
     } catch (error) {

@@ -1,0 +1,180 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Item files written while the run is scored, not after it.
+ *
+ * A run directory's bulk is one file per prediction (~42k on a full run), and each depends only on
+ * its entity batch's events (request, answer, scored prediction) and the run's plan and method:
+ * no rank, no run-wide number, no link to an index page (see renderItemFiles). The reporter
+ * writes them as each evaluation.batch.scored arrives, into a staging tree named after the
+ * attempt, the evaluation round and the reporter's code version (`<run>.early-a<attempt>-r<round>-<code>`),
+ * so a restarted reporter continues the same tree and code that renders other bytes never mixes
+ * its files with an older build's. At evaluation.completed the final build writes only what
+ * depends on every entity (summaries with ranks, indexes, parquet, README...) into that tree and
+ * swaps it in as before (replaceDirectoryAtomically).
+ *
+ * What makes a staged file trusted: after writing a batch's files the writer records a manifest
+ * (`.early/<batch>.json`: the scored event's id, each file's path and sha256), renamed into place
+ * last. The final build takes a batch's files as written only when its manifest names the scored
+ * event the log holds for that batch in that round; any other batch (no manifest: killed mid-batch,
+ * or not yet consumed; another event id) is rendered again by the final build, over whatever is
+ * there. The bookkeeping folder is removed before the swap, and so is every file the tree does not
+ * list (removeFilesNotIn), so the swapped tree is exactly what a build from the log alone writes.
+ * Rewriting a batch (a redelivery) writes the same bytes, each file unlinked first so a leftover
+ * hard link into another tree is never written through.
+ */
+
+export const EARLY_BOOKKEEPING = '.early';
+
+export interface EarlyManifest {
+  batchId: string;
+  /** The evaluation.batch.scored the files were rendered from. */
+  scoredEventId: string;
+  /** [path relative to the run directory, sha256 hex of the bytes]. */
+  files: Array<[string, string]>;
+}
+
+export interface EarlyDirName {
+  attempt: number;
+  round: number;
+  code: string;
+}
+
+/** The staging tree of one attempt's evaluation round, as rendered by one code version. */
+export function earlyDirOf(runDir: string, attempt: number, round: number, codeVersion: string): string {
+  const code = createHash('sha256').update(codeVersion).digest('hex').slice(0, 12);
+  return join(dirname(runDir), `${basename(runDir)}.early-a${attempt}-r${round}-${code}`);
+}
+
+/** Whether `name` (an entry of the run directory's parent) is a staging tree of the run directory named `base`. */
+export function parseEarlyDirName(base: string, name: string): EarlyDirName | null {
+  if (!name.startsWith(`${base}.`)) return null;
+  const match = /^early-a([1-9][0-9]*)-r([1-9][0-9]*)-([0-9a-f]{12})$/.exec(name.slice(base.length + 1));
+  return match ? { attempt: Number(match[1]), round: Number(match[2]), code: match[3] } : null;
+}
+
+function manifestPath(dir: string, batchId: string): string {
+  return join(dir, EARLY_BOOKKEEPING, `${createHash('sha256').update(batchId).digest('hex').slice(0, 32)}.json`);
+}
+
+/** Files written at once per batch: enough to overlap the syscalls, few enough to stay small. */
+const PARALLEL_WRITES = 8;
+
+/**
+ * Writes one scored batch's item files into the staging tree `dir`, then its manifest. Idempotent:
+ * a redelivered batch writes the same bytes (each file replaced, never written through).
+ */
+export async function writeEarlyBatch(dir: string, batch: { batchId: string; scoredEventId: string }, files: ReadonlyArray<{ path: string; content: string }>): Promise<EarlyManifest> {
+  for (const folder of new Set(files.map((f) => dirname(f.path)))) await mkdir(join(dir, folder), { recursive: true });
+  const written: Array<[string, string]> = [];
+  for (let at = 0; at < files.length; at += PARALLEL_WRITES) {
+    await Promise.all(
+      files.slice(at, at + PARALLEL_WRITES).map(async ({ path, content }) => {
+        const target = join(dir, path);
+        await rm(target, { force: true });
+        await writeFile(target, content);
+      }),
+    );
+  }
+  for (const { path, content } of files) written.push([path, createHash('sha256').update(content, 'utf8').digest('hex')]);
+  const manifest: EarlyManifest = { batchId: batch.batchId, scoredEventId: batch.scoredEventId, files: written };
+  const target = manifestPath(dir, batch.batchId);
+  await mkdir(dirname(target), { recursive: true });
+  // Renamed into place: a manifest is whole or absent, and absent means "render this batch again".
+  await writeFile(`${target}.tmp`, JSON.stringify(manifest));
+  await rename(`${target}.tmp`, target);
+  return manifest;
+}
+
+/**
+ * The staged files the final build may take as written: those of batches whose manifest names the
+ * scored event the log has for the batch (`scored`: batchId -> event id). Other manifests are
+ * ignored (their batches are rendered again). Unreadable manifests count as absent: a kill cannot
+ * leave one (they are renamed into place), so one is named in `ignored` for the caller to log.
+ */
+export async function readPrewritten(dir: string, scored: ReadonlyMap<string, string>): Promise<{ files: Map<string, string>; batches: number; ignored: string[] }> {
+  const files = new Map<string, string>();
+  const ignored: string[] = [];
+  let batches = 0;
+  let names: string[];
+  try {
+    names = await readdir(join(dir, EARLY_BOOKKEEPING));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { files, batches, ignored };
+    throw error;
+  }
+  for (const name of names.sort()) {
+    if (!name.endsWith('.json')) continue;
+    const path = join(dir, EARLY_BOOKKEEPING, name);
+    let manifest: EarlyManifest;
+    try {
+      manifest = JSON.parse(await readFile(path, 'utf8')) as EarlyManifest;
+    } catch (error) {
+      ignored.push(`${path}: ${(error as Error).message}`);
+      continue;
+    }
+    if (scored.get(manifest.batchId) !== manifest.scoredEventId) continue;
+    batches += 1;
+    for (const [file, sha256] of manifest.files) files.set(file, sha256);
+  }
+  return { files, batches, ignored };
+}
+
+/** Removes the staging bookkeeping from a tree about to be swapped in. */
+export async function removeEarlyBookkeeping(dir: string): Promise<void> {
+  await rm(join(dir, EARLY_BOOKKEEPING), { recursive: true, force: true });
+}
+
+/**
+ * Deletes every file under `dir` that `keep` (relative '/'-separated paths) does not list, and the
+ * folders left empty; returns the deleted files' paths. What a killed earlier attempt at a build
+ * may have left in a staging tree that this build's tree does not have.
+ */
+export async function removeFilesNotIn(dir: string, keep: ReadonlySet<string>): Promise<string[]> {
+  const removed: string[] = [];
+  const walk = async (rel: string): Promise<boolean> => {
+    const entries = await readdir(rel === '' ? dir : join(dir, rel), { withFileTypes: true });
+    let left = entries.length;
+    for (const e of entries) {
+      const path = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (e.isDirectory()) {
+        if (!(await walk(path))) {
+          await rmdir(join(dir, path));
+          left -= 1;
+        }
+      } else if (!keep.has(path)) {
+        await rm(join(dir, path), { force: true });
+        removed.push(path);
+        left -= 1;
+      }
+    }
+    return left > 0;
+  };
+  await walk('');
+  return removed;
+}
+
+/**
+ * Staging trees of `runDir` that no build will use: those of earlier attempts or rounds than the
+ * one just built (`built`) and those of the same one by other code versions. Later rounds'
+ * (a re-evaluation being scored) are left alone. Returns their names, after deleting them.
+ */
+export async function removeStaleEarlyDirs(runDir: string, built: { attempt: number; round: number }): Promise<string[]> {
+  const parent = dirname(runDir);
+  const base = basename(runDir);
+  let names: string[];
+  try {
+    names = await readdir(parent);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const stale = names.filter((name) => {
+    const early = parseEarlyDirName(base, name);
+    return early !== null && (early.attempt < built.attempt || (early.attempt === built.attempt && early.round <= built.round));
+  });
+  for (const name of stale) await rm(join(parent, name), { recursive: true, force: true });
+  return stale;
+}
