@@ -1,4 +1,3 @@
-import type OpenAI from 'openai';
 import type { ModelCallSettings } from '@assay/contracts';
 import { withRetries, type RetryPolicy } from './retry';
 import { ServerUnresponsiveError, type ServerLiveness } from './server-liveness';
@@ -61,7 +60,7 @@ const ANSWER_SCHEMA = { type: 'object', properties: { answer: { type: 'number' }
  */
 export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.ProcessEnv = process.env, hooks: ModelClientHooks = {}): ModelClient {
   const server = new VllmServer(settings.baseUrl, VllmServer.apiKeyFrom(settings.apiKeyEnv, env, 'worker'));
-  const client = server.completionsClient(settings.requestTimeoutS * 1000);
+  const timeoutMs = settings.requestTimeoutS * 1000;
   const model = settings.loraAdapter ?? settings.id;
   let saidEpisode = 0;
   // One reader per server (or client), so a server without the counters is said once, not at every read.
@@ -88,13 +87,10 @@ export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.Proce
       };
       if (settings.stop.length > 0) body.stop = settings.stop;
       if (settings.guidedJson) body.structured_outputs = { json: ANSWER_SCHEMA };
-      const response = await watched((hung) => {
-        // Two reasons to stop waiting: the server stopped answering (hung), or the attempt ended (signal).
-        const stop = hung && signal ? AbortSignal.any([hung, signal]) : (hung ?? signal);
-        return client.completions.create(body as unknown as OpenAI.CompletionCreateParamsNonStreaming, stop ? { signal: stop } : undefined);
-      });
-      const choice = response.choices[0];
-      const usage = response.usage as (OpenAI.CompletionUsage & { prompt_tokens_details?: { cached_tokens?: number } | null }) | undefined;
+      // Two reasons to stop waiting: the server stopped answering (hung), or the attempt ended (signal).
+      const response = await watched((hung) => server.complete(body, timeoutMs, [hung, signal]));
+      const choice = response.choices?.[0];
+      const usage = response.usage;
       return {
         text: choice?.text ?? '',
         finishReason: choice?.finish_reason ?? null,
