@@ -111,7 +111,7 @@ export class RequestTimeoutError extends Error {
  * like keepAliveFetch: an abort of any of `signals` with an AbortError, its own deadline with a
  * RequestTimeoutError, a dropped or refused connection with a TypeError whose cause is the socket error.
  */
-export function postRaw(agents: KeepAliveAgents, url: URL, headers: http.OutgoingHttpHeaders, body: string, timeoutMs: number, signals: ReadonlyArray<AbortSignal | undefined>): Promise<RawAnswer> {
+export function postRaw(agents: KeepAliveAgents, url: URL, headers: http.OutgoingHttpHeaders, body: string | Buffer, timeoutMs: number, signals: ReadonlyArray<AbortSignal | undefined>): Promise<RawAnswer> {
   return new Promise<RawAnswer>((resolve, reject) => {
     for (const signal of signals) {
       if (signal?.aborted) {

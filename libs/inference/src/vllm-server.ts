@@ -100,6 +100,16 @@ export class VllmServer {
   }
 
   /**
+   * The constant parts of a completion request's JSON body for `complete`: the model first, then
+   * the prompt, then `rest`. A prompt's shared prefix is encoded once and kept (a few entities are
+   * in flight at a time): JSON-encoding and UTF-8-encoding a prompt of thousands of tokens for each
+   * call was the worker's largest single CPU cost.
+   */
+  completionRequest(model: string, rest: Record<string, unknown>): CompletionRequest {
+    return new CompletionRequest(model, rest);
+  }
+
+  /**
    * POST /v1/completions (non-streaming), the per-prompt call: the answer's JSON, or an error of
    * the openai client's classes with the messages it would give (APIError with the status and the
    * server's message, APIConnectionError with the socket error as cause, APIConnectionTimeoutError,
@@ -107,10 +117,11 @@ export class VllmServer {
    * read as they did when the openai client made the call. Its per-request machinery (headers,
    * logging, abort signals, WHATWG Response) cost more CPU than the call itself.
    */
-  async complete(body: object, timeoutMs: number, signals: ReadonlyArray<AbortSignal | undefined>): Promise<CompletionAnswer> {
+  async complete(request: CompletionRequest, prompt: string | { prefix: string; suffix: string }, timeoutMs: number, signals: ReadonlyArray<AbortSignal | undefined>): Promise<CompletionAnswer> {
+    const body = request.body(prompt);
     let answer;
     try {
-      answer = await postRaw(this.agents, this.completionsUrl, this.completionHeaders, JSON.stringify(body), timeoutMs, signals);
+      answer = await postRaw(this.agents, this.completionsUrl, this.completionHeaders, body, timeoutMs, signals);
     } catch (error) {
       if (signals.some((s) => s?.aborted)) throw new APIUserAbortError();
       if (error instanceof RequestTimeoutError) throw new APIConnectionTimeoutError();
@@ -128,6 +139,40 @@ export class VllmServer {
     } catch {
       throw new ServerAnswerError(`POST ${this.completionsUrl.href} answered ${answer.status} with something other than JSON: ${text.slice(0, 200)}`, null);
     }
+  }
+}
+
+/** Prefixes kept encoded per request shape: more than the entities a worker has in flight at once. */
+const ENCODED_PREFIXES = 64;
+
+/**
+ * A completion request's body, `{"model":..,"prompt":..,...rest}` byte for byte as JSON.stringify
+ * writes it, from bytes encoded once: the parts around the prompt, and each recent prefix.
+ */
+export class CompletionRequest {
+  private readonly head: Buffer;
+  private readonly tail: Buffer;
+  private readonly prefixes = new Map<string, Buffer>();
+
+  constructor(model: string, rest: Record<string, unknown>) {
+    const restJson = JSON.stringify(rest);
+    this.head = Buffer.from(`{"model":${JSON.stringify(model)},"prompt":`);
+    this.tail = Buffer.from(restJson === '{}' ? '}' : `,${restJson.slice(1)}`);
+  }
+
+  body(prompt: string | { prefix: string; suffix: string }): Buffer {
+    if (typeof prompt === 'string') return Buffer.concat([this.head, Buffer.from(JSON.stringify(prompt)), this.tail]);
+    // A JSON string is its characters escaped one by one, so the prefix's encoding (without its
+    // closing quote) followed by the suffix's (without its opening quote) is the whole prompt's.
+    // Only a surrogate pair split between the two is escaped as two halves: the same string to a parser.
+    let prefix = this.prefixes.get(prompt.prefix);
+    if (prefix === undefined) {
+      const json = JSON.stringify(prompt.prefix);
+      prefix = Buffer.from(json.slice(0, -1));
+      if (this.prefixes.size >= ENCODED_PREFIXES) this.prefixes.delete(this.prefixes.keys().next().value!);
+      this.prefixes.set(prompt.prefix, prefix);
+    }
+    return Buffer.concat([this.head, prefix, Buffer.from(JSON.stringify(prompt.suffix).slice(1)), this.tail]);
   }
 }
 
