@@ -51,9 +51,10 @@ export class EvaluationAssembler {
       // A baseline's own run shows the other baselines beside it, not itself a second time.
       baselinePredictions: baselinePredictions(dataset, split, samples, items).filter((b) => b[0]?.method !== started.data.method),
       spotCheckPaths: spotCheckPaths(predictions),
+      // Per-entity scores are recomputed by the reporter from the scored predictions: with
+      // hundreds of entities they would push this event past NATS's 1 MB message limit.
+      scope: { perEntity: false },
     });
-    // Per-entity scores are recomputed by the reporter from the scored predictions: with
-    // hundreds of entities they would push this event past NATS's 1 MB message limit.
     const slim: Record<string, unknown> = { ...result, method: { ...result.method, byEntity: [] }, baselines: result.baselines.map((b) => ({ ...b, byEntity: [] })) };
     const completions = await this.store.read((sql) => findEvents(sql, experimentStream(identity), 'inference.completed', { attempt, phase: 'full' }));
     return { result: slim, cache: cacheUsage(completions) };
