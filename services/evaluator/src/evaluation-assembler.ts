@@ -3,9 +3,12 @@ import { AnyExperimentConfig } from '@assay/config';
 import { createEvent, experimentStream, type EvaluationCompleted, type EventContext, type ExperimentPlanned, type ExperimentStarted, type ItemDef } from '@assay/contracts';
 import { loadDataset, loadSplit } from '@assay/data';
 import { buildEvaluation } from '@assay/evaluation';
-import { EventStore, findEvents } from '@assay/event-store';
+import { EventStore, forEachEventPage } from '@assay/event-store';
 import { PoisonMessageError } from '@assay/messaging';
-import { applyLabels, asPrediction, dataChangedSince, StageError, baselinePredictions, cacheUsage, samplesOf, spotCheckPaths, type ScoredPrediction } from '@assay/experiments';
+import { applyLabels, asPrediction, dataChangedSince, StageError, baselinePredictions, CacheUsageTally, samplesOf, spotCheckPaths, type ScoredPrediction } from '@assay/experiments';
+
+/** Events per read when a whole run's events are folded. */
+export const PAGE = 64;
 
 /**
  * One round's evaluation.completed from its scored predictions: shared by the run's own round
@@ -56,7 +59,9 @@ export class EvaluationAssembler {
       scope: { perEntity: false },
     });
     const slim: Record<string, unknown> = { ...result, method: { ...result.method, byEntity: [] }, baselines: result.baselines.map((b) => ({ ...b, byEntity: [] })) };
-    const completions = await this.store.read((sql) => findEvents(sql, experimentStream(identity), 'inference.completed', { attempt, phase: 'full' }));
-    return { result: slim, cache: cacheUsage(completions) };
+    // Page by page: every answer of the run is never in memory at once.
+    const cache = new CacheUsageTally();
+    await this.store.read((sql) => forEachEventPage(sql, experimentStream(identity), 'inference.completed', { attempt, phase: 'full' }, PAGE, (page) => page.forEach((e) => cache.add(e))));
+    return { result: slim, cache: cache.result() };
   }
 }
