@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { keepAliveAgents, keepAliveFetch, postRaw, RequestTimeoutError } from './http-fetch';
+import { keepAliveAgents, keepAliveFetch, postRaw, requestTarget, RequestTimeoutError } from './http-fetch';
 
 describe('keepAliveFetch', () => {
   let server: http.Server;
@@ -79,9 +79,14 @@ describe('keepAliveFetch', () => {
     await expect(keepAliveFetch()(`${base}/echo`, { method: 'POST', body: new Blob(['x']) })).rejects.toThrow(/string or byte bodies only, got \[object Blob\]/);
   });
 
+  it('given URLs, when split into request targets, then host, port and path are what a socket and a request line take', () => {
+    expect(requestTarget(new URL('http://[::1]:8000/v1/completions?x=1'))).toEqual({ protocol: 'http:', hostname: '::1', port: '8000', path: '/v1/completions?x=1' });
+    expect(requestTarget(new URL('https://gpu-1/llm/v1/completions'))).toEqual({ protocol: 'https:', hostname: 'gpu-1', port: '', path: '/llm/v1/completions' });
+  });
+
   describe('postRaw', () => {
     const agents = keepAliveAgents();
-    const post = (path: string, timeoutMs = 5000, signals: Array<AbortSignal | undefined> = []) => postRaw(agents, new URL(`${base}${path}`), { 'x-echo': 'hi', authorization: 'Bearer k' }, '{"a":1}', timeoutMs, signals);
+    const post = (path: string, timeoutMs = 5000, signals: Array<AbortSignal | undefined> = []) => postRaw(agents, requestTarget(new URL(`${base}${path}`)), { 'x-echo': 'hi', authorization: 'Bearer k' }, '{"a":1}', timeoutMs, signals);
 
     it('given a JSON POST, when posted, then status, headers and the whole body come back', async () => {
       const answer = await post('/echo');

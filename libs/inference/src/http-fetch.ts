@@ -105,13 +105,26 @@ export class RequestTimeoutError extends Error {
   }
 }
 
+/** Where postRaw sends, split once from a URL (http.request would parse or convert a URL at every call). */
+export interface RequestTarget {
+  protocol: string;
+  hostname: string;
+  port: string;
+  path: string;
+}
+
+export function requestTarget(url: URL): RequestTarget {
+  // An IPv6 host is bracketed in a URL, not in a socket address.
+  return { protocol: url.protocol, hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port, path: url.pathname + url.search };
+}
+
 /**
  * One POST of a ready body over the keep-alive agents, the hot path of a run (one per prompt):
  * none of the WHATWG Request/Response/Headers objects, no AbortSignal.any, one timer. It rejects
  * like keepAliveFetch: an abort of any of `signals` with an AbortError, its own deadline with a
  * RequestTimeoutError, a dropped or refused connection with a TypeError whose cause is the socket error.
  */
-export function postRaw(agents: KeepAliveAgents, url: URL, headers: http.OutgoingHttpHeaders, body: string | Buffer, timeoutMs: number, signals: ReadonlyArray<AbortSignal | undefined>): Promise<RawAnswer> {
+export function postRaw(agents: KeepAliveAgents, url: RequestTarget, headers: http.OutgoingHttpHeaders, body: string | Buffer, timeoutMs: number, signals: ReadonlyArray<AbortSignal | undefined>): Promise<RawAnswer> {
   return new Promise<RawAnswer>((resolve, reject) => {
     for (const signal of signals) {
       if (signal?.aborted) {
@@ -124,7 +137,15 @@ export function postRaw(agents: KeepAliveAgents, url: URL, headers: http.Outgoin
       reject(new TypeError(`postRaw supports http: and https: URLs, got ${url.protocol}`));
       return;
     }
-    const request = (url.protocol === 'https:' ? https : http).request(url, { method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, agent });
+    const request = (url.protocol === 'https:' ? https : http).request({
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: url.port,
+      path: url.path,
+      method: 'POST',
+      headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+      agent,
+    });
     let settled = false;
     const listeners: Array<[AbortSignal, () => void]> = [];
     const finish = (): void => {

@@ -1,6 +1,6 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { OutgoingHttpHeaders } from 'node:http';
-import { keepAliveAgents, keepAliveFetch, postRaw, RequestTimeoutError, type KeepAliveAgents } from './http-fetch';
+import { keepAliveAgents, keepAliveFetch, postRaw, requestTarget, RequestTimeoutError, type KeepAliveAgents, type RequestTarget } from './http-fetch';
 import { serverUrls, type ServerUrls } from './server-urls';
 
 /**
@@ -16,7 +16,7 @@ export class VllmServer {
   readonly urls: ServerUrls;
   private readonly fetchFn: typeof fetch;
   private readonly agents: KeepAliveAgents = keepAliveAgents();
-  private readonly completionsUrl: URL;
+  private readonly completionsTarget: RequestTarget;
   private readonly completionHeaders: OutgoingHttpHeaders;
 
   constructor(
@@ -26,7 +26,7 @@ export class VllmServer {
   ) {
     this.urls = serverUrls(baseUrl);
     this.fetchFn = fetchFn ?? keepAliveFetch(this.agents);
-    this.completionsUrl = new URL(this.urls.completions);
+    this.completionsTarget = requestTarget(new URL(this.urls.completions));
     this.completionHeaders = { ...this.headers(true), accept: 'application/json' };
   }
 
@@ -121,7 +121,7 @@ export class VllmServer {
     const body = request.body(prompt);
     let answer;
     try {
-      answer = await postRaw(this.agents, this.completionsUrl, this.completionHeaders, body, timeoutMs, signals);
+      answer = await postRaw(this.agents, this.completionsTarget, this.completionHeaders, body, timeoutMs, signals);
     } catch (error) {
       if (signals.some((s) => s?.aborted)) throw new APIUserAbortError();
       if (error instanceof RequestTimeoutError) throw new APIConnectionTimeoutError();
@@ -137,7 +137,7 @@ export class VllmServer {
     try {
       return JSON.parse(text) as CompletionAnswer;
     } catch {
-      throw new ServerAnswerError(`POST ${this.completionsUrl.href} answered ${answer.status} with something other than JSON: ${text.slice(0, 200)}`, null);
+      throw new ServerAnswerError(`POST ${this.urls.completions} answered ${answer.status} with something other than JSON: ${text.slice(0, 200)}`, null);
     }
   }
 }
