@@ -48,12 +48,12 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  fit: { version: 1, sha256: '4e8e9cbee8e55dfc6484d6458a3d39fed76a416a45a825da66826bec4f2a6872' },
-  inference: { version: 1, sha256: '6f996717aee31a16b93dbc5a0301fa7315bf6d647dede0683cd084755b617025' },
+  fit: { version: 1, sha256: '477adea1ad9af2b4b06cd0ecd297e5db1addf8d61612e15e350d6807130ec4e3' },
+  inference: { version: 1, sha256: 'b91ae8c7b80017db27c515f3f66c083e680fb35a9237b9623bc9fcf5d341492b' },
   report: { version: 1, sha256: '276304926a2b9653d516ed516d167121052068de9fae2edade5c8a1322153a02' },
-  scoring: { version: 1, sha256: '425d24c8877aaf0cbe64954c66dd0602f4c6e996f59b73f2486df2bba4ed8548' },
-  smoke_inference: { version: 1, sha256: '6f996717aee31a16b93dbc5a0301fa7315bf6d647dede0683cd084755b617025' },
-  summary: { version: 1, sha256: '6f996717aee31a16b93dbc5a0301fa7315bf6d647dede0683cd084755b617025' },
+  scoring: { version: 1, sha256: '11d53177e5abb93af656760b496aede1bcc008c9a3d36a54cb11fde1056ce67b' },
+  smoke_inference: { version: 1, sha256: 'b91ae8c7b80017db27c515f3f66c083e680fb35a9237b9623bc9fcf5d341492b' },
+  summary: { version: 1, sha256: 'b91ae8c7b80017db27c515f3f66c083e680fb35a9237b9623bc9fcf5d341492b' },
 };
 // END RECORDED STAGE CODE
 
