@@ -1,6 +1,6 @@
 import type { ItemDef, Prediction, Sample } from '@assay/contracts';
 import { valueRanges } from './diagnostics';
-import { evaluate } from './evaluate';
+import { evaluate, type EvaluateScope } from './evaluate';
 import { assertAllFinite } from './guard';
 import { METRIC_DEFINITIONS } from './metrics';
 import { reviewChecklist } from './review';
@@ -25,13 +25,15 @@ export function buildEvaluation(args: {
   items: ItemDef[];
   baselinePredictions: Prediction[][];
   spotCheckPaths: string[];
+  /** What the caller never shows may be left out (evaluateRows); by default everything. */
+  scope?: EvaluateScope;
 }): EvaluationResult {
-  const { method, samples, predictions, items, baselinePredictions, spotCheckPaths } = args;
-  const scores = evaluate({ method, samples, predictions, items });
+  const { method, samples, predictions, items, baselinePredictions, spotCheckPaths, scope } = args;
+  const scores = evaluate({ method, samples, predictions, items, scope });
   const baselines = baselinePredictions.map((preds, i) => {
     const name = methodOf(preds, `baselinePredictions[${i}]`);
     if (name === method) throw new Error(`baseline ${i} has the evaluated method's own name ${JSON.stringify(method)}`);
-    return evaluate({ method: name, samples, predictions: preds, items });
+    return evaluate({ method: name, samples, predictions: preds, items, scope });
   });
   const names = baselines.map((b) => b.method);
   const dup = names.find((n, i) => names.indexOf(n) !== i);

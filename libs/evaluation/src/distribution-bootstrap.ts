@@ -4,9 +4,9 @@ import { forEachResample, percentileInterval, type BootstrapOptions, type Interv
  * Bootstrap intervals for the distribution metrics (means over items of the normalised
  * Wasserstein-1 distance, the variance ratio and the correlation across respondents), with the
  * same cluster resamples as the mean-type metrics. A resample weights each row by how often its
- * entity was drawn, so nothing is copied or sorted per resample: each item's predicted and actual
- * values are sorted once into one merged list, and weighted moments and CDFs are accumulated
- * over it in typed arrays.
+ * entity was drawn, so nothing is copied or sorted per resample: each item's distinct values are
+ * sorted once, each row knows the positions of its two values among them, and one pass over the
+ * rows accumulates the weighted moments and the CDFs' difference at every value, in typed arrays.
  */
 
 /** One item's scored rows: entity position (in the bootstrap's entity list), predicted, actual. */
@@ -22,29 +22,26 @@ interface PreparedItem {
   x: Float64Array;
   y: Float64Array;
   range: number;
-  /** Predicted and actual values merged and sorted; `fromPredicted` says which list each came from. */
-  mergedValue: Float64Array;
-  mergedEntity: Uint32Array;
-  fromPredicted: Uint8Array;
+  /** The distinct predicted and actual values, ascending. */
+  levels: Float64Array;
+  /** Each row's predicted and actual value as its position in `levels`. */
+  xLevel: Uint32Array;
+  yLevel: Uint32Array;
 }
 
 function prepare(item: ItemValues): PreparedItem {
   const n = item.entities.length;
-  const order = Array.from({ length: 2 * n }, (_, k) => k).sort((a, b) => {
-    const va = a < n ? item.predicted[a] : item.actual[a - n];
-    const vb = b < n ? item.predicted[b] : item.actual[b - n];
-    return va - vb || a - b;
-  });
-  const mergedValue = new Float64Array(2 * n);
-  const mergedEntity = new Uint32Array(2 * n);
-  const fromPredicted = new Uint8Array(2 * n);
-  order.forEach((k, i) => {
-    const row = k < n ? k : k - n;
-    mergedValue[i] = k < n ? item.predicted[row] : item.actual[row];
-    mergedEntity[i] = item.entities[row];
-    fromPredicted[i] = k < n ? 1 : 0;
-  });
-  return { entity: Uint32Array.from(item.entities), x: Float64Array.from(item.predicted), y: Float64Array.from(item.actual), range: item.range, mergedValue, mergedEntity, fromPredicted };
+  const sorted = [...item.predicted, ...item.actual].sort((a, b) => a - b);
+  const levels: number[] = [];
+  for (const v of sorted) if (levels.length === 0 || v !== levels[levels.length - 1]) levels.push(v);
+  const levelOf = new Map(levels.map((v, i) => [v, i]));
+  const xLevel = new Uint32Array(n);
+  const yLevel = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    xLevel[i] = levelOf.get(item.predicted[i])!;
+    yLevel[i] = levelOf.get(item.actual[i])!;
+  }
+  return { entity: Uint32Array.from(item.entities), x: Float64Array.from(item.predicted), y: Float64Array.from(item.actual), range: item.range, levels: Float64Array.from(levels), xLevel, yLevel };
 }
 
 /** Relative size below which a resampled variance counts as zero (identical values, rounding aside). */
@@ -58,6 +55,8 @@ export interface DistributionIntervals {
 
 export function distributionIntervals(items: readonly ItemValues[], entities: number, options: BootstrapOptions): DistributionIntervals {
   const prepared = items.filter((i) => i.entities.length > 0).map(prepare);
+  // Per level: drawn predicted rows at it minus drawn actual rows at it (whole counts, exact in a double).
+  const atLevel = new Float64Array(Math.max(0, ...prepared.map((p) => p.levels.length)));
   const w1 = new Float64Array(options.resamples);
   const ratio = new Float64Array(options.resamples);
   const corr = new Float64Array(options.resamples);
@@ -68,38 +67,46 @@ export function distributionIntervals(items: readonly ItemValues[], entities: nu
     let ratioItems = 0;
     let corrSum = 0;
     let corrItems = 0;
-    for (const it of prepared) {
+    for (let j = 0; j < prepared.length; j++) {
+      const it = prepared[j];
+      // Locals, not property loads, in the loop that is the whole cost (resamples x rows).
+      const ex = it.entity;
+      const xs = it.x;
+      const ys = it.y;
+      const xl = it.xLevel;
+      const yl = it.yLevel;
+      const levels = it.levels;
+      atLevel.fill(0, 0, levels.length);
       let w = 0;
       let sx = 0;
       let sy = 0;
       let sxx = 0;
       let syy = 0;
       let sxy = 0;
-      for (let i = 0; i < it.x.length; i++) {
-        const c = counts[it.entity[i]];
+      for (let i = 0; i < xs.length; i++) {
+        const c = counts[ex[i]];
         if (c === 0) continue;
-        const x = it.x[i];
-        const y = it.y[i];
+        const x = xs[i];
+        const y = ys[i];
         w += c;
         sx += c * x;
         sy += c * y;
         sxx += c * x * x;
         syy += c * y * y;
         sxy += c * x * y;
+        atLevel[xl[i]] += c;
+        atLevel[yl[i]] -= c;
       }
       if (w === 0) continue;
-      // Area between the weighted CDFs of predicted and actual values (both carry total weight w).
-      let cp = 0;
-      let ca = 0;
+      // Area between the weighted CDFs of predicted and actual values (both carry total weight w),
+      // level by level: between two adjacent levels the CDFs differ by the drawn rows at or below
+      // the lower one. Summed in ascending order of values, as a walk over the merged sorted values
+      // would (whose steps between equal values add exactly zero).
+      let gap = 0;
       let area = 0;
-      let prev = it.mergedValue[0];
-      for (let k = 0; k < it.mergedValue.length; k++) {
-        const v = it.mergedValue[k];
-        area += Math.abs(cp - ca) * (v - prev);
-        prev = v;
-        const c = counts[it.mergedEntity[k]];
-        if (it.fromPredicted[k] === 1) cp += c;
-        else ca += c;
+      for (let k = 1; k < levels.length; k++) {
+        gap += atLevel[k - 1];
+        area += Math.abs(gap) * (levels[k] - levels[k - 1]);
       }
       w1Sum += area / w / it.range;
       w1Items++;

@@ -284,11 +284,11 @@ function partition(rows: Row[], keyOf: (r: Row) => string): Row[][] {
   return [...parts.values()];
 }
 
-export function evaluate(args: { method: string; samples: Sample[]; predictions: Prediction[]; items: ItemDef[]; bootstrap?: BootstrapOptions }): MethodScores {
-  const { method, samples, predictions, items, bootstrap = DEFAULT_BOOTSTRAP } = args;
+export function evaluate(args: { method: string; samples: Sample[]; predictions: Prediction[]; items: ItemDef[]; bootstrap?: BootstrapOptions; scope?: EvaluateScope }): MethodScores {
+  const { method, samples, predictions, items, bootstrap = DEFAULT_BOOTSTRAP, scope } = args;
   // Scoring nothing is always a bug upstream (empty split, wrong filter), never a result.
   if (samples.length === 0) throw new Error(`evaluate(${method}): no samples`);
-  return evaluateRows(method, joinRows(samples, predictions, items, method), bootstrap);
+  return evaluateRows(method, joinRows(samples, predictions, items, method), bootstrap, scope);
 }
 
 /** What evaluateRows may leave out for a caller that never shows it (both are the costliest parts). */

@@ -4,6 +4,7 @@ import { appendToStream, VersionConflictError } from './append';
 import { deadLetteredIds, recordDeadLetter } from './bookkeeping';
 import { EventStore } from './event-store';
 import type { EventPublisher } from './outbox';
+import { forEachEventPage } from './typed-read';
 import { committedPromptCount, countElementsInStream, countInStream, findInStream, identitiesStartingWith, readEventsOfTypes, readStream, secondsSinceLastEvent, streamVersion } from './read';
 
 function failed(stream: string, error: string): AnyEnvelope {
@@ -121,6 +122,24 @@ describe('EventStore (real Postgres)', () => {
       expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Index Cond: .*COALESCE/);
     });
     await expect(store.read((sql) => countInStream(sql, s, 'evaluation.batch.scored', { attempt: 1, surprise: 'x' } as never))).rejects.toThrow(/data\.surprise: not an indexed field/);
+  });
+
+  it('given a run\'s scored batches and other events between them, when read page by page, then every matching event comes once, in stream order, a page at a time', async () => {
+    const s = stream();
+    const scored = (batchId: string, attempt: number) =>
+      createEvent(
+        'evaluation.batch.scored',
+        { identity: 'x', attempt, round: 1, phase: 'full', batchId, evaluatorVersion: 'eval/v1', predictions: [] },
+        { stream: s, correlationId: 'c1', causationId: null, producer: 'test', codeVersion: 'test' },
+      );
+    const events = Array.from({ length: 7 }, (_, i) => [scored(`b${i}`, 1), scored(`b${i}`, 2), failed(s, `e${i}`)]).flat();
+    await store.append([{ stream: s, expected: 'any', events }]);
+    const pages: string[][] = [];
+    await store.read((sql) => forEachEventPage(sql, s, 'evaluation.batch.scored', { attempt: 1, phase: 'full' }, 3, (page) => void pages.push(page.map((e) => e.data.batchId))));
+    expect(pages).toEqual([['b0', 'b1', 'b2'], ['b3', 'b4', 'b5'], ['b6']]);
+    const exact: string[][] = [];
+    await store.read((sql) => forEachEventPage(sql, s, 'evaluation.batch.scored', { attempt: 2 }, 7, (page) => void exact.push(page.map((e) => e.data.batchId))));
+    expect(exact).toEqual([['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6']]);
   });
 
   it('counts the prompts of committed batch outcomes once per batch, for one attempt and phase (what an attaching CLI starts from)', async () => {

@@ -63,6 +63,16 @@ export async function findInStream(sql: Sql, stream: string, type: string, match
   return rows.map(toStoredEvent);
 }
 
+/** One page of findInStream: at most `limit` events after stream position `afterPosition`. */
+export async function findPageInStream(sql: Sql, stream: string, type: string, match: DataMatch, afterPosition: bigint, limit: number): Promise<StoredEvent[]> {
+  const { clause, params } = matchClause(match, 5);
+  const rows = await sql.query<EventRow>(
+    `SELECT ${EVENT_COLUMNS} FROM events WHERE stream = $1 AND type = $2 AND stream_position > $3${clause} ORDER BY stream_position LIMIT $4`,
+    [stream, type, afterPosition.toString(), String(limit), ...params],
+  );
+  return rows.map(toStoredEvent);
+}
+
 export async function countInStream(sql: Sql, stream: string, type: string, match: DataMatch): Promise<number> {
   const { clause, params } = matchClause(match, 3);
   const [{ n }] = await sql.query<{ n: string }>(`SELECT count(*) AS n FROM events WHERE stream = $1 AND type = $2${clause}`, [stream, type, ...params]);

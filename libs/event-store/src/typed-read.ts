@@ -1,5 +1,5 @@
 import { parseStoredEvent, type AssayEvent, type AssayEventType, type EventOfType, type InferenceBatchRequested, type InferenceCompleted } from '@assay/contracts';
-import { findInStream, findStageBatchRows, readStream, type DataMatch } from './read';
+import { findInStream, findPageInStream, findStageBatchRows, readStream, type DataMatch } from './read';
 import type { Sql } from './sql';
 import { envelopeOf, type StoredEvent } from './stored-event';
 
@@ -32,6 +32,28 @@ export async function readTypedEvents<T extends AssayEventType>(sql: Sql, stream
 export async function findEvents<T extends AssayEventType>(sql: Sql, stream: string, type: T, match: DataMatch): Promise<Array<Positioned<EventOfType<T>>>> {
   const rows = await findInStream(sql, stream, type, match);
   return rows.map((row) => positioned(ofType(parseStored(row), [type]), row));
+}
+
+/**
+ * findEvents a page at a time, each page handed to `visit` before the next is read: for a caller
+ * that folds a whole run's events (every batch's answers) into something small, so the run's
+ * rows, their JSON and their parsed events are never all in memory at once.
+ */
+export async function forEachEventPage<T extends AssayEventType>(
+  sql: Sql,
+  stream: string,
+  type: T,
+  match: DataMatch,
+  pageSize: number,
+  visit: (events: Array<Positioned<EventOfType<T>>>) => void,
+): Promise<void> {
+  for (let after = 0n; ; ) {
+    const rows = await findPageInStream(sql, stream, type, match, after, pageSize);
+    if (rows.length === 0) return;
+    visit(rows.map((row) => positioned(ofType(parseStored(row), [type]), row)));
+    after = rows[rows.length - 1].streamPosition;
+    if (rows.length < pageSize) return;
+  }
 }
 
 /** The one event of a type matching, or an error naming what is missing. */

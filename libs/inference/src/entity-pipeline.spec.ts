@@ -1,6 +1,6 @@
 import type { PromptRequest } from '@assay/contracts';
 import { EntityPipeline } from './entity-pipeline';
-import type { ModelClient } from './model-client';
+import { promptString, type ModelClient } from './model-client';
 import { runBatch } from './run-batch';
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -16,7 +16,8 @@ function heldClient() {
   const client: ModelClient = {
     complete: (prompt) =>
       new Promise((resolve) => {
-        const id = prompt.slice(prompt.indexOf('|') + 1);
+        const text = promptString(prompt);
+        const id = text.slice(text.indexOf('|') + 1);
         started.push(id);
         pending.set(id, () => resolve({ text: '1', finishReason: 'stop', promptTokens: 10, completionTokens: 1, cachedTokens: 0 }));
       }),

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { keepAliveFetch } from './http-fetch';
+import { keepAliveAgents, keepAliveFetch, postRaw, requestTarget, RequestTimeoutError } from './http-fetch';
 
 describe('keepAliveFetch', () => {
   let server: http.Server;
@@ -77,5 +77,43 @@ describe('keepAliveFetch', () => {
 
   it('given a body it cannot send, when fetched, then it rejects naming the body type', async () => {
     await expect(keepAliveFetch()(`${base}/echo`, { method: 'POST', body: new Blob(['x']) })).rejects.toThrow(/string or byte bodies only, got \[object Blob\]/);
+  });
+
+  it('given URLs, when split into request targets, then host, port and path are what a socket and a request line take', () => {
+    expect(requestTarget(new URL('http://[::1]:8000/v1/completions?x=1'))).toEqual({ protocol: 'http:', hostname: '::1', port: '8000', path: '/v1/completions?x=1' });
+    expect(requestTarget(new URL('https://gpu-1/llm/v1/completions'))).toEqual({ protocol: 'https:', hostname: 'gpu-1', port: '', path: '/llm/v1/completions' });
+  });
+
+  describe('postRaw', () => {
+    const agents = keepAliveAgents();
+    const post = (path: string, timeoutMs = 5000, signals: Array<AbortSignal | undefined> = []) => postRaw(agents, requestTarget(new URL(`${base}${path}`)), { 'x-echo': 'hi', authorization: 'Bearer k' }, '{"a":1}', timeoutMs, signals);
+
+    it('given a JSON POST, when posted, then status, headers and the whole body come back', async () => {
+      const answer = await post('/echo');
+      expect(answer.status).toBe(200);
+      expect(answer.headers['x-echo']).toBe('hi');
+      expect(JSON.parse(answer.body.toString())).toEqual({ method: 'POST', body: '{"a":1}', auth: 'Bearer k' });
+    });
+
+    it('given a 4xx, when posted, then it resolves with the status and body (the caller classifies it)', async () => {
+      expect((await post('/bad')).status).toBe(400);
+    });
+
+    it('given a request that hangs, when either of its signals aborts, then it rejects with an AbortError', async () => {
+      const [a, b] = [new AbortController(), new AbortController()];
+      const pending = post('/hang', 5000, [a.signal, undefined, b.signal]);
+      setTimeout(() => b.abort(), 20);
+      await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+    });
+
+    it('given a request that hangs past its deadline, when waited for, then it rejects with a RequestTimeoutError', async () => {
+      await expect(post('/hang', 30)).rejects.toBeInstanceOf(RequestTimeoutError);
+    });
+
+    it('given the server drops the connection, when posted, then it rejects with a TypeError whose cause says why', async () => {
+      const error = (await post('/drop').catch((e: unknown) => e)) as TypeError & { cause?: { code?: string } };
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error.cause?.code).toBe('ECONNRESET');
+    });
   });
 });

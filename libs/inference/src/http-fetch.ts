@@ -1,24 +1,27 @@
 import http from 'node:http';
 import https from 'node:https';
 
+export interface KeepAliveAgents {
+  'http:': http.Agent;
+  'https:': https.Agent;
+}
+
 /**
- * A `fetch` for the openai client over node:http(s) with a keep-alive Agent. Global fetch
- * (undici) costs about 0.9 ms of CPU per prompt in the worker (stream plumbing, WHATWG
- * Request/Response machinery); this plain request/response path is much cheaper, and the
- * workload is tens of thousands of small JSON POSTs to one server.
- *
- * It covers what the openai client uses: method, headers, a string/bytes body, an AbortSignal
- * (the client's timeout) and a fully buffered Response. Errors keep the fetch contract the client
- * relies on: an abort rejects with an `AbortError` (the client turns it into a timeout), a
- * dropped or refused connection rejects with a TypeError whose cause is the socket error.
+ * No socket cap: the caller's semaphore bounds requests in flight; a cap here would also queue
+ * /tokenize and retries behind them. Idle sockets close before the server's keep-alive hint runs out.
  */
-export function keepAliveFetch(): typeof fetch {
-  // No socket cap: the caller's semaphore bounds requests in flight; a cap here would also queue
-  // /tokenize and retries behind them. Idle sockets close before the server's keep-alive hint runs out.
-  const agents = {
-    'http:': new http.Agent({ keepAlive: true }),
-    'https:': new https.Agent({ keepAlive: true }),
-  };
+export function keepAliveAgents(): KeepAliveAgents {
+  return { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+}
+
+/**
+ * A `fetch` over node:http(s) with keep-alive agents, for the server's small requests (/v1/models,
+ * /tokenize, /metrics, /health): global fetch (undici) costs far more CPU per request. It covers
+ * method, headers, a string/bytes body, an AbortSignal and a fully buffered Response. Errors keep
+ * the fetch contract callers rely on: an abort rejects with an `AbortError`, a dropped or refused
+ * connection with a TypeError whose cause is the socket error. Completions take postRaw instead.
+ */
+export function keepAliveFetch(agents: KeepAliveAgents = keepAliveAgents()): typeof fetch {
   return (input, init = {}) =>
     new Promise<Response>((resolve, reject) => {
       if (input instanceof Request) {
@@ -85,4 +88,95 @@ function abortError(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   if (reason instanceof Error && reason.name === 'AbortError') return reason;
   return new DOMException(reason instanceof Error ? reason.message : 'This operation was aborted', 'AbortError');
+}
+
+/** A buffered HTTP answer: what postRaw resolves with, whatever the status. */
+export interface RawAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** postRaw gave up waiting: its own deadline passed. */
+export class RequestTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
+    this.name = 'TimeoutError';
+  }
+}
+
+/** Where postRaw sends, split once from a URL (http.request would parse or convert a URL at every call). */
+export interface RequestTarget {
+  protocol: string;
+  hostname: string;
+  port: string;
+  path: string;
+}
+
+export function requestTarget(url: URL): RequestTarget {
+  // An IPv6 host is bracketed in a URL, not in a socket address.
+  return { protocol: url.protocol, hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port, path: url.pathname + url.search };
+}
+
+/**
+ * One POST of a ready body over the keep-alive agents, the hot path of a run (one per prompt):
+ * none of the WHATWG Request/Response/Headers objects, no AbortSignal.any, one timer. It rejects
+ * like keepAliveFetch: an abort of any of `signals` with an AbortError, its own deadline with a
+ * RequestTimeoutError, a dropped or refused connection with a TypeError whose cause is the socket error.
+ */
+export function postRaw(agents: KeepAliveAgents, url: RequestTarget, headers: http.OutgoingHttpHeaders, body: string | Buffer, timeoutMs: number, signals: ReadonlyArray<AbortSignal | undefined>): Promise<RawAnswer> {
+  return new Promise<RawAnswer>((resolve, reject) => {
+    for (const signal of signals) {
+      if (signal?.aborted) {
+        reject(abortError(signal));
+        return;
+      }
+    }
+    const agent = agents[url.protocol as keyof KeepAliveAgents];
+    if (!agent) {
+      reject(new TypeError(`postRaw supports http: and https: URLs, got ${url.protocol}`));
+      return;
+    }
+    const request = (url.protocol === 'https:' ? https : http).request({
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: url.port,
+      path: url.path,
+      method: 'POST',
+      headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+      agent,
+    });
+    let settled = false;
+    const listeners: Array<[AbortSignal, () => void]> = [];
+    const finish = (): void => {
+      settled = true;
+      clearTimeout(timer);
+      for (const [signal, listener] of listeners) signal.removeEventListener('abort', listener);
+    };
+    const fail = (error: Error): void => {
+      if (settled) return;
+      finish();
+      request.destroy();
+      reject(error);
+    };
+    const timer = setTimeout(() => fail(new RequestTimeoutError(timeoutMs)), timeoutMs);
+    for (const signal of signals) {
+      if (!signal) continue;
+      const listener = (): void => fail(abortError(signal));
+      signal.addEventListener('abort', listener, { once: true });
+      listeners.push([signal, listener]);
+    }
+    request.on('error', (error) => fail(new TypeError('fetch failed', { cause: error })));
+    request.on('response', (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', (error) => fail(new TypeError('fetch failed: response interrupted', { cause: error })));
+      response.on('end', () => {
+        if (settled) return;
+        finish();
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) });
+      });
+    });
+    request.end(body);
+  });
 }

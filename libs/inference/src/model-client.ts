@@ -1,4 +1,3 @@
-import type OpenAI from 'openai';
 import type { ModelCallSettings } from '@assay/contracts';
 import { withRetries, type RetryPolicy } from './retry';
 import { ServerUnresponsiveError, type ServerLiveness } from './server-liveness';
@@ -18,9 +17,20 @@ export interface Completion {
   failoverFrom?: string;
 }
 
+/**
+ * A prompt as sent: one text, or an entity's shared prefix and one item's suffix (sent as their
+ * concatenation), so the client can encode a prefix once for all of its batch's prompts.
+ */
+export type PromptText = string | { prefix: string; suffix: string };
+
+/** The text of a prompt, whichever form it has. */
+export function promptString(prompt: PromptText): string {
+  return typeof prompt === 'string' ? prompt : prompt.prefix + prompt.suffix;
+}
+
 export interface ModelClient {
   /** `signal` aborts the call in flight (the attempt was cancelled or failed). */
-  complete(prompt: string, signal?: AbortSignal): Promise<Completion>;
+  complete(prompt: PromptText, signal?: AbortSignal): Promise<Completion>;
   /**
    * Token count of a text by the server's tokenizer (vLLM's /tokenize), null if it has none or the
    * count could not be had. Informational only (the ideal cache reuse), so it must never fail a batch.
@@ -61,8 +71,12 @@ const ANSWER_SCHEMA = { type: 'object', properties: { answer: { type: 'number' }
  */
 export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.ProcessEnv = process.env, hooks: ModelClientHooks = {}): ModelClient {
   const server = new VllmServer(settings.baseUrl, VllmServer.apiKeyFrom(settings.apiKeyEnv, env, 'worker'));
-  const client = server.completionsClient(settings.requestTimeoutS * 1000);
-  const model = settings.loraAdapter ?? settings.id;
+  const timeoutMs = settings.requestTimeoutS * 1000;
+  // Everything of a request body but the prompt (which goes second, after the model).
+  const rest: Record<string, unknown> = { max_tokens: settings.maxTokens, temperature: settings.temperature, seed: settings.seed, add_special_tokens: false };
+  if (settings.stop.length > 0) rest.stop = settings.stop;
+  if (settings.guidedJson) rest.structured_outputs = { json: ANSWER_SCHEMA };
+  const request = server.completionRequest(settings.loraAdapter ?? settings.id, rest);
   let saidEpisode = 0;
   // One reader per server (or client), so a server without the counters is said once, not at every read.
   const counters = hooks.prefixCacheCounters ?? new PrefixCacheCounterReader(server, (message) => hooks.onWarning?.(message));
@@ -78,23 +92,10 @@ export function openAiModelClient(settings: ModelCallSettings, env: NodeJS.Proce
   };
   return {
     async complete(prompt, signal) {
-      const body: Record<string, unknown> = {
-        model,
-        prompt,
-        max_tokens: settings.maxTokens,
-        temperature: settings.temperature,
-        seed: settings.seed,
-        add_special_tokens: false,
-      };
-      if (settings.stop.length > 0) body.stop = settings.stop;
-      if (settings.guidedJson) body.structured_outputs = { json: ANSWER_SCHEMA };
-      const response = await watched((hung) => {
-        // Two reasons to stop waiting: the server stopped answering (hung), or the attempt ended (signal).
-        const stop = hung && signal ? AbortSignal.any([hung, signal]) : (hung ?? signal);
-        return client.completions.create(body as unknown as OpenAI.CompletionCreateParamsNonStreaming, stop ? { signal: stop } : undefined);
-      });
-      const choice = response.choices[0];
-      const usage = response.usage as (OpenAI.CompletionUsage & { prompt_tokens_details?: { cached_tokens?: number } | null }) | undefined;
+      // Two reasons to stop waiting: the server stopped answering (hung), or the attempt ended (signal).
+      const response = await watched((hung) => server.complete(request, prompt, timeoutMs, [hung, signal]));
+      const choice = response.choices?.[0];
+      const usage = response.usage;
       return {
         text: choice?.text ?? '',
         finishReason: choice?.finish_reason ?? null,

@@ -1,6 +1,6 @@
 import { APIError } from 'openai';
 import type { PromptRequest, PromptResult } from '@assay/contracts';
-import type { Completion, ModelClient } from './model-client';
+import { promptString, type Completion, type ModelClient } from './model-client';
 import { committedBatchProgress, prefixEvicted, runBatch, type BatchProgress } from './run-batch';
 import { WorkAbortedError } from './retry';
 import { EntityPipeline } from './entity-pipeline';
@@ -18,7 +18,8 @@ function fakeClient(opts: { delayMs?: (suffix: string) => number; gate?: (suffix
   let inFlight = 0;
   let peak = 0;
   const client: ModelClient = {
-    async complete(prompt) {
+    async complete(sent) {
+      const prompt = promptString(sent);
       expect(prompt.startsWith(PREFIX)).toBe(true);
       const suffix = prompt.slice(PREFIX.length);
       const call = (calls.get(suffix) ?? 0) + 1;
@@ -191,7 +192,7 @@ describe('prefixEvicted', () => {
   it('given a batch whose prompts missed the cache, when run, then its pipeline lowers how many entities it lets ahead', async () => {
     const pipeline = new EntityPipeline(8, { maxAhead: 4, startAhead: 4 });
     const missing: ModelClient = {
-      complete: async (prompt) => ({ text: '1', finishReason: 'stop', promptTokens: prompt.length, completionTokens: 1, cachedTokens: 0 }),
+      complete: async (prompt) => ({ text: '1', finishReason: 'stop', promptTokens: promptString(prompt).length, completionTokens: 1, cachedTokens: 0 }),
       countTokens: async () => null,
     };
     await runBatch('x'.repeat(900), prompts(3), missing, { pipeline, retry: FAST_RETRY, progress: recorder() });
@@ -224,7 +225,7 @@ describe('runBatch with an abort signal (the attempt ended)', () => {
     const client: ModelClient = {
       complete: (prompt, signal) =>
         new Promise<Completion>((resolve, reject) => {
-          const suffix = prompt.slice(PREFIX.length);
+          const suffix = promptString(prompt).slice(PREFIX.length);
           started.push(suffix);
           // The second fan-out call is the moment the attempt ends: deterministic, no timing.
           if (started.length === 3) controller.abort(new Error('experiment.cancelled'));

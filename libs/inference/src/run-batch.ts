@@ -56,7 +56,7 @@ export async function runBatch(
     throwIfAborted(opts.signal);
     const startedAt = clock().toISOString();
     const started = now();
-    const outcome = await withRetries(() => client.complete(prefix + prompt.suffix, opts.signal), opts.retry, {
+    const outcome = await withRetries(() => client.complete({ prefix, suffix: prompt.suffix }, opts.signal), opts.retry, {
       onRetry: (error, retry) => opts.progress.onRetry(prompt.promptId, error.message, retry),
       signal: opts.signal,
     });

@@ -5,6 +5,7 @@ describe('serverUrls', () => {
     for (const base of ['http://gpu-1:8000/v1', 'http://gpu-1:8000/v1/']) {
       expect(serverUrls(base)).toEqual({
         models: 'http://gpu-1:8000/v1/models',
+        completions: 'http://gpu-1:8000/v1/completions',
         tokenize: 'http://gpu-1:8000/tokenize',
         metrics: 'http://gpu-1:8000/metrics',
         health: 'http://gpu-1:8000/health',

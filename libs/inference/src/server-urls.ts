@@ -7,6 +7,8 @@
 export interface ServerUrls {
   /** GET: the served models and their max_model_len (OpenAI-style, under /v1). */
   models: string;
+  /** POST: completions (OpenAI-style, under /v1). */
+  completions: string;
   /** POST: token count by the server's own tokenizer (vLLM, at the root beside /v1). */
   tokenize: string;
   /** GET: Prometheus gauges such as the waiting queue (vLLM, at the root). */
@@ -22,7 +24,7 @@ export function serverRoot(baseUrl: string): string {
 
 export function serverUrls(baseUrl: string): ServerUrls {
   const root = serverRoot(baseUrl);
-  return { models: `${apiBase(baseUrl)}/models`, tokenize: `${root}/tokenize`, metrics: `${root}/metrics`, health: `${root}/health` };
+  return { models: `${apiBase(baseUrl)}/models`, completions: `${apiBase(baseUrl)}/completions`, tokenize: `${root}/tokenize`, metrics: `${root}/metrics`, health: `${root}/health` };
 }
 
 function apiBase(baseUrl: string): string {

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { experimentStream, type InferenceCompleted, type InferenceFailed } from '@assay/contracts';
-import { EventStore, findEvents, findOneEvent } from '@assay/event-store';
-import { ExperimentStates, handleExperimentCommand, RUN_ROUND, type Provide, type ScoreBatchCommand } from '@assay/experiments';
+import { EventStore, findOneEvent, forEachEventPage } from '@assay/event-store';
+import { ExperimentStates, handleExperimentCommand, RUN_ROUND, type Provide, type ScoreBatchCommand, type ScoredPrediction } from '@assay/experiments';
 import { ProgressReporter, RunLog } from '@assay/messaging';
 import { ServiceInfo } from '@assay/messaging/nest';
-import { EvaluationAssembler } from './evaluation-assembler';
+import { EvaluationAssembler, PAGE } from './evaluation-assembler';
 
 /**
  * inference.completed / inference.failed → the experiment decider's score_batch: the batch's
@@ -33,8 +33,12 @@ export class BatchScorer {
         case 'batch_request':
           return { ...command, request: await this.store.read((sql) => findOneEvent(sql, stream, 'inference.batch.requested', { attempt, phase, batchId })) };
         case 'earlier_predictions': {
-          const scored = await this.store.read((sql) => findEvents(sql, stream, 'evaluation.batch.scored', { attempt, phase, round: RUN_ROUND }));
-          return { ...command, earlierPredictions: scored.flatMap((e) => e.data.predictions) };
+          // Page by page: the run's scored events (rows, JSON, parsed) are never all in memory at once, only their predictions.
+          const earlierPredictions: ScoredPrediction[] = [];
+          await this.store.read((sql) => forEachEventPage(sql, stream, 'evaluation.batch.scored', { attempt, phase, round: RUN_ROUND }, PAGE, (page) => {
+            for (const e of page) for (const p of e.data.predictions) earlierPredictions.push(p);
+          }));
+          return { ...command, earlierPredictions };
         }
         case 'evaluation':
           return { ...command, evaluation: await this.assembler.evaluate(need) };

@@ -3,9 +3,12 @@ import { AnyExperimentConfig } from '@assay/config';
 import { createEvent, experimentStream, type EvaluationCompleted, type EventContext, type ExperimentPlanned, type ExperimentStarted, type ItemDef } from '@assay/contracts';
 import { loadDataset, loadSplit } from '@assay/data';
 import { buildEvaluation } from '@assay/evaluation';
-import { EventStore, findEvents } from '@assay/event-store';
+import { EventStore, forEachEventPage } from '@assay/event-store';
 import { PoisonMessageError } from '@assay/messaging';
-import { applyLabels, asPrediction, dataChangedSince, StageError, baselinePredictions, cacheUsage, samplesOf, spotCheckPaths, type ScoredPrediction } from '@assay/experiments';
+import { applyLabels, asPrediction, dataChangedSince, StageError, baselinePredictions, CacheUsageTally, samplesOf, spotCheckPaths, type ScoredPrediction } from '@assay/experiments';
+
+/** Events per read when a whole run's events are folded. */
+export const PAGE = 64;
 
 /**
  * One round's evaluation.completed from its scored predictions: shared by the run's own round
@@ -51,11 +54,14 @@ export class EvaluationAssembler {
       // A baseline's own run shows the other baselines beside it, not itself a second time.
       baselinePredictions: baselinePredictions(dataset, split, samples, items).filter((b) => b[0]?.method !== started.data.method),
       spotCheckPaths: spotCheckPaths(predictions),
+      // Per-entity scores are recomputed by the reporter from the scored predictions: with
+      // hundreds of entities they would push this event past NATS's 1 MB message limit.
+      scope: { perEntity: false },
     });
-    // Per-entity scores are recomputed by the reporter from the scored predictions: with
-    // hundreds of entities they would push this event past NATS's 1 MB message limit.
     const slim: Record<string, unknown> = { ...result, method: { ...result.method, byEntity: [] }, baselines: result.baselines.map((b) => ({ ...b, byEntity: [] })) };
-    const completions = await this.store.read((sql) => findEvents(sql, experimentStream(identity), 'inference.completed', { attempt, phase: 'full' }));
-    return { result: slim, cache: cacheUsage(completions) };
+    // Page by page: every answer of the run is never in memory at once.
+    const cache = new CacheUsageTally();
+    await this.store.read((sql) => forEachEventPage(sql, experimentStream(identity), 'inference.completed', { attempt, phase: 'full' }, PAGE, (page) => page.forEach((e) => cache.add(e))));
+    return { result: slim, cache: cache.result() };
   }
 }

@@ -77,7 +77,12 @@ export class InferenceAnsweredConsumer {
     const command: StreamInputCommand = { type: 'stream_input', event, by: { producer: 'planner', codeVersion: this.info.codeVersion } };
     // Most answers are predictions, which start nothing here: a look without the stream's lock
     // says so, and only the message is recorded (the lock is for answers that plan batches).
-    const look = decide(command, await this.states.load(this.store, identity));
+    // The look may be on the state loaded last, without the stream's newer events: whatever makes
+    // an answer start nothing (not an entity-input stage, the batch's first answer taken, the
+    // answer handled, the attempt ended) stays true as the stream grows. Otherwise the planner
+    // would read and parse every batch's answers and scores of the whole run only to learn that.
+    const cached = this.states.cached(identity);
+    const look = decide(command, cached?.attempts.has(attempt) ? cached : await this.states.load(this.store, identity));
     if (look.kind === 'append' && look.events.length === 0 && look.said.length === 0) {
       await this.store.handle('planner', event.id, async () => []);
       return;

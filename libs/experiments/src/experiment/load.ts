@@ -31,6 +31,11 @@ export class ExperimentStates {
 
   constructor(private readonly capacity = 256) {}
 
+  /** The state loaded last, without reading what was appended since (undefined if none is kept). */
+  cached(identity: string): ExperimentState | undefined {
+    return this.known.get(identity);
+  }
+
   async load(store: EventStore, identity: string): Promise<ExperimentState> {
     return store.read((sql) => this.loadWith(sql, identity));
   }

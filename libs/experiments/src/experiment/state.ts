@@ -9,6 +9,7 @@ import type {
 } from '@assay/contracts';
 import type { AttemptEnd } from '../request/attempt-end';
 import { evolveRegistry, type RegistryEntry } from '../request/registry';
+import { GrowingMap, GrowingSet } from './growing';
 import { stagesOfStarted, type Stage } from './stages';
 
 /**
@@ -25,7 +26,7 @@ export interface ExperimentState {
   /** The identity's registry entry (status of its latest attempt, its last failure, ...). */
   registry: RegistryEntry | undefined;
   /** Ids of the messages whose events are in the stream: a command redelivered after its events were appended decides nothing new. */
-  handled: ReadonlySet<string>;
+  handled: GrowingSet<string>;
 }
 
 export interface AttemptState {
@@ -46,27 +47,27 @@ export interface AttemptState {
 export interface StageProgress {
   planned: ExperimentPlanned | null;
   /** Batch ids requested. */
-  requested: ReadonlySet<string>;
+  requested: GrowingSet<string>;
   /**
    * prefixDigest of each requested batch's prefix, for a stage planned entity by entity from an
    * entity-input stage (empty for others): whether a new entity's prefix repeats an earlier one.
    */
-  requestedPrefixes: ReadonlySet<string>;
+  requestedPrefixes: GrowingSet<string>;
   /** Batch id -> id of the event with its outcome (inference.completed or inference.failed). */
-  outcomes: ReadonlyMap<string, string>;
+  outcomes: GrowingMap<string, string>;
   /** By evaluation round: the batches scored and the predictions whose model call failed. */
   scored: ReadonlyMap<number, RoundTally>;
 }
 
 export interface RoundTally {
-  batches: ReadonlySet<string>;
+  batches: GrowingSet<string>;
   inferenceFailures: number;
 }
 
-export const initialState = (): ExperimentState => ({ identity: null, version: 0n, attempts: new Map(), registry: undefined, handled: new Set() });
+export const initialState = (): ExperimentState => ({ identity: null, version: 0n, attempts: new Map(), registry: undefined, handled: GrowingSet.empty() });
 
-const NO_TALLY: RoundTally = { batches: new Set(), inferenceFailures: 0 };
-const EMPTY_PROGRESS: StageProgress = { planned: null, requested: new Set(), requestedPrefixes: new Set(), outcomes: new Map(), scored: new Map() };
+const NO_TALLY: RoundTally = { batches: GrowingSet.empty(), inferenceFailures: 0 };
+const EMPTY_PROGRESS: StageProgress = { planned: null, requested: GrowingSet.empty(), requestedPrefixes: GrowingSet.empty(), outcomes: GrowingMap.empty(), scored: new Map() };
 
 /** The model stage (or fit stage) whose events carry `phase`. */
 export function stageOfPhase(attempt: AttemptState, phase: Phase): Stage {
@@ -104,7 +105,7 @@ export function evolve(state: ExperimentState, event: AssayEvent): ExperimentSta
   const next: ExperimentState = {
     ...state,
     version: state.version + 1n,
-    handled: new Set(state.handled).add(event.metadata.causationId),
+    handled: state.handled.with(event.metadata.causationId),
     registry: REGISTRY_TYPES.has(event.type) ? foldRegistryEntry(state.registry, event) : state.registry,
   };
   const withAttempt = (attempt: number | null, change: (a: AttemptState) => AttemptState): ExperimentState => {
@@ -129,20 +130,20 @@ export function evolve(state: ExperimentState, event: AssayEvent): ExperimentSta
     case 'inference.batch.requested':
       return withStage(event.data.attempt, event.data.phase, (p, stage, a) => ({
         ...p,
-        requested: new Set(p.requested).add(event.data.batchId),
-        ...(readsEntityInput(a, stage) ? { requestedPrefixes: new Set(p.requestedPrefixes).add(prefixDigest(event.data.prefix)) } : {}),
+        requested: p.requested.with(event.data.batchId),
+        ...(readsEntityInput(a, stage) ? { requestedPrefixes: p.requestedPrefixes.with(prefixDigest(event.data.prefix)) } : {}),
       }));
     case 'inference.completed':
     case 'inference.failed':
       // The first outcome of a batch counts (a redelivered batch may be answered twice).
-      return withStage(event.data.attempt, event.data.phase, (p) => (p.outcomes.has(event.data.batchId) ? p : { ...p, outcomes: new Map(p.outcomes).set(event.data.batchId, event.id) }));
+      return withStage(event.data.attempt, event.data.phase, (p) => (p.outcomes.has(event.data.batchId) ? p : { ...p, outcomes: p.outcomes.withNew(event.data.batchId, event.id) }));
     case 'evaluation.batch.scored': {
       const { round, batchId, predictions } = event.data;
       const failures = predictions.filter((x) => x.parseStatus === 'inference_failure').length;
       return withStage(event.data.attempt, event.data.phase, (p) => {
         const tally = tallyOf(p, round);
         if (tally.batches.has(batchId)) return p;
-        return { ...p, scored: new Map(p.scored).set(round, { batches: new Set(tally.batches).add(batchId), inferenceFailures: tally.inferenceFailures + failures }) };
+        return { ...p, scored: new Map(p.scored).set(round, { batches: tally.batches.with(batchId), inferenceFailures: tally.inferenceFailures + failures }) };
       });
     }
     case 'evaluation.smoke.checked':

@@ -144,7 +144,7 @@ describe('experiment decider: a method whose predictions read a per-entity summa
     const recording: StreamPlanMaker = (args) => (seen.push(args.earlierPrefixes), streamPlan(args));
     const state = given(...summariesPlanned(), first, ...streamPlan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[1], entityId: 'e2', input: 'same persona', withPlanned: true, earlierPrefixes: new Set() }), second);
     decide({ type: 'stream_input', event: second, by: BY, streamPlan: { ok: true, plan: recording } }, state);
-    expect(seen).toEqual([new Set([prefixDigest('persona: same persona')])]);
+    expect(seen.map((s) => [...s])).toEqual([[prefixDigest('persona: same persona')]]);
     // The summary stage's own batches are planned at once: no digests are kept for them.
     expect(progressOf(state.attempts.get(1)!, stagesOf(START)[0]).requestedPrefixes.size).toBe(0);
   });

@@ -62,41 +62,53 @@ export interface CacheUsage {
  * the servers' prefix-cache counters over the run (server-wide, so `shared` when they counted
  * more prompt tokens than the run sent); else it is unknown (null), never 0.
  */
-export function cacheUsage(completions: InferenceCompleted[]): CacheUsage {
-  let promptTokens = 0;
-  let cachedTokens = 0;
-  let everyAnswerHasCached = true;
-  let answered = 0;
-  let idealCached = 0;
-  let idealKnown = true;
-  const readings: ServerCacheReading[] = [];
-  for (const e of completions) {
+export function cacheUsage(completions: Iterable<InferenceCompleted>): CacheUsage {
+  const tally = new CacheUsageTally();
+  for (const e of completions) tally.add(e);
+  return tally.result();
+}
+
+/** cacheUsage one completion at a time, for a caller that reads a run's completions page by page. */
+export class CacheUsageTally {
+  private promptTokens = 0;
+  private cachedTokens = 0;
+  private everyAnswerHasCached = true;
+  private answered = 0;
+  private idealCached = 0;
+  private idealKnown = true;
+  private readonly readings: ServerCacheReading[] = [];
+
+  add(e: InferenceCompleted): void {
     const ok = e.data.results.filter((r) => r.status === 'ok' && r.reusedFrom === undefined);
-    if (ok.length === 0) continue;
+    if (ok.length === 0) return;
     for (const r of ok) {
-      answered++;
-      promptTokens += r.promptTokens ?? 0;
-      if (r.cachedTokens === null) everyAnswerHasCached = false;
-      else cachedTokens += r.cachedTokens;
+      this.answered++;
+      this.promptTokens += r.promptTokens ?? 0;
+      if (r.cachedTokens === null) this.everyAnswerHasCached = false;
+      else this.cachedTokens += r.cachedTokens;
     }
-    if (e.data.serverCache) readings.push(e.data.serverCache);
+    if (e.data.serverCache) this.readings.push(e.data.serverCache);
     if (e.data.idealCachedTokens !== undefined) {
-      if (e.data.idealCachedTokens === null) idealKnown = false;
-      else idealCached += e.data.idealCachedTokens;
+      if (e.data.idealCachedTokens === null) this.idealKnown = false;
+      else this.idealCached += e.data.idealCachedTokens;
     }
     // Logged before the bound was recorded: the entity prefix computed once, reused by the others.
-    else if (e.data.prefixTokens === null) idealKnown = false;
-    else idealCached += e.data.prefixTokens * Math.max(0, ok.length - 1);
+    else if (e.data.prefixTokens === null) this.idealKnown = false;
+    else this.idealCached += e.data.prefixTokens * Math.max(0, ok.length - 1);
   }
-  const idealHitRate = idealKnown && promptTokens > 0 ? idealCached / promptTokens : null;
-  // No answer of this attempt came from a model call (every one reused, or none answered): nothing was sent, so no source is needed.
-  if (answered === 0) return { promptTokens, cachedTokens, hitRate: null, idealHitRate, source: 'usage' };
-  if (everyAnswerHasCached && answered > 0) return { promptTokens, cachedTokens, hitRate: promptTokens > 0 ? cachedTokens / promptTokens : null, idealHitRate, source: 'usage' };
-  const counters = serverCacheDelta(readings);
-  if (counters && counters.queries > 0) {
-    return { promptTokens, cachedTokens, hitRate: counters.hits / counters.queries, idealHitRate, source: 'server-counters', shared: counters.queries > promptTokens };
+
+  result(): CacheUsage {
+    const { promptTokens, cachedTokens, answered } = this;
+    const idealHitRate = this.idealKnown && promptTokens > 0 ? this.idealCached / promptTokens : null;
+    // No answer of this attempt came from a model call (every one reused, or none answered): nothing was sent, so no source is needed.
+    if (answered === 0) return { promptTokens, cachedTokens, hitRate: null, idealHitRate, source: 'usage' };
+    if (this.everyAnswerHasCached && answered > 0) return { promptTokens, cachedTokens, hitRate: promptTokens > 0 ? cachedTokens / promptTokens : null, idealHitRate, source: 'usage' };
+    const counters = serverCacheDelta(this.readings);
+    if (counters && counters.queries > 0) {
+      return { promptTokens, cachedTokens, hitRate: counters.hits / counters.queries, idealHitRate, source: 'server-counters', shared: counters.queries > promptTokens };
+    }
+    return { promptTokens, cachedTokens, hitRate: null, idealHitRate, source: 'unknown' };
   }
-  return { promptTokens, cachedTokens, hitRate: null, idealHitRate, source: 'unknown' };
 }
 
 export function samplesOf(predictions: ScoredPrediction[]): Sample[] {

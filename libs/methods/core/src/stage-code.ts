@@ -84,20 +84,20 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: 'c3c98e66e5fb3e8c61932294877ca76ace1e47c2cbb04b69074cb260fac175f1' },
-  'baseline_linear/fit': { version: 1, sha256: 'c3c98e66e5fb3e8c61932294877ca76ace1e47c2cbb04b69074cb260fac175f1' },
-  'baseline_majority/fit': { version: 1, sha256: 'c3c98e66e5fb3e8c61932294877ca76ace1e47c2cbb04b69074cb260fac175f1' },
-  'baseline_train_mean/fit': { version: 1, sha256: 'c3c98e66e5fb3e8c61932294877ca76ace1e47c2cbb04b69074cb260fac175f1' },
-  'llm_few_shot/inference': { version: 1, sha256: 'efd1b0a25723ae92fb37eddddbf405616ccdf5b4c2203f41601b7ebe2eb8c3db' },
-  'llm_few_shot/smoke_inference': { version: 1, sha256: 'efd1b0a25723ae92fb37eddddbf405616ccdf5b4c2203f41601b7ebe2eb8c3db' },
-  'llm_persona_two_stage/inference': { version: 1, sha256: 'f1ffb2725717a6bebb5b43df4d1a21566a5d93bb64b960684aca9d214ba539d8' },
-  'llm_persona_two_stage/summary': { version: 1, sha256: 'f1ffb2725717a6bebb5b43df4d1a21566a5d93bb64b960684aca9d214ba539d8' },
-  'llm_zero_shot/inference': { version: 1, sha256: '948cc25d56384e68c18f628d93f63211e8ba691f1c9b874773b775bf96080cbe' },
-  'llm_zero_shot/smoke_inference': { version: 1, sha256: '948cc25d56384e68c18f628d93f63211e8ba691f1c9b874773b775bf96080cbe' },
+  'baseline_knn/fit': { version: 1, sha256: '34960d1bf6c49d81dd20f7b77745a43e035224e359013f2bde99f1de87dd267d' },
+  'baseline_linear/fit': { version: 1, sha256: '34960d1bf6c49d81dd20f7b77745a43e035224e359013f2bde99f1de87dd267d' },
+  'baseline_majority/fit': { version: 1, sha256: '34960d1bf6c49d81dd20f7b77745a43e035224e359013f2bde99f1de87dd267d' },
+  'baseline_train_mean/fit': { version: 1, sha256: '34960d1bf6c49d81dd20f7b77745a43e035224e359013f2bde99f1de87dd267d' },
+  'llm_few_shot/inference': { version: 1, sha256: 'a32aa82acde4b789de0369f782da1adcdda68e014fee6879de3fd3e5cea253ec' },
+  'llm_few_shot/smoke_inference': { version: 1, sha256: 'a32aa82acde4b789de0369f782da1adcdda68e014fee6879de3fd3e5cea253ec' },
+  'llm_persona_two_stage/inference': { version: 1, sha256: 'de860ce09d482e75672b8945058b2a8809e048302f4092d48de0dec202b1fc74' },
+  'llm_persona_two_stage/summary': { version: 1, sha256: 'de860ce09d482e75672b8945058b2a8809e048302f4092d48de0dec202b1fc74' },
+  'llm_zero_shot/inference': { version: 1, sha256: '21579b318d481c204bbd353f1a4ba46cadf2a1ed4fcb9e9119018d158879a086' },
+  'llm_zero_shot/smoke_inference': { version: 1, sha256: '21579b318d481c204bbd353f1a4ba46cadf2a1ed4fcb9e9119018d158879a086' },
   report: { version: 2, sha256: 'f2d827ffff78d5d48bd9af82686000192c0e5c14e76f186d07b8c5f5d8111e29' },
-  scoring: { version: 1, sha256: '425d24c8877aaf0cbe64954c66dd0602f4c6e996f59b73f2486df2bba4ed8548' },
-  'shared/fit': { version: 1, sha256: '62ff81cd613bac2440ca9a0adf6838ba7b4c35ab0916453e75401163640ab0be' },
-  'shared/prompt': { version: 1, sha256: '0e9702f367d14c0ade14a75840b9cdaa7f816ff4651859338485ad39210c2f7f' },
+  scoring: { version: 1, sha256: '11d53177e5abb93af656760b496aede1bcc008c9a3d36a54cb11fde1056ce67b' },
+  'shared/fit': { version: 1, sha256: '1c363809262e92fda2d0ff950ee3f154e009919104688065f3edd15644d294a1' },
+  'shared/prompt': { version: 1, sha256: '5c42749cdf5d5fe4e0fe257cd045e6fe6f6b8d41cc5f1ab779f96c9de6f168a8' },
 };
 // END RECORDED STAGE CODE
 
