@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { namesIn } from './replace-directory';
 
 /**
  * Item files written while the run is scored, not after it.
@@ -98,14 +99,7 @@ export async function readPrewritten(dir: string, scored: ReadonlyMap<string, st
   const files = new Map<string, string>();
   const ignored: string[] = [];
   let batches = 0;
-  let names: string[];
-  try {
-    names = await readdir(join(dir, EARLY_BOOKKEEPING));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { files, batches, ignored };
-    throw error;
-  }
-  for (const name of names.sort()) {
+  for (const name of (await namesIn(join(dir, EARLY_BOOKKEEPING))).sort()) {
     if (!name.endsWith('.json')) continue;
     const path = join(dir, EARLY_BOOKKEEPING, name);
     let manifest: EarlyManifest;
@@ -164,14 +158,7 @@ export async function removeFilesNotIn(dir: string, keep: ReadonlySet<string>): 
 export async function removeStaleEarlyDirs(runDir: string, built: { attempt: number; round: number }): Promise<string[]> {
   const parent = dirname(runDir);
   const base = basename(runDir);
-  let names: string[];
-  try {
-    names = await readdir(parent);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  const stale = names.filter((name) => {
+  const stale = (await namesIn(parent)).filter((name) => {
     const early = parseEarlyDirName(base, name);
     return early !== null && (early.attempt < built.attempt || (early.attempt === built.attempt && early.round <= built.round));
   });

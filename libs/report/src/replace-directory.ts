@@ -126,13 +126,7 @@ export async function recoverLeftovers(finalDir: string, keep: string[] = [], be
   checkKeep(keep);
   const parent = dirname(finalDir);
   const base = basename(finalDir);
-  let names: string[];
-  try {
-    names = await readdir(parent);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
+  const names = await namesIn(parent);
   const leftovers: Leftover[] = [];
   for (const name of names) {
     const kind = leftoverKind(base, name);
@@ -184,6 +178,16 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/** The entry names of a directory; none when it does not exist (yet). Any other error is thrown. */
+export async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
 }
