@@ -90,6 +90,8 @@ describe('output roots, end to end', () => {
     const log = readFileSync(reporterLog, 'utf8');
     expect(log).not.toMatch(/evaluation\.completed\S* \S+ \(delivery \d+\)/);
     expect(log).not.toMatch(/experiment\.failed\S* \S+ \(delivery \d+\)/);
+    // Staging the item files while the run was scored failed too: said once for the run, no dead letter per batch.
+    expect(log.match(/cannot write the staged item files of \S+: ENOTDIR: not a directory[^\n]*left to the build at evaluation\.completed/g)).toHaveLength(1);
   });
 });
 

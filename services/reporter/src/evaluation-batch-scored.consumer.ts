@@ -1,7 +1,6 @@
-import { Controller } from '@nestjs/common';
+import { Controller, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { Subjects, type EvaluationBatchScored } from '@assay/contracts';
-import { PoisonMessageError } from '@assay/messaging';
 import { OnEvent } from '@assay/messaging/nest';
 import { outputNotWritable } from '@assay/report';
 import { ReportBuilder } from './report-builder';
@@ -14,16 +13,29 @@ import { ReportBuilder } from './report-builder';
  */
 @Controller()
 export class EvaluationBatchScoredConsumer {
+  private readonly logger = new Logger(EvaluationBatchScoredConsumer.name);
+  /** Attempts whose staging tree could not be written: said once each, not per batch. */
+  private readonly unwritable = new Set<string>();
+
   constructor(private readonly builder: ReportBuilder) {}
 
   @OnEvent(Subjects['evaluation.batch.scored'])
   async onEvaluationBatchScored(@Payload() event: EvaluationBatchScored): Promise<void> {
     // Smoke-test batches are not in the run directory.
     if (event.data.phase !== 'full') return;
-    await this.builder.writeEarly(event).catch((error: unknown) => {
-      // Permissions or a full disk do not change on redelivery; the build at evaluation.completed says so for the run.
+    try {
+      await this.builder.writeEarly(event);
+    } catch (error) {
       const unwritable = outputNotWritable(error, `the staged item files of ${event.data.identity}`);
-      throw unwritable === null ? error : new PoisonMessageError(unwritable);
-    });
+      if (unwritable === null) throw error;
+      // Permissions or a full disk do not change on redelivery, and staging only saves time: the
+      // build at evaluation.completed renders every batch not staged, and fails the run at the
+      // report stage, naming the path, if the directory still cannot be written.
+      const attempt = `${event.data.identity}#${event.data.attempt}`;
+      if (!this.unwritable.has(attempt)) {
+        this.unwritable.add(attempt);
+        this.logger.warn(`${unwritable}; its item files are left to the build at evaluation.completed`);
+      }
+    }
   }
 }
