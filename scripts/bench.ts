@@ -635,8 +635,8 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
       ...(phases ? ['Pipeline phases (from the run directory logs; times in s):', '', phases, ''] : []),
       ...(methodRows.length
         ? [
-            'Methods (m): each on the same workload, zero-latency simulator, 32k context, 1 worker. Hit rate and own ideal from metrics.json (model calls of the run; the ideal counts each',
-            "entity's prefix computed once within its batch, not text shared across entities such as the system prompt, so a method with short prefixes, like the persona's summaries, can beat it);",
+            'Methods (m): each on the same workload, zero-latency simulator, 32k context, 1 worker. Hit rate and own ideal from metrics.json (model calls of the run; the ideal is an upper',
+            "bound on what the run's own prompts can find cached, so a follow-up run on the same simulator (m-persona-2) may pass it by what the first run left in the cache);",
             'prompts and prompt tokens sent from the simulator (smoke test and stage-1 summaries included).',
             '',
             methodTable(methodRows),
