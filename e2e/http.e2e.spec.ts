@@ -386,8 +386,12 @@ describe('reporter HTTP API and replay (service processes, ASSAY_API_TOKEN set)'
     const earlyDir = run.stdout.trim().split('\n').pop()!;
     expect(`${earlyDir}${dir.slice(basename(earlyDir).length)}`).toBe(join(parent, dir));
     expect(staging()).toEqual([]);
-    const log = readFileSync(join(earlyDir, 'logs', 'reporter.attempt-1.log'), 'utf8');
-    const staged = Number(/; (\d+) item files of them written while the round was scored\)/.exec(log)![1]);
+    // The reporter says how many files it took from the staging tree after its append commits,
+    // which is also when the CLI may see the run completed and exit: wait for the line.
+    const logFile = join(earlyDir, 'logs', 'reporter.attempt-1.log');
+    const stagedLine = /; (\d+) item files of them written while the round was scored\)/;
+    await until(async () => existsSync(logFile) && stagedLine.test(readFileSync(logFile, 'utf8')), "the reporter's line on the staged files", 30_000);
+    const staged = Number(stagedLine.exec(readFileSync(logFile, 'utf8'))![1]);
     expect(staged).toBeGreaterThan(files.length);
     const built = hashRunDir(earlyDir);
     expect(built.get(files[0][0])).toBeDefined();
