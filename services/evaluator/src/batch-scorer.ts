@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { experimentStream, type InferenceCompleted, type InferenceFailed } from '@assay/contracts';
 import { EventStore, findOneEvent, forEachEventPage } from '@assay/event-store';
-import { ExperimentStates, handleExperimentCommand, RUN_ROUND, type Provide, type ScoreBatchCommand, type ScoredPrediction } from '@assay/experiments';
+import { decide, ExperimentStates, handleExperimentCommand, RUN_ROUND, type Provide, type ScoreBatchCommand, type ScoredPrediction } from '@assay/experiments';
 import { ProgressReporter, RunLog } from '@assay/messaging';
 import { ServiceInfo } from '@assay/messaging/nest';
 import { EvaluationAssembler, PAGE } from './evaluation-assembler';
@@ -46,13 +46,20 @@ export class BatchScorer {
           throw new Error(`the batch scorer cannot supply '${need.input}'`);
       }
     };
+    let command: ScoreBatchCommand = { type: 'score_batch', event, by: { producer: 'evaluator', codeVersion: this.info.codeVersion } };
+    // The batch's request never changes: read it before taking the stream's lock, which every
+    // batch of the run waits for, rather than while holding it (a look without the lock says
+    // whether the decision will need it).
+    const seen = await this.states.load(this.store, identity);
+    const look = decide(command, seen);
+    if (look.kind === 'need' && look.need.input === 'batch_request') command = await provide(look.need, command, seen);
     const { decision, state, handled } = await handleExperimentCommand({
       store: this.store,
       states: this.states,
       consumer: 'evaluator',
       messageId: event.id,
       identity,
-      command: { type: 'score_batch', event, by: { producer: 'evaluator', codeVersion: this.info.codeVersion } },
+      command,
       provide,
       lock: 'the workers append the answers of other batches all the time; none of them changes how this batch is scored',
     });
