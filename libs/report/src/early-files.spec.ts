@@ -109,6 +109,21 @@ describe('item files staged while the run is scored', () => {
     expect(await readFile(join(dir, 'README.txt'), 'utf8')).toContain('a warning the previous tree did not have');
   });
 
+  it('given a staged item file hard-linked to a file elsewhere, when its batch is staged again, then the other file keeps its bytes', async () => {
+    const report = hostileReport();
+    const dir = join(root, 'item-linked');
+    const [batchId, rows] = [...batchesOf(report)][0];
+    const [file] = renderItemFiles(rows, report.prefixes, report.method);
+    const elsewhere = join(root, 'item-linked-elsewhere.txt');
+    await writeFile(elsewhere, 'bytes of another tree');
+    await mkdir(join(dir, file.path, '..'), { recursive: true });
+    await link(elsewhere, join(dir, file.path));
+
+    await writeEarlyBatch(dir, { batchId, scoredEventId: `scored-${batchId}` }, renderItemFiles(rows, report.prefixes, report.method));
+    expect(await readFile(elsewhere, 'utf8')).toBe('bytes of another tree');
+    expect(await readFile(join(dir, file.path), 'utf8')).toBe(file.content);
+  });
+
   it('given a batch staged twice (a redelivery), then the same bytes and one manifest', async () => {
     const report = hostileReport();
     const dir = join(root, 'twice');
