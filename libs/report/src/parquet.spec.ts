@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import parquet = require('parquetjs-lite');
 import parquetShredder = require('parquetjs-lite/lib/shred');
-import { libraryShredRecord, ParquetFileWriter, RAW_OUTPUTS_COLUMNS, shredFlatRecord, type ParquetValue } from './parquet';
+import parquetPlain = require('parquetjs-lite/lib/codec/plain');
+import { encodePlainByteArray, libraryPlainEncode, libraryShredRecord, ParquetFileWriter, RAW_OUTPUTS_COLUMNS, shredFlatRecord, type ParquetValue } from './parquet';
 import { readParquet } from './testing/read-parquet';
 
 let root: string;
@@ -32,7 +33,7 @@ const records: Array<Record<string, unknown>> = [
 ];
 
 describe('shredFlatRecord', () => {
-  it('fills the row buffer exactly as the library does, without Sets for columns with no statistics', () => {
+  it('fills the row buffer as the library does (text without statistics kept as given, to be encoded once), without Sets for columns with no statistics', () => {
     const ours: Record<string, any> = {};
     const theirs: Record<string, any> = {};
     for (const r of records) {
@@ -44,7 +45,8 @@ describe('shredFlatRecord', () => {
     expect(Object.keys(ours.pages)).toEqual(Object.keys(theirs.pages));
     for (const column of Object.keys(theirs.columnData)) {
       const [a, b] = [ours.columnData[column], theirs.columnData[column]];
-      expect({ column, ...a, distinct_values: null }).toEqual({ column, ...b, distinct_values: null });
+      const asBytes = (v: unknown) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
+      expect({ column, ...a, values: a.values.map(asBytes), distinct_values: null }).toEqual({ column, ...b, distinct_values: null });
       const withStatistics = column === 'score' || column === 'count' || column === 'flag';
       expect([...a.distinct_values]).toEqual(withStatistics ? [...b.distinct_values] : []);
     }
@@ -60,6 +62,17 @@ describe('shredFlatRecord', () => {
     expect(buffer.rowCount).toBe(1);
     expect(buffer.columnData.name.values).toHaveLength(1);
     expect(buffer.columnData.count.dlevels).toHaveLength(1);
+  });
+});
+
+describe('encodePlainByteArray', () => {
+  it('encodes strings and Buffers to the bytes the library writes for them', () => {
+    const values = ['é ✓ prompt', '', Buffer.from('bytes'), '\u{1f600} and a lone surrogate \ud800', Buffer.alloc(0), 'x'.repeat(70000)];
+    expect(encodePlainByteArray(values).equals(libraryPlainEncode('BYTE_ARRAY', values.map((v) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v)), {}))).toBe(true);
+  });
+
+  it('names a value that is neither text nor bytes', () => {
+    expect(() => encodePlainByteArray(['ok', 7])).toThrow('parquet BYTE_ARRAY value must be a string or a Buffer, got number');
   });
 });
 
@@ -98,16 +111,18 @@ describe('ParquetFileWriter', () => {
     return writer.sha256();
   }
 
-  it('writes the same bytes as with the library shredder, hashed as written, over several row groups', async () => {
+  it('writes the same bytes as with the library shredder and encoder, hashed as written, over several row groups', async () => {
     const fast = join(root, 'fast.parquet');
     const slow = join(root, 'slow.parquet');
     const fastHash = await write(fast);
-    const patched = parquetShredder.shredRecord;
+    const [patchedShred, patchedEncode] = [parquetShredder.shredRecord, parquetPlain.encodeValues];
     parquetShredder.shredRecord = libraryShredRecord;
+    parquetPlain.encodeValues = libraryPlainEncode;
     try {
       await write(slow);
     } finally {
-      parquetShredder.shredRecord = patched;
+      parquetShredder.shredRecord = patchedShred;
+      parquetPlain.encodeValues = patchedEncode;
     }
     const bytes = await readFile(fast);
     expect(bytes.equals(await readFile(slow))).toBe(true);

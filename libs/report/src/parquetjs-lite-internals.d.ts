@@ -11,3 +11,7 @@ declare module 'parquetjs-lite/lib/shred' {
 declare module 'parquetjs-lite/lib/types' {
   export function toPrimitive(type: string, value: unknown): unknown;
 }
+declare module 'parquetjs-lite/lib/codec/plain' {
+  // The writer calls it through the codec table, which holds this same object.
+  export let encodeValues: (type: string, values: unknown[], opts: unknown) => Buffer;
+}
