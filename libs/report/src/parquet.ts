@@ -35,12 +35,12 @@ parquetCompression.PARQUET_COMPRESSION_METHODS.BROTLI.deflate = (value: Buffer):
   brotliCompressSync(value, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY } });
 
 /**
- * PLAIN encoding of BYTE_ARRAY values (the text columns) without the library's two copies of each
- * value: it copies every value into a new Buffer (Buffer.from), then into a zero-filled page
- * buffer. Here strings are encoded straight into the page buffer and Buffers copied once; the
- * bytes are the same (4-byte little-endian length, then the value), every byte of the page is
- * written. Measured on the a1 bench, those copies and the garbage they left were about a quarter
- * of raw_outputs.parquet's encoding time. Values of other types go to the library as before.
+ * PLAIN encoding of BYTE_ARRAY values (the text columns) without the library's extra copy of each
+ * value: it copies every value into a new Buffer (Buffer.from, even when it is one already), then
+ * into a zero-filled page buffer. Here each is copied once, into a page every byte of which is
+ * written; the bytes are the same (4-byte little-endian length, then the value). Strings (from the
+ * library's own shredder) are encoded straight into the page. Values of other types go to the
+ * library as before.
  */
 export function encodePlainByteArray(values: unknown[]): Buffer {
   let length = 0;
@@ -120,10 +120,7 @@ export function shredFlatRecord(schema: { fieldList: SchemaField[] }, record: Re
       return libraryShredRecord(schema, record, buffer); // its own rules for arrays
     } else {
       const type = field.originalType || field.primitiveType;
-      // Text is kept as given (a Buffer, or a string where no statistics compare values) and
-      // encoded once, into the page (encodePlainByteArray).
-      const asGiven = type === 'UTF8' && (Buffer.isBuffer(value) || (typeof value === 'string' && field.statistics === false));
-      primitives[i] = asGiven ? value : parquetTypes.toPrimitive(type, value);
+      primitives[i] = type === 'UTF8' && Buffer.isBuffer(value) ? value : parquetTypes.toPrimitive(type, value);
     }
   }
   if (buffer.columnData === undefined || buffer.rowCount === undefined) {
@@ -296,9 +293,11 @@ export class ParquetFileWriter {
       if (spec.type === 'INT64' && !Number.isSafeInteger(value)) {
         throw new Error(`${this.path}: column ${name} needs an integer, got ${String(value)}`);
       }
-      // Strings go in as they are: shredFlatRecord keeps them (text columns have no statistics,
-      // so no Set of 12 KB prompts) and the page encoder writes their UTF-8 bytes once.
-      record[name] = value;
+      // Strings go in as Buffers, which shredFlatRecord stores as they are: no copy, and no Set
+      // of 12 KB prompt strings (the library's shredder hashed every value into one). Buffers,
+      // not strings, also keep a row group's prompts out of the JS heap: kept as strings (flattened
+      // 12 KB copies in old space) they raised the reporter's peak RSS by ~100 MB on the a1 bench.
+      record[name] = spec.type === 'UTF8' ? Buffer.from(value as string, 'utf8') : value;
     }
     await this.writer.appendRow(record);
   }
