@@ -98,11 +98,11 @@ export async function writeEarlyBatch(dir: string, batch: { batchId: string; sco
  */
 function writeNewFile(path: string, content: string): void {
   try {
-    writeFileSync(path, content, { flag: 'wx' });
+    writeFileSync(path, content, { encoding: 'utf8', flag: 'wx' });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     unlinkSync(path);
-    writeFileSync(path, content, { flag: 'wx' });
+    writeFileSync(path, content, { encoding: 'utf8', flag: 'wx' });
   }
 }
 

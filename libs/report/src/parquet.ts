@@ -24,6 +24,9 @@ import parquetTypes = require('parquetjs-lite/lib/types');
 
 export const ROW_GROUP_SIZE = 1000;
 
+/** Text up to this many UTF-16 units is handed to the page encoder as a string, longer as a Buffer. */
+const SHORT_TEXT = 256;
+
 /**
  * The "lite" build ships BROTLI as a stub that throws; fill it in with Node's native brotli at
  * quality 1. Measured on 589 x 72 sorted prompts of ~12 KB: GZIP (zlib level 6, the only level
@@ -120,7 +123,10 @@ export function shredFlatRecord(schema: { fieldList: SchemaField[] }, record: Re
       return libraryShredRecord(schema, record, buffer); // its own rules for arrays
     } else {
       const type = field.originalType || field.primitiveType;
-      primitives[i] = type === 'UTF8' && Buffer.isBuffer(value) ? value : parquetTypes.toPrimitive(type, value);
+      // Text is kept as given (a Buffer, or a string where no statistics compare values) and
+      // encoded once, into the page (encodePlainByteArray).
+      const asGiven = type === 'UTF8' && (Buffer.isBuffer(value) || (typeof value === 'string' && field.statistics === false));
+      primitives[i] = asGiven ? value : parquetTypes.toPrimitive(type, value);
     }
   }
   if (buffer.columnData === undefined || buffer.rowCount === undefined) {
@@ -241,6 +247,8 @@ export function rawOutputsColumns(withFailover: boolean): Record<string, ColumnS
 export class ParquetFileWriter {
   private closed = false;
   private finished = false;
+  /** The columns as a list, made once: append() runs per row (~40k per file on a full run). */
+  private readonly columnList: ReadonlyArray<readonly [string, ColumnSpec]>;
 
   private constructor(
     private readonly path: string,
@@ -248,7 +256,9 @@ export class ParquetFileWriter {
     private readonly writer: { appendRow(row: Record<string, unknown>): Promise<void>; close(): Promise<void> },
     private readonly hash: Hash,
     private readonly streamFailure: () => Error | null,
-  ) {}
+  ) {
+    this.columnList = Object.entries(columns);
+  }
 
   static async open(path: string, columns: Record<string, ColumnSpec>): Promise<ParquetFileWriter> {
     const file = createWriteStream(path);
@@ -284,7 +294,7 @@ export class ParquetFileWriter {
 
   async append(row: Record<string, ParquetValue>): Promise<void> {
     const record: Record<string, unknown> = {};
-    for (const [name, spec] of Object.entries(this.columns)) {
+    for (const [name, spec] of this.columnList) {
       const value = row[name];
       if (value === null || value === undefined) {
         if (!spec.optional) throw new Error(`${this.path}: required column ${name} is ${String(value)}`);
@@ -293,11 +303,12 @@ export class ParquetFileWriter {
       if (spec.type === 'INT64' && !Number.isSafeInteger(value)) {
         throw new Error(`${this.path}: column ${name} needs an integer, got ${String(value)}`);
       }
-      // Strings go in as Buffers, which shredFlatRecord stores as they are: no copy, and no Set
-      // of 12 KB prompt strings (the library's shredder hashed every value into one). Buffers,
-      // not strings, also keep a row group's prompts out of the JS heap: kept as strings (flattened
-      // 12 KB copies in old space) they raised the reporter's peak RSS by ~100 MB on the a1 bench.
-      record[name] = spec.type === 'UTF8' ? Buffer.from(value as string, 'utf8') : value;
+      // Long text (prompts) goes in as Buffers, which shredFlatRecord stores as they are: no
+      // copy, no Set of 12 KB strings, and a row group's prompts outside the JS heap (kept as
+      // strings, flattened 12 KB copies in old space raised the reporter's peak RSS by ~100 MB on
+      // the a1 bench). Short text stays a string, encoded once into the page: a Buffer per id
+      // was garbage the collector had to catch up with.
+      record[name] = spec.type === 'UTF8' && (value as string).length > SHORT_TEXT ? Buffer.from(value as string, 'utf8') : value;
     }
     await this.writer.appendRow(record);
   }
