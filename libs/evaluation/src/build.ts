@@ -1,10 +1,11 @@
-import type { ItemDef, Prediction, Sample } from '@assay/contracts';
+import { createHash } from 'node:crypto';
+import { compareCodeUnits, type ItemDef, type Prediction, type Sample } from '@assay/contracts';
 import { valueRanges } from './diagnostics';
 import { evaluate, type EvaluateScope } from './evaluate';
 import { assertAllFinite } from './guard';
 import { METRIC_DEFINITIONS } from './metrics';
 import { reviewChecklist } from './review';
-import type { EvaluationResult } from './types';
+import type { EvaluationResult, MethodScores } from './types';
 import { EVALUATOR_VERSION } from './version';
 
 function methodOf(predictions: Prediction[], what: string): string {
@@ -15,29 +16,69 @@ function methodOf(predictions: Prediction[], what: string): string {
 }
 
 /**
+ * What the baselines' scores depend on besides the train data: the samples scored (entity, item,
+ * actual value; in any order) and the item definitions. Equal digests mean equal inputs, so
+ * baselines scored before the method's answers were all in (while its inference ran) can be
+ * shown beside the method's scores.
+ */
+export function baselineInputsDigest(samples: readonly Sample[], items: readonly ItemDef[]): string {
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify(items));
+  const order = samples.map((_, i) => i);
+  const compare = (a: Sample, b: Sample): number => compareCodeUnits(a.group, b.group) || compareCodeUnits(a.item, b.item) || compareCodeUnits(a.entityId, b.entityId);
+  order.sort((i, j) => compare(samples[i], samples[j]));
+  for (const i of order) {
+    const s = samples[i];
+    hash.update(`\n${JSON.stringify([s.group, s.item, s.entityId, s.actual])}`);
+  }
+  return hash.digest('hex');
+}
+
+/** The baselines' scores on one set of samples (baselineInputsDigest), as buildEvaluation shows them. */
+export interface ScoredBaselines {
+  inputsDigest: string;
+  scores: MethodScores[];
+}
+
+/**
+ * Every baseline scored by the same evaluate() as the method on the same samples, in the given
+ * order: the part of buildEvaluation that does not depend on the method's predictions. One
+ * baseline per step, yielding to the event loop between them (each is a few hundred ms of CPU).
+ */
+export async function scoreBaselines(args: { method: string; samples: Sample[]; items: ItemDef[]; baselinePredictions: Prediction[][]; scope?: EvaluateScope }): Promise<ScoredBaselines> {
+  const { method, samples, items, baselinePredictions, scope } = args;
+  const scores: MethodScores[] = [];
+  for (const [i, preds] of baselinePredictions.entries()) {
+    const name = methodOf(preds, `baselinePredictions[${i}]`);
+    if (name === method) throw new Error(`baseline ${i} has the evaluated method's own name ${JSON.stringify(method)}`);
+    if (scores.some((b) => b.method === name)) throw new Error(`baseline ${JSON.stringify(name)} given twice`);
+    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+    scores.push(evaluate({ method: name, samples, predictions: preds, items, scope }));
+  }
+  return { inputsDigest: baselineInputsDigest(samples, items), scores };
+}
+
+/**
  * Everything the evaluator publishes for one method: its scores, every baseline scored by the
- * same evaluate() on the same samples, value ranges, metric definitions and the review checklist.
+ * same evaluate() on the same samples (scoreBaselines, on samples and items whose digest must
+ * match these), value ranges, metric definitions and the review checklist.
  */
 export function buildEvaluation(args: {
   method: string;
   samples: Sample[];
   predictions: Prediction[];
   items: ItemDef[];
-  baselinePredictions: Prediction[][];
+  baselines: ScoredBaselines;
   spotCheckPaths: string[];
   /** What the caller never shows may be left out (evaluateRows); by default everything. */
   scope?: EvaluateScope;
 }): EvaluationResult {
-  const { method, samples, predictions, items, baselinePredictions, spotCheckPaths, scope } = args;
+  const { method, samples, predictions, items, spotCheckPaths, scope } = args;
+  const baselines = args.baselines.scores;
+  const own = baselines.find((b) => b.method === method);
+  if (own) throw new Error(`a baseline has the evaluated method's own name ${JSON.stringify(method)}`);
+  if (args.baselines.inputsDigest !== baselineInputsDigest(samples, items)) throw new Error(`buildEvaluation(${method}): the baselines were scored on other samples or items than the method`);
   const scores = evaluate({ method, samples, predictions, items, scope });
-  const baselines = baselinePredictions.map((preds, i) => {
-    const name = methodOf(preds, `baselinePredictions[${i}]`);
-    if (name === method) throw new Error(`baseline ${i} has the evaluated method's own name ${JSON.stringify(method)}`);
-    return evaluate({ method: name, samples, predictions: preds, items, scope });
-  });
-  const names = baselines.map((b) => b.method);
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup !== undefined) throw new Error(`baseline ${JSON.stringify(dup)} given twice`);
   const ranges = valueRanges(samples, predictions, items);
   const result: EvaluationResult = {
     evaluatorVersion: EVALUATOR_VERSION,

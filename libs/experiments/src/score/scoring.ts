@@ -1,7 +1,7 @@
 import type { EvaluationBatchScored, InferenceBatchRequested, InferenceCompleted, InferenceFailed, ItemDef, Prediction, Sample } from '@assay/contracts';
 import type { Dataset, SplitFile } from '@assay/data';
 import { itemKey } from '@assay/contracts';
-import { standardBaselines, toPrediction } from '@assay/evaluation';
+import { scoreBaselines, standardBaselines, toPrediction, type ScoredBaselines } from '@assay/evaluation';
 import { entityDir, itemFileName } from '@assay/report';
 import { serverCacheDelta, type ServerCacheReading } from '@assay/inference';
 
@@ -129,6 +129,17 @@ export function baselinePredictions(dataset: Dataset, split: SplitFile, testSamp
     .map((o) => ({ entityId: o.entityId, group: o.group, item: o.item, actual: o.value }));
   const features = new Map(dataset.entities.map((e) => [e.entityId, e.features]));
   return standardBaselines({ trainSamples, testSamples, items, features });
+}
+
+/**
+ * The baselines shown beside a run's method, scored on its test samples (the method's own name
+ * left out: a baseline's own run shows the others, not itself twice). Per-entity scores are left
+ * out, as everywhere in evaluation.completed (the reporter recomputes them).
+ */
+export async function scoreRunBaselines(args: { dataset: Dataset; split: SplitFile; samples: Sample[]; items: ItemDef[]; method: string }): Promise<ScoredBaselines> {
+  const { dataset, split, samples, items, method } = args;
+  const predictions = baselinePredictions(dataset, split, samples, items).filter((b) => b[0]?.method !== method);
+  return scoreBaselines({ method, samples, items, baselinePredictions: predictions, scope: { perEntity: false } });
 }
 
 /**
