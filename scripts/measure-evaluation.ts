@@ -7,7 +7,7 @@ import { parseExperimentConfig, requireModelSection } from '../libs/config/src';
 import { itemKey, type ItemDef } from '../libs/contracts/src';
 import { datasetHash, ensureSplit, hashFile } from '../libs/data/src';
 import { buildEvaluation, toPrediction } from '../libs/evaluation/src';
-import { asPrediction, planBatches, prepareExperiment, samplesOf, scoreRunBaselines, spotCheckPaths, type ScoredPrediction } from '../libs/experiments/src';
+import { planBatches, prepareExperiment, samplesOf, scoreRunBaselines, spotCheckPaths, type ScoredPrediction } from '../libs/experiments/src';
 import { deterministicResponder } from '../libs/testing/src/simulator/responder';
 import { makeSampleData } from './make-sample-data';
 
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     const result = buildEvaluation({
       method: 'llm_zero_shot',
       samples,
-      predictions: predictions.map(asPrediction),
+      predictions,
       items,
       baselines,
       spotCheckPaths: spotCheckPaths(predictions),

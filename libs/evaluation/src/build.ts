@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { compareCodeUnits, type ItemDef, type Prediction, type Sample } from '@assay/contracts';
-import { valueRanges } from './diagnostics';
-import { evaluate, type EvaluateScope } from './evaluate';
+import { valueRangesOfRows } from './diagnostics';
+import { DEFAULT_BOOTSTRAP } from './bootstrap';
+import { evaluate, evaluateRows, joinRows, type EvaluateScope } from './evaluate';
 import { assertAllFinite } from './guard';
 import { METRIC_DEFINITIONS } from './metrics';
 import { reviewChecklist } from './review';
@@ -78,8 +79,11 @@ export function buildEvaluation(args: {
   const own = baselines.find((b) => b.method === method);
   if (own) throw new Error(`a baseline has the evaluated method's own name ${JSON.stringify(method)}`);
   if (args.baselines.inputsDigest !== baselineInputsDigest(samples, items)) throw new Error(`buildEvaluation(${method}): the baselines were scored on other samples or items than the method`);
-  const scores = evaluate({ method, samples, predictions, items, scope });
-  const ranges = valueRanges(samples, predictions, items);
+  if (samples.length === 0) throw new Error(`evaluate(${method}): no samples`);
+  // One join for the scores and the value ranges (evaluate() joins the same way).
+  const rows = joinRows(samples, predictions, items, method);
+  const scores = evaluateRows(method, rows, DEFAULT_BOOTSTRAP, scope);
+  const ranges = valueRangesOfRows(rows, items);
   const result: EvaluationResult = {
     evaluatorVersion: EVALUATOR_VERSION,
     method: scores,

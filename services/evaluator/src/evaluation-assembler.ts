@@ -5,7 +5,7 @@ import { loadDataset, loadSplit } from '@assay/data';
 import { baselineInputsDigest, buildEvaluation, type ScoredBaselines } from '@assay/evaluation';
 import { EventStore, forEachEventPage } from '@assay/event-store';
 import { PoisonMessageError } from '@assay/messaging';
-import { applyLabels, asPrediction, dataChangedSince, StageError, CacheUsageTally, samplesOf, scoreRunBaselines, spotCheckPaths, type EarlyBaselines, type ScoredPrediction } from '@assay/experiments';
+import { applyLabels, dataChangedSince, StageError, CacheUsageTally, samplesOf, scoreRunBaselines, spotCheckPaths, type EarlyBaselines, type ScoredPrediction } from '@assay/experiments';
 
 /** Events per read when a whole run's events are folded. */
 export const PAGE = 64;
@@ -52,7 +52,11 @@ export class EvaluationAssembler {
   scoreEarly(early: EarlyBaselines): void {
     const key = earlyKey(early.started);
     if (this.early.has(key)) return;
-    const scoring = this.scoreFromRequests(early).catch((error: unknown) => {
+    const began = performance.now();
+    const scoring = this.scoreFromRequests(early).then((scored) => {
+      this.logger.log(`${key}: baselines scored ahead in ${((performance.now() - began) / 1000).toFixed(1)} s`);
+      return scored;
+    }, (error: unknown) => {
       // Not an error of the run: the last batch scores the baselines itself, and fails the run if it must.
       this.logger.warn(`${key}: baselines not scored ahead (${errorMessage(error)}); the evaluation scores them`);
       return null;
@@ -100,15 +104,18 @@ export class EvaluationAssembler {
   async evaluate(args: { started: ExperimentStarted; items: ItemDef[]; predictions: ScoredPrediction[] }): Promise<Pick<EvaluationCompleted['data'], 'result' | 'cache'>> {
     const { started, items, predictions } = args;
     const { identity, attempt } = started.data;
+    const began = performance.now();
     const changed = await this.dataChangedSince(started);
     // Retrying cannot help: the run fails at evaluation at once; restore the files and `assay reevaluate`.
     if (changed) throw new PoisonMessageError(changed);
     const samples = samplesOf(predictions);
-    const baselines = (await this.earlyBaselines(started, samples, items)) ?? (await this.scoreBaselines(started, samples, items));
+    const early = await this.earlyBaselines(started, samples, items);
+    const baselines = early ?? (await this.scoreBaselines(started, samples, items));
     const result = buildEvaluation({
       method: started.data.method,
       samples,
-      predictions: predictions.map(asPrediction),
+      // As they are: the extra fields of a scored prediction (prompt id, actual) are not read, and not copied.
+      predictions,
       items,
       baselines,
       spotCheckPaths: spotCheckPaths(predictions),
@@ -120,6 +127,7 @@ export class EvaluationAssembler {
     // Page by page: every answer of the run is never in memory at once.
     const cache = new CacheUsageTally();
     await this.store.read((sql) => forEachEventPage(sql, experimentStream(identity), 'inference.completed', { attempt, phase: 'full' }, PAGE, (page) => page.forEach((e) => cache.add(e))));
+    this.logger.log(`${earlyKey(started)}: evaluation of ${predictions.length} predictions built in ${((performance.now() - began) / 1000).toFixed(1)} s (baselines ${early ? 'scored ahead' : 'scored now'})`);
     return { result: slim, cache: cache.result() };
   }
 }
