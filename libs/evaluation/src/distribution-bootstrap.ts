@@ -36,6 +36,34 @@ interface PreparedRows {
   levels: Float64Array;
   levelStart: Uint32Array;
   range: Float64Array;
+  /** Whether item j's sums are exact in any order (exactItem), so its rows are counted by value pair. */
+  exact: Uint8Array;
+  /** Of an exact item's row: its (predicted, actual) pair's position among the item's pairs, -1 for no row. */
+  pair: Int32Array;
+  /** The distinct (predicted, actual) pairs of exact item j: pairStart[j] .. pairStart[j + 1] - 1, with their values and levels. */
+  pairStart: Uint32Array;
+  pairX: Float64Array;
+  pairY: Float64Array;
+  pairXLevel: Uint32Array;
+  pairYLevel: Uint32Array;
+}
+
+/** More distinct (predicted, actual) pairs than this: an item is summed row by row (counting by pair would not save work). */
+const MAX_PAIRS = 256;
+
+/**
+ * Whether every sum of an item's resampled moments is a whole number below 2^53 whatever is drawn:
+ * whole values, and entities x the largest squared value within 2^53 (a resample's counts add up
+ * to the number of entities). Then every addition is exact, so adding the rows' terms in another
+ * order, or adding them by value pair (count x value), gives the same sums bit for bit.
+ */
+function exactItem(item: ItemValues, entities: number): boolean {
+  let largest = 0;
+  for (const v of [...item.predicted, ...item.actual]) {
+    if (!Number.isInteger(v)) return false;
+    largest = Math.max(largest, Math.abs(v));
+  }
+  return entities * largest * largest <= Number.MAX_SAFE_INTEGER;
 }
 
 function prepare(items: readonly ItemValues[], entities: number): PreparedRows {
@@ -51,15 +79,27 @@ function prepare(items: readonly ItemValues[], entities: number): PreparedRows {
     levels: new Float64Array(0),
     levelStart: new Uint32Array(n + 1),
     range: new Float64Array(n),
+    exact: new Uint8Array(n),
+    pair: new Int32Array(slots).fill(-1),
+    pairStart: new Uint32Array(n + 1),
+    pairX: new Float64Array(0),
+    pairY: new Float64Array(0),
+    pairXLevel: new Uint32Array(0),
+    pairYLevel: new Uint32Array(0),
   };
   const levels: number[] = [];
+  const pairs: Array<{ x: number; y: number; xLevel: number; yLevel: number }> = [];
   items.forEach((item, j) => {
     rows.levelStart[j] = levels.length;
+    rows.pairStart[j] = pairs.length;
     rows.range[j] = item.range;
     const start = levels.length;
     const sorted = [...item.predicted, ...item.actual].sort((a, b) => a - b);
     for (const v of sorted) if (levels.length === start || v !== levels[levels.length - 1]) levels.push(v);
     const levelOf = new Map(levels.slice(start).map((v, i) => [v, start + i]));
+    const pairOf = new Map<number, number>();
+    const width = levels.length - start;
+    const exact = exactItem(item, entities);
     let previous = -1;
     for (let i = 0; i < item.entities.length; i++) {
       const e = item.entities[i];
@@ -67,15 +107,36 @@ function prepare(items: readonly ItemValues[], entities: number): PreparedRows {
       if (!Number.isInteger(e) || e <= previous || e >= entities) throw new Error(`distributionIntervals: item ${j}'s entity positions must ascend without repeats within [0, ${entities}), got ${e} after ${previous}`);
       previous = e;
       const slot = j * entities + e;
+      const x = item.predicted[i];
+      const y = item.actual[i];
       rows.present[slot] = 1;
-      rows.x[slot] = item.predicted[i];
-      rows.y[slot] = item.actual[i];
-      rows.xLevel[slot] = levelOf.get(item.predicted[i])!;
-      rows.yLevel[slot] = levelOf.get(item.actual[i])!;
+      rows.x[slot] = x;
+      rows.y[slot] = y;
+      rows.xLevel[slot] = levelOf.get(x)!;
+      rows.yLevel[slot] = levelOf.get(y)!;
+      if (!exact) continue;
+      const key = (rows.xLevel[slot] - start) * width + (rows.yLevel[slot] - start);
+      let p = pairOf.get(key);
+      if (p === undefined) {
+        p = pairOf.size;
+        pairOf.set(key, p);
+        pairs.push({ x, y, xLevel: rows.xLevel[slot], yLevel: rows.yLevel[slot] });
+      }
+      rows.pair[slot] = p;
+    }
+    if (exact && pairOf.size <= MAX_PAIRS) rows.exact[j] = 1;
+    else {
+      pairs.length = rows.pairStart[j];
+      rows.pair.fill(-1, j * entities, (j + 1) * entities);
     }
   });
   rows.levelStart[n] = levels.length;
+  rows.pairStart[n] = pairs.length;
   rows.levels = Float64Array.from(levels);
+  rows.pairX = Float64Array.from(pairs, (p) => p.x);
+  rows.pairY = Float64Array.from(pairs, (p) => p.y);
+  rows.pairXLevel = Uint32Array.from(pairs, (p) => p.xLevel);
+  rows.pairYLevel = Uint32Array.from(pairs, (p) => p.yLevel);
   return rows;
 }
 
@@ -90,7 +151,9 @@ export interface DistributionIntervals {
 
 export function distributionIntervals(items: readonly ItemValues[], entities: number, options: BootstrapOptions): DistributionIntervals {
   const rows = prepare(items, entities);
-  const { items: n, present, x: xs, y: ys, xLevel: xl, yLevel: yl, levels, levelStart, range } = rows;
+  const { items: n, present, x: xs, y: ys, xLevel: xl, yLevel: yl, levels, levelStart, range, exact, pair, pairStart, pairX, pairY, pairXLevel, pairYLevel } = rows;
+  // Per (predicted, actual) pair of an exact item: the drawn rows' weight.
+  const pairWeight = new Float64Array(pairX.length);
   // Per level: drawn predicted rows at it minus drawn actual rows at it (whole counts, exact in a double).
   const atLevel = new Float64Array(levels.length);
   // The drawn entities of a resample, ascending, and how often each was drawn.
@@ -108,6 +171,7 @@ export function distributionIntervals(items: readonly ItemValues[], entities: nu
       d++;
     }
     atLevel.fill(0);
+    pairWeight.fill(0);
     let w1Sum = 0;
     let w1Items = 0;
     let ratioSum = 0;
@@ -122,8 +186,29 @@ export function distributionIntervals(items: readonly ItemValues[], entities: nu
       let sxx = 0;
       let syy = 0;
       let sxy = 0;
-      // The loop that is the whole cost (resamples x items x drawn entities).
-      for (let k = 0; k < d; k++) {
+      if (exact[j] === 1) {
+        // Count the drawn rows by value pair, then add each pair's terms once (exact sums: any order).
+        for (let k = 0; k < d; k++) {
+          const p = pair[base + drawn[k]];
+          if (p >= 0) pairWeight[pairStart[j] + p] += times[k];
+        }
+        for (let p = pairStart[j]; p < pairStart[j + 1]; p++) {
+          const c = pairWeight[p];
+          if (c === 0) continue;
+          const x = pairX[p];
+          const y = pairY[p];
+          w += c;
+          sx += c * x;
+          sy += c * y;
+          sxx += c * x * x;
+          syy += c * y * y;
+          sxy += c * x * y;
+          atLevel[pairXLevel[p]] += c;
+          atLevel[pairYLevel[p]] -= c;
+        }
+      }
+      // The loop that is the whole cost (resamples x items x drawn entities), for the other items.
+      else for (let k = 0; k < d; k++) {
         const slot = base + drawn[k];
         if (present[slot] === 0) continue;
         const c = times[k];
