@@ -39,7 +39,7 @@ describe('buildEvaluation', () => {
   let baselines: ScoredBaselines;
   let result: ReturnType<typeof buildEvaluation>;
   beforeAll(async () => {
-    baselines = await scoreBaselines({ method: 'llm', samples: test, items, baselinePredictions: [baseline] });
+    baselines = await scoreBaselines({ method: 'llm', samples: test, items, baselines: [{ method: 'baseline_train_mean', predict: () => baseline }] });
     result = buildEvaluation({ method: 'llm', samples: test, predictions, items, baselines, spotCheckPaths: ['x.txt'] });
   });
 
@@ -65,10 +65,11 @@ describe('buildEvaluation', () => {
     expect(result.review[4].detail).toBe('1 of 4 scored predictions (25.00%) outside the item\'s range; too few to tell systematic from random (< 3)');
   });
 
-  it('given a baseline with the method\'s own name, none at all or twice, then scoring the baselines throws', async () => {
-    await expect(scoreBaselines({ method: 'baseline_train_mean', samples: test, items, baselinePredictions: [baseline] })).rejects.toThrow(/own name/);
-    await expect(scoreBaselines({ method: 'llm', samples: test, items, baselinePredictions: [[]] })).rejects.toThrow(/no predictions/);
-    await expect(scoreBaselines({ method: 'llm', samples: test, items, baselinePredictions: [baseline, baseline] })).rejects.toThrow(/given twice/);
+  it('given a baseline with the method\'s own name, no predictions, twice, or predicting under another name, then scoring the baselines throws', async () => {
+    await expect(scoreBaselines({ method: 'baseline_train_mean', samples: test, items, baselines: [{ method: 'baseline_train_mean', predict: () => baseline }] })).rejects.toThrow(/own name/);
+    await expect(scoreBaselines({ method: 'llm', samples: test, items, baselines: [{ method: 'baseline_x', predict: () => [] }] })).rejects.toThrow(/no predictions/);
+    await expect(scoreBaselines({ method: 'llm', samples: test, items, baselines: [{ method: 'baseline_train_mean', predict: () => baseline }, { method: 'baseline_train_mean', predict: () => baseline }] })).rejects.toThrow(/given twice/);
+    await expect(scoreBaselines({ method: 'llm', samples: test, items, baselines: [{ method: 'baseline_knn', predict: () => baseline }] })).rejects.toThrow(/predicted as "baseline_train_mean"/);
   });
 
   it('given baselines scored with the method\'s own name, then building the evaluation throws', () => {
@@ -81,7 +82,7 @@ describe('buildEvaluation', () => {
   });
 
   it('given baselines scored while the answers came in (samples in another order), then the evaluation is the one built from the answers at the end', async () => {
-    const early = await scoreBaselines({ method: 'llm', samples: [...test].reverse(), items, baselinePredictions: [baseline] });
+    const early = await scoreBaselines({ method: 'llm', samples: [...test].reverse(), items, baselines: [{ method: 'baseline_train_mean', predict: () => baseline }] });
     expect(buildEvaluation({ method: 'llm', samples: test, predictions, items, baselines: early, spotCheckPaths: ['x.txt'] })).toEqual(result);
   });
 });

@@ -6,6 +6,7 @@ import { evaluate, evaluateRows, joinRows, type EvaluateScope } from './evaluate
 import { assertAllFinite } from './guard';
 import { METRIC_DEFINITIONS } from './metrics';
 import { reviewChecklist } from './review';
+import type { BaselineRun } from './baselines';
 import type { EvaluationResult, MethodScores } from './types';
 import { EVALUATOR_VERSION } from './version';
 
@@ -44,17 +45,22 @@ export interface ScoredBaselines {
 /**
  * Every baseline scored by the same evaluate() as the method on the same samples, in the given
  * order: the part of buildEvaluation that does not depend on the method's predictions. One
- * baseline per step, yielding to the event loop between them (each is a few hundred ms of CPU).
+ * baseline at a time (its predictions are let go before the next predicts), yielding to the event
+ * loop between them (each is a few hundred ms of CPU).
  */
-export async function scoreBaselines(args: { method: string; samples: Sample[]; items: ItemDef[]; baselinePredictions: Prediction[][]; scope?: EvaluateScope }): Promise<ScoredBaselines> {
-  const { method, samples, items, baselinePredictions, scope } = args;
+export async function scoreBaselines(args: { method: string; samples: Sample[]; items: ItemDef[]; baselines: BaselineRun[]; scope?: EvaluateScope }): Promise<ScoredBaselines> {
+  const { method, samples, items, baselines, scope } = args;
+  const names = baselines.map((b) => b.method);
+  if (names.includes(method)) throw new Error(`a baseline has the evaluated method's own name ${JSON.stringify(method)}`);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) throw new Error(`baseline ${JSON.stringify(dup)} given twice`);
   const scores: MethodScores[] = [];
-  for (const [i, preds] of baselinePredictions.entries()) {
-    const name = methodOf(preds, `baselinePredictions[${i}]`);
-    if (name === method) throw new Error(`baseline ${i} has the evaluated method's own name ${JSON.stringify(method)}`);
-    if (scores.some((b) => b.method === name)) throw new Error(`baseline ${JSON.stringify(name)} given twice`);
+  for (const [i, baseline] of baselines.entries()) {
     if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-    scores.push(evaluate({ method: name, samples, predictions: preds, items, scope }));
+    const predictions = baseline.predict();
+    const name = methodOf(predictions, `baseline ${i} (${baseline.method})`);
+    if (name !== baseline.method) throw new Error(`baseline ${i} named ${JSON.stringify(baseline.method)} predicted as ${JSON.stringify(name)}`);
+    scores.push(evaluate({ method: name, samples, predictions, items, scope }));
   }
   return { inputsDigest: baselineInputsDigest(samples, items), scores };
 }

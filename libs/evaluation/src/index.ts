@@ -10,6 +10,8 @@ export {
   majorityBaseline,
   linearBaseline,
   standardBaselines,
+  standardBaselineRuns,
+  type BaselineRun,
   runBaseline,
   predictAll,
   assertTrainTestDisjoint,

@@ -84,10 +84,10 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: 'de0eb7c583213ec9484e6a7899453cf1905f5800a275c4e6657a6a49884f0989' },
-  'baseline_linear/fit': { version: 1, sha256: 'de0eb7c583213ec9484e6a7899453cf1905f5800a275c4e6657a6a49884f0989' },
-  'baseline_majority/fit': { version: 1, sha256: 'de0eb7c583213ec9484e6a7899453cf1905f5800a275c4e6657a6a49884f0989' },
-  'baseline_train_mean/fit': { version: 1, sha256: 'de0eb7c583213ec9484e6a7899453cf1905f5800a275c4e6657a6a49884f0989' },
+  'baseline_knn/fit': { version: 1, sha256: 'a4e07d8bb970de58a66e95c92fc803faca9ec2a11d2c32bfb9090648831a834a' },
+  'baseline_linear/fit': { version: 1, sha256: 'a4e07d8bb970de58a66e95c92fc803faca9ec2a11d2c32bfb9090648831a834a' },
+  'baseline_majority/fit': { version: 1, sha256: 'a4e07d8bb970de58a66e95c92fc803faca9ec2a11d2c32bfb9090648831a834a' },
+  'baseline_train_mean/fit': { version: 1, sha256: 'a4e07d8bb970de58a66e95c92fc803faca9ec2a11d2c32bfb9090648831a834a' },
   'llm_few_shot/inference': { version: 1, sha256: 'a32aa82acde4b789de0369f782da1adcdda68e014fee6879de3fd3e5cea253ec' },
   'llm_few_shot/smoke_inference': { version: 1, sha256: 'a32aa82acde4b789de0369f782da1adcdda68e014fee6879de3fd3e5cea253ec' },
   'llm_persona_two_stage/inference': { version: 1, sha256: 'de860ce09d482e75672b8945058b2a8809e048302f4092d48de0dec202b1fc74' },
@@ -95,8 +95,8 @@ export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
   'llm_zero_shot/inference': { version: 1, sha256: '21579b318d481c204bbd353f1a4ba46cadf2a1ed4fcb9e9119018d158879a086' },
   'llm_zero_shot/smoke_inference': { version: 1, sha256: '21579b318d481c204bbd353f1a4ba46cadf2a1ed4fcb9e9119018d158879a086' },
   report: { version: 2, sha256: '66d87f274d5966ec46fe29bb76375831f00fae11fb2d82828d89647df8ed14e9' },
-  scoring: { version: 1, sha256: 'f6280f8dbcb84f59dfec4d5192699ed2c7511292502e620d4293b9e0214d13c4' },
-  'shared/fit': { version: 1, sha256: '320cbe2cb3500c61ee730317dc5ccf44bfe9c95af66e2caf97f76252d75add95' },
+  scoring: { version: 1, sha256: 'c26b064cd68eb51c1dce9767c44fb6c8241f18bcffb734a19b619f4d87ff4046' },
+  'shared/fit': { version: 1, sha256: '44bdee701f495f2f924177dc7b3166ffd1cf222d55945e81c9f39df21a7dac45' },
   'shared/prompt': { version: 1, sha256: '5c42749cdf5d5fe4e0fe257cd045e6fe6f6b8d41cc5f1ab779f96c9de6f168a8' },
 };
 // END RECORDED STAGE CODE
