@@ -53,14 +53,17 @@ export class EvaluationAssembler {
     const key = earlyKey(early.started);
     if (this.early.has(key)) return;
     const began = performance.now();
-    const scoring = this.scoreFromRequests(early).then((scored) => {
-      this.logger.log(`${key}: baselines scored ahead in ${((performance.now() - began) / 1000).toFixed(1)} s`);
-      return scored;
-    }, (error: unknown) => {
-      // Not an error of the run: the last batch scores the baselines itself, and fails the run if it must.
-      this.logger.warn(`${key}: baselines not scored ahead (${errorMessage(error)}); the evaluation scores them`);
-      return null;
-    });
+    const scoring = this.scoreFromRequests(early).then(
+      (scored) => {
+        this.logger.log(`${key}: baselines scored ahead in ${((performance.now() - began) / 1000).toFixed(1)} s`);
+        return scored;
+      },
+      (error: unknown) => {
+        // Not an error of the run: the last batch scores the baselines itself, and fails the run if it must.
+        this.logger.warn(`${key}: baselines not scored ahead (${errorMessage(error)}); the evaluation scores them`);
+        return null;
+      },
+    );
     this.early.set(key, scoring);
     if (this.early.size > EARLY_BASELINES_KEPT) this.early.delete(this.early.keys().next().value!);
   }
