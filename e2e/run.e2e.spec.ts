@@ -133,4 +133,30 @@ describe('assay run, end to end (four service processes, real Postgres and NATS,
     expect(new Set(completed.map((e) => e.data.batchId)).size).toBe(completed.length);
     expect(new Set(completed.map((e) => e.data.worker))).toEqual(new Set(['worker-1b']));
   });
+  it('survives the evaluator killed with SIGKILL mid-run (baselines maybe scored ahead, maybe not): the evaluation equals a clean attempt\'s', async () => {
+    const exited = (name: string) => new Promise<void>((resolve) => stack.processes.get(name)!.once('exit', () => resolve()));
+    await fetch(stack.simulatorUrl.replace('/v1', '/sim/reset'), { method: 'POST' });
+    // Enough answers for a few batches to be scored (so the evaluator has seen the whole plan), then every call held.
+    const ANSWERED = 40;
+    await holdModelCalls(stack, ANSWERED);
+    const { path } = writeConfig(stack, 'e2e-evaluator-kill', { model: { concurrency: 2 }, smoke: { enabled: false } });
+    const running = stack.cli(['run', path]);
+    await until(async () => (await modelCallHold(stack)).held >= 1 && (await simulatorStats(stack)).requests === ANSWERED, 'the run held mid-inference', 60_000);
+    const evaluatorName = [...stack.processes.keys()].filter((n) => n.startsWith('evaluator')).pop()!;
+    const killed = exited(evaluatorName);
+    stack.processes.get(evaluatorName)!.kill('SIGKILL');
+    await killed;
+    stack.start('evaluator', 'evaluator-b');
+    await releaseModelCalls(stack);
+    const run = await running;
+    expect(run.code).toBe(0);
+    const identity = run.stdout.trim().split('\n').pop()!.split('/').pop()!;
+
+    // The same run again, untouched: the same answers (temperature 0), scored by the restarted evaluator from scratch.
+    const again = await stack.cli(['run', path, '--force']);
+    expect(again.code).toBe(0);
+    const evaluations = (await eventTypes(stack)).filter((e) => e.type === 'evaluation.completed' && e.data.identity === identity);
+    expect(evaluations.map((e) => e.data.attempt)).toEqual([1, 2]);
+    expect(JSON.stringify(evaluations[0].data.result)).toBe(JSON.stringify(evaluations[1].data.result));
+  });
 });

@@ -8,6 +8,7 @@ import {
   RIDGE_LAMBDA,
   runBaseline,
   standardBaselines,
+  standardBaselineRuns,
   TRAIN_MEAN_METHOD,
   KNN_METHOD,
 } from './baselines';
@@ -140,5 +141,13 @@ describe('standardBaselines', () => {
 
   it('given a test entity among the train entities, when run, then it throws (split hygiene) before fitting', () => {
     expect(() => standardBaselines({ trainSamples: [s('t00', 'o', 1)], testSamples: [s('t00', 'o', 1)], items: ITEMS, features })).toThrow('entities in both train and test samples: "t00"');
+  });
+
+  it('given the same samples, when run one at a time (standardBaselineRuns), then the same baselines by name, in the same order, with the same predictions', () => {
+    const train = ids.map((id, i) => s(id, 'o', 1 + (i % 5)));
+    const args = { trainSamples: train, testSamples: [s('x', 'o', 3), s('old', 'o', 2)], items: ITEMS, features };
+    const runs = standardBaselineRuns(args);
+    expect(runs.map((r) => r.method)).toEqual([TRAIN_MEAN_METHOD, MAJORITY_METHOD, KNN_METHOD]);
+    expect(runs.map((r) => r.predict())).toEqual(standardBaselines(args));
   });
 });

@@ -154,5 +154,20 @@ export function linearBaseline(args: BaselineRunArgs): Prediction[] {
  * its 15 s ack wait; it is meant to run as a method of its own (off the evaluator's loop).
  */
 export function standardBaselines(args: { trainSamples: Sample[]; testSamples: Sample[]; items: ItemDef[]; features: FeatureTable }): Prediction[][] {
-  return [trainMeanBaseline(args), majorityBaseline(args), nearestNeighbourBaseline(args)];
+  return standardBaselineRuns(args).map((b) => b.predict());
+}
+
+/** A baseline by name, predicting only when asked: a caller can score one and let its predictions go before the next. */
+export interface BaselineRun {
+  method: string;
+  predict: () => Prediction[];
+}
+
+/** standardBaselines, one at a time (same baselines, same order). */
+export function standardBaselineRuns(args: { trainSamples: Sample[]; testSamples: Sample[]; items: ItemDef[]; features: FeatureTable }): BaselineRun[] {
+  return [
+    { method: TRAIN_MEAN_METHOD, predict: () => trainMeanBaseline(args) },
+    { method: MAJORITY_METHOD, predict: () => majorityBaseline(args) },
+    { method: KNN_METHOD, predict: () => nearestNeighbourBaseline(args) },
+  ];
 }

@@ -1,6 +1,6 @@
 import type { ItemDef, Sample } from '@assay/contracts';
 import { trainMeanBaseline } from './baselines';
-import { buildEvaluation } from './build';
+import { baselineInputsDigest, buildEvaluation, scoreBaselines, type ScoredBaselines } from './build';
 import { valueRanges } from './diagnostics';
 import { toPrediction } from './parse';
 import { EVALUATOR_VERSION } from './version';
@@ -36,7 +36,12 @@ describe('valueRanges', () => {
 
 describe('buildEvaluation', () => {
   const baseline = trainMeanBaseline({ trainSamples: train, testSamples: test, items });
-  const result = buildEvaluation({ method: 'llm', samples: test, predictions, items, baselinePredictions: [baseline], spotCheckPaths: ['x.txt'] });
+  let baselines: ScoredBaselines;
+  let result: ReturnType<typeof buildEvaluation>;
+  beforeAll(async () => {
+    baselines = await scoreBaselines({ method: 'llm', samples: test, items, baselines: [{ method: 'baseline_train_mean', predict: () => baseline }] });
+    result = buildEvaluation({ method: 'llm', samples: test, predictions, items, baselines, spotCheckPaths: ['x.txt'] });
+  });
 
   it('given an LLM method and the train-mean baseline, then both are scored by the same evaluate()', () => {
     // llm: g1 errors 0, 1 -> /4 -> 0, 0.25; g2 errors 1, 4 -> /10 -> 0.1, 0.4 (12 is an outlier, unclipped)
@@ -60,8 +65,37 @@ describe('buildEvaluation', () => {
     expect(result.review[4].detail).toBe('1 of 4 scored predictions (25.00%) outside the item\'s range; too few to tell systematic from random (< 3)');
   });
 
-  it('given a baseline with the method\'s own name or none at all, then it throws', () => {
-    expect(() => buildEvaluation({ method: 'baseline_train_mean', samples: test, predictions: baseline, items, baselinePredictions: [baseline], spotCheckPaths: [] })).toThrow(/own name/);
-    expect(() => buildEvaluation({ method: 'llm', samples: test, predictions, items, baselinePredictions: [[]], spotCheckPaths: [] })).toThrow(/no predictions/);
+  it('given a baseline with the method\'s own name, no predictions, twice, or predicting under another name, then scoring the baselines throws', async () => {
+    await expect(scoreBaselines({ method: 'baseline_train_mean', samples: test, items, baselines: [{ method: 'baseline_train_mean', predict: () => baseline }] })).rejects.toThrow(/own name/);
+    await expect(scoreBaselines({ method: 'llm', samples: test, items, baselines: [{ method: 'baseline_x', predict: () => [] }] })).rejects.toThrow(/no predictions/);
+    await expect(scoreBaselines({ method: 'llm', samples: test, items, baselines: [{ method: 'baseline_train_mean', predict: () => baseline }, { method: 'baseline_train_mean', predict: () => baseline }] })).rejects.toThrow(/given twice/);
+    await expect(scoreBaselines({ method: 'llm', samples: test, items, baselines: [{ method: 'baseline_knn', predict: () => baseline }] })).rejects.toThrow(/predicted as "baseline_train_mean"/);
+  });
+
+  it('given baselines scored with the method\'s own name, then building the evaluation throws', () => {
+    expect(() => buildEvaluation({ method: 'baseline_train_mean', samples: test, predictions: baseline, items, baselines, spotCheckPaths: [] })).toThrow(/own name/);
+  });
+
+  it('given baselines scored on other samples, then building the evaluation throws rather than show them', () => {
+    const fewer = test.slice(1);
+    expect(() => buildEvaluation({ method: 'llm', samples: fewer, predictions: predictions.slice(1), items, baselines, spotCheckPaths: [] })).toThrow(/other samples or items/);
+  });
+
+  it('given baselines scored while the answers came in (samples in another order), then the evaluation is the one built from the answers at the end', async () => {
+    const early = await scoreBaselines({ method: 'llm', samples: [...test].reverse(), items, baselines: [{ method: 'baseline_train_mean', predict: () => baseline }] });
+    expect(buildEvaluation({ method: 'llm', samples: test, predictions, items, baselines: early, spotCheckPaths: ['x.txt'] })).toEqual(result);
+  });
+});
+
+describe('baselineInputsDigest', () => {
+  it('given the same samples in another order, then the digest is the same', () => {
+    expect(baselineInputsDigest([...test].reverse(), items)).toBe(baselineInputsDigest(test, items));
+  });
+
+  it('given one actual value, one sample or one item changed, then the digest differs', () => {
+    const digest = baselineInputsDigest(test, items);
+    expect(baselineInputsDigest(test.map((s, i) => (i === 0 ? { ...s, actual: 2 } : s)), items)).not.toBe(digest);
+    expect(baselineInputsDigest(test.slice(1), items)).not.toBe(digest);
+    expect(baselineInputsDigest(test, [items[0], { ...items[1], max: 11 }])).not.toBe(digest);
   });
 });

@@ -1,6 +1,6 @@
 import { max, mean, min, standardDeviation } from 'simple-statistics';
 import type { ItemDef, Prediction, Sample } from '@assay/contracts';
-import { joinRows } from './evaluate';
+import { joinRows, type Row } from './evaluate';
 import { assertAllFinite } from './guard';
 import { compareCodeUnits } from '@assay/contracts';
 import type { ValueRange } from './types';
@@ -19,7 +19,11 @@ export function describe(values: number[]): Stats {
  * only usable predictions, so a predicted max above itemMax shows outliers at a glance.
  */
 export function valueRanges(samples: Sample[], predictions: Prediction[], items: ItemDef[]): ValueRange[] {
-  const rows = joinRows(samples, predictions, items);
+  return valueRangesOfRows(joinRows(samples, predictions, items), items);
+}
+
+/** valueRanges of rows already joined (joinRows), for a caller that scores the same rows. */
+export function valueRangesOfRows(rows: readonly Row[], items: ItemDef[]): ValueRange[] {
   const groups = [...new Set(rows.map((r) => r.sample.group))].sort(compareCodeUnits);
   const result = groups.map((group): ValueRange => {
     const groupRows = rows.filter((r) => r.sample.group === group);

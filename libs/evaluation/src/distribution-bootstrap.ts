@@ -6,10 +6,16 @@ import { forEachResample, percentileInterval, type BootstrapOptions, type Interv
  * same cluster resamples as the mean-type metrics. A resample weights each row by how often its
  * entity was drawn, so nothing is copied or sorted per resample: each item's distinct values are
  * sorted once, each row knows the positions of its two values among them, and one pass over the
- * rows accumulates the weighted moments and the CDFs' difference at every value, in typed arrays.
+ * drawn entities accumulates every item's weighted moments and the CDFs' difference at every
+ * value, in typed arrays.
+ *
+ * The rows are laid out entity by entity (all items of one entity side by side), so a resample
+ * visits only the entities it drew, each once, and skips the others at no cost. Every sum still
+ * adds its terms in the order of the item's rows (ascending entity), so the intervals are the
+ * same, bit for bit, as a pass over each item's rows would give.
  */
 
-/** One item's scored rows: entity position (in the bootstrap's entity list), predicted, actual. */
+/** One item's scored rows: entity position (in the bootstrap's entity list, ascending, each at most once), predicted, actual. */
 export interface ItemValues {
   entities: readonly number[];
   predicted: readonly number[];
@@ -17,31 +23,121 @@ export interface ItemValues {
   range: number;
 }
 
-interface PreparedItem {
-  entity: Uint32Array;
+/** The items' rows by entity: slot j * entities + e holds entity e's row of item j, if it has one. */
+interface PreparedRows {
+  items: number;
+  present: Uint8Array;
   x: Float64Array;
   y: Float64Array;
-  range: number;
-  /** The distinct predicted and actual values, ascending. */
-  levels: Float64Array;
-  /** Each row's predicted and actual value as its position in `levels`. */
+  /** Each row's predicted and actual value as its position in `levels` (all items' levels, one after another). */
   xLevel: Uint32Array;
   yLevel: Uint32Array;
+  /** The distinct predicted and actual values of item j, ascending: levels[levelStart[j]] .. levels[levelStart[j + 1] - 1]. */
+  levels: Float64Array;
+  levelStart: Uint32Array;
+  range: Float64Array;
+  /** Whether item j's sums are exact in any order (exactItem), so its rows are counted by value pair. */
+  exact: Uint8Array;
+  /** Of an exact item's row: its (predicted, actual) pair's position among the item's pairs, -1 for no row. */
+  pair: Int32Array;
+  /** The distinct (predicted, actual) pairs of exact item j: pairStart[j] .. pairStart[j + 1] - 1, with their values and levels. */
+  pairStart: Uint32Array;
+  pairX: Float64Array;
+  pairY: Float64Array;
+  pairXLevel: Uint32Array;
+  pairYLevel: Uint32Array;
 }
 
-function prepare(item: ItemValues): PreparedItem {
-  const n = item.entities.length;
-  const sorted = [...item.predicted, ...item.actual].sort((a, b) => a - b);
-  const levels: number[] = [];
-  for (const v of sorted) if (levels.length === 0 || v !== levels[levels.length - 1]) levels.push(v);
-  const levelOf = new Map(levels.map((v, i) => [v, i]));
-  const xLevel = new Uint32Array(n);
-  const yLevel = new Uint32Array(n);
-  for (let i = 0; i < n; i++) {
-    xLevel[i] = levelOf.get(item.predicted[i])!;
-    yLevel[i] = levelOf.get(item.actual[i])!;
+/** More distinct (predicted, actual) pairs than this: an item is summed row by row (counting by pair would not save work). */
+const MAX_PAIRS = 256;
+
+/**
+ * Whether every sum of an item's resampled moments is a whole number below 2^53 whatever is drawn:
+ * whole values, and entities x the largest squared value within 2^53 (a resample's counts add up
+ * to the number of entities). Then every addition is exact, so adding the rows' terms in another
+ * order, or adding them by value pair (count x value), gives the same sums bit for bit.
+ */
+function exactItem(item: ItemValues, entities: number): boolean {
+  let largest = 0;
+  for (const v of [...item.predicted, ...item.actual]) {
+    if (!Number.isInteger(v)) return false;
+    largest = Math.max(largest, Math.abs(v));
   }
-  return { entity: Uint32Array.from(item.entities), x: Float64Array.from(item.predicted), y: Float64Array.from(item.actual), range: item.range, levels: Float64Array.from(levels), xLevel, yLevel };
+  return entities * largest * largest <= Number.MAX_SAFE_INTEGER;
+}
+
+function prepare(items: readonly ItemValues[], entities: number): PreparedRows {
+  const n = items.length;
+  const slots = entities * n;
+  const rows: PreparedRows = {
+    items: n,
+    present: new Uint8Array(slots),
+    x: new Float64Array(slots),
+    y: new Float64Array(slots),
+    xLevel: new Uint32Array(slots),
+    yLevel: new Uint32Array(slots),
+    levels: new Float64Array(0),
+    levelStart: new Uint32Array(n + 1),
+    range: new Float64Array(n),
+    exact: new Uint8Array(n),
+    pair: new Int32Array(slots).fill(-1),
+    pairStart: new Uint32Array(n + 1),
+    pairX: new Float64Array(0),
+    pairY: new Float64Array(0),
+    pairXLevel: new Uint32Array(0),
+    pairYLevel: new Uint32Array(0),
+  };
+  const levels: number[] = [];
+  const pairs: Array<{ x: number; y: number; xLevel: number; yLevel: number }> = [];
+  items.forEach((item, j) => {
+    rows.levelStart[j] = levels.length;
+    rows.pairStart[j] = pairs.length;
+    rows.range[j] = item.range;
+    const start = levels.length;
+    const sorted = [...item.predicted, ...item.actual].sort((a, b) => a - b);
+    for (const v of sorted) if (levels.length === start || v !== levels[levels.length - 1]) levels.push(v);
+    const levelOf = new Map(levels.slice(start).map((v, i) => [v, start + i]));
+    const pairOf = new Map<number, number>();
+    const width = levels.length - start;
+    const exact = exactItem(item, entities);
+    let previous = -1;
+    for (let i = 0; i < item.entities.length; i++) {
+      const e = item.entities[i];
+      // Ascending and distinct: the order the sums add in, and one slot per entity and item.
+      if (!Number.isInteger(e) || e <= previous || e >= entities) throw new Error(`distributionIntervals: item ${j}'s entity positions must ascend without repeats within [0, ${entities}), got ${e} after ${previous}`);
+      previous = e;
+      const slot = j * entities + e;
+      const x = item.predicted[i];
+      const y = item.actual[i];
+      rows.present[slot] = 1;
+      rows.x[slot] = x;
+      rows.y[slot] = y;
+      rows.xLevel[slot] = levelOf.get(x)!;
+      rows.yLevel[slot] = levelOf.get(y)!;
+      if (!exact) continue;
+      const key = (rows.xLevel[slot] - start) * width + (rows.yLevel[slot] - start);
+      let p = pairOf.get(key);
+      if (p === undefined) {
+        p = pairOf.size;
+        pairOf.set(key, p);
+        pairs.push({ x, y, xLevel: rows.xLevel[slot], yLevel: rows.yLevel[slot] });
+      }
+      rows.pair[slot] = p;
+    }
+    if (exact && pairOf.size <= MAX_PAIRS) rows.exact[j] = 1;
+    else {
+      pairs.length = rows.pairStart[j];
+      rows.pair.fill(-1, j * entities, (j + 1) * entities);
+    }
+  });
+  rows.levelStart[n] = levels.length;
+  rows.pairStart[n] = pairs.length;
+  rows.levels = Float64Array.from(levels);
+  rows.pairX = Float64Array.from(pairs, (p) => p.x);
+  rows.pairY = Float64Array.from(pairs, (p) => p.y);
+  rows.pairXLevel = Uint32Array.from(pairs, (p) => p.xLevel);
+  rows.pairYLevel = Uint32Array.from(pairs, (p) => p.yLevel);
+  return rows;
 }
 
 /** Relative size below which a resampled variance counts as zero (identical values, rounding aside). */
@@ -54,48 +150,78 @@ export interface DistributionIntervals {
 }
 
 export function distributionIntervals(items: readonly ItemValues[], entities: number, options: BootstrapOptions): DistributionIntervals {
-  const prepared = items.filter((i) => i.entities.length > 0).map(prepare);
+  const rows = prepare(items, entities);
+  const { items: n, present, x: xs, y: ys, xLevel: xl, yLevel: yl, levels, levelStart, range, exact, pair, pairStart, pairX, pairY, pairXLevel, pairYLevel } = rows;
+  // Per (predicted, actual) pair of an exact item: the drawn rows' weight.
+  const pairWeight = new Float64Array(pairX.length);
   // Per level: drawn predicted rows at it minus drawn actual rows at it (whole counts, exact in a double).
-  const atLevel = new Float64Array(Math.max(0, ...prepared.map((p) => p.levels.length)));
+  const atLevel = new Float64Array(levels.length);
+  // The drawn entities of a resample, ascending, and how often each was drawn.
+  const drawn = new Uint32Array(entities);
+  const times = new Float64Array(entities);
   const w1 = new Float64Array(options.resamples);
   const ratio = new Float64Array(options.resamples);
   const corr = new Float64Array(options.resamples);
   forEachResample(entities, options, (counts, b) => {
+    let d = 0;
+    for (let e = 0; e < entities; e++) {
+      if (counts[e] === 0) continue;
+      drawn[d] = e;
+      times[d] = counts[e];
+      d++;
+    }
+    atLevel.fill(0);
+    pairWeight.fill(0);
     let w1Sum = 0;
     let w1Items = 0;
     let ratioSum = 0;
     let ratioItems = 0;
     let corrSum = 0;
     let corrItems = 0;
-    for (let j = 0; j < prepared.length; j++) {
-      const it = prepared[j];
-      // Locals, not property loads, in the loop that is the whole cost (resamples x rows).
-      const ex = it.entity;
-      const xs = it.x;
-      const ys = it.y;
-      const xl = it.xLevel;
-      const yl = it.yLevel;
-      const levels = it.levels;
-      atLevel.fill(0, 0, levels.length);
+    for (let j = 0; j < n; j++) {
+      const base = j * entities;
       let w = 0;
       let sx = 0;
       let sy = 0;
       let sxx = 0;
       let syy = 0;
       let sxy = 0;
-      for (let i = 0; i < xs.length; i++) {
-        const c = counts[ex[i]];
-        if (c === 0) continue;
-        const x = xs[i];
-        const y = ys[i];
+      if (exact[j] === 1) {
+        // Count the drawn rows by value pair, then add each pair's terms once (exact sums: any order).
+        for (let k = 0; k < d; k++) {
+          const p = pair[base + drawn[k]];
+          if (p >= 0) pairWeight[pairStart[j] + p] += times[k];
+        }
+        for (let p = pairStart[j]; p < pairStart[j + 1]; p++) {
+          const c = pairWeight[p];
+          if (c === 0) continue;
+          const x = pairX[p];
+          const y = pairY[p];
+          w += c;
+          sx += c * x;
+          sy += c * y;
+          sxx += c * x * x;
+          syy += c * y * y;
+          sxy += c * x * y;
+          atLevel[pairXLevel[p]] += c;
+          atLevel[pairYLevel[p]] -= c;
+        }
+      }
+      // The loop that is the whole cost (resamples x items x drawn entities), for the other items.
+      else for (let k = 0; k < d; k++) {
+        const slot = base + drawn[k];
+        if (present[slot] === 0) continue;
+        const c = times[k];
+        const x = xs[slot];
+        const y = ys[slot];
         w += c;
         sx += c * x;
         sy += c * y;
         sxx += c * x * x;
         syy += c * y * y;
         sxy += c * x * y;
-        atLevel[xl[i]] += c;
-        atLevel[yl[i]] -= c;
+        atLevel[xl[slot]] += c;
+        atLevel[yl[slot]] -= c;
       }
       if (w === 0) continue;
       // Area between the weighted CDFs of predicted and actual values (both carry total weight w),
@@ -104,11 +230,11 @@ export function distributionIntervals(items: readonly ItemValues[], entities: nu
       // would (whose steps between equal values add exactly zero).
       let gap = 0;
       let area = 0;
-      for (let k = 1; k < levels.length; k++) {
+      for (let k = levelStart[j] + 1; k < levelStart[j + 1]; k++) {
         gap += atLevel[k - 1];
         area += Math.abs(gap) * (levels[k] - levels[k - 1]);
       }
-      w1Sum += area / w / it.range;
+      w1Sum += area / w / range[j];
       w1Items++;
       const mx = sx / w;
       const my = sy / w;

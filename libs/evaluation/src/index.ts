@@ -10,6 +10,8 @@ export {
   majorityBaseline,
   linearBaseline,
   standardBaselines,
+  standardBaselineRuns,
+  type BaselineRun,
   runBaseline,
   predictAll,
   assertTrainTestDisjoint,
@@ -32,7 +34,7 @@ export { valueRanges } from './diagnostics';
 export { preflightWarningsLine, reviewChecklist, upcastReviewLine, PARSE_WARN_UP_TO } from './review';
 export { loggedEvaluationResult, upcastEvaluationResult } from './upcast';
 export { smokeChecks, type SmokeCheck, type SmokeResult } from './smoke';
-export { buildEvaluation } from './build';
+export { baselineInputsDigest, buildEvaluation, scoreBaselines, type ScoredBaselines } from './build';
 export { assertAllFinite } from './guard';
 export {
   BOOTSTRAP_RESAMPLES,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { experimentStream, type InferenceCompleted, type InferenceFailed } from '@assay/contracts';
 import { EventStore, findOneEvent, forEachEventPage } from '@assay/event-store';
-import { decide, ExperimentStates, handleExperimentCommand, RUN_ROUND, type Provide, type ScoreBatchCommand, type ScoredPrediction } from '@assay/experiments';
+import { decide, earlyBaselinesOf, ExperimentStates, handleExperimentCommand, RUN_ROUND, type Provide, type ScoreBatchCommand, type ScoredPrediction } from '@assay/experiments';
 import { ProgressReporter, RunLog } from '@assay/messaging';
 import { ServiceInfo } from '@assay/messaging/nest';
 import { EvaluationAssembler, PAGE } from './evaluation-assembler';
@@ -11,7 +11,8 @@ import { EvaluationAssembler, PAGE } from './evaluation-assembler';
  * predictions (evaluation.batch.scored) and, for the last batch of a stage, the smoke checks, the
  * evaluation, or the failure of a run whose failed calls passed model.max_failure_share. This class
  * only supplies what the decider asks for (the batch's prompts, the stage's earlier predictions,
- * the assembled evaluation) and says what happened.
+ * the assembled evaluation) and says what happened. Once a stage's batches are all requested, it
+ * has the evaluation's baselines scored ahead (EvaluationAssembler.scoreEarly).
  */
 @Injectable()
 export class BatchScorer {
@@ -64,6 +65,9 @@ export class BatchScorer {
       lock: 'the workers append the answers of other batches all the time; none of them changes how this batch is scored',
     });
     if (handled.duplicate || decision.kind !== 'append') return;
+    // The evaluation's baselines need the stage's prompts, not its answers: scored while the others come in.
+    const early = earlyBaselinesOf(state, attempt, phase);
+    if (early) this.assembler.scoreEarly(early);
     const scored = decision.events.find((e) => e.type === 'evaluation.batch.scored');
     if (scored?.type === 'evaluation.batch.scored') this.progress.add({ identity, attempt, phase }, { parseFailures: scored.data.predictions.filter((p) => p.parseStatus === 'parse_failure').length });
     const runDir = state.attempts.get(attempt)?.started.data.runDir;

@@ -1,14 +1,17 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { AnyExperimentConfig } from '@assay/config';
-import { createEvent, experimentStream, type EvaluationCompleted, type EventContext, type ExperimentPlanned, type ExperimentStarted, type ItemDef } from '@assay/contracts';
+import { errorMessage, experimentStream, type EvaluationCompleted, type ExperimentStarted, type ItemDef, type Sample } from '@assay/contracts';
 import { loadDataset, loadSplit } from '@assay/data';
-import { buildEvaluation } from '@assay/evaluation';
+import { baselineInputsDigest, buildEvaluation, type ScoredBaselines } from '@assay/evaluation';
 import { EventStore, forEachEventPage } from '@assay/event-store';
 import { PoisonMessageError } from '@assay/messaging';
-import { applyLabels, asPrediction, dataChangedSince, StageError, baselinePredictions, CacheUsageTally, samplesOf, spotCheckPaths, type ScoredPrediction } from '@assay/experiments';
+import { applyLabels, dataChangedSince, StageError, CacheUsageTally, samplesOf, scoreRunBaselines, spotCheckPaths, type EarlyBaselines, type ScoredPrediction } from '@assay/experiments';
 
 /** Events per read when a whole run's events are folded. */
 export const PAGE = 64;
+
+/** Attempts whose baselines this process scored ahead of their evaluation; a few runs at once at most. */
+const EARLY_BASELINES_KEPT = 8;
 
 /**
  * One round's evaluation.completed from its scored predictions: shared by the run's own round
@@ -16,6 +19,15 @@ export const PAGE = 64;
  */
 @Injectable()
 export class EvaluationAssembler {
+  private readonly logger = new Logger(EvaluationAssembler.name);
+  /**
+   * Baselines scored while a run's inference ran (scoreEarly), by identity and attempt: they do
+   * not depend on the model's answers, so the last batch's evaluation only scores the method.
+   * Only a speed-up: a process that has none (restarted, or the early scoring failed) scores them
+   * at the end, and one scored on other samples or items is not used (the digests differ).
+   */
+  private readonly early = new Map<string, Promise<ScoredBaselines | null>>();
+
   constructor(private readonly store: EventStore) {}
 
   /**
@@ -33,26 +45,82 @@ export class EvaluationAssembler {
     }
   }
 
-  /** One round's evaluation (result and cache reuse) from its scored predictions: what evaluation.completed carries. */
-  async evaluate(args: { started: ExperimentStarted; items: ItemDef[]; predictions: ScoredPrediction[] }): Promise<Pick<EvaluationCompleted['data'], 'result' | 'cache'>> {
-    const { started, items, predictions } = args;
+  /**
+   * Starts scoring the baselines of a run whose prompts are all requested (earlyBaselinesOf),
+   * once per attempt, without waiting for it: the run's last batch picks the result up.
+   */
+  scoreEarly(early: EarlyBaselines): void {
+    const key = earlyKey(early.started);
+    if (this.early.has(key)) return;
+    const began = performance.now();
+    const scoring = this.scoreFromRequests(early).then(
+      (scored) => {
+        this.logger.log(`${key}: baselines scored ahead in ${((performance.now() - began) / 1000).toFixed(1)} s`);
+        return scored;
+      },
+      (error: unknown) => {
+        // Not an error of the run: the last batch scores the baselines itself, and fails the run if it must.
+        this.logger.warn(`${key}: baselines not scored ahead (${errorMessage(error)}); the evaluation scores them`);
+        return null;
+      },
+    );
+    this.early.set(key, scoring);
+    if (this.early.size > EARLY_BASELINES_KEPT) this.early.delete(this.early.keys().next().value!);
+  }
+
+  /** The baselines on the stage's samples, read from its batch requests (the prompts carry the actual values). */
+  private async scoreFromRequests(early: EarlyBaselines): Promise<ScoredBaselines> {
+    const { started, phase, items } = early;
     const { identity, attempt } = started.data;
+    const samples: Sample[] = [];
+    await this.store.read((sql) =>
+      forEachEventPage(sql, experimentStream(identity), 'inference.batch.requested', { attempt, phase }, PAGE, (page) => {
+        for (const e of page) for (const p of e.data.prompts) samples.push({ entityId: e.data.entityId, group: p.group, item: p.item, actual: p.actual });
+      }),
+    );
     const changed = await this.dataChangedSince(started);
-    // Retrying cannot help: the run fails at evaluation at once; restore the files and `assay reevaluate`.
-    if (changed) throw new PoisonMessageError(changed);
+    if (changed) throw new Error(changed);
+    return this.scoreBaselines(started, samples, items);
+  }
+
+  /** The baselines on these samples, from the data files as they are now (the caller checked that they are the run's). */
+  private async scoreBaselines(started: ExperimentStarted, samples: Sample[], items: ItemDef[]): Promise<ScoredBaselines> {
     const config = AnyExperimentConfig.parse(started.data.config);
     const raw = await loadDataset({ profiles: config.data.profiles, responses: config.data.responses, items: config.data.items });
     const { split } = await loadSplit(config.data.split, raw.entities.map((e) => e.entityId));
     // The same labels the planner asked for (labels.mode): e.g. median-split 0/1 train values.
     const dataset = applyLabels(config.labels.mode, raw, split);
+    return scoreRunBaselines({ dataset, split, samples, items, method: started.data.method });
+  }
+
+  /** The baselines scored ahead for these samples and items, if this process has them. */
+  private async earlyBaselines(started: ExperimentStarted, samples: Sample[], items: ItemDef[]): Promise<ScoredBaselines | null> {
+    const key = earlyKey(started);
+    const early = await this.early.get(key);
+    if (!early) return null;
+    if (early.inputsDigest === baselineInputsDigest(samples, items)) return early;
+    this.logger.warn(`${key}: the baselines scored ahead were scored on other samples or items than the evaluation's; the evaluation scores them`);
+    return null;
+  }
+
+  /** One round's evaluation (result and cache reuse) from its scored predictions: what evaluation.completed carries. */
+  async evaluate(args: { started: ExperimentStarted; items: ItemDef[]; predictions: ScoredPrediction[] }): Promise<Pick<EvaluationCompleted['data'], 'result' | 'cache'>> {
+    const { started, items, predictions } = args;
+    const { identity, attempt } = started.data;
+    const began = performance.now();
+    const changed = await this.dataChangedSince(started);
+    // Retrying cannot help: the run fails at evaluation at once; restore the files and `assay reevaluate`.
+    if (changed) throw new PoisonMessageError(changed);
     const samples = samplesOf(predictions);
+    const early = await this.earlyBaselines(started, samples, items);
+    const baselines = early ?? (await this.scoreBaselines(started, samples, items));
     const result = buildEvaluation({
       method: started.data.method,
       samples,
-      predictions: predictions.map(asPrediction),
+      // As they are: the extra fields of a scored prediction (prompt id, actual) are not read, and not copied.
+      predictions,
       items,
-      // A baseline's own run shows the other baselines beside it, not itself a second time.
-      baselinePredictions: baselinePredictions(dataset, split, samples, items).filter((b) => b[0]?.method !== started.data.method),
+      baselines,
       spotCheckPaths: spotCheckPaths(predictions),
       // Per-entity scores are recomputed by the reporter from the scored predictions: with
       // hundreds of entities they would push this event past NATS's 1 MB message limit.
@@ -62,6 +130,11 @@ export class EvaluationAssembler {
     // Page by page: every answer of the run is never in memory at once.
     const cache = new CacheUsageTally();
     await this.store.read((sql) => forEachEventPage(sql, experimentStream(identity), 'inference.completed', { attempt, phase: 'full' }, PAGE, (page) => page.forEach((e) => cache.add(e))));
+    this.logger.log(`${earlyKey(started)}: evaluation of ${predictions.length} predictions built in ${((performance.now() - began) / 1000).toFixed(1)} s (baselines ${early ? 'scored ahead' : 'scored now'})`);
     return { result: slim, cache: cache.result() };
   }
+}
+
+function earlyKey(started: ExperimentStarted): string {
+  return `${started.data.identity}#${started.data.attempt}`;
 }

@@ -1,3 +1,4 @@
 export * from './inference-failures';
 export * from './scoring';
 export * from './fit';
+export * from './early-baselines';

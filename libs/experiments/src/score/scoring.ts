@@ -1,7 +1,7 @@
 import type { EvaluationBatchScored, InferenceBatchRequested, InferenceCompleted, InferenceFailed, ItemDef, Prediction, Sample } from '@assay/contracts';
 import type { Dataset, SplitFile } from '@assay/data';
 import { itemKey } from '@assay/contracts';
-import { standardBaselines, toPrediction } from '@assay/evaluation';
+import { scoreBaselines, standardBaselineRuns, toPrediction, type BaselineRun, type ScoredBaselines } from '@assay/evaluation';
 import { entityDir, itemFileName } from '@assay/report';
 import { serverCacheDelta, type ServerCacheReading } from '@assay/inference';
 
@@ -122,13 +122,29 @@ export function asPrediction(p: ScoredPrediction): Prediction {
 
 /** Baselines from the train split, scored by the same evaluate() as the LLM, so the numbers compare. */
 export function baselinePredictions(dataset: Dataset, split: SplitFile, testSamples: Sample[], items: ItemDef[]): Prediction[][] {
+  return baselineRuns(dataset, split, testSamples, items).map((b) => b.predict());
+}
+
+/** baselinePredictions one baseline at a time, each predicting when asked. */
+export function baselineRuns(dataset: Dataset, split: SplitFile, testSamples: Sample[], items: ItemDef[]): BaselineRun[] {
   const train = new Set(split.train);
   const asked = new Set(items.map((i) => itemKey(i.group, i.item)));
   const trainSamples: Sample[] = dataset.observations
     .filter((o) => train.has(o.entityId) && asked.has(itemKey(o.group, o.item)))
     .map((o) => ({ entityId: o.entityId, group: o.group, item: o.item, actual: o.value }));
   const features = new Map(dataset.entities.map((e) => [e.entityId, e.features]));
-  return standardBaselines({ trainSamples, testSamples, items, features });
+  return standardBaselineRuns({ trainSamples, testSamples, items, features });
+}
+
+/**
+ * The baselines shown beside a run's method, scored on its test samples (the method's own name
+ * left out: a baseline's own run shows the others, not itself twice). Per-entity scores are left
+ * out, as everywhere in evaluation.completed (the reporter recomputes them).
+ */
+export async function scoreRunBaselines(args: { dataset: Dataset; split: SplitFile; samples: Sample[]; items: ItemDef[]; method: string }): Promise<ScoredBaselines> {
+  const { dataset, split, samples, items, method } = args;
+  const baselines = baselineRuns(dataset, split, samples, items).filter((b) => b.method !== method);
+  return scoreBaselines({ method, samples, items, baselines, scope: { perEntity: false } });
 }
 
 /**

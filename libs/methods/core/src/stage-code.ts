@@ -84,19 +84,19 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: '34960d1bf6c49d81dd20f7b77745a43e035224e359013f2bde99f1de87dd267d' },
-  'baseline_linear/fit': { version: 1, sha256: '34960d1bf6c49d81dd20f7b77745a43e035224e359013f2bde99f1de87dd267d' },
-  'baseline_majority/fit': { version: 1, sha256: '34960d1bf6c49d81dd20f7b77745a43e035224e359013f2bde99f1de87dd267d' },
-  'baseline_train_mean/fit': { version: 1, sha256: '34960d1bf6c49d81dd20f7b77745a43e035224e359013f2bde99f1de87dd267d' },
+  'baseline_knn/fit': { version: 1, sha256: 'a4e07d8bb970de58a66e95c92fc803faca9ec2a11d2c32bfb9090648831a834a' },
+  'baseline_linear/fit': { version: 1, sha256: 'a4e07d8bb970de58a66e95c92fc803faca9ec2a11d2c32bfb9090648831a834a' },
+  'baseline_majority/fit': { version: 1, sha256: 'a4e07d8bb970de58a66e95c92fc803faca9ec2a11d2c32bfb9090648831a834a' },
+  'baseline_train_mean/fit': { version: 1, sha256: 'a4e07d8bb970de58a66e95c92fc803faca9ec2a11d2c32bfb9090648831a834a' },
   'llm_few_shot/inference': { version: 1, sha256: 'a32aa82acde4b789de0369f782da1adcdda68e014fee6879de3fd3e5cea253ec' },
   'llm_few_shot/smoke_inference': { version: 1, sha256: 'a32aa82acde4b789de0369f782da1adcdda68e014fee6879de3fd3e5cea253ec' },
   'llm_persona_two_stage/inference': { version: 1, sha256: 'de860ce09d482e75672b8945058b2a8809e048302f4092d48de0dec202b1fc74' },
   'llm_persona_two_stage/summary': { version: 1, sha256: 'de860ce09d482e75672b8945058b2a8809e048302f4092d48de0dec202b1fc74' },
   'llm_zero_shot/inference': { version: 1, sha256: '21579b318d481c204bbd353f1a4ba46cadf2a1ed4fcb9e9119018d158879a086' },
   'llm_zero_shot/smoke_inference': { version: 1, sha256: '21579b318d481c204bbd353f1a4ba46cadf2a1ed4fcb9e9119018d158879a086' },
-  report: { version: 2, sha256: '70db0f79f16e29a1fbc68dd0abf5f0d554b56aebcf6f56a6d0e743e5b454c8c1' },
-  scoring: { version: 1, sha256: '11d53177e5abb93af656760b496aede1bcc008c9a3d36a54cb11fde1056ce67b' },
-  'shared/fit': { version: 1, sha256: '1c363809262e92fda2d0ff950ee3f154e009919104688065f3edd15644d294a1' },
+  report: { version: 2, sha256: '66d87f274d5966ec46fe29bb76375831f00fae11fb2d82828d89647df8ed14e9' },
+  scoring: { version: 1, sha256: 'c26b064cd68eb51c1dce9767c44fb6c8241f18bcffb734a19b619f4d87ff4046' },
+  'shared/fit': { version: 1, sha256: '44bdee701f495f2f924177dc7b3166ffd1cf222d55945e81c9f39df21a7dac45' },
   'shared/prompt': { version: 1, sha256: '5c42749cdf5d5fe4e0fe257cd045e6fe6f6b8d41cc5f1ab779f96c9de6f168a8' },
 };
 // END RECORDED STAGE CODE
