@@ -1,12 +1,12 @@
 import { computeIdentity, requireModelSection, type AnyExperimentConfig, type ExperimentConfig, type Identity } from '@assay/config';
 import type { FailureStage, ItemDef, SplitInfo } from '@assay/contracts';
-import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, loadProfileView, type Dataset, type Entity, type ProfileView, type SplitFile } from '@assay/data';
+import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, loadProfileView, type Dataset, type Entity, type Observation, type ProfileView, type SplitFile } from '@assay/data';
 import { loadChatTemplate, planScope, type ChatTemplate } from '@assay/prompting';
 import { promptsOf, type MethodEntityPrompts } from '@assay/methods/core';
 import { assertExamplesFromTrain, ExampleSelectionError } from '@assay/methods/llm-few-shot';
 import { methodCatalog } from '@assay/methods/registry';
 import { applyLabels, LabelError } from './labels';
-import { errorMessage, sampleKey } from '@assay/contracts';
+import { errorMessage, itemKey } from '@assay/contracts';
 
 
 /** A failure with the stage it belongs to; its message is the one line a user needs to fix it. */
@@ -191,7 +191,14 @@ export function planSource(
   } catch (error) {
     throw new StageError('preflight', errorMessage(error));
   }
-  const truth = new Map(dataset.observations.map((o) => [sampleKey(o), o.value]));
+  // Each entity's observations, looked up when its batch is made: a map of every cell's key would
+  // hold a string per observation of the whole dataset for as long as the plan is written.
+  const observed = new Map<string, Observation[]>();
+  for (const o of dataset.observations) {
+    const own = observed.get(o.entityId);
+    if (own === undefined) observed.set(o.entityId, [o]);
+    else own.push(o);
+  }
   const batchesOf = (some: readonly Entity[], entityInputs = options.entityInputs): PlannedBatch[] => {
     let entityPrompts: MethodEntityPrompts[];
     try {
@@ -207,9 +214,10 @@ export function planSource(
     }
     const batches: PlannedBatch[] = [];
     for (const ep of entityPrompts) {
+      const truth = new Map((observed.get(ep.entityId) ?? []).map((o) => [itemKey(o.group, o.item), o.value]));
       const prompts: PlannedPrompt[] = [];
       for (const p of ep.prompts) {
-        const actual = truth.get(sampleKey({ entityId: ep.entityId, group: p.group, item: p.item }));
+        const actual = truth.get(itemKey(p.group, p.item));
         if (actual !== undefined) prompts.push({ ...p, actual });
       }
       if (prompts.length > 0) batches.push({ batchId: prompts[0].promptId, entityId: ep.entityId, prefix: ep.prefix, prompts, ...(ep.examples === undefined ? {} : { examples: ep.examples }) });

@@ -89,16 +89,16 @@ export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
   'baseline_linear/fit': { version: 1, sha256: '34960d1bf6c49d81dd20f7b77745a43e035224e359013f2bde99f1de87dd267d' },
   'baseline_majority/fit': { version: 1, sha256: '34960d1bf6c49d81dd20f7b77745a43e035224e359013f2bde99f1de87dd267d' },
   'baseline_train_mean/fit': { version: 1, sha256: '34960d1bf6c49d81dd20f7b77745a43e035224e359013f2bde99f1de87dd267d' },
-  'llm_few_shot/inference': { version: 1, sha256: '533d721020924ca20afde94f9b7dd7d0a4404a946d8afc478682ad74dac715bd' },
-  'llm_few_shot/smoke_inference': { version: 1, sha256: '533d721020924ca20afde94f9b7dd7d0a4404a946d8afc478682ad74dac715bd' },
-  'llm_persona_two_stage/inference': { version: 1, sha256: '5f26f310cfb2b507071d3365f415fdd4faa169f48685b3150fcc699a1fb1e874' },
-  'llm_persona_two_stage/summary': { version: 1, sha256: '5f26f310cfb2b507071d3365f415fdd4faa169f48685b3150fcc699a1fb1e874' },
-  'llm_zero_shot/inference': { version: 1, sha256: 'b36d096ec3330d0721325b7094fc98d947400adb29810beafdd25d025b00e700' },
-  'llm_zero_shot/smoke_inference': { version: 1, sha256: 'b36d096ec3330d0721325b7094fc98d947400adb29810beafdd25d025b00e700' },
+  'llm_few_shot/inference': { version: 1, sha256: '896a0ead066b4eb882c6923c2f6e4a57e660ec825034b87a58cd0587d8543cf8' },
+  'llm_few_shot/smoke_inference': { version: 1, sha256: '896a0ead066b4eb882c6923c2f6e4a57e660ec825034b87a58cd0587d8543cf8' },
+  'llm_persona_two_stage/inference': { version: 1, sha256: 'fff790b38378da8dec2515c1cda1bbd967f48e21e2955a2aa6fcf189df31a885' },
+  'llm_persona_two_stage/summary': { version: 1, sha256: 'fff790b38378da8dec2515c1cda1bbd967f48e21e2955a2aa6fcf189df31a885' },
+  'llm_zero_shot/inference': { version: 1, sha256: '12fdc09609848f48f8dadc8080aaae533c0bf4adbd5dd7a658360f494de88697' },
+  'llm_zero_shot/smoke_inference': { version: 1, sha256: '12fdc09609848f48f8dadc8080aaae533c0bf4adbd5dd7a658360f494de88697' },
   report: { version: 2, sha256: '66d87f274d5966ec46fe29bb76375831f00fae11fb2d82828d89647df8ed14e9' },
   scoring: { version: 1, sha256: '11d53177e5abb93af656760b496aede1bcc008c9a3d36a54cb11fde1056ce67b' },
   'shared/fit': { version: 1, sha256: '1c363809262e92fda2d0ff950ee3f154e009919104688065f3edd15644d294a1' },
-  'shared/prompt': { version: 1, sha256: 'a02a227d1b9ae7722c2fe05f0f5e04215432a33f6ddbe779ec868cbef25ed266' },
+  'shared/prompt': { version: 1, sha256: '40289a7e28f278a937e2e08611aa63877bc00a6c493fa55aaf13bbe4e4871745' },
 };
 // END RECORDED STAGE CODE
 
