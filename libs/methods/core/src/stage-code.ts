@@ -85,20 +85,20 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: '34960d1bf6c49d81dd20f7b77745a43e035224e359013f2bde99f1de87dd267d' },
-  'baseline_linear/fit': { version: 1, sha256: '34960d1bf6c49d81dd20f7b77745a43e035224e359013f2bde99f1de87dd267d' },
-  'baseline_majority/fit': { version: 1, sha256: '34960d1bf6c49d81dd20f7b77745a43e035224e359013f2bde99f1de87dd267d' },
-  'baseline_train_mean/fit': { version: 1, sha256: '34960d1bf6c49d81dd20f7b77745a43e035224e359013f2bde99f1de87dd267d' },
-  'llm_few_shot/inference': { version: 1, sha256: '896a0ead066b4eb882c6923c2f6e4a57e660ec825034b87a58cd0587d8543cf8' },
-  'llm_few_shot/smoke_inference': { version: 1, sha256: '896a0ead066b4eb882c6923c2f6e4a57e660ec825034b87a58cd0587d8543cf8' },
-  'llm_persona_two_stage/inference': { version: 1, sha256: 'fff790b38378da8dec2515c1cda1bbd967f48e21e2955a2aa6fcf189df31a885' },
-  'llm_persona_two_stage/summary': { version: 1, sha256: 'fff790b38378da8dec2515c1cda1bbd967f48e21e2955a2aa6fcf189df31a885' },
-  'llm_zero_shot/inference': { version: 1, sha256: '12fdc09609848f48f8dadc8080aaae533c0bf4adbd5dd7a658360f494de88697' },
-  'llm_zero_shot/smoke_inference': { version: 1, sha256: '12fdc09609848f48f8dadc8080aaae533c0bf4adbd5dd7a658360f494de88697' },
+  'baseline_knn/fit': { version: 1, sha256: '1b1206108aea2a8c3daf381f9ab78117735f378fd1cb63721e8917b9b443ee51' },
+  'baseline_linear/fit': { version: 1, sha256: '1b1206108aea2a8c3daf381f9ab78117735f378fd1cb63721e8917b9b443ee51' },
+  'baseline_majority/fit': { version: 1, sha256: '1b1206108aea2a8c3daf381f9ab78117735f378fd1cb63721e8917b9b443ee51' },
+  'baseline_train_mean/fit': { version: 1, sha256: '1b1206108aea2a8c3daf381f9ab78117735f378fd1cb63721e8917b9b443ee51' },
+  'llm_few_shot/inference': { version: 1, sha256: '857c1626c0101c15fad62543355baa32b8b6522ad122d6da8fbb416813aaa774' },
+  'llm_few_shot/smoke_inference': { version: 1, sha256: '857c1626c0101c15fad62543355baa32b8b6522ad122d6da8fbb416813aaa774' },
+  'llm_persona_two_stage/inference': { version: 1, sha256: 'f9ab4cee6f611bfbaba682cdf523acc8d25f3ae6deab30869f459c189f5e03fe' },
+  'llm_persona_two_stage/summary': { version: 1, sha256: 'f9ab4cee6f611bfbaba682cdf523acc8d25f3ae6deab30869f459c189f5e03fe' },
+  'llm_zero_shot/inference': { version: 1, sha256: '941375aeeb0cd0d70293353318004fdd1f5280929a600936936cdfc78cd1906c' },
+  'llm_zero_shot/smoke_inference': { version: 1, sha256: '941375aeeb0cd0d70293353318004fdd1f5280929a600936936cdfc78cd1906c' },
   report: { version: 2, sha256: '66d87f274d5966ec46fe29bb76375831f00fae11fb2d82828d89647df8ed14e9' },
   scoring: { version: 1, sha256: '11d53177e5abb93af656760b496aede1bcc008c9a3d36a54cb11fde1056ce67b' },
-  'shared/fit': { version: 1, sha256: '1c363809262e92fda2d0ff950ee3f154e009919104688065f3edd15644d294a1' },
-  'shared/prompt': { version: 1, sha256: '40289a7e28f278a937e2e08611aa63877bc00a6c493fa55aaf13bbe4e4871745' },
+  'shared/fit': { version: 1, sha256: '7cd99eee329d8b120544f14d381fd58540020b869371e3a9f65410c33105558c' },
+  'shared/prompt': { version: 1, sha256: '49630c14b54c383721931e2777d65a1947b021733522c004a8739b76eeafb62b' },
 };
 // END RECORDED STAGE CODE
 
