@@ -7,9 +7,11 @@ import { eventPages, type EventPages } from './plan-pages';
  * Chunk sizes when a full plan is appended: the first chunk is small, so the first batches reach
  * the workers at once, and each next one doubles, so the whole plan takes few transactions
  * (each takes the experiment stream's lock, which the workers' appends also need). A full-size
- * batch request is ~30 KB of JSON: the largest chunk is ~8 MB.
+ * batch request is ~30 KB of JSON: the largest chunk is ~2 MB. Each chunk is made, copied,
+ * serialized and published while it is appended, so a larger one grows the planner's heap
+ * (256 batches added ~100 MB to its peak at 3x the bench's entities; 64 added nothing visible).
  */
-export const PLAN_CHUNKS = { first: 16, max: 256 };
+export const PLAN_CHUNKS = { first: 16, max: 64 };
 
 /** Whether the message was handled before, and how many events this call stored (not the events: a plan's are dropped chunk by chunk). */
 export interface ChunkedAppend {
