@@ -37,33 +37,34 @@ export async function readTable(file: string): Promise<Table> {
   throw new DatasetError(`${file}: unsupported file type '${ext}'; expected .csv or .parquet`);
 }
 
-interface CsvRecord {
-  record: string[];
-  info: { lines: number; empty_lines: number };
-}
-
 async function readCsv(file: string): Promise<Table> {
   const text = await readFile(file, 'utf8');
-  let records: CsvRecord[];
+  // info.lines is where a record ENDS; a quoted cell may span lines, so the start is derived
+  // from the previous record's end plus any skipped empty lines. Noted as each record is parsed:
+  // csv-parse's per-record info objects (`info: true`) were as large as a responses file's cells.
+  const starts: number[] = [];
+  let prevEnd = 0;
+  let prevEmpty = 0;
+  let records: string[][];
   try {
     // No trimming and no casting: ids are data and must survive byte for byte.
-    records = parse(text, { bom: true, info: true, skip_empty_lines: true, relax_column_count: false }) as unknown as CsvRecord[];
+    records = parse(text, {
+      bom: true,
+      skip_empty_lines: true,
+      relax_column_count: false,
+      on_record: (record, info) => {
+        starts.push(prevEnd + 1 + (info.empty_lines - prevEmpty));
+        prevEnd = info.lines;
+        prevEmpty = info.empty_lines;
+        return record;
+      },
+    });
   } catch (err) {
     // csv-parse's message has the line but not the file; add it and keep the original as cause.
     throw new DatasetError(`${file}: invalid CSV: ${errorMessage(err)}`, { cause: err });
   }
   if (records.length === 0) throw new DatasetError(`${file}: empty file (no header)`);
-  // info.lines is where a record ENDS; a quoted cell may span lines, so the start is derived
-  // from the previous record's end plus any skipped empty lines.
-  let prevEnd = 0;
-  let prevEmpty = 0;
-  const rows: TableRow[] = [];
-  for (const { record, info } of records) {
-    const start = prevEnd + 1 + (info.empty_lines - prevEmpty);
-    rows.push({ line: start, cells: record });
-    prevEnd = info.lines;
-    prevEmpty = info.empty_lines;
-  }
+  const rows: TableRow[] = records.map((cells, i) => ({ line: starts[i], cells }));
   const header = rows.shift() as TableRow;
   return { file, format: 'csv', columns: header.cells, rows };
 }

@@ -6,11 +6,10 @@ import {
   dataChangedSince,
   ExperimentStates,
   handleExperimentCommand,
+  pagedPlan,
   PLAN_CHUNKS,
-  planBatches,
   prepareExperiment,
   StageError,
-  type PlannedBatch,
   type PreparedExperiment,
   type Provide,
   type SmokeResultCommand,
@@ -18,7 +17,7 @@ import {
 import { RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 import { PlanCache, type CachedPlan } from './plan-cache';
-import { PlanWriter } from './plan-writer';
+import { PlanWriter, type HeldPlan } from './plan-writer';
 
 /**
  * evaluation.smoke.checked → the experiment decider's smoke_result: the run fails at stage `smoke`
@@ -54,7 +53,7 @@ export class EvaluationSmokeCheckedConsumer {
       return { ...cmd, nextPlan: { ok: true, plan: ({ ctx, stage }) => this.plans.planStage(ctx, { identity, attempt }, planned.prepared, planned.plan, stage, []) } };
     };
     // Hundreds of batch requests: in chunks, so workers start on the first ones while the rest
-    // are written (crash-safe: see appendInChunks).
+    // are written (crash-safe: see appendInChunks), each chunk's batches made as it is appended.
     const { decision, state, handled } = await handleExperimentCommand({
       store: this.store,
       states: this.states,
@@ -70,7 +69,7 @@ export class EvaluationSmokeCheckedConsumer {
     if (!handled.duplicate && runDir) for (const line of decision.said) this.runLog.write(runDir, attempt, line);
   }
 
-  private async reuse(cached: CachedPlan): Promise<{ prepared: PreparedExperiment; plan: PlannedBatch[] } | { error: string }> {
+  private async reuse(cached: CachedPlan): Promise<{ prepared: PreparedExperiment; plan: HeldPlan } | { error: string }> {
     try {
       const changed = await dataChangedSince(cached.prepared);
       return changed === null ? cached : { error: changed };
@@ -80,11 +79,11 @@ export class EvaluationSmokeCheckedConsumer {
     }
   }
 
-  private async replan(started: ExperimentStarted, identity: string): Promise<{ prepared: PreparedExperiment; plan: PlannedBatch[] } | { error: string }> {
+  private async replan(started: ExperimentStarted, identity: string): Promise<{ prepared: PreparedExperiment; plan: HeldPlan } | { error: string }> {
     try {
       const prepared = await prepareExperiment(PlanWriter.configOf(started), started.data.codeVersion);
       if (prepared.identity.identity !== identity) return { error: 'the data files changed since the run started' };
-      return { prepared, plan: planBatches(prepared) };
+      return { prepared, plan: { paged: pagedPlan(prepared) } };
     } catch (error) {
       if (error instanceof StageError) return { error: error.message };
       throw error;

@@ -12,12 +12,13 @@ import {
   entityInputOf,
   ExperimentStates,
   handleExperimentCommand,
-  planBatches,
   planEntityInputBatches,
+  pagedPlan,
   prepareExperiment,
   runDirFor,
   StageError,
-  type PlannedBatch,
+  longestPrompt,
+  NOTHING_TO_PREDICT,
   type PreparedExperiment,
   type Provide,
   type RequestCommand,
@@ -26,14 +27,16 @@ import { RunLog } from '@assay/messaging';
 import { OnEvent, ServiceInfo } from '@assay/messaging/nest';
 import { hostname } from 'node:os';
 import { PlanCache } from './plan-cache';
-import { PlanWriter } from './plan-writer';
+import { PlanWriter, type HeldPlan } from './plan-writer';
 
 interface Preflight {
   warnings: string[];
   error: StageError | null;
-  /** The run's batches (empty when the pre-flight failed or did not run). */
-  plan: PlannedBatch[];
+  /** The run's plan (no batches when the pre-flight failed or did not run). */
+  plan: HeldPlan;
 }
+
+const NO_PLAN: HeldPlan = { batches: [] };
 
 /**
  * experiment.requested → skipped (already completed / running: attach), or started + planned +
@@ -157,17 +160,20 @@ export class ExperimentRequestedConsumer {
     try {
       if (!methodCatalog().usesModel(prepared.config.method)) {
         checkOutputWritable(prepared.config.output_root);
-        return { warnings: [], error: null, plan: [] };
+        return { warnings: [], error: null, plan: NO_PLAN };
       }
-      // A method whose prompts read a per-entity model output (a persona summary) starts with those calls.
-      const plan = entityInputOf(prepared) === null ? planBatches(prepared) : planEntityInputBatches(prepared);
+      // A method whose prompts read a per-entity model output (a persona summary) starts with those
+      // calls. A prediction plan is read through a page at a time: only its outline is kept.
+      const plan: HeldPlan = entityInputOf(prepared) === null ? { paged: pagedPlan(prepared) } : { batches: planEntityInputBatches(prepared) };
+      const longest = 'paged' in plan ? plan.paged.outline.longest : longestPrompt(plan.batches);
+      if (longest === null) throw new StageError('preflight', NOTHING_TO_PREDICT);
       const config = requireModelSection(prepared.config);
       const facts = await checkModelServer(config);
-      const warnings = await checkLongestPrompt(config, facts, plan);
+      const warnings = await checkLongestPrompt(config, facts, longest);
       checkOutputWritable(prepared.config.output_root);
       return { warnings, error: null, plan };
     } catch (error) {
-      if (error instanceof StageError) return { warnings: [], error, plan: [] };
+      if (error instanceof StageError) return { warnings: [], error, plan: NO_PLAN };
       throw error;
     }
   }
@@ -194,3 +200,4 @@ export class ExperimentRequestedConsumer {
     }
   }
 }
+

@@ -9,9 +9,9 @@ import {
   prepareExperiment,
   StageError,
   streamedBatchEvents,
-  streamedPlanTotals,
-  type PlannedBatch,
+  streamedPlan,
   type PreparedExperiment,
+  type StreamedPlan,
   type Provide,
   type StreamInputCommand,
 } from '@assay/experiments';
@@ -22,8 +22,8 @@ import { PlanWriter } from './plan-writer';
 /** What an attempt's streamed batches are made from: prepared once per planner process and attempt. */
 interface StreamBasis {
   prepared: PreparedExperiment;
-  /** Every entity's prediction batch (stand-in inputs): the stage's counts and each entity's place. */
-  totals: PlannedBatch[];
+  /** Every entity's prediction batch (stand-in inputs: the stage's counts and each entity's place), and what makes one. */
+  plan: StreamedPlan;
 }
 
 /**
@@ -70,7 +70,7 @@ export class InferenceAnsweredConsumer {
         streamPlan: {
           ok: true,
           plan: ({ ctx, entityId, input, withPlanned, stage, earlierPrefixes }) =>
-            streamedBatchEvents({ ctx, started: { identity, attempt }, prepared: basis.prepared, entityId, input, withPlanned, totals: basis.totals, stageKey: stage.key, earlierPrefixes }),
+            streamedBatchEvents({ ctx, started: { identity, attempt }, prepared: basis.prepared, entityId, input, withPlanned, plan: basis.plan, stageKey: stage.key, earlierPrefixes }),
         },
       };
     };
@@ -111,7 +111,7 @@ export class InferenceAnsweredConsumer {
         const prepared = await prepareExperiment(PlanWriter.configOf(started), started.data.codeVersion);
         if (prepared.identity.identity !== started.data.identity) throw new StageError('inference', 'the data files changed since the run started');
         const ids = prepared.dataset.entities.map((e) => e.entityId);
-        return { prepared, totals: streamedPlanTotals(prepared, ids) };
+        return { prepared, plan: streamedPlan(prepared, ids) };
       })();
       this.bases.set(key, basis);
       // A failed preparation is not kept: the next answer tries again. Bounded: only recent attempts.

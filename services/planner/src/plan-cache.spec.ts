@@ -1,7 +1,7 @@
 import type { PreparedExperiment } from '@assay/experiments';
 import { PlanCache, type CachedPlan } from './plan-cache';
 
-const entry = (name: string): CachedPlan => ({ prepared: { config: { name } } as unknown as PreparedExperiment, plan: [] });
+const entry = (name: string): CachedPlan => ({ prepared: { config: { name } } as unknown as PreparedExperiment, plan: { batches: [] } });
 
 describe('PlanCache', () => {
   it('given a plan put for an identity and attempt, when taken, then it is returned once', () => {

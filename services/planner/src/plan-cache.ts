@@ -1,8 +1,9 @@
-import type { PlannedBatch, PreparedExperiment } from '@assay/experiments';
+import type { PreparedExperiment } from '@assay/experiments';
+import type { HeldPlan } from './plan-writer';
 
 export interface CachedPlan {
   prepared: PreparedExperiment;
-  plan: PlannedBatch[];
+  plan: HeldPlan;
 }
 
 /**
@@ -10,7 +11,7 @@ export interface CachedPlan {
  * published from the very plan the pre-flight checked without loading and planning the data
  * again. Only an optimisation: the result may reach another planner process (or this one after a
  * restart), which then plans afresh. Bounded, so runs whose smoke result never comes back do
- * not accumulate (a full-size plan with its dataset is a few tens of MB).
+ * not accumulate (a plan is held as its outline, made again page by page, plus its dataset).
  */
 export class PlanCache {
   private readonly entries = new Map<string, CachedPlan>();

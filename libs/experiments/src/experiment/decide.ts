@@ -26,6 +26,7 @@ import { decideAfterBatch, maxFailureShareOf, tooManyFailuresMessage } from '../
 import { abandonedReason, decideCancel, decideRequest, DEFAULT_STALE_AFTER_S } from '../request/registry';
 import { asPrediction, scoreBatch, type ScoredPrediction } from '../score/scoring';
 import { decideReevaluation } from '../re-evaluate/evaluation-rounds';
+import { allEvents, concatPages, type EventPages } from '../plan/plan-pages';
 import { stageOfPhase, progressOf, tallyOf, type AttemptState, type ExperimentState } from './state';
 import { stageRecords, stagesOf, type Stage } from './stages';
 
@@ -46,8 +47,11 @@ export interface Producer {
   codeVersion: string;
 }
 
-/** Makes one model stage's plan events (experiment.planned + its batch requests), from a plan already made (deterministic). */
-export type PlanMaker = (args: { ctx: EventContext; identity: string; attempt: number; stage: Stage }) => AssayEvent[];
+/**
+ * Makes one model stage's plan events (experiment.planned + its batch requests), from a plan
+ * already made (deterministic); as pages, so a full plan is made a page at a time when appended.
+ */
+export type PlanMaker = (args: { ctx: EventContext; identity: string; attempt: number; stage: Stage }) => EventPages;
 
 export type PreflightOutcome = { ok: true; plan: PlanMaker } | { ok: false; stage: FailureStage; error: string; details: string[] };
 
@@ -186,8 +190,11 @@ export type Need =
   | { input: 'evaluation'; started: ExperimentStarted; items: ItemDef[]; predictions: ScoredPrediction[] };
 
 export type Decision =
-  /** Append these events (none: nothing to do); `said` are lines for the run's log. */
-  | { kind: 'append'; events: AssayEvent[]; said: string[] }
+  /**
+   * Append these events (none: nothing to do); `said` are lines for the run's log. `plan`: the
+   * events of a plan, after `events`, made a page at a time as they are appended (see appendInChunks).
+   */
+  | { kind: 'append'; events: AssayEvent[]; said: string[]; plan?: EventPages }
   | { kind: 'need'; need: Need }
   | { kind: 'refuse'; problem: 'unknown' | 'not_running'; reason: string };
 
@@ -300,7 +307,8 @@ function decideOnRequest(command: RequestCommand, state: ExperimentState): Decis
     events.push(createEvent('experiment.failed', { requestId: request.data.requestId, identity: start.identity, attempt, stage: 'preflight', error, details: [] }, ctx));
     return append(events, `FAILED: ${error}`);
   }
-  for (const stage of planStages(ready)) events.push(...preflight.plan({ ctx, identity: start.identity, attempt, stage }));
+  // Appended with the start in one transaction: the plan is made whole here (a smoke test's is one batch).
+  for (const stage of planStages(ready)) events.push(...allEvents(preflight.plan({ ctx, identity: start.identity, attempt, stage })));
   return append(events);
 }
 
@@ -378,10 +386,7 @@ function decideOnSmokeResult(command: SmokeResultCommand, state: ExperimentState
     return append([createEvent('experiment.failed', { requestId, identity, attempt: n, stage: 'preflight', error: command.nextPlan.error, details: [] }, ctx)], `FAILED: ${command.nextPlan.error}`);
   }
   const plan = command.nextPlan.plan;
-  return append(
-    ready.flatMap((stage) => plan({ ctx, identity, attempt: n, stage })),
-    'smoke test passed: full run planned',
-  );
+  return { kind: 'append', events: [], said: ['smoke test passed: full run planned'], plan: concatPages(ready.map((stage) => plan({ ctx, identity, attempt: n, stage }))) };
 }
 
 function decideOnScoredBatch(command: ScoreBatchCommand, state: ExperimentState): Decision {

@@ -1,5 +1,6 @@
 import { createEvent, experimentStream, type AssayEvent, type EventContext, type ItemDef, type Phase } from '@assay/contracts';
 import { decide, type Decision, type ExperimentCommand, type PlanMaker, type RequestCommand } from './decide';
+import { allEvents, eventPages } from '../plan/plan-pages';
 import type { ScoredPrediction } from '../score/scoring';
 import { fold, type ExperimentState } from './state';
 import { stagesOf } from './stages';
@@ -114,20 +115,22 @@ const completed = (attempt: number) => createEvent('experiment.completed', { ide
 const plan: PlanMaker = ({ attempt, stage }) => {
   const phase = stage.phase!;
   const entities = phase === 'smoke' ? ['e1'] : ['e1', 'e2'];
-  return [{ ...planned(attempt, phase, entities.length), data: { ...planned(attempt, phase, entities.length).data, stageKey: stage.key } }, ...entities.map((e) => batchRequested(attempt, phase, e))];
+  return eventPages([{ ...planned(attempt, phase, entities.length), data: { ...planned(attempt, phase, entities.length).data, stageKey: stage.key } }, ...entities.map((e) => batchRequested(attempt, phase, e))]);
 };
 
 const given = (...events: AssayEvent[]): ExperimentState => fold(events);
-const types = (d: Decision) => (d.kind === 'append' ? d.events.map((e) => e.type) : d.kind === 'need' ? [`need:${d.need.input}`] : [`refuse:${d.problem}`]);
+/** A decision's events, a plan's pages included. */
+const appended = (d: Extract<Decision, { kind: 'append' }>) => [...d.events, ...(d.plan ? allEvents(d.plan) : [])];
+const types = (d: Decision) => (d.kind === 'append' ? appended(d).map((e) => e.type) : d.kind === 'need' ? [`need:${d.need.input}`] : [`refuse:${d.problem}`]);
 const eventsOf = (d: Decision) => {
   if (d.kind !== 'append') throw new Error(`expected events, got ${JSON.stringify(d)}`);
-  return d.events;
+  return appended(d);
 };
 const request = (over: Partial<RequestCommand> = {}): RequestCommand => ({ type: 'request', request: requested(), start: START, idleS: 0, by: BY, preflight: { ok: true, plan }, ...over });
 const when = (command: ExperimentCommand, state: ExperimentState) => decide(command, state);
 
 /** The stream of a run whose smoke test passed and whose full run was planned. */
-const fullRunPlanned = () => [started(1), ...plan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[0] }), smokeChecked(1, true), ...plan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[1] })];
+const fullRunPlanned = () => [started(1), ...allEvents(plan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[0] })), smokeChecked(1, true), ...allEvents(plan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[1] }))];
 
 describe('experiment decider: request', () => {
   it('given no stream, when requested, then attempt 1 starts with its stages recorded and its smoke stage planned', () => {
@@ -186,7 +189,7 @@ describe('experiment decider: request', () => {
 });
 
 describe('experiment decider: smoke result', () => {
-  const smokeRun = () => [started(1), ...plan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[0] })];
+  const smokeRun = () => [started(1), ...allEvents(plan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[0] }))];
 
   it('given a smoke test that failed, when its result comes, then the attempt fails at smoke', () => {
     const events = eventsOf(when({ type: 'smoke_result', event: smokeChecked(1, false), by: BY }, given(...smokeRun())));
@@ -216,7 +219,7 @@ describe('experiment decider: smoke result', () => {
   });
 
   it('given a --smoke-only run, when its smoke test passed, then the attempt completes as smoke-only', () => {
-    const state = given(started(1, true), ...plan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf({ ...START, smokeOnly: true })[0] }));
+    const state = given(started(1, true), ...allEvents(plan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf({ ...START, smokeOnly: true })[0] })));
     expect(eventsOf(when({ type: 'smoke_result', event: smokeChecked(1, true), by: BY }, state))[0]).toMatchObject({ type: 'experiment.completed', data: { smokeOnly: true } });
   });
 
@@ -260,7 +263,7 @@ describe('experiment decider: scored batch', () => {
   });
 
   it('given the smoke stage with one batch, when it is scored, then the gate runs the smoke checks (evaluation.smoke.checked)', () => {
-    const state = given(started(1), ...plan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[0] }));
+    const state = given(started(1), ...allEvents(plan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[0] })));
     const events = eventsOf(score(state, answered(1, 'smoke', 'e1'), []));
     expect(events.map((e) => e.type)).toEqual(['evaluation.batch.scored', 'evaluation.smoke.checked']);
     expect(events[1].data).toMatchObject({ stageKey: stagesOf(START)[0].key, examples: [{ entityId: 'e1', item: 'q1', output: '1' }, { entityId: 'e1', item: 'q2', output: '1' }] });

@@ -1,7 +1,8 @@
 import { experimentStream } from '@assay/contracts';
-import { lockStream, readTypedStream, VersionConflictError, type EventStore, type HandleResult, type Sql, type StreamAppend } from '@assay/event-store';
+import { lockStream, readTypedStream, VersionConflictError, type EventStore, type Sql, type StreamAppend } from '@assay/event-store';
 import { TransientError } from '@assay/messaging';
 import { appendInChunks } from '../plan/plan-append';
+import { allEvents, concatPages, eventPages, type EventPages } from '../plan/plan-pages';
 import { decide, type Decision, type ExperimentCommand, type Need } from './decide';
 import { evolve, initialState, type ExperimentState } from './state';
 
@@ -108,12 +109,12 @@ export async function handleExperimentCommand<C extends ExperimentCommand>(args:
    * that workers can start on before the last is written. Not with `lock` nor `alsoAppend`.
    */
   inChunks?: { first: number; max: number };
-}): Promise<{ decision: Decided; state: ExperimentState; handled: HandleResult }> {
+}): Promise<{ decision: Decided; state: ExperimentState; handled: { duplicate: boolean } }> {
   const { store, states, consumer, messageId, identity, command, provide, inChunks } = args;
   const stream = experimentStream(identity);
   if (inChunks && (args.lock !== undefined || args.alsoAppend)) throw new Error(`${consumer}: a chunked append cannot hold the stream's lock nor append to other streams`);
   const appendsFor = (state: ExperimentState, decision: Decided): StreamAppend[] => {
-    const events = decision.kind === 'append' ? decision.events : [];
+    const events = decision.kind === 'append' ? [...decision.events, ...(decision.plan ? allEvents(decision.plan) : [])] : [];
     // A decision may answer in another stream (a rejected re-evaluation, in its request's stream): only the experiment stream's append is checked against the state.
     const elsewhere = events.filter((e) => e.stream !== stream);
     const here = events.filter((e) => e.stream === stream);
@@ -141,9 +142,9 @@ export async function handleExperimentCommand<C extends ExperimentCommand>(args:
       }
       const state = await states.load(store, identity);
       const decision = await decideFully(command, state, provide);
-      const events = decision.kind === 'append' ? decision.events : [];
+      const events = decision.kind === 'append' ? decisionPages(decision) : eventPages([]);
       const handled =
-        inChunks && events.length > 0
+        inChunks && events.count > 0
           ? await appendInChunks(store, consumer, messageId, stream, chunkedHere(events, stream), inChunks, state.version)
           : await store.handle(consumer, messageId, async () => appendsFor(state, decision));
       return { decision, state, handled };
@@ -154,8 +155,20 @@ export async function handleExperimentCommand<C extends ExperimentCommand>(args:
   throw new TransientError(`${consumer}: ${stream} changed under ${MAX_CONFLICT_RETRIES} decisions in a row (message ${messageId}); it is redelivered and decided again`);
 }
 
-function chunkedHere<E extends { stream: string; type: string }>(events: E[], stream: string): E[] {
-  const elsewhere = events.find((e) => e.stream !== stream);
-  if (elsewhere) throw new Error(`a chunked append writes only to ${stream}, but the decision has ${elsewhere.type} for ${elsewhere.stream}`);
-  return events;
+/** A decision's events and then its plan's, as pages. */
+function decisionPages(decision: Extract<Decided, { kind: 'append' }>): EventPages {
+  return decision.plan ? concatPages([eventPages(decision.events), decision.plan]) : eventPages(decision.events);
+}
+
+/** The pages, each checked as it is made: a chunked append writes only to the experiment's stream. */
+function chunkedHere<E extends { stream: string; type: string }>(events: EventPages<E>, stream: string): EventPages<E> {
+  return {
+    count: events.count,
+    page(start, end) {
+      const page = events.page(start, end);
+      const elsewhere = page.find((e) => e.stream !== stream);
+      if (elsewhere) throw new Error(`a chunked append writes only to ${stream}, but the decision has ${elsewhere.type} for ${elsewhere.stream}`);
+      return page;
+    },
+  };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createEvent, experimentStream, type AssayEvent, type EventContext, type ItemDef, type Phase } from '@assay/contracts';
 import { prefixDigest } from '@assay/prompting';
 import { decide, type Decision, type PlanMaker, type StreamPlanMaker } from './decide';
+import { allEvents, eventPages } from '../plan/plan-pages';
 import { fold, progressOf, type ExperimentState } from './state';
 import { stagesOf } from './stages';
 
@@ -83,7 +84,7 @@ const streamPlan: StreamPlanMaker = ({ entityId, input, withPlanned, stage }) =>
   ...(withPlanned ? [{ ...planned('full', ENTITIES.length, ITEMS), data: { ...planned('full', ENTITIES.length, ITEMS).data, stageKey: stage.key } }] : []),
   { ...predictionRequested(entityId), data: { ...predictionRequested(entityId).data, prefix: `persona: ${input}` } },
 ];
-const planSummaries: PlanMaker = ({ stage }) => [{ ...planned('summary', ENTITIES.length, []), data: { ...planned('summary', ENTITIES.length, []).data, stageKey: stage.key } }, ...ENTITIES.map(summaryRequested)];
+const planSummaries: PlanMaker = ({ stage }) => eventPages([{ ...planned('summary', ENTITIES.length, []), data: { ...planned('summary', ENTITIES.length, []).data, stageKey: stage.key } }, ...ENTITIES.map(summaryRequested)]);
 
 /** A worker's answer is caused by its batch request (not by itself, as an event without a cause would be). */
 function workerCtx(): EventContext {
@@ -91,7 +92,7 @@ function workerCtx(): EventContext {
 }
 
 const given = (...events: AssayEvent[]): ExperimentState => fold(events);
-const summariesPlanned = () => [started(), ...planSummaries({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[0] })];
+const summariesPlanned = () => [started(), ...allEvents(planSummaries({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[0] }))];
 const types = (d: Decision) => (d.kind === 'append' ? d.events.map((e) => e.type) : d.kind === 'need' ? [`need:${d.need.input}`] : [`refuse:${d.problem}`]);
 const streamInput = (event: ReturnType<typeof summaryAnswered>, withPlan = true) => ({ type: 'stream_input' as const, event, by: BY, ...(withPlan ? { streamPlan: { ok: true as const, plan: streamPlan } } : {}) });
 

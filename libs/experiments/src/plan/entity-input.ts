@@ -5,7 +5,8 @@ import { methodCatalog } from '@assay/methods/registry';
 import { errorMessage } from '@assay/contracts';
 import { sharedWithOthers } from '@assay/inference';
 import { modelCallSettings } from './model-settings';
-import { chatTemplateOf, planBatches, StageError, type PlannedBatch, type PreparedExperiment } from './prepare';
+import type { Entity } from '@assay/data';
+import { chatTemplateOf, planBatches, planSource, StageError, type PlannedBatch, type PlanSource, type PreparedExperiment } from './prepare';
 
 /**
  * Entity-input stages (a persona summary): one model call per entity whose answer the prediction
@@ -98,6 +99,26 @@ export function streamedPlanTotals(prepared: PreparedExperiment, entityIds: stri
 }
 
 /**
+ * What an attempt's streamed prediction batches are made from, set up once: every entity's batch
+ * (stand-in inputs) for the stage's counts and each entity's place, and the source that makes an
+ * entity's batch from its input (set up once, not once per entity: the ground truth and the
+ * method's setup read the whole dataset).
+ */
+export interface StreamedPlan {
+  totals: PlannedBatch[];
+  /** Entity id -> its batch's index in `totals`. */
+  index: ReadonlyMap<string, number>;
+  source: PlanSource;
+  entities: ReadonlyMap<string, Entity>;
+}
+
+export function streamedPlan(prepared: PreparedExperiment, entityIds: string[]): StreamedPlan {
+  const totals = streamedPlanTotals(prepared, entityIds);
+  const source = planSource(prepared, { only: new Set(totals.map((b) => b.entityId)) });
+  return { totals, index: new Map(totals.map((b, i) => [b.entityId, i])), source, entities: new Map(source.entities.map((e) => [e.entityId, e])) };
+}
+
+/**
  * One entity's prediction batch from its entity input (its summary), plus the stage's
  * experiment.planned when it is the stage's first batch (`totals`: every entity's batch, for the
  * counts; `index`: the entity's place in plan order).
@@ -109,15 +130,18 @@ export function streamedBatchEvents(args: {
   entityId: string;
   input: string;
   withPlanned: boolean;
-  totals: PlannedBatch[];
+  plan: StreamedPlan;
   stageKey: string;
   /** prefixDigest of every prefix this stage requested earlier in the attempt. */
   earlierPrefixes: ReadonlySet<string>;
 }): AssayEvent[] {
-  const { ctx, started, prepared, entityId, totals } = args;
-  const index = totals.findIndex((b) => b.entityId === entityId);
-  if (index < 0) throw new Error(`entity ${JSON.stringify(entityId)} answered an entity-input call but has no planned prediction batch`);
-  const [batch] = planBatches(prepared, { entityInputs: new Map([[entityId, args.input]]), only: new Set([entityId]) });
+  const { ctx, started, prepared, entityId, plan } = args;
+  const { totals } = plan;
+  const index = plan.index.get(entityId);
+  const entity = plan.entities.get(entityId);
+  if (index === undefined || entity === undefined) throw new Error(`entity ${JSON.stringify(entityId)} answered an entity-input call but has no planned prediction batch`);
+  const [batch] = plan.source.batchesOf([entity], new Map([[entityId, args.input]]));
+  if (batch === undefined) throw new Error(`entity ${JSON.stringify(entityId)} has a planned prediction batch, but its input made none`);
   const events: AssayEvent[] = [];
   if (args.withPlanned) {
     const itemsAsked = new Set(totals.flatMap((b) => b.prompts.map((p) => itemKey(p.group, p.item))));

@@ -49,7 +49,7 @@ describe('appendInChunks (real Postgres)', () => {
     const message = randomUUID();
     const result = await appendInChunks(store, 'planner', message, s, output(s, 70), { first: 8, max: 32 });
     expect(result.duplicate).toBe(false);
-    expect(result.appended).toHaveLength(70);
+    expect(result.appended).toBe(70);
     expect(await storedErrors(s)).toEqual(expected(70));
     expect(new Set(published).size).toBe(70);
     expect(published).toHaveLength(70);
@@ -68,10 +68,21 @@ describe('appendInChunks (real Postgres)', () => {
     published.length = 0;
     const again = await appendInChunks(store, 'planner', message, s, output(s, 70), { first: 8, max: 32 });
     expect(again.duplicate).toBe(false);
-    expect(again.appended.map((e) => (e.data as { error: string }).error)).toEqual(expected(70).slice(24));
+    expect(again.appended).toBe(46);
     expect(await storedErrors(s)).toEqual(expected(70));
     // The chunks stored before the crash are not sent again by the redelivery (the outbox relay owns them).
     expect(published).toHaveLength(46);
+  });
+
+  it('given the events as pages, when appended, then each chunk is made only when it is appended and the stored events are those of the whole array', async () => {
+    const s = stream();
+    const all = output(s, 70);
+    const asked: Array<[number, number]> = [];
+    const pages = { count: all.length, page: (start: number, end: number) => (asked.push([start, end]), all.slice(start, end)) };
+    const result = await appendInChunks(store, 'planner', randomUUID(), s, pages, { first: 8, max: 32 });
+    expect(result).toEqual({ duplicate: false, appended: 70 });
+    expect(asked).toEqual([[0, 8], [8, 24], [24, 56], [56, 70]]);
+    expect(await storedErrors(s)).toEqual(expected(70));
   });
 
   it('given a message already handled, when redelivered, then nothing is appended', async () => {
@@ -79,7 +90,7 @@ describe('appendInChunks (real Postgres)', () => {
     const message = randomUUID();
     await appendInChunks(store, 'planner', message, s, output(s, 5), { first: 2, max: 2 });
     const again = await appendInChunks(store, 'planner', message, s, output(s, 5), { first: 2, max: 2 });
-    expect(again).toEqual({ duplicate: true, appended: [] });
+    expect(again).toEqual({ duplicate: true, appended: 0 });
     expect(await storedErrors(s)).toEqual(expected(5));
   });
 

@@ -1,6 +1,7 @@
 import { parseExperimentConfig, requireModelSection, type ExperimentConfig } from '@assay/config';
 import { minimalRaw } from '../../../config/src/test-helpers';
 import { startSimulator, type RunningSimulator } from '../../../testing/src/simulator';
+import { longestPrompt } from './plan-pages';
 import { checkLongestPrompt, checkModelServer, countTokens } from './preflight';
 import type { PlannedBatch } from './prepare';
 
@@ -79,12 +80,12 @@ describe('checkLongestPrompt (pre-flight, e.g. few-shot examples in the prefix)'
   it('given a server whose max_model_len the longest prompt exceeds, when checked, then the run is refused before any call, naming the entity, the item and the token counts', async () => {
     const s = await sim(MODEL, 256);
     const c = config(s.url);
-    await expect(checkLongestPrompt(c, await checkModelServer(c), batches)).rejects.toThrow(/the longest prompt \(entity "with-examples", item "q1"\) has \d+ tokens; with model.max_tokens \d+ it exceeds max_model_len 256/);
+    await expect(checkLongestPrompt(c, await checkModelServer(c), longestPrompt(batches)!)).rejects.toThrow(/the longest prompt \(entity "with-examples", item "q1"\) has \d+ tokens; with model.max_tokens \d+ it exceeds max_model_len 256/);
   });
 
   it('given a server whose context holds the longest prompt, when checked, then it passes without a warning', async () => {
     const s = await sim(MODEL, 32768);
     const c = config(s.url);
-    await expect(checkLongestPrompt(c, await checkModelServer(c), batches)).resolves.toEqual([]);
+    await expect(checkLongestPrompt(c, await checkModelServer(c), longestPrompt(batches)!)).resolves.toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import { modelBaseUrls, type ExperimentConfig } from '@assay/config';
 import { VllmServer, type ServedModel } from '@assay/inference';
 import { accessSync, constants, mkdirSync } from 'node:fs';
-import type { PlannedBatch } from './prepare';
+import type { LongestPrompt } from './plan-pages';
 import { StageError } from './prepare';
 import { errorMessage } from '@assay/contracts';
 
@@ -68,19 +68,11 @@ export async function countTokens(config: ExperimentConfig, prompt: string): Pro
   }
 }
 
-/** The longest prompt plus max_tokens must fit max_model_len, or the server would refuse it mid-run. */
-export async function checkLongestPrompt(config: ExperimentConfig, facts: ServerFacts, batches: PlannedBatch[]): Promise<string[]> {
-  let longest = { length: -1, batch: batches[0], prompt: batches[0].prompts[0] };
-  for (const b of batches) {
-    for (const p of b.prompts) {
-      const length = b.prefix.length + p.suffix.length;
-      if (length > longest.length) longest = { length, batch: b, prompt: p };
-    }
-  }
-  const text = longest.batch.prefix + longest.prompt.suffix;
-  const tokens = await countTokens(config, text);
-  const where = `entity ${JSON.stringify(longest.batch.entityId)}, item ${JSON.stringify(longest.prompt.item)}`;
-  if (tokens === null) return [`the server has no /tokenize: the longest prompt (${where}, ${text.length} characters) was not checked against max_model_len`];
+/** The longest prompt (longestPrompt, or a PlanOutline's) plus max_tokens must fit max_model_len, or the server would refuse it mid-run. */
+export async function checkLongestPrompt(config: ExperimentConfig, facts: ServerFacts, longest: LongestPrompt): Promise<string[]> {
+  const tokens = await countTokens(config, longest.text);
+  const where = `entity ${JSON.stringify(longest.entityId)}, item ${JSON.stringify(longest.item)}`;
+  if (tokens === null) return [`the server has no /tokenize: the longest prompt (${where}, ${longest.text.length} characters) was not checked against max_model_len`];
   if (facts.maxModelLen !== null && tokens + config.model.max_tokens > facts.maxModelLen) {
     throw new StageError(
       'preflight',

@@ -1,12 +1,12 @@
 import { computeIdentity, requireModelSection, type AnyExperimentConfig, type ExperimentConfig, type Identity } from '@assay/config';
 import type { FailureStage, ItemDef, SplitInfo } from '@assay/contracts';
-import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, loadProfileView, type Dataset, type ProfileView, type SplitFile } from '@assay/data';
+import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, loadProfileView, type Dataset, type Entity, type Observation, type ProfileView, type SplitFile } from '@assay/data';
 import { loadChatTemplate, planScope, type ChatTemplate } from '@assay/prompting';
 import { promptsOf, type MethodEntityPrompts } from '@assay/methods/core';
 import { assertExamplesFromTrain, ExampleSelectionError } from '@assay/methods/llm-few-shot';
 import { methodCatalog } from '@assay/methods/registry';
 import { applyLabels, LabelError } from './labels';
-import { errorMessage, sampleKey } from '@assay/contracts';
+import { errorMessage, itemKey } from '@assay/contracts';
 
 
 /** A failure with the stage it belongs to; its message is the one line a user needs to fix it. */
@@ -150,6 +150,85 @@ export interface PlannedBatch {
   examples?: string[];
 }
 
+/** Makes a plan's batches for any run of its entities, so a long plan can be made a page at a time. */
+export interface PlanSource {
+  /** The entities planned, in plan order (each gets a batch unless none of its cells is observed). */
+  readonly entities: readonly Entity[];
+  /**
+   * The batches of these entities (a run of `entities`, in their order): the batches planBatches
+   * makes for them; `entityInputs` in place of the source's own (an entity's summary as it comes).
+   */
+  batchesOf(entities: readonly Entity[], entityInputs?: ReadonlyMap<string, string>): PlannedBatch[];
+}
+
+/**
+ * The plan's batches, entity by entity: the scope, the method and the ground truth are set up
+ * once, the prompts made only for the entities asked for. An entity's prompts depend on that
+ * entity alone (its examples too), so pages of entities give the same batches as one whole plan.
+ */
+export function planSource(
+  prepared: PreparedExperiment,
+  /** For a method whose prompts read entity inputs (a persona summary): those texts, and the entities to plan (default: all). */
+  options: { entityInputs?: ReadonlyMap<string, string>; only?: ReadonlySet<string> } = {},
+): PlanSource {
+  const { dataset, split } = prepared;
+  let build: (entities: Entity[], entityInputs: ReadonlyMap<string, string> | undefined) => MethodEntityPrompts[];
+  let entities: Entity[];
+  try {
+    const config = requireModelSection(prepared.config);
+    const chat = chatTemplateOf(config);
+    const catalog = methodCatalog();
+    const method = catalog.get(config.method);
+    const settings = catalog.settingsOf(config);
+    try {
+      const scope = planScope(dataset.entities, dataset.items, split.test, { maxEntities: config.sample.max_entities, groups: config.sample.groups });
+      entities = options.only === undefined ? scope.entities : scope.entities.filter((e) => options.only!.has(e.entityId));
+      const prompts = promptsOf(method);
+      build = (some, entityInputs) => prompts({ config, settings, dataset, split, profileView: prepared.profileView, chat, ...scope, entities: some, ...(entityInputs === undefined ? {} : { entityInputs }) });
+    } catch (error) {
+      throw new Error(`prompt: ${errorMessage(error)}`);
+    }
+  } catch (error) {
+    throw new StageError('preflight', errorMessage(error));
+  }
+  // Each entity's observations, looked up when its batch is made: a map of every cell's key would
+  // hold a string per observation of the whole dataset for as long as the plan is written.
+  const observed = new Map<string, Observation[]>();
+  for (const o of dataset.observations) {
+    const own = observed.get(o.entityId);
+    if (own === undefined) observed.set(o.entityId, [o]);
+    else own.push(o);
+  }
+  const batchesOf = (some: readonly Entity[], entityInputs = options.entityInputs): PlannedBatch[] => {
+    let entityPrompts: MethodEntityPrompts[];
+    try {
+      try {
+        entityPrompts = build([...some], entityInputs);
+      } catch (error) {
+        // Selection errors name their own key; the rest come from the templates or the sample settings.
+        throw error instanceof ExampleSelectionError ? error : new Error(`prompt: ${errorMessage(error)}`);
+      }
+      assertExamplesFromTrain(new Map(entityPrompts.flatMap((ep) => (ep.examples === undefined ? [] : [[ep.entityId, ep.examples]]))), split);
+    } catch (error) {
+      throw new StageError('preflight', errorMessage(error));
+    }
+    const batches: PlannedBatch[] = [];
+    for (const ep of entityPrompts) {
+      const truth = new Map((observed.get(ep.entityId) ?? []).map((o) => [itemKey(o.group, o.item), o.value]));
+      const prompts: PlannedPrompt[] = [];
+      for (const p of ep.prompts) {
+        const actual = truth.get(itemKey(p.group, p.item));
+        if (actual !== undefined) prompts.push({ ...p, actual });
+      }
+      if (prompts.length > 0) batches.push({ batchId: prompts[0].promptId, entityId: ep.entityId, prefix: ep.prefix, prompts, ...(ep.examples === undefined ? {} : { examples: ep.examples }) });
+    }
+    return batches;
+  };
+  return { entities, batchesOf };
+}
+
+export const NOTHING_TO_PREDICT = 'nothing to predict: no test entity has an observed response (check the split and sample settings)';
+
 /**
  * One batch per test entity, in entity order, each prompt carrying its ground truth; cells
  * without an observation are not asked (there is nothing to score them against). The prompts are
@@ -160,36 +239,8 @@ export function planBatches(
   /** For a method whose prompts read entity inputs (a persona summary): those texts, and the entities to plan (default: all). */
   options: { entityInputs?: ReadonlyMap<string, string>; only?: ReadonlySet<string> } = {},
 ): PlannedBatch[] {
-  const { dataset, split } = prepared;
-  let entityPrompts: MethodEntityPrompts[];
-  try {
-    const config = requireModelSection(prepared.config);
-    const chat = chatTemplateOf(config);
-    const catalog = methodCatalog();
-    const method = catalog.get(config.method);
-    const settings = catalog.settingsOf(config);
-    try {
-      const scope = planScope(dataset.entities, dataset.items, split.test, { maxEntities: config.sample.max_entities, groups: config.sample.groups });
-      const entities = options.only === undefined ? scope.entities : scope.entities.filter((e) => options.only!.has(e.entityId));
-      entityPrompts = promptsOf(method)({ config, settings, dataset, split, profileView: prepared.profileView, chat, ...scope, entities, ...(options.entityInputs === undefined ? {} : { entityInputs: options.entityInputs }) });
-    } catch (error) {
-      // Selection errors name their own key; the rest come from the templates or the sample settings.
-      throw error instanceof ExampleSelectionError ? error : new Error(`prompt: ${errorMessage(error)}`);
-    }
-    assertExamplesFromTrain(new Map(entityPrompts.flatMap((ep) => (ep.examples === undefined ? [] : [[ep.entityId, ep.examples]]))), split);
-  } catch (error) {
-    throw new StageError('preflight', errorMessage(error));
-  }
-  const truth = new Map(dataset.observations.map((o) => [sampleKey(o), o.value]));
-  const batches: PlannedBatch[] = [];
-  for (const ep of entityPrompts) {
-    const prompts: PlannedPrompt[] = [];
-    for (const p of ep.prompts) {
-      const actual = truth.get(sampleKey({ entityId: ep.entityId, group: p.group, item: p.item }));
-      if (actual !== undefined) prompts.push({ ...p, actual });
-    }
-    if (prompts.length > 0) batches.push({ batchId: prompts[0].promptId, entityId: ep.entityId, prefix: ep.prefix, prompts, ...(ep.examples === undefined ? {} : { examples: ep.examples }) });
-  }
-  if (batches.length === 0) throw new StageError('preflight', 'nothing to predict: no test entity has an observed response (check the split and sample settings)');
+  const source = planSource(prepared, options);
+  const batches = source.batchesOf(source.entities);
+  if (batches.length === 0) throw new StageError('preflight', NOTHING_TO_PREDICT);
   return batches;
 }

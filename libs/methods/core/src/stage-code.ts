@@ -27,6 +27,7 @@ const PROMPT_SHARED_SOURCES = [
   'libs/methods/core/src/method.ts',
   'libs/experiments/src/plan/prepare.ts',
   'libs/experiments/src/plan/plan-events.ts',
+  'libs/experiments/src/plan/plan-pages.ts',
   'libs/experiments/src/plan/model-settings.ts',
   'libs/experiments/src/smoke/smoke-batch.ts',
   'libs/experiments/src/plan/entity-input.ts',
@@ -84,20 +85,20 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: 'a4e07d8bb970de58a66e95c92fc803faca9ec2a11d2c32bfb9090648831a834a' },
-  'baseline_linear/fit': { version: 1, sha256: 'a4e07d8bb970de58a66e95c92fc803faca9ec2a11d2c32bfb9090648831a834a' },
-  'baseline_majority/fit': { version: 1, sha256: 'a4e07d8bb970de58a66e95c92fc803faca9ec2a11d2c32bfb9090648831a834a' },
-  'baseline_train_mean/fit': { version: 1, sha256: 'a4e07d8bb970de58a66e95c92fc803faca9ec2a11d2c32bfb9090648831a834a' },
-  'llm_few_shot/inference': { version: 1, sha256: 'a32aa82acde4b789de0369f782da1adcdda68e014fee6879de3fd3e5cea253ec' },
-  'llm_few_shot/smoke_inference': { version: 1, sha256: 'a32aa82acde4b789de0369f782da1adcdda68e014fee6879de3fd3e5cea253ec' },
-  'llm_persona_two_stage/inference': { version: 1, sha256: 'de860ce09d482e75672b8945058b2a8809e048302f4092d48de0dec202b1fc74' },
-  'llm_persona_two_stage/summary': { version: 1, sha256: 'de860ce09d482e75672b8945058b2a8809e048302f4092d48de0dec202b1fc74' },
-  'llm_zero_shot/inference': { version: 1, sha256: '21579b318d481c204bbd353f1a4ba46cadf2a1ed4fcb9e9119018d158879a086' },
-  'llm_zero_shot/smoke_inference': { version: 1, sha256: '21579b318d481c204bbd353f1a4ba46cadf2a1ed4fcb9e9119018d158879a086' },
+  'baseline_knn/fit': { version: 1, sha256: '1b1206108aea2a8c3daf381f9ab78117735f378fd1cb63721e8917b9b443ee51' },
+  'baseline_linear/fit': { version: 1, sha256: '1b1206108aea2a8c3daf381f9ab78117735f378fd1cb63721e8917b9b443ee51' },
+  'baseline_majority/fit': { version: 1, sha256: '1b1206108aea2a8c3daf381f9ab78117735f378fd1cb63721e8917b9b443ee51' },
+  'baseline_train_mean/fit': { version: 1, sha256: '1b1206108aea2a8c3daf381f9ab78117735f378fd1cb63721e8917b9b443ee51' },
+  'llm_few_shot/inference': { version: 1, sha256: '803aef266693c5204b9035165847fb638f9882730296ec3b6482b636de9c8bee' },
+  'llm_few_shot/smoke_inference': { version: 1, sha256: '803aef266693c5204b9035165847fb638f9882730296ec3b6482b636de9c8bee' },
+  'llm_persona_two_stage/inference': { version: 1, sha256: 'f9ab4cee6f611bfbaba682cdf523acc8d25f3ae6deab30869f459c189f5e03fe' },
+  'llm_persona_two_stage/summary': { version: 1, sha256: 'f9ab4cee6f611bfbaba682cdf523acc8d25f3ae6deab30869f459c189f5e03fe' },
+  'llm_zero_shot/inference': { version: 1, sha256: '941375aeeb0cd0d70293353318004fdd1f5280929a600936936cdfc78cd1906c' },
+  'llm_zero_shot/smoke_inference': { version: 1, sha256: '941375aeeb0cd0d70293353318004fdd1f5280929a600936936cdfc78cd1906c' },
   report: { version: 2, sha256: '66d87f274d5966ec46fe29bb76375831f00fae11fb2d82828d89647df8ed14e9' },
-  scoring: { version: 1, sha256: 'c26b064cd68eb51c1dce9767c44fb6c8241f18bcffb734a19b619f4d87ff4046' },
-  'shared/fit': { version: 1, sha256: '44bdee701f495f2f924177dc7b3166ffd1cf222d55945e81c9f39df21a7dac45' },
-  'shared/prompt': { version: 1, sha256: '5c42749cdf5d5fe4e0fe257cd045e6fe6f6b8d41cc5f1ab779f96c9de6f168a8' },
+  scoring: { version: 1, sha256: '11d53177e5abb93af656760b496aede1bcc008c9a3d36a54cb11fde1056ce67b' },
+  'shared/fit': { version: 1, sha256: '7cd99eee329d8b120544f14d381fd58540020b869371e3a9f65410c33105558c' },
+  'shared/prompt': { version: 1, sha256: '49630c14b54c383721931e2777d65a1947b021733522c004a8739b76eeafb62b' },
 };
 // END RECORDED STAGE CODE
 

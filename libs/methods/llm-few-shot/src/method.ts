@@ -1,8 +1,27 @@
 import { itemKey } from '@assay/contracts';
+import type { Dataset, Entity } from '@assay/data';
 import { defineMethod } from '@assay/methods/core';
 import { PromptComposer } from '@assay/prompting';
 import { buildFewShotPrompts, type WorkedExample } from './layout';
 import { FewShotSection, selectExamples, type FewShotSettings } from './select';
+
+const examplesByDataset = new WeakMap<Dataset, { byId: Map<string, Entity>; answers: Map<string, Map<string, number>> }>();
+
+/** Entities by id and their answers, read once per dataset: a plan made page by page builds prompts once per page. */
+function examplesOf(dataset: Dataset): { byId: Map<string, Entity>; answers: Map<string, Map<string, number>> } {
+  let known = examplesByDataset.get(dataset);
+  if (known === undefined) {
+    const byId = new Map(dataset.entities.map((e) => [e.entityId, e]));
+    const answers = new Map<string, Map<string, number>>();
+    for (const o of dataset.observations) {
+      let own = answers.get(o.entityId);
+      if (own === undefined) answers.set(o.entityId, (own = new Map()));
+      own.set(itemKey(o.group, o.item), o.value);
+    }
+    examplesByDataset.set(dataset, (known = { byId, answers }));
+  }
+  return known;
+}
 
 /**
  * Few-shot: k train respondents (their profile view and their true answers to the planned items)
@@ -19,13 +38,7 @@ export const llmFewShot = defineMethod<FewShotSettings>({
   ],
   buildPrompts({ config, settings, dataset, split, profileView, chat, entities, items }) {
     const chosen = selectExamples({ testIds: entities.map((e) => e.entityId), trainIds: split.train, entities: dataset.entities, view: profileView, settings });
-    const byId = new Map(dataset.entities.map((e) => [e.entityId, e]));
-    const answers = new Map<string, Map<string, number>>();
-    for (const o of dataset.observations) {
-      let own = answers.get(o.entityId);
-      if (own === undefined) answers.set(o.entityId, (own = new Map()));
-      own.set(itemKey(o.group, o.item), o.value);
-    }
+    const { byId, answers } = examplesOf(dataset);
     const example = (id: string): WorkedExample => {
       const entity = byId.get(id);
       if (entity === undefined) throw new Error(`llm_few_shot: train entity ${JSON.stringify(id)} of the split has no profile`);

@@ -49,7 +49,7 @@ export function selectExamples(args: {
   if (inBoth.length > 0) {
     throw new ExampleSelectionError(`${inBoth.length} test entit(y/ies) are also in the train split, so they could be their own example: ${inBoth.slice(0, 5).map((id) => JSON.stringify(id)).join(', ')}`);
   }
-  const pick = settings.selection === 'random' ? randomPicker(trainIds, settings) : nearestPicker(trainIds, args.entities, args.view, settings.k);
+  const pick = settings.selection === 'random' ? randomPicker(trainIds, settings) : memoizedNearestPicker(trainIds, args.entities, args.view, settings.k);
   const out = new Map<string, string[]>();
   for (const id of testIds) out.set(id, pick(id));
   assertExamplesFromTrain(out, { train: trainIds, test: testIds });
@@ -67,6 +67,25 @@ function entitySeed(seed: number, entityId: string): number {
 
 function randomPicker(trainIds: string[], settings: FewShotSettings): (entityId: string) => string[] {
   return (entityId) => shuffleInPlace([...trainIds], mulberry32(entitySeed(settings.seed, entityId))).slice(0, settings.k);
+}
+
+/** The view's key when there is none (a WeakMap needs an object). */
+const NO_VIEW = {};
+const nearestPickers = new WeakMap<Entity[], WeakMap<object, Map<string, (entityId: string) => string[]>>>();
+
+/**
+ * nearestPicker, encoded once per entity list, view, train split and k: a plan made a page of
+ * entities at a time selects examples once per page, and the encoding reads every entity.
+ */
+function memoizedNearestPicker(trainIds: string[], entities: Entity[], view: ProfileView | null, k: number): (entityId: string) => string[] {
+  let byView = nearestPickers.get(entities);
+  if (byView === undefined) nearestPickers.set(entities, (byView = new WeakMap()));
+  let byKey = byView.get(view ?? NO_VIEW);
+  if (byKey === undefined) byView.set(view ?? NO_VIEW, (byKey = new Map()));
+  const key = JSON.stringify([k, trainIds]);
+  let pick = byKey.get(key);
+  if (pick === undefined) byKey.set(key, (pick = nearestPicker(trainIds, entities, view, k)));
+  return pick;
 }
 
 /**
