@@ -85,19 +85,19 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: '1b1206108aea2a8c3daf381f9ab78117735f378fd1cb63721e8917b9b443ee51' },
-  'baseline_linear/fit': { version: 1, sha256: '1b1206108aea2a8c3daf381f9ab78117735f378fd1cb63721e8917b9b443ee51' },
-  'baseline_majority/fit': { version: 1, sha256: '1b1206108aea2a8c3daf381f9ab78117735f378fd1cb63721e8917b9b443ee51' },
-  'baseline_train_mean/fit': { version: 1, sha256: '1b1206108aea2a8c3daf381f9ab78117735f378fd1cb63721e8917b9b443ee51' },
+  'baseline_knn/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
+  'baseline_linear/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
+  'baseline_majority/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
+  'baseline_train_mean/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
   'llm_few_shot/inference': { version: 1, sha256: '803aef266693c5204b9035165847fb638f9882730296ec3b6482b636de9c8bee' },
   'llm_few_shot/smoke_inference': { version: 1, sha256: '803aef266693c5204b9035165847fb638f9882730296ec3b6482b636de9c8bee' },
   'llm_persona_two_stage/inference': { version: 1, sha256: 'f9ab4cee6f611bfbaba682cdf523acc8d25f3ae6deab30869f459c189f5e03fe' },
   'llm_persona_two_stage/summary': { version: 1, sha256: 'f9ab4cee6f611bfbaba682cdf523acc8d25f3ae6deab30869f459c189f5e03fe' },
   'llm_zero_shot/inference': { version: 1, sha256: '941375aeeb0cd0d70293353318004fdd1f5280929a600936936cdfc78cd1906c' },
   'llm_zero_shot/smoke_inference': { version: 1, sha256: '941375aeeb0cd0d70293353318004fdd1f5280929a600936936cdfc78cd1906c' },
-  report: { version: 2, sha256: '66d87f274d5966ec46fe29bb76375831f00fae11fb2d82828d89647df8ed14e9' },
-  scoring: { version: 1, sha256: '11d53177e5abb93af656760b496aede1bcc008c9a3d36a54cb11fde1056ce67b' },
-  'shared/fit': { version: 1, sha256: '7cd99eee329d8b120544f14d381fd58540020b869371e3a9f65410c33105558c' },
+  report: { version: 2, sha256: '70db0f79f16e29a1fbc68dd0abf5f0d554b56aebcf6f56a6d0e743e5b454c8c1' },
+  scoring: { version: 1, sha256: 'c26b064cd68eb51c1dce9767c44fb6c8241f18bcffb734a19b619f4d87ff4046' },
+  'shared/fit': { version: 1, sha256: '60c2dcbaf3321f208d8cddbe99cec3fdf836aef1a87c2f95ba4d605964ebdd4c' },
   'shared/prompt': { version: 1, sha256: '49630c14b54c383721931e2777d65a1947b021733522c004a8739b76eeafb62b' },
 };
 // END RECORDED STAGE CODE
