@@ -353,8 +353,9 @@ describe('reporter HTTP API and replay (service processes, ASSAY_API_TOKEN set)'
     // The batch's files come first, its manifest's folder with the first manifest.
     const manifests = (dir: string) => (existsSync(join(parent, dir, '.early')) ? readdirSync(join(parent, dir, '.early')).filter((n) => n.endsWith('.json')) : []);
     expect(staging()).toEqual([]);
-    // 40 answered calls, two at a time, are at least two whole batches (11 or 12 prompts each); every later call is held.
-    await holdModelCalls(stack, 40);
+    // 60 of the 94 calls answered, two at a time, are at least three whole batches (11 or 12 prompts
+    // each, a batch or two part-answered); every later call is held.
+    await holdModelCalls(stack, 60);
     const { path } = writeConfig(stack, 'e2e-early', { model: { concurrency: 2 }, smoke: { enabled: false } });
     const running = stack.cli(['run', path]);
     const scoredBatches = async () =>
@@ -362,8 +363,11 @@ describe('reporter HTTP API and replay (service processes, ASSAY_API_TOKEN set)'
         (await query<{ n: string }>(stack, "SELECT count(*) AS n FROM events WHERE type = 'evaluation.batch.scored' AND data->>'phase' = 'full' AND stream <> $1", [`experiment-${identity}`]))[0].n,
       );
     await until(
-      async () => (await modelCallHold(stack)).held >= 1 && staging().length === 1 && manifests(staging()[0]).length >= 1 && manifests(staging()[0]).length === (await scoredBatches()),
-      'the scored batches staged while the rest is held',
+      // Three staged: one is unstaged below, and the final build must still take more files than one batch has.
+      // The evaluator may score the answered batches later than they are answered (it is busy with
+      // the baselines, say): waiting for the hold alone could kill the reporter with one batch staged.
+      async () => (await modelCallHold(stack)).held >= 1 && staging().length === 1 && manifests(staging()[0]).length >= 3 && manifests(staging()[0]).length === (await scoredBatches()),
+      'three scored batches staged while the rest is held',
       60_000,
     );
     const [dir] = staging();
