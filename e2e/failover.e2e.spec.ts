@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { replicaOrder } from '../libs/inference/src/replicas';
@@ -7,6 +7,7 @@ import { entityDir, itemFileName } from '../libs/report/src/layout';
 import { readParquet } from '../libs/report/src/testing/read-parquet';
 import { holdModelCalls, modelCallHold, REPO_ROOT, startStack, writeConfig, type Stack } from '../libs/testing/src/fixtures/stack';
 import { until } from '../libs/testing/src/fixtures/until';
+import { logChildOutput } from '../libs/testing/src/fixtures/child-log';
 
 jest.setTimeout(240_000);
 
@@ -20,9 +21,7 @@ interface CallResult {
 /** A second simulator replica in its own process; its URL once it listens. */
 async function spawnReplica(logFile: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['dist/libs/testing/src/simulator/main.js', '--port', '0', '--model', 'sim/llm-8b'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log = createWriteStream(logFile, { flags: 'a' });
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
+  logChildOutput(child, logFile);
   const url = await new Promise<string>((resolve, reject) => {
     let seen = '';
     child.stdout!.on('data', (c: Buffer) => {

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { CODE_ROOT } from './root';
 import type { SimulatorStats } from '../../libs/testing/src/simulator/metrics';
 import { stopChild } from './proc';
+import { logChildOutput } from '../../libs/testing/src/fixtures/child-log';
 
 /** HTTP view of a running simulator: `base` is its root (no /v1). */
 export class SimClient {
@@ -42,9 +42,7 @@ export async function spawnSimulator(args: string[], logFile: string): Promise<S
     cwd: CODE_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const log = createWriteStream(logFile, { flags: 'a' });
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
+  logChildOutput(child, logFile);
   const url = await new Promise<string>((resolve, reject) => {
     let seen = '';
     const timer = setTimeout(() => reject(new Error(`simulator not ready in 30 s: ${seen.slice(-500)}`)), 30_000);
