@@ -14,6 +14,7 @@ import {
 } from './format';
 import {
   baselinesByName,
+  type EntityEntry,
   entityDir,
   groupDir,
   groupsWorstFirst,
@@ -24,7 +25,6 @@ import {
   worstEntity,
 } from './layout';
 import type { PredictionRow, RunReport, StageReuse } from './types';
-import type { EntityEntry } from './layout';
 
 /**
  * README.txt, the one file everyone opens: what a stranger needs to understand the run without reading code —

@@ -45,9 +45,10 @@ export const DISTRIBUTION_CHART = 'distribution.svg';
  *
  * The tree is a pure function of `report`: no clock, no host reads, every list sorted with a total
  * order (code-unit comparison, ties broken by id), so identical input gives byte-identical files.
- * Memory stays bounded for large runs: a full prompt (shared prefix + suffix) is built only for
- * the one row being written, parquet rows are flushed per row group, and the file sink holds at
- * most a few MB of pending content. Parquet encoding runs here while the sink's thread writes the
+ * Memory stays bounded for large runs: rows come a group at a time (RowGroups) and the run-wide
+ * files are made from small per-group aggregates, a full prompt (shared prefix + suffix) is built
+ * only for the one row being written, parquet rows are flushed per row group, and the file sink
+ * holds at most a few MB of pending content. Parquet encoding runs here while the sink's thread writes the
  * text files, so both cores work.
  */
 
@@ -452,15 +453,6 @@ async function existingDirectory(path: string): Promise<string | null> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
-}
-
-/** Adds one group's counts into a run's (the counts countsFromRows gives over both). */
-function addCounts(into: ScoreSummary, s: ScoreSummary): void {
-  into.n += s.n;
-  into.nScored += s.nScored;
-  into.parseFailures += s.parseFailures;
-  into.inferenceFailures += s.inferenceFailures;
-  into.outliers += s.outliers;
 }
 
 async function writeTree(

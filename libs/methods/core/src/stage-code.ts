@@ -94,7 +94,7 @@ export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
   'llm_persona_two_stage/summary': { version: 1, sha256: 'de860ce09d482e75672b8945058b2a8809e048302f4092d48de0dec202b1fc74' },
   'llm_zero_shot/inference': { version: 1, sha256: '21579b318d481c204bbd353f1a4ba46cadf2a1ed4fcb9e9119018d158879a086' },
   'llm_zero_shot/smoke_inference': { version: 1, sha256: '21579b318d481c204bbd353f1a4ba46cadf2a1ed4fcb9e9119018d158879a086' },
-  report: { version: 2, sha256: '2a207c2fbb57748269837697ebe6c4a873298f234c922870936c8122c533a28a' },
+  report: { version: 2, sha256: 'b10002e11fe566da49d389f830587673fe9ed9ff34b103c73d83dc8feeb722fd' },
   scoring: { version: 1, sha256: '11d53177e5abb93af656760b496aede1bcc008c9a3d36a54cb11fde1056ce67b' },
   'shared/fit': { version: 1, sha256: '1c363809262e92fda2d0ff950ee3f154e009919104688065f3edd15644d294a1' },
   'shared/prompt': { version: 1, sha256: '5c42749cdf5d5fe4e0fe257cd045e6fe6f6b8d41cc5f1ab779f96c9de6f168a8' },
