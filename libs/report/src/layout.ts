@@ -46,11 +46,11 @@ export interface GroupEntry {
   summary: ScoreSummary | undefined;
 }
 
-/** Every group with rows or scores, worst first (nulls first), ties by group name. */
-export function groupsWorstFirst(report: RunReport, sortedRows: readonly PredictionRow[]): GroupEntry[] {
+/** Every group with rows (`rowGroups`: their names) or scores, worst first (nulls first), ties by group name. */
+export function groupsWorstFirst(report: RunReport, rowGroups: Iterable<string>): GroupEntry[] {
   const byGroup = new Map(report.evaluation.method.byGroup.map((g) => [g.group, g.summary]));
   const names = new Set<string>(byGroup.keys());
-  for (const r of sortedRows) names.add(r.group);
+  for (const group of rowGroups) names.add(group);
   return [...names]
     .map((group) => ({ group, summary: byGroup.get(group) }))
     .sort((a, b) => compareWorstFirst(a.summary?.primary.value ?? null, b.summary?.primary.value ?? null) || compareCodeUnits(a.group, b.group));

@@ -14,6 +14,7 @@ import {
 } from './format';
 import {
   baselinesByName,
+  type EntityEntry,
   entityDir,
   groupDir,
   groupsWorstFirst,
@@ -185,9 +186,24 @@ function stagesReusedSection(reused: readonly StageReuse[]): string {
   ].join('\n');
 }
 
-function navigationSection(report: RunReport, rows: readonly PredictionRow[]): string {
-  const groups = groupsWorstFirst(report, rows);
-  const worst = worstEntity(report, rows);
+/** What README.txt says about the rows: gathered by the tree's writer a group at a time, or from every row (rowFactsOf). */
+export interface RowFacts {
+  /** The groups that have rows. */
+  groups: Iterable<string>;
+  /** The worst entity (per_entity.csv's order) over every group, null without rows. */
+  worst: EntityEntry | null;
+  /** Whether some call failed over to another replica. */
+  anyFailover: boolean;
+}
+
+/** The facts of rows held all at once (sorted by sortRows). */
+export function rowFactsOf(report: RunReport, sortedRows: readonly PredictionRow[]): RowFacts {
+  return { groups: sortedRows.map((r) => r.group), worst: worstEntity(report, sortedRows), anyFailover: sortedRows.some((r) => r.failoverFrom !== null) };
+}
+
+function navigationSection(report: RunReport, facts: RowFacts): string {
+  const groups = groupsWorstFirst(report, facts.groups);
+  const worst = facts.worst;
   const lookFirst: string[] = [];
   if (groups.length > 0) {
     const g = groups[0];
@@ -215,7 +231,7 @@ function navigationSection(report: RunReport, rows: readonly PredictionRow[]): s
           'raw_outputs.parquet        every model input (chat template applied) and raw output, with the',
           '                           call: finish reason, model, sampling, attempts, worker, replica, times',
           // Said only where a call failed over, so the README of other runs keeps its bytes.
-          ...(rows.some((r) => r.failoverFrom !== null)
+          ...(facts.anyFailover
             ? ['                           and failover_from: the entity\'s own replica, where it did not answer',
                '                           and the call went to the next one (also in the item\'s METADATA)']
             : []),
@@ -288,11 +304,11 @@ function bestPreviousLines(report: RunReport): string[] {
 }
 
 export function renderReadme(report: RunReport): string {
-  return renderReadmeSorted(report, sortRows(report.rows));
+  return renderReadmeOf(report, rowFactsOf(report, sortRows(report.rows)));
 }
 
-/** renderReadme for a caller that already holds the rows in sortRows order (spares a second sort). */
-export function renderReadmeSorted(report: RunReport, sortedRows: readonly PredictionRow[]): string {
+/** renderReadme from what it needs of the rows (a writer that never holds every row at once). */
+export function renderReadmeOf(report: RunReport, facts: RowFacts): string {
   const title = `ASSAY RUN ${show(report.identity)} — method ${show(report.method)}, attempt ${report.attempt}`;
   const parts = [
     `${title}\n${'='.repeat(title.length)}\n`,
@@ -305,7 +321,7 @@ export function renderReadmeSorted(report: RunReport, sortedRows: readonly Predi
     // A run without a model made no calls: no hit rate to report, no prefix-cache advice to give.
     ...(report.model === null ? [] : [section('PREFIX CACHE', cacheSection(report))]),
     ...(report.stagesReused && report.stagesReused.length > 0 ? [section('STAGES REUSED', stagesReusedSection(report.stagesReused))] : []),
-    section('NAVIGATION', navigationSection(report, sortedRows)),
+    section('NAVIGATION', navigationSection(report, facts)),
     section('COMPARISON CONTEXT', comparisonSection(report)),
     section('REVIEW', renderReview(runReview(report))),
   ];

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { compareCodeUnits } from '@assay/contracts';
-import { entityDir, groupDir, itemFileName } from './layout';
+import { entityDir, groupDir, itemFileName, sortRows } from './layout';
 import { replaceDirectoryAtomically } from './replace-directory';
 import { hashTree as hashTreeOnDisk } from './tree-hash';
 import { renderReadme } from './readme';
-import { renderItemFile, truncationNote, writeRunDirectory } from './run-directory';
+import { renderItemFile, type RowGroups, truncationNote, writeRunDirectory } from './run-directory';
 import { HOSTILE_ENTITIES, HOSTILE_ITEMS, hostileReport } from './testing/fixtures';
 import { readParquet } from './testing/read-parquet';
 import type { PredictionRow, RunReport } from './types';
@@ -300,6 +300,40 @@ describe('writeRunDirectory', () => {
     await rm(join(root, 'hashed'), { recursive: true });
     expect(await hashTreeOnDisk(join(root, 'relinked'), again.files)).toBe(first.treeHash);
     await expect(writeRunDirectory(report, join(root, 'self'), { reuseUnchangedFrom: join(root, 'self') })).rejects.toThrow(/another directory/);
+  });
+
+  it('given the rows a group at a time, each group with only its own prefixes, when written, then the tree is the same as from report.rows', async () => {
+    const source = hostileReport();
+    const groups = [...new Set(source.rows.map((r) => r.group))].sort(compareCodeUnits);
+    const rows: RowGroups = {
+      anyFailover: false,
+      async *groups() {
+        for (const group of groups) {
+          const own = source.rows.filter((r) => r.group === group).reverse();
+          yield { rows: own, prefixes: new Map(own.map((r) => [r.prefixId, source.prefixes.get(r.prefixId) as string])) };
+        }
+      },
+    };
+    const withoutRows = { ...source, rows: [], prefixes: new Map<string, string>() };
+    const dirC = join(root, 'by-group');
+    const written = await writeRunDirectory(withoutRows, dirC, { rows });
+    expect(written.files).toEqual(files);
+    expect(await hashTree(dirC)).toEqual(await hashTree(dir));
+  });
+
+  it('given groups out of order, a group twice, or a source wrong about failovers, when written, then it says so', async () => {
+    const sorted = sortRows(hostileReport().rows);
+    const byGroup = [...new Set(sorted.map((r) => r.group))].map((g) => sorted.filter((r) => r.group === g));
+    const source = (order: PredictionRow[][], anyFailover = false): RowGroups => ({
+      anyFailover,
+      async *groups() {
+        for (const rows of order) yield { rows, prefixes: hostileReport().prefixes };
+      },
+    });
+    await expect(writeRunDirectory(report, join(root, 'reversed'), { rows: source([...byGroup].reverse()) })).rejects.toThrow(/out of order/);
+    await expect(writeRunDirectory(report, join(root, 'twice'), { rows: source([byGroup[0], byGroup[0]]) })).rejects.toThrow(/out of order/);
+    await expect(writeRunDirectory(report, join(root, 'mixed'), { rows: source([[...byGroup[0], ...byGroup[1]]]) })).rejects.toThrow(/another group/);
+    await expect(writeRunDirectory(report, join(root, 'failover'), { rows: source(byGroup, true) })).rejects.toThrow(/anyFailover=true/);
   });
 
   it('refuses a non-empty directory, duplicate rows and missing prefixes', async () => {

@@ -30,7 +30,7 @@ import {
 } from './layout';
 import { ParquetFileWriter, PREDICTIONS_COLUMNS, rawOutputsColumns } from './parquet';
 import { groupDistributionSvg } from './distribution-plot';
-import { renderReadmeSorted } from './readme';
+import { renderReadmeOf } from './readme';
 import type { CacheStats, EntityInputCall, ModelCall, PredictionRow, RunReport, WriteResult } from './types';
 import { FileSink } from './file-sink';
 import { TreeHasher } from './tree-hash';
@@ -45,9 +45,10 @@ export const DISTRIBUTION_CHART = 'distribution.svg';
  *
  * The tree is a pure function of `report`: no clock, no host reads, every list sorted with a total
  * order (code-unit comparison, ties broken by id), so identical input gives byte-identical files.
- * Memory stays bounded for large runs: a full prompt (shared prefix + suffix) is built only for
- * the one row being written, parquet rows are flushed per row group, and the file sink holds at
- * most a few MB of pending content. Parquet encoding runs here while the sink's thread writes the
+ * Memory stays bounded for large runs: rows come a group at a time (RowGroups) and the run-wide
+ * files are made from small per-group aggregates, a full prompt (shared prefix + suffix) is built
+ * only for the one row being written, parquet rows are flushed per row group, and the file sink
+ * holds at most a few MB of pending content. Parquet encoding runs here while the sink's thread writes the
  * text files, so both cores work.
  */
 
@@ -389,10 +390,40 @@ export interface WriteOptions {
    * the tree does not list. The caller vouches for the prewritten files' bytes.
    */
   prewritten?: ReadonlyMap<string, string>;
+  /** The rows a group at a time (see RowGroups); default: report.rows and report.prefixes. */
+  rows?: RowGroups;
+}
+
+/** One group's rows (any order) and the prefixes of their inputs. */
+export interface RowGroup {
+  rows: PredictionRow[];
+  prefixes: ReadonlyMap<string, string>;
+}
+
+/**
+ * The rows of a run one group at a time, groups in code-unit order, each once. The writer holds one
+ * group's rows and what the run-wide files need of every row (counts, failures and outliers, the
+ * flat table's text), so a source that reads a group at a time never has every row in memory.
+ */
+export interface RowGroups {
+  /** Whether some call failed over: raw_outputs.parquet then has a failover_from column, fixed before its first row. */
+  anyFailover: boolean;
+  groups(): AsyncIterable<RowGroup>;
+}
+
+/** The RowGroups of rows held all at once. */
+export function rowGroupsOf(rows: readonly PredictionRow[], prefixes: ReadonlyMap<string, string>): RowGroups {
+  const sorted = sortRows(rows);
+  return {
+    anyFailover: sorted.some((r) => r.failoverFrom !== null),
+    async *groups() {
+      for (const run of runsBy(sorted, (r) => r.group)) yield { rows: run, prefixes };
+    },
+  };
 }
 
 export async function writeRunDirectory(report: RunReport, dir: string, opts: WriteOptions = {}): Promise<WriteResult> {
-  const rows = sortRows(report.rows);
+  const source = opts.rows ?? rowGroupsOf(report.rows, report.prefixes);
   await mkdir(dir, { recursive: true });
   const existing = await readdir(dir);
   if (existing.length > 0 && opts.prewritten === undefined) {
@@ -404,7 +435,7 @@ export async function writeRunDirectory(report: RunReport, dir: string, opts: Wr
   const sink = new FileSink(dir, hasher, reuseFrom, { replaceExisting: opts.prewritten !== undefined });
   const parquetFiles: ParquetFileWriter[] = [];
   try {
-    await writeTree(report, rows, dir, sink, hasher, parquetFiles, opts.prewritten ?? new Map());
+    await writeTree(report, source, dir, sink, hasher, parquetFiles, opts.prewritten ?? new Map());
     return { files: hasher.files, treeHash: hasher.digest(), linkedFiles: sink.linkedFiles };
   } catch (error) {
     // Stop the writer thread and release file handles before the caller cleans `dir` up;
@@ -426,7 +457,7 @@ async function existingDirectory(path: string): Promise<string | null> {
 
 async function writeTree(
   report: RunReport,
-  rows: PredictionRow[],
+  source: RowGroups,
   dir: string,
   sink: FileSink,
   hasher: TreeHasher,
@@ -439,66 +470,70 @@ async function writeTree(
   const baselineEntities = baselines.map((b) => new EntityScores(b));
   const methodEntities = new EntityScores(ev.method);
 
-  // Root files.
-  await put('README.txt', renderReadmeSorted(report, rows));
+  // Root files (README.txt at the end: it names the worst entity, known once every group is written).
   await put('config.yaml', report.configYaml.endsWith('\n') ? report.configYaml : `${report.configYaml}\n`);
   await put('config.json', prettyJson(report.config));
   await put('metadata.json', prettyJson(report.metadata));
   await put('metrics.json', prettyJson(metricsJson(report)));
   await put('review.txt', renderReview(runReview(report)));
 
-  // predictions.parquet: small rows, one pass.
+  // Both parquet files take the rows in sortRows order, a group at a time.
   // A leftover of a killed attempt at this build is replaced, never written through.
   await rm(join(dir, 'predictions.parquet'), { force: true });
   await rm(join(dir, 'raw_outputs.parquet'), { force: true });
   const predictions = await ParquetFileWriter.open(join(dir, 'predictions.parquet'), PREDICTIONS_COLUMNS);
   parquetFiles.push(predictions);
-  for (const r of rows) {
-    await predictions.append({
-      entity_id: r.entityId, group: r.group, item: r.item, kind: r.kind, actual: r.actual,
-      predicted: r.predicted, abs_error: r.absError, parse_status: r.parseStatus, outlier: r.outlier,
-    });
-  }
-  await predictions.close();
-  hasher.add('predictions.parquet', predictions.sha256());
-
-  // groups/_index.csv, worst group first.
-  await sink.mkdir('groups');
-  const groups = groupsWorstFirst(report, rows);
-  const groupKindKeys = kindMetricKeys(groups.map((g) => g.summary));
-  const baselineGroups = baselines.map((b) => new Map(b.byGroup.map((g) => [g.group, g.summary])));
-  const rowsByGroup = new Map(runsBy(rows, (r) => r.group).map((run) => [run[0].group, run]));
-  await put(
-    'groups/_index.csv',
-    toCsv(
-      ['group', ...summaryHeader(groupKindKeys), ...baselines.map((b) => baselineColumn(b.method))],
-      groups.map((g) => [
-        g.group,
-        ...summaryCells(g.summary ?? countsFromRows(rowsByGroup.get(g.group) ?? []), groupKindKeys),
-        ...baselineGroups.map((m) => m.get(g.group)?.primary.value ?? null),
-      ]),
-    ),
-  );
-
-  // Raw outputs are written in the same pass as the per-item files, so each prompt is built once.
-  const raw = await ParquetFileWriter.open(join(dir, 'raw_outputs.parquet'), rawOutputsColumns(rows.some((r) => r.failoverFrom !== null)));
+  const raw = await ParquetFileWriter.open(join(dir, 'raw_outputs.parquet'), rawOutputsColumns(source.anyFailover));
   parquetFiles.push(raw);
+  await sink.mkdir('groups');
+
+  // What the run-wide files need of every row, gathered a group at a time.
+  const groupCounts = new Map<string, ScoreSummary>();
+  let worst: EntityEntry | null = null;
+  let anyFailover = false;
+  const failures: PredictionRow[] = [];
+  const outliers: PredictionRow[] = [];
+  const flatHeader = toCsv(FLAT_HEADER, []);
+  const flatText: string[] = [flatHeader];
+
   const groupNames = new Set<string>();
-  for (const groupRows of runsBy(rows, (r) => r.group)) {
+  let previousGroup: string | null = null;
+  for await (const { rows: unsorted, prefixes } of source.groups()) {
+    const groupRows = sortRows(unsorted);
+    if (groupRows.length === 0) continue;
     const group = groupRows[0].group;
+    if (groupRows.some((r) => r.group !== group)) throw new Error(`rows of group ${JSON.stringify(group)} include rows of another group`);
+    if (previousGroup !== null && compareCodeUnits(previousGroup, group) >= 0) {
+      throw new Error(`groups of rows out of order: ${JSON.stringify(group)} after ${JSON.stringify(previousGroup)} (each group once, in code-unit order)`);
+    }
+    previousGroup = group;
+    groupCounts.set(group, countsFromRows(groupRows));
+    for (const r of groupRows) {
+      if (r.failoverFrom !== null) anyFailover = true;
+      if (r.parseStatus !== 'ok') failures.push(r);
+      if (r.outlier) outliers.push(r);
+      await predictions.append({
+        entity_id: r.entityId, group: r.group, item: r.item, kind: r.kind, actual: r.actual,
+        predicted: r.predicted, abs_error: r.absError, parse_status: r.parseStatus, outlier: r.outlier,
+      });
+    }
+    flatText.push(toCsv(FLAT_HEADER, groupRows.map(flatCells)).slice(flatHeader.length));
+
     const gdir = groupDir(group);
     claimName(groupNames, gdir, group, 'groups/');
     await sink.mkdir(`${gdir}/entities`);
 
-    const entities: EntityEntry[] = runsBy(groupRows, (r) => r.entityId).map((run) => ({
+    const entityRuns = runsBy(groupRows, (r) => r.entityId);
+    const entities: EntityEntry[] = entityRuns.map((run) => ({
       group,
       entityId: run[0].entityId,
       summary: methodEntities.get(group, run[0].entityId),
     }));
     const worstFirst = [...entities].sort(compareEntitiesWorstFirst);
+    if (worstFirst.length > 0 && (worst === null || compareEntitiesWorstFirst(worstFirst[0], worst) < 0)) worst = worstFirst[0];
     const rankOf = new Map(worstFirst.map((e, i) => [e.entityId, i + 1]));
     const entityKindKeys = kindMetricKeys(entities.map((e) => e.summary));
-    const entityRows = new Map(runsBy(groupRows, (r) => r.entityId).map((run) => [run[0].entityId, run]));
+    const entityRows = new Map(entityRuns.map((run) => [run[0].entityId, run]));
 
     await put(
       `${gdir}/per_entity.csv`,
@@ -552,10 +587,10 @@ async function writeTree(
         if (early !== undefined) hasher.add(path, early);
         // A fitted prediction made no call: it has an item file, but no raw output row.
         if (r.fitted !== null || r.call === null) {
-          if (early === undefined) await put(path, itemFileContent(r, report.prefixes, report.method));
+          if (early === undefined) await put(path, itemFileContent(r, prefixes, report.method));
           continue;
         }
-        const input = inputText(report.prefixes, r);
+        const input = inputText(prefixes, r);
         await raw.append({
           entity_id: r.entityId, group: r.group, item: r.item, prompt_id: r.promptId, input_text: input,
           output_text: r.outputText, prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens,
@@ -574,12 +609,34 @@ async function writeTree(
       }
     }
   }
+  if (anyFailover !== source.anyFailover) throw new Error(`the rows source said anyFailover=${source.anyFailover}, its rows say ${anyFailover}`);
+  await predictions.close();
+  hasher.add('predictions.parquet', predictions.sha256());
   await raw.close();
   hasher.add('raw_outputs.parquet', raw.sha256());
 
+  const groupsSeen = [...groupCounts.keys()];
+  await put('README.txt', renderReadmeOf(report, { groups: groupsSeen, worst, anyFailover }));
+
+  // groups/_index.csv, worst group first.
+  const groups = groupsWorstFirst(report, groupsSeen);
+  const groupKindKeys = kindMetricKeys(groups.map((g) => g.summary));
+  const baselineGroups = baselines.map((b) => new Map(b.byGroup.map((g) => [g.group, g.summary])));
+  const noRows = countsFromRows([]);
+  await put(
+    'groups/_index.csv',
+    toCsv(
+      ['group', ...summaryHeader(groupKindKeys), ...baselines.map((b) => baselineColumn(b.method))],
+      groups.map((g) => [
+        g.group,
+        ...summaryCells(g.summary ?? groupCounts.get(g.group) ?? noRows, groupKindKeys),
+        ...baselineGroups.map((m) => m.get(g.group)?.primary.value ?? null),
+      ]),
+    ),
+  );
+
   // diagnostics/
   await sink.mkdir('diagnostics');
-  const failures = rows.filter((r) => r.parseStatus !== 'ok');
   await put(
     'diagnostics/parse_failures.csv',
     toCsv(
@@ -588,7 +645,7 @@ async function writeTree(
     ),
   );
   const outOfRange = (r: PredictionRow) => (r.predicted === null ? 0 : r.predicted > r.max ? r.predicted - r.max : r.predicted < r.min ? r.min - r.predicted : 0);
-  const outliers = rows.filter((r) => r.outlier).sort((a, b) => outOfRange(b) - outOfRange(a) || compareCodeUnits(a.group, b.group) || compareCodeUnits(a.entityId, b.entityId) || compareCodeUnits(a.item, b.item));
+  outliers.sort((a, b) => outOfRange(b) - outOfRange(a) || compareCodeUnits(a.group, b.group) || compareCodeUnits(a.entityId, b.entityId) || compareCodeUnits(a.item, b.item));
   await put(
     'diagnostics/outliers.csv',
     toCsv(
@@ -597,7 +654,7 @@ async function writeTree(
     ),
   );
   await put('diagnostics/value_ranges.json', prettyJson([...ev.valueRanges].sort((a, b) => compareCodeUnits(a.group, b.group))));
-  await put('diagnostics/actual_vs_predicted.csv', toCsv(FLAT_HEADER, rows.map(flatCells)));
+  await put('diagnostics/actual_vs_predicted.csv', flatText.join(''));
 
   await sink.close();
 }
