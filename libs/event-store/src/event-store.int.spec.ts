@@ -89,6 +89,67 @@ describe('EventStore (real Postgres)', () => {
     expect(await store.read((sql) => readStream(sql, s))).toHaveLength(1);
   });
 
+  describe('handleEach: several messages in one transaction (group commit)', () => {
+    const errors = (events: Array<{ data: unknown }>) => events.map((e) => (e.data as { error: string }).error);
+    // Each message appends one event at the version the events before it (in the log or earlier in the group) leave.
+    const appendAtVersion = (s: string, label: (index: number) => string) => async (sql: Parameters<Parameters<EventStore['handleEach']>[2]>[0], index: number) => {
+      const version = await streamVersion(sql, s);
+      return [{ stream: s, expected: version, events: [failed(s, label(index))] }];
+    };
+
+    it('given three messages, when handled in one transaction, then each sees the appends of those before it and all are published after the commit', async () => {
+      const s = stream();
+      const ids = [failed(s, 'm0').id, failed(s, 'm1').id, failed(s, 'm2').id];
+      const results = await store.handleEach('group-consumer', ids, appendAtVersion(s, (i) => `m${i}`));
+      expect(results.map((r) => r.duplicate)).toEqual([false, false, false]);
+      const events = await store.read((sql) => readStream(sql, s));
+      expect(errors(events)).toEqual(['m0', 'm1', 'm2']);
+      expect(events.map((e) => e.streamPosition)).toEqual([1n, 2n, 3n]);
+      expect(published.filter((p) => events.some((e) => e.id === p.id))).toHaveLength(3);
+    });
+
+    it('given a message handled before and one that comes twice in the group, when the group is handled, then each is skipped as a duplicate and the rest are handled once', async () => {
+      const s = stream();
+      const [before, twice, fresh] = [failed(s, 'a').id, failed(s, 'b').id, failed(s, 'c').id];
+      await store.handleEach('group-consumer', [before], appendAtVersion(s, () => 'before'));
+      const seen: number[] = [];
+      const results = await store.handleEach('group-consumer', [before, twice, twice, fresh], async (sql, index) => {
+        seen.push(index);
+        return appendAtVersion(s, (i) => `group ${i}`)(sql, index);
+      });
+      expect(results.map((r) => r.duplicate)).toEqual([true, false, true, false]);
+      expect(results.map((r) => r.appended.length)).toEqual([0, 1, 0, 1]);
+      expect(seen).toEqual([1, 3]);
+      expect(errors(await store.read((sql) => readStream(sql, s)))).toEqual(['before', 'group 1', 'group 3']);
+    });
+
+    it('given a group where one message\'s effects throw, when it is handled, then nothing of any message is stored, and a redelivery handles every one', async () => {
+      const s = stream();
+      const ids = [failed(s, 'a').id, failed(s, 'b').id, failed(s, 'c').id];
+      await expect(
+        store.handleEach('group-consumer', ids, async (sql, index) => {
+          if (index === 1) throw new Error('the second decision fails');
+          return appendAtVersion(s, (i) => `first try ${i}`)(sql, index);
+        }),
+      ).rejects.toThrow('the second decision fails');
+      expect(await store.read((sql) => readStream(sql, s))).toHaveLength(0);
+      const again = await store.handleEach('group-consumer', ids, appendAtVersion(s, (i) => `redelivered ${i}`));
+      expect(again.map((r) => r.duplicate)).toEqual([false, false, false]);
+      expect(errors(await store.read((sql) => readStream(sql, s)))).toEqual(['redelivered 0', 'redelivered 1', 'redelivered 2']);
+    });
+
+    it('given a message whose append expects a version the group has moved past, when the group is handled, then it fails with a version conflict and nothing is stored', async () => {
+      const s = stream();
+      const ids = [failed(s, 'a').id, failed(s, 'b').id];
+      // Both decided on the empty stream: the second is stale once the first appended.
+      const outcome = store.handleEach('group-consumer', ids, async (_sql, index) => [{ stream: s, expected: 'no_stream', events: [failed(s, `stale ${index}`)] }]);
+      await expect(outcome).rejects.toBeInstanceOf(VersionConflictError);
+      expect(await store.read((sql) => readStream(sql, s))).toHaveLength(0);
+      const fresh = await store.handleEach('group-consumer', ids, appendAtVersion(s, (i) => `fresh ${i}`));
+      expect(fresh.map((r) => r.duplicate)).toEqual([false, false]);
+    });
+  });
+
   it('serialises concurrent writers of one stream without losing any', async () => {
     const s = stream();
     await Promise.all(Array.from({ length: 20 }, (_, i) => store.append([{ stream: s, expected: 'any', events: [failed(s, `w${i}`)] }])));

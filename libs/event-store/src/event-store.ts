@@ -122,17 +122,39 @@ export class EventStore {
    * published after commit. A redelivered message that was already handled does nothing.
    */
   async handle(consumer: string, messageId: string, effects: (sql: Sql) => Promise<StreamAppend[]>): Promise<HandleResult> {
-    const outcome = await this.transaction(async (sql) => {
-      if (!(await markProcessed(sql, consumer, messageId))) return null;
-      const appends = await effects(sql);
-      // Sequential: appends to one stream in one transaction must see each other's positions.
-      const results: AppendResult[] = [];
-      for (const a of appends) results.push(await appendToStream(sql, a.stream, a.events, a.expected));
-      return { appends, results };
+    const [result] = await this.handleEach(consumer, [messageId], (sql) => effects(sql));
+    return result;
+  }
+
+  /**
+   * handle() for several messages in one transaction (group commit: one lock, one commit for
+   * messages that wait on the same stream): for each message in order, its processed-message
+   * record and then its effects and appends, which see those of the messages before it. A
+   * message already handled (before, or earlier in the same group) is skipped. One commit for
+   * all: if anything fails, nothing of any message is stored, and every message fails.
+   */
+  async handleEach(consumer: string, messageIds: readonly string[], effects: (sql: Sql, index: number) => Promise<StreamAppend[]>): Promise<HandleResult[]> {
+    const outcomes = await this.transaction(async (sql) => {
+      const handled: Array<{ appends: StreamAppend[]; results: AppendResult[] } | null> = [];
+      for (const [index, messageId] of messageIds.entries()) {
+        if (!(await markProcessed(sql, consumer, messageId))) {
+          handled.push(null);
+          continue;
+        }
+        const appends = await effects(sql, index);
+        // Sequential: appends to one stream in one transaction must see each other's positions.
+        const results: AppendResult[] = [];
+        for (const a of appends) results.push(await appendToStream(sql, a.stream, a.events, a.expected));
+        handled.push({ appends, results });
+      }
+      return handled;
     });
-    if (!outcome) return { duplicate: true, appended: [] };
-    await this.publishAfterCommit(outcome.appends, outcome.results);
-    return { duplicate: false, appended: outcome.appends.flatMap((a) => a.events) };
+    const stored = outcomes.filter((o) => o !== null);
+    await this.publishAfterCommit(
+      stored.flatMap((o) => o.appends),
+      stored.flatMap((o) => o.results),
+    );
+    return outcomes.map((o) => (o ? { duplicate: false, appended: o.appends.flatMap((a) => a.events) } : { duplicate: true, appended: [] }));
   }
 
   private async publishAfterCommit(appends: StreamAppend[], results: AppendResult[]): Promise<void> {
@@ -148,7 +170,7 @@ export class EventStore {
         published.push(results[i].globalPositions[j]);
       }
     }
-    await this.transaction((sql) => markPublished(sql, published));
+    if (published.length > 0) await this.transaction((sql) => markPublished(sql, published));
   }
 
   /** Periodically publishes what a crashed writer left in the outbox. */

@@ -2,6 +2,7 @@ export * from './connection';
 export * from './consumer-runner';
 export * from './delivery-policy';
 export * from './errors';
+export * from './grouped-by-key';
 export * from './nats-config';
 export * from './publisher';
 export * from './run-log';

@@ -1,10 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { experimentStream, type InferenceCompleted, type InferenceFailed } from '@assay/contracts';
-import { EventStore, findOneEvent, forEachEventPage } from '@assay/event-store';
-import { decide, earlyBaselinesOf, ExperimentStates, handleExperimentCommand, RUN_ROUND, type Provide, type ScoreBatchCommand, type ScoredPrediction } from '@assay/experiments';
-import { ProgressReporter, RunLog } from '@assay/messaging';
+import { EventStore, findOneEvent, forEachEventPage, type Sql } from '@assay/event-store';
+import { decide, earlyBaselinesOf, ExperimentStates, handleExperimentCommands, RUN_ROUND, type GroupedCommand, type HandledCommand, type Provide, type ScoreBatchCommand, type ScoredPrediction } from '@assay/experiments';
+import { GroupedByKey, ProgressReporter, RunLog } from '@assay/messaging';
 import { ServiceInfo } from '@assay/messaging/nest';
 import { EvaluationAssembler, PAGE } from './evaluation-assembler';
+
+/** Batches of one experiment decided in one transaction at most: enough to share a lock turn widely, few enough that a turn stays short. */
+export const SCORE_GROUP_MAX = 16;
 
 /**
  * inference.completed / inference.failed → the experiment decider's score_batch: the batch's
@@ -13,10 +16,25 @@ import { EvaluationAssembler, PAGE } from './evaluation-assembler';
  * only supplies what the decider asks for (the batch's prompts, the stage's earlier predictions,
  * the assembled evaluation) and says what happened. Once a stage's batches are all requested, it
  * has the evaluation's baselines scored ahead (EvaluationAssembler.scoreEarly).
+ *
+ * Batches of one experiment that wait for its stream's lock are decided together (group commit):
+ * one transaction, one lock, one commit for up to SCORE_GROUP_MAX of them, each acked once it
+ * commits. The workers append to the same stream all the time, so a lock per batch left the
+ * evaluator waiting most of the run and scoring far behind inference.
  */
 @Injectable()
 export class BatchScorer {
   private readonly states = new ExperimentStates();
+  private readonly groups = new GroupedByKey<GroupedCommand<ScoreBatchCommand>, HandledCommand>(SCORE_GROUP_MAX, (identity, messages) =>
+    handleExperimentCommands({
+      store: this.store,
+      states: this.states,
+      consumer: 'evaluator',
+      identity,
+      messages,
+      lock: 'the workers append the answers of other batches all the time; none of them changes how this batch is scored',
+    }),
+  );
 
   constructor(
     private readonly store: EventStore,
@@ -29,14 +47,16 @@ export class BatchScorer {
   async score(event: InferenceCompleted | InferenceFailed): Promise<void> {
     const { identity, attempt, phase, batchId } = event.data;
     const stream = experimentStream(identity);
-    const provide: Provide<ScoreBatchCommand> = async (need, command) => {
+    const provide: Provide<ScoreBatchCommand> = async (need, command, _state, locked) => {
+      // Under the lock, read in the deciding transaction: it holds the scores of the batches decided before this one in its group.
+      const read = <T>(work: (sql: Sql) => Promise<T>): Promise<T> => (locked ? work(locked) : this.store.read(work));
       switch (need.input) {
         case 'batch_request':
-          return { ...command, request: await this.store.read((sql) => findOneEvent(sql, stream, 'inference.batch.requested', { attempt, phase, batchId })) };
+          return { ...command, request: await read((sql) => findOneEvent(sql, stream, 'inference.batch.requested', { attempt, phase, batchId })) };
         case 'earlier_predictions': {
           // Page by page: the run's scored events (rows, JSON, parsed) are never all in memory at once, only their predictions.
           const earlierPredictions: ScoredPrediction[] = [];
-          await this.store.read((sql) => forEachEventPage(sql, stream, 'evaluation.batch.scored', { attempt, phase, round: RUN_ROUND }, PAGE, (page) => {
+          await read((sql) => forEachEventPage(sql, stream, 'evaluation.batch.scored', { attempt, phase, round: RUN_ROUND }, PAGE, (page) => {
             for (const e of page) for (const p of e.data.predictions) earlierPredictions.push(p);
           }));
           return { ...command, earlierPredictions };
@@ -54,16 +74,7 @@ export class BatchScorer {
     const seen = await this.states.load(this.store, identity);
     const look = decide(command, seen);
     if (look.kind === 'need' && look.need.input === 'batch_request') command = await provide(look.need, command, seen);
-    const { decision, state, handled } = await handleExperimentCommand({
-      store: this.store,
-      states: this.states,
-      consumer: 'evaluator',
-      messageId: event.id,
-      identity,
-      command,
-      provide,
-      lock: 'the workers append the answers of other batches all the time; none of them changes how this batch is scored',
-    });
+    const { decision, state, handled } = await this.groups.submit(identity, { messageId: event.id, command, provide });
     if (handled.duplicate || decision.kind !== 'append') return;
     // The evaluation's baselines need the stage's prompts, not its answers: scored while the others come in.
     const early = earlyBaselinesOf(state, attempt, phase);

@@ -43,6 +43,12 @@ export class ExperimentStates {
 
   async loadWith(sql: Sql, identity: string): Promise<ExperimentState> {
     const state = await loadExperiment(sql, identity, this.known.get(identity));
+    this.keep(identity, state);
+    return state;
+  }
+
+  /** Keeps a state read from committed events (never one that includes a transaction's own uncommitted appends). */
+  keep(identity: string, state: ExperimentState): void {
     const current = this.known.get(identity);
     // Concurrent loads: keep the furthest state.
     if (!current || current.version <= state.version) {
@@ -50,12 +56,16 @@ export class ExperimentStates {
       this.known.set(identity, state);
       if (this.known.size > this.capacity) this.known.delete(this.known.keys().next().value!);
     }
-    return state;
   }
 }
 
-/** Supplies what the decider asked for (I/O: the pre-flight, a read of the log, the evaluation), returning the command with it. */
-export type Provide<C extends ExperimentCommand> = (need: Need, command: C, state: ExperimentState) => Promise<C>;
+/**
+ * Supplies what the decider asked for (I/O: the pre-flight, a read of the log, the evaluation),
+ * returning the command with it. `sql` is the deciding transaction when the decision holds the
+ * stream's lock: reads of the stream go through it, so they see what earlier decisions of the
+ * same transaction appended (a group commit).
+ */
+export type Provide<C extends ExperimentCommand> = (need: Need, command: C, state: ExperimentState, sql?: Sql) => Promise<C>;
 
 export type Decided = Exclude<Decision, { kind: 'need' }>;
 
@@ -63,7 +73,7 @@ export type Decided = Exclude<Decision, { kind: 'need' }>;
 export const MAX_CONFLICT_RETRIES = 10;
 
 /** decide() until it stops asking for inputs, supplying each once. */
-export async function decideFully<C extends ExperimentCommand>(command: C, state: ExperimentState, provide: Provide<C>): Promise<Decided> {
+export async function decideFully<C extends ExperimentCommand>(command: C, state: ExperimentState, provide: Provide<C>, sql?: Sql): Promise<Decided> {
   let current = command;
   const asked = new Set<string>();
   for (;;) {
@@ -71,7 +81,7 @@ export async function decideFully<C extends ExperimentCommand>(command: C, state
     if (decision.kind !== 'need') return decision;
     if (asked.has(decision.need.input)) throw new Error(`the decider asked for '${decision.need.input}' again after it was supplied`);
     asked.add(decision.need.input);
-    current = await provide(decision.need, current, state);
+    current = await provide(decision.need, current, state, sql);
   }
 }
 
@@ -113,32 +123,12 @@ export async function handleExperimentCommand<C extends ExperimentCommand>(args:
   const { store, states, consumer, messageId, identity, command, provide, inChunks } = args;
   const stream = experimentStream(identity);
   if (inChunks && (args.lock !== undefined || args.alsoAppend)) throw new Error(`${consumer}: a chunked append cannot hold the stream's lock nor append to other streams`);
-  const appendsFor = (state: ExperimentState, decision: Decided): StreamAppend[] => {
-    const events = decision.kind === 'append' ? [...decision.events, ...(decision.plan ? allEvents(decision.plan) : [])] : [];
-    // A decision may answer in another stream (a rejected re-evaluation, in its request's stream): only the experiment stream's append is checked against the state.
-    const elsewhere = events.filter((e) => e.stream !== stream);
-    const here = events.filter((e) => e.stream === stream);
-    return [
-      ...(args.alsoAppend ?? []),
-      ...(elsewhere.length > 0 ? [...new Set(elsewhere.map((e) => e.stream))].map((s): StreamAppend => ({ stream: s, expected: 'any', events: elsewhere.filter((e) => e.stream === s) })) : []),
-      ...(here.length > 0 ? [{ stream, expected: state.version, events: here }] : []),
-    ];
-  };
+  const appendsFor = (state: ExperimentState, decision: Decided): StreamAppend[] => appendsOf(stream, state, decision, args.alsoAppend);
   for (let attempt = 1; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
     try {
       if (args.lock !== undefined) {
-        const decided: { state: ExperimentState | null; decision: Decided | null } = { state: null, decision: null };
-        const handled = await store.handle(consumer, messageId, async (sql) => {
-          await lockStream(sql, stream);
-          const state = await states.loadWith(sql, identity);
-          const decision = await decideFully(command, state, provide);
-          decided.state = state;
-          decided.decision = decision;
-          return appendsFor(state, decision);
-        });
-        // A redelivery of a handled message decides nothing: report it with the state as it is now.
-        const state = decided.state ?? (await states.load(store, identity));
-        return { decision: decided.decision ?? { kind: 'append', events: [], said: [] }, state, handled };
+        const [one] = await decideLockedGroup({ store, states, consumer, identity, alsoAppend: args.alsoAppend, messages: [{ messageId, command, provide }] });
+        return one;
       }
       const state = await states.load(store, identity);
       const decision = await decideFully(command, state, provide);
@@ -153,6 +143,104 @@ export async function handleExperimentCommand<C extends ExperimentCommand>(args:
     }
   }
   throw new TransientError(`${consumer}: ${stream} changed under ${MAX_CONFLICT_RETRIES} decisions in a row (message ${messageId}); it is redelivered and decided again`);
+}
+
+/** A message of a group commit: its id, its command and the supplier of what its decision asks for. */
+export interface GroupedCommand<C extends ExperimentCommand> {
+  messageId: string;
+  command: C;
+  provide: Provide<C>;
+}
+
+export type HandledCommand = { decision: Decided; state: ExperimentState; handled: { duplicate: boolean } };
+
+/**
+ * handleExperimentCommand with `lock` for several messages of one experiment at once (group
+ * commit): one transaction, one lock. For each message in order: its processed-message record
+ * (a message handled before, or twice in the group, is skipped), its decision on the state as
+ * the decisions before it in the group left it, its events; then one commit. Returns each
+ * message's outcome in order; if the transaction fails, every message of it fails (nothing of
+ * any is stored) and each is redelivered and decided again. Version conflicts are retried as in
+ * handleExperimentCommand.
+ */
+export async function handleExperimentCommands<C extends ExperimentCommand>(args: {
+  store: EventStore;
+  states: ExperimentStates;
+  consumer: string;
+  identity: string;
+  messages: readonly GroupedCommand<C>[];
+  /** Why these decisions hold the stream's lock (see handleExperimentCommand); a group always does. */
+  lock: string;
+}): Promise<HandledCommand[]> {
+  const stream = experimentStream(args.identity);
+  for (let attempt = 1; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
+    try {
+      return await decideLockedGroup(args);
+    } catch (error) {
+      if (!(error instanceof VersionConflictError && error.stream === stream)) throw error;
+    }
+  }
+  throw new TransientError(`${args.consumer}: ${stream} changed under ${MAX_CONFLICT_RETRIES} decisions in a row (messages ${args.messages.map((m) => m.messageId).join(', ')}); they are redelivered and decided again`);
+}
+
+/** One try of a locked group: lock, load, then decide and append message after message, one commit. */
+async function decideLockedGroup<C extends ExperimentCommand>(args: {
+  store: EventStore;
+  states: ExperimentStates;
+  consumer: string;
+  identity: string;
+  messages: readonly GroupedCommand<C>[];
+  alsoAppend?: StreamAppend[];
+}): Promise<HandledCommand[]> {
+  const { store, states, consumer, identity, messages } = args;
+  const stream = experimentStream(identity);
+  const decided: Array<{ state: ExperimentState; decision: Decided } | null> = messages.map(() => null);
+  // Lock and load once, at the first message not handled before; later messages read on from
+  // the state as the decisions before them left it (their appends are visible in the transaction).
+  let state: ExperimentState | null = null;
+  let appendedInGroup = false;
+  const handled = await store.handleEach(
+    consumer,
+    messages.map((m) => m.messageId),
+    async (sql, index) => {
+      if (state === null) {
+        await lockStream(sql, stream);
+        state = await states.loadWith(sql, identity);
+      } else if (appendedInGroup) {
+        // Not kept in `states`: it includes this transaction's appends, which may yet roll back.
+        state = await loadExperiment(sql, identity, state);
+      }
+      const { command, provide } = messages[index];
+      const decision = await decideFully(command, state, provide, sql);
+      decided[index] = { state, decision };
+      const appends = appendsOf(stream, state, decision, args.alsoAppend);
+      if (appends.some((a) => a.stream === stream)) appendedInGroup = true;
+      return appends;
+    },
+  );
+  // Committed: the state after the group's last decision is what the next load starts from.
+  const last = decided.filter((d) => d !== null).at(-1);
+  const after = last && appendedInGroup ? await store.read((sql) => loadExperiment(sql, identity, last.state)) : null;
+  if (after) states.keep(identity, after);
+  // A redelivery of a handled message decides nothing: report it with the state as it is now.
+  const now = decided.some((d) => d === null) ? (after ?? (await states.load(store, identity))) : null;
+  return messages.map((_, i): HandledCommand => {
+    const d = decided[i];
+    return d ? { ...d, handled: handled[i] } : { decision: { kind: 'append', events: [], said: [] }, state: now!, handled: handled[i] };
+  });
+}
+
+/** The appends of a decision: the experiment stream's at the state's version, other streams' at any version. */
+function appendsOf(stream: string, state: ExperimentState, decision: Decided, alsoAppend: StreamAppend[] | undefined): StreamAppend[] {
+  const events = decision.kind === 'append' ? [...decision.events, ...(decision.plan ? allEvents(decision.plan) : [])] : [];
+  // A decision may answer in another stream (a rejected re-evaluation, in its request's stream): only the experiment stream's append is checked against the state.
+  const elsewhere = events.filter((e) => e.stream !== stream);
+  const here = events.filter((e) => e.stream === stream);
+  return [
+    ...(alsoAppend ?? []),
+    ...(elsewhere.length > 0 ? [...new Set(elsewhere.map((e) => e.stream))].map((s): StreamAppend => ({ stream: s, expected: 'any', events: elsewhere.filter((e) => e.stream === s) })) : []),
+    ...(here.length > 0 ? [{ stream, expected: state.version, events: here }] : []),
+  ];
 }
 
 /** A decision's events and then its plan's, as pages. */
