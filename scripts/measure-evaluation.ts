@@ -6,8 +6,8 @@ import { parseArgs } from 'node:util';
 import { parseExperimentConfig, requireModelSection } from '../libs/config/src';
 import { itemKey, type ItemDef } from '../libs/contracts/src';
 import { datasetHash, ensureSplit, hashFile } from '../libs/data/src';
-import { buildEvaluation, toPrediction } from '../libs/evaluation/src';
-import { planBatches, prepareExperiment, samplesOf, scoreRunBaselines, spotCheckPaths, type ScoredPrediction } from '../libs/experiments/src';
+import { buildTableEvaluation, TableBuilder, toPrediction } from '../libs/evaluation/src';
+import { planBatches, prepareExperiment, scoreRunBaselines, SpotCheckPicker, type ScoredPrediction } from '../libs/experiments/src';
 import { deterministicResponder } from '../libs/testing/src/simulator/responder';
 import { makeSampleData } from './make-sample-data';
 
@@ -53,23 +53,32 @@ async function main(): Promise<void> {
   process.stdout.write(`workload: ${batches.length} test entities, ${predictions.length} predictions, ${items.length} items\n`);
   for (let r = 0; r < Number(values.repeat); r++) {
     const t0 = cpuMs();
-    const samples = samplesOf(predictions);
-    const baselines = await scoreRunBaselines({ dataset: prepared.dataset, split: prepared.split, samples, items, method: 'llm_zero_shot' });
+    // As the evaluator assembles it: the predictions into columns, then the baselines on the same table.
+    const builder = new TableBuilder(items, 'llm_zero_shot');
+    const spotChecks = new SpotCheckPicker();
+    for (const p of predictions) {
+      builder.addSample(p);
+      builder.addPrediction(p);
+      spotChecks.add(p);
+    }
+    const { table, answers } = builder.build();
+    const baselines = await scoreRunBaselines({ dataset: prepared.dataset, split: prepared.split, table, items, method: 'llm_zero_shot' });
     const t1 = cpuMs();
-    const result = buildEvaluation({
+    const result = buildTableEvaluation({
       method: 'llm_zero_shot',
-      samples,
-      predictions,
+      table,
+      answers,
       items,
       baselines,
-      spotCheckPaths: spotCheckPaths(predictions),
+      spotCheckPaths: spotChecks.paths(),
       scope: { perEntity: false },
     });
     const t2 = cpuMs();
     const hash = createHash('sha256').update(JSON.stringify(result)).digest('hex').slice(0, 16);
     process.stdout.write(
       `CPU: baselines (scoreRunBaselines) ${((t1 - t0) / 1000).toFixed(2)} s, method and the rest (buildEvaluation) ${((t2 - t1) / 1000).toFixed(2)} s; ` +
-        `heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB; evaluation ${hash}\n`,
+        `heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB, ` +
+        `peak rss ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (whole process, data set included); evaluation ${hash}\n`,
     );
   }
 }

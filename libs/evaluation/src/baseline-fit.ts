@@ -3,6 +3,7 @@ import { compareCodeUnits, itemKey, sampleKey } from '@assay/contracts';
 import type { ItemDef, Prediction, Sample } from '@assay/contracts';
 import { indexItems, itemOf } from './evaluate';
 import { assertAllFinite } from './guard';
+import { ANSWER_INFERENCE_FAILURE, ANSWER_OK, emptyAnswers, rowKey, type AnswerColumns, type SampleTable } from './table';
 
 /**
  * The shape every non-LLM baseline has: a pure `fit` from the train split to a predictor, and
@@ -39,8 +40,12 @@ export interface BaselineRunArgs {
 
 /** Split hygiene: an entity in both splits would leak its own answers into its baseline. */
 function assertDisjoint(trainSamples: Sample[], testSamples: Sample[]): void {
+  assertDisjointIds(trainSamples, new Set(testSamples.map((s) => s.entityId)));
+}
+
+function assertDisjointIds(trainSamples: Sample[], testEntityIds: Iterable<string>): void {
   const train = new Set(trainSamples.map((s) => s.entityId));
-  const leaked = [...new Set(testSamples.map((s) => s.entityId))].filter((e) => train.has(e)).sort(compareCodeUnits);
+  const leaked = [...testEntityIds].filter((e) => train.has(e)).sort(compareCodeUnits);
   if (leaked.length > 0) {
     throw new Error(`entities in both train and test samples: ${leaked.slice(0, 5).map((e) => JSON.stringify(e)).join(', ')}${leaked.length > 5 ? ', ...' : ''} (${leaked.length})`);
   }
@@ -93,6 +98,34 @@ export function predictAll(method: string, predictor: BaselinePredictor, testSam
   });
   assertAllFinite(out, method);
   return out;
+}
+
+/**
+ * runBaseline into a table's columns: fits on the train split and answers every row of the table
+ * (the same answers, failures and checks as runBaseline, without an object per answer).
+ */
+export function answerBaseline(method: string, fit: BaselineFitter, train: BaselineTrainingData, table: SampleTable): AnswerColumns {
+  assertDisjointIds(train.trainSamples, table.entityIds);
+  return answerTable(method, fit(train), table);
+}
+
+/** predictAll into columns: row by row (group, item, entity order), a value with its outlier flag, or an inference failure. */
+export function answerTable(method: string, predictor: BaselinePredictor, table: SampleTable): AnswerColumns {
+  const answers = emptyAnswers(table, method);
+  for (let r = 0; r < table.size; r++) {
+    const item = table.items[table.item[r]];
+    const answer = predictor.predict(table.entityIds[table.entity[r]], item);
+    if ('error' in answer) {
+      answers.status[r] = ANSWER_INFERENCE_FAILURE;
+      continue;
+    }
+    const value = answer.value;
+    if (!Number.isFinite(value)) throw new Error(`non-finite number ${String(value)} at ${method}: prediction ${rowKey(table, r)}`);
+    answers.status[r] = ANSWER_OK;
+    answers.predicted[r] = value;
+    answers.outlier[r] = value < item.min || value > item.max ? 1 : 0;
+  }
+  return answers;
 }
 
 /** Split hygiene for a fit made elsewhere (see predictAll): no entity on both sides. */

@@ -1,7 +1,9 @@
 import { mean } from 'simple-statistics';
 import { compareCodeUnits, itemKey } from '@assay/contracts';
 import type { ItemDef, Prediction, Sample } from '@assay/contracts';
+import type { TableBaseline } from './build';
 import {
+  answerBaseline,
   encodedEntities,
   majority,
   runBaseline,
@@ -84,16 +86,19 @@ export function knnFitter(k = 5, metric: KnnMetric = 'euclidean'): BaselineFitte
     // Per item: who answered it in train, and what.
     const answers = new Map<string, Map<string, number>>();
     for (const [key, list] of trainByItem(trainSamples)) answers.set(key, new Map(list.map((t) => [t.entityId, t.actual])));
-    // Per test entity: every train entity, nearest first (ties by id), computed once and reused for all its items.
-    const rankings = new Map<string, string[]>();
-    const rankingOf = (entityId: string): string[] => {
+    // Per test entity: every train entity (its position in trainIds), nearest first (ties by id),
+    // computed once and reused for all its items; positions in a typed array, as there are test x train of them.
+    const rankings = new Map<string, Int32Array>();
+    const rankingOf = (entityId: string): Int32Array => {
       const cached = rankings.get(entityId);
       if (cached) return cached;
       const v = vectorOf(entityId);
-      const ranked = trainIds
-        .map((id) => ({ id, d: distance(v, vectorOf(id)) }))
-        .sort((a, b) => a.d - b.d || compareCodeUnits(a.id, b.id))
-        .map((x) => x.id);
+      const ranked = Int32Array.from(
+        trainIds
+          .map((id, position) => ({ id, position, d: distance(v, vectorOf(id)) }))
+          .sort((a, b) => a.d - b.d || compareCodeUnits(a.id, b.id))
+          .map((x) => x.position),
+      );
       rankings.set(entityId, ranked);
       return ranked;
     };
@@ -102,7 +107,8 @@ export function knnFitter(k = 5, metric: KnnMetric = 'euclidean'): BaselineFitte
         const answered = answers.get(itemKey(item.group, item.item));
         if (answered === undefined) return { error: `no train entity answered item ${JSON.stringify(item.item)} in group ${JSON.stringify(item.group)}` };
         const neighbours: string[] = [];
-        for (const id of rankingOf(entityId)) {
+        for (const position of rankingOf(entityId)) {
+          const id = trainIds[position];
           if (!answered.has(id)) continue;
           neighbours.push(id);
           if (neighbours.length === k) break;
@@ -161,6 +167,16 @@ export function standardBaselines(args: { trainSamples: Sample[]; testSamples: S
 export interface BaselineRun {
   method: string;
   predict: () => Prediction[];
+}
+
+/** standardBaselines answering a table's rows into columns (same baselines, same order, same values; no per-answer metadata). */
+export function standardTableBaselines(train: { trainSamples: Sample[]; items: ItemDef[]; features: FeatureTable }): TableBaseline[] {
+  const constant = { ...train, features: new Map() };
+  return [
+    { method: TRAIN_MEAN_METHOD, answer: (table) => answerBaseline(TRAIN_MEAN_METHOD, fitTrainMean, constant, table) },
+    { method: MAJORITY_METHOD, answer: (table) => answerBaseline(MAJORITY_METHOD, fitMajority, constant, table) },
+    { method: KNN_METHOD, answer: (table) => answerBaseline(KNN_METHOD, knnFitter(), train, table) },
+  ];
 }
 
 /** standardBaselines, one at a time (same baselines, same order). */

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { compareCodeUnits, type ItemDef, type Prediction, type Sample } from '@assay/contracts';
-import { valueRangesOfRows } from './diagnostics';
+import { valueRangesOfTable } from './diagnostics';
 import { DEFAULT_BOOTSTRAP } from './bootstrap';
-import { evaluate, evaluateRows, joinRows, type EvaluateScope } from './evaluate';
+import { evaluate, evaluateTable, tableOf, type EvaluateScope } from './evaluate';
 import { assertAllFinite } from './guard';
 import { METRIC_DEFINITIONS } from './metrics';
-import { reviewChecklist } from './review';
+import { answerFactsOfTable, reviewChecklist } from './review';
+import type { AnswerColumns, SampleTable, TableAnswers } from './table';
 import type { BaselineRun } from './baselines';
 import type { EvaluationResult, MethodScores } from './types';
 import { EVALUATOR_VERSION } from './version';
@@ -32,6 +33,17 @@ export function baselineInputsDigest(samples: readonly Sample[], items: readonly
   for (const i of order) {
     const s = samples[i];
     hash.update(`\n${JSON.stringify([s.group, s.item, s.entityId, s.actual])}`);
+  }
+  return hash.digest('hex');
+}
+
+/** baselineInputsDigest of a table's samples (its rows are in the digest's order already). */
+export function tableInputsDigest(table: SampleTable, items: readonly ItemDef[]): string {
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify(items));
+  for (let r = 0; r < table.size; r++) {
+    const it = table.items[table.item[r]];
+    hash.update(`\n${JSON.stringify([it.group, it.item, table.entityIds[table.entity[r]], table.actual[r]])}`);
   }
   return hash.digest('hex');
 }
@@ -65,6 +77,30 @@ export async function scoreBaselines(args: { method: string; samples: Sample[]; 
   return { inputsDigest: baselineInputsDigest(samples, items), scores };
 }
 
+/** A baseline that answers every row of a table straight into columns (no object per answer). */
+export interface TableBaseline {
+  method: string;
+  answer: (table: SampleTable) => AnswerColumns;
+}
+
+/** scoreBaselines on a table: each baseline's answers are columns, scored and let go before the next baseline answers. */
+export async function scoreTableBaselines(args: { method: string; table: SampleTable; items: readonly ItemDef[]; baselines: TableBaseline[]; scope?: EvaluateScope }): Promise<ScoredBaselines> {
+  const { method, table, items, baselines, scope } = args;
+  const names = baselines.map((b) => b.method);
+  if (names.includes(method)) throw new Error(`a baseline has the evaluated method's own name ${JSON.stringify(method)}`);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) throw new Error(`baseline ${JSON.stringify(dup)} given twice`);
+  if (table.size === 0) throw new Error(`evaluate(${method}): no samples`);
+  const scores: MethodScores[] = [];
+  for (const [i, baseline] of baselines.entries()) {
+    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+    const answers = baseline.answer(table);
+    if (answers.method !== baseline.method) throw new Error(`baseline ${i} named ${JSON.stringify(baseline.method)} predicted as ${JSON.stringify(answers.method)}`);
+    scores.push(evaluateTable(baseline.method, table, answers, DEFAULT_BOOTSTRAP, scope));
+  }
+  return { inputsDigest: tableInputsDigest(table, items), scores };
+}
+
 /**
  * Everything the evaluator publishes for one method: its scores, every baseline scored by the
  * same evaluate() on the same samples (scoreBaselines, on samples and items whose digest must
@@ -81,22 +117,39 @@ export function buildEvaluation(args: {
   scope?: EvaluateScope;
 }): EvaluationResult {
   const { method, samples, predictions, items, spotCheckPaths, scope } = args;
-  const baselines = args.baselines.scores;
-  const own = baselines.find((b) => b.method === method);
+  const own = args.baselines.scores.find((b) => b.method === method);
   if (own) throw new Error(`a baseline has the evaluated method's own name ${JSON.stringify(method)}`);
   if (args.baselines.inputsDigest !== baselineInputsDigest(samples, items)) throw new Error(`buildEvaluation(${method}): the baselines were scored on other samples or items than the method`);
   if (samples.length === 0) throw new Error(`evaluate(${method}): no samples`);
-  // One join for the scores and the value ranges (evaluate() joins the same way).
-  const rows = joinRows(samples, predictions, items, method);
-  const scores = evaluateRows(method, rows, DEFAULT_BOOTSTRAP, scope);
-  const ranges = valueRangesOfRows(rows, items);
+  const { table, answers } = tableOf(samples, predictions, items, method);
+  return buildTableEvaluation({ method, table, answers, items, baselines: args.baselines, spotCheckPaths, scope });
+}
+
+/** buildEvaluation of a method's answers held as columns (TableBuilder): what the evaluator publishes, without an object per prediction. */
+export function buildTableEvaluation(args: {
+  method: string;
+  table: SampleTable;
+  answers: TableAnswers;
+  items: ItemDef[];
+  baselines: ScoredBaselines;
+  spotCheckPaths: string[];
+  scope?: EvaluateScope;
+}): EvaluationResult {
+  const { method, table, answers, items, spotCheckPaths, scope } = args;
+  const baselines = args.baselines.scores;
+  const own = baselines.find((b) => b.method === method);
+  if (own) throw new Error(`a baseline has the evaluated method's own name ${JSON.stringify(method)}`);
+  if (args.baselines.inputsDigest !== tableInputsDigest(table, items)) throw new Error(`buildEvaluation(${method}): the baselines were scored on other samples or items than the method`);
+  if (table.size === 0) throw new Error(`evaluate(${method}): no samples`);
+  const scores = evaluateTable(method, table, answers.answers, DEFAULT_BOOTSTRAP, scope);
+  const ranges = valueRangesOfTable(table, answers.answers, items);
   const result: EvaluationResult = {
     evaluatorVersion: EVALUATOR_VERSION,
     method: scores,
     baselines,
     valueRanges: ranges,
     definitions: METRIC_DEFINITIONS,
-    review: reviewChecklist({ scores, baselines, ranges, predictions, spotCheckPaths }),
+    review: reviewChecklist({ scores, baselines, ranges, predictions: answerFactsOfTable(table, answers), spotCheckPaths }),
   };
   assertAllFinite(result, `buildEvaluation(${method})`);
   return result;

@@ -1,23 +1,26 @@
-import { compareCodeUnits, groupEntityKey, itemKey, sampleKey } from '@assay/contracts';
+import { compareCodeUnits, itemKey, sampleKey } from '@assay/contracts';
 import type { ItemDef, ItemKind, Prediction, Sample } from '@assay/contracts';
 import { assertAllFinite } from './guard';
 import {
-  binaryMetrics,
-  exactAccuracy,
-  mae,
-  normalizedMae,
-  pearson,
-  rmse,
-  spearman,
-  withinOneAccuracy,
-  type Point,
+  binaryMetricsOf,
+  exactAccuracyOf,
+  maeOf,
+  normalizedMaeOf,
+  pearsonOf,
+  rmseOf,
+  spearmanOf,
+  withinOneAccuracyOf,
+  type PointView,
 } from './metrics';
 import { DEFAULT_BOOTSTRAP, emptySums, ratioIntervals, type BootstrapOptions, type EntitySums } from './bootstrap';
 import { meanOverItems, normalizedWasserstein, UNDER_DISPERSION_BELOW, varianceRatio } from './distribution';
 import { distributionIntervals, type ItemValues } from './distribution-bootstrap';
 import { ROW_MEAN_METRICS } from './metrics';
 import { compareWorstFirst } from './order';
+import { ANSWER_INFERENCE_FAILURE, ANSWER_MISSING, ANSWER_OK, ANSWER_PARSE_FAILURE, checkPrediction, TableBuilder, type AnswerColumns, type SampleTable, type TableAnswers } from './table';
 import type { EntityScore, GroupScore, ItemScore, MethodScores, MetricValue, ScoreSummary } from './types';
+
+export { checkPrediction } from './table';
 
 /**
  * The one evaluate() every method goes through: LLM and baselines get the same join, the same
@@ -71,22 +74,6 @@ function compareRows(a: Row, b: Row): number {
   );
 }
 
-/** Checks one prediction's internal consistency against its item; throws naming the key. */
-export function checkPrediction(p: Prediction, item: ItemDef): void {
-  const key = sampleKey(p);
-  if (p.parseStatus === 'ok') {
-    if (p.predicted === null || !Number.isFinite(p.predicted)) {
-      throw new Error(`prediction ${key} has parseStatus ok but predicted ${String(p.predicted)}`);
-    }
-    const outside = p.predicted < item.min || p.predicted > item.max;
-    if (p.outlier !== outside) {
-      throw new Error(`prediction ${key}: outlier=${p.outlier} but ${p.predicted} is ${outside ? 'outside' : 'inside'} [${item.min}, ${item.max}]`);
-    }
-  } else if (p.predicted !== null) {
-    throw new Error(`prediction ${key} has parseStatus ${p.parseStatus} but a value ${p.predicted}`);
-  }
-}
-
 /**
  * Joins samples and predictions by sampleKey, sorted by group, item, entity id.
  * `method`, when given, is required of every prediction.
@@ -121,27 +108,60 @@ export function joinRows(samples: Sample[], predictions: Prediction[], items: It
   return rows.sort(compareRows);
 }
 
-function points(rows: Row[]): Point[] {
-  const out: Point[] = [];
-  for (const r of rows) if (r.predicted !== null) out.push({ predicted: r.predicted, actual: r.sample.actual, item: r.item });
-  return out;
-}
-
 function withCoverage(m: MetricValue, unscored: number): MetricValue {
   if (unscored === 0 || m.note !== undefined) return m;
   return { ...m, note: `${unscored} unscored sample(s) excluded (parse or inference failures)` };
 }
 
+/** Rows of a table by position, ascending: a slice of an evaluation (all rows, a group, an item, an entity within a group, a kind). */
+type Slice = Int32Array;
+
+function allRows(table: SampleTable): Slice {
+  const rows = new Int32Array(table.size);
+  for (let r = 0; r < rows.length; r++) rows[r] = r;
+  return rows;
+}
+
+/** The scored points (a usable value) of a slice, read from the columns. */
+function pointsOf(table: SampleTable, answers: AnswerColumns, rows: Slice): PointView {
+  return { length: rows.length, predicted: (i) => answers.predicted[rows[i]], actual: (i) => table.actual[rows[i]], item: (i) => table.items[table.item[rows[i]]] };
+}
+
+function scoredRows(answers: AnswerColumns, rows: Slice): Slice {
+  return rows.filter((r) => answers.status[r] === ANSWER_OK);
+}
+
+/** Splits a slice into runs of rows with the same key (rows of one item, of one group, are next to each other). */
+function runs(rows: Slice, keyOf: (row: number) => number): Slice[] {
+  const parts: Slice[] = [];
+  let start = 0;
+  for (let i = 1; i <= rows.length; i++) {
+    if (i === rows.length || keyOf(rows[i]) !== keyOf(rows[start])) {
+      parts.push(rows.subarray(start, i));
+      start = i;
+    }
+  }
+  return parts;
+}
+
+function itemRuns(table: SampleTable, rows: Slice): Slice[] {
+  return runs(rows, (r) => table.item[r]);
+}
+
 /** Per-item distribution metrics (across respondents) of one item's rows. */
-function itemDistribution(rows: Row[]): { wasserstein: MetricValue; variance_ratio: MetricValue; respondent_correlation: MetricValue } {
-  const scored = points(rows);
-  const predicted = scored.map((p) => p.predicted);
-  const actual = scored.map((p) => p.actual);
+function itemDistribution(table: SampleTable, answers: AnswerColumns, rows: Slice): { wasserstein: MetricValue; variance_ratio: MetricValue; respondent_correlation: MetricValue } {
+  const scored = scoredRows(answers, rows);
+  const predicted: number[] = [];
+  const actual: number[] = [];
+  for (const r of scored) {
+    predicted.push(answers.predicted[r]);
+    actual.push(table.actual[r]);
+  }
   const unscored = rows.length - scored.length;
   return {
-    wasserstein: withCoverage(normalizedWasserstein(predicted, actual, rows[0].item), unscored),
+    wasserstein: withCoverage(normalizedWasserstein(predicted, actual, table.items[table.item[rows[0]]]), unscored),
     variance_ratio: withCoverage(varianceRatio(predicted, actual), unscored),
-    respondent_correlation: withCoverage(pearson(scored), unscored),
+    respondent_correlation: withCoverage(pearsonOf(pointsOf(table, answers, scored)), unscored),
   };
 }
 
@@ -150,8 +170,8 @@ function itemDistribution(rows: Row[]): { wasserstein: MetricValue; variance_rat
  * its items (answers to different questions are never pooled into one distribution) and the
  * share of under-dispersed items.
  */
-function distributionMetrics(rows: Row[]): Record<string, MetricValue> {
-  const perItem = partition(rows, (r) => itemKey(r.sample.group, r.sample.item)).map(itemDistribution);
+function distributionMetrics(table: SampleTable, answers: AnswerColumns, rows: Slice): Record<string, MetricValue> {
+  const perItem = itemRuns(table, rows).map((part) => itemDistribution(table, answers, part));
   if (perItem.length === 1) return { ...perItem[0] };
   const ratios = perItem.map((m) => m.variance_ratio).filter((m) => m.value !== null);
   const flagged = ratios.filter((m) => (m.value as number) < UNDER_DISPERSION_BELOW).length;
@@ -163,19 +183,38 @@ function distributionMetrics(rows: Row[]): Record<string, MetricValue> {
   };
 }
 
+function metricOf(metricKey: string): (typeof ROW_MEAN_METRICS)[number] {
+  const metric = ROW_MEAN_METRICS.find((m) => m.key === metricKey);
+  if (metric === undefined) throw new Error(`${metricKey} is not a mean over rows; bootstrap sums exist for ${ROW_MEAN_METRICS.map((m) => m.key).join(', ')}`);
+  return metric;
+}
+
 /**
  * Per-entity sums of a mean-type metric (see ROW_MEAN_METRICS) over `rows`, indexed by the
  * position of the entity in `entityIds`: the input of the cluster bootstrap.
  */
 export function rowMeanSums(rows: readonly Row[], metricKey: string, entityIndex: ReadonlyMap<string, number>): EntitySums {
-  const metric = ROW_MEAN_METRICS.find((m) => m.key === metricKey);
-  if (metric === undefined) throw new Error(`${metricKey} is not a mean over rows; bootstrap sums exist for ${ROW_MEAN_METRICS.map((m) => m.key).join(', ')}`);
+  const metric = metricOf(metricKey);
   const sums = emptySums(entityIndex.size);
   for (const r of rows) {
     if (r.predicted === null || (metric.kind !== null && r.item.kind !== metric.kind)) continue;
     const e = entityIndex.get(r.sample.entityId);
     if (e === undefined) throw new Error(`entity ${JSON.stringify(r.sample.entityId)} is not in the bootstrap's entity list`);
-    sums.num[e] += metric.rowValue({ predicted: r.predicted, actual: r.sample.actual, item: r.item });
+    sums.num[e] += metric.rowValue(r.predicted, r.sample.actual, r.item);
+    sums.den[e] += 1;
+  }
+  return sums;
+}
+
+/** rowMeanSums of a table's answers, indexed by the table's entity positions. */
+export function tableRowMeanSums(table: SampleTable, answers: AnswerColumns, metricKey: string): EntitySums {
+  const metric = metricOf(metricKey);
+  const sums = emptySums(table.entityIds.length);
+  for (let r = 0; r < table.size; r++) {
+    const item = table.items[table.item[r]];
+    if (answers.status[r] !== ANSWER_OK || (metric.kind !== null && item.kind !== metric.kind)) continue;
+    const e = table.entity[r];
+    sums.num[e] += metric.rowValue(answers.predicted[r], table.actual[r], item);
     sums.den[e] += 1;
   }
   return sums;
@@ -188,11 +227,10 @@ export function entityIndexOf(rows: readonly Row[]): Map<string, number> {
 }
 
 /** Adds bootstrap intervals (entities as clusters) to the overall slice's mean-type metrics. */
-function withIntervals(summary: ScoreSummary, rows: Row[], options: BootstrapOptions, distribution: boolean): ScoreSummary {
+function withIntervals(summary: ScoreSummary, table: SampleTable, answers: AnswerColumns, options: BootstrapOptions, distribution: boolean): ScoreSummary {
   const keys = ROW_MEAN_METRICS.map((m) => m.key).filter((k) => summary.metrics[k]?.value !== null && summary.metrics[k] !== undefined);
-  const entityIndex = entityIndexOf(rows);
   const intervals = ratioIntervals(
-    keys.map((k) => rowMeanSums(rows, k, entityIndex)),
+    keys.map((k) => tableRowMeanSums(table, answers, k)),
     options,
   );
   const metrics = { ...summary.metrics };
@@ -201,16 +239,17 @@ function withIntervals(summary: ScoreSummary, rows: Row[], options: BootstrapOpt
     if (ci !== null) metrics[k] = { ...metrics[k], ci };
   });
   if (!distribution) return { ...summary, metrics };
-  const items: ItemValues[] = partition(rows, (r) => itemKey(r.sample.group, r.sample.item)).map((part) => {
-    const scored = part.filter((r) => r.predicted !== null);
+  const items: ItemValues[] = itemRuns(table, allRows(table)).map((part) => {
+    const scored = scoredRows(answers, part);
+    const item = table.items[table.item[part[0]]];
     return {
-      entities: scored.map((r) => entityIndex.get(r.sample.entityId) as number),
-      predicted: scored.map((r) => r.predicted as number),
-      actual: scored.map((r) => r.sample.actual),
-      range: part[0].item.max - part[0].item.min,
+      entities: Array.from(scored, (r) => table.entity[r]),
+      predicted: Array.from(scored, (r) => answers.predicted[r]),
+      actual: Array.from(scored, (r) => table.actual[r]),
+      range: item.max - item.min,
     };
   });
-  const spread = distributionIntervals(items, entityIndex.size, options);
+  const spread = distributionIntervals(items, table.entityIds.length, options);
   for (const k of ['wasserstein', 'variance_ratio', 'respondent_correlation'] as const) {
     const ci = spread[k];
     if (ci !== null && metrics[k] !== undefined && metrics[k].value !== null) metrics[k] = { ...metrics[k], ci };
@@ -218,49 +257,51 @@ function withIntervals(summary: ScoreSummary, rows: Row[], options: BootstrapOpt
   return { ...summary, metrics };
 }
 
-export function summarize(rows: Row[], withDistribution = false): ScoreSummary {
-  const scored = points(rows);
+function summarizeSlice(table: SampleTable, answers: AnswerColumns, rows: Slice, withDistribution: boolean): ScoreSummary {
+  const scored = scoredRows(answers, rows);
   let parseFailures = 0;
   let inferenceFailures = 0;
   let outliers = 0;
   for (const r of rows) {
+    const status = answers.status[r];
     // A missing prediction is an inference failure: the method produced nothing for the sample.
-    if (r.prediction === null || r.prediction.parseStatus === 'inference_failure') inferenceFailures++;
-    else if (r.prediction.parseStatus === 'parse_failure') parseFailures++;
-    else if (r.prediction.outlier) outliers++;
+    if (status === ANSWER_MISSING || status === ANSWER_INFERENCE_FAILURE) inferenceFailures++;
+    else if (status === ANSWER_PARSE_FAILURE) parseFailures++;
+    else if (answers.outlier[r] === 1) outliers++;
   }
   const metrics: Record<string, MetricValue> = {};
-  const primary = withCoverage(normalizedMae(scored), rows.length - scored.length);
+  const primary = withCoverage(normalizedMaeOf(pointsOf(table, answers, scored)), rows.length - scored.length);
   metrics.normalized_mae = primary;
   for (const kind of KINDS) {
-    const kindRows = rows.filter((r) => r.item.kind === kind);
+    const kindRows = rows.filter((r) => table.items[table.item[r]].kind === kind);
     if (kindRows.length === 0) continue;
-    const pts = points(kindRows);
-    const unscored = kindRows.length - pts.length;
+    const kindScored = scoredRows(answers, kindRows);
+    const pts = pointsOf(table, answers, kindScored);
+    const unscored = kindRows.length - kindScored.length;
     const put = (name: string, m: MetricValue): void => {
       metrics[`${kind}.${name}`] = withCoverage(m, unscored);
     };
     if (kind === 'binary') {
-      const b = binaryMetrics(pts);
+      const b = binaryMetricsOf(pts);
       put('accuracy', b.accuracy);
       put('balanced_accuracy', b.balanced_accuracy);
       put('f1', b.f1);
       put('predicted_positive_rate', b.predicted_positive_rate);
       put('actual_positive_rate', b.actual_positive_rate);
     } else if (kind === 'ordinal') {
-      put('mae', mae(pts));
-      put('rmse', rmse(pts));
-      put('exact_accuracy', exactAccuracy(pts));
-      put('within_one_accuracy', withinOneAccuracy(pts));
-      put('spearman', spearman(pts));
+      put('mae', maeOf(pts));
+      put('rmse', rmseOf(pts));
+      put('exact_accuracy', exactAccuracyOf(pts));
+      put('within_one_accuracy', withinOneAccuracyOf(pts));
+      put('spearman', spearmanOf(pts));
     } else {
-      put('mae', mae(pts));
-      put('rmse', rmse(pts));
-      put('normalized_mae', normalizedMae(pts));
-      put('pearson', pearson(pts));
+      put('mae', maeOf(pts));
+      put('rmse', rmseOf(pts));
+      put('normalized_mae', normalizedMaeOf(pts));
+      put('pearson', pearsonOf(pts));
     }
   }
-  if (withDistribution) Object.assign(metrics, distributionMetrics(rows));
+  if (withDistribution) Object.assign(metrics, distributionMetrics(table, answers, rows));
   return {
     n: rows.length,
     nScored: scored.length,
@@ -272,23 +313,37 @@ export function summarize(rows: Row[], withDistribution = false): ScoreSummary {
   };
 }
 
-/** Groups already-sorted rows by a key, keeping first-seen order (which is sorted order). */
-function partition(rows: Row[], keyOf: (r: Row) => string): Row[][] {
-  const parts = new Map<string, Row[]>();
+/** Rows already joined (joinRows) as a table and answers, for the callers that hold rows. */
+export function tableOfRows(rows: readonly Row[]): { table: SampleTable; answers: TableAnswers } {
+  const items = new Map<string, ItemDef>();
+  for (const r of rows) items.set(itemKey(r.item.group, r.item.item), r.item);
+  const builder = new TableBuilder([...items.values()]);
   for (const r of rows) {
-    const k = keyOf(r);
-    const list = parts.get(k);
-    if (list) list.push(r);
-    else parts.set(k, [r]);
+    builder.addSample(r.sample);
+    if (r.prediction !== null) builder.addPrediction(r.prediction);
   }
-  return [...parts.values()];
+  return builder.build();
+}
+
+/** Samples and one method's predictions joined into a table (the checks of joinRows). */
+export function tableOf(samples: readonly Sample[], predictions: readonly Prediction[], items: readonly ItemDef[], method?: string): { table: SampleTable; answers: TableAnswers } {
+  const builder = new TableBuilder(items, method);
+  for (const p of predictions) builder.addPrediction(p);
+  for (const s of samples) builder.addSample(s);
+  return builder.build();
+}
+
+export function summarize(rows: Row[], withDistribution = false): ScoreSummary {
+  const { table, answers } = tableOfRows(rows);
+  return summarizeSlice(table, answers.answers, allRows(table), withDistribution);
 }
 
 export function evaluate(args: { method: string; samples: Sample[]; predictions: Prediction[]; items: ItemDef[]; bootstrap?: BootstrapOptions; scope?: EvaluateScope }): MethodScores {
   const { method, samples, predictions, items, bootstrap = DEFAULT_BOOTSTRAP, scope } = args;
   // Scoring nothing is always a bug upstream (empty split, wrong filter), never a result.
   if (samples.length === 0) throw new Error(`evaluate(${method}): no samples`);
-  return evaluateRows(method, joinRows(samples, predictions, items, method), bootstrap, scope);
+  const { table, answers } = tableOf(samples, predictions, items, method);
+  return evaluateTable(method, table, answers.answers, bootstrap, scope);
 }
 
 /** What evaluateRows may leave out for a caller that never shows it (both are the costliest parts). */
@@ -301,20 +356,52 @@ export interface EvaluateScope {
 
 /** evaluate() over rows already joined (joinRows), for a caller that needs the rows too. */
 export function evaluateRows(method: string, rows: Row[], bootstrap: BootstrapOptions = DEFAULT_BOOTSTRAP, scope: EvaluateScope = {}): MethodScores {
-  const { perEntity = true, distributionIntervals: withDistributionIntervals = true } = scope;
   if (rows.length === 0) throw new Error(`evaluate(${method}): no samples`);
+  const { table, answers } = tableOfRows(rows);
+  return evaluateTable(method, table, answers.answers, bootstrap, scope);
+}
 
-  const byItem: ItemScore[] = partition(rows, (r) => itemKey(r.sample.group, r.sample.item)).map((part) => ({
-    group: part[0].sample.group,
-    item: part[0].sample.item,
-    kind: part[0].item.kind,
-    summary: summarize(part, true),
+/** Each entity's rows within each group, as slices (rows in table order within each). */
+function groupEntitySlices(table: SampleTable, groups: Slice[]): Slice[] {
+  const out: Slice[] = [];
+  const entities = table.entityIds.length;
+  for (const group of groups) {
+    const count = new Int32Array(entities + 1);
+    for (const r of group) count[table.entity[r] + 1]++;
+    for (let e = 0; e < entities; e++) count[e + 1] += count[e];
+    const sorted = new Int32Array(group.length);
+    const next = count.slice(0, entities);
+    for (const r of group) sorted[next[table.entity[r]]++] = r;
+    for (let e = 0; e < entities; e++) if (count[e + 1] > count[e]) out.push(sorted.subarray(count[e], count[e + 1]));
+  }
+  return out;
+}
+
+/** evaluate() on a table and one method's answers to it: the one implementation every path above goes through. */
+export function evaluateTable(method: string, table: SampleTable, answers: AnswerColumns, bootstrap: BootstrapOptions = DEFAULT_BOOTSTRAP, scope: EvaluateScope = {}): MethodScores {
+  const { perEntity = true, distributionIntervals: withDistributionIntervals = true } = scope;
+  if (table.size === 0) throw new Error(`evaluate(${method}): no samples`);
+  const all = allRows(table);
+  const itemOfRow = (r: number): ItemDef => table.items[table.item[r]];
+
+  const byItem: ItemScore[] = itemRuns(table, all).map((part) => ({
+    group: itemOfRow(part[0]).group,
+    item: itemOfRow(part[0]).item,
+    kind: itemOfRow(part[0]).kind,
+    summary: summarizeSlice(table, answers, part, true),
   }));
-  const byGroup: GroupScore[] = partition(rows, (r) => r.sample.group)
-    .map((part) => ({ group: part[0].sample.group, summary: summarize(part, true) }))
+  const groupIds = new Map<string, number>();
+  const groups = runs(all, (r) => {
+    const g = itemOfRow(r).group;
+    let id = groupIds.get(g);
+    if (id === undefined) groupIds.set(g, (id = groupIds.size));
+    return id;
+  });
+  const byGroup: GroupScore[] = groups
+    .map((part) => ({ group: itemOfRow(part[0]).group, summary: summarizeSlice(table, answers, part, true) }))
     .sort((a, b) => compareWorstFirst(a.summary.primary.value, b.summary.primary.value) || compareCodeUnits(a.group, b.group));
-  const byEntity: EntityScore[] = (perEntity ? partition(rows, (r) => groupEntityKey(r.sample.group, r.sample.entityId)) : [])
-    .map((part) => ({ group: part[0].sample.group, entityId: part[0].sample.entityId, summary: summarize(part) }))
+  const byEntity: EntityScore[] = (perEntity ? groupEntitySlices(table, groups) : [])
+    .map((part) => ({ group: itemOfRow(part[0]).group, entityId: table.entityIds[table.entity[part[0]]], summary: summarizeSlice(table, answers, part, false) }))
     .sort(
       (a, b) =>
         compareCodeUnits(a.group, b.group) ||
@@ -322,7 +409,7 @@ export function evaluateRows(method: string, rows: Row[], bootstrap: BootstrapOp
         compareCodeUnits(a.entityId, b.entityId),
     );
 
-  const overall = withIntervals(summarize(rows, true), rows, bootstrap, withDistributionIntervals);
+  const overall = withIntervals(summarizeSlice(table, answers, all, true), table, answers, bootstrap, withDistributionIntervals);
   const result: MethodScores = { method, overall, byGroup, byItem, byEntity };
   assertAllFinite(result, `evaluate(${method})`);
   return result;

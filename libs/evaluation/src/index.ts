@@ -11,6 +11,7 @@ export {
   linearBaseline,
   standardBaselines,
   standardBaselineRuns,
+  standardTableBaselines,
   type BaselineRun,
   runBaseline,
   predictAll,
@@ -34,7 +35,8 @@ export { valueRanges } from './diagnostics';
 export { preflightWarningsLine, reviewChecklist, upcastReviewLine, PARSE_WARN_UP_TO } from './review';
 export { loggedEvaluationResult, upcastEvaluationResult } from './upcast';
 export { smokeChecks, type SmokeCheck, type SmokeResult } from './smoke';
-export { baselineInputsDigest, buildEvaluation, scoreBaselines, type ScoredBaselines } from './build';
+export { baselineInputsDigest, buildEvaluation, buildTableEvaluation, scoreBaselines, scoreTableBaselines, tableInputsDigest, type ScoredBaselines, type TableBaseline } from './build';
+export { TableBuilder, type AnswerColumns, type SampleTable, type TableAnswers } from './table';
 export { assertAllFinite } from './guard';
 export {
   BOOTSTRAP_RESAMPLES,

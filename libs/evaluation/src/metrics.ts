@@ -118,17 +118,37 @@ export interface Point {
 }
 
 /**
+ * Scored points by position (point i: predicted(i), actual(i), item(i)): the metrics read a list
+ * of Point objects and a slice of an evaluation's columns (see table.ts) the same way.
+ */
+export interface PointView {
+  readonly length: number;
+  predicted(i: number): number;
+  actual(i: number): number;
+  item(i: number): ItemDef;
+}
+
+export function viewOfPoints(points: readonly Point[]): PointView {
+  return { length: points.length, predicted: (i) => points[i].predicted, actual: (i) => points[i].actual, item: (i) => points[i].item };
+}
+
+type RowValue = (predicted: number, actual: number, item: ItemDef) => number;
+
+const normalizedError: RowValue = (predicted, actual, item) => Math.abs(predicted - actual) / (item.max - item.min);
+const absoluteError: RowValue = (predicted, actual) => Math.abs(predicted - actual);
+
+/**
  * Metrics that are means of one number per scored row: their overall value gets a bootstrap
  * interval from per-entity sums (see bootstrap.ts). Keys as in ScoreSummary.metrics.
  */
-export const ROW_MEAN_METRICS: readonly { key: string; kind: ItemKind | null; rowValue: (p: Point) => number }[] = [
-  { key: 'normalized_mae', kind: null, rowValue: (p) => Math.abs(p.predicted - p.actual) / (p.item.max - p.item.min) },
-  { key: 'binary.accuracy', kind: 'binary', rowValue: (p) => (isPositive(p.predicted, p.item) === isPositive(p.actual, p.item) ? 1 : 0) },
-  { key: 'ordinal.mae', kind: 'ordinal', rowValue: (p) => Math.abs(p.predicted - p.actual) },
-  { key: 'ordinal.exact_accuracy', kind: 'ordinal', rowValue: (p) => (toScalePoint(p.predicted, p.item) === p.actual ? 1 : 0) },
-  { key: 'ordinal.within_one_accuracy', kind: 'ordinal', rowValue: (p) => (Math.abs(p.predicted - p.actual) <= 1 ? 1 : 0) },
-  { key: 'continuous.mae', kind: 'continuous', rowValue: (p) => Math.abs(p.predicted - p.actual) },
-  { key: 'continuous.normalized_mae', kind: 'continuous', rowValue: (p) => Math.abs(p.predicted - p.actual) / (p.item.max - p.item.min) },
+export const ROW_MEAN_METRICS: readonly { key: string; kind: ItemKind | null; rowValue: RowValue }[] = [
+  { key: 'normalized_mae', kind: null, rowValue: normalizedError },
+  { key: 'binary.accuracy', kind: 'binary', rowValue: (predicted, actual, item) => (isPositive(predicted, item) === isPositive(actual, item) ? 1 : 0) },
+  { key: 'ordinal.mae', kind: 'ordinal', rowValue: absoluteError },
+  { key: 'ordinal.exact_accuracy', kind: 'ordinal', rowValue: (predicted, actual, item) => (toScalePoint(predicted, item) === actual ? 1 : 0) },
+  { key: 'ordinal.within_one_accuracy', kind: 'ordinal', rowValue: (predicted, actual) => (Math.abs(predicted - actual) <= 1 ? 1 : 0) },
+  { key: 'continuous.mae', kind: 'continuous', rowValue: absoluteError },
+  { key: 'continuous.normalized_mae', kind: 'continuous', rowValue: normalizedError },
 ];
 
 export const NO_POINTS = 'no scored points';
@@ -137,22 +157,44 @@ function none(n: number, note: string): MetricValue {
   return { value: null, n, note };
 }
 
-function meanOf(points: Point[], f: (p: Point) => number): MetricValue {
+function meanOf(points: PointView, f: RowValue): MetricValue {
   if (points.length === 0) return none(0, NO_POINTS);
-  return { value: mean(points.map(f)), n: points.length };
+  const values: number[] = [];
+  for (let i = 0; i < points.length; i++) values.push(f(points.predicted(i), points.actual(i), points.item(i)));
+  return { value: mean(values), n: points.length };
+}
+
+export function normalizedMaeOf(points: PointView): MetricValue {
+  return meanOf(points, normalizedError);
+}
+
+export function maeOf(points: PointView): MetricValue {
+  return meanOf(points, absoluteError);
+}
+
+export function rmseOf(points: PointView): MetricValue {
+  const mse = meanOf(points, (predicted, actual) => (predicted - actual) ** 2);
+  return mse.value === null ? mse : { value: Math.sqrt(mse.value), n: mse.n };
+}
+
+export function exactAccuracyOf(points: PointView): MetricValue {
+  return meanOf(points, (predicted, actual, item) => (toScalePoint(predicted, item) === actual ? 1 : 0));
+}
+
+export function withinOneAccuracyOf(points: PointView): MetricValue {
+  return meanOf(points, (predicted, actual) => (Math.abs(predicted - actual) <= 1 ? 1 : 0));
 }
 
 export function normalizedMae(points: Point[]): MetricValue {
-  return meanOf(points, (p) => Math.abs(p.predicted - p.actual) / (p.item.max - p.item.min));
+  return normalizedMaeOf(viewOfPoints(points));
 }
 
 export function mae(points: Point[]): MetricValue {
-  return meanOf(points, (p) => Math.abs(p.predicted - p.actual));
+  return maeOf(viewOfPoints(points));
 }
 
 export function rmse(points: Point[]): MetricValue {
-  const mse = meanOf(points, (p) => (p.predicted - p.actual) ** 2);
-  return mse.value === null ? mse : { value: Math.sqrt(mse.value), n: mse.n };
+  return rmseOf(viewOfPoints(points));
 }
 
 /** Nearest point of the scale min, min+1, ..., max; halves round up (Math.round), then clamp. */
@@ -162,11 +204,11 @@ export function toScalePoint(value: number, item: ItemDef): number {
 }
 
 export function exactAccuracy(points: Point[]): MetricValue {
-  return meanOf(points, (p) => (toScalePoint(p.predicted, p.item) === p.actual ? 1 : 0));
+  return exactAccuracyOf(viewOfPoints(points));
 }
 
 export function withinOneAccuracy(points: Point[]): MetricValue {
-  return meanOf(points, (p) => (Math.abs(p.predicted - p.actual) <= 1 ? 1 : 0));
+  return withinOneAccuracyOf(viewOfPoints(points));
 }
 
 /** The class threshold: the midpoint of the item's range (0.5 for a 0/1 item); >= is "yes". */
@@ -174,10 +216,13 @@ export function isPositive(value: number, item: ItemDef): boolean {
   return value >= (item.min + item.max) / 2;
 }
 
-export function binaryMetrics(points: Point[]): Record<
-  'accuracy' | 'balanced_accuracy' | 'f1' | 'predicted_positive_rate' | 'actual_positive_rate',
-  MetricValue
-> {
+type BinaryMetrics = Record<'accuracy' | 'balanced_accuracy' | 'f1' | 'predicted_positive_rate' | 'actual_positive_rate', MetricValue>;
+
+export function binaryMetrics(points: Point[]): BinaryMetrics {
+  return binaryMetricsOf(viewOfPoints(points));
+}
+
+export function binaryMetricsOf(points: PointView): BinaryMetrics {
   const n = points.length;
   if (n === 0) {
     const v = none(0, NO_POINTS);
@@ -187,9 +232,10 @@ export function binaryMetrics(points: Point[]): Record<
   let tn = 0;
   let fp = 0;
   let fn = 0;
-  for (const p of points) {
-    const pred = isPositive(p.predicted, p.item);
-    const act = isPositive(p.actual, p.item);
+  for (let i = 0; i < n; i++) {
+    const item = points.item(i);
+    const pred = isPositive(points.predicted(i), item);
+    const act = isPositive(points.actual(i), item);
     if (pred && act) tp++;
     else if (!pred && !act) tn++;
     else if (pred) fp++;
@@ -212,12 +258,16 @@ export function binaryMetrics(points: Point[]): Record<
   };
 }
 
-function correlation(points: Point[], kind: 'pearson' | 'spearman'): MetricValue {
+function correlation(points: PointView, kind: 'pearson' | 'spearman'): MetricValue {
   const n = points.length;
   if (n === 0) return none(0, NO_POINTS);
   if (n < 3) return none(n, `too few points for a correlation (n=${n} < 3)`);
-  const x = points.map((p) => p.predicted);
-  const y = points.map((p) => p.actual);
+  const x: number[] = [];
+  const y: number[] = [];
+  for (let i = 0; i < n; i++) {
+    x.push(points.predicted(i));
+    y.push(points.actual(i));
+  }
   // Checked on the raw values: a computed variance of identical values may be a tiny non-zero.
   if (x.every((v) => v === x[0])) return none(n, 'predictions are constant: correlation undefined');
   if (y.every((v) => v === y[0])) return none(n, 'actual values are constant: correlation undefined');
@@ -226,11 +276,19 @@ function correlation(points: Point[], kind: 'pearson' | 'spearman'): MetricValue
   return { value: Math.max(-1, Math.min(1, r)), n };
 }
 
-export function pearson(points: Point[]): MetricValue {
+export function pearsonOf(points: PointView): MetricValue {
   return correlation(points, 'pearson');
 }
 
 /** Pearson on average ranks (simple-statistics' midranks), so ties are handled order-independently. */
-export function spearman(points: Point[]): MetricValue {
+export function spearmanOf(points: PointView): MetricValue {
   return correlation(points, 'spearman');
+}
+
+export function pearson(points: Point[]): MetricValue {
+  return pearsonOf(viewOfPoints(points));
+}
+
+export function spearman(points: Point[]): MetricValue {
+  return spearmanOf(viewOfPoints(points));
 }

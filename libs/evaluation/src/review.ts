@@ -3,6 +3,7 @@ import type { Prediction } from '@assay/contracts';
 import { TRAIN_MEAN_METHOD } from './baselines';
 import { compareCodeUnits } from '@assay/contracts';
 import { fmt, pct } from './order';
+import { addFailure, ANSWER_OK, noFailures, type AnswerColumns, type FailureExamples, type SampleTable, type TableAnswers } from './table';
 import type { MethodScores, ReviewLine, ReviewStatus, ValueRange } from './types';
 
 /**
@@ -34,32 +35,97 @@ function line(check: string, status: ReviewStatus, detail: string): ReviewLine {
   return { check, status, detail };
 }
 
-function byKey(a: Prediction, b: Prediction): number {
-  return compareCodeUnits(sampleKey(a), sampleKey(b));
+/**
+ * What the review reads of a method's answers, gathered in one pass (from a list of predictions
+ * or from an evaluation's columns): failure counts with their first examples, the usable values'
+ * count and whether they are all equal, and the outliers per item.
+ */
+export interface AnswerFacts {
+  parseFailures: FailureExamples;
+  inferenceFailures: FailureExamples;
+  /** Usable values: how many, the first, and whether every one equals it. */
+  usable: number;
+  firstUsable: number | null;
+  allUsableEqual: boolean;
+  /** Outliers among the usable values, per item that has any, in the order first seen. */
+  outliersByItem: Array<{ group: string; item: string; count: number }>;
+  outliers: number;
 }
 
-function examples(preds: Prediction[]): string {
-  const shown = [...preds].sort(byKey).slice(0, SHOW);
+class FactsCollector {
+  usable = 0;
+  firstUsable: number | null = null;
+  allUsableEqual = true;
+  outliers = 0;
+  private readonly outlierCounts = new Map<string, { group: string; item: string; count: number }>();
+
+  addUsable(value: number, outlier: boolean, group: string, item: string): void {
+    if (this.usable === 0) this.firstUsable = value;
+    else if (value !== this.firstUsable) this.allUsableEqual = false;
+    this.usable++;
+    if (!outlier) return;
+    this.outliers++;
+    const key = JSON.stringify([group, item]);
+    const known = this.outlierCounts.get(key);
+    if (known) known.count++;
+    else this.outlierCounts.set(key, { group, item, count: 1 });
+  }
+
+  facts(parseFailures: FailureExamples, inferenceFailures: FailureExamples): AnswerFacts {
+    const { usable, firstUsable, allUsableEqual, outliers } = this;
+    return { parseFailures, inferenceFailures, usable, firstUsable, allUsableEqual, outliersByItem: [...this.outlierCounts.values()], outliers };
+  }
+}
+
+export function answerFactsOf(predictions: readonly Prediction[]): AnswerFacts {
+  const parse = noFailures();
+  const inference = noFailures();
+  const collector = new FactsCollector();
+  for (const p of predictions) {
+    if (p.parseStatus === 'parse_failure') addFailure(parse, sampleKey(p), p.parseError ?? '');
+    else if (p.parseStatus === 'inference_failure') addFailure(inference, sampleKey(p), p.parseError ?? '');
+    else if (p.predicted !== null) collector.addUsable(p.predicted, p.outlier, p.group, p.item);
+  }
+  return collector.facts(parse, inference);
+}
+
+/** answerFactsOf for answers held as columns (the failures were gathered when the table was built). */
+export function answerFactsOfTable(table: SampleTable, answers: TableAnswers): AnswerFacts {
+  const collector = new FactsCollector();
+  const { predicted, status, outlier }: AnswerColumns = answers.answers;
+  for (let r = 0; r < table.size; r++) {
+    if (status[r] !== ANSWER_OK) continue;
+    const it = table.items[table.item[r]];
+    collector.addUsable(predicted[r], outlier[r] === 1, it.group, it.item);
+  }
+  return collector.facts(answers.parseFailures, answers.inferenceFailures);
+}
+
+function examples(failures: FailureExamples): string {
+  const shown = failures.first.slice(0, SHOW);
   if (shown.length === 0) return '';
-  return `; e.g. ${shown.map((p) => `${sampleKey(p)}: ${p.parseError ?? ''}`).join('; ')}`;
+  return `; e.g. ${shown.map((f) => `${f.key}: ${f.error}`).join('; ')}`;
 }
 
-export function parseFailureLine(scores: MethodScores, predictions: Prediction[]): ReviewLine {
+function factsOf(answers: Prediction[] | AnswerFacts): AnswerFacts {
+  return Array.isArray(answers) ? answerFactsOf(answers) : answers;
+}
+
+export function parseFailureLine(scores: MethodScores, answers: Prediction[] | AnswerFacts): ReviewLine {
   const o = scores.overall;
   const outputs = o.n - o.inferenceFailures;
   const check = 'Parse failure rate';
   if (outputs === 0) return line(check, 'fail', `no outputs to parse: all ${o.n} samples failed at inference`);
   const rate = o.parseFailures / outputs;
   const status: ReviewStatus = rate < PARSE_PASS_BELOW ? 'pass' : rate <= PARSE_WARN_UP_TO ? 'warn' : 'fail';
-  const failed = predictions.filter((p) => p.parseStatus === 'parse_failure');
-  return line(check, status, `${o.parseFailures} of ${outputs} outputs failed to parse (${pct(o.parseFailures, outputs)}; pass < 1%, fail > 5%)${examples(failed)}`);
+  return line(check, status, `${o.parseFailures} of ${outputs} outputs failed to parse (${pct(o.parseFailures, outputs)}; pass < 1%, fail > 5%)${examples(factsOf(answers).parseFailures)}`);
 }
 
-export function inferenceFailureLine(scores: MethodScores, predictions: Prediction[]): ReviewLine {
+export function inferenceFailureLine(scores: MethodScores, answers: Prediction[] | AnswerFacts): ReviewLine {
   const o = scores.overall;
   const status: ReviewStatus = o.inferenceFailures === 0 ? 'pass' : o.inferenceFailures === o.n ? 'fail' : 'warn';
-  const failed = predictions.filter((p) => p.parseStatus === 'inference_failure');
-  const missing = o.inferenceFailures - failed.length;
+  const failed = factsOf(answers).inferenceFailures;
+  const missing = o.inferenceFailures - failed.count;
   const missingText = missing > 0 ? `, ${missing} of them without any prediction` : '';
   return line('Inference failures', status, `${o.inferenceFailures} of ${o.n} samples (${pct(o.inferenceFailures, o.n)}) have no model output${missingText}${examples(failed)}`);
 }
@@ -80,16 +146,15 @@ function pooled(parts: Array<{ n: number; mean: number | null; std: number | nul
   return { mean: m, std: Math.sqrt(Math.max(0, s2 / n - m * m)) };
 }
 
-export function distributionLine(ranges: ValueRange[], predictions: Prediction[]): ReviewLine {
+export function distributionLine(ranges: ValueRange[], answers: Prediction[] | AnswerFacts): ReviewLine {
   const check = 'Prediction vs actual distribution';
   const actual = pooled(ranges.map((r) => r.actual));
   const pred = pooled(ranges.map((r) => r.predicted));
   const summary = `predicted mean ${fmt(pred.mean)} (std ${fmt(pred.std)}) vs actual mean ${fmt(actual.mean)} (std ${fmt(actual.std)})`;
-  const values: number[] = [];
-  for (const p of predictions) if (p.parseStatus === 'ok' && p.predicted !== null) values.push(p.predicted);
-  if (values.length === 0) return line(check, 'fail', 'no usable predictions');
-  if (values.length >= 2 && values.every((v) => v === values[0])) {
-    return line(check, 'fail', `all predictions identical (${values.length} x ${values[0]}); ${summary}`);
+  const { usable, firstUsable, allUsableEqual } = factsOf(answers);
+  if (usable === 0) return line(check, 'fail', 'no usable predictions');
+  if (usable >= 2 && allUsableEqual) {
+    return line(check, 'fail', `all predictions identical (${usable} x ${firstUsable}); ${summary}`);
   }
   const biased = ranges
     .filter((r) => r.predicted.mean !== null && r.actual.mean !== null)
@@ -126,31 +191,32 @@ export function groupLine(scores: MethodScores, baselines: MethodScores[]): Revi
   return line(check, status, `${spread}; ${catastrophic.length} catastrophic group(s) worse than ${TRAIN_MEAN_METHOD}: ${shown.join(', ')}${catastrophic.length > 5 ? ', ...' : ''}`);
 }
 
-function concentration(outliers: Prediction[], keyOf: (p: Prediction) => string): { key: string; count: number } {
+function concentration(counted: Array<{ key: string; count: number }>): { key: string; count: number } {
   const counts = new Map<string, number>();
-  for (const p of outliers) counts.set(keyOf(p), (counts.get(keyOf(p)) ?? 0) + 1);
+  for (const { key, count } of counted) counts.set(key, (counts.get(key) ?? 0) + count);
   let best = { key: '', count: 0 };
   for (const [key, count] of [...counts].sort((a, b) => compareCodeUnits(a[0], b[0]))) if (count > best.count) best = { key, count };
   return best;
 }
 
-export function outlierLine(predictions: Prediction[]): ReviewLine {
+export function outlierLine(answers: Prediction[] | AnswerFacts): ReviewLine {
   const check = 'Outliers';
-  const scored = predictions.filter((p) => p.parseStatus === 'ok');
-  const outliers = scored.filter((p) => p.outlier);
-  const head = `${outliers.length} of ${scored.length} scored predictions (${pct(outliers.length, scored.length)}) outside the item's range`;
-  if (outliers.length === 0) return line(check, 'pass', head);
-  const status: ReviewStatus = outliers.length / scored.length > OUTLIER_WARN_UP_TO ? 'fail' : 'warn';
+  const facts = factsOf(answers);
+  const scored = facts.usable;
+  const outliers = facts.outliers;
+  const head = `${outliers} of ${scored} scored predictions (${pct(outliers, scored)}) outside the item's range`;
+  if (outliers === 0) return line(check, 'pass', head);
+  const status: ReviewStatus = outliers / scored > OUTLIER_WARN_UP_TO ? 'fail' : 'warn';
   let nature: string;
-  if (outliers.length < SYSTEMATIC_MIN_COUNT) {
+  if (outliers < SYSTEMATIC_MIN_COUNT) {
     nature = `too few to tell systematic from random (< ${SYSTEMATIC_MIN_COUNT})`;
   } else {
-    const group = concentration(outliers, (p) => p.group);
-    const item = concentration(outliers, (p) => `${p.group}/${p.item}`);
-    const top = item.count * 2 > outliers.length ? { what: 'item', ...item } : { what: 'group', ...group };
+    const group = concentration(facts.outliersByItem.map((o) => ({ key: o.group, count: o.count })));
+    const item = concentration(facts.outliersByItem.map((o) => ({ key: `${o.group}/${o.item}`, count: o.count })));
+    const top = item.count * 2 > outliers ? { what: 'item', ...item } : { what: 'group', ...group };
     nature =
-      top.count * 2 > outliers.length
-        ? `systematic: ${top.count} of ${outliers.length} in ${top.what} ${top.key}`
+      top.count * 2 > outliers
+        ? `systematic: ${top.count} of ${outliers} in ${top.what} ${top.key}`
         : `random: no group or item holds more than half (largest: group ${group.key} with ${group.count})`;
   }
   return line(check, status, `${head}; ${nature}`);
@@ -207,16 +273,18 @@ export function reviewChecklist(args: {
   scores: MethodScores;
   baselines: MethodScores[];
   ranges: ValueRange[];
-  predictions: Prediction[];
+  /** The method's answers: its predictions, or what the review reads of them (answerFactsOf). */
+  predictions: Prediction[] | AnswerFacts;
   spotCheckPaths: string[];
 }): ReviewLine[] {
-  const { scores, baselines, ranges, predictions, spotCheckPaths } = args;
+  const { scores, baselines, ranges, spotCheckPaths } = args;
+  const facts = factsOf(args.predictions);
   return [
-    parseFailureLine(scores, predictions),
-    inferenceFailureLine(scores, predictions),
-    distributionLine(ranges, predictions),
+    parseFailureLine(scores, facts),
+    inferenceFailureLine(scores, facts),
+    distributionLine(ranges, facts),
     groupLine(scores, baselines),
-    outlierLine(predictions),
+    outlierLine(facts),
     spotCheckLine(spotCheckPaths),
     rankingLine(scores, baselines),
     line(NOTES_CHECK, 'todo', 'write down what this run showed (and what to try next) in the experiment notes'),

@@ -1,11 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AnyExperimentConfig } from '@assay/config';
-import { errorMessage, experimentStream, type EvaluationCompleted, type ExperimentStarted, type ItemDef, type Sample } from '@assay/contracts';
+import { errorMessage, experimentStream, type EvaluationCompleted, type ExperimentStarted, type ItemDef } from '@assay/contracts';
 import { loadDataset, loadSplit } from '@assay/data';
-import { baselineInputsDigest, buildEvaluation, type ScoredBaselines } from '@assay/evaluation';
+import { buildTableEvaluation, TableBuilder, tableInputsDigest, type SampleTable, type ScoredBaselines } from '@assay/evaluation';
 import { EventStore, forEachEventPage } from '@assay/event-store';
 import { PoisonMessageError } from '@assay/messaging';
-import { applyLabels, dataChangedSince, StageError, CacheUsageTally, samplesOf, scoreRunBaselines, spotCheckPaths, type EarlyBaselines, type ScoredPrediction } from '@assay/experiments';
+import { applyLabels, dataChangedSince, StageError, CacheUsageTally, scoreRunBaselines, SpotCheckPicker, type EarlyBaselines, type ScoredPrediction } from '@assay/experiments';
 
 /** Events per read when a whole run's events are folded. */
 export const PAGE = 64;
@@ -72,33 +72,34 @@ export class EvaluationAssembler {
   private async scoreFromRequests(early: EarlyBaselines): Promise<ScoredBaselines> {
     const { started, phase, items } = early;
     const { identity, attempt } = started.data;
-    const samples: Sample[] = [];
+    // Columns, page by page: no object per prompt is kept.
+    const samples = new TableBuilder(items);
     await this.store.read((sql) =>
       forEachEventPage(sql, experimentStream(identity), 'inference.batch.requested', { attempt, phase }, PAGE, (page) => {
-        for (const e of page) for (const p of e.data.prompts) samples.push({ entityId: e.data.entityId, group: p.group, item: p.item, actual: p.actual });
+        for (const e of page) for (const p of e.data.prompts) samples.addSample({ entityId: e.data.entityId, group: p.group, item: p.item, actual: p.actual });
       }),
     );
     const changed = await this.dataChangedSince(started);
     if (changed) throw new Error(changed);
-    return this.scoreBaselines(started, samples, items);
+    return this.scoreBaselines(started, samples.build().table, items);
   }
 
   /** The baselines on these samples, from the data files as they are now (the caller checked that they are the run's). */
-  private async scoreBaselines(started: ExperimentStarted, samples: Sample[], items: ItemDef[]): Promise<ScoredBaselines> {
+  private async scoreBaselines(started: ExperimentStarted, table: SampleTable, items: ItemDef[]): Promise<ScoredBaselines> {
     const config = AnyExperimentConfig.parse(started.data.config);
     const raw = await loadDataset({ profiles: config.data.profiles, responses: config.data.responses, items: config.data.items });
     const { split } = await loadSplit(config.data.split, raw.entities.map((e) => e.entityId));
     // The same labels the planner asked for (labels.mode): e.g. median-split 0/1 train values.
     const dataset = applyLabels(config.labels.mode, raw, split);
-    return scoreRunBaselines({ dataset, split, samples, items, method: started.data.method });
+    return scoreRunBaselines({ dataset, split, table, items, method: started.data.method });
   }
 
   /** The baselines scored ahead for these samples and items, if this process has them. */
-  private async earlyBaselines(started: ExperimentStarted, samples: Sample[], items: ItemDef[]): Promise<ScoredBaselines | null> {
+  private async earlyBaselines(started: ExperimentStarted, table: SampleTable, items: ItemDef[]): Promise<ScoredBaselines | null> {
     const key = earlyKey(started);
     const early = await this.early.get(key);
     if (!early) return null;
-    if (early.inputsDigest === baselineInputsDigest(samples, items)) return early;
+    if (early.inputsDigest === tableInputsDigest(table, items)) return early;
     this.logger.warn(`${key}: the baselines scored ahead were scored on other samples or items than the evaluation's; the evaluation scores them`);
     return null;
   }
@@ -111,17 +112,24 @@ export class EvaluationAssembler {
     const changed = await this.dataChangedSince(started);
     // Retrying cannot help: the run fails at evaluation at once; restore the files and `assay reevaluate`.
     if (changed) throw new PoisonMessageError(changed);
-    const samples = samplesOf(predictions);
-    const early = await this.earlyBaselines(started, samples, items);
-    const baselines = early ?? (await this.scoreBaselines(started, samples, items));
-    const result = buildEvaluation({
+    // The predictions as columns (each carries its sample): the assembly holds no object per prediction.
+    const builder = new TableBuilder(items, started.data.method);
+    const spotChecks = new SpotCheckPicker();
+    for (const p of predictions) {
+      builder.addSample(p);
+      builder.addPrediction(p);
+      spotChecks.add(p);
+    }
+    const { table, answers } = builder.build();
+    const early = await this.earlyBaselines(started, table, items);
+    const baselines = early ?? (await this.scoreBaselines(started, table, items));
+    const result = buildTableEvaluation({
       method: started.data.method,
-      samples,
-      // As they are: the extra fields of a scored prediction (prompt id, actual) are not read, and not copied.
-      predictions,
+      table,
+      answers,
       items,
       baselines,
-      spotCheckPaths: spotCheckPaths(predictions),
+      spotCheckPaths: spotChecks.paths(),
       // Per-entity scores are recomputed by the reporter from the scored predictions: with
       // hundreds of entities they would push this event past NATS's 1 MB message limit.
       scope: { perEntity: false },

@@ -1,7 +1,7 @@
 import type { EvaluationBatchScored, InferenceBatchRequested, InferenceCompleted, InferenceFailed, ItemDef, Prediction, Sample } from '@assay/contracts';
 import type { Dataset, SplitFile } from '@assay/data';
-import { itemKey } from '@assay/contracts';
-import { scoreBaselines, standardBaselineRuns, toPrediction, type BaselineRun, type ScoredBaselines } from '@assay/evaluation';
+import { groupEntityKey, itemKey } from '@assay/contracts';
+import { scoreTableBaselines, standardBaselineRuns, standardTableBaselines, toPrediction, type BaselineRun, type SampleTable, type ScoredBaselines } from '@assay/evaluation';
 import { entityDir, itemFileName } from '@assay/report';
 import { serverCacheDelta, type ServerCacheReading } from '@assay/inference';
 
@@ -127,24 +127,32 @@ export function baselinePredictions(dataset: Dataset, split: SplitFile, testSamp
 
 /** baselinePredictions one baseline at a time, each predicting when asked. */
 export function baselineRuns(dataset: Dataset, split: SplitFile, testSamples: Sample[], items: ItemDef[]): BaselineRun[] {
+  const { trainSamples, features } = baselineTraining(dataset, split, items);
+  return standardBaselineRuns({ trainSamples, testSamples, items, features });
+}
+
+/** What the baselines learn from: the train split's answers to the asked items, and every entity's profile features. */
+function baselineTraining(dataset: Dataset, split: SplitFile, items: ItemDef[]): { trainSamples: Sample[]; features: Map<string, Array<[string, string]>> } {
   const train = new Set(split.train);
   const asked = new Set(items.map((i) => itemKey(i.group, i.item)));
   const trainSamples: Sample[] = dataset.observations
     .filter((o) => train.has(o.entityId) && asked.has(itemKey(o.group, o.item)))
     .map((o) => ({ entityId: o.entityId, group: o.group, item: o.item, actual: o.value }));
   const features = new Map(dataset.entities.map((e) => [e.entityId, e.features]));
-  return standardBaselineRuns({ trainSamples, testSamples, items, features });
+  return { trainSamples, features };
 }
 
 /**
- * The baselines shown beside a run's method, scored on its test samples (the method's own name
- * left out: a baseline's own run shows the others, not itself twice). Per-entity scores are left
- * out, as everywhere in evaluation.completed (the reporter recomputes them).
+ * The baselines shown beside a run's method, scored on its test samples (a table of them, see
+ * TableBuilder; the method's own name left out: a baseline's own run shows the others, not itself
+ * twice). Each baseline answers into columns, scored and let go before the next. Per-entity scores
+ * are left out, as everywhere in evaluation.completed (the reporter recomputes them).
  */
-export async function scoreRunBaselines(args: { dataset: Dataset; split: SplitFile; samples: Sample[]; items: ItemDef[]; method: string }): Promise<ScoredBaselines> {
-  const { dataset, split, samples, items, method } = args;
-  const baselines = baselineRuns(dataset, split, samples, items).filter((b) => b.method !== method);
-  return scoreBaselines({ method, samples, items, baselines, scope: { perEntity: false } });
+export async function scoreRunBaselines(args: { dataset: Dataset; split: SplitFile; table: SampleTable; items: ItemDef[]; method: string }): Promise<ScoredBaselines> {
+  const { dataset, split, table, items, method } = args;
+  const { trainSamples, features } = baselineTraining(dataset, split, items);
+  const baselines = standardTableBaselines({ trainSamples, items, features }).filter((b) => b.method !== method);
+  return scoreTableBaselines({ method, table, items, baselines, scope: { perEntity: false } });
 }
 
 /**
@@ -153,15 +161,65 @@ export async function scoreRunBaselines(args: { dataset: Dataset; split: SplitFi
  * evenly spaced others, chosen from the data alone so replays pick the same ones.
  */
 export function spotCheckPaths(predictions: ScoredPrediction[]): string[] {
-  const byId = [...predictions].sort((a, b) => (a.promptId < b.promptId ? -1 : a.promptId > b.promptId ? 1 : 0));
-  const picks: ScoredPrediction[] = [];
-  const worst = [...byId].filter((p) => p.predicted !== null).sort((a, b) => Math.abs(b.predicted! - b.actual) - Math.abs(a.predicted! - a.actual))[0];
-  if (worst) picks.push(worst);
-  const failure = byId.find((p) => p.parseStatus !== 'ok');
-  if (failure) picks.push(failure);
-  for (let i = 0; picks.length < 5 && i < 5; i++) {
-    const p = byId[Math.floor((i * byId.length) / 5)];
-    if (p && !picks.includes(p)) picks.push(p);
+  const picker = new SpotCheckPicker();
+  for (const p of predictions) picker.add(p);
+  return picker.paths();
+}
+
+/**
+ * spotCheckPaths one prediction at a time, keeping a few numbers per prediction (its prompt id,
+ * error, status and cell as indices) rather than the prediction: for a caller that reads a run's
+ * predictions page by page. Prompt order decides the picks: the worst error (first in prompt
+ * order among equals), the first failure in prompt order, then every fifth in prompt order.
+ */
+export class SpotCheckPicker {
+  private readonly promptIds: string[] = [];
+  private readonly errors: number[] = [];
+  private readonly failed: number[] = [];
+  private readonly dirOf: number[] = [];
+  private readonly fileOf: number[] = [];
+  private readonly dirs = new Interned();
+  private readonly files = new Interned();
+
+  add(p: Pick<ScoredPrediction, 'promptId' | 'entityId' | 'group' | 'item' | 'predicted' | 'actual' | 'parseStatus'>): void {
+    this.promptIds.push(p.promptId);
+    this.errors.push(p.predicted === null ? Number.NaN : Math.abs(p.predicted - p.actual));
+    this.failed.push(p.parseStatus === 'ok' ? 0 : 1);
+    // An entity's directory and an item's file name repeat across prompts: each kept once.
+    this.dirOf.push(this.dirs.of(groupEntityKey(p.group, p.entityId), () => entityDir(p.group, p.entityId)));
+    this.fileOf.push(this.files.of(p.item, () => itemFileName(p.item)));
   }
-  return picks.map((p) => `${entityDir(p.group, p.entityId)}/${itemFileName(p.item)}`);
+
+  paths(): string[] {
+    const ids = this.promptIds;
+    // Stable, like sorting the predictions: equal ids keep the order they were added in.
+    const byId = Int32Array.from(ids.keys()).sort((a, b) => (ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : a - b));
+    const picks: number[] = [];
+    let worst = -1;
+    for (const i of byId) if (!Number.isNaN(this.errors[i]) && (worst === -1 || this.errors[i] > this.errors[worst])) worst = i;
+    if (worst !== -1) picks.push(worst);
+    const failure = byId.find((i) => this.failed[i] === 1);
+    if (failure !== undefined) picks.push(failure);
+    for (let k = 0; picks.length < 5 && k < 5; k++) {
+      const i = byId[Math.floor((k * byId.length) / 5)];
+      if (i !== undefined && !picks.includes(i)) picks.push(i);
+    }
+    return picks.map((i) => `${this.dirs.values[this.dirOf[i]]}/${this.files.values[this.fileOf[i]]}`);
+  }
+}
+
+/** Values kept once each, by key, with their positions. */
+class Interned {
+  readonly values: string[] = [];
+  private readonly index = new Map<string, number>();
+
+  of(key: string, make: () => string): number {
+    let at = this.index.get(key);
+    if (at === undefined) {
+      at = this.values.length;
+      this.index.set(key, at);
+      this.values.push(make());
+    }
+    return at;
+  }
 }
