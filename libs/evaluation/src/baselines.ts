@@ -1,7 +1,7 @@
 import { mean } from 'simple-statistics';
 import { compareCodeUnits, itemKey } from '@assay/contracts';
 import type { ItemDef, Prediction, Sample } from '@assay/contracts';
-import type { TableBaseline } from './build';
+import type { TableBaseline } from './table';
 import {
   answerBaseline,
   encodedEntities,

@@ -6,7 +6,9 @@ import { evaluate, evaluateTable, tableOf, type EvaluateScope } from './evaluate
 import { assertAllFinite } from './guard';
 import { METRIC_DEFINITIONS } from './metrics';
 import { answerFactsOfTable, reviewChecklist } from './review';
-import type { AnswerColumns, SampleTable, TableAnswers } from './table';
+import type { SampleTable, TableAnswers, TableBaseline } from './table';
+
+export type { TableBaseline } from './table';
 import type { BaselineRun } from './baselines';
 import type { EvaluationResult, MethodScores } from './types';
 import { EVALUATOR_VERSION } from './version';
@@ -75,12 +77,6 @@ export async function scoreBaselines(args: { method: string; samples: Sample[]; 
     scores.push(evaluate({ method: name, samples, predictions, items, scope }));
   }
   return { inputsDigest: baselineInputsDigest(samples, items), scores };
-}
-
-/** A baseline that answers every row of a table straight into columns (no object per answer). */
-export interface TableBaseline {
-  method: string;
-  answer: (table: SampleTable) => AnswerColumns;
 }
 
 /** scoreBaselines on a table: each baseline's answers are columns, scored and let go before the next baseline answers. */

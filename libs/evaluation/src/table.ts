@@ -43,6 +43,12 @@ export interface AnswerColumns {
   outlier: Uint8Array;
 }
 
+/** A baseline that answers every row of a table straight into columns (no object per answer). */
+export interface TableBaseline {
+  method: string;
+  answer: (table: SampleTable) => AnswerColumns;
+}
+
 /** Failures of one kind: how many, and the first few by sample key with their reasons (what the review shows). */
 export interface FailureExamples {
   count: number;
