@@ -7,7 +7,7 @@ import { parseExperimentConfig, requireModelSection } from '../libs/config/src';
 import { itemKey, type ItemDef } from '../libs/contracts/src';
 import { datasetHash, ensureSplit, hashFile } from '../libs/data/src';
 import { buildTableEvaluation, TableBuilder, toPrediction } from '../libs/evaluation/src';
-import { planBatches, prepareExperiment, scoreRunBaselines, SpotCheckPicker, type ScoredPrediction } from '../libs/experiments/src';
+import { PLAN_PAGE_ENTITIES, planSource, prepareExperiment, scoreRunBaselines, SpotCheckPicker, type ScoredPrediction } from '../libs/experiments/src';
 import { deterministicResponder } from '../libs/testing/src/simulator/responder';
 import { makeSampleData } from './make-sample-data';
 
@@ -16,7 +16,8 @@ import { makeSampleData } from './make-sample-data';
  * scored, which the evaluator does while inference runs; then evaluate() for the method, with its
  * bootstraps, and the rest of buildEvaluation), on the bench's workload
  * (589 entities x 72 items, 80% test; --scale multiplies the entities), with the simulator's
- * deterministic answers. Prints each part's time, the peak heap, and a hash of the evaluation, so a
+ * deterministic answers. Prints each part's time, the heap, the peak RSS (before the assembly and
+ * after it: the whole process, its data set and the run's scored predictions included) and a hash of the evaluation, so a
  * change can show that it leaves the numbers alone. Usage:
  *     node dist/scripts/measure-evaluation.js [--scale K] [--repeat N]
  */
@@ -38,19 +39,27 @@ async function main(): Promise<void> {
     ),
   );
   const prepared = await prepareExperiment(config, 'measure');
-  const batches = planBatches(prepared);
-  const asked = new Set(batches.flatMap((b) => b.prompts.map((p) => itemKey(p.group, p.item))));
-  const items: ItemDef[] = prepared.dataset.items.filter((i) => asked.has(itemKey(i.group, i.item)));
-  const byKey = new Map(items.map((i) => [itemKey(i.group, i.item), i]));
+  // The plan a page of entities at a time (as the planner makes it), so the prompts' text is never
+  // all in memory: what stays is what the evaluator holds at the end, the run's scored predictions.
+  const source = planSource(prepared);
+  const itemByKey = new Map(prepared.dataset.items.map((i) => [itemKey(i.group, i.item), i]));
+  const asked = new Set<string>();
   const predictions: ScoredPrediction[] = [];
-  for (const b of batches) {
-    for (const p of b.prompts) {
-      const raw = deterministicResponder(b.prefix + p.suffix, { model: 'sim/llm-8b', maxTokens: 8, temperature: 0 });
-      const sample = { entityId: b.entityId, group: p.group, item: p.item, actual: p.actual };
-      predictions.push({ ...toPrediction({ sample, item: byKey.get(itemKey(p.group, p.item))!, method: 'llm_zero_shot', raw }), promptId: p.promptId, actual: p.actual });
+  let testEntities = 0;
+  for (let start = 0; start < source.entities.length; start += PLAN_PAGE_ENTITIES) {
+    for (const b of source.batchesOf(source.entities.slice(start, start + PLAN_PAGE_ENTITIES))) {
+      testEntities++;
+      for (const p of b.prompts) {
+        const key = itemKey(p.group, p.item);
+        asked.add(key);
+        const raw = deterministicResponder(b.prefix + p.suffix, { model: 'sim/llm-8b', maxTokens: 8, temperature: 0 });
+        const sample = { entityId: b.entityId, group: p.group, item: p.item, actual: p.actual };
+        predictions.push({ ...toPrediction({ sample, item: itemByKey.get(key)!, method: 'llm_zero_shot', raw }), promptId: p.promptId, actual: p.actual });
+      }
     }
   }
-  process.stdout.write(`workload: ${batches.length} test entities, ${predictions.length} predictions, ${items.length} items\n`);
+  const items: ItemDef[] = prepared.dataset.items.filter((i) => asked.has(itemKey(i.group, i.item)));
+  process.stdout.write(`workload: ${testEntities} test entities, ${predictions.length} predictions, ${items.length} items; peak rss before the assembly ${peakRssMb()} MB\n`);
   for (let r = 0; r < Number(values.repeat); r++) {
     const t0 = cpuMs();
     // As the evaluator assembles it: the predictions into columns, then the baselines on the same table.
@@ -78,9 +87,14 @@ async function main(): Promise<void> {
     process.stdout.write(
       `CPU: baselines (scoreRunBaselines) ${((t1 - t0) / 1000).toFixed(2)} s, method and the rest (buildEvaluation) ${((t2 - t1) / 1000).toFixed(2)} s; ` +
         `heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB, ` +
-        `peak rss ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (whole process, data set included); evaluation ${hash}\n`,
+        `peak rss ${peakRssMb()} MB (whole process, data set included); evaluation ${hash}\n`,
     );
   }
+}
+
+/** This process's peak resident set size so far, in MB. */
+function peakRssMb(): string {
+  return (process.resourceUsage().maxRSS / 1024).toFixed(0);
 }
 
 /** This process's CPU time (user + system) in ms: wall time says little on a shared machine. */
