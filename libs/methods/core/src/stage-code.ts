@@ -85,10 +85,10 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
-  'baseline_linear/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
-  'baseline_majority/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
-  'baseline_train_mean/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
+  'baseline_knn/fit': { version: 1, sha256: '85992b9e7a93f59654f14ed953c6a64e912efa69de757a8f0cb5db21d8451f08' },
+  'baseline_linear/fit': { version: 1, sha256: '85992b9e7a93f59654f14ed953c6a64e912efa69de757a8f0cb5db21d8451f08' },
+  'baseline_majority/fit': { version: 1, sha256: '85992b9e7a93f59654f14ed953c6a64e912efa69de757a8f0cb5db21d8451f08' },
+  'baseline_train_mean/fit': { version: 1, sha256: '85992b9e7a93f59654f14ed953c6a64e912efa69de757a8f0cb5db21d8451f08' },
   'llm_few_shot/inference': { version: 1, sha256: '803aef266693c5204b9035165847fb638f9882730296ec3b6482b636de9c8bee' },
   'llm_few_shot/smoke_inference': { version: 1, sha256: '803aef266693c5204b9035165847fb638f9882730296ec3b6482b636de9c8bee' },
   'llm_persona_two_stage/inference': { version: 1, sha256: 'f9ab4cee6f611bfbaba682cdf523acc8d25f3ae6deab30869f459c189f5e03fe' },
@@ -96,8 +96,8 @@ export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
   'llm_zero_shot/inference': { version: 1, sha256: '941375aeeb0cd0d70293353318004fdd1f5280929a600936936cdfc78cd1906c' },
   'llm_zero_shot/smoke_inference': { version: 1, sha256: '941375aeeb0cd0d70293353318004fdd1f5280929a600936936cdfc78cd1906c' },
   report: { version: 2, sha256: 'b10002e11fe566da49d389f830587673fe9ed9ff34b103c73d83dc8feeb722fd' },
-  scoring: { version: 1, sha256: 'c26b064cd68eb51c1dce9767c44fb6c8241f18bcffb734a19b619f4d87ff4046' },
-  'shared/fit': { version: 1, sha256: '60c2dcbaf3321f208d8cddbe99cec3fdf836aef1a87c2f95ba4d605964ebdd4c' },
+  scoring: { version: 1, sha256: '87242230e6af226e2367179947eb66e44da1baa724dfa3d1fb134a32b41ab70e' },
+  'shared/fit': { version: 1, sha256: 'c8c78f59f47850df5fb210fa08c95f5c6d457af244c796286fb0acca60b00395' },
   'shared/prompt': { version: 1, sha256: '49630c14b54c383721931e2777d65a1947b021733522c004a8739b76eeafb62b' },
 };
 // END RECORDED STAGE CODE
