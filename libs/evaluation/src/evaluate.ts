@@ -17,7 +17,7 @@ import { meanOverItems, normalizedWasserstein, UNDER_DISPERSION_BELOW, varianceR
 import { distributionIntervals, type ItemValues } from './distribution-bootstrap';
 import { ROW_MEAN_METRICS } from './metrics';
 import { compareWorstFirst } from './order';
-import { ANSWER_INFERENCE_FAILURE, ANSWER_MISSING, ANSWER_OK, ANSWER_PARSE_FAILURE, checkPrediction, TableBuilder, type AnswerColumns, type SampleTable, type TableAnswers } from './table';
+import { ANSWER_INFERENCE_FAILURE, ANSWER_MISSING, ANSWER_OK, ANSWER_PARSE_FAILURE, checkPrediction, sortedItems, TableBuilder, type AnswerColumns, type SampleTable, type TableAnswers } from './table';
 import type { EntityScore, GroupScore, ItemScore, MethodScores, MetricValue, ScoreSummary } from './types';
 
 export { checkPrediction } from './table';
@@ -48,16 +48,8 @@ export interface Row {
 const KINDS: ItemKind[] = ['binary', 'ordinal', 'continuous'];
 
 export function indexItems(items: ItemDef[]): Map<string, ItemDef> {
-  const byKey = new Map<string, ItemDef>();
-  for (const it of items) {
-    const key = itemKey(it.group, it.item);
-    if (byKey.has(key)) throw new Error(`duplicate item ${key}`);
-    if (!Number.isFinite(it.min) || !Number.isFinite(it.max) || !(it.min < it.max)) {
-      throw new Error(`item ${key} has an invalid range [${it.min}, ${it.max}]: min < max required`);
-    }
-    byKey.set(key, it);
-  }
-  return byKey;
+  // sortedItems checks them (no duplicate, a valid range).
+  return new Map(sortedItems(items).map((it) => [itemKey(it.group, it.item), it]));
 }
 
 export function itemOf(byKey: Map<string, ItemDef>, s: { group: string; item: string }): ItemDef {

@@ -230,12 +230,8 @@ export class TableBuilder {
       actual[row] = this.sampleActual.at(i);
       grid[cell] = row++;
     }
-    const answers: AnswerColumns = {
-      method: this.method ?? '',
-      predicted: new Float64Array(n).fill(Number.NaN),
-      status: new Uint8Array(n).fill(ANSWER_MISSING),
-      outlier: new Uint8Array(n),
-    };
+    const table: SampleTable = { items: this.items, entityIds, size: n, item, entity, actual, grid, itemIndex: this.itemIndex, entityIndex: new Map(entityIds.map((id, e) => [id, e])) };
+    const answers = emptyAnswers(table, this.method ?? '');
     for (let i = 0; i < this.predItem.length; i++) {
       const r = rank[this.predEntity.at(i)];
       const at = r === -1 ? -1 : grid[this.predItem.at(i) * entities + r];
@@ -245,7 +241,6 @@ export class TableBuilder {
       answers.predicted[at] = this.predValue.at(i);
       answers.outlier[at] = this.predOutlier.at(i);
     }
-    const table: SampleTable = { items: this.items, entityIds, size: n, item, entity, actual, grid, itemIndex: this.itemIndex, entityIndex: new Map(entityIds.map((id, e) => [id, e])) };
     return { table, answers: { answers, parseFailures: this.parseFailures, inferenceFailures: this.inferenceFailures } };
   }
 }

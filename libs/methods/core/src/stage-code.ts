@@ -85,10 +85,10 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: '85992b9e7a93f59654f14ed953c6a64e912efa69de757a8f0cb5db21d8451f08' },
-  'baseline_linear/fit': { version: 1, sha256: '85992b9e7a93f59654f14ed953c6a64e912efa69de757a8f0cb5db21d8451f08' },
-  'baseline_majority/fit': { version: 1, sha256: '85992b9e7a93f59654f14ed953c6a64e912efa69de757a8f0cb5db21d8451f08' },
-  'baseline_train_mean/fit': { version: 1, sha256: '85992b9e7a93f59654f14ed953c6a64e912efa69de757a8f0cb5db21d8451f08' },
+  'baseline_knn/fit': { version: 1, sha256: '7eb0504344abf5847bc12178055656e56d8e97b8a195784c9409e46bf9c2265b' },
+  'baseline_linear/fit': { version: 1, sha256: '7eb0504344abf5847bc12178055656e56d8e97b8a195784c9409e46bf9c2265b' },
+  'baseline_majority/fit': { version: 1, sha256: '7eb0504344abf5847bc12178055656e56d8e97b8a195784c9409e46bf9c2265b' },
+  'baseline_train_mean/fit': { version: 1, sha256: '7eb0504344abf5847bc12178055656e56d8e97b8a195784c9409e46bf9c2265b' },
   'llm_few_shot/inference': { version: 1, sha256: '803aef266693c5204b9035165847fb638f9882730296ec3b6482b636de9c8bee' },
   'llm_few_shot/smoke_inference': { version: 1, sha256: '803aef266693c5204b9035165847fb638f9882730296ec3b6482b636de9c8bee' },
   'llm_persona_two_stage/inference': { version: 1, sha256: 'f9ab4cee6f611bfbaba682cdf523acc8d25f3ae6deab30869f459c189f5e03fe' },
@@ -96,8 +96,8 @@ export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
   'llm_zero_shot/inference': { version: 1, sha256: '941375aeeb0cd0d70293353318004fdd1f5280929a600936936cdfc78cd1906c' },
   'llm_zero_shot/smoke_inference': { version: 1, sha256: '941375aeeb0cd0d70293353318004fdd1f5280929a600936936cdfc78cd1906c' },
   report: { version: 2, sha256: 'b10002e11fe566da49d389f830587673fe9ed9ff34b103c73d83dc8feeb722fd' },
-  scoring: { version: 1, sha256: '87242230e6af226e2367179947eb66e44da1baa724dfa3d1fb134a32b41ab70e' },
-  'shared/fit': { version: 1, sha256: 'c8c78f59f47850df5fb210fa08c95f5c6d457af244c796286fb0acca60b00395' },
+  scoring: { version: 1, sha256: 'd5b2e49352b852bb70e88d2e5e52241e0f4dd36c56ce5ae398e59caf2a96c92c' },
+  'shared/fit': { version: 1, sha256: '179fc48fe3b97057da9099be4c437dc8a42d49005b8c411d0f10b8e50e1a43a4' },
   'shared/prompt': { version: 1, sha256: '49630c14b54c383721931e2777d65a1947b021733522c004a8739b76eeafb62b' },
 };
 // END RECORDED STAGE CODE
