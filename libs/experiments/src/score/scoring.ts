@@ -1,5 +1,5 @@
 import type { EvaluationBatchScored, InferenceBatchRequested, InferenceCompleted, InferenceFailed, ItemDef, Prediction, Sample } from '@assay/contracts';
-import type { Dataset, SplitFile } from '@assay/data';
+import { observationsWhere, type Dataset, type SplitFile } from '@assay/data';
 import { itemKey } from '@assay/contracts';
 import { scoreBaselines, standardBaselineRuns, toPrediction, type BaselineRun, type ScoredBaselines } from '@assay/evaluation';
 import { entityDir, itemFileName } from '@assay/report';
@@ -129,10 +129,9 @@ export function baselinePredictions(dataset: Dataset, split: SplitFile, testSamp
 export function baselineRuns(dataset: Dataset, split: SplitFile, testSamples: Sample[], items: ItemDef[]): BaselineRun[] {
   const train = new Set(split.train);
   const asked = new Set(items.map((i) => itemKey(i.group, i.item)));
-  const trainSamples: Sample[] = dataset.observations
-    .filter((o) => train.has(o.entityId) && asked.has(itemKey(o.group, o.item)))
+  const trainSamples: Sample[] = observationsWhere(dataset.observations, (o) => train.has(o.entityId) && asked.has(itemKey(o.group, o.item)))
     .map((o) => ({ entityId: o.entityId, group: o.group, item: o.item, actual: o.value }));
-  const features = new Map(dataset.entities.map((e) => [e.entityId, e.features]));
+  const features = new Map(dataset.entities.map((e) => [e.entityId, e]));
   return standardBaselineRuns({ trainSamples, testSamples, items, features });
 }
 
