@@ -85,20 +85,20 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
-  'baseline_linear/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
-  'baseline_majority/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
-  'baseline_train_mean/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
-  'llm_few_shot/inference': { version: 1, sha256: '803aef266693c5204b9035165847fb638f9882730296ec3b6482b636de9c8bee' },
-  'llm_few_shot/smoke_inference': { version: 1, sha256: '803aef266693c5204b9035165847fb638f9882730296ec3b6482b636de9c8bee' },
-  'llm_persona_two_stage/inference': { version: 1, sha256: 'f9ab4cee6f611bfbaba682cdf523acc8d25f3ae6deab30869f459c189f5e03fe' },
-  'llm_persona_two_stage/summary': { version: 1, sha256: 'f9ab4cee6f611bfbaba682cdf523acc8d25f3ae6deab30869f459c189f5e03fe' },
-  'llm_zero_shot/inference': { version: 1, sha256: '941375aeeb0cd0d70293353318004fdd1f5280929a600936936cdfc78cd1906c' },
-  'llm_zero_shot/smoke_inference': { version: 1, sha256: '941375aeeb0cd0d70293353318004fdd1f5280929a600936936cdfc78cd1906c' },
+  'baseline_knn/fit': { version: 1, sha256: '2c829687d3d5d160388681a0d11c66138226dcdafdb3b83c834f8fcac55dc35c' },
+  'baseline_linear/fit': { version: 1, sha256: '2c829687d3d5d160388681a0d11c66138226dcdafdb3b83c834f8fcac55dc35c' },
+  'baseline_majority/fit': { version: 1, sha256: '2c829687d3d5d160388681a0d11c66138226dcdafdb3b83c834f8fcac55dc35c' },
+  'baseline_train_mean/fit': { version: 1, sha256: '2c829687d3d5d160388681a0d11c66138226dcdafdb3b83c834f8fcac55dc35c' },
+  'llm_few_shot/inference': { version: 1, sha256: '98262f05fcdfebe26b490dd3186c9393b098c51866f02b2c13f66edd8562f9bf' },
+  'llm_few_shot/smoke_inference': { version: 1, sha256: '98262f05fcdfebe26b490dd3186c9393b098c51866f02b2c13f66edd8562f9bf' },
+  'llm_persona_two_stage/inference': { version: 1, sha256: '86be32cb4061c2dcc21c4300181d2d47656928666d96b4b682c0b8aed2a5ea73' },
+  'llm_persona_two_stage/summary': { version: 1, sha256: '86be32cb4061c2dcc21c4300181d2d47656928666d96b4b682c0b8aed2a5ea73' },
+  'llm_zero_shot/inference': { version: 1, sha256: 'e4543767f22e7647c4b39c88193b557d4ec69ce19a0c41df286de2905ebf756a' },
+  'llm_zero_shot/smoke_inference': { version: 1, sha256: 'e4543767f22e7647c4b39c88193b557d4ec69ce19a0c41df286de2905ebf756a' },
   report: { version: 2, sha256: 'b10002e11fe566da49d389f830587673fe9ed9ff34b103c73d83dc8feeb722fd' },
-  scoring: { version: 1, sha256: 'c26b064cd68eb51c1dce9767c44fb6c8241f18bcffb734a19b619f4d87ff4046' },
-  'shared/fit': { version: 1, sha256: '60c2dcbaf3321f208d8cddbe99cec3fdf836aef1a87c2f95ba4d605964ebdd4c' },
-  'shared/prompt': { version: 1, sha256: '49630c14b54c383721931e2777d65a1947b021733522c004a8739b76eeafb62b' },
+  scoring: { version: 1, sha256: '2f19b8fdb1ede04e7bc554146c317600585d44afeb77c15baae3aefc3c876a13' },
+  'shared/fit': { version: 1, sha256: '58eff1283876a074c1a635694f4be128e40f02e869a1346f5c4b3f47de0962e9' },
+  'shared/prompt': { version: 1, sha256: '0984e03ae93517a3aabfb3b9db161ae813e2b903d34bed10d322e3169d2dc624' },
 };
 // END RECORDED STAGE CODE
 
