@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import parquet = require('parquetjs-lite');
-import { checkDataset, csvLine, Dataset, DatasetFiles, datasetHash, entityOf, featurePairs, hashFile, loadDataset, valueRanges } from './index';
+import { checkDataset, csvLine, Dataset, DatasetFiles, datasetHash, entityOf, featurePairs, hashFile, loadDataset, ObservationColumns, observationsWhere, valueRanges } from './index';
 import { itemKey } from '@assay/contracts';
 
 const ITEMS_CSV = 'group,item,question,min,max,kind\ng1,q1,Agree?,1,5,ordinal\ng1,q2,Did you?,0,1,binary\ng2,q1,How much?,0,100,continuous\n';
@@ -53,6 +53,33 @@ describe('loadDataset (CSV)', () => {
     await expect(loadDataset(files)).rejects.toThrow(`${files.responses}:5 column 'value' (4): non-numeric value "abc" for entity "e2", group "g2", item "q1"`);
     const multi = await writeCsvs({ profiles: 'entity_id,note\ne1,"two\nlines"\ne1,x\n' });
     await expect(loadDataset(multi)).rejects.toThrow(`${multi.profiles}:4 column 'entity_id' (1): duplicate entity id "e1", first on line 2`);
+  });
+});
+
+describe('the compact dataset', () => {
+  it('given loaded files, then every entity holds its values under the one list of column names', async () => {
+    const ds = await loadDataset(await writeCsvs({ profiles: 'entity_id,age,region\ne1,30,north\ne2,31,north\n' }));
+    expect(ds.entities.every((e) => e.featureNames === ds.featureNames)).toBe(true);
+    expect(ds.entities.map((e) => e.values)).toEqual([['30', 'north'], ['31', 'north']]);
+    expect(featurePairs(ds.entities[1])).toEqual([['age', '31'], ['region', 'north']]);
+  });
+
+  it('given observations pushed into columns, when read by position or in a pass, then they read as the array of the same rows would', () => {
+    const rows = [
+      { entityId: 'e1', group: 'g', item: 'q1', value: 1.5, line: 2 },
+      { entityId: 'e2', group: 'g', item: 'q2', value: -3, line: 4 },
+    ];
+    const columns = new ObservationColumns();
+    for (const o of rows) columns.push(o);
+    expect(columns.length).toBe(2);
+    expect([...columns]).toEqual(rows);
+    for (const i of [0, 1, -1, -2, 2, -3, 7]) expect(columns.at(i)).toEqual(rows.at(i));
+    expect(observationsWhere(columns, (o) => o.value > 0)).toEqual([rows[0]]);
+  });
+
+  it('given a bad row before a malformed CSV row, when loaded a row at a time, then the first bad row is the error, with its file, line and column', async () => {
+    const files = await writeCsvs({ responses: 'entity_id,group,item,value\ne1,g1,q1,x\ne1,g1\n' });
+    await expect(loadDataset(files)).rejects.toThrow(`${files.responses}:2 column 'value' (4): non-numeric value "x" for entity "e1", group "g1", item "q1"`);
   });
 });
 

@@ -94,6 +94,22 @@ export function observationsWhere(list: ObservationList, keep: (o: Observation) 
   return kept;
 }
 
+/**
+ * Each entity's observations as their positions in the list (file order), for looking one
+ * entity's rows up again (list.at) without holding every row as an object.
+ */
+export function observationPositionsByEntity(list: ObservationList): Map<string, number[]> {
+  const byEntity = new Map<string, number[]>();
+  let position = 0;
+  for (const o of list) {
+    const own = byEntity.get(o.entityId);
+    if (own === undefined) byEntity.set(o.entityId, [position]);
+    else own.push(position);
+    position++;
+  }
+  return byEntity;
+}
+
 /** One shared copy of each distinct text seen (a file's cells repeat: ids, codes, small numbers). */
 function interner(): (text: string) => string {
   const known = new Map<string, string>();
@@ -238,52 +254,43 @@ function nonEmpty(t: TableHeader, line: number, column: string, columnNo: number
 
 async function loadProfiles(file: string): Promise<{ featureNames: string[]; entities: Entity[]; format: TableHeader['format'] }> {
   let featureNames: string[] = [];
-  const firstLine = new Map<string, number>();
   const entities: Entity[] = [];
-  const shared = interner();
-  let t: TableHeader | null = null;
-  const header = await readTableRows(
-    file,
-    (line, cells) => {
-      const table = t as TableHeader;
-      const entityId = nonEmpty(table, line, 'entity_id', 1, cells[0], '');
+  const header = await readTableRows(file, (t) => {
+    if (t.columns[0] !== 'entity_id') {
+      throw new DatasetError(`${t.file}:1: the first column must be 'entity_id'; header found: ${headerText(t)}`);
+    }
+    checkUniqueColumns(t);
+    const names = t.columns.slice(1);
+    featureNames = names;
+    const firstLine = new Map<string, number>();
+    const shared = interner();
+    return (line, cells) => {
+      const entityId = nonEmpty(t, line, 'entity_id', 1, cells[0], '');
       const prev = firstLine.get(entityId);
       if (prev !== undefined) {
-        throw new DatasetError(`${where(table, line)} column 'entity_id' (1): duplicate entity id ${JSON.stringify(entityId)}, first on line ${prev}`);
+        throw new DatasetError(`${where(t, line)} column 'entity_id' (1): duplicate entity id ${JSON.stringify(entityId)}, first on line ${prev}`);
       }
       firstLine.set(entityId, line);
       const values = cells.slice(1);
       for (let i = 0; i < values.length; i++) values[i] = shared(values[i]);
-      entities.push({ entityId, featureNames, values });
-    },
-    (h) => {
-      if (h.columns[0] !== 'entity_id') {
-        throw new DatasetError(`${h.file}:1: the first column must be 'entity_id'; header found: ${headerText(h)}`);
-      }
-      checkUniqueColumns(h);
-      featureNames = h.columns.slice(1);
-      t = h;
-    },
-  );
+      entities.push({ entityId, featureNames: names, values });
+    };
+  });
   return { featureNames, entities, format: header.format };
 }
 
 async function loadResponses(file: string): Promise<{ observations: ObservationColumns; missing: MissingObservation[]; format: TableHeader['format'] }> {
   const observations = new ObservationColumns();
   const missing: MissingObservation[] = [];
-  const shared = interner();
-  let t: TableHeader | null = null;
-  let col: Record<(typeof RESPONSE_COLUMNS)[number], number> | null = null;
-  const header = await readTableRows(
-    file,
-    (line, cells) => {
-      const table = t as TableHeader;
-      const at = col as Record<(typeof RESPONSE_COLUMNS)[number], number>;
-      const entityId = shared(nonEmpty(table, line, 'entity_id', at.entity_id + 1, cells[at.entity_id], ''));
+  const header = await readTableRows(file, (t) => {
+    const col = columnIndex(t, RESPONSE_COLUMNS);
+    const shared = interner();
+    return (line, cells) => {
+      const entityId = shared(nonEmpty(t, line, 'entity_id', col.entity_id + 1, cells[col.entity_id], ''));
       const ctx = ` (entity ${JSON.stringify(entityId)})`;
-      const group = shared(nonEmpty(table, line, 'group', at.group + 1, cells[at.group], ctx));
-      const item = shared(nonEmpty(table, line, 'item', at.item + 1, cells[at.item], ctx));
-      const raw = cells[at.value];
+      const group = shared(nonEmpty(t, line, 'group', col.group + 1, cells[col.group], ctx));
+      const item = shared(nonEmpty(t, line, 'item', col.item + 1, cells[col.item], ctx));
+      const raw = cells[col.value];
       if (raw.trim() === '') {
         missing.push({ entityId, group, item, line });
         return;
@@ -291,16 +298,12 @@ async function loadResponses(file: string): Promise<{ observations: ObservationC
       const value = parseNumber(raw);
       if (value === null) {
         throw new DatasetError(
-          `${where(table, line)} column 'value' (${at.value + 1}): non-numeric value ${JSON.stringify(raw)} for entity ${JSON.stringify(entityId)}, group ${JSON.stringify(group)}, item ${JSON.stringify(item)}`,
+          `${where(t, line)} column 'value' (${col.value + 1}): non-numeric value ${JSON.stringify(raw)} for entity ${JSON.stringify(entityId)}, group ${JSON.stringify(group)}, item ${JSON.stringify(item)}`,
         );
       }
       observations.push({ entityId, group, item, value, line });
-    },
-    (h) => {
-      col = columnIndex(h, RESPONSE_COLUMNS);
-      t = h;
-    },
-  );
+    };
+  });
   return { observations, missing, format: header.format };
 }
 

@@ -36,32 +36,32 @@ export type TableHeader = Pick<Table, 'file' | 'format' | 'columns'>;
 /** Called with each data row in file order; may throw (a DatasetError stops the read as is). */
 export type RowVisitor = (line: number, cells: string[]) => void;
 
+/** Sees the header before any row (it may refuse it by throwing) and gives the visitor of the rows. */
+export type HeaderVisitor = (header: TableHeader) => RowVisitor;
+
 /** The whole table, every row held (small files: items, codebooks). */
 export async function readTable(file: string): Promise<Table> {
   const rows: TableRow[] = [];
-  const header = await readTableRows(file, (line, cells) => rows.push({ line, cells }));
+  const header = await readTableRows(file, () => (line, cells) => rows.push({ line, cells }));
   return { ...header, rows };
 }
 
-/**
- * The table a row at a time: `onHeader` sees the header before any row (it may refuse it),
- * `visit` each data row; no row is kept, so a caller holds only what it makes of them.
- */
-export async function readTableRows(file: string, visit: RowVisitor, onHeader: (header: TableHeader) => void = () => undefined): Promise<TableHeader> {
+/** The table a row at a time: no row is kept, so a caller holds only what it makes of them. */
+export async function readTableRows(file: string, start: HeaderVisitor): Promise<TableHeader> {
   const ext = extname(file).toLowerCase();
-  if (ext === '.csv') return readCsv(file, visit, onHeader);
-  if (ext === '.parquet') return readParquet(file, visit, onHeader);
+  if (ext === '.csv') return readCsv(file, start);
+  if (ext === '.parquet') return readParquet(file, start);
   throw new DatasetError(`${file}: unsupported file type '${ext}'; expected .csv or .parquet`);
 }
 
-async function readCsv(file: string, visit: RowVisitor, onHeader: (header: TableHeader) => void): Promise<TableHeader> {
+async function readCsv(file: string, start: HeaderVisitor): Promise<TableHeader> {
   const text = await readFile(file, 'utf8');
   // info.lines is where a record ENDS; a quoted cell may span lines, so the start is derived
   // from the previous record's end plus any skipped empty lines. Noted as each record is parsed:
   // csv-parse's per-record info objects (`info: true`) were as large as a responses file's cells.
   let prevEnd = 0;
   let prevEmpty = 0;
-  const seen: { header: TableHeader | null } = { header: null };
+  const seen: { header: TableHeader | null; visit: RowVisitor | null } = { header: null, visit: null };
   try {
     // No trimming and no casting: ids are data and must survive byte for byte. Each record goes
     // to the visitor and is dropped (on_record returns nothing): the parser keeps no rows.
@@ -73,11 +73,11 @@ async function readCsv(file: string, visit: RowVisitor, onHeader: (header: Table
         const line = prevEnd + 1 + (info.empty_lines - prevEmpty);
         prevEnd = info.lines;
         prevEmpty = info.empty_lines;
-        if (seen.header === null) {
+        if (seen.visit === null) {
           seen.header = { file, format: 'csv', columns: record };
-          onHeader(seen.header);
+          seen.visit = start(seen.header);
         } else {
-          visit(line, record);
+          seen.visit(line, record);
         }
         return undefined;
       },
@@ -92,7 +92,7 @@ async function readCsv(file: string, visit: RowVisitor, onHeader: (header: Table
   return seen.header;
 }
 
-async function readParquet(file: string, visit: RowVisitor, onHeader: (header: TableHeader) => void): Promise<TableHeader> {
+async function readParquet(file: string, start: HeaderVisitor): Promise<TableHeader> {
   let cells: { columns: string[]; rows: string[][] };
   try {
     cells = await readParquetCells(file);
@@ -101,7 +101,7 @@ async function readParquet(file: string, visit: RowVisitor, onHeader: (header: T
     throw error;
   }
   const header: TableHeader = { file, format: 'parquet', columns: cells.columns };
-  onHeader(header);
+  const visit = start(header);
   cells.rows.forEach((row, i) => visit(i + 2, row));
   return header;
 }

@@ -1,6 +1,6 @@
 import { computeIdentity, requireModelSection, type AnyExperimentConfig, type ExperimentConfig, type Identity } from '@assay/config';
 import type { FailureStage, ItemDef, SplitInfo } from '@assay/contracts';
-import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, loadProfileView, type Dataset, type Entity, type Observation, type ProfileView, type SplitFile } from '@assay/data';
+import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, loadProfileView, observationPositionsByEntity, type Dataset, type Entity, type Observation, type ProfileView, type SplitFile } from '@assay/data';
 import { loadChatTemplate, planScope, type ChatTemplate } from '@assay/prompting';
 import { promptsOf, type MethodEntityPrompts } from '@assay/methods/core';
 import { assertExamplesFromTrain, ExampleSelectionError } from '@assay/methods/llm-few-shot';
@@ -194,14 +194,7 @@ export function planSource(
   // Each entity's observations (their positions in the dataset's list), looked up when its batch
   // is made: a map of every cell's key, or every observation as an object, would hold the whole
   // dataset's cells again for as long as the plan is written.
-  const observed = new Map<string, number[]>();
-  let position = 0;
-  for (const o of dataset.observations) {
-    const own = observed.get(o.entityId);
-    if (own === undefined) observed.set(o.entityId, [position]);
-    else own.push(position);
-    position++;
-  }
+  const observed = observationPositionsByEntity(dataset.observations);
   const batchesOf = (some: readonly Entity[], entityInputs = options.entityInputs): PlannedBatch[] => {
     let entityPrompts: MethodEntityPrompts[];
     try {

@@ -85,20 +85,20 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: '2c829687d3d5d160388681a0d11c66138226dcdafdb3b83c834f8fcac55dc35c' },
-  'baseline_linear/fit': { version: 1, sha256: '2c829687d3d5d160388681a0d11c66138226dcdafdb3b83c834f8fcac55dc35c' },
-  'baseline_majority/fit': { version: 1, sha256: '2c829687d3d5d160388681a0d11c66138226dcdafdb3b83c834f8fcac55dc35c' },
-  'baseline_train_mean/fit': { version: 1, sha256: '2c829687d3d5d160388681a0d11c66138226dcdafdb3b83c834f8fcac55dc35c' },
-  'llm_few_shot/inference': { version: 1, sha256: '98262f05fcdfebe26b490dd3186c9393b098c51866f02b2c13f66edd8562f9bf' },
-  'llm_few_shot/smoke_inference': { version: 1, sha256: '98262f05fcdfebe26b490dd3186c9393b098c51866f02b2c13f66edd8562f9bf' },
-  'llm_persona_two_stage/inference': { version: 1, sha256: '86be32cb4061c2dcc21c4300181d2d47656928666d96b4b682c0b8aed2a5ea73' },
-  'llm_persona_two_stage/summary': { version: 1, sha256: '86be32cb4061c2dcc21c4300181d2d47656928666d96b4b682c0b8aed2a5ea73' },
-  'llm_zero_shot/inference': { version: 1, sha256: 'e4543767f22e7647c4b39c88193b557d4ec69ce19a0c41df286de2905ebf756a' },
-  'llm_zero_shot/smoke_inference': { version: 1, sha256: 'e4543767f22e7647c4b39c88193b557d4ec69ce19a0c41df286de2905ebf756a' },
+  'baseline_knn/fit': { version: 1, sha256: '53ba5fd1f3c97c6e6817b6f9783ea07b4e6babcdec188a53bc69ad67c92b2ca0' },
+  'baseline_linear/fit': { version: 1, sha256: '53ba5fd1f3c97c6e6817b6f9783ea07b4e6babcdec188a53bc69ad67c92b2ca0' },
+  'baseline_majority/fit': { version: 1, sha256: '53ba5fd1f3c97c6e6817b6f9783ea07b4e6babcdec188a53bc69ad67c92b2ca0' },
+  'baseline_train_mean/fit': { version: 1, sha256: '53ba5fd1f3c97c6e6817b6f9783ea07b4e6babcdec188a53bc69ad67c92b2ca0' },
+  'llm_few_shot/inference': { version: 1, sha256: 'ffef1483ba0396a2c952afa95f5114f583878c7c5eb98f71e0aab228bf2346dc' },
+  'llm_few_shot/smoke_inference': { version: 1, sha256: 'ffef1483ba0396a2c952afa95f5114f583878c7c5eb98f71e0aab228bf2346dc' },
+  'llm_persona_two_stage/inference': { version: 1, sha256: '1d3d7ba46df1a11b9bb0490b11e66a5df51a689a94a4044b701d59a1e8134d8a' },
+  'llm_persona_two_stage/summary': { version: 1, sha256: '1d3d7ba46df1a11b9bb0490b11e66a5df51a689a94a4044b701d59a1e8134d8a' },
+  'llm_zero_shot/inference': { version: 1, sha256: '5ba2b02830c1ea03514882ad1a3973dd9f65e1504fa03f0399a73a1e006af706' },
+  'llm_zero_shot/smoke_inference': { version: 1, sha256: '5ba2b02830c1ea03514882ad1a3973dd9f65e1504fa03f0399a73a1e006af706' },
   report: { version: 2, sha256: 'b10002e11fe566da49d389f830587673fe9ed9ff34b103c73d83dc8feeb722fd' },
   scoring: { version: 1, sha256: '2f19b8fdb1ede04e7bc554146c317600585d44afeb77c15baae3aefc3c876a13' },
-  'shared/fit': { version: 1, sha256: '58eff1283876a074c1a635694f4be128e40f02e869a1346f5c4b3f47de0962e9' },
-  'shared/prompt': { version: 1, sha256: '0984e03ae93517a3aabfb3b9db161ae813e2b903d34bed10d322e3169d2dc624' },
+  'shared/fit': { version: 1, sha256: 'ae4b063e29e70ef095b996bf6fe2200b8798788482bd82d178eb2c899b11635f' },
+  'shared/prompt': { version: 1, sha256: '4ed84ff25e481f6c36e0b0803ab00440fa6401da95593ee3a0a915a708e5485e' },
 };
 // END RECORDED STAGE CODE
 
