@@ -400,8 +400,9 @@ export function checkDataset(ds: Dataset): DatasetCheck {
   }
 
   // Rows in line order (a stable sort of positions: a loaded file's rows are already in order).
-  const lineOf = (i: number) => rowAt(i).line;
-  const order = Array.from({ length: rowCount }, (_, i) => i).sort((a, b) => lineOf(a) - lineOf(b));
+  const lines = new Float64Array(rowCount);
+  for (let i = 0; i < rowCount; i++) lines[i] = rowAt(i).line;
+  const order = Array.from({ length: rowCount }, (_, i) => i).sort((a, b) => lines[a] - lines[b]);
   const firstCell = new Map<string, number>();
   const duplicates: Array<{ line: number; first: number; r: MissingObservation }> = [];
   for (const i of order) {
