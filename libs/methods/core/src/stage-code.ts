@@ -85,20 +85,20 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: '53ba5fd1f3c97c6e6817b6f9783ea07b4e6babcdec188a53bc69ad67c92b2ca0' },
-  'baseline_linear/fit': { version: 1, sha256: '53ba5fd1f3c97c6e6817b6f9783ea07b4e6babcdec188a53bc69ad67c92b2ca0' },
-  'baseline_majority/fit': { version: 1, sha256: '53ba5fd1f3c97c6e6817b6f9783ea07b4e6babcdec188a53bc69ad67c92b2ca0' },
-  'baseline_train_mean/fit': { version: 1, sha256: '53ba5fd1f3c97c6e6817b6f9783ea07b4e6babcdec188a53bc69ad67c92b2ca0' },
-  'llm_few_shot/inference': { version: 1, sha256: 'ffef1483ba0396a2c952afa95f5114f583878c7c5eb98f71e0aab228bf2346dc' },
-  'llm_few_shot/smoke_inference': { version: 1, sha256: 'ffef1483ba0396a2c952afa95f5114f583878c7c5eb98f71e0aab228bf2346dc' },
-  'llm_persona_two_stage/inference': { version: 1, sha256: '1d3d7ba46df1a11b9bb0490b11e66a5df51a689a94a4044b701d59a1e8134d8a' },
-  'llm_persona_two_stage/summary': { version: 1, sha256: '1d3d7ba46df1a11b9bb0490b11e66a5df51a689a94a4044b701d59a1e8134d8a' },
-  'llm_zero_shot/inference': { version: 1, sha256: '5ba2b02830c1ea03514882ad1a3973dd9f65e1504fa03f0399a73a1e006af706' },
-  'llm_zero_shot/smoke_inference': { version: 1, sha256: '5ba2b02830c1ea03514882ad1a3973dd9f65e1504fa03f0399a73a1e006af706' },
+  'baseline_knn/fit': { version: 1, sha256: '1253e9302b3a625d30c99fd8fc6533797e1ec44175c265c77e4952330a75ba22' },
+  'baseline_linear/fit': { version: 1, sha256: '1253e9302b3a625d30c99fd8fc6533797e1ec44175c265c77e4952330a75ba22' },
+  'baseline_majority/fit': { version: 1, sha256: '1253e9302b3a625d30c99fd8fc6533797e1ec44175c265c77e4952330a75ba22' },
+  'baseline_train_mean/fit': { version: 1, sha256: '1253e9302b3a625d30c99fd8fc6533797e1ec44175c265c77e4952330a75ba22' },
+  'llm_few_shot/inference': { version: 1, sha256: 'd86461fbdb6b0b3ba253d89b9dd4da0f657b49bab3365912542f3a92e87ec97e' },
+  'llm_few_shot/smoke_inference': { version: 1, sha256: 'd86461fbdb6b0b3ba253d89b9dd4da0f657b49bab3365912542f3a92e87ec97e' },
+  'llm_persona_two_stage/inference': { version: 1, sha256: '55efc63586a57661218d313d6802ea89f9464244572cdd6d2cbb2b319cc3d32b' },
+  'llm_persona_two_stage/summary': { version: 1, sha256: '55efc63586a57661218d313d6802ea89f9464244572cdd6d2cbb2b319cc3d32b' },
+  'llm_zero_shot/inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
+  'llm_zero_shot/smoke_inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
   report: { version: 2, sha256: 'b10002e11fe566da49d389f830587673fe9ed9ff34b103c73d83dc8feeb722fd' },
   scoring: { version: 1, sha256: '2f19b8fdb1ede04e7bc554146c317600585d44afeb77c15baae3aefc3c876a13' },
-  'shared/fit': { version: 1, sha256: 'ae4b063e29e70ef095b996bf6fe2200b8798788482bd82d178eb2c899b11635f' },
-  'shared/prompt': { version: 1, sha256: '4ed84ff25e481f6c36e0b0803ab00440fa6401da95593ee3a0a915a708e5485e' },
+  'shared/fit': { version: 1, sha256: '0d4916e3d0140f1c02a453f6082eb31dc7758dde300fe4b8dbef0eced1fee790' },
+  'shared/prompt': { version: 1, sha256: '93cdb0e7ba151196a7b9dbaaa22e0a754f75d444ecc54c6e38b6a52634a11bd7' },
 };
 // END RECORDED STAGE CODE
 
