@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { stringify } from 'yaml';
 import { sampleKey, type EvaluationBatchScored, type Prediction, type Sample } from '@assay/contracts';
-import { loadDataset, loadSplit } from '@assay/data';
+import { loadDataset, loadSplit, observationsWhere, type Observation } from '@assay/data';
 import { linearBaseline, majorityBaseline, nearestNeighbourBaseline, trainMeanBaseline } from '@assay/evaluation';
 import { callUrl } from '../libs/viewer/src/urls';
 import { REPO_ROOT, simulatorStats, startStack, type Stack } from '../libs/testing/src/fixtures/stack';
@@ -66,12 +66,12 @@ describe('baselines as methods, end to end', () => {
     const { split } = await loadSplit(join(SAMPLE, 'split.json'), dataset.entities.map((e) => e.entityId));
     const train = new Set(split.train);
     const test = new Set(split.test);
-    const sample = (o: (typeof dataset.observations)[number]): Sample => ({ entityId: o.entityId, group: o.group, item: o.item, actual: o.value });
+    const sample = (o: Observation): Sample => ({ entityId: o.entityId, group: o.group, item: o.item, actual: o.value });
     const args = {
-      trainSamples: dataset.observations.filter((o) => train.has(o.entityId)).map(sample),
-      testSamples: dataset.observations.filter((o) => test.has(o.entityId)).map(sample),
+      trainSamples: observationsWhere(dataset.observations, (o) => train.has(o.entityId)).map(sample),
+      testSamples: observationsWhere(dataset.observations, (o) => test.has(o.entityId)).map(sample),
       items: dataset.items,
-      features: new Map(dataset.entities.map((e) => [e.entityId, e.features])),
+      features: new Map(dataset.entities.map((e) => [e.entityId, e])),
     };
     return {
       baseline_train_mean: trainMeanBaseline(args),

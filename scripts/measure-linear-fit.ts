@@ -40,12 +40,13 @@ async function main(): Promise<void> {
 export function mulberry32Features(o: { entities: number; features: number; items: number; binaryItems: number; trainShare: number; seed: number }): { train: Sample[]; items: ItemDef[]; features: FeatureTable } {
   const random = mulberry32(o.seed);
   const ids = Array.from({ length: o.entities }, (_, i) => `e${String(i).padStart(4, '0')}`);
-  const features: FeatureTable = new Map(ids.map((id) => [id, Array.from({ length: o.features }, (_, j): [string, string] => [`f${j}`, (random() * 10).toFixed(3)])]));
+  const names = Array.from({ length: o.features }, (_, j) => `f${j}`);
+  const features = new Map(ids.map((id) => [id, { featureNames: names, values: names.map(() => (random() * 10).toFixed(3)) }]));
   const items: ItemDef[] = Array.from({ length: o.items }, (_, i) => ({ group: 'g', item: `q${i}`, question: '', min: i < o.binaryItems ? 0 : 1, max: i < o.binaryItems ? 1 : 5, kind: i < o.binaryItems ? 'binary' : 'ordinal' }));
   const trainIds = ids.slice(0, Math.round(o.entities * o.trainShare));
   const train: Sample[] = [];
   for (const id of trainIds) {
-    const f = features.get(id)!.map(([, v]) => Number(v));
+    const f = features.get(id)!.values.map(Number);
     items.forEach((item, i) => {
       const score = f[i % o.features] - f[(i * 7 + 3) % o.features] + (random() - 0.5) * 6;
       const actual = item.kind === 'binary' ? (score > 0 ? 1 : 0) : Math.min(5, Math.max(1, Math.round(3 + score / 3)));

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import parquet = require('parquetjs-lite');
-import { checkDataset, csvLine, Dataset, DatasetFiles, datasetHash, hashFile, loadDataset, valueRanges } from './index';
+import { checkDataset, csvLine, Dataset, DatasetFiles, datasetHash, entityOf, featurePairs, hashFile, loadDataset, ObservationColumns, observationsWhere, valueRanges } from './index';
 import { itemKey } from '@assay/contracts';
 
 const ITEMS_CSV = 'group,item,question,min,max,kind\ng1,q1,Agree?,1,5,ordinal\ng1,q2,Did you?,0,1,binary\ng2,q1,How much?,0,100,continuous\n';
@@ -31,10 +31,10 @@ describe('loadDataset (CSV)', () => {
     const ds = await loadDataset(files);
     expect(ds.featureNames).toEqual(['age', 'region']);
     expect(ds.entities).toEqual([
-      { entityId: 'e1', features: [['age', '30'], ['region', 'north']] },
-      { entityId: 'e2', features: [['age', '41'], ['region', 'south, coast']] },
+      entityOf('e1', [['age', '30'], ['region', 'north']]),
+      entityOf('e2', [['age', '41'], ['region', 'south, coast']]),
     ]);
-    expect(ds.observations).toEqual([
+    expect([...ds.observations]).toEqual([
       { entityId: 'e1', group: 'g1', item: 'q1', value: 4, line: 2 },
       { entityId: 'e1', group: 'g1', item: 'q2', value: 1, line: 3 },
       { entityId: 'e2', group: 'g2', item: 'q1', value: 55.5, line: 4 },
@@ -53,6 +53,33 @@ describe('loadDataset (CSV)', () => {
     await expect(loadDataset(files)).rejects.toThrow(`${files.responses}:5 column 'value' (4): non-numeric value "abc" for entity "e2", group "g2", item "q1"`);
     const multi = await writeCsvs({ profiles: 'entity_id,note\ne1,"two\nlines"\ne1,x\n' });
     await expect(loadDataset(multi)).rejects.toThrow(`${multi.profiles}:4 column 'entity_id' (1): duplicate entity id "e1", first on line 2`);
+  });
+});
+
+describe('the compact dataset', () => {
+  it('given loaded files, then every entity holds its values under the one list of column names', async () => {
+    const ds = await loadDataset(await writeCsvs({ profiles: 'entity_id,age,region\ne1,30,north\ne2,31,north\n' }));
+    expect(ds.entities.every((e) => e.featureNames === ds.featureNames)).toBe(true);
+    expect(ds.entities.map((e) => e.values)).toEqual([['30', 'north'], ['31', 'north']]);
+    expect(featurePairs(ds.entities[1])).toEqual([['age', '31'], ['region', 'north']]);
+  });
+
+  it('given observations pushed into columns, when read by position or in a pass, then they read as the array of the same rows would', () => {
+    const rows = [
+      { entityId: 'e1', group: 'g', item: 'q1', value: 1.5, line: 2 },
+      { entityId: 'e2', group: 'g', item: 'q2', value: -3, line: 4 },
+    ];
+    const columns = new ObservationColumns();
+    for (const o of rows) columns.push(o);
+    expect(columns.length).toBe(2);
+    expect([...columns]).toEqual(rows);
+    for (const i of [0, 1, -1, -2, 2, -3, 7]) expect(columns.at(i)).toEqual(rows.at(i));
+    expect(observationsWhere(columns, (o) => o.value > 0)).toEqual([rows[0]]);
+  });
+
+  it('given a bad row before a malformed CSV row, when loaded a row at a time, then the first bad row is the error, with its file, line and column', async () => {
+    const files = await writeCsvs({ responses: 'entity_id,group,item,value\ne1,g1,q1,x\ne1,g1\n' });
+    await expect(loadDataset(files)).rejects.toThrow(`${files.responses}:2 column 'value' (4): non-numeric value "x" for entity "e1", group "g1", item "q1"`);
   });
 });
 
@@ -127,7 +154,7 @@ describe('checkDataset', () => {
   it('given a dataset built in code with a duplicate entity, when checked, then it is an error', () => {
     const ds: Dataset = {
       featureNames: [],
-      entities: [{ entityId: 'a', features: [] }, { entityId: 'a', features: [] }],
+      entities: [entityOf('a', []), entityOf('a', [])],
       observations: [{ entityId: 'a', group: 'g', item: 'i', value: 1, line: 2 }],
       items: [{ group: 'g', item: 'i', question: 'Q', min: 0, max: 1, kind: 'binary' }],
       files: { profiles: 'p.csv', responses: 'r.csv', items: 'i.csv' },
@@ -148,8 +175,8 @@ describe('hostile ids', () => {
     const ds = await loadDataset(files);
     expect(ds.entities.map((e) => e.entityId)).toEqual(HOSTILE);
     expect(ds.featureNames).toEqual(['f 1,"x"']);
-    expect(ds.entities.map((e) => e.features[0][1])).toEqual(HOSTILE.map((id) => `v ${id}`));
-    expect(ds.observations.map((o) => [o.entityId, o.group, o.item])).toEqual(HOSTILE.map((id) => [id, 'g/"1", ü', '../q 1']));
+    expect(ds.entities.map((e) => e.values[0])).toEqual(HOSTILE.map((id) => `v ${id}`));
+    expect([...ds.observations].map((o) => [o.entityId, o.group, o.item])).toEqual(HOSTILE.map((id) => [id, 'g/"1", ü', '../q 1']));
     expect(checkDataset(ds).errors).toEqual([]);
   });
 
@@ -187,9 +214,9 @@ describe('loadDataset (Parquet)', () => {
 
     const ds = await loadDataset({ profiles, responses, items: files.items });
     expect(ds.featureNames).toEqual(['age', 'score', 'member']);
-    expect(ds.entities[0].features).toEqual([['age', '30'], ['score', '1.25'], ['member', 'true']]);
-    expect(ds.entities[1].features).toEqual([['age', '41'], ['score', ''], ['member', 'false']]);
-    expect(ds.observations).toEqual([
+    expect(featurePairs(ds.entities[0])).toEqual([['age', '30'], ['score', '1.25'], ['member', 'true']]);
+    expect(featurePairs(ds.entities[1])).toEqual([['age', '41'], ['score', ''], ['member', 'false']]);
+    expect([...ds.observations]).toEqual([
       { entityId: 'e1', group: 'g1', item: 'q1', value: 4, line: 2 },
       { entityId: 'e2', group: 'g2', item: 'q1', value: 0.1, line: 4 },
     ]);

@@ -1,12 +1,28 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { ItemDef, ItemKind, itemKey, sampleKey } from '@assay/contracts';
-import { DatasetError, Table, readTable, where } from './table';
+import { DatasetError, type Table, type TableHeader, readTable, readTableRows, where } from './table';
 
-/** One profile row: feature columns in file order, raw cell text (never cast: ids and codes are data). */
+/**
+ * One profile row: its cells in file order, raw text (never cast: ids and codes are data). The
+ * column names are one array shared by every entity of a dataset, so a wide profile costs one
+ * array of values per entity, not a [name, value] pair per cell.
+ */
 export interface Entity {
   entityId: string;
-  features: Array<[string, string]>;
+  /** The profiles file's feature columns (entity_id excluded); values[i] is the cell under featureNames[i]. */
+  featureNames: readonly string[];
+  values: readonly string[];
+}
+
+/** An entity built in code from (column, value) pairs in column order. */
+export function entityOf(entityId: string, features: ReadonlyArray<readonly [string, string]>): Entity {
+  return { entityId, featureNames: features.map(([name]) => name), values: features.map(([, value]) => value) };
+}
+
+/** The entity's (column, value) pairs in column order. */
+export function featurePairs(entity: Entity): Array<[string, string]> {
+  return entity.values.map((value, i) => [entity.featureNames[i], value]);
 }
 
 /** One non-empty response row. `line` is 1-based, header = line 1. */
@@ -26,6 +42,85 @@ export interface MissingObservation {
   line: number;
 }
 
+/**
+ * A dataset's observations in file order: what every reader of them needs (a count, a pass, a
+ * row by position), met by a plain array (datasets built in code) and by ObservationColumns.
+ */
+export interface ObservationList extends Iterable<Observation> {
+  readonly length: number;
+  at(index: number): Observation | undefined;
+}
+
+/**
+ * Observations stored a column at a time (a loaded responses file): five slots per row, and the
+ * id, group and item texts shared between rows (interned), instead of an object and three
+ * strings per row. A row is made into an Observation when it is read.
+ */
+export class ObservationColumns implements ObservationList {
+  private readonly entityIds: string[] = [];
+  private readonly groups: string[] = [];
+  private readonly items: string[] = [];
+  private readonly values: number[] = [];
+  private readonly lines: number[] = [];
+
+  get length(): number {
+    return this.values.length;
+  }
+
+  push(o: Observation): void {
+    this.entityIds.push(o.entityId);
+    this.groups.push(o.group);
+    this.items.push(o.item);
+    this.values.push(o.value);
+    this.lines.push(o.line);
+  }
+
+  /** Like Array.prototype.at: a negative index counts from the end; outside the rows, undefined. */
+  at(index: number): Observation | undefined {
+    const i = Math.trunc(index) < 0 ? Math.trunc(index) + this.length : Math.trunc(index);
+    if (!(i >= 0 && i < this.length)) return undefined;
+    return { entityId: this.entityIds[i], group: this.groups[i], item: this.items[i], value: this.values[i], line: this.lines[i] };
+  }
+
+  *[Symbol.iterator](): IterableIterator<Observation> {
+    for (let i = 0; i < this.length; i++) yield this.at(i) as Observation;
+  }
+}
+
+/** The observations `keep` accepts, in order, as objects (a subset of the list). */
+export function observationsWhere(list: ObservationList, keep: (o: Observation) => boolean): Observation[] {
+  const kept: Observation[] = [];
+  for (const o of list) if (keep(o)) kept.push(o);
+  return kept;
+}
+
+/**
+ * Each entity's observations as their positions in the list (file order), for looking one
+ * entity's rows up again (list.at) without holding every row as an object.
+ */
+export function observationPositionsByEntity(list: ObservationList): Map<string, number[]> {
+  const byEntity = new Map<string, number[]>();
+  let position = 0;
+  for (const o of list) {
+    const own = byEntity.get(o.entityId);
+    if (own === undefined) byEntity.set(o.entityId, [position]);
+    else own.push(position);
+    position++;
+  }
+  return byEntity;
+}
+
+/** One shared copy of each distinct text seen (a file's cells repeat: ids, codes, small numbers). */
+function interner(): (text: string) => string {
+  const known = new Map<string, string>();
+  return (text) => {
+    const shared = known.get(text);
+    if (shared !== undefined) return shared;
+    known.set(text, text);
+    return text;
+  };
+}
+
 export interface DatasetFiles {
   profiles: string;
   responses: string;
@@ -36,7 +131,8 @@ export interface Dataset {
   featureNames: string[];
   /** File order. */
   entities: Entity[];
-  observations: Observation[];
+  /** File order. */
+  observations: ObservationList;
   items: ItemDef[];
   files: DatasetFiles;
   /** Rows with an empty value, skipped by loadDataset; checkDataset reports them as a warning. */
@@ -105,13 +201,11 @@ export function parseNumber(text: string): number | null {
  * files (unknown ids, duplicates across rows, ranges) are reported by checkDataset.
  */
 export async function loadDataset(files: DatasetFiles): Promise<Dataset> {
-  const [profiles, responses, itemsTable] = await Promise.all([
-    readTable(files.profiles),
-    readTable(files.responses),
-    readTable(files.items),
-  ]);
-  const { featureNames, entities } = parseProfiles(profiles);
-  const { observations, missing } = parseResponses(responses);
+  // One file after the other, each read a row at a time into its compact form (the files' rows
+  // are never all held): the first bad row of the first bad file is the error, whatever the timing.
+  const { featureNames, entities, format: profilesFormat } = await loadProfiles(files.profiles);
+  const { observations, missing, format: responsesFormat } = await loadResponses(files.responses);
+  const itemsTable = await readTable(files.items);
   const items = parseItems(itemsTable);
   return {
     featureNames,
@@ -120,11 +214,11 @@ export async function loadDataset(files: DatasetFiles): Promise<Dataset> {
     items,
     files: { ...files },
     missing,
-    formats: { profiles: profiles.format, responses: responses.format, items: itemsTable.format },
+    formats: { profiles: profilesFormat, responses: responsesFormat, items: itemsTable.format },
   };
 }
 
-function checkUniqueColumns(t: Table): void {
+function checkUniqueColumns(t: TableHeader): void {
   const seen = new Set<string>();
   t.columns.forEach((c, i) => {
     if (c === '') throw new DatasetError(`${t.file}:1: column ${i + 1} has an empty name; header found: ${headerText(t)}`);
@@ -133,12 +227,12 @@ function checkUniqueColumns(t: Table): void {
   });
 }
 
-function headerText(t: Table): string {
+function headerText(t: TableHeader): string {
   return t.columns.map((c) => JSON.stringify(c)).join(',');
 }
 
 /** Column positions for a file that must have exactly `required` (any order); a missing or unknown column is a DatasetError naming the file. */
-export function columnIndex<K extends string>(t: Table, required: readonly K[]): Record<K, number> {
+export function columnIndex<K extends string>(t: TableHeader, required: readonly K[]): Record<K, number> {
   checkUniqueColumns(t);
   const missing = required.filter((c) => !t.columns.includes(c));
   const extra = t.columns.filter((c) => !(required as readonly string[]).includes(c));
@@ -153,54 +247,64 @@ export function columnIndex<K extends string>(t: Table, required: readonly K[]):
   return Object.fromEntries(required.map((c) => [c, t.columns.indexOf(c)])) as Record<K, number>;
 }
 
-function nonEmpty(t: Table, line: number, column: string, columnNo: number, value: string, context: string): string {
+function nonEmpty(t: TableHeader, line: number, column: string, columnNo: number, value: string, context: string): string {
   if (value === '') throw new DatasetError(`${where(t, line)} column '${column}' (${columnNo}): empty ${column}${context}`);
   return value;
 }
 
-function parseProfiles(t: Table): { featureNames: string[]; entities: Entity[] } {
-  if (t.columns[0] !== 'entity_id') {
-    throw new DatasetError(`${t.file}:1: the first column must be 'entity_id'; header found: ${headerText(t)}`);
-  }
-  checkUniqueColumns(t);
-  const featureNames = t.columns.slice(1);
-  const firstLine = new Map<string, number>();
+async function loadProfiles(file: string): Promise<{ featureNames: string[]; entities: Entity[]; format: TableHeader['format'] }> {
+  let featureNames: string[] = [];
   const entities: Entity[] = [];
-  for (const { line, cells } of t.rows) {
-    const entityId = nonEmpty(t, line, 'entity_id', 1, cells[0], '');
-    const prev = firstLine.get(entityId);
-    if (prev !== undefined) {
-      throw new DatasetError(`${where(t, line)} column 'entity_id' (1): duplicate entity id ${JSON.stringify(entityId)}, first on line ${prev}`);
+  const header = await readTableRows(file, (t) => {
+    if (t.columns[0] !== 'entity_id') {
+      throw new DatasetError(`${t.file}:1: the first column must be 'entity_id'; header found: ${headerText(t)}`);
     }
-    firstLine.set(entityId, line);
-    entities.push({ entityId, features: featureNames.map((name, i) => [name, cells[i + 1]]) });
-  }
-  return { featureNames, entities };
+    checkUniqueColumns(t);
+    const names = t.columns.slice(1);
+    featureNames = names;
+    const firstLine = new Map<string, number>();
+    const shared = interner();
+    return (line, cells) => {
+      const entityId = nonEmpty(t, line, 'entity_id', 1, cells[0], '');
+      const prev = firstLine.get(entityId);
+      if (prev !== undefined) {
+        throw new DatasetError(`${where(t, line)} column 'entity_id' (1): duplicate entity id ${JSON.stringify(entityId)}, first on line ${prev}`);
+      }
+      firstLine.set(entityId, line);
+      const values = cells.slice(1);
+      for (let i = 0; i < values.length; i++) values[i] = shared(values[i]);
+      entities.push({ entityId, featureNames: names, values });
+    };
+  });
+  return { featureNames, entities, format: header.format };
 }
 
-function parseResponses(t: Table): { observations: Observation[]; missing: MissingObservation[] } {
-  const col = columnIndex(t, RESPONSE_COLUMNS);
-  const observations: Observation[] = [];
+async function loadResponses(file: string): Promise<{ observations: ObservationColumns; missing: MissingObservation[]; format: TableHeader['format'] }> {
+  const observations = new ObservationColumns();
   const missing: MissingObservation[] = [];
-  for (const { line, cells } of t.rows) {
-    const entityId = nonEmpty(t, line, 'entity_id', col.entity_id + 1, cells[col.entity_id], '');
-    const ctx = ` (entity ${JSON.stringify(entityId)})`;
-    const group = nonEmpty(t, line, 'group', col.group + 1, cells[col.group], ctx);
-    const item = nonEmpty(t, line, 'item', col.item + 1, cells[col.item], ctx);
-    const raw = cells[col.value];
-    if (raw.trim() === '') {
-      missing.push({ entityId, group, item, line });
-      continue;
-    }
-    const value = parseNumber(raw);
-    if (value === null) {
-      throw new DatasetError(
-        `${where(t, line)} column 'value' (${col.value + 1}): non-numeric value ${JSON.stringify(raw)} for entity ${JSON.stringify(entityId)}, group ${JSON.stringify(group)}, item ${JSON.stringify(item)}`,
-      );
-    }
-    observations.push({ entityId, group, item, value, line });
-  }
-  return { observations, missing };
+  const header = await readTableRows(file, (t) => {
+    const col = columnIndex(t, RESPONSE_COLUMNS);
+    const shared = interner();
+    return (line, cells) => {
+      const entityId = shared(nonEmpty(t, line, 'entity_id', col.entity_id + 1, cells[col.entity_id], ''));
+      const ctx = ` (entity ${JSON.stringify(entityId)})`;
+      const group = shared(nonEmpty(t, line, 'group', col.group + 1, cells[col.group], ctx));
+      const item = shared(nonEmpty(t, line, 'item', col.item + 1, cells[col.item], ctx));
+      const raw = cells[col.value];
+      if (raw.trim() === '') {
+        missing.push({ entityId, group, item, line });
+        return;
+      }
+      const value = parseNumber(raw);
+      if (value === null) {
+        throw new DatasetError(
+          `${where(t, line)} column 'value' (${col.value + 1}): non-numeric value ${JSON.stringify(raw)} for entity ${JSON.stringify(entityId)}, group ${JSON.stringify(group)}, item ${JSON.stringify(item)}`,
+        );
+      }
+      observations.push({ entityId, group, item, value, line });
+    };
+  });
+  return { observations, missing, format: header.format };
 }
 
 function parseItems(t: Table): ItemDef[] {
@@ -266,15 +370,28 @@ export function checkDataset(ds: Dataset): DatasetCheck {
   });
   const itemsByKey = itemIndex(ds.items);
 
-  const rows: Array<MissingObservation & { value?: number }> = [...ds.observations, ...(ds.missing ?? [])];
-  const unknownEntity = rows.filter((r) => !entityIds.has(r.entityId)).sort((a, b) => a.line - b.line);
+  // Observations and missing rows alike, by position (observations first), never copied into
+  // one list: a responses file's rows are many.
+  const missingRows = ds.missing ?? [];
+  const rowCount = ds.observations.length + missingRows.length;
+  const rowAt = (i: number): MissingObservation =>
+    (i < ds.observations.length ? ds.observations.at(i) : missingRows[i - ds.observations.length]) as MissingObservation;
+  const byLine = (a: { line: number }, b: { line: number }) => a.line - b.line;
+  const unknownEntity: MissingObservation[] = [];
+  const unknownItem: MissingObservation[] = [];
+  for (let i = 0; i < rowCount; i++) {
+    const r = rowAt(i);
+    if (!entityIds.has(r.entityId)) unknownEntity.push(r);
+    if (!itemsByKey.has(itemKey(r.group, r.item))) unknownItem.push(r);
+  }
+  unknownEntity.sort(byLine);
+  unknownItem.sort(byLine);
   if (unknownEntity.length > 0) {
     errors.push(
       `${responses}: ${unknownEntity.length} row(s) name an entity_id that is not in ${profiles}: ` +
         listRows(unknownEntity, (r) => `entity ${JSON.stringify(r.entityId)}`, fmt),
     );
   }
-  const unknownItem = rows.filter((r) => !itemsByKey.has(itemKey(r.group, r.item))).sort((a, b) => a.line - b.line);
   if (unknownItem.length > 0) {
     errors.push(
       `${responses}: ${unknownItem.length} row(s) name a (group, item) that is not in ${itemsFile}: ` +
@@ -282,14 +399,20 @@ export function checkDataset(ds: Dataset): DatasetCheck {
     );
   }
 
+  // Rows in line order (a stable sort of positions: a loaded file's rows are already in order).
+  const lines = new Float64Array(rowCount);
+  for (let i = 0; i < rowCount; i++) lines[i] = rowAt(i).line;
+  const order = Array.from({ length: rowCount }, (_, i) => i).sort((a, b) => lines[a] - lines[b]);
   const firstCell = new Map<string, number>();
   const duplicates: Array<{ line: number; first: number; r: MissingObservation }> = [];
-  for (const r of [...rows].sort((a, b) => a.line - b.line)) {
+  for (const i of order) {
+    const r = rowAt(i);
     const key = sampleKey(r);
     const first = firstCell.get(key);
     if (first !== undefined) duplicates.push({ line: r.line, first, r });
     else firstCell.set(key, r.line);
   }
+  firstCell.clear();
   if (duplicates.length > 0) {
     errors.push(
       `${responses}: ${duplicates.length} duplicate (entity_id, group, item) row(s): ` +
@@ -317,7 +440,12 @@ export function checkDataset(ds: Dataset): DatasetCheck {
     );
   }
 
-  const observedEntities = new Set(ds.observations.map((o) => o.entityId));
+  const observedEntities = new Set<string>();
+  const observedItems = new Set<string>();
+  for (const o of ds.observations) {
+    observedEntities.add(o.entityId);
+    observedItems.add(itemKey(o.group, o.item));
+  }
   const silent = ds.entities.filter((e) => !observedEntities.has(e.entityId));
   if (silent.length > 0 && ds.observations.length > 0) {
     warnings.push(
@@ -325,7 +453,6 @@ export function checkDataset(ds: Dataset): DatasetCheck {
         silent.slice(0, SHOW).map((e) => JSON.stringify(e.entityId)).join(', ') + (silent.length > SHOW ? `, ... and ${silent.length - SHOW} more` : ''),
     );
   }
-  const observedItems = new Set(ds.observations.map((o) => itemKey(o.group, o.item)));
   const unasked = ds.items.filter((it) => !observedItems.has(itemKey(it.group, it.item)));
   if (unasked.length > 0 && ds.observations.length > 0) {
     warnings.push(

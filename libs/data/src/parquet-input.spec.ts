@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkDataset, loadDataset } from './dataset';
+import { checkDataset, featurePairs, loadDataset } from './dataset';
 import { dateText, decimalText, float32Text, readParquetCells, timestampText } from './parquet-input';
 import { DatasetError, readTable } from './table';
 
@@ -49,8 +49,8 @@ describe('Parquet input (hyparquet)', () => {
 
   it('given a dataset of DuckDB Parquet files, when loaded, then features are text, DECIMAL values are numbers, and a null value is a missing observation', async () => {
     const ds = await loadDataset({ profiles: fixture('profiles-zstd-v2.parquet'), responses: fixture('responses-zstd-v2.parquet'), items: fixture('items-snappy.parquet') });
-    expect(ds.entities[0].features.slice(0, 3)).toEqual([['age', '34'], ['income', '1250.50'], ['big', '9007199254740993']]);
-    expect(ds.observations.map((o) => o.value)).toEqual([3, 4.5, 1, 2]);
+    expect(featurePairs(ds.entities[0]).slice(0, 3)).toEqual([['age', '34'], ['income', '1250.50'], ['big', '9007199254740993']]);
+    expect([...ds.observations].map((o) => o.value)).toEqual([3, 4.5, 1, 2]);
     expect(ds.items.map((i) => [i.item, i.min, i.max, i.kind])).toEqual([['q1', 1, 5, 'ordinal'], ['q2', 1, 5, 'continuous']]);
     const check = checkDataset(ds);
     expect(check.errors).toEqual([]);

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatasetError, loadCodebook, loadProfileView, selectFeatures, viewedFeatures, type Entity } from './index';
+import { DatasetError, entityOf, loadCodebook, loadProfileView, selectFeatures, viewedFeatures, type Entity } from './index';
 
 const FEATURES = ['age', 'gender', 'region', 'f_017', 'f_018', 'income (k)'];
 const PROFILES = '/data/profiles.csv';
@@ -104,7 +104,7 @@ describe('loadCodebook (profile.codebook)', () => {
 });
 
 describe('loadProfileView + viewedFeatures', () => {
-  const entity: Entity = { entityId: 'e1', features: FEATURES.map((f, i) => [f, String(i)]) };
+  const entity: Entity = entityOf('e1', FEATURES.map((f, i) => [f, String(i)]));
 
   it('given no profile section, when loaded, then there is no view (prompts stay as they always were)', async () => {
     await expect(loadProfileView(undefined, FEATURES, PROFILES)).resolves.toBeNull();
@@ -122,7 +122,7 @@ describe('loadProfileView + viewedFeatures', () => {
 
   it('given an entity whose features are in another order, when viewed, then it is an error, never a value under the wrong heading', async () => {
     const view = await loadProfileView({ features: { include: ['gender'] } }, FEATURES, PROFILES);
-    const shuffled: Entity = { entityId: 'odd', features: [['gender', 'x'], ['age', '3']] };
+    const shuffled: Entity = entityOf('odd', [['gender', 'x'], ['age', '3']]);
     expect(() => viewedFeatures(shuffled, view!)).toThrow('entity "odd": feature 2 is "age", the profile view expects "gender" there');
   });
 });

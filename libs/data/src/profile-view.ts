@@ -22,7 +22,7 @@ export interface ProfileViewConfig {
 /** One shown column: where it is in every entity's feature list and the heading its line starts with. */
 export interface ViewedColumn {
   name: string;
-  /** Position in Entity.features (the profiles file's column order, entity_id excluded). */
+  /** Position in Entity.featureNames and Entity.values (the profiles file's column order, entity_id excluded). */
   index: number;
   /** "label (scale)", "label", or the column name when the codebook does not list it. */
   heading: string;
@@ -152,10 +152,11 @@ export async function loadProfileView(config: ProfileViewConfig | undefined, fea
  */
 export function viewedFeatures(entity: Entity, view: ProfileView): Array<[ViewedColumn, string]> {
   return view.columns.map((c) => {
-    const feature = entity.features[c.index];
-    if (feature === undefined || feature[0] !== c.name) {
-      throw new Error(`entity ${JSON.stringify(entity.entityId)}: feature ${c.index + 1} is ${JSON.stringify(feature?.[0] ?? null)}, the profile view expects ${JSON.stringify(c.name)} there`);
+    const name = entity.featureNames[c.index];
+    const value = entity.values[c.index];
+    if (name === undefined || value === undefined || name !== c.name) {
+      throw new Error(`entity ${JSON.stringify(entity.entityId)}: feature ${c.index + 1} is ${JSON.stringify(name ?? null)}, the profile view expects ${JSON.stringify(c.name)} there`);
     }
-    return [c, feature[1]];
+    return [c, value];
   });
 }

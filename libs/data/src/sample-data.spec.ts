@@ -49,8 +49,8 @@ describe('makeSampleData', () => {
     expect(ds.missing?.length).toBeGreaterThan(0);
     expect(ds.missing?.length).toBe(res.missing);
     // age loads on the first trait, as does item 3 (continuous, index 2): a profile-reading model can learn it.
-    const age = new Map(ds.entities.map((e) => [e.entityId, Number(e.features.find(([n]) => n === 'age')?.[1])]));
-    const obs = ds.observations.filter((o) => itemKey(o.group, o.item) === itemKey(ds.items[2].group, ds.items[2].item));
+    const age = new Map(ds.entities.map((e) => [e.entityId, Number(e.values[e.featureNames.indexOf('age')])]));
+    const obs = [...ds.observations].filter((o) => itemKey(o.group, o.item) === itemKey(ds.items[2].group, ds.items[2].item));
     expect(Math.abs(pearson(obs.map((o) => age.get(o.entityId) as number), obs.map((o) => o.value)))).toBeGreaterThan(0.2);
   });
 

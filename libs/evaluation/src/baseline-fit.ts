@@ -12,8 +12,19 @@ import { ANSWER_INFERENCE_FAILURE, ANSWER_OK, emptyAnswers, rowKey, type AnswerC
  * with the same fitter that shows it beside every LLM run today.
  */
 
-/** Profile features by entity id: [column, raw cell text] in file order (Entity.features). */
-export type FeatureTable = Map<string, Array<[string, string]>>;
+/** One entity's profile: column names and raw cell texts in file order (an @assay/data Entity is one). */
+export interface FeatureRow {
+  featureNames: readonly string[];
+  values: readonly string[];
+}
+
+/** Profile features by entity id. */
+export type FeatureTable = ReadonlyMap<string, FeatureRow>;
+
+/** A table built in code from each entity's (column, value) pairs in column order. */
+export function featureTableOf(entries: Iterable<readonly [string, ReadonlyArray<readonly [string, string]>]>): FeatureTable {
+  return new Map([...entries].map(([entityId, pairs]) => [entityId, { featureNames: pairs.map(([name]) => name), values: pairs.map(([, value]) => value) }]));
+}
 
 /** What a fit may learn from: train answers only, and the profile features (inputs, never answers). */
 export interface BaselineTrainingData {
@@ -176,12 +187,14 @@ const MISSING = new Set(['', 'na', 'n/a', 'nan', 'null', 'none']);
 const NUMERIC_RE = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/u;
 
 /** An entity's features with missing values (blank, NA, null, ...) left out and the rest trimmed. */
-export function featureMap(features: Map<string, Array<[string, string]>>, entityId: string): Map<string, string> {
-  const list = features.get(entityId);
-  if (list === undefined) throw new Error(`no features for entity ${JSON.stringify(entityId)}`);
+export function featureMap(features: FeatureTable, entityId: string): Map<string, string> {
+  const row = features.get(entityId);
+  if (row === undefined) throw new Error(`no features for entity ${JSON.stringify(entityId)}`);
   const seen = new Set<string>();
   const m = new Map<string, string>();
-  for (const [name, value] of list) {
+  for (let i = 0; i < row.values.length; i++) {
+    const name = row.featureNames[i];
+    const value = row.values[i];
     if (seen.has(name)) throw new Error(`entity ${JSON.stringify(entityId)} has feature ${JSON.stringify(name)} twice`);
     seen.add(name);
     const t = value.trim();

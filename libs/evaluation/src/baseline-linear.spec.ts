@@ -1,4 +1,5 @@
 import type { ItemDef, Sample } from '@assay/contracts';
+import { featureTableOf } from './baseline-fit';
 import {
   fitLinear,
   LINEAR_METHOD,
@@ -21,7 +22,7 @@ const ITEMS = [ORDINAL, BINARY, CONTINUOUS];
 const s = (entityId: string, item: string, actual: number): Sample => ({ entityId, group: 'g', item, actual });
 const ids = Array.from({ length: 40 }, (_, i) => `t${String(i).padStart(2, '0')}`);
 const ageOf = (i: number) => 20 + i;
-const features = new Map<string, Array<[string, string]>>([
+const features = featureTableOf([
   ...ids.map((id, i): [string, Array<[string, string]>] => [id, [['age', String(ageOf(i))]]]),
   ['x', [['age', '30']]],
   ['old', [['age', '300']]],

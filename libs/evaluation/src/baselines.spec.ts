@@ -1,5 +1,6 @@
 import type { ItemDef, Sample } from '@assay/contracts';
 import { KNN_METHOD, MAX_CATEGORIES, TRAIN_MEAN_METHOD, learnEncoding, nearestNeighbourBaseline, trainMeanBaseline } from './baselines';
+import { featureTableOf } from './baseline-fit';
 
 const items: ItemDef[] = [
   { group: 'g', item: 'o', question: '', min: 1, max: 5, kind: 'ordinal' },
@@ -41,7 +42,7 @@ describe('trainMeanBaseline', () => {
 });
 
 describe('nearestNeighbourBaseline', () => {
-  const features = new Map<string, Array<[string, string]>>([
+  const features = featureTableOf([
     ['t1', [['age', '20'], ['sex', 'f']]],
     ['t2', [['age', '30'], ['sex', 'm']]],
     ['t3', [['age', '40'], ['sex', 'f']]],
@@ -73,14 +74,14 @@ describe('nearestNeighbourBaseline', () => {
   });
 
   it('given equal distances, then the smaller entity id wins', () => {
-    const f = new Map<string, Array<[string, string]>>([['b', [['age', '40']]], ['a', [['age', '30']]], ['x', [['age', '35']]]]);
+    const f = featureTableOf([['b', [['age', '40']]], ['a', [['age', '30']]], ['x', [['age', '35']]]]);
     const r = nearestNeighbourBaseline({ trainSamples: [s('b', 'o', 5), s('a', 'o', 1)], testSamples: [s('x', 'o', 3)], items, features: f, k: 1 });
     expect([r[0].predicted, r[0].metadata.neighbours]).toEqual([1, ['a']]);
   });
 
   it('given "NA" for a numeric feature, then it is imputed with the train mean', () => {
     // t1 age NA -> train mean (10 + 30) / 2 = 20, exactly x's age: t1 is at distance 0
-    const f = new Map<string, Array<[string, string]>>([['t1', [['age', 'NA']]], ['t2', [['age', '10']]], ['t3', [['age', ' 30 ']]], ['x', [['age', '20']]]]);
+    const f = featureTableOf([['t1', [['age', 'NA']]], ['t2', [['age', '10']]], ['t3', [['age', ' 30 ']]], ['x', [['age', '20']]]]);
     const r = nearestNeighbourBaseline({ trainSamples: [s('t1', 'o', 5), s('t2', 'o', 1), s('t3', 'o', 2)], testSamples: [s('x', 'o', 3)], items, features: f, k: 1 });
     expect([r[0].predicted, r[0].metadata.neighbours]).toEqual([5, ['t1']]);
   });
@@ -90,7 +91,7 @@ describe('nearestNeighbourBaseline', () => {
   });
 
   it('given only constant features, then it throws', () => {
-    const f = new Map<string, Array<[string, string]>>([['t1', [['c', '1']]], ['t2', [['c', '1']]], ['x', [['c', '1']]]]);
+    const f = featureTableOf([['t1', [['c', '1']]], ['t2', [['c', '1']]], ['x', [['c', '1']]]]);
     expect(() => nearestNeighbourBaseline({ trainSamples: [s('t1', 'o', 1), s('t2', 'o', 2)], testSamples: [s('x', 'o', 1)], items, features: f })).toThrow(/no usable feature/);
   });
 });

@@ -16,7 +16,7 @@ import {
 import { fitLinear, LINEAR_METHOD } from './baseline-linear';
 
 export { assertTrainTestDisjoint, learnEncoding, MAX_CATEGORIES, predictAll, runBaseline } from './baseline-fit';
-export type { BaselineAnswer, BaselineFitter, BaselinePredictor, BaselineRunArgs, BaselineTrainingData, FeatureTable } from './baseline-fit';
+export type { BaselineAnswer, BaselineFitter, BaselinePredictor, BaselineRunArgs, BaselineTrainingData, FeatureRow, FeatureTable } from './baseline-fit';
 export { fitLinear, fitLinearYielding, LINEAR_METHOD, RIDGE_LAMBDA } from './baseline-linear';
 
 /**

@@ -29,8 +29,8 @@ export {
   RIDGE_LAMBDA,
   MAX_CATEGORIES,
 } from './baselines';
-export { encodedEntities } from './baseline-fit';
-export type { BaselineAnswer, BaselineFitter, BaselinePredictor, BaselineRunArgs, BaselineTrainingData, FeatureTable, KnnMetric } from './baselines';
+export { encodedEntities, featureTableOf } from './baseline-fit';
+export type { BaselineAnswer, BaselineFitter, BaselinePredictor, BaselineRunArgs, BaselineTrainingData, FeatureRow, FeatureTable, KnnMetric } from './baselines';
 export { valueRanges } from './diagnostics';
 export { preflightWarningsLine, reviewChecklist, upcastReviewLine, PARSE_WARN_UP_TO } from './review';
 export { loggedEvaluationResult, upcastEvaluationResult } from './upcast';

@@ -1,5 +1,5 @@
 import type { ItemDef, Prediction, Sample } from '@assay/contracts';
-import { answerTable, runBaseline } from './baseline-fit';
+import { answerTable, featureTableOf, runBaseline } from './baseline-fit';
 import { knnFitter, standardBaselineRuns, standardTableBaselines, TRAIN_MEAN_METHOD } from './baselines';
 import { buildEvaluation, buildTableEvaluation, scoreBaselines, scoreTableBaselines, tableInputsDigest, baselineInputsDigest } from './build';
 import { evaluate, evaluateRows, evaluateTable, joinRows, tableOf } from './evaluate';
@@ -79,7 +79,7 @@ describe('evaluateTable', () => {
 
 describe('baselines into columns', () => {
   const train = ['t1', 't2', 't3', 't4'].flatMap((e, i) => [s(e, 'g2', 'c', i * 2), s(e, 'g1', 'o', 1 + i), s(e, 'g1', 'b', i % 2)]);
-  const features = new Map([...['t1', 't2', 't3', 't4'], ...entities].map((e, i): [string, Array<[string, string]>] => [e, [['age', String(20 + ((i * 7) % 13))]]]));
+  const features = featureTableOf([...['t1', 't2', 't3', 't4'], ...entities].map((e, i): [string, Array<[string, string]>] => [e, [['age', String(20 + ((i * 7) % 13))]]]));
   const { table } = tableOf(samples, [], items);
 
   it('given a fitted baseline, when it answers a table, then the values, outlier flags and failures of runBaseline, row by row', () => {

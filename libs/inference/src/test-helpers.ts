@@ -1,5 +1,5 @@
 import type { ItemDef, ModelCallSettings, PromptRequest } from '@assay/contracts';
-import type { Entity } from '@assay/data';
+import { entityOf, type Entity } from '@assay/data';
 import { buildEntityPrompts, DEFAULT_PROMPT_TEMPLATES, loadChatTemplate } from '@assay/prompting';
 import type { LatencyModel } from '../../testing/src/simulator';
 
@@ -45,7 +45,7 @@ export function entity(id: string, features = 60): Entity {
   let seed = 17;
   for (const ch of id) seed = (seed * 31 + ch.charCodeAt(0)) % 100_003;
   // The first feature differs between entities, so no two entities share more than the system prompt.
-  return { entityId: id, features: Array.from({ length: features }, (_, i) => [`feature_${i + 1}`, String((seed * (i + 3)) % 997)]) };
+  return entityOf(id, Array.from({ length: features }, (_, i): [string, string] => [`feature_${i + 1}`, String((seed * (i + 3)) % 997)]));
 }
 
 /** One entity's prompts as the planner sends them: the shared prefix, then PromptRequests. */

@@ -1,10 +1,10 @@
-import type { Entity, ProfileView } from '@assay/data';
+import { entityOf, type Entity, type ProfileView } from '@assay/data';
 import type { ItemDef } from '@assay/contracts';
 import { DEFAULT_PROMPT_TEMPLATES, loadChatTemplate, planEntityBatches, renderProfile } from './index';
 
 const ENTITIES: Entity[] = [
-  { entityId: 'e1', features: [['age', '34'], ['f_017', '4'], ['region', 'north']] },
-  { entityId: 'e2', features: [['age', '51'], ['f_017', '2'], ['region', 'south']] },
+  entityOf('e1', [['age', '34'], ['f_017', '4'], ['region', 'north']]),
+  entityOf('e2', [['age', '51'], ['f_017', '2'], ['region', 'south']]),
 ];
 const ITEMS: ItemDef[] = [
   { group: 'g1', item: 'q1', question: 'Do you agree?', min: 1, max: 5, kind: 'ordinal' },

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Entity } from '@assay/data';
+import { entityOf, type Entity } from '@assay/data';
 import type { ItemDef } from '@assay/contracts';
 import {
   buildEntityPrompts,
@@ -17,7 +17,7 @@ import {
   substitute,
 } from './index';
 
-const ENTITY: Entity = { entityId: 'p/1 ü', features: [['age', '34'], ['region', 'north, "coast"'], ['note', '{question}']] };
+const ENTITY: Entity = entityOf('p/1 ü', [['age', '34'], ['region', 'north, "coast"'], ['note', '{question}']]);
 const ITEMS: ItemDef[] = [
   { group: 'g1', item: 'q1', question: 'Do you agree?', min: 1, max: 5, kind: 'ordinal' },
   { group: 'g1', item: 'q10', question: 'Did you {item}?', min: 0, max: 1, kind: 'binary' },
@@ -104,7 +104,7 @@ describe('buildEntityPrompts', () => {
 });
 
 describe('PromptComposer', () => {
-  const entities: Entity[] = [ENTITY, { entityId: 'e2', features: [['age', '71'], ['region', 'south']] }, { entityId: 'e3', features: [['x', '']] }];
+  const entities: Entity[] = [ENTITY, entityOf('e2', [['age', '71'], ['region', 'south']]), entityOf('e3', [['x', '']])];
   const custom = (template: string): ChatTemplate => ({ source: 'test', template, bosToken: '<s>', eosToken: '</s>' });
 
   it.each([['chatml', CHATML], ['llama3', LLAMA3]])('given the default templates and %s, when composed, then every prompt is exactly the rendered chat text and the prefix is the exact path\'s', (_n, chat) => {
@@ -161,7 +161,7 @@ describe('PromptComposer', () => {
 
   it('given an entity whose profile the template changes (llama3 trims a profile that opens the message), when composed, then that entity is rendered in full and stays exact', () => {
     const atStart: PromptTemplates = { system: 'S', user: "{profile}\n\nIn study '{group}', question '{item}': {question} ({min}-{max})" };
-    const padded: Entity = { entityId: 'padded', features: [['  lead', 'x']] };
+    const padded: Entity = entityOf('padded', [['  lead', 'x']]);
     const composer = new PromptComposer(ITEMS, atStart, LLAMA3);
     expect(composer.composable).toBe(true);
     for (const entity of [padded, ...entities]) {
@@ -192,7 +192,7 @@ describe('promptId', () => {
 });
 
 describe('planEntityBatches', () => {
-  const entities: Entity[] = ['b', 'a', 'é', 'B', 'train1'].map((id) => ({ entityId: id, features: [['x', id]] }));
+  const entities: Entity[] = ['b', 'a', 'é', 'B', 'train1'].map((id) => entityOf(id, [['x', id]]));
   const items: ItemDef[] = [ITEMS[2], ITEMS[1], ITEMS[0]];
 
   it('given test ids, when planned, then only test entities, sorted by code unit, items sorted by (group, item)', () => {

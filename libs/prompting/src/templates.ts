@@ -68,7 +68,7 @@ export function validateTemplates(templates: PromptTemplates): void {
  * every column under its own name, as always.
  */
 export function renderProfile(entity: Entity, view: ProfileView | null = null): string {
-  if (view === null) return entity.features.map(([name, value]) => `${name}: ${value}`).join('\n');
+  if (view === null) return entity.values.map((value, i) => `${entity.featureNames[i]}: ${value}`).join('\n');
   return viewedFeatures(entity, view)
     .map(([column, value]) => `${column.heading}: ${value}`)
     .join('\n');

@@ -1,6 +1,6 @@
 import { ExperimentConfig } from '@assay/config';
 import type { ItemDef } from '@assay/contracts';
-import type { Dataset } from '@assay/data';
+import { entityOf, type Dataset } from '@assay/data';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,14 +14,14 @@ function dataset(items: ItemDef[], rows: Array<[string, string, number]>): Datas
   const ids = [...new Set(rows.map(([e]) => e))];
   return {
     featureNames: ['age'],
-    entities: ids.map((entityId) => ({ entityId, features: [['age', '40']] })),
+    entities: ids.map((entityId) => entityOf(entityId, [['age', '40']])),
     observations: rows.map(([entityId, name, value], i) => ({ entityId, group: 'g', item: name, value, line: i + 2 })),
     items,
     files: { profiles: 'p.csv', responses: 'r.csv', items: 'i.csv' },
   };
 }
 const split = { train: ['t1', 't2', 't3', 't4', 't5'] };
-const valuesOf = (d: Dataset, name: string) => Object.fromEntries(d.observations.filter((o) => o.item === name).map((o) => [o.entityId, o.value]));
+const valuesOf = (d: Dataset, name: string) => Object.fromEntries([...d.observations].filter((o) => o.item === name).map((o) => [o.entityId, o.value]));
 
 describe('median', () => {
   it('is the middle value of an odd count and the mean of the two middle values of an even count', () => {
@@ -67,7 +67,7 @@ describe('binarize (labels.mode binary: median split on the train split)', () =>
     const b = binarize(d, split);
     expect(b.items).toEqual(items.map((i) => ({ group: 'g', item: i.item, question: i.question, min: 0, max: 1, kind: 'binary' })));
     expect(b.entities).toBe(d.entities);
-    expect(b.observations.map((o) => [o.entityId, o.item, o.line])).toEqual(d.observations.map((o) => [o.entityId, o.item, o.line]));
+    expect([...b.observations].map((o) => [o.entityId, o.item, o.line])).toEqual([...d.observations].map((o) => [o.entityId, o.item, o.line]));
   });
 
   it('is pure: the input dataset is not modified', () => {

@@ -1,6 +1,6 @@
 import type { ExperimentConfig } from '@assay/config';
 import { itemKey, type ItemDef } from '@assay/contracts';
-import type { Dataset, SplitFile } from '@assay/data';
+import { ObservationColumns, type Dataset, type SplitFile } from '@assay/data';
 
 /**
  * Label modes (config `labels.mode`): what the ground truth of a run is.
@@ -94,12 +94,13 @@ export function medianSplits(dataset: Dataset, split: Pick<SplitFile, 'train'>):
  */
 export function binarize(dataset: Dataset, split: Pick<SplitFile, 'train'>): Dataset {
   const thresholds = new Map(medianSplits(dataset, split).map((s) => [itemKey(s.group, s.item), s.median]));
-  const observations = dataset.observations.map((o) => {
+  const observations = new ObservationColumns();
+  for (const o of dataset.observations) {
     const key = itemKey(o.group, o.item);
     if (!thresholds.has(key)) throw new LabelError(`labels.mode binary: ${JSON.stringify(o.item)} of group ${JSON.stringify(o.group)} (line ${o.line}) is not in the items file`);
     const m = thresholds.get(key)!;
-    return { ...o, value: m === null ? o.value : o.value > m ? 1 : 0 };
-  });
+    observations.push({ ...o, value: m === null ? o.value : o.value > m ? 1 : 0 });
+  }
   const items: ItemDef[] = dataset.items.map((i) => ({ ...i, kind: 'binary', min: 0, max: 1 }));
   return { ...dataset, observations, items };
 }

@@ -1,6 +1,6 @@
 import { computeIdentity, requireModelSection, type AnyExperimentConfig, type ExperimentConfig, type Identity } from '@assay/config';
 import type { FailureStage, ItemDef, SplitInfo } from '@assay/contracts';
-import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, loadProfileView, type Dataset, type Entity, type Observation, type ProfileView, type SplitFile } from '@assay/data';
+import { checkDataset, datasetHash, ensureSplit, hashFile, loadDataset, loadProfileView, observationPositionsByEntity, type Dataset, type Entity, type Observation, type ProfileView, type SplitFile } from '@assay/data';
 import { loadChatTemplate, planScope, type ChatTemplate } from '@assay/prompting';
 import { promptsOf, type MethodEntityPrompts } from '@assay/methods/core';
 import { assertExamplesFromTrain, ExampleSelectionError } from '@assay/methods/llm-few-shot';
@@ -191,14 +191,10 @@ export function planSource(
   } catch (error) {
     throw new StageError('preflight', errorMessage(error));
   }
-  // Each entity's observations, looked up when its batch is made: a map of every cell's key would
-  // hold a string per observation of the whole dataset for as long as the plan is written.
-  const observed = new Map<string, Observation[]>();
-  for (const o of dataset.observations) {
-    const own = observed.get(o.entityId);
-    if (own === undefined) observed.set(o.entityId, [o]);
-    else own.push(o);
-  }
+  // Each entity's observations (their positions in the dataset's list), looked up when its batch
+  // is made: a map of every cell's key, or every observation as an object, would hold the whole
+  // dataset's cells again for as long as the plan is written.
+  const observed = observationPositionsByEntity(dataset.observations);
   const batchesOf = (some: readonly Entity[], entityInputs = options.entityInputs): PlannedBatch[] => {
     let entityPrompts: MethodEntityPrompts[];
     try {
@@ -214,7 +210,10 @@ export function planSource(
     }
     const batches: PlannedBatch[] = [];
     for (const ep of entityPrompts) {
-      const truth = new Map((observed.get(ep.entityId) ?? []).map((o) => [itemKey(o.group, o.item), o.value]));
+      const truth = new Map((observed.get(ep.entityId) ?? []).map((at) => {
+        const o = dataset.observations.at(at) as Observation;
+        return [itemKey(o.group, o.item), o.value];
+      }));
       const prompts: PlannedPrompt[] = [];
       for (const p of ep.prompts) {
         const actual = truth.get(itemKey(p.group, p.item));

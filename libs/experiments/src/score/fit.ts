@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { AnyExperimentConfig } from '@assay/config';
 import { compareCodeUnits, errorMessage, itemKey, sampleKey, type ExperimentStarted, type Sample } from '@assay/contracts';
-import { loadDataset, loadSplit } from '@assay/data';
+import { loadDataset, loadSplit, observationsWhere } from '@assay/data';
 import { assertTrainTestDisjoint, predictAll } from '@assay/evaluation';
 import { methodCatalog } from '@assay/methods/registry';
 import { planScope } from '@assay/prompting';
@@ -48,19 +48,17 @@ export async function runFitStage(started: ExperimentStarted): Promise<FitResult
   const scope = planScope(dataset.entities, dataset.items, split.test, { maxEntities: config.sample.max_entities, groups: config.sample.groups });
   const scopeItems = new Set(scope.items.map((i) => itemKey(i.group, i.item)));
   const scopeEntities = new Set(scope.entities.map((e) => e.entityId));
-  const testSamples: Sample[] = dataset.observations
-    .filter((o) => scopeEntities.has(o.entityId) && scopeItems.has(itemKey(o.group, o.item)))
+  const testSamples: Sample[] = observationsWhere(dataset.observations, (o) => scopeEntities.has(o.entityId) && scopeItems.has(itemKey(o.group, o.item)))
     .map((o) => ({ entityId: o.entityId, group: o.group, item: o.item, actual: o.value }));
   if (testSamples.length === 0) throw new FitError(`${identity}: nothing to predict: no test entity has an observed response (check the split and sample settings)`);
   // The items asked (those with a test observation), as a model run's plan lists them.
   const asked = new Set(testSamples.map((s) => itemKey(s.group, s.item)));
   const items = scope.items.filter((i) => asked.has(itemKey(i.group, i.item)));
   const train = new Set(split.train);
-  const trainSamples: Sample[] = dataset.observations
-    .filter((o) => train.has(o.entityId) && asked.has(itemKey(o.group, o.item)))
+  const trainSamples: Sample[] = observationsWhere(dataset.observations, (o) => train.has(o.entityId) && asked.has(itemKey(o.group, o.item)))
     .map((o) => ({ entityId: o.entityId, group: o.group, item: o.item, actual: o.value }));
   assertTrainTestDisjoint(trainSamples, testSamples);
-  const features = new Map(dataset.entities.map((e) => [e.entityId, e.features]));
+  const features = new Map(dataset.entities.map((e) => [e.entityId, e]));
 
   let predictions;
   try {

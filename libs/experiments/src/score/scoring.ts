@@ -1,7 +1,7 @@
 import type { EvaluationBatchScored, InferenceBatchRequested, InferenceCompleted, InferenceFailed, ItemDef, Prediction, Sample } from '@assay/contracts';
-import type { Dataset, SplitFile } from '@assay/data';
+import { observationsWhere, type Dataset, type SplitFile } from '@assay/data';
 import { groupEntityKey, itemKey } from '@assay/contracts';
-import { scoreTableBaselines, standardBaselineRuns, standardTableBaselines, toPrediction, type BaselineRun, type SampleTable, type ScoredBaselines } from '@assay/evaluation';
+import { scoreTableBaselines, standardBaselineRuns, standardTableBaselines, toPrediction, type BaselineRun, type FeatureTable, type SampleTable, type ScoredBaselines } from '@assay/evaluation';
 import { entityDir, itemFileName } from '@assay/report';
 import { serverCacheDelta, type ServerCacheReading } from '@assay/inference';
 
@@ -132,13 +132,12 @@ export function baselineRuns(dataset: Dataset, split: SplitFile, testSamples: Sa
 }
 
 /** What the baselines learn from: the train split's answers to the asked items, and every entity's profile features. */
-function baselineTraining(dataset: Dataset, split: SplitFile, items: ItemDef[]): { trainSamples: Sample[]; features: Map<string, Array<[string, string]>> } {
+function baselineTraining(dataset: Dataset, split: SplitFile, items: ItemDef[]): { trainSamples: Sample[]; features: FeatureTable } {
   const train = new Set(split.train);
   const asked = new Set(items.map((i) => itemKey(i.group, i.item)));
-  const trainSamples: Sample[] = dataset.observations
-    .filter((o) => train.has(o.entityId) && asked.has(itemKey(o.group, o.item)))
+  const trainSamples: Sample[] = observationsWhere(dataset.observations, (o) => train.has(o.entityId) && asked.has(itemKey(o.group, o.item)))
     .map((o) => ({ entityId: o.entityId, group: o.group, item: o.item, actual: o.value }));
-  const features = new Map(dataset.entities.map((e) => [e.entityId, e.features]));
+  const features: FeatureTable = new Map(dataset.entities.map((e) => [e.entityId, e]));
   return { trainSamples, features };
 }
 

@@ -1,5 +1,5 @@
 import type { ItemDef, Sample } from '@assay/contracts';
-import { linearBaseline, predictAll, type BaselinePredictor, type FeatureTable } from '@assay/evaluation';
+import { featureTableOf, linearBaseline, predictAll, type BaselinePredictor, type FeatureTable } from '@assay/evaluation';
 import { checkMethod, methodUsesModel } from '@assay/methods/core';
 import { baselineKnn, baselineLinear, baselineMajority, baselineTrainMean, KnnSection } from './methods';
 
@@ -10,13 +10,13 @@ const items: ItemDef[] = [
 const s = (entityId: string, item: string, actual: number): Sample => ({ entityId, group: 'g', item, actual });
 const train = [s('t1', 'o', 1), s('t2', 'o', 2), s('t3', 'o', 2), s('t4', 'o', 5), s('t1', 'b', 1), s('t2', 'b', 0), s('t3', 'b', 1), s('t4', 'b', 0)];
 const test = [s('x', 'o', 3), s('x', 'b', 1)];
-const features: FeatureTable = new Map([
+const features: FeatureTable = featureTableOf([
   ['t1', [['age', '20'], ['region', 'n']]],
   ['t2', [['age', '30'], ['region', 's']]],
   ['t3', [['age', '40'], ['region', 'n']]],
   ['t4', [['age', '60'], ['region', 's']]],
   ['x', [['age', '35'], ['region', 'n']]],
-]) as FeatureTable;
+]);
 const data = { trainSamples: train, items, features };
 
 async function predict(predictor: BaselinePredictor | Promise<BaselinePredictor>, method: string) {

@@ -1,6 +1,6 @@
 import type { ItemDef } from '@assay/contracts';
 import { itemKey } from '@assay/contracts';
-import type { Entity, ProfileView } from '@assay/data';
+import { entityOf, type Entity, type ProfileView } from '@assay/data';
 import { buildProfilePrompts, DEFAULT_PROMPT_TEMPLATES, loadChatTemplate, PrefixCompatibilityError, PromptComposer } from '@assay/prompting';
 import { buildFewShotPrompts, renderFewShotProfile, type WorkedExample } from './index';
 
@@ -9,10 +9,10 @@ const ITEMS: ItemDef[] = [
   { group: 'g1', item: 'q2', question: 'Did you?', min: 0, max: 1, kind: 'binary' },
   { group: 'g1', item: 'q1', question: 'Do you agree?', min: 1, max: 5, kind: 'ordinal' },
 ];
-const TARGET: Entity = { entityId: 'x1', features: [['age', '34'], ['f_017', '4']] };
+const TARGET: Entity = entityOf('x1', [['age', '34'], ['f_017', '4']]);
 const VIEW: ProfileView = { columns: [{ name: 'age', index: 0, heading: 'Age' }, { name: 'f_017', index: 1, heading: 'Trust in science (1-5)' }] };
 const example = (id: string, age: string, answers: Array<[string, string, number]>): WorkedExample => ({
-  entity: { entityId: id, features: [['age', age], ['f_017', '2']] },
+  entity: entityOf(id, [['age', age], ['f_017', '2']]),
   answers: new Map(answers.map(([g, i, v]) => [itemKey(g, i), v])),
 });
 const EXAMPLES = [example('t1', '30', [['g1', 'q1', 4], ['g2', 'q1', 55.5], ['g1', 'q2', 1]]), example('t2', '61', [['g1', 'q1', 2]])];

@@ -1,7 +1,7 @@
 import { promptsOf } from '@assay/methods/core';
 import { parseExperimentConfig, requireModelSection } from '@assay/config';
 import type { ItemDef } from '@assay/contracts';
-import type { Dataset, Entity, SplitFile } from '@assay/data';
+import { entityOf, type Dataset, type Entity, type SplitFile } from '@assay/data';
 import { buildEntityPrompts, loadChatTemplate } from '@assay/prompting';
 import { llmFewShot } from './method';
 
@@ -9,7 +9,7 @@ const ITEMS: ItemDef[] = [
   { group: 'g1', item: 'q1', question: 'Do you agree?', min: 1, max: 5, kind: 'ordinal' },
   { group: 'g1', item: 'q2', question: 'Did you?', min: 0, max: 1, kind: 'binary' },
 ];
-const entity = (id: string, age: number): Entity => ({ entityId: id, features: [['age', String(age)]] });
+const entity = (id: string, age: number): Entity => entityOf(id, [['age', String(age)]]);
 const ENTITIES = [entity('a', 20), entity('b', 30), entity('c', 40), entity('x', 21), entity('y', 39)];
 const DATASET: Dataset = {
   featureNames: ['age'],

@@ -1,24 +1,42 @@
 import { itemKey } from '@assay/contracts';
-import type { Dataset, Entity } from '@assay/data';
+import { observationPositionsByEntity, type Dataset, type Entity, type Observation } from '@assay/data';
 import { defineMethod } from '@assay/methods/core';
 import { PromptComposer } from '@assay/prompting';
 import { buildFewShotPrompts, type WorkedExample } from './layout';
 import { FewShotSection, selectExamples, type FewShotSettings } from './select';
 
-const examplesByDataset = new WeakMap<Dataset, { byId: Map<string, Entity>; answers: Map<string, Map<string, number>> }>();
+interface KnownExamples {
+  byId: Map<string, Entity>;
+  /** An entity's answers by itemKey (empty without any), made when first shown as an example. */
+  answersOf: (entityId: string) => Map<string, number>;
+}
 
-/** Entities by id and their answers, read once per dataset: a plan made page by page builds prompts once per page. */
-function examplesOf(dataset: Dataset): { byId: Map<string, Entity>; answers: Map<string, Map<string, number>> } {
+const examplesByDataset = new WeakMap<Dataset, KnownExamples>();
+
+/**
+ * Entities by id and their answers, set up once per dataset: a plan made page by page builds
+ * prompts once per page. Answers are made only for the entities shown as examples (train ones),
+ * not for every entity of the dataset.
+ */
+function examplesOf(dataset: Dataset): KnownExamples {
   let known = examplesByDataset.get(dataset);
   if (known === undefined) {
     const byId = new Map(dataset.entities.map((e) => [e.entityId, e]));
+    const positions = observationPositionsByEntity(dataset.observations);
     const answers = new Map<string, Map<string, number>>();
-    for (const o of dataset.observations) {
-      let own = answers.get(o.entityId);
-      if (own === undefined) answers.set(o.entityId, (own = new Map()));
-      own.set(itemKey(o.group, o.item), o.value);
-    }
-    examplesByDataset.set(dataset, (known = { byId, answers }));
+    const answersOf = (entityId: string): Map<string, number> => {
+      let own = answers.get(entityId);
+      if (own === undefined) {
+        own = new Map();
+        for (const at of positions.get(entityId) ?? []) {
+          const o = dataset.observations.at(at) as Observation;
+          own.set(itemKey(o.group, o.item), o.value);
+        }
+        answers.set(entityId, own);
+      }
+      return own;
+    };
+    examplesByDataset.set(dataset, (known = { byId, answersOf }));
   }
   return known;
 }
@@ -38,11 +56,11 @@ export const llmFewShot = defineMethod<FewShotSettings>({
   ],
   buildPrompts({ config, settings, dataset, split, profileView, chat, entities, items }) {
     const chosen = selectExamples({ testIds: entities.map((e) => e.entityId), trainIds: split.train, entities: dataset.entities, view: profileView, settings });
-    const { byId, answers } = examplesOf(dataset);
+    const { byId, answersOf } = examplesOf(dataset);
     const example = (id: string): WorkedExample => {
       const entity = byId.get(id);
       if (entity === undefined) throw new Error(`llm_few_shot: train entity ${JSON.stringify(id)} of the split has no profile`);
-      return { entity, answers: answers.get(id) ?? new Map() };
+      return { entity, answers: answersOf(id) };
     };
     const composer = new PromptComposer(items, config.prompt, chat, profileView);
     return entities.map((entity) => {

@@ -1,11 +1,11 @@
-import type { Entity, ProfileView } from '@assay/data';
+import { entityOf, type Entity, type ProfileView } from '@assay/data';
 import { assertExamplesFromTrain, ExampleSelectionError, FewShotSection, selectExamples } from './index';
 
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(2, '0')}`);
 const TRAIN = ids('t', 30);
 const TEST = ids('x', 8);
 // age spreads the entities along a line; region is noise the view can hide.
-const entity = (id: string, age: number, region: string): Entity => ({ entityId: id, features: [['age', String(age)], ['region', region]] });
+const entity = (id: string, age: number, region: string): Entity => entityOf(id, [['age', String(age)], ['region', region]]);
 const ENTITIES: Entity[] = [
   ...TRAIN.map((id, i) => entity(id, 20 + 2 * i, i % 2 === 0 ? 'north' : 'south')),
   ...TEST.map((id, i) => entity(id, 21 + 7 * i, i % 2 === 0 ? 'south' : 'north')),

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { compareCodeUnits } from '@assay/contracts';
 import { mulberry32, shuffleInPlace, viewedFeatures, type Entity, type ProfileView } from '@assay/data';
-import { encodedEntities } from '@assay/evaluation';
+import { encodedEntities, type FeatureRow } from '@assay/evaluation';
 
 /**
  * Example selection for few-shot prompts: for each test entity, k worked examples drawn from the
@@ -94,8 +94,10 @@ function memoizedNearestPicker(trainIds: string[], entities: Entity[], view: Pro
  * shows: the examples resemble what the model is shown. Ties go to the smaller id.
  */
 function nearestPicker(trainIds: string[], entities: Entity[], view: ProfileView | null, k: number): (entityId: string) => string[] {
-  const features = new Map<string, Array<[string, string]>>(
-    entities.map((e) => [e.entityId, view === null ? e.features : viewedFeatures(e, view).map(([column, value]): [string, string] => [column.name, value])]),
+  // Without a view an entity is its own feature row; with one, the shown columns' names once and each entity's shown values.
+  const viewNames = view === null ? [] : view.columns.map((c) => c.name);
+  const features = new Map<string, FeatureRow>(
+    entities.map((e) => [e.entityId, view === null ? e : { featureNames: viewNames, values: viewedFeatures(e, view).map(([, value]) => value) }]),
   );
   const { vectorOf } = encodedEntities(features, trainIds, `${SECTION_KEY}.selection nearest`);
   return (entityId) => {

@@ -1,6 +1,6 @@
 import { promptsOf } from '@assay/methods/core';
 import type { ItemDef } from '@assay/contracts';
-import type { Entity, ProfileView } from '@assay/data';
+import { entityOf, type Entity, type ProfileView } from '@assay/data';
 import { DEFAULT_PROMPT_TEMPLATES, loadChatTemplate } from '@assay/prompting';
 import { llmPersonaTwoStage, MissingSummaryError, PersonaSection, personaPrompts, summaryPrompt, type PersonaSettings } from './index';
 
@@ -8,7 +8,7 @@ const ITEMS: ItemDef[] = [
   { group: 'g1', item: 'q1', question: 'Do you agree?', min: 1, max: 5, kind: 'ordinal' },
   { group: 'g1', item: 'q2', question: 'Did you?', min: 0, max: 1, kind: 'binary' },
 ];
-const ENTITY: Entity = { entityId: 'x1', features: [['age', '34'], ['f_017', '4']] };
+const ENTITY: Entity = entityOf('x1', [['age', '34'], ['f_017', '4']]);
 const VIEW: ProfileView = { columns: [{ name: 'age', index: 0, heading: 'Age' }, { name: 'f_017', index: 1, heading: 'Trust in science (1-5)' }] };
 const CHATML = loadChatTemplate('builtin:chatml');
 const settings = (section: unknown = {}): PersonaSettings => PersonaSection.parse(section);

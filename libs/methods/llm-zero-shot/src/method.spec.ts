@@ -1,7 +1,7 @@
 import { promptsOf } from '@assay/methods/core';
 import { parseExperimentConfig, requireModelSection } from '@assay/config';
 import type { ItemDef } from '@assay/contracts';
-import type { Dataset, Entity, ProfileView, SplitFile } from '@assay/data';
+import { entityOf, type Dataset, type Entity, type ProfileView, type SplitFile } from '@assay/data';
 import { buildEntityPrompts, loadChatTemplate } from '@assay/prompting';
 import { llmZeroShot } from './method';
 
@@ -10,8 +10,8 @@ const ITEMS: ItemDef[] = [
   { group: 'g2', item: 'q2', question: 'Did you?', min: 0, max: 1, kind: 'binary' },
 ];
 const ENTITIES: Entity[] = [
-  { entityId: 'x', features: [['age', '21'], ['f_017', '4']] },
-  { entityId: 'y', features: [['age', '39'], ['f_017', '2']] },
+  entityOf('x', [['age', '21'], ['f_017', '4']]),
+  entityOf('y', [['age', '39'], ['f_017', '2']]),
 ];
 const DATASET: Dataset = { featureNames: ['age', 'f_017'], entities: ENTITIES, observations: [], items: ITEMS, files: { profiles: 'p.csv', responses: 'r.csv', items: 'i.csv' } };
 const SPLIT: SplitFile = { train: [], test: ['x', 'y'], seed: 1, test_fraction: 1, data_hash: 'h', created_by: 'test' };
@@ -32,7 +32,7 @@ describe('llm_zero_shot buildPrompts', () => {
       const exact = buildEntityPrompts(ENTITIES[i], ITEMS, CONFIG.prompt, CHAT);
       expect(b.prefix).toBe(exact.prefix);
       expect(b.prompts.map((p) => b.prefix + p.suffix)).toEqual(exact.prompts.map((p) => exact.prefix + p.suffix));
-      expect(b.prefix).toContain(`age: ${ENTITIES[i].features[0][1]}\nf_017: ${ENTITIES[i].features[1][1]}`);
+      expect(b.prefix).toContain(`age: ${ENTITIES[i].values[0]}\nf_017: ${ENTITIES[i].values[1]}`);
       for (const p of b.prompts) expect(p.suffix).not.toContain('age:');
       expect(b.examples).toBeUndefined();
     }
