@@ -5,6 +5,7 @@ export { renderReadme, section, indent } from './readme';
 export { writeRunDirectory, renderItemFile, renderItemFiles, rowGroupsOf, type RowGroup, type RowGroups, type WriteOptions } from './run-directory';
 export {
   replaceDirectoryAtomically,
+  removeTree,
   recoverLeftovers,
   planLeftoverRecovery,
   leftoverKind,

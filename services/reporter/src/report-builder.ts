@@ -27,6 +27,7 @@ import {
   renderItemFiles,
   type RowGroups,
   type RunWideReport,
+  removeTree,
   replaceDirectoryAtomically,
   siblingOf,
   writeEarlyBatch,
@@ -37,7 +38,7 @@ import {
 import { bestPreviousRun, differenceToPrevious, PairedSide } from '@assay/comparison';
 import { addPairedGroups, loggedRowGroups } from './logged-row-groups';
 import { KeyedLock } from './keyed-lock';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 
 /** Subfolders of a run directory that services write in real time: carried over every rebuild. */
 const KEEP = ['logs'];
@@ -337,7 +338,8 @@ export class ReportBuilder implements OnApplicationBootstrap {
       if (staged) await removeStaleEarlyDirs(runDir, { attempt: chosen, round });
       return { identity, attempt: chosen, round, runDir, files: files.length, staged: prewritten?.size ?? 0, treeHash, summary: evaluationSummary(report.evaluation, report.cache, round) };
     } finally {
-      await rm(tmp, { recursive: true, force: true });
+      // Nothing left after a swap; a failed build's whole tree otherwise.
+      await removeTree(tmp);
     }
   }
 }

@@ -14,7 +14,7 @@ const items: ItemDef[] = [
 ];
 const plannedItemMap = new Map(items.map((i) => [itemKey(i.group, i.item), i]));
 const entities = Array.from({ length: 12 }, (_, i) => `e${i}`);
-const stages = [{ name: 'inference', phase: 'full' as const, kind: 'model' as const, key: 'k-full' }];
+const stages = [{ name: 'inference', phase: 'full' as const, kind: 'model', key: 'k-full', reads: [] }];
 
 function requested(entityId: string): InferenceBatchRequested {
   const prompts = items.map((i, n) => ({ promptId: `${entityId}/${i.group}/${i.item}`, group: i.group, item: i.item, suffix: `${i.item}?`, actual: i.min + ((n + entityId.length) % (i.max - i.min + 1)) }));
