@@ -1,9 +1,9 @@
 import { compareCodeUnits, itemKey, type ItemDef, type Prediction, type Sample } from '@assay/contracts';
-import type { RunReport } from '@assay/report';
+import type { RunReport, RunWideReport } from '@assay/report';
 import type { ComparedRun } from './compare';
 
 /** A run's report (as its directory shows it) as the comparison's input; status from the registry. */
-export function comparedRunFromReport(report: RunReport, status: string): ComparedRun {
+export function comparedRunFromReport(report: RunWideReport & Pick<RunReport, 'rows'>, status: string): ComparedRun {
   const items = new Map<string, ItemDef>();
   const samples: Sample[] = [];
   const predictions: Prediction[] = [];

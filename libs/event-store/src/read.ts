@@ -153,3 +153,88 @@ export async function findStageBatchRows(sql: Sql, stageKey: string, batchId: st
   );
   return rows.map(toStoredEvent);
 }
+
+/**
+ * Which elements of an array in an event's data to keep: those whose `field` is one of `values`
+ * (e.g. a batch's prompts of one item group, or the results of some prompt ids). Events left
+ * with no element are not returned at all.
+ */
+export interface ElementFilter {
+  array: string;
+  field: string;
+  values: readonly string[];
+}
+
+/**
+ * The data column with `keep.array` cut down to the kept elements (their order kept), and the
+ * parameters it takes from `firstParam` on. The values go in as the keys of one jsonb object, so
+ * each element is looked up by a binary search, not compared with every value.
+ */
+function keptDataColumn(keep: ElementFilter, firstParam: number): { column: string; params: string[] } {
+  const [array, field, values] = [firstParam, firstParam + 1, firstParam + 2].map((n) => `$${n}`);
+  return {
+    column: `jsonb_set(data, ARRAY[${array}::text], coalesce(
+       (SELECT jsonb_agg(element ORDER BY n) FROM jsonb_array_elements(data->${array}::text) WITH ORDINALITY AS kept(element, n)
+         WHERE ${values}::jsonb ? (element->>${field}::text)), '[]'::jsonb)) AS data`,
+    params: [keep.array, keep.field, JSON.stringify(Object.fromEntries(keep.values.map((v) => [v, 1])))],
+  };
+}
+
+const COLUMNS_BUT_DATA = EVENT_COLUMNS.split(',').map((c) => c.trim()).filter((c) => c !== 'data');
+
+/**
+ * One page of findInStream with only some elements of an array kept (see ElementFilter): at most
+ * `limit` events after stream position `afterPosition` that keep at least one element. Postgres
+ * cuts the arrays down, so a reader that needs one slice of every event (one item group's prompts)
+ * neither ships nor parses the rest.
+ */
+export async function findPageInStreamKeeping(
+  sql: Sql,
+  stream: string,
+  type: string,
+  match: DataMatch,
+  keep: ElementFilter,
+  afterPosition: bigint,
+  limit: number,
+): Promise<StoredEvent[]> {
+  const kept = keptDataColumn(keep, 5);
+  const { clause, params } = matchClause(match, 8);
+  const rows = await sql.query<EventRow>(
+    `SELECT * FROM (
+       SELECT ${COLUMNS_BUT_DATA.join(', ')}, ${kept.column} FROM events
+        WHERE stream = $1 AND type = $2 AND stream_position > $3${clause}
+        ORDER BY stream_position) AS cut
+      WHERE jsonb_array_length(data->$5::text) > 0
+      ORDER BY stream_position LIMIT $4`,
+    [stream, type, afterPosition.toString(), String(limit), ...kept.params, ...params],
+  );
+  return rows.map(toStoredEvent);
+}
+
+/** Events of one type in a stream whose data matches and whose batchId is one of `batchIds`, with only some elements of an array kept (see ElementFilter), in stream order. */
+export async function findBatchesInStreamKeeping(sql: Sql, stream: string, type: string, match: DataMatch, batchIds: readonly string[], keep: ElementFilter): Promise<StoredEvent[]> {
+  const kept = keptDataColumn(keep, 4);
+  const { clause, params } = matchClause(match, 7);
+  const rows = await sql.query<EventRow>(
+    `SELECT * FROM (
+       SELECT ${COLUMNS_BUT_DATA.join(', ')}, ${kept.column} FROM events
+        WHERE stream = $1 AND type = $2 AND (data->>'batchId') = ANY($3::text[])${clause}) AS cut
+      WHERE jsonb_array_length(data->$4::text) > 0
+      ORDER BY stream_position`,
+    [stream, type, batchIds, ...kept.params, ...params],
+  );
+  return rows.map(toStoredEvent);
+}
+
+/** The ids and batch ids of a stream's events of one type whose data matches, in stream order, without their data (e.g. which scored event stands for each batch). */
+export async function findBatchIdsInStream(sql: Sql, stream: string, type: string, match: DataMatch): Promise<Array<{ id: string; batchId: string }>> {
+  const { clause, params } = matchClause(match, 3);
+  const rows = await sql.query<{ id: string; batch_id: string | null }>(
+    `SELECT message_id AS id, data->>'batchId' AS batch_id FROM events WHERE stream = $1 AND type = $2${clause} ORDER BY stream_position`,
+    [stream, type, ...params],
+  );
+  return rows.map((r) => {
+    if (r.batch_id === null) throw new Error(`${type} ${r.id} in ${stream} has no batchId`);
+    return { id: r.id, batchId: r.batch_id };
+  });
+}

@@ -1,5 +1,5 @@
 import { parseStoredEvent, type AssayEvent, type AssayEventType, type EventOfType, type InferenceBatchRequested, type InferenceCompleted } from '@assay/contracts';
-import { findInStream, findPageInStream, findStageBatchRows, readStream, type DataMatch } from './read';
+import { findBatchesInStreamKeeping, findInStream, findPageInStream, findPageInStreamKeeping, findStageBatchRows, readStream, type DataMatch, type ElementFilter } from './read';
 import type { Sql } from './sql';
 import { envelopeOf, type StoredEvent } from './stored-event';
 
@@ -54,6 +54,42 @@ export async function forEachEventPage<T extends AssayEventType>(
     after = rows[rows.length - 1].streamPosition;
     if (rows.length < pageSize) return;
   }
+}
+
+/**
+ * forEachEventPage with only some elements of an array kept (see ElementFilter); events left with
+ * none are skipped. `visit` may read more before the next page is read (it is awaited).
+ */
+export async function forEachEventPageKeeping<T extends AssayEventType>(
+  sql: Sql,
+  stream: string,
+  type: T,
+  match: DataMatch,
+  keep: ElementFilter,
+  pageSize: number,
+  visit: (events: Array<Positioned<EventOfType<T>>>) => Promise<void> | void,
+): Promise<void> {
+  for (let after = 0n; ; ) {
+    const rows = await findPageInStreamKeeping(sql, stream, type, match, keep, after, pageSize);
+    if (rows.length === 0) return;
+    await visit(rows.map((row) => positioned(ofType(parseStored(row), [type]), row)));
+    after = rows[rows.length - 1].streamPosition;
+    if (rows.length < pageSize) return;
+  }
+}
+
+/** Events of one type of some batches (by batchId) whose data matches, with only some elements of an array kept (see ElementFilter), typed, in stream order. */
+export async function findEventsOfBatchesKeeping<T extends AssayEventType>(
+  sql: Sql,
+  stream: string,
+  type: T,
+  match: DataMatch,
+  batchIds: readonly string[],
+  keep: ElementFilter,
+): Promise<Array<Positioned<EventOfType<T>>>> {
+  if (batchIds.length === 0) return [];
+  const rows = await findBatchesInStreamKeeping(sql, stream, type, match, batchIds, keep);
+  return rows.map((row) => positioned(ofType(parseStored(row), [type]), row));
 }
 
 /** The one event of a type matching, or an error naming what is missing. */

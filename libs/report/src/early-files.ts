@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { namesIn } from './replace-directory';
+import { namesIn, removeTree } from './replace-directory';
 
 /**
  * Item files written while the run is scored, not after it.
@@ -179,6 +179,6 @@ export async function removeStaleEarlyDirs(runDir: string, built: { attempt: num
     const early = parseEarlyDirName(base, name);
     return early !== null && (early.attempt < built.attempt || (early.attempt === built.attempt && early.round <= built.round));
   });
-  for (const name of stale) await rm(join(parent, name), { recursive: true, force: true });
+  for (const name of stale) await removeTree(join(parent, name));
   return stale;
 }

@@ -2,9 +2,10 @@ export * from './types';
 export { encodePathSegment, decodePathSegment, MAX_SEGMENT_BYTES } from './path-segment';
 export { toCsv, csvCell, csvCellText, type CsvCell } from './csv';
 export { renderReadme, section, indent } from './readme';
-export { writeRunDirectory, renderItemFile, renderItemFiles, type WriteOptions } from './run-directory';
+export { writeRunDirectory, renderItemFile, renderItemFiles, rowGroupsOf, type RowGroup, type RowGroups, type WriteOptions } from './run-directory';
 export {
   replaceDirectoryAtomically,
+  removeTree,
   recoverLeftovers,
   planLeftoverRecovery,
   leftoverKind,

@@ -1,9 +1,9 @@
-import type { MethodScores, ReviewLine, ScoreSummary } from '../../evaluation/src/types';
+import type { EntityScore, MethodScores, ReviewLine, ScoreSummary } from '../../evaluation/src/types';
 import { preflightWarningsLine } from '@assay/evaluation';
 import { compareCodeUnits, groupEntityKey } from '@assay/contracts';
 import { compareWorstFirst } from '@assay/evaluation';
 import { encodePathSegment } from './path-segment';
-import type { PredictionRow, RunReport } from './types';
+import type { PredictionRow, RunReport, RunWideReport } from './types';
 
 /** Where things go in the tree, and the orderings every file shares. */
 
@@ -47,7 +47,7 @@ export interface GroupEntry {
 }
 
 /** Every group with rows (`rowGroups`: their names) or scores, worst first (nulls first), ties by group name. */
-export function groupsWorstFirst(report: RunReport, rowGroups: Iterable<string>): GroupEntry[] {
+export function groupsWorstFirst(report: Pick<RunWideReport, 'evaluation'>, rowGroups: Iterable<string>): GroupEntry[] {
   const byGroup = new Map(report.evaluation.method.byGroup.map((g) => [g.group, g.summary]));
   const names = new Set<string>(byGroup.keys());
   for (const group of rowGroups) names.add(group);
@@ -73,7 +73,7 @@ export function compareEntitiesWorstFirst(a: EntityEntry, b: EntityEntry): numbe
 /** Per-entity score lookup for any method, keyed by (group, entity). */
 export class EntityScores {
   private readonly map = new Map<string, ScoreSummary>();
-  constructor(scores: MethodScores) {
+  constructor(scores: { byEntity: readonly EntityScore[] }) {
     for (const e of scores.byEntity) this.map.set(groupEntityKey(e.group, e.entityId), e.summary);
   }
   get(group: string, entityId: string): ScoreSummary | undefined {
@@ -96,7 +96,7 @@ export function worstEntity(report: RunReport, sortedRows: readonly PredictionRo
   return worst;
 }
 
-export function baselinesByName(report: RunReport): MethodScores[] {
+export function baselinesByName(report: Pick<RunWideReport, 'evaluation'>): MethodScores[] {
   return [...report.evaluation.baselines].sort((a, b) => compareCodeUnits(a.method, b.method));
 }
 

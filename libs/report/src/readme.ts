@@ -24,7 +24,7 @@ import {
   SUMMARY_FILE,
   worstEntity,
 } from './layout';
-import type { PredictionRow, RunReport, StageReuse } from './types';
+import type { PredictionRow, RunReport, RunWideReport, StageReuse } from './types';
 
 /**
  * README.txt, the one file everyone opens: what a stranger needs to understand the run without reading code —
@@ -48,7 +48,7 @@ function failureCounts(s: MethodScores['overall']): string {
   return `${s.nScored} of ${s.n} predictions scored; ${s.parseFailures} parse failures, ${s.inferenceFailures} inference failures, ${s.outliers} outliers (out of range)`;
 }
 
-function resultsSection(report: RunReport): string {
+function resultsSection(report: RunWideReport): string {
   const evaluation = report.evaluation;
   const methods = [evaluation.method, ...baselinesByName(report)];
   const keys = new Set<string>(['normalized_mae']);
@@ -99,7 +99,7 @@ export function betterColumn(definitions: readonly MetricDefinition[], key: stri
   return def.higherIsBetter === null ? NO_DIRECTION : def.higherIsBetter ? 'higher' : 'lower';
 }
 
-function roundLine(report: RunReport): string {
+function roundLine(report: RunWideReport): string {
   const r = report.evaluationRound;
   if (r.round === 1) return `Evaluation round 1: made during the run (${r.evaluatedAt}).`;
   return [
@@ -109,7 +109,7 @@ function roundLine(report: RunReport): string {
   ].join('\n');
 }
 
-function definitionsSection(report: RunReport): string {
+function definitionsSection(report: RunWideReport): string {
   const defs = [...report.evaluation.definitions].sort((a, b) => compareMetricKeys(a.name, b.name));
   if (defs.length === 0) return '(the evaluator supplied no metric definitions)';
   return defs
@@ -121,7 +121,7 @@ function definitionsSection(report: RunReport): string {
     .join('\n');
 }
 
-function scopeSection(report: RunReport): string {
+function scopeSection(report: RunWideReport): string {
   const { scope } = report;
   const files = [...scope.dataFiles].sort((a, b) => compareCodeUnits(a.role, b.role) || compareCodeUnits(a.path, b.path));
   const split = scope.split;
@@ -136,7 +136,7 @@ function scopeSection(report: RunReport): string {
   ].join('\n');
 }
 
-function modelSection(report: RunReport): string {
+function modelSection(report: RunWideReport): string {
   const m = report.model;
   if (m === null) return `None: ${show(report.method)} (${show(report.methodLabel)}) is fitted on the train split (no model calls).`;
   return [
@@ -148,7 +148,7 @@ function modelSection(report: RunReport): string {
   ].join('\n');
 }
 
-function cacheSection(report: RunReport): string {
+function cacheSection(report: RunWideReport): string {
   const c = report.cache;
   if (c.source === 'unknown') {
     return [
@@ -201,7 +201,7 @@ export function rowFactsOf(report: RunReport, sortedRows: readonly PredictionRow
   return { groups: sortedRows.map((r) => r.group), worst: worstEntity(report, sortedRows), anyFailover: sortedRows.some((r) => r.failoverFrom !== null) };
 }
 
-function navigationSection(report: RunReport, facts: RowFacts): string {
+function navigationSection(report: RunWideReport, facts: RowFacts): string {
   const groups = groupsWorstFirst(report, facts.groups);
   const worst = facts.worst;
   const lookFirst: string[] = [];
@@ -258,7 +258,7 @@ function navigationSection(report: RunReport, facts: RowFacts): string {
   ].join('\n');
 }
 
-function comparisonSection(report: RunReport): string {
+function comparisonSection(report: RunWideReport): string {
   const others = [...report.comparison].sort(
     (a, b) => compareBestFirst(a.primary, b.primary) || compareCodeUnits(a.identity, b.identity) || compareCodeUnits(a.method, b.method),
   );
@@ -287,7 +287,7 @@ function signed(v: number): string {
 }
 
 /** The best earlier completed run on the same data and split, and the paired difference to it. */
-function bestPreviousLines(report: RunReport): string[] {
+function bestPreviousLines(report: RunWideReport): string[] {
   const best = report.bestPrevious;
   if (best === undefined) return [];
   if (best === null) return ['No earlier completed run on the same data and split to measure this one against.'];
@@ -308,7 +308,7 @@ export function renderReadme(report: RunReport): string {
 }
 
 /** renderReadme from what it needs of the rows (a writer that never holds every row at once). */
-export function renderReadmeOf(report: RunReport, facts: RowFacts): string {
+export function renderReadmeOf(report: RunWideReport, facts: RowFacts): string {
   const title = `ASSAY RUN ${show(report.identity)} — method ${show(report.method)}, attempt ${report.attempt}`;
   const parts = [
     `${title}\n${'='.repeat(title.length)}\n`,

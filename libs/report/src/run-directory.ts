@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { compareCodeUnits, groupEntityKey } from '@assay/contracts';
 import { prettyJson } from '@assay/data';
 import { compareWorstFirst } from '@assay/evaluation';
-import type { MethodScores, ScoreSummary } from '../../evaluation/src/types';
+import type { EntityScore, MethodScores, ScoreSummary } from '../../evaluation/src/types';
 import { type CsvCell, toCsv } from './csv';
 import {
   fmt4,
@@ -31,7 +31,7 @@ import {
 import { ParquetFileWriter, PREDICTIONS_COLUMNS, rawOutputsColumns } from './parquet';
 import { groupDistributionSvg } from './distribution-plot';
 import { renderReadmeOf } from './readme';
-import type { CacheStats, EntityInputCall, ModelCall, PredictionRow, RunReport, WriteResult } from './types';
+import type { CacheStats, EntityInputCall, ModelCall, PredictionRow, RunReport, RunWideReport, WriteResult } from './types';
 import { FileSink } from './file-sink';
 import { TreeHasher } from './tree-hash';
 
@@ -243,7 +243,7 @@ export function renderItemFile(r: PredictionRow, input: string, method?: string)
 }
 
 function renderEntitySummary(
-  report: RunReport,
+  report: RunWideReport,
   group: string,
   entityId: string,
   rows: readonly PredictionRow[],
@@ -324,7 +324,7 @@ function runsBy(rows: readonly PredictionRow[], key: (r: PredictionRow) => strin
   return runs;
 }
 
-function metricsJson(report: RunReport): unknown {
+function metricsJson(report: RunWideReport): unknown {
   const ev = report.evaluation;
   const baselines = baselinesByName(report);
   const scores = (m: MethodScores) => ({
@@ -398,6 +398,11 @@ export interface WriteOptions {
 export interface RowGroup {
   rows: PredictionRow[];
   prefixes: ReadonlyMap<string, string>;
+  /**
+   * The method's per-entity scores of this group, when the source computes them a group at a time;
+   * absent: report.evaluation.method.byEntity has them.
+   */
+  entityScores?: readonly EntityScore[];
 }
 
 /**
@@ -422,8 +427,9 @@ export function rowGroupsOf(rows: readonly PredictionRow[], prefixes: ReadonlyMa
   };
 }
 
-export async function writeRunDirectory(report: RunReport, dir: string, opts: WriteOptions = {}): Promise<WriteResult> {
-  const source = opts.rows ?? rowGroupsOf(report.rows, report.prefixes);
+export async function writeRunDirectory(report: RunReport | RunWideReport, dir: string, opts: WriteOptions = {}): Promise<WriteResult> {
+  const source = opts.rows ?? ('rows' in report ? rowGroupsOf(report.rows, report.prefixes) : null);
+  if (source === null) throw new Error(`writeRunDirectory(${report.identity}): no rows: a report without rows needs opts.rows`);
   await mkdir(dir, { recursive: true });
   const existing = await readdir(dir);
   if (existing.length > 0 && opts.prewritten === undefined) {
@@ -456,7 +462,7 @@ async function existingDirectory(path: string): Promise<string | null> {
 }
 
 async function writeTree(
-  report: RunReport,
+  report: RunWideReport,
   source: RowGroups,
   dir: string,
   sink: FileSink,
@@ -498,7 +504,7 @@ async function writeTree(
 
   const groupNames = new Set<string>();
   let previousGroup: string | null = null;
-  for await (const { rows: unsorted, prefixes } of source.groups()) {
+  for await (const { rows: unsorted, prefixes, entityScores } of source.groups()) {
     const groupRows = sortRows(unsorted);
     if (groupRows.length === 0) continue;
     const group = groupRows[0].group;
@@ -524,10 +530,11 @@ async function writeTree(
     await sink.mkdir(`${gdir}/entities`);
 
     const entityRuns = runsBy(groupRows, (r) => r.entityId);
+    const scoresOfGroup = entityScores === undefined ? methodEntities : new EntityScores({ byEntity: entityScores });
     const entities: EntityEntry[] = entityRuns.map((run) => ({
       group,
       entityId: run[0].entityId,
-      summary: methodEntities.get(group, run[0].entityId),
+      summary: scoresOfGroup.get(group, run[0].entityId),
     }));
     const worstFirst = [...entities].sort(compareEntitiesWorstFirst);
     if (worstFirst.length > 0 && (worst === null || compareEntitiesWorstFirst(worstFirst[0], worst) < 0)) worst = worstFirst[0];

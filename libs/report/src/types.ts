@@ -45,6 +45,12 @@ export interface PredictionRow {
   finishedAt: string | null;
 }
 
+/**
+ * A report without its rows: what a writer takes along with a RowGroups source (see
+ * writeRunDirectory), so the rows of a large run are never all in memory at once.
+ */
+export type RunWideReport = Omit<RunReport, 'rows' | 'prefixes'>;
+
 /** The model and sampling settings one call was made with. */
 export interface ModelCall {
   model: string;

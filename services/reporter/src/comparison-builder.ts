@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { checkRunList, compareRuns, comparedRunFromReport, writeComparisonDirectory, type Comparison } from '@assay/comparison';
 import { parseRunDir, type RegistryEntry } from '@assay/experiments';
+import type { PredictionRow } from '@assay/report';
 import { KeyedLock } from './keyed-lock';
 import { ReportBuilder, UnknownExperimentError } from './report-builder';
 
@@ -66,11 +67,13 @@ export class ComparisonBuilder {
     const runs = [];
     let firstRunDir: string | null = null;
     // Each report becomes the comparison's input before the next is read, so only one run's
-    // report (its rows and the events they came from) is in memory at a time.
+    // rows are in memory at a time.
     for (const e of entries) {
-      const { report, runDir } = await this.reports.loadReport(e.identity);
+      const { report, rows, runDir } = await this.reports.loadReport(e.identity);
       firstRunDir ??= runDir;
-      runs.push(comparedRunFromReport(report, e.status));
+      const all: PredictionRow[] = [];
+      for await (const group of rows.groups()) for (const r of group.rows) all.push(r);
+      runs.push(comparedRunFromReport({ ...report, rows: all }, e.status));
     }
     const comparison = compareRuns(runs, { allowUnpaired });
     return { comparison, entries: [...entries], outputRoot: parseRunDir(firstRunDir!).outputRoot };

@@ -1,9 +1,9 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { AssayEvent, errorMessage, experimentStream, requestStream, type EvaluationBatchScored, type ItemDef } from '@assay/contracts';
-import { countInStream, EventStore, findEvents, parseStored, readEventsOfTypes, readTypedEvents } from '@assay/event-store';
+import { AssayEvent, errorMessage, experimentStream, requestStream, type EvaluationBatchScored, type ExperimentPlanned, type ExperimentStarted, type ItemDef } from '@assay/contracts';
+import { countInStream, EventStore, findBatchIdsInStream, findEvents, forEachEventPage, parseStored, readEventsOfTypes, readTypedEvents, type Positioned } from '@assay/event-store';
 import { ServiceInfo } from '@assay/messaging/nest';
 import {
-  asPrediction,
+  AttemptCompletions,
   assembleRunReport,
   evaluationSummary,
   fittedRows,
@@ -14,7 +14,6 @@ import {
   latestEvaluation,
   parseRunDir,
   REGISTRY_EVENT_TYPES,
-  samplesOf,
   writeRegistryFile,
   type RegistryEntry,
 } from '@assay/experiments';
@@ -26,22 +25,41 @@ import {
   removeFilesNotIn,
   removeStaleEarlyDirs,
   renderItemFiles,
+  type RowGroups,
+  type RunWideReport,
+  removeTree,
   replaceDirectoryAtomically,
   siblingOf,
   writeEarlyBatch,
   writeRunDirectory,
   type BestPrevious,
   type RecoveryStep,
-  type RunReport,
 } from '@assay/report';
-import { bestPreviousRun, differenceToPrevious } from '@assay/comparison';
+import { bestPreviousRun, differenceToPrevious, PairedSide } from '@assay/comparison';
+import { addPairedGroups, loggedRowGroups } from './logged-row-groups';
 import { KeyedLock } from './keyed-lock';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 
 /** Subfolders of a run directory that services write in real time: carried over every rebuild. */
 const KEEP = ['logs'];
 
-const TYPES_BUT_SCORED_BATCHES = AssayEvent.options.map((o) => o.shape.type.value).filter((t) => t !== 'evaluation.batch.scored');
+/** The bulk of a run's stream, read a group at a time (loggedRowGroups) or folded a page at a time. */
+const BULK_TYPES = new Set(['inference.batch.requested', 'inference.completed', 'evaluation.batch.scored']);
+const RUN_WIDE_TYPES = AssayEvent.options.map((o) => o.shape.type.value).filter((t) => !BULK_TYPES.has(t));
+
+/** Completions folded per page. */
+const PAGE = 200;
+
+/** A run's report without its rows, and its rows a group at a time from the log. */
+export interface LoadedReport {
+  report: RunWideReport;
+  rows: RowGroups;
+  runDir: string;
+  round: number;
+  attempt: number;
+  /** batchId -> the id of the round's evaluation.batch.scored of that batch. */
+  scoredBatches: Map<string, string>;
+}
 
 /** What an attempt's early item files need besides the batch: where, and how its rows are made. */
 interface AttemptLayout {
@@ -220,49 +238,69 @@ export class ReportBuilder implements OnApplicationBootstrap {
     });
   }
 
-  /** A run's report as its directory would show it (latest evaluated attempt, latest round), from the log. */
-  async loadReport(identity: string): Promise<{ report: RunReport; runDir: string; round: number; attempt: number; scoredBatches: Map<string, string> }> {
+  /**
+   * A run's report as its directory would show it (latest evaluated attempt, latest round), from
+   * the log: the run-wide part read at once, the rows a group at a time as the writer takes them.
+   */
+  async loadReport(identity: string): Promise<LoadedReport> {
     const stream = experimentStream(identity);
-    // The scored batches (the bulk of a stream) only of the round shown, not of every round.
-    const { events, latest, scoredBatches } = await this.store.read(async (sql) => {
-      const withoutScored = await readTypedEvents(sql, stream, TYPES_BUT_SCORED_BATCHES);
-      const shown = latestEvaluation(withoutScored);
-      const scored = shown ? await findEvents(sql, stream, 'evaluation.batch.scored', { attempt: shown.attempt, phase: 'full', round: shown.round }) : [];
+    const loaded = await this.store.read(async (sql) => {
+      const runWide = await readTypedEvents(sql, stream, RUN_WIDE_TYPES);
+      const shown = latestEvaluation(runWide);
+      if (!shown) return { runWide, shown };
+      const started = runWide.find((e): e is Positioned<ExperimentStarted> => e.type === 'experiment.started' && e.data.attempt === shown.attempt);
+      if (!started) throw new Error(`${identity}: no experiment.started of attempt ${shown.attempt}`);
+      // Every completion of the attempt folded a page at a time; the entity-input stage's calls (one per entity) kept.
+      const completions = new AttemptCompletions(started.data);
+      await forEachEventPage(sql, stream, 'inference.completed', { attempt: shown.attempt }, PAGE, (page) => page.forEach((c) => completions.add(c)));
+      const entityInputCalls = [
+        ...(await findEvents(sql, stream, 'inference.batch.requested', { attempt: shown.attempt, phase: 'summary' })),
+        ...(await findEvents(sql, stream, 'inference.completed', { attempt: shown.attempt, phase: 'summary' })),
+      ];
+      // Which scored event stands for each batch of the round shown (the staged build's manifests must name it).
+      const scoredBatches = new Map((await findBatchIdsInStream(sql, stream, 'evaluation.batch.scored', { attempt: shown.attempt, phase: 'full', round: shown.round })).map((e) => [e.batchId, e.id]));
       // The request that started the attempt shown lives in its own stream (it has no identity
       // yet when the CLI sends it): its time is the run's requestedAt.
-      const startedShown = shown ? withoutScored.find((e) => e.type === 'experiment.started' && e.data.attempt === shown.attempt) : undefined;
-      const request = startedShown?.type === 'experiment.started' ? await readTypedEvents(sql, requestStream(startedShown.data.requestId), ['experiment.requested']) : [];
-      return { events: [...request, ...withoutScored, ...scored], latest: shown, scoredBatches: new Map(scored.map((e) => [e.data.batchId, e.id])) };
+      const request = await readTypedEvents(sql, requestStream(started.data.requestId), ['experiment.requested']);
+      return { runWide: [...request, ...runWide, ...entityInputCalls], shown, started, completions, scoredBatches };
     });
-    if (events.length === 0) throw new UnknownExperimentError(identity);
-    if (!latest) throw new Error(`${identity} has no evaluated attempt: nothing to report yet`);
-    const { attempt: chosen, round } = latest;
-    const evaluation = events.find((e) => e.type === 'evaluation.completed' && e.data.attempt === chosen && e.data.round === round)!;
-    const report = assembleRunReport(events, chosen, round, await this.registryEvents(evaluation.globalPosition));
-    const started = events.find((e) => e.type === 'experiment.started' && e.data.attempt === chosen);
-    if (started?.type !== 'experiment.started') throw new Error(`${identity}: no experiment.started of attempt ${chosen}`);
-    report.bestPrevious = await this.bestPrevious(report, evaluation.globalPosition);
-    return { report, runDir: started.data.runDir, round, attempt: chosen, scoredBatches };
+    if (loaded.runWide.length === 0) throw new UnknownExperimentError(identity);
+    if (!loaded.shown) throw new Error(`${identity} has no evaluated attempt: nothing to report yet`);
+    const { runWide, started, completions, scoredBatches } = loaded;
+    const { attempt, round } = loaded.shown;
+    const evaluation = runWide.find((e) => e.type === 'evaluation.completed' && e.data.attempt === attempt && e.data.round === round)!;
+    const report = assembleRunReport(runWide, attempt, round, await this.registryEvents(evaluation.globalPosition), completions!);
+    const planned = runWide.filter((e): e is Positioned<ExperimentPlanned> => e.type === 'experiment.planned' && e.data.attempt === attempt && e.data.phase === 'full');
+    const items = planned[0].data.items;
+    const groups = [...new Set(items.map((i) => i.group))];
+    report.bestPrevious = await this.bestPrevious(report, { attempt, round, items, groups }, evaluation.globalPosition);
+    const rows = loggedRowGroups(this.store, { stream, attempt, round, method: report.method, fitted: isFitted(started!), items, groups, completions: completions! });
+    return { report, rows, runDir: started!.data.runDir, round, attempt, scoredBatches: scoredBatches! };
   }
 
   /**
    * The best earlier completed run on the same data and split (report.comparison holds the runs
    * registered before this evaluation) with its scored predictions as the log had them then, and
    * the paired difference to it: a replay after later runs or re-evaluations shows the same.
+   * Both runs' predictions are read a group at a time into per-entity sums (PairedSide).
    */
-  private async bestPrevious(report: RunReport, before: bigint): Promise<BestPrevious | null> {
+  private async bestPrevious(report: RunWideReport, shown: { attempt: number; round: number; items: ItemDef[]; groups: string[] }, before: bigint): Promise<BestPrevious | null> {
     const entry = bestPreviousRun(report.comparison);
     if (entry === null) return null;
     const stream = experimentStream(entry.identity);
-    const scored = await this.store.read(async (sql) => {
+    const theirs = await this.store.read(async (sql) => {
       const evaluations = (await readTypedEvents(sql, stream, ['evaluation.completed'])).filter((e) => e.globalPosition < before);
-      const shown = latestEvaluation(evaluations);
-      if (!shown) return null;
-      return findEvents(sql, stream, 'evaluation.batch.scored', { attempt: shown.attempt, phase: 'full', round: shown.round });
+      const latest = latestEvaluation(evaluations);
+      if (!latest) return null;
+      const planned = await findEvents(sql, stream, 'experiment.planned', { attempt: latest.attempt, phase: 'full' });
+      return { ...latest, groups: planned.flatMap((p) => p.data.items.map((i) => i.group)) };
     });
-    if (scored === null) return { identity: entry.identity, method: entry.method, primary: entry.primary, delta: null, ci: null, p: null, entities: 0, note: 'it had no evaluation in the log at the time' };
-    const predictions = scored.flatMap((e) => e.data.predictions);
-    return differenceToPrevious(report, { entry, samples: samplesOf(predictions), predictions: predictions.map(asPrediction) });
+    if (theirs === null) return { identity: entry.identity, method: entry.method, primary: entry.primary, delta: null, ci: null, p: null, entities: 0, note: 'it had no evaluation in the log at the time' };
+    const current = new PairedSide(report.method, shown.items);
+    await addPairedGroups(this.store, current, experimentStream(report.identity), shown, shown.groups);
+    const previous = new PairedSide(entry.method, shown.items, current);
+    await addPairedGroups(this.store, previous, stream, theirs, [...shown.groups, ...theirs.groups]);
+    return differenceToPrevious(current, { entry, side: previous });
   }
 
   /**
@@ -272,7 +310,7 @@ export class ReportBuilder implements OnApplicationBootstrap {
    * earlier build's leftovers) before the swap. Otherwise into a fresh sibling.
    */
   private async buildNow(identity: string, staged: boolean): Promise<BuiltReport> {
-    const { report, runDir, round, attempt: chosen, scoredBatches } = await this.loadReport(identity);
+    const { report, rows, runDir, round, attempt: chosen, scoredBatches } = await this.loadReport(identity);
     await this.recover(runDir);
     const tmp = staged ? earlyDirOf(runDir, chosen, round, this.info.codeVersion) : siblingOf(runDir, 'building');
     try {
@@ -286,7 +324,7 @@ export class ReportBuilder implements OnApplicationBootstrap {
         prewritten = found.files;
       }
       // Unchanged files of the current tree are hard-linked, not recreated (a replay's bulk).
-      const { files, treeHash } = await writeRunDirectory(report, tmp, { reuseUnchangedFrom: runDir, prewritten });
+      const { files, treeHash } = await writeRunDirectory(report, tmp, { reuseUnchangedFrom: runDir, prewritten, rows });
       if (staged) {
         const extra = await removeFilesNotIn(tmp, new Set(files));
         if (extra.length > 0) this.logger.warn(`${runDir}: removed ${extra.length} staged file(s) the tree does not have (left by a killed build), e.g. ${extra[0]}`);
@@ -300,7 +338,8 @@ export class ReportBuilder implements OnApplicationBootstrap {
       if (staged) await removeStaleEarlyDirs(runDir, { attempt: chosen, round });
       return { identity, attempt: chosen, round, runDir, files: files.length, staged: prewritten?.size ?? 0, treeHash, summary: evaluationSummary(report.evaluation, report.cache, round) };
     } finally {
-      await rm(tmp, { recursive: true, force: true });
+      // Nothing left after a swap; a failed build's whole tree otherwise.
+      await removeTree(tmp);
     }
   }
 }

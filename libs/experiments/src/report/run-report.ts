@@ -1,8 +1,8 @@
 import type { AssayEvent, AssayEventType, EventOfType, ExperimentPlanned, ExperimentRequested, ExperimentStarted, InferenceBatchRequested, InferenceCompleted, ItemDef } from '@assay/contracts';
 import { AnyExperimentConfig } from '@assay/config';
 import { compareCodeUnits, itemKey } from '@assay/contracts';
-import { DEFAULT_BOOTSTRAP, evaluateRows, EVALUATOR_VERSION, joinRows, loggedEvaluationResult, type EvaluationResult } from '@assay/evaluation';
-import type { EntityInputCall, PredictionRow, RunReport, StageReuse } from '@assay/report';
+import { evaluateRows, EVALUATOR_VERSION, joinRows, loggedEvaluationResult, type EntityScore, type EvaluationResult } from '@assay/evaluation';
+import type { EntityInputCall, PredictionRow, RunWideReport, StageReuse } from '@assay/report';
 import { methodCatalog } from '@assay/methods/registry';
 import { runMode } from '@assay/report';
 import { stringify } from 'yaml';
@@ -33,23 +33,58 @@ export function evaluationSummary(result: EvaluationResult, cache: { hitRate: nu
  * its inference.completed events (results with reusedFrom.identity), by stage and source.
  */
 export function stagesReusedOf(started: Pick<ExperimentStarted['data'], 'stages'>, completions: InferenceCompleted[]): StageReuse[] {
-  const found = new Map<string, StageReuse>();
-  for (const c of completions) {
-    const stage = started.stages?.find((s) => s.phase === c.data.phase);
+  const tally = new AttemptCompletions(started);
+  for (const c of completions) tally.add(c);
+  return tally.stagesReused();
+}
+
+/**
+ * What a report needs of an attempt's inference.completed events (every phase), folded one event
+ * at a time so a reader can take them a page at a time: the stages reused from other experiments,
+ * and of the full phase the last completion of each batch (the one its rows show: a batch answered
+ * twice shows its last answer), its worker and whether a call of it failed over.
+ */
+export class AttemptCompletions {
+  private readonly reused = new Map<string, StageReuse>();
+  private readonly last = new Map<string, { id: string; worker: string; failover: boolean }>();
+
+  constructor(private readonly started: Pick<ExperimentStarted['data'], 'stages'>) {}
+
+  add(c: InferenceCompleted): void {
+    const stage = this.started.stages?.find((s) => s.phase === c.data.phase);
     if (!stage) throw new Error(`inference.completed ${c.id} (phase ${c.data.phase}) belongs to no stage recorded in experiment.started`);
     const counted = new Set<string>();
     for (const r of c.data.results) {
       const from = r.reusedFrom?.identity;
       if (from === undefined) continue;
       const at = JSON.stringify([stage.name, from]);
-      const entry = found.get(at) ?? { stage: stage.name, stageKey: stage.key, fromIdentity: from, batches: 0, prompts: 0 };
+      const entry = this.reused.get(at) ?? { stage: stage.name, stageKey: stage.key, fromIdentity: from, batches: 0, prompts: 0 };
       entry.prompts += 1;
       if (!counted.has(at)) entry.batches += 1;
       counted.add(at);
-      found.set(at, entry);
+      this.reused.set(at, entry);
     }
+    if (c.data.phase === 'full') this.last.set(c.data.batchId, { id: c.id, worker: c.data.worker, failover: c.data.results.some((r) => r.failoverFrom !== undefined) });
   }
-  return [...found.values()].sort((a, b) => compareCodeUnits(a.stage, b.stage) || compareCodeUnits(a.fromIdentity, b.fromIdentity));
+
+  stagesReused(): StageReuse[] {
+    return [...this.reused.values()].sort((a, b) => compareCodeUnits(a.stage, b.stage) || compareCodeUnits(a.fromIdentity, b.fromIdentity));
+  }
+
+  /** The workers of the full phase's last completions, sorted. */
+  workers(): string[] {
+    return [...new Set([...this.last.values()].map((c) => c.worker))].sort();
+  }
+
+  /** Whether a call of a full-phase batch's last completion failed over to another replica. */
+  anyFailover(): boolean {
+    return [...this.last.values()].some((c) => c.failover);
+  }
+
+  /** The id of the batch's last full-phase completion; undefined when it has none. */
+  lastCompletionOf(batchId: string): string | undefined {
+    return this.last.get(batchId)?.id;
+  }
 }
 
 /** The log's latest round was scored by other rules than this code's: a replay cannot reproduce it. */
@@ -75,45 +110,27 @@ function only<K extends AssayEventType>(events: AssayEvent[], type: K, what: str
 }
 
 /**
- * The run directory's content as a pure function of the log: the run's own events (and the
- * experiment.requested of the attempt, from its request stream, for requestedAt) plus the
- * registry events recorded before the evaluation round shown (for "comparison context"), so a
- * replay later, after other runs, rebuilds the same bytes.
+ * The run-wide part of the run directory's content as a pure function of the log: the run's own
+ * events but its full phase's batches (inference.batch.requested, inference.completed,
+ * evaluation.batch.scored: the bulk, read a group at a time by the reporter, see groupRowsOf),
+ * folded into `completions` instead; the experiment.requested of the attempt, from its request
+ * stream, for requestedAt; and the registry events recorded before the evaluation round shown
+ * (for "comparison context"), so a replay later, after other runs, rebuilds the same bytes.
+ * Per-entity scores are not in it (see entityScoresOf).
  */
-export function assembleRunReport(runEvents: AssayEvent[], attempt: number, round: number, earlierRegistryEvents: readonly AssayEvent[]): RunReport {
+export function assembleRunReport(runEvents: AssayEvent[], attempt: number, round: number, earlierRegistryEvents: readonly AssayEvent[], completions: AttemptCompletions): RunWideReport {
   const mine = runEvents.filter((e) => 'attempt' in e.data && e.data.attempt === attempt);
   const what = `attempt ${attempt}`;
   const started = only(mine, 'experiment.started', what);
   const { identity, method } = started.data;
   const planned = mine.filter((e): e is ExperimentPlanned => e.type === 'experiment.planned' && e.data.phase === 'full');
   if (planned.length !== 1) throw new Error(`expected one full-phase experiment.planned for ${identity} ${what}`);
-  const ofRound = mine.filter((e) => (e.type === 'evaluation.completed' || e.type === 'evaluation.batch.scored') && roundOf(e) === round);
+  const ofRound = mine.filter((e) => e.type === 'evaluation.completed' && roundOf(e) === round);
   const evaluation = only(ofRound, 'evaluation.completed', `${identity} ${what} round ${round}`);
   if (evaluation.data.evaluatorVersion !== EVALUATOR_VERSION) throw new EvaluatorVersionMismatchError(identity, attempt, round, evaluation.data.evaluatorVersion);
-  const full = <K extends 'inference.batch.requested' | 'inference.completed' | 'evaluation.batch.scored'>(type: K, from = mine) =>
-    from.filter((e): e is EventOfType<K> => e.type === type && 'phase' in e.data && e.data.phase === 'full');
-  const requests = full('inference.batch.requested');
-  const completions = new Map(full('inference.completed').map((e) => [e.data.batchId, e]));
-  const scored = full('evaluation.batch.scored', ofRound);
-  const predictions = new Map(scored.flatMap((e) => e.data.predictions).map((p) => [p.promptId, p]));
-  const items = plannedItems(planned[0]);
-
-  const prefixes = new Map<string, string>();
-  const rows: PredictionRow[] = [];
-  for (const request of requests) {
-    prefixes.set(request.data.batchId, request.data.prefix);
-    for (const row of modelCallRows(request, completions.get(request.data.batchId), predictions, items, round)) rows.push(row);
-  }
-  // A method fitted without a model (a baseline) made no calls: its rows are its scored predictions, with what it used.
-  if (isFitted(started)) for (const row of fittedRows(predictions.values(), items)) rows.push(row);
-
-  // Per-entity scores are not in the event (size): recomputed here with the same scoring.
-  const all = [...predictions.values()];
-  const stored = loggedEvaluationResult(evaluation.data.result, `evaluation.completed ${evaluation.id} of ${identity} ${what} round ${round}`);
-  // Only byEntity is taken: the overall's distribution intervals (a bootstrap, most of evaluate's
-  // time on a full run) are the logged ones, not computed again.
-  const methodScores = evaluateRows(method, joinRows(samplesOf(all), all.map(asPrediction), planned[0].data.items, method), DEFAULT_BOOTSTRAP, { distributionIntervals: false });
-  const result: EvaluationResult = { ...stored, method: { ...stored.method, byEntity: methodScores.byEntity } };
+  const bulk = mine.find((e) => (e.type === 'inference.batch.requested' || e.type === 'inference.completed' || e.type === 'evaluation.batch.scored') && e.data.phase === 'full');
+  if (bulk) throw new Error(`assembleRunReport takes the run-wide events only: ${bulk.type} ${bulk.id} of the full phase is read a group at a time (groupRowsOf)`);
+  const result = loggedEvaluationResult(evaluation.data.result, `evaluation.completed ${evaluation.id} of ${identity} ${what} round ${round}`);
 
   const config = reportedConfigOf(started);
   const model = config.model;
@@ -121,8 +138,8 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
   const split = planned[0].data.split;
   // The request of this attempt, when the caller passed it in (it is logged in the request's own stream).
   const requested = runEvents.find((e): e is ExperimentRequested => e.type === 'experiment.requested' && e.data.requestId === started.data.requestId);
-  const stagesReused = stagesReusedOf(started.data, mine.filter((e): e is InferenceCompleted => e.type === 'inference.completed'));
-  const workers = [...new Set([...completions.values()].map((c) => c.data.worker))].sort();
+  const stagesReused = completions.stagesReused();
+  const workers = completions.workers();
   const sameData = (h: Record<string, string>) =>
     h.profiles === started.data.dataHashes.profiles && h.responses === started.data.dataHashes.responses && h.split === started.data.dataHashes.split;
   const comparison = foldRegistry(earlierRegistryEvents)
@@ -202,8 +219,6 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
     cache: evaluation.data.cache,
     stagesReused,
     comparison,
-    prefixes,
-    rows,
     ...entityInputsOf(mine, method),
   };
 }
@@ -216,6 +231,48 @@ export function isFitted(started: ExperimentStarted): boolean {
 /** The planned items by itemKey, for the rows' scale. */
 export function plannedItems(planned: ExperimentPlanned): Map<string, ItemDef> {
   return new Map(planned.data.items.map((i) => [itemKey(i.group, i.item), i]));
+}
+
+/** One item group's slice of an attempt's full phase, as the reporter reads it (every array cut to the group's elements). */
+export interface GroupSlice {
+  /** The group's prompts of each batch that has some, in log order. */
+  requests: readonly InferenceBatchRequested[];
+  /** The results of those prompts in each batch's last completion (see AttemptCompletions.lastCompletionOf), by batchId. */
+  completions: ReadonlyMap<string, InferenceCompleted>;
+  /** The round's scored predictions of the group, in log order. */
+  predictions: readonly ScoredPrediction[];
+}
+
+/**
+ * One group's rows and their prefixes, the same rows assembleRunReport made of the whole log
+ * before (model calls: a request's prompts with their predictions and results; a fitted method:
+ * its predictions), and the group's per-entity scores.
+ */
+export function groupRowsOf(slice: GroupSlice, args: { method: string; fitted: boolean; items: readonly ItemDef[]; round: number }): { rows: PredictionRow[]; prefixes: Map<string, string>; entityScores: EntityScore[] } {
+  const items = new Map(args.items.map((i) => [itemKey(i.group, i.item), i]));
+  const predictions = new Map(slice.predictions.map((p) => [p.promptId, p]));
+  const prefixes = new Map<string, string>();
+  const rows: PredictionRow[] = [];
+  for (const request of slice.requests) {
+    prefixes.set(request.data.batchId, request.data.prefix);
+    for (const row of modelCallRows(request, slice.completions.get(request.data.batchId), predictions, items, args.round)) rows.push(row);
+  }
+  if (args.fitted) for (const row of fittedRows(predictions.values(), items)) rows.push(row);
+  const entityScores = predictions.size === 0 ? [] : entityScoresOf(args.method, [...predictions.values()], args.items);
+  return { rows, prefixes, entityScores };
+}
+
+/** Only byEntity is taken from evaluateRows here, and it does not depend on the bootstrap: one resample is enough. */
+const NO_INTERVALS = { resamples: 1, seed: 1 };
+
+/**
+ * Per-entity scores (byEntity) of some predictions, e.g. one group's. An entity's score in a group
+ * is a function of that group's rows only (evaluateRows partitions by group and entity, each part
+ * in item order), so scoring a group at a time gives the same numbers, bit for bit, as scoring the
+ * whole run. They are not in evaluation.completed (size): recomputed here with the same scoring.
+ */
+export function entityScoresOf(method: string, predictions: ScoredPrediction[], items: readonly ItemDef[]): EntityScore[] {
+  return evaluateRows(method, joinRows(samplesOf(predictions), predictions.map(asPrediction), [...items], method), NO_INTERVALS, { distributionIntervals: false }).byEntity;
 }
 
 /**

@@ -85,20 +85,20 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: '1253e9302b3a625d30c99fd8fc6533797e1ec44175c265c77e4952330a75ba22' },
-  'baseline_linear/fit': { version: 1, sha256: '1253e9302b3a625d30c99fd8fc6533797e1ec44175c265c77e4952330a75ba22' },
-  'baseline_majority/fit': { version: 1, sha256: '1253e9302b3a625d30c99fd8fc6533797e1ec44175c265c77e4952330a75ba22' },
-  'baseline_train_mean/fit': { version: 1, sha256: '1253e9302b3a625d30c99fd8fc6533797e1ec44175c265c77e4952330a75ba22' },
-  'llm_few_shot/inference': { version: 1, sha256: 'd86461fbdb6b0b3ba253d89b9dd4da0f657b49bab3365912542f3a92e87ec97e' },
-  'llm_few_shot/smoke_inference': { version: 1, sha256: 'd86461fbdb6b0b3ba253d89b9dd4da0f657b49bab3365912542f3a92e87ec97e' },
-  'llm_persona_two_stage/inference': { version: 1, sha256: '55efc63586a57661218d313d6802ea89f9464244572cdd6d2cbb2b319cc3d32b' },
-  'llm_persona_two_stage/summary': { version: 1, sha256: '55efc63586a57661218d313d6802ea89f9464244572cdd6d2cbb2b319cc3d32b' },
-  'llm_zero_shot/inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
-  'llm_zero_shot/smoke_inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
-  report: { version: 2, sha256: 'b10002e11fe566da49d389f830587673fe9ed9ff34b103c73d83dc8feeb722fd' },
-  scoring: { version: 1, sha256: '2f19b8fdb1ede04e7bc554146c317600585d44afeb77c15baae3aefc3c876a13' },
-  'shared/fit': { version: 1, sha256: '0d4916e3d0140f1c02a453f6082eb31dc7758dde300fe4b8dbef0eced1fee790' },
-  'shared/prompt': { version: 1, sha256: '93cdb0e7ba151196a7b9dbaaa22e0a754f75d444ecc54c6e38b6a52634a11bd7' },
+  'baseline_knn/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
+  'baseline_linear/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
+  'baseline_majority/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
+  'baseline_train_mean/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
+  'llm_few_shot/inference': { version: 1, sha256: '803aef266693c5204b9035165847fb638f9882730296ec3b6482b636de9c8bee' },
+  'llm_few_shot/smoke_inference': { version: 1, sha256: '803aef266693c5204b9035165847fb638f9882730296ec3b6482b636de9c8bee' },
+  'llm_persona_two_stage/inference': { version: 1, sha256: 'f9ab4cee6f611bfbaba682cdf523acc8d25f3ae6deab30869f459c189f5e03fe' },
+  'llm_persona_two_stage/summary': { version: 1, sha256: 'f9ab4cee6f611bfbaba682cdf523acc8d25f3ae6deab30869f459c189f5e03fe' },
+  'llm_zero_shot/inference': { version: 1, sha256: '941375aeeb0cd0d70293353318004fdd1f5280929a600936936cdfc78cd1906c' },
+  'llm_zero_shot/smoke_inference': { version: 1, sha256: '941375aeeb0cd0d70293353318004fdd1f5280929a600936936cdfc78cd1906c' },
+  report: { version: 2, sha256: '40852288621a28409f146fc5198d473676f22578d0e97df695c08d05d35ced7f' },
+  scoring: { version: 1, sha256: 'c26b064cd68eb51c1dce9767c44fb6c8241f18bcffb734a19b619f4d87ff4046' },
+  'shared/fit': { version: 1, sha256: '60c2dcbaf3321f208d8cddbe99cec3fdf836aef1a87c2f95ba4d605964ebdd4c' },
+  'shared/prompt': { version: 1, sha256: '49630c14b54c383721931e2777d65a1947b021733522c004a8739b76eeafb62b' },
 };
 // END RECORDED STAGE CODE
 
