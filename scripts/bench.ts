@@ -232,7 +232,7 @@ function cpuCell(r: PipelineResult): string {
 }
 
 function phaseTable(results: Array<[string, PipelineResult]>): string {
-  const head = ['scenario', 'CLI→planner started', 'smoke', 'first full batch', 'inference (planned→last batch)', 'inference prompts/s', 'eval tail', 'tree', 'CLI exit', 'batches per worker', 'CPU s during run: planner/workers/evaluator/reporter/sim; Postgres+NATS; other (CLI, other users) of capacity'];
+  const head = ['scenario', 'CLI→planner started', 'smoke (started→full run planned)', 'first full batch', 'plan written (planned→last request)', 'inference (planned→last batch)', 'inference prompts/s', 'eval tail', 'tree', 'CLI exit', 'batches per worker', 'CPU s during run: planner/workers/evaluator/reporter/sim; Postgres+NATS; other (CLI, other users) of capacity'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const [id, r] of results) {
     const p = r.phases;
@@ -248,6 +248,7 @@ function phaseTable(results: Array<[string, PipelineResult]>): string {
         p.started === null ? '–' : `${p.started.toFixed(1)} s`,
         d(p.started, p.fullPlanned),
         d(p.fullPlanned, p.firstFullBatch),
+        d(p.fullPlanned, p.planWritten),
         infer === null ? '–' : `${infer.toFixed(1)} s`,
         infer && r.prompts ? (r.prompts / infer).toFixed(0) : '–',
         d(p.lastFullBatch, p.evaluated),
