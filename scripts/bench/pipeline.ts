@@ -121,8 +121,11 @@ export interface PipelineResult {
   cpuS: Record<string, number | null>;
   /** Share of the machine's CPU time busy (any process) during `assay run`. */
   machineBusy: number | null;
-  /** CPU seconds during `assay run` of the stack's processes, of Postgres + NATS, and of everything else (CLI, other users). */
-  cpuSplit: { stack: number; infra: number; other: number; capacity: number } | null;
+  /**
+   * CPU seconds during `assay run` of the stack's processes, of Postgres + NATS, of the CLI, of
+   * this bench process (its samplers), and of everything else (other users of the machine).
+   */
+  cpuSplit: { stack: number; infra: number; cli: number | null; bench: number; other: number; capacity: number } | null;
   phases: Phases | null;
   /** CPU of services, simulators and Postgres + NATS during the inference phase (sampled from /proc). */
   inferenceCpu: WindowCpu | null;
@@ -328,7 +331,10 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
       ...extra.map((s) => ({ group: 'simulators' as const, pid: s.child.pid })),
     ]);
     const t0 = Date.now();
+    const benchBefore = process.cpuUsage();
     const run = await runCli(stack.env, ['run', path], o.runTimeoutS).finally(() => sampler.stop());
+    const benchUsage = process.cpuUsage(benchBefore);
+    const benchCpu = (benchUsage.user + benchUsage.system) / 1e6;
     const machineAfter = machineCpu();
     const infra = cpuOfCommands(INFRA_COMMANDS) - infraBefore;
     result.machineBusy = (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total);
@@ -338,7 +344,7 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
     }
     const stackCpu = Object.values(result.cpuS).reduce<number>((a, b) => a + (b ?? 0), 0);
     const busyS = (machineAfter.busy - machineBefore.busy) / 100;
-    result.cpuSplit = { stack: stackCpu, infra, other: Math.max(0, busyS - stackCpu - infra), capacity: (machineAfter.total - machineBefore.total) / 100 };
+    result.cpuSplit = { stack: stackCpu, infra, cli: run.cpuS, bench: benchCpu, other: Math.max(0, busyS - stackCpu - infra - (run.cpuS ?? 0) - benchCpu), capacity: (machineAfter.total - machineBefore.total) / 100 };
     mkdirSync(o.logsOut, { recursive: true });
     writeFileSync(join(o.logsOut, 'cli-run.log'), run.lines.map((l) => `[+${l.t.toFixed(2)} s] ${l.line}`).join('\n') + `\nstdout: ${run.stdout}`);
     result.wallS = run.seconds;
