@@ -227,12 +227,14 @@ function a1OverheadOf(r: PipelineResult): { rate: number | null; ratio: number |
 function cpuCell(r: PipelineResult): string {
   const v = (name: string) => fixed(r.cpuS[name], 0);
   const workers = Object.entries(r.cpuS).filter(([k]) => k.startsWith('worker-')).map(([, s]) => s ?? 0);
-  const split = r.cpuSplit ? `; pg+nats ${r.cpuSplit.infra.toFixed(0)}, other ${r.cpuSplit.other.toFixed(0)} of ${r.cpuSplit.capacity.toFixed(0)}` : '';
+  const split = r.cpuSplit
+    ? `; pg+nats ${r.cpuSplit.infra.toFixed(0)}; CLI ${fixed(r.cpuSplit.cli, 1)}, bench ${r.cpuSplit.bench.toFixed(1)}, other users ${r.cpuSplit.other.toFixed(0)} of ${r.cpuSplit.capacity.toFixed(0)}`
+    : '';
   return `${v('planner')}/${fixed(workers.reduce((a, b) => a + b, 0), 0)}/${v('evaluator')}/${v('reporter')}/${v('simulator')}${split}; machine busy ${pct(r.machineBusy, 0)}`;
 }
 
 function phaseTable(results: Array<[string, PipelineResult]>): string {
-  const head = ['scenario', 'CLI→planner started', 'smoke', 'first full batch', 'inference (planned→last batch)', 'inference prompts/s', 'eval tail', 'tree', 'CLI exit', 'batches per worker', 'CPU s during run: planner/workers/evaluator/reporter/sim; Postgres+NATS; other (CLI, other users) of capacity'];
+  const head = ['scenario', 'CLI→planner started', 'smoke (started→full run planned)', 'first full batch', 'plan written (planned→last request)', 'inference (planned→last batch)', 'inference prompts/s', 'eval tail', 'tree', 'CLI exit', 'batches per worker', 'CPU s during run: planner/workers/evaluator/reporter/sim; Postgres+NATS; CLI, bench process, other users of capacity'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const [id, r] of results) {
     const p = r.phases;
@@ -248,6 +250,7 @@ function phaseTable(results: Array<[string, PipelineResult]>): string {
         p.started === null ? '–' : `${p.started.toFixed(1)} s`,
         d(p.started, p.fullPlanned),
         d(p.fullPlanned, p.firstFullBatch),
+        d(p.fullPlanned, p.planWritten),
         infer === null ? '–' : `${infer.toFixed(1)} s`,
         infer && r.prompts ? (r.prompts / infer).toFixed(0) : '–',
         d(p.lastFullBatch, p.evaluated),

@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { basename, join } from 'node:path';
 import { connectJetStream, natsSettings } from '../../libs/messaging/src';
 import { startStack, writeConfig, type Stack } from '../../libs/testing/src/fixtures/stack';
-import { cleanups, cpuOfCommands, cpuSeconds, INFRA_COMMANDS, machineCpu, peakRssMb, runCli } from './proc';
+import { cleanups, cpuOfCommands, cpuSeconds, INFRA_COMMANDS, machineCpu, peakRssMb, runCli, type CliResult } from './proc';
 import { cpuInWindow, CpuSampler, type WindowCpu } from './cpu-limit';
 import type { SimulatorStats } from '../../libs/testing/src/simulator/metrics';
 import { summarizeDir, type ProfileSummary } from './profile';
@@ -89,7 +89,15 @@ export interface AnsweredOnce {
 export interface Phases {
   /** Seconds from `assay run` start; null when the line was not found. */
   started: number | null;
+  /**
+   * The full run planned: its experiment.planned committed (with the plan's first chunk of batch
+   * requests), as the CLI saw it. Not the planner's "full run planned" line, which it writes after
+   * the plan's last chunk: at 3x the entities that came a minute and a half after the first
+   * batches were answered, and counted the plan's writing as smoke test.
+   */
   fullPlanned: number | null;
+  /** The planner's "full run planned" line: the plan's last batch request appended. */
+  planWritten: number | null;
   firstFullBatch: number | null;
   lastFullBatch: number | null;
   evaluated: number | null;
@@ -113,8 +121,11 @@ export interface PipelineResult {
   cpuS: Record<string, number | null>;
   /** Share of the machine's CPU time busy (any process) during `assay run`. */
   machineBusy: number | null;
-  /** CPU seconds during `assay run` of the stack's processes, of Postgres + NATS, and of everything else (CLI, other users). */
-  cpuSplit: { stack: number; infra: number; other: number; capacity: number } | null;
+  /**
+   * CPU seconds during `assay run` of the stack's processes, of Postgres + NATS, of the CLI, of
+   * this bench process (its samplers), and of everything else (other users of the machine).
+   */
+  cpuSplit: { stack: number; infra: number; cli: number | null; bench: number; other: number; capacity: number } | null;
   phases: Phases | null;
   /** CPU of services, simulators and Postgres + NATS during the inference phase (sampled from /proc). */
   inferenceCpu: WindowCpu | null;
@@ -186,7 +197,7 @@ function stamped(file: string): Array<{ at: number; msg: string }> {
     .map((m) => ({ at: Date.parse(m[1]), msg: m[2] }));
 }
 
-function phasesOf(runDir: string, t0: number, exited: number): Phases {
+function phasesOf(runDir: string, t0: number, run: CliResult): Phases {
   const logs = join(runDir, 'logs');
   const rel = (at: number | undefined) => (at === undefined ? null : (at - t0) / 1000);
   const planner = stamped(join(logs, 'planner.attempt-1.log'));
@@ -201,12 +212,14 @@ function phasesOf(runDir: string, t0: number, exited: number): Phases {
   }
   return {
     started: rel(planner.find((l) => /step 1: started/.test(l.msg))?.at),
-    fullPlanned: rel(planner.find((l) => /full run planned/.test(l.msg))?.at),
+    // CLI lines are timed from its start, which t0 is.
+    fullPlanned: run.lines.find((l) => /^full run: \d+ prompts/.test(l.line))?.t ?? null,
+    planWritten: rel(planner.find((l) => /full run planned/.test(l.msg))?.at),
     firstFullBatch: rel(worker.find((l) => /step 1: full batch 1 /.test(l.msg))?.at),
     lastFullBatch: full.length ? rel(Math.max(...full.map((l) => l.at))) : null,
     evaluated: rel(evaluator.find((l) => /evaluation of \d+ predictions complete/.test(l.msg))?.at),
     reportWritten: rel(reporter.find((l) => REPORT_WRITTEN.test(l.msg))?.at),
-    exited,
+    exited: run.seconds,
     batchesPerWorker,
   };
 }
@@ -318,7 +331,10 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
       ...extra.map((s) => ({ group: 'simulators' as const, pid: s.child.pid })),
     ]);
     const t0 = Date.now();
+    const benchBefore = process.cpuUsage();
     const run = await runCli(stack.env, ['run', path], o.runTimeoutS).finally(() => sampler.stop());
+    const benchUsage = process.cpuUsage(benchBefore);
+    const benchCpu = (benchUsage.user + benchUsage.system) / 1e6;
     const machineAfter = machineCpu();
     const infra = cpuOfCommands(INFRA_COMMANDS) - infraBefore;
     result.machineBusy = (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total);
@@ -328,7 +344,7 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
     }
     const stackCpu = Object.values(result.cpuS).reduce<number>((a, b) => a + (b ?? 0), 0);
     const busyS = (machineAfter.busy - machineBefore.busy) / 100;
-    result.cpuSplit = { stack: stackCpu, infra, other: Math.max(0, busyS - stackCpu - infra), capacity: (machineAfter.total - machineBefore.total) / 100 };
+    result.cpuSplit = { stack: stackCpu, infra, cli: run.cpuS, bench: benchCpu, other: Math.max(0, busyS - stackCpu - infra - (run.cpuS ?? 0) - benchCpu), capacity: (machineAfter.total - machineBefore.total) / 100 };
     mkdirSync(o.logsOut, { recursive: true });
     writeFileSync(join(o.logsOut, 'cli-run.log'), run.lines.map((l) => `[+${l.t.toFixed(2)} s] ${l.line}`).join('\n') + `\nstdout: ${run.stdout}`);
     result.wallS = run.seconds;
@@ -346,7 +362,7 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
     result.runDir = runDir;
     const metrics = JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8')) as { cache?: { hitRate: number | null; idealHitRate: number | null } };
     result.cache = metrics.cache ?? null;
-    result.phases = phasesOf(runDir, t0, run.seconds);
+    result.phases = phasesOf(runDir, t0, run);
     const { fullPlanned, lastFullBatch } = result.phases;
     if (fullPlanned !== null && lastFullBatch !== null) result.inferenceCpu = cpuInWindow(sampler.samples, t0 + fullPlanned * 1000, t0 + lastFullBatch * 1000);
     if (replicaUrls.length > 1 && result.prompts !== null) {

@@ -79,6 +79,8 @@ export interface CliResult {
   stderr: string;
   /** stderr lines with the time (s since start) they arrived: the CLI's own phase markers. */
   lines: Array<{ t: number; line: string }>;
+  /** CPU seconds the CLI used (sampled every 250 ms while it ran); null if never read. */
+  cpuS: number | null;
 }
 
 /**
@@ -89,6 +91,9 @@ export function runCli(env: NodeJS.ProcessEnv, args: string[], timeoutS: number)
   return new Promise((resolve) => {
     const began = performance.now();
     const child = spawn(process.execPath, [join(CODE_ROOT, 'bin', 'assay.js'), ...args], { cwd: CODE_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // An exited process's CPU is no longer in /proc: read while it runs, the last reading kept (at most 250 ms short).
+    let cpuS: number | null = null;
+    const cpuPoll = setInterval(() => (cpuS = cpuSeconds(child.pid) ?? cpuS), 250);
     let stdout = '';
     let stderr = '';
     let partial = '';
@@ -112,7 +117,8 @@ export function runCli(env: NodeJS.ProcessEnv, args: string[], timeoutS: number)
     child.on('exit', (code) => {
       cleanups.delete(kill);
       clearTimeout(timer);
-      resolve({ code, timedOut, seconds: (performance.now() - began) / 1000, stdout, stderr, lines });
+      clearInterval(cpuPoll);
+      resolve({ code, timedOut, seconds: (performance.now() - began) / 1000, stdout, stderr, lines, cpuS });
     });
   });
 }

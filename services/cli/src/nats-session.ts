@@ -1,6 +1,6 @@
 import { repoRoot, resolveCodeVersion } from '@assay/config';
 import { errorMessage, parseEvent, type AssayEvent } from '@assay/contracts';
-import { EventStore } from '@assay/event-store';
+import { checkDatabaseReady, databaseUrl, EventStore } from '@assay/event-store';
 import { connectJetStream, healthSubject, JetStreamPublisher, logicalSubject, natsSettings, wireSubject, type JetStreamHandle } from '@assay/messaging';
 import { join } from 'node:path';
 
@@ -114,6 +114,18 @@ export async function checkServicesRunning(handle: JetStreamHandle, opts: PingOp
 export async function openStore(nats?: JetStreamHandle): Promise<EventStore> {
   try {
     return await EventStore.openExisting({ poolSize: 2, publisher: nats ? new JetStreamPublisher(nats) : undefined });
+  } catch (error) {
+    throw new CliError(errorMessage(error), 3);
+  }
+}
+
+/**
+ * What openStore checks (the database exists and is migrated: exit 3 otherwise), without opening
+ * a connection pool: for a command that only needs to know before it asks the services.
+ */
+export async function checkStoreReady(): Promise<void> {
+  try {
+    await checkDatabaseReady(databaseUrl());
   } catch (error) {
     throw new CliError(errorMessage(error), 3);
   }

@@ -16,7 +16,7 @@ import { probeReplicas } from '@assay/inference';
 import { JetStreamPublisher, wireSubject, type JetStreamHandle } from '@assay/messaging';
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { checkServicesRunning, CliError, cliCodeVersion, eventsOn, openNats, openStore, pingServices } from './nats-session';
+import { checkServicesRunning, checkStoreReady, CliError, cliCodeVersion, eventsOn, openNats, openStore, pingServices } from './nats-session';
 import { concernsRun, type Following } from './run-events';
 import { plannerWarnings } from './run-warnings';
 
@@ -66,9 +66,10 @@ export async function runCommand(configPath: string, opts: RunOptions): Promise<
   try {
     const handle = await openNats();
     try {
-      const store = await openStore();
-      await store.close();
-      await checkServicesRunning(handle);
+      // Both checks at once, neither waiting for the other; a missing event log is still said first.
+      const [store, services] = await Promise.allSettled([checkStoreReady(), checkServicesRunning(handle)]);
+      if (store.status === 'rejected') throw store.reason;
+      if (services.status === 'rejected') throw services.reason;
       return await requestAndFollow(handle, config, configPath, said, opts);
     } finally {
       await handle.nc.close();

@@ -1,11 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AnyExperimentConfig } from '@assay/config';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { errorMessage, experimentStream, type EvaluationCompleted, type ExperimentStarted, type ItemDef } from '@assay/contracts';
-import { loadDataset, loadSplit } from '@assay/data';
 import { buildTableEvaluation, TableBuilder, tableInputsDigest, type SampleTable, type ScoredBaselines } from '@assay/evaluation';
 import { EventStore, forEachEventPage } from '@assay/event-store';
 import { PoisonMessageError } from '@assay/messaging';
-import { applyLabels, dataChangedSince, StageError, CacheUsageTally, scoreRunBaselines, SpotCheckPicker, type EarlyBaselines, type ScoredPrediction } from '@assay/experiments';
+import { CacheUsageTally, runDataChanged, scoreRunBaselinesFromData, SpotCheckPicker, type EarlyBaselines, type ScoredPrediction } from '@assay/experiments';
+import type { EarlyBaselinesReply } from './early-baselines.thread';
 
 /** Events per read when a whole run's events are folded. */
 export const PAGE = 64;
@@ -30,19 +31,9 @@ export class EvaluationAssembler {
 
   constructor(private readonly store: EventStore) {}
 
-  /**
-   * Baselines train on the same split file and the same labels as the planner's prompts: null
-   * when the data files still have the hashes the run started with, else what changed.
-   */
-  async dataChangedSince(started: ExperimentStarted): Promise<string | null> {
-    try {
-      const changed = await dataChangedSince({ config: AnyExperimentConfig.parse(started.data.config), dataHashes: started.data.dataHashes });
-      return changed && `${started.data.identity}: ${changed}: baselines would use other data`;
-    } catch (error) {
-      // A data file gone or unreadable: a reason to refuse, like a changed one.
-      if (error instanceof StageError) return `${started.data.identity}: ${error.message}`;
-      throw error;
-    }
+  /** Null when the data files still have the hashes the run started with, else what changed (runDataChanged). */
+  dataChangedSince(started: ExperimentStarted): Promise<string | null> {
+    return runDataChanged(started);
   }
 
   /**
@@ -68,30 +59,27 @@ export class EvaluationAssembler {
     if (this.early.size > EARLY_BASELINES_KEPT) this.early.delete(this.early.keys().next().value!);
   }
 
-  /** The baselines on the stage's samples, read from its batch requests (the prompts carry the actual values). */
-  private async scoreFromRequests(early: EarlyBaselines): Promise<ScoredBaselines> {
-    const { started, phase, items } = early;
-    const { identity, attempt } = started.data;
-    // Columns, page by page: no object per prompt is kept.
-    const samples = new TableBuilder(items);
-    await this.store.read((sql) =>
-      forEachEventPage(sql, experimentStream(identity), 'inference.batch.requested', { attempt, phase }, PAGE, (page) => {
-        for (const e of page) for (const p of e.data.prompts) samples.addSample({ entityId: e.data.entityId, group: p.group, item: p.item, actual: p.actual });
-      }),
-    );
-    const changed = await this.dataChangedSince(started);
-    if (changed) throw new Error(changed);
-    return this.scoreBaselines(started, samples.build().table, items);
-  }
-
-  /** The baselines on these samples, from the data files as they are now (the caller checked that they are the run's). */
-  private async scoreBaselines(started: ExperimentStarted, table: SampleTable, items: ItemDef[]): Promise<ScoredBaselines> {
-    const config = AnyExperimentConfig.parse(started.data.config);
-    const raw = await loadDataset({ profiles: config.data.profiles, responses: config.data.responses, items: config.data.items });
-    const { split } = await loadSplit(config.data.split, raw.entities.map((e) => e.entityId));
-    // The same labels the planner asked for (labels.mode): e.g. median-split 0/1 train values.
-    const dataset = applyLabels(config.labels.mode, raw, split);
-    return scoreRunBaselines({ dataset, split, table, items, method: started.data.method });
+  /**
+   * The baselines on the stage's samples, read from its batch requests, scored on a thread of
+   * their own (early-baselines.thread): seconds of CPU on this event loop would run while a
+   * scoring transaction of this process holds the run's stream lock, and every worker's commit
+   * would wait for them.
+   */
+  private scoreFromRequests(early: EarlyBaselines): Promise<ScoredBaselines> {
+    return new Promise((resolve, reject) => {
+      // The compiled thread sits beside this file (dist/services/evaluator/src/).
+      const thread = new Worker(join(__dirname, 'early-baselines.thread.js'), { workerData: early });
+      let replied = false;
+      thread.once('message', (reply: EarlyBaselinesReply) => {
+        replied = true;
+        if ('error' in reply) reject(new Error(reply.error));
+        else resolve(reply.scored);
+      });
+      thread.once('error', reject);
+      thread.once('exit', (code) => {
+        if (!replied) reject(new Error(`the baselines thread exited (code ${code}) without an answer`));
+      });
+    });
   }
 
   /** The baselines scored ahead for these samples and items, if this process has them. */
@@ -122,7 +110,7 @@ export class EvaluationAssembler {
     }
     const { table, answers } = builder.build();
     const early = await this.earlyBaselines(started, table, items);
-    const baselines = early ?? (await this.scoreBaselines(started, table, items));
+    const baselines = early ?? (await scoreRunBaselinesFromData(started, table, items));
     const result = buildTableEvaluation({
       method: started.data.method,
       table,

@@ -2,3 +2,4 @@ export * from './inference-failures';
 export * from './scoring';
 export * from './fit';
 export * from './early-baselines';
+export * from './run-baselines';
