@@ -85,20 +85,20 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
-  'baseline_linear/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
-  'baseline_majority/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
-  'baseline_train_mean/fit': { version: 1, sha256: '67d5910fc42c4dfbeadc00480484fc742bba546bbe9c07ee4c8ec80ac993b1f8' },
-  'llm_few_shot/inference': { version: 1, sha256: '803aef266693c5204b9035165847fb638f9882730296ec3b6482b636de9c8bee' },
-  'llm_few_shot/smoke_inference': { version: 1, sha256: '803aef266693c5204b9035165847fb638f9882730296ec3b6482b636de9c8bee' },
-  'llm_persona_two_stage/inference': { version: 1, sha256: 'f9ab4cee6f611bfbaba682cdf523acc8d25f3ae6deab30869f459c189f5e03fe' },
-  'llm_persona_two_stage/summary': { version: 1, sha256: 'f9ab4cee6f611bfbaba682cdf523acc8d25f3ae6deab30869f459c189f5e03fe' },
-  'llm_zero_shot/inference': { version: 1, sha256: '941375aeeb0cd0d70293353318004fdd1f5280929a600936936cdfc78cd1906c' },
-  'llm_zero_shot/smoke_inference': { version: 1, sha256: '941375aeeb0cd0d70293353318004fdd1f5280929a600936936cdfc78cd1906c' },
+  'baseline_knn/fit': { version: 1, sha256: 'caea4c248264d55d2a4c4ec22f7cd787dcb577e3f2454fbe96b06cc6f03778e6' },
+  'baseline_linear/fit': { version: 1, sha256: 'caea4c248264d55d2a4c4ec22f7cd787dcb577e3f2454fbe96b06cc6f03778e6' },
+  'baseline_majority/fit': { version: 1, sha256: 'caea4c248264d55d2a4c4ec22f7cd787dcb577e3f2454fbe96b06cc6f03778e6' },
+  'baseline_train_mean/fit': { version: 1, sha256: 'caea4c248264d55d2a4c4ec22f7cd787dcb577e3f2454fbe96b06cc6f03778e6' },
+  'llm_few_shot/inference': { version: 1, sha256: 'd86461fbdb6b0b3ba253d89b9dd4da0f657b49bab3365912542f3a92e87ec97e' },
+  'llm_few_shot/smoke_inference': { version: 1, sha256: 'd86461fbdb6b0b3ba253d89b9dd4da0f657b49bab3365912542f3a92e87ec97e' },
+  'llm_persona_two_stage/inference': { version: 1, sha256: '55efc63586a57661218d313d6802ea89f9464244572cdd6d2cbb2b319cc3d32b' },
+  'llm_persona_two_stage/summary': { version: 1, sha256: '55efc63586a57661218d313d6802ea89f9464244572cdd6d2cbb2b319cc3d32b' },
+  'llm_zero_shot/inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
+  'llm_zero_shot/smoke_inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
   report: { version: 2, sha256: '40852288621a28409f146fc5198d473676f22578d0e97df695c08d05d35ced7f' },
-  scoring: { version: 1, sha256: 'c26b064cd68eb51c1dce9767c44fb6c8241f18bcffb734a19b619f4d87ff4046' },
-  'shared/fit': { version: 1, sha256: '60c2dcbaf3321f208d8cddbe99cec3fdf836aef1a87c2f95ba4d605964ebdd4c' },
-  'shared/prompt': { version: 1, sha256: '49630c14b54c383721931e2777d65a1947b021733522c004a8739b76eeafb62b' },
+  scoring: { version: 1, sha256: 'f24166d0344ce85c06032af021d266d5ec54d197e3d29ca35389fded5d45eac7' },
+  'shared/fit': { version: 1, sha256: '691b104ddc0d0fca50ae03a976d1b26ef4ff9b4b7da92cf09298990dea23dc27' },
+  'shared/prompt': { version: 1, sha256: '93cdb0e7ba151196a7b9dbaaa22e0a754f75d444ecc54c6e38b6a52634a11bd7' },
 };
 // END RECORDED STAGE CODE
 
