@@ -6,8 +6,8 @@ import { parseArgs } from 'node:util';
 import { parseExperimentConfig, requireModelSection } from '../libs/config/src';
 import { itemKey, type ItemDef } from '../libs/contracts/src';
 import { datasetHash, ensureSplit, hashFile } from '../libs/data/src';
-import { buildTableEvaluation, TableBuilder, toPrediction } from '../libs/evaluation/src';
-import { PLAN_PAGE_ENTITIES, planSource, prepareExperiment, scoreRunBaselines, SpotCheckPicker, type ScoredPrediction } from '../libs/experiments/src';
+import { buildTableEvaluation, toPrediction } from '../libs/evaluation/src';
+import { PLAN_PAGE_ENTITIES, planSource, prepareExperiment, scoreRunBaselines, scoredPredictionColumns, type ScoredPrediction } from '../libs/experiments/src';
 import { deterministicResponder } from '../libs/testing/src/simulator/responder';
 import { makeSampleData } from './make-sample-data';
 
@@ -63,14 +63,7 @@ async function main(): Promise<void> {
   for (let r = 0; r < Number(values.repeat); r++) {
     const t0 = cpuMs();
     // As the evaluator assembles it: the predictions into columns, then the baselines on the same table.
-    const builder = new TableBuilder(items, 'llm_zero_shot');
-    const spotChecks = new SpotCheckPicker();
-    for (const p of predictions) {
-      builder.addSample(p);
-      builder.addPrediction(p);
-      spotChecks.add(p);
-    }
-    const { table, answers } = builder.build();
+    const { table, answers, spotCheckPaths } = scoredPredictionColumns(items, 'llm_zero_shot', predictions);
     const baselines = await scoreRunBaselines({ dataset: prepared.dataset, split: prepared.split, table, items, method: 'llm_zero_shot' });
     const t1 = cpuMs();
     const result = buildTableEvaluation({
@@ -79,7 +72,7 @@ async function main(): Promise<void> {
       answers,
       items,
       baselines,
-      spotCheckPaths: spotChecks.paths(),
+      spotCheckPaths,
       scope: { perEntity: false },
     });
     const t2 = cpuMs();

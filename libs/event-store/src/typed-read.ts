@@ -47,10 +47,20 @@ export async function forEachEventPage<T extends AssayEventType>(
   pageSize: number,
   visit: (events: Array<Positioned<EventOfType<T>>>) => void,
 ): Promise<void> {
+  return visitPages(type, pageSize, (after) => findPageInStream(sql, stream, type, match, after, pageSize), visit);
+}
+
+/** Reads pages after a stream position (`fetch`) until one comes back short, each typed and visited (and awaited) before the next read. */
+async function visitPages<T extends AssayEventType>(
+  type: T,
+  pageSize: number,
+  fetch: (after: bigint) => Promise<StoredEvent[]>,
+  visit: (events: Array<Positioned<EventOfType<T>>>) => Promise<void> | void,
+): Promise<void> {
   for (let after = 0n; ; ) {
-    const rows = await findPageInStream(sql, stream, type, match, after, pageSize);
+    const rows = await fetch(after);
     if (rows.length === 0) return;
-    visit(rows.map((row) => positioned(ofType(parseStored(row), [type]), row)));
+    await visit(rows.map((row) => positioned(ofType(parseStored(row), [type]), row)));
     after = rows[rows.length - 1].streamPosition;
     if (rows.length < pageSize) return;
   }
@@ -69,13 +79,7 @@ export async function forEachEventPageKeeping<T extends AssayEventType>(
   pageSize: number,
   visit: (events: Array<Positioned<EventOfType<T>>>) => Promise<void> | void,
 ): Promise<void> {
-  for (let after = 0n; ; ) {
-    const rows = await findPageInStreamKeeping(sql, stream, type, match, keep, after, pageSize);
-    if (rows.length === 0) return;
-    await visit(rows.map((row) => positioned(ofType(parseStored(row), [type]), row)));
-    after = rows[rows.length - 1].streamPosition;
-    if (rows.length < pageSize) return;
-  }
+  return visitPages(type, pageSize, (after) => findPageInStreamKeeping(sql, stream, type, match, keep, after, pageSize), visit);
 }
 
 /** Events of one type of some batches (by batchId) whose data matches, with only some elements of an array kept (see ElementFilter), typed, in stream order. */

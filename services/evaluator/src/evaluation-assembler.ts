@@ -2,10 +2,10 @@ import { Injectable, Logger } from '@nestjs/common';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { errorMessage, experimentStream, type EvaluationCompleted, type ExperimentStarted, type ItemDef } from '@assay/contracts';
-import { buildTableEvaluation, TableBuilder, tableInputsDigest, type SampleTable, type ScoredBaselines } from '@assay/evaluation';
+import { buildTableEvaluation, tableInputsDigest, type SampleTable, type ScoredBaselines } from '@assay/evaluation';
 import { EventStore, forEachEventPage } from '@assay/event-store';
 import { PoisonMessageError } from '@assay/messaging';
-import { CacheUsageTally, runDataChanged, scoreRunBaselinesFromData, SpotCheckPicker, type EarlyBaselines, type ScoredPrediction } from '@assay/experiments';
+import { CacheUsageTally, runDataChanged, scoreRunBaselinesFromData, scoredPredictionColumns, type EarlyBaselines, type ScoredPrediction } from '@assay/experiments';
 import type { EarlyBaselinesReply } from './early-baselines.thread';
 
 /** Events per read when a whole run's events are folded. */
@@ -100,15 +100,7 @@ export class EvaluationAssembler {
     const changed = await this.dataChangedSince(started);
     // Retrying cannot help: the run fails at evaluation at once; restore the files and `assay reevaluate`.
     if (changed) throw new PoisonMessageError(changed);
-    // The predictions as columns (each carries its sample): the assembly holds no object per prediction.
-    const builder = new TableBuilder(items, started.data.method);
-    const spotChecks = new SpotCheckPicker();
-    for (const p of predictions) {
-      builder.addSample(p);
-      builder.addPrediction(p);
-      spotChecks.add(p);
-    }
-    const { table, answers } = builder.build();
+    const { table, answers, spotCheckPaths } = scoredPredictionColumns(items, started.data.method, predictions);
     const early = await this.earlyBaselines(started, table, items);
     const baselines = early ?? (await scoreRunBaselinesFromData(started, table, items));
     const result = buildTableEvaluation({
@@ -117,7 +109,7 @@ export class EvaluationAssembler {
       answers,
       items,
       baselines,
-      spotCheckPaths: spotChecks.paths(),
+      spotCheckPaths,
       // Per-entity scores are recomputed by the reporter from the scored predictions: with
       // hundreds of entities they would push this event past NATS's 1 MB message limit.
       scope: { perEntity: false },

@@ -1,7 +1,7 @@
 import type { EvaluationBatchScored, InferenceBatchRequested, InferenceCompleted, InferenceFailed, ItemDef, Prediction, Sample } from '@assay/contracts';
 import { observationsWhere, type Dataset, type SplitFile } from '@assay/data';
 import { groupEntityKey, itemKey } from '@assay/contracts';
-import { scoreTableBaselines, standardBaselineRuns, standardTableBaselines, toPrediction, type BaselineRun, type FeatureTable, type SampleTable, type ScoredBaselines } from '@assay/evaluation';
+import { scoreTableBaselines, standardBaselineRuns, standardTableBaselines, TableBuilder, toPrediction, type BaselineRun, type FeatureTable, type SampleTable, type ScoredBaselines, type TableAnswers } from '@assay/evaluation';
 import { entityDir, itemFileName } from '@assay/report';
 import { serverCacheDelta, type ServerCacheReading } from '@assay/inference';
 
@@ -152,6 +152,21 @@ export async function scoreRunBaselines(args: { dataset: Dataset; split: SplitFi
   const { trainSamples, features } = baselineTraining(dataset, split, items);
   const baselines = standardTableBaselines({ trainSamples, items, features }).filter((b) => b.method !== method);
   return scoreTableBaselines({ method, table, items, baselines, scope: { perEntity: false } });
+}
+
+/**
+ * A run's scored predictions as the evaluation reads them: columns of samples and answers (each
+ * prediction carries its sample) and the spot-check item files, with no object kept per prediction.
+ */
+export function scoredPredictionColumns(items: ItemDef[], method: string, predictions: Iterable<ScoredPrediction>): { table: SampleTable; answers: TableAnswers; spotCheckPaths: string[] } {
+  const builder = new TableBuilder(items, method);
+  const spotChecks = new SpotCheckPicker();
+  for (const p of predictions) {
+    builder.addSample(p);
+    builder.addPrediction(p);
+    spotChecks.add(p);
+  }
+  return { ...builder.build(), spotCheckPaths: spotChecks.paths() };
 }
 
 /**

@@ -96,7 +96,7 @@ export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
   'llm_zero_shot/inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
   'llm_zero_shot/smoke_inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
   report: { version: 2, sha256: '40852288621a28409f146fc5198d473676f22578d0e97df695c08d05d35ced7f' },
-  scoring: { version: 1, sha256: 'f24166d0344ce85c06032af021d266d5ec54d197e3d29ca35389fded5d45eac7' },
+  scoring: { version: 1, sha256: '856cc414827cf53f3e3a3c815caba646a9c7e893157631f8e74a9ac7582d8568' },
   'shared/fit': { version: 1, sha256: '691b104ddc0d0fca50ae03a976d1b26ef4ff9b4b7da92cf09298990dea23dc27' },
   'shared/prompt': { version: 1, sha256: '93cdb0e7ba151196a7b9dbaaa22e0a754f75d444ecc54c6e38b6a52634a11bd7' },
 };
