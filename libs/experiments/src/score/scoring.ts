@@ -1,7 +1,7 @@
 import type { EvaluationBatchScored, InferenceBatchRequested, InferenceCompleted, InferenceFailed, ItemDef, Prediction, Sample } from '@assay/contracts';
 import { observationsWhere, type Dataset, type SplitFile } from '@assay/data';
 import { groupEntityKey, itemKey } from '@assay/contracts';
-import { scoreTableBaselines, standardBaselineRuns, standardTableBaselines, TableBuilder, toPrediction, type BaselineRun, type FeatureTable, type SampleTable, type ScoredBaselines, type TableAnswers } from '@assay/evaluation';
+import { scoreTableBaselines, standardTableBaselines, TableBuilder, toPrediction, type FeatureTable, type SampleTable, type ScoredBaselines, type TableAnswers } from '@assay/evaluation';
 import { entityDir, itemFileName } from '@assay/report';
 import { serverCacheDelta, type ServerCacheReading } from '@assay/inference';
 
@@ -118,17 +118,6 @@ export function samplesOf(predictions: ScoredPrediction[]): Sample[] {
 export function asPrediction(p: ScoredPrediction): Prediction {
   const { promptId: _promptId, actual: _actual, ...prediction } = p;
   return prediction;
-}
-
-/** Baselines from the train split, scored by the same evaluate() as the LLM, so the numbers compare. */
-export function baselinePredictions(dataset: Dataset, split: SplitFile, testSamples: Sample[], items: ItemDef[]): Prediction[][] {
-  return baselineRuns(dataset, split, testSamples, items).map((b) => b.predict());
-}
-
-/** baselinePredictions one baseline at a time, each predicting when asked. */
-export function baselineRuns(dataset: Dataset, split: SplitFile, testSamples: Sample[], items: ItemDef[]): BaselineRun[] {
-  const { trainSamples, features } = baselineTraining(dataset, split, items);
-  return standardBaselineRuns({ trainSamples, testSamples, items, features });
 }
 
 /** What the baselines learn from: the train split's answers to the asked items, and every entity's profile features. */
