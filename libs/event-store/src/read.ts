@@ -156,8 +156,8 @@ export async function findStageBatchRows(sql: Sql, stageKey: string, batchId: st
 
 /**
  * Which elements of an array in an event's data to keep: those whose `field` is one of `values`
- * (e.g. a batch's prompts of one item group, or the results of some prompt ids). Events left
- * with no element are not returned at all.
+ * (e.g. a batch's prompts of one item group, or the results of some prompt ids). The typed
+ * reads (forEachEventPageKeeping, findEventsOfBatchesKeeping) skip events left with no element.
  */
 export interface ElementFilter {
   array: string;
@@ -183,10 +183,12 @@ function keptDataColumn(keep: ElementFilter, firstParam: number): { column: stri
 const COLUMNS_BUT_DATA = EVENT_COLUMNS.split(',').map((c) => c.trim()).filter((c) => c !== 'data');
 
 /**
- * One page of findInStream with only some elements of an array kept (see ElementFilter): at most
- * `limit` events after stream position `afterPosition` that keep at least one element. Postgres
- * cuts the arrays down, so a reader that needs one slice of every event (one item group's prompts)
- * neither ships nor parses the rest.
+ * One page of findInStream with its arrays cut down (see ElementFilter): the `limit` events after
+ * stream position `afterPosition`, each with only its kept elements (possibly none: see
+ * hasKeptElements). Postgres cuts the arrays, so a reader that needs one slice of every event (one
+ * item group's prompts) neither ships nor parses the rest. The page is chosen before anything is
+ * cut: choosing it among cut events would make Postgres cut every later event of the stream for
+ * each page, a cost that grows with the square of the run.
  */
 export async function findPageInStreamKeeping(
   sql: Sql,
@@ -200,15 +202,20 @@ export async function findPageInStreamKeeping(
   const kept = keptDataColumn(keep, 5);
   const { clause, params } = matchClause(match, 8);
   const rows = await sql.query<EventRow>(
-    `SELECT * FROM (
-       SELECT ${COLUMNS_BUT_DATA.join(', ')}, ${kept.column} FROM events
+    `SELECT ${COLUMNS_BUT_DATA.join(', ')}, ${kept.column} FROM (
+       SELECT ${EVENT_COLUMNS} FROM events
         WHERE stream = $1 AND type = $2 AND stream_position > $3${clause}
-        ORDER BY stream_position) AS cut
-      WHERE jsonb_array_length(data->$5::text) > 0
-      ORDER BY stream_position LIMIT $4`,
+        ORDER BY stream_position LIMIT $4) AS page
+      ORDER BY stream_position`,
     [stream, type, afterPosition.toString(), String(limit), ...kept.params, ...params],
   );
   return rows.map(toStoredEvent);
+}
+
+/** Whether an event read with an ElementFilter kept any element of its array. */
+export function hasKeptElements(event: StoredEvent, keep: ElementFilter): boolean {
+  const array = (event.data as Record<string, unknown>)[keep.array];
+  return Array.isArray(array) && array.length > 0;
 }
 
 /** Events of one type in a stream whose data matches and whose batchId is one of `batchIds`, with only some elements of an array kept (see ElementFilter), in stream order. */

@@ -1,5 +1,5 @@
 import { parseStoredEvent, type AssayEvent, type AssayEventType, type EventOfType, type InferenceBatchRequested, type InferenceCompleted } from '@assay/contracts';
-import { findBatchesInStreamKeeping, findInStream, findPageInStream, findPageInStreamKeeping, findStageBatchRows, readStream, type DataMatch, type ElementFilter } from './read';
+import { findBatchesInStreamKeeping, findInStream, findPageInStream, findPageInStreamKeeping, findStageBatchRows, hasKeptElements, readStream, type DataMatch, type ElementFilter } from './read';
 import type { Sql } from './sql';
 import { envelopeOf, type StoredEvent } from './stored-event';
 
@@ -50,17 +50,23 @@ export async function forEachEventPage<T extends AssayEventType>(
   return visitPages(type, pageSize, (after) => findPageInStream(sql, stream, type, match, after, pageSize), visit);
 }
 
-/** Reads pages after a stream position (`fetch`) until one comes back short, each typed and visited (and awaited) before the next read. */
+/**
+ * Reads pages after a stream position (`fetch`) until one comes back short, each typed and visited
+ * (and awaited) before the next read; with `visitRow`, only the rows it accepts are typed and
+ * visited (a page left with none is not).
+ */
 async function visitPages<T extends AssayEventType>(
   type: T,
   pageSize: number,
   fetch: (after: bigint) => Promise<StoredEvent[]>,
   visit: (events: Array<Positioned<EventOfType<T>>>) => Promise<void> | void,
+  visitRow: (row: StoredEvent) => boolean = () => true,
 ): Promise<void> {
   for (let after = 0n; ; ) {
     const rows = await fetch(after);
     if (rows.length === 0) return;
-    await visit(rows.map((row) => positioned(ofType(parseStored(row), [type]), row)));
+    const visited = rows.filter(visitRow);
+    if (visited.length > 0) await visit(visited.map((row) => positioned(ofType(parseStored(row), [type]), row)));
     after = rows[rows.length - 1].streamPosition;
     if (rows.length < pageSize) return;
   }
@@ -79,7 +85,7 @@ export async function forEachEventPageKeeping<T extends AssayEventType>(
   pageSize: number,
   visit: (events: Array<Positioned<EventOfType<T>>>) => Promise<void> | void,
 ): Promise<void> {
-  return visitPages(type, pageSize, (after) => findPageInStreamKeeping(sql, stream, type, match, keep, after, pageSize), visit);
+  return visitPages(type, pageSize, (after) => findPageInStreamKeeping(sql, stream, type, match, keep, after, pageSize), visit, (row) => hasKeptElements(row, keep));
 }
 
 /** Events of one type of some batches (by batchId) whose data matches, with only some elements of an array kept (see ElementFilter), typed, in stream order. */
