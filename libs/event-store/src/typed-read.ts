@@ -1,5 +1,5 @@
 import { parseStoredEvent, type AssayEvent, type AssayEventType, type EventOfType, type InferenceBatchRequested, type InferenceCompleted } from '@assay/contracts';
-import { findBatchesInStreamKeeping, findInStream, findPageInStream, findPageInStreamKeeping, findStageBatchRows, hasKeptElements, readStream, type DataMatch, type ElementFilter } from './read';
+import { findBatchesInStream, findInStream, findPageInStream, findStageBatchRows, readStream, type DataMatch } from './read';
 import type { Sql } from './sql';
 import { envelopeOf, type StoredEvent } from './stored-event';
 
@@ -37,7 +37,8 @@ export async function findEvents<T extends AssayEventType>(sql: Sql, stream: str
 /**
  * findEvents a page at a time, each page handed to `visit` before the next is read: for a caller
  * that folds a whole run's events (every batch's answers) into something small, so the run's
- * rows, their JSON and their parsed events are never all in memory at once.
+ * rows, their JSON and their parsed events are never all in memory at once. `visit` may read
+ * more before the next page is read (it is awaited).
  */
 export async function forEachEventPage<T extends AssayEventType>(
   sql: Sql,
@@ -45,60 +46,21 @@ export async function forEachEventPage<T extends AssayEventType>(
   type: T,
   match: DataMatch,
   pageSize: number,
-  visit: (events: Array<Positioned<EventOfType<T>>>) => void,
-): Promise<void> {
-  return visitPages(type, pageSize, (after) => findPageInStream(sql, stream, type, match, after, pageSize), visit);
-}
-
-/**
- * Reads pages after a stream position (`fetch`) until one comes back short, each typed and visited
- * (and awaited) before the next read; with `visitRow`, only the rows it accepts are typed and
- * visited (a page left with none is not).
- */
-async function visitPages<T extends AssayEventType>(
-  type: T,
-  pageSize: number,
-  fetch: (after: bigint) => Promise<StoredEvent[]>,
   visit: (events: Array<Positioned<EventOfType<T>>>) => Promise<void> | void,
-  visitRow: (row: StoredEvent) => boolean = () => true,
 ): Promise<void> {
   for (let after = 0n; ; ) {
-    const rows = await fetch(after);
+    const rows = await findPageInStream(sql, stream, type, match, after, pageSize);
     if (rows.length === 0) return;
-    const visited = rows.filter(visitRow);
-    if (visited.length > 0) await visit(visited.map((row) => positioned(ofType(parseStored(row), [type]), row)));
+    await visit(rows.map((row) => positioned(ofType(parseStored(row), [type]), row)));
     after = rows[rows.length - 1].streamPosition;
     if (rows.length < pageSize) return;
   }
 }
 
-/**
- * forEachEventPage with only some elements of an array kept (see ElementFilter); events left with
- * none are skipped. `visit` may read more before the next page is read (it is awaited).
- */
-export async function forEachEventPageKeeping<T extends AssayEventType>(
-  sql: Sql,
-  stream: string,
-  type: T,
-  match: DataMatch,
-  keep: ElementFilter,
-  pageSize: number,
-  visit: (events: Array<Positioned<EventOfType<T>>>) => Promise<void> | void,
-): Promise<void> {
-  return visitPages(type, pageSize, (after) => findPageInStreamKeeping(sql, stream, type, match, keep, after, pageSize), visit, (row) => hasKeptElements(row, keep));
-}
-
-/** Events of one type of some batches (by batchId) whose data matches, with only some elements of an array kept (see ElementFilter), typed, in stream order. */
-export async function findEventsOfBatchesKeeping<T extends AssayEventType>(
-  sql: Sql,
-  stream: string,
-  type: T,
-  match: DataMatch,
-  batchIds: readonly string[],
-  keep: ElementFilter,
-): Promise<Array<Positioned<EventOfType<T>>>> {
+/** Events of one type of some batches (by batchId) whose data matches, typed, in stream order. */
+export async function findEventsOfBatches<T extends AssayEventType>(sql: Sql, stream: string, type: T, match: DataMatch, batchIds: readonly string[]): Promise<Array<Positioned<EventOfType<T>>>> {
   if (batchIds.length === 0) return [];
-  const rows = await findBatchesInStreamKeeping(sql, stream, type, match, batchIds, keep);
+  const rows = await findBatchesInStream(sql, stream, type, match, batchIds);
   return rows.map((row) => positioned(ofType(parseStored(row), [type]), row));
 }
 

@@ -97,7 +97,7 @@ function summaryHeader(kindKeys: readonly string[]): string[] {
 }
 
 /** The model input exactly as sent: the entity's shared prefix plus this item's suffix. */
-function inputText(prefixes: ReadonlyMap<string, string>, r: PredictionRow): string {
+function inputText(prefixes: PrefixLookup, r: PredictionRow): string {
   const prefix = prefixes.get(r.prefixId);
   if (prefix === undefined) {
     throw new Error(`prefix ${JSON.stringify(r.prefixId)} of ${JSON.stringify([r.group, r.entityId, r.item])} is missing from report.prefixes`);
@@ -287,7 +287,7 @@ function itemFileNames(erows: readonly PredictionRow[], edir: string, itemNames:
 }
 
 /** A prediction's item file as the tree holds it: a fitted one names the method, a model call shows its full input. */
-function itemFileContent(r: PredictionRow, prefixes: ReadonlyMap<string, string>, method: string): string {
+function itemFileContent(r: PredictionRow, prefixes: PrefixLookup, method: string): string {
   return r.fitted !== null || r.call === null ? renderItemFile(r, '', method) : renderItemFile(r, inputText(prefixes, r));
 }
 
@@ -297,7 +297,7 @@ function itemFileContent(r: PredictionRow, prefixes: ReadonlyMap<string, string>
  * rank, no run-wide number, no link to an index page): the reporter writes them as soon as the
  * batch is scored, and writeRunDirectory produces the same bytes from the whole run.
  */
-export function renderItemFiles(rows: readonly PredictionRow[], prefixes: ReadonlyMap<string, string>, method: string): Array<{ path: string; content: string }> {
+export function renderItemFiles(rows: readonly PredictionRow[], prefixes: PrefixLookup, method: string): Array<{ path: string; content: string }> {
   const files: Array<{ path: string; content: string }> = [];
   for (const erows of runsBy(sortRows(rows), (r) => groupEntityKey(r.group, r.entityId))) {
     const edir = entityDir(erows[0].group, erows[0].entityId);
@@ -394,10 +394,13 @@ export interface WriteOptions {
   rows?: RowGroups;
 }
 
+/** The prefixes of rows' inputs by prefixId: a map, or a source that reads them when asked (an entity's rows share one). */
+export type PrefixLookup = Pick<ReadonlyMap<string, string>, 'get'>;
+
 /** One group's rows (any order) and the prefixes of their inputs. */
 export interface RowGroup {
   rows: PredictionRow[];
-  prefixes: ReadonlyMap<string, string>;
+  prefixes: PrefixLookup;
   /**
    * The method's per-entity scores of this group, when the source computes them a group at a time;
    * absent: report.evaluation.method.byEntity has them.

@@ -72,7 +72,11 @@ export class ComparisonBuilder {
       const { report, rows, runDir } = await this.reports.loadReport(e.identity);
       firstRunDir ??= runDir;
       const all: PredictionRow[] = [];
-      for await (const group of rows.groups()) for (const r of group.rows) all.push(r);
+      try {
+        for await (const group of rows.groups()) for (const r of group.rows) all.push(r);
+      } finally {
+        await rows.close();
+      }
       runs.push(comparedRunFromReport({ ...report, rows: all }, e.status));
     }
     const comparison = compareRuns(runs, { allowUnpaired });

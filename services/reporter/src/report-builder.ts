@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { AssayEvent, errorMessage, experimentStream, requestStream, type EvaluationBatchScored, type ExperimentPlanned, type ExperimentStarted, type ItemDef } from '@assay/contracts';
-import { countInStream, EventStore, findBatchIdsInStream, findEvents, forEachEventPage, parseStored, readEventsOfTypes, readTypedEvents, type Positioned } from '@assay/event-store';
+import { countInStream, EventStore, findBatchIdsInStream, findEvents, forEachEventPage, parseStored, readEventsOfTypes, readTypedEvents, type Positioned, type PositionedEvent } from '@assay/event-store';
 import { ServiceInfo } from '@assay/messaging/nest';
 import {
   AttemptCompletions,
@@ -25,7 +25,7 @@ import {
   removeFilesNotIn,
   removeStaleEarlyDirs,
   renderItemFiles,
-  type RowGroups,
+  TextSpool,
   type RunWideReport,
   removeTree,
   replaceDirectoryAtomically,
@@ -36,7 +36,7 @@ import {
   type RecoveryStep,
 } from '@assay/report';
 import { bestPreviousRun, differenceToPrevious, PairedSide } from '@assay/comparison';
-import { addPairedGroups, loggedRowGroups } from './logged-row-groups';
+import { addPairedGroups, SpooledAttemptRows, SpooledPredictions } from './logged-row-groups';
 import { KeyedLock } from './keyed-lock';
 import { mkdir } from 'node:fs/promises';
 
@@ -53,7 +53,8 @@ const PAGE = 200;
 /** A run's report without its rows, and its rows a group at a time from the log. */
 export interface LoadedReport {
   report: RunWideReport;
-  rows: RowGroups;
+  /** Close when done: it holds a spool. */
+  rows: SpooledAttemptRows;
   runDir: string;
   round: number;
   attempt: number;
@@ -240,14 +241,44 @@ export class ReportBuilder implements OnApplicationBootstrap {
 
   /**
    * A run's report as its directory would show it (latest evaluated attempt, latest round), from
-   * the log: the run-wide part read at once, the rows a group at a time as the writer takes them.
+   * the log: the run-wide part read at once, the rows read in one pass into a spool, handed on a
+   * group at a time as the writer takes them. The caller closes `rows` when done.
    */
   async loadReport(identity: string): Promise<LoadedReport> {
+    const { runWide, shown, started, completions, scoredBatches } = await this.readRunWide(identity);
+    const { attempt, round } = shown;
+    const evaluation = runWide.find((e) => e.type === 'evaluation.completed' && e.data.attempt === attempt && e.data.round === round);
+    if (!evaluation) throw new Error(`${identity}: no evaluation.completed of attempt ${attempt}, round ${round}`);
+    const report = assembleRunReport(runWide, attempt, round, await this.registryEvents(evaluation.globalPosition), completions);
+    const planned = runWide.filter((e): e is Positioned<ExperimentPlanned> => e.type === 'experiment.planned' && e.data.attempt === attempt && e.data.phase === 'full');
+    if (planned.length !== 1) throw new Error(`${identity}: expected one full-phase experiment.planned of attempt ${attempt}, found ${planned.length}`);
+    const items = planned[0].data.items;
+    const groups = [...new Set(items.map((i) => i.group))];
     const stream = experimentStream(identity);
-    const loaded = await this.store.read(async (sql) => {
+    const rows = await SpooledAttemptRows.read(this.store, { stream, attempt, round, method: report.method, fitted: isFitted(started), items, groups, completions });
+    try {
+      report.bestPrevious = await this.bestPrevious(report, rows, { items, groups }, evaluation.globalPosition);
+    } catch (error) {
+      await rows.close();
+      throw error;
+    }
+    return { report, rows, runDir: started.data.runDir, round, attempt, scoredBatches };
+  }
+
+  /** What loadReport reads at once: the run-wide events (the bulk is read by SpooledAttemptRows) and what it folds of the bulk. */
+  private async readRunWide(identity: string): Promise<{
+    runWide: PositionedEvent[];
+    shown: { attempt: number; round: number };
+    started: Positioned<ExperimentStarted>;
+    completions: AttemptCompletions;
+    scoredBatches: Map<string, string>;
+  }> {
+    const stream = experimentStream(identity);
+    return this.store.read(async (sql) => {
       const runWide = await readTypedEvents(sql, stream, RUN_WIDE_TYPES);
+      if (runWide.length === 0) throw new UnknownExperimentError(identity);
       const shown = latestEvaluation(runWide);
-      if (!shown) return { runWide, shown };
+      if (!shown) throw new Error(`${identity} has no evaluated attempt: nothing to report yet`);
       const started = runWide.find((e): e is Positioned<ExperimentStarted> => e.type === 'experiment.started' && e.data.attempt === shown.attempt);
       if (!started) throw new Error(`${identity}: no experiment.started of attempt ${shown.attempt}`);
       // Every completion of the attempt folded a page at a time; the entity-input stage's calls (one per entity) kept.
@@ -264,27 +295,16 @@ export class ReportBuilder implements OnApplicationBootstrap {
       const request = await readTypedEvents(sql, requestStream(started.data.requestId), ['experiment.requested']);
       return { runWide: [...request, ...runWide, ...entityInputCalls], shown, started, completions, scoredBatches };
     });
-    if (loaded.runWide.length === 0) throw new UnknownExperimentError(identity);
-    if (!loaded.shown) throw new Error(`${identity} has no evaluated attempt: nothing to report yet`);
-    const { runWide, started, completions, scoredBatches } = loaded;
-    const { attempt, round } = loaded.shown;
-    const evaluation = runWide.find((e) => e.type === 'evaluation.completed' && e.data.attempt === attempt && e.data.round === round)!;
-    const report = assembleRunReport(runWide, attempt, round, await this.registryEvents(evaluation.globalPosition), completions!);
-    const planned = runWide.filter((e): e is Positioned<ExperimentPlanned> => e.type === 'experiment.planned' && e.data.attempt === attempt && e.data.phase === 'full');
-    const items = planned[0].data.items;
-    const groups = [...new Set(items.map((i) => i.group))];
-    report.bestPrevious = await this.bestPrevious(report, { attempt, round, items, groups }, evaluation.globalPosition);
-    const rows = loggedRowGroups(this.store, { stream, attempt, round, method: report.method, fitted: isFitted(started!), items, groups, completions: completions! });
-    return { report, rows, runDir: started!.data.runDir, round, attempt, scoredBatches: scoredBatches! };
   }
 
   /**
    * The best earlier completed run on the same data and split (report.comparison holds the runs
    * registered before this evaluation) with its scored predictions as the log had them then, and
    * the paired difference to it: a replay after later runs or re-evaluations shows the same.
-   * Both runs' predictions are read a group at a time into per-entity sums (PairedSide).
+   * Both runs' predictions go a group at a time into per-entity sums (PairedSide): this run's from
+   * its rows' spool, the other's spooled the same way.
    */
-  private async bestPrevious(report: RunWideReport, shown: { attempt: number; round: number; items: ItemDef[]; groups: string[] }, before: bigint): Promise<BestPrevious | null> {
+  private async bestPrevious(report: RunWideReport, rows: SpooledAttemptRows, shown: { items: ItemDef[]; groups: string[] }, before: bigint): Promise<BestPrevious | null> {
     const entry = bestPreviousRun(report.comparison);
     if (entry === null) return null;
     const stream = experimentStream(entry.identity);
@@ -297,9 +317,14 @@ export class ReportBuilder implements OnApplicationBootstrap {
     });
     if (theirs === null) return { identity: entry.identity, method: entry.method, primary: entry.primary, delta: null, ci: null, p: null, entities: 0, note: 'it had no evaluation in the log at the time' };
     const current = new PairedSide(report.method, shown.items);
-    await addPairedGroups(this.store, current, experimentStream(report.identity), shown, shown.groups);
+    await addPairedGroups(current, { of: (group) => rows.predictionsOf(group) }, shown.groups);
     const previous = new PairedSide(entry.method, shown.items, current);
-    await addPairedGroups(this.store, previous, stream, theirs, [...shown.groups, ...theirs.groups]);
+    const spool = await TextSpool.create();
+    try {
+      await addPairedGroups(previous, await SpooledPredictions.read(this.store, spool, stream, theirs), [...shown.groups, ...theirs.groups]);
+    } finally {
+      await spool.close();
+    }
     return differenceToPrevious(current, { entry, side: previous });
   }
 
@@ -311,6 +336,15 @@ export class ReportBuilder implements OnApplicationBootstrap {
    */
   private async buildNow(identity: string, staged: boolean): Promise<BuiltReport> {
     const { report, rows, runDir, round, attempt: chosen, scoredBatches } = await this.loadReport(identity);
+    try {
+      return await this.writeAndSwap(identity, { report, rows, runDir, round, attempt: chosen, scoredBatches }, staged);
+    } finally {
+      await rows.close();
+    }
+  }
+
+  private async writeAndSwap(identity: string, loaded: LoadedReport, staged: boolean): Promise<BuiltReport> {
+    const { report, rows, runDir, round, attempt: chosen, scoredBatches } = loaded;
     await this.recover(runDir);
     const tmp = staged ? earlyDirOf(runDir, chosen, round, this.info.codeVersion) : siblingOf(runDir, 'building');
     try {

@@ -65,18 +65,17 @@ describe('AttemptCompletions', () => {
 });
 
 describe('groupRowsOf', () => {
-  it('given one group\'s slice of the log, then its rows are the whole run\'s rows of that group, with its prefixes and entity scores', () => {
+  it('given one group\'s slice of the log, then its rows are the whole run\'s rows of that group, with its entity scores', () => {
     const group = 'b-trust';
     const slice = {
       requests: requests.map((r) => requestOfGroup(r, group)),
       completions: new Map(requests.map((r, e) => [r.data.batchId, completionOf(completions[e], requestOfGroup(r, group))])),
       predictions: predictions.filter((p) => p.group === group),
     };
-    const { rows, prefixes, entityScores } = groupRowsOf(slice, { method: 'llm_zero_shot', fitted: false, items, round: 1 });
+    const { rows, entityScores } = groupRowsOf(slice, { method: 'llm_zero_shot', fitted: false, items, round: 1 });
     const byPrompt = new Map(predictions.map((p) => [p.promptId, p]));
     const whole = requests.flatMap((r, e) => modelCallRows(r, completions[e], byPrompt, plannedItemMap, 1));
     expect(rows).toEqual(whole.filter((r) => r.group === group));
-    expect([...prefixes.keys()]).toEqual(entities);
     expect(entityScores.map((s) => s.group)).toEqual(entities.map(() => group));
   });
 

@@ -244,22 +244,21 @@ export interface GroupSlice {
 }
 
 /**
- * One group's rows and their prefixes, the same rows assembleRunReport made of the whole log
- * before (model calls: a request's prompts with their predictions and results; a fitted method:
- * its predictions), and the group's per-entity scores.
+ * One group's rows, the same rows assembleRunReport made of the whole log before (model calls: a
+ * request's prompts with their predictions and results; a fitted method: its predictions), and the
+ * group's per-entity scores. The rows' inputs are their prefixes (by prefixId, the batch's id:
+ * the source keeps them, see the reporter's row source) plus their suffixes.
  */
-export function groupRowsOf(slice: GroupSlice, args: { method: string; fitted: boolean; items: readonly ItemDef[]; round: number }): { rows: PredictionRow[]; prefixes: Map<string, string>; entityScores: EntityScore[] } {
+export function groupRowsOf(slice: GroupSlice, args: { method: string; fitted: boolean; items: readonly ItemDef[]; round: number }): { rows: PredictionRow[]; entityScores: EntityScore[] } {
   const items = new Map(args.items.map((i) => [itemKey(i.group, i.item), i]));
   const predictions = new Map(slice.predictions.map((p) => [p.promptId, p]));
-  const prefixes = new Map<string, string>();
   const rows: PredictionRow[] = [];
   for (const request of slice.requests) {
-    prefixes.set(request.data.batchId, request.data.prefix);
     for (const row of modelCallRows(request, slice.completions.get(request.data.batchId), predictions, items, args.round)) rows.push(row);
   }
   if (args.fitted) for (const row of fittedRows(predictions.values(), items)) rows.push(row);
   const entityScores = predictions.size === 0 ? [] : entityScoresOf(args.method, [...predictions.values()], args.items);
-  return { rows, prefixes, entityScores };
+  return { rows, entityScores };
 }
 
 /** Only byEntity is taken from evaluateRows here, and it does not depend on the bootstrap: one resample is enough. */
