@@ -84,7 +84,7 @@ describe('SpooledAttemptRows (real Postgres)', () => {
         expect(group.rows).toEqual(whole.filter((r: PredictionRow) => r.group === name));
         expect(group.entityScores?.length).toBe(entities.length);
         for (const r of group.rows.slice(0, 5)) expect(group.prefixes.get(r.prefixId)).toBe(requests.find((q) => q.data.batchId === r.prefixId)?.data.prefix);
-        expect(await rows.predictionsOf(name)).toEqual(predictions.filter((p) => p.group === name));
+        expect(await rows.predictions.of(name)).toEqual(predictions.filter((p) => p.group === name));
       }
       expect(seen).toEqual(["a-habits", 'b-trust', "o'dd \"group\""]);
       expect(whole.find((r) => r.entityId === 'e1')?.worker).toBe('w9');

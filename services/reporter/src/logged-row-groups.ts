@@ -43,7 +43,8 @@ export class SpooledAttemptRows implements RowGroups {
     private readonly spool: TextSpool,
     private readonly at: RowsOfAttempt,
     private readonly calls: ReadonlyMap<string, SpoolExtent[]>,
-    private readonly scored: SpooledPredictions,
+    /** The round's scored predictions, by group. */
+    readonly predictions: SpooledPredictions,
     private readonly prefixes: PrefixLookup,
   ) {}
 
@@ -85,11 +86,6 @@ export class SpooledAttemptRows implements RowGroups {
     return this.at.completions.anyFailover();
   }
 
-  /** One group's scored predictions of the round, in log order. */
-  predictionsOf(group: string): Promise<ScoredPrediction[]> {
-    return this.scored.of(group);
-  }
-
   async *groups(): AsyncIterable<RowGroup> {
     for (const group of [...new Set(this.at.groups)].sort(compareCodeUnits)) {
       const slice = await this.sliceOf(group);
@@ -110,7 +106,7 @@ export class SpooledAttemptRows implements RowGroups {
       for (const r of spooled.requests) requests.push(r);
       for (const c of spooled.completions) completions.set(c.data.batchId, c);
     }
-    return { requests, completions, predictions: await this.scored.of(group) };
+    return { requests, completions, predictions: await this.predictions.of(group) };
   }
 }
 
@@ -174,7 +170,7 @@ export class SpooledPredictions {
 }
 
 /** Adds a run's scored predictions to a PairedSide, one group at a time (each group once, in code-unit order). */
-export async function addPairedGroups(side: PairedSide, predictions: Pick<SpooledPredictions, 'of'>, groups: readonly string[]): Promise<void> {
+export async function addPairedGroups(side: PairedSide, predictions: SpooledPredictions, groups: readonly string[]): Promise<void> {
   for (const group of [...new Set(groups)].sort(compareCodeUnits)) {
     const ofGroup = await predictions.of(group);
     side.addGroup(group, samplesOf(ofGroup), ofGroup.map(asPrediction));

@@ -317,7 +317,7 @@ export class ReportBuilder implements OnApplicationBootstrap {
     });
     if (theirs === null) return { identity: entry.identity, method: entry.method, primary: entry.primary, delta: null, ci: null, p: null, entities: 0, note: 'it had no evaluation in the log at the time' };
     const current = new PairedSide(report.method, shown.items);
-    await addPairedGroups(current, { of: (group) => rows.predictionsOf(group) }, shown.groups);
+    await addPairedGroups(current, rows.predictions, shown.groups);
     const previous = new PairedSide(entry.method, shown.items, current);
     const spool = await TextSpool.create();
     try {
@@ -335,11 +335,11 @@ export class ReportBuilder implements OnApplicationBootstrap {
    * earlier build's leftovers) before the swap. Otherwise into a fresh sibling.
    */
   private async buildNow(identity: string, staged: boolean): Promise<BuiltReport> {
-    const { report, rows, runDir, round, attempt: chosen, scoredBatches } = await this.loadReport(identity);
+    const loaded = await this.loadReport(identity);
     try {
-      return await this.writeAndSwap(identity, { report, rows, runDir, round, attempt: chosen, scoredBatches }, staged);
+      return await this.writeAndSwap(identity, loaded, staged);
     } finally {
-      await rows.close();
+      await loaded.rows.close();
     }
   }
 
