@@ -4,7 +4,7 @@ import { appendToStream, VersionConflictError } from './append';
 import { deadLetteredIds, recordDeadLetter } from './bookkeeping';
 import { EventStore } from './event-store';
 import type { EventPublisher } from './outbox';
-import { findEventsOfBatches, forEachEventPage } from './typed-read';
+import { findEventsOfBatches, forEachEventPage, forEachEventPageKeeping } from './typed-read';
 import { committedPromptCount, countElementsInStream, countInStream, findInStream, identitiesStartingWith, readEventsOfTypes, readStream, secondsSinceLastEvent, streamVersion } from './read';
 
 function failed(stream: string, error: string): AnyEnvelope {
@@ -308,6 +308,47 @@ describe('EventStore (real Postgres)', () => {
       [['b3', ['w']], ['b5', []]],
     ]);
     expect(await store.read((sql) => findEventsOfBatches(sql, s, 'inference.completed', {}, []))).toEqual([]);
+  });
+
+  it('given batches whose prompts span item groups, when one group is read a page at a time, then only its prompts come back, in order, and batches with none are skipped', async () => {
+    const identity = `k${Math.random().toString(16).slice(2, 9)}_test`;
+    const s = experimentStream(identity);
+    const ctx = { stream: s, correlationId: 'c1', causationId: null, producer: 'test', codeVersion: 'test' };
+    const model = { id: 'm', baseUrl: 'http://x/v1', apiKeyEnv: null, temperature: 0, maxTokens: 4, seed: 0, stop: [], guidedJson: false, loraAdapter: null, requestTimeoutS: 60, maxRetries: 0, concurrency: 1 };
+    const ref = (batchId: string, attempt = 1) => ({ identity, attempt, phase: 'full' as const, batchId, entityId: batchId });
+    const requested = (batchId: string, groups: string[], attempt = 1) =>
+      createEvent(
+        'inference.batch.requested',
+        { ...ref(batchId, attempt), index: 0, prefix: `prefix of ${batchId}`, prompts: groups.map((group, i) => ({ promptId: `${batchId}-${i}`, group, item: `q${i}`, suffix: 's', actual: 1 })), model },
+        ctx,
+      );
+    const result = (promptId: string) => ({ promptId, status: 'ok' as const, outputText: '1', error: null, finishReason: 'stop', promptTokens: 1, completionTokens: 1, cachedTokens: null, latencyMs: 1, attempts: 1 });
+    const completed = (batchId: string, prompts: number) => createEvent('inference.completed', { ...ref(batchId), worker: 'w', prefixTokens: null, results: Array.from({ length: prompts }, (_, i) => result(`${batchId}-${i}`)) }, ctx);
+    await store.append([
+      {
+        stream: s,
+        expected: 'any',
+        events: [
+          requested('b1', ['a', 'b', 'a']),
+          requested('b2', ['b']),
+          requested('b3', ['a', "o'dd \"group\""]),
+          requested('b4', ['a'], 2), // another attempt
+          requested('b5', ['a']),
+          completed('b1', 3),
+          completed('b3', 2),
+        ],
+      },
+    ]);
+    const pages: Array<Array<[string, string[]]>> = [];
+    const ofGroup = (group: string) => ({ array: 'prompts', field: 'group', values: [group] });
+    await store.read((sql) =>
+      forEachEventPageKeeping(sql, s, 'inference.batch.requested', { attempt: 1, phase: 'full' }, ofGroup('a'), 2, (page) => void pages.push(page.map((e) => [e.data.batchId, e.data.prompts.map((p) => p.promptId)]))),
+    );
+    // Pages of two events are chosen before the cut (b1 b2, then b3 b5: b4 is another attempt), and b2 keeps nothing.
+    expect(pages).toEqual([[['b1', ['b1-0', 'b1-2']]], [['b3', ['b3-0']], ['b5', ['b5-0']]]]);
+    const odd: string[] = [];
+    await store.read((sql) => forEachEventPageKeeping(sql, s, 'inference.batch.requested', { attempt: 1 }, ofGroup("o'dd \"group\""), 10, (page) => void odd.push(...page.flatMap((e) => e.data.prompts.map((p) => p.promptId)))));
+    expect(odd).toEqual(['b3-1']);
   });
 
   it('given a stream, when asked how long it has been silent, then the database clock says (null for no stream)', async () => {

@@ -154,6 +154,70 @@ export async function findStageBatchRows(sql: Sql, stageKey: string, batchId: st
   return rows.map(toStoredEvent);
 }
 
+/**
+ * Which elements of an array in an event's data to keep: those whose `field` is one of `values`
+ * (e.g. a batch's predictions that are inference failures). The typed read
+ * (forEachEventPageKeeping) skips events left with no element.
+ */
+export interface ElementFilter {
+  array: string;
+  field: string;
+  values: readonly string[];
+}
+
+/**
+ * The data column with `keep.array` cut down to the kept elements (their order kept), and the
+ * parameters it takes from `firstParam` on. The values go in as the keys of one jsonb object, so
+ * each element is looked up by a binary search, not compared with every value.
+ */
+function keptDataColumn(keep: ElementFilter, firstParam: number): { column: string; params: string[] } {
+  const [array, field, values] = [firstParam, firstParam + 1, firstParam + 2].map((n) => `$${n}`);
+  return {
+    column: `jsonb_set(data, ARRAY[${array}::text], coalesce(
+       (SELECT jsonb_agg(element ORDER BY n) FROM jsonb_array_elements(data->${array}::text) WITH ORDINALITY AS kept(element, n)
+         WHERE ${values}::jsonb ? (element->>${field}::text)), '[]'::jsonb)) AS data`,
+    params: [keep.array, keep.field, JSON.stringify(Object.fromEntries(keep.values.map((v) => [v, 1])))],
+  };
+}
+
+const COLUMNS_BUT_DATA = EVENT_COLUMNS.split(',').map((c) => c.trim()).filter((c) => c !== 'data');
+
+/**
+ * One page of findInStream with its arrays cut down (see ElementFilter): the `limit` events after
+ * stream position `afterPosition`, each with only its kept elements (possibly none: see
+ * hasKeptElements). Postgres cuts the arrays, so a reader that needs one slice of every event (one
+ * item group's prompts) neither ships nor parses the rest. The page is chosen before anything is
+ * cut: choosing it among cut events would make Postgres cut every later event of the stream for
+ * each page, a cost that grows with the square of the run.
+ */
+export async function findPageInStreamKeeping(
+  sql: Sql,
+  stream: string,
+  type: string,
+  match: DataMatch,
+  keep: ElementFilter,
+  afterPosition: bigint,
+  limit: number,
+): Promise<StoredEvent[]> {
+  const kept = keptDataColumn(keep, 5);
+  const { clause, params } = matchClause(match, 8);
+  const rows = await sql.query<EventRow>(
+    `SELECT ${COLUMNS_BUT_DATA.join(', ')}, ${kept.column} FROM (
+       SELECT ${EVENT_COLUMNS} FROM events
+        WHERE stream = $1 AND type = $2 AND stream_position > $3${clause}
+        ORDER BY stream_position LIMIT $4) AS page
+      ORDER BY stream_position`,
+    [stream, type, afterPosition.toString(), String(limit), ...kept.params, ...params],
+  );
+  return rows.map(toStoredEvent);
+}
+
+/** Whether an event read with an ElementFilter kept any element of its array. */
+export function hasKeptElements(event: StoredEvent, keep: ElementFilter): boolean {
+  const array = (event.data as Record<string, unknown>)[keep.array];
+  return Array.isArray(array) && array.length > 0;
+}
+
 /** Events of one type in a stream whose data matches and whose batchId is one of `batchIds`, in stream order (the (stream, type, batchId) index finds them). */
 export async function findBatchesInStream(sql: Sql, stream: string, type: string, match: DataMatch, batchIds: readonly string[]): Promise<StoredEvent[]> {
   const { clause, params } = matchClause(match, 4);

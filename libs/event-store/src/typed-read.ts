@@ -1,5 +1,5 @@
 import { parseStoredEvent, type AssayEvent, type AssayEventType, type EventOfType, type InferenceBatchRequested, type InferenceCompleted } from '@assay/contracts';
-import { findBatchesInStream, findInStream, findPageInStream, findStageBatchRows, readStream, type DataMatch } from './read';
+import { findBatchesInStream, findInStream, findPageInStream, findPageInStreamKeeping, findStageBatchRows, hasKeptElements, readStream, type DataMatch, type ElementFilter } from './read';
 import type { Sql } from './sql';
 import { envelopeOf, type StoredEvent } from './stored-event';
 
@@ -48,10 +48,42 @@ export async function forEachEventPage<T extends AssayEventType>(
   pageSize: number,
   visit: (events: Array<Positioned<EventOfType<T>>>) => Promise<void> | void,
 ): Promise<void> {
+  return visitPages(type, pageSize, (after) => findPageInStream(sql, stream, type, match, after, pageSize), visit);
+}
+
+/**
+ * forEachEventPage with only some elements of an array kept (see ElementFilter): events left with
+ * none are skipped (a page left with none is not visited). `visit` is awaited before the next read.
+ */
+export async function forEachEventPageKeeping<T extends AssayEventType>(
+  sql: Sql,
+  stream: string,
+  type: T,
+  match: DataMatch,
+  keep: ElementFilter,
+  pageSize: number,
+  visit: (events: Array<Positioned<EventOfType<T>>>) => Promise<void> | void,
+): Promise<void> {
+  return visitPages(type, pageSize, (after) => findPageInStreamKeeping(sql, stream, type, match, keep, after, pageSize), visit, (row) => hasKeptElements(row, keep));
+}
+
+/**
+ * Reads pages after a stream position (`fetch`) until one comes back short, each typed and visited
+ * (and awaited) before the next read; with `visitRow`, only the rows it accepts are typed and
+ * visited (a page left with none is not).
+ */
+async function visitPages<T extends AssayEventType>(
+  type: T,
+  pageSize: number,
+  fetch: (after: bigint) => Promise<StoredEvent[]>,
+  visit: (events: Array<Positioned<EventOfType<T>>>) => Promise<void> | void,
+  visitRow: (row: StoredEvent) => boolean = () => true,
+): Promise<void> {
   for (let after = 0n; ; ) {
-    const rows = await findPageInStream(sql, stream, type, match, after, pageSize);
+    const rows = await fetch(after);
     if (rows.length === 0) return;
-    await visit(rows.map((row) => positioned(ofType(parseStored(row), [type]), row)));
+    const visited = rows.filter(visitRow);
+    if (visited.length > 0) await visit(visited.map((row) => positioned(ofType(parseStored(row), [type]), row)));
     after = rows[rows.length - 1].streamPosition;
     if (rows.length < pageSize) return;
   }

@@ -3,13 +3,16 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { errorMessage, experimentStream, type EvaluationCompleted, type ExperimentStarted, type ItemDef } from '@assay/contracts';
 import { buildTableEvaluation, tableInputsDigest, type SampleTable, type ScoredBaselines } from '@assay/evaluation';
-import { EventStore, forEachEventPage } from '@assay/event-store';
+import { EventStore, forEachEventPage, type Sql } from '@assay/event-store';
 import { PoisonMessageError } from '@assay/messaging';
-import { CacheUsageTally, runDataChanged, scoreRunBaselinesFromData, scoredPredictionColumns, type EarlyBaselines, type ScoredPrediction } from '@assay/experiments';
+import { CacheUsageTally, runDataChanged, scoreRunBaselinesFromData, ScoredPredictionColumnsBuilder, type EarlyBaselines, type EvaluationNeed } from '@assay/experiments';
 import type { EarlyBaselinesReply } from './early-baselines.thread';
 
 /** Events per read when a whole run's events are folded. */
 export const PAGE = 64;
+
+/** Runs `work` in a transaction: the caller's deciding one when it holds the stream's lock, else one of its own. */
+export type InTransaction = <T>(work: (sql: Sql) => Promise<T>) => Promise<T>;
 
 /** Attempts whose baselines this process scored ahead of their evaluation; a few runs at once at most. */
 const EARLY_BASELINES_KEPT = 8;
@@ -92,15 +95,28 @@ export class EvaluationAssembler {
     return null;
   }
 
-  /** One round's evaluation (result and cache reuse) from its scored predictions: what evaluation.completed carries. */
-  async evaluate(args: { started: ExperimentStarted; items: ItemDef[]; predictions: ScoredPrediction[] }): Promise<Pick<EvaluationCompleted['data'], 'result' | 'cache'>> {
-    const { started, items, predictions } = args;
+  /**
+   * One round's evaluation (result and cache reuse) from its scored predictions: what
+   * evaluation.completed carries, and how many predictions it evaluated. The need's earlier
+   * predictions are read with `read`, a page of scored batches at a time straight into the
+   * evaluation's columns: a run's last batch passes its deciding transaction, the only one that
+   * sees the batches decided before it in its group commit.
+   */
+  async evaluate(need: EvaluationNeed, read: InTransaction): Promise<Pick<EvaluationCompleted['data'], 'result' | 'cache'> & { predictions: number }> {
+    const { started, items } = need;
     const { identity, attempt } = started.data;
     const began = performance.now();
     const changed = await this.dataChangedSince(started);
     // Retrying cannot help: the run fails at evaluation at once; restore the files and `assay reevaluate`.
     if (changed) throw new PoisonMessageError(changed);
-    const { table, answers, spotCheckPaths } = scoredPredictionColumns(items, started.data.method, predictions);
+    const columns = new ScoredPredictionColumnsBuilder(items, started.data.method);
+    if (need.earlier) {
+      const { phase, round } = need.earlier;
+      await read((sql) => forEachEventPage(sql, experimentStream(identity), 'evaluation.batch.scored', { attempt, phase, round }, PAGE, (page) => page.forEach((e) => columns.add(e.data.predictions))));
+    }
+    columns.add(need.predictions);
+    const predictions = columns.count;
+    const { table, answers, spotCheckPaths } = columns.finish();
     const early = await this.earlyBaselines(started, table, items);
     const baselines = early ?? (await scoreRunBaselinesFromData(started, table, items));
     const result = buildTableEvaluation({
@@ -118,8 +134,8 @@ export class EvaluationAssembler {
     // Page by page: every answer of the run is never in memory at once.
     const cache = new CacheUsageTally();
     await this.store.read((sql) => forEachEventPage(sql, experimentStream(identity), 'inference.completed', { attempt, phase: 'full' }, PAGE, (page) => page.forEach((e) => cache.add(e))));
-    this.logger.log(`${earlyKey(started)}: evaluation of ${predictions.length} predictions built in ${((performance.now() - began) / 1000).toFixed(1)} s (baselines ${early ? 'scored ahead' : 'scored now'})`);
-    return { result: slim, cache: cache.result() };
+    this.logger.log(`${earlyKey(started)}: evaluation of ${predictions} predictions built in ${((performance.now() - began) / 1000).toFixed(1)} s (baselines ${early ? 'scored ahead' : 'scored now'})`);
+    return { result: slim, cache: cache.result(), predictions };
   }
 }
 

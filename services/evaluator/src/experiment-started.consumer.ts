@@ -36,7 +36,7 @@ export class ExperimentStartedConsumer {
             throw error;
           }
         case 'evaluation':
-          return { ...command, evaluation: await this.assembler.evaluate(need) };
+          return { ...command, evaluation: await this.assembler.evaluate(need, (work) => this.store.read(work)) };
         default:
           throw new Error(`the fit consumer cannot supply '${need.input}'`);
       }

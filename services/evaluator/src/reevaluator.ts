@@ -53,7 +53,7 @@ export class Reevaluator {
         case 'data_changed':
           return { ...command, dataChanged: await this.assembler.dataChangedSince(need.started) };
         case 'evaluation':
-          return { ...command, evaluation: await this.assembler.evaluate(need) };
+          return { ...command, evaluation: await this.assembler.evaluate(need, (work) => this.store.read(work)) };
         default:
           throw new Error(`the reevaluator cannot supply '${need.input}'`);
       }

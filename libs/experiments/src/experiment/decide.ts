@@ -17,12 +17,13 @@ import {
   type InferenceCompleted,
   type InferenceFailed,
   type ItemDef,
+  type Phase,
   type RequestedBy,
 } from '@assay/contracts';
 import { EVALUATOR_VERSION, smokeChecks } from '@assay/evaluation';
 import { describeEnd } from '../request/attempt-end';
 import { stageOfGivenUp } from '../request/give-up';
-import { decideAfterBatch, maxFailureShareOf, tooManyFailuresMessage } from '../score/inference-failures';
+import { decideAfterBatch, inferenceErrorOf, maxFailureShareOf, tooManyFailuresMessage } from '../score/inference-failures';
 import { abandonedReason, decideCancel, decideRequest, DEFAULT_STALE_AFTER_S } from '../request/registry';
 import { asPrediction, scoreBatch, type ScoredPrediction } from '../score/scoring';
 import { decideReevaluation } from '../re-evaluate/evaluation-rounds';
@@ -33,7 +34,7 @@ import { stageRecords, stagesOf, type Stage } from './stages';
 /**
  * The experiment decider: decide(command, state) says what a command appends to the experiment's
  * stream, from the state folded from it (evolve). Pure; what a decision needs from outside (the
- * pre-flight's plan, a batch's prompts, the phase's scored predictions, the assembled evaluation)
+ * pre-flight's plan, a batch's prompts, the smoke phase's scored predictions, the assembled evaluation)
  * it asks for with a `need`, and the consumer calls decide again with that input. Consumers:
  * parse, load state, decide, append with expected = state.version, ack.
  */
@@ -82,9 +83,12 @@ export interface ScoreBatchCommand {
   event: InferenceCompleted | InferenceFailed;
   by: Producer;
   request?: InferenceBatchRequested;
-  /** Predictions of the stage's batches scored before this one (round 1). */
+  /** Predictions of the smoke stage's batches scored before this one (round 1): a few examples, for its checks. */
   earlierPredictions?: ScoredPrediction[];
-  evaluation?: Pick<EvaluationCompleted['data'], 'result' | 'cache'>;
+  /** inferenceErrorOf each inference failure of the stage's batches scored before this one (round 1), in log order: for the too-many-failures message. */
+  earlierFailureErrors?: string[];
+  /** The evaluation, and how many predictions it evaluated (this batch's and the earlier ones the evaluator read from the log). */
+  evaluation?: Pick<EvaluationCompleted['data'], 'result' | 'cache'> & { predictions: number };
 }
 
 /** evaluation.completed (of the run, or of a re-evaluation round): the run directory was written from it → report.generated + experiment.completed. */
@@ -180,14 +184,31 @@ export type Need =
   | { input: 'stream_plan' }
   | { input: 'batch_request' }
   | { input: 'report' }
+  /** The smoke stage's earlier predictions (a few examples): its checks read them all at once. */
   | { input: 'earlier_predictions' }
+  /** The errors of the stage's earlier inference failures (at most about max_failure_share of its prompts). */
+  | { input: 'earlier_failure_errors' }
   | { input: 'reevaluation_inputs' }
   /** Whether the data files changed since the attempt started (I/O: hashing them). */
   | { input: 'data_changed'; started: ExperimentStarted }
   /** The fit stage's output (the data files and the method's fit: I/O and CPU). */
   | { input: 'fit'; started: ExperimentStarted; stage: Stage }
   /** The scoring stage's evaluation of these predictions (baselines need the data files: I/O). */
-  | { input: 'evaluation'; started: ExperimentStarted; items: ItemDef[]; predictions: ScoredPrediction[] };
+  | EvaluationNeed;
+
+/**
+ * The evaluation of `predictions` and, when `earlier` is given, of the predictions of that phase's
+ * batches already scored in that round of the attempt: a run's last batch leaves those in the log,
+ * for the evaluator to read page by page into the evaluation's columns, rather than have a whole
+ * run's predictions in one array (hundreds of MB at scale).
+ */
+export interface EvaluationNeed {
+  input: 'evaluation';
+  started: ExperimentStarted;
+  items: ItemDef[];
+  predictions: ScoredPrediction[];
+  earlier: { phase: Phase; round: number } | null;
+}
 
 export type Decision =
   /**
@@ -336,7 +357,7 @@ function decideOnFit(command: FitCommand, state: ExperimentState): Decision {
   const all = batches.flatMap((b) => b.predictions);
   const scoring = attempt.stages.find((s) => s.kind === 'scoring' && s.reads.includes(stage.name));
   if (!scoring) throw new Error(`fit stage '${stage.name}' of ${identity} has no scoring stage reading it`);
-  if (!command.evaluation) return need({ input: 'evaluation', started: attempt.started, items: planned.items, predictions: all });
+  if (!command.evaluation) return need({ input: 'evaluation', started: attempt.started, items: planned.items, predictions: all, earlier: null });
   const ctx = causedBy(event, experimentStream(identity), by.producer, by.codeVersion);
   const { result, cache } = command.evaluation;
   return append(
@@ -421,15 +442,16 @@ function decideOnScoredBatch(command: ScoreBatchCommand, state: ExperimentState)
     maxFailureShare: maxFailureShareOf(started.config),
   });
   if (verdict.kind === 'continue') return append([scored]);
-  if (!command.earlierPredictions) return need({ input: 'earlier_predictions' });
-  const all = [...command.earlierPredictions, ...predictions];
 
   if (verdict.kind === 'too_many_failures') {
-    const errors = all.filter((p) => p.parseStatus === 'inference_failure').map((p) => p.parseError ?? 'unknown inference error');
+    if (!command.earlierFailureErrors) return need({ input: 'earlier_failure_errors' });
+    const errors = [...command.earlierFailureErrors, ...predictions.filter((p) => p.parseStatus === 'inference_failure').map(inferenceErrorOf)];
     const message = tooManyFailuresMessage(verdict, errors);
     return append([scored, createEvent('experiment.failed', { requestId: started.requestId, identity, attempt: n, stage: 'inference', ...message }, ctx)], `FAILED at inference: ${message.error}`);
   }
   if (stage.gate) {
+    if (!command.earlierPredictions) return need({ input: 'earlier_predictions' });
+    const all = [...command.earlierPredictions, ...predictions];
     const result = smokeChecks({ predictions: all.map(asPrediction), items: planned.data.items });
     const outputs = new Map((event.type === 'inference.completed' ? event.data.results : []).map((r) => [r.promptId, r.outputText ?? r.error]));
     const examples = all.map((p) => ({ entityId: p.entityId, group: p.group, item: p.item, output: outputs.get(p.promptId) ?? null, status: p.parseError ? `${p.parseStatus}: ${p.parseError}` : p.parseStatus }));
@@ -441,11 +463,12 @@ function decideOnScoredBatch(command: ScoreBatchCommand, state: ExperimentState)
   if (other.length > 0) throw new Error(`stages ${other.map((s) => `'${s.name}' (${s.kind})`).join(', ')} became ready after '${stage.name}', but the evaluator only starts scoring stages`);
   if (scoring.length === 0) return append([scored]);
   if (scoring.length > 1) throw new Error(`more than one scoring stage of ${identity} (${scoring.map((s) => s.name).join(', ')}) became ready at once; a run has one evaluation per round`);
-  if (!command.evaluation) return need({ input: 'evaluation', started: attempt.started, items: planned.data.items, predictions: all });
+  // This batch's predictions; the earlier batches' stay in the log, for the evaluator to read a page at a time.
+  if (!command.evaluation) return need({ input: 'evaluation', started: attempt.started, items: planned.data.items, predictions, earlier: { phase, round: RUN_ROUND } });
   const { result, cache } = command.evaluation;
   return append(
     [scored, createEvent('evaluation.completed', { identity, attempt: n, round: RUN_ROUND, evaluatorVersion: EVALUATOR_VERSION, reevaluation: null, result, cache, stageKey: scoring[0].key }, ctx)],
-    `evaluation of ${all.length} predictions complete`,
+    `evaluation of ${command.evaluation.predictions} predictions complete`,
   );
 }
 
@@ -568,7 +591,7 @@ function reevaluationOf(command: ReevaluateCommand, state: ExperimentState): Dec
     predictions: scoreBatch(request.data, outcome, planned.data.items, started.data.method),
   }));
   const predictions = scored.flatMap((s) => s.predictions);
-  if (!command.evaluation) return need({ input: 'evaluation', started, items: planned.data.items, predictions });
+  if (!command.evaluation) return need({ input: 'evaluation', started, items: planned.data.items, predictions, earlier: null });
   const { result, cache } = command.evaluation;
   const parseFailures = predictions.filter((p) => p.parseStatus === 'parse_failure').length;
   return append(

@@ -1,7 +1,6 @@
 import { createEvent, experimentStream, type AssayEvent, type EventContext, type ItemDef, type Phase } from '@assay/contracts';
-import { decide, type Decision, type ExperimentCommand, type PlanMaker, type RequestCommand } from './decide';
+import { decide, type Decision, type ExperimentCommand, type PlanMaker, type RequestCommand, type ScoreBatchCommand } from './decide';
 import { allEvents, eventPages } from '../plan/plan-pages';
-import type { ScoredPrediction } from '../score/scoring';
 import { fold, type ExperimentState } from './state';
 import { stagesOf } from './stages';
 
@@ -236,9 +235,15 @@ describe('experiment decider: smoke result', () => {
 });
 
 describe('experiment decider: scored batch', () => {
-  const score = (state: ExperimentState, outcome = answered(1, 'full', 'e1'), earlier?: ScoredPrediction[]) => {
+  const CACHE = { promptTokens: 0, cachedTokens: 0, hitRate: null, idealHitRate: null };
+  const score = (state: ExperimentState, outcome = answered(1, 'full', 'e1'), supplied: Partial<ScoreBatchCommand> = {}) => {
     const request = batchRequested(outcome.data.attempt, outcome.data.phase, outcome.data.entityId);
-    return when({ type: 'score_batch', event: outcome, by: BY, request, earlierPredictions: earlier }, state);
+    return when({ type: 'score_batch', event: outcome, by: BY, request, ...supplied }, state);
+  };
+  /** The full run with its first batch (e1) scored, and the last one's (e2) answer. */
+  const lastBatchOfFullRun = (lastOutput: string | null = '1') => {
+    const first = answered(1, 'full', 'e1');
+    return { state: given(...fullRunPlanned(), first, ...eventsOf(score(given(...fullRunPlanned()), first))), last: answered(1, 'full', 'e2', lastOutput) };
   };
 
   it('given a batch that is not the last of its stage, when scored, then only evaluation.batch.scored', () => {
@@ -249,30 +254,53 @@ describe('experiment decider: scored batch', () => {
     expect(types(when({ type: 'score_batch', event: answered(1, 'full', 'e1'), by: BY }, given(...fullRunPlanned())))).toEqual(['need:batch_request']);
   });
 
-  it('given every other batch of the full run scored, when the last one is scored, then the scoring stage asks for the evaluation and completes with its stage key', () => {
-    const first = answered(1, 'full', 'e1');
-    const afterFirst = given(...fullRunPlanned(), first, ...eventsOf(score(given(...fullRunPlanned()), first)));
-    const last = answered(1, 'full', 'e2');
-    expect(types(score(afterFirst, last))).toEqual(['need:earlier_predictions']);
-    const asked = score(afterFirst, last, []);
-    expect(asked.kind === 'need' && asked.need.input === 'evaluation' && [asked.need.predictions.length, asked.need.items]).toEqual([2, ITEMS]);
-    const cmd: ExperimentCommand = { type: 'score_batch', event: last, by: BY, request: batchRequested(1, 'full', 'e2'), earlierPredictions: [], evaluation: { result: { method: {} }, cache: { promptTokens: 0, cachedTokens: 0, hitRate: null, idealHitRate: null } } };
-    const events = eventsOf(when(cmd, afterFirst));
+  it('given every other batch of the full run scored, when the last one is scored, then the scoring stage asks for the evaluation of this batch and the earlier ones in the log, and completes with its stage key', () => {
+    const { state, last } = lastBatchOfFullRun();
+    const asked = score(state, last);
+    expect(asked.kind === 'need' && asked.need.input === 'evaluation' && [asked.need.predictions.map((p) => p.promptId), asked.need.earlier, asked.need.items]).toEqual([
+      ['full:e2:q1', 'full:e2:q2'],
+      { phase: 'full', round: 1 },
+      ITEMS,
+    ]);
+    const decision = score(state, last, { evaluation: { result: { method: {} }, cache: CACHE, predictions: 4 } });
+    const events = eventsOf(decision);
     expect(events.map((e) => e.type)).toEqual(['evaluation.batch.scored', 'evaluation.completed']);
     expect(events[1].data).toMatchObject({ round: 1, reevaluation: null, stageKey: stagesOf(START).find((s) => s.name === 'scoring')!.key });
+    expect(decision.kind === 'append' && decision.said).toEqual(['evaluation of 4 predictions complete']);
   });
 
-  it('given the smoke stage with one batch, when it is scored, then the gate runs the smoke checks (evaluation.smoke.checked)', () => {
+  it('given the full run\'s last batch, when it is scored, then it never asks for the earlier predictions (a whole run in one array): only for the evaluation', () => {
+    const { state, last } = lastBatchOfFullRun();
+    const asked: string[] = [];
+    let command: ScoreBatchCommand = { type: 'score_batch', event: last, by: BY, request: batchRequested(1, 'full', 'e2') };
+    for (let decision = when(command, state); decision.kind === 'need'; decision = when(command, state)) {
+      asked.push(decision.need.input);
+      if (decision.need.input !== 'evaluation') throw new Error(`the last batch asked for ${decision.need.input}`);
+      command = { ...command, evaluation: { result: { method: {} }, cache: CACHE, predictions: 4 } };
+    }
+    expect(asked).toEqual(['evaluation']);
+  });
+
+  it('given the smoke stage with one batch, when it is scored, then the gate asks for its earlier predictions (a few examples) and runs the smoke checks (evaluation.smoke.checked)', () => {
     const state = given(started(1), ...allEvents(plan({ ctx, identity: IDENTITY, attempt: 1, stage: stagesOf(START)[0] })));
-    const events = eventsOf(score(state, answered(1, 'smoke', 'e1'), []));
+    expect(types(score(state, answered(1, 'smoke', 'e1')))).toEqual(['need:earlier_predictions']);
+    const events = eventsOf(score(state, answered(1, 'smoke', 'e1'), { earlierPredictions: [] }));
     expect(events.map((e) => e.type)).toEqual(['evaluation.batch.scored', 'evaluation.smoke.checked']);
     expect(events[1].data).toMatchObject({ stageKey: stagesOf(START)[0].key, examples: [{ entityId: 'e1', item: 'q1', output: '1' }, { entityId: 'e1', item: 'q2', output: '1' }] });
   });
 
-  it('given a server that failed every call, when the failed share passes model.max_failure_share, then the attempt fails at inference at once', () => {
-    const events = eventsOf(score(given(...fullRunPlanned()), answered(1, 'full', 'e1', null), []));
+  it('given a server that failed every call, when the failed share passes model.max_failure_share, then the decider asks only for the earlier failures\' errors and the attempt fails at inference at once', () => {
+    const state = given(...fullRunPlanned());
+    expect(types(score(state, answered(1, 'full', 'e1', null)))).toEqual(['need:earlier_failure_errors']);
+    const events = eventsOf(score(state, answered(1, 'full', 'e1', null), { earlierFailureErrors: [] }));
     expect(events.map((e) => e.type)).toEqual(['evaluation.batch.scored', 'experiment.failed']);
-    expect(events[1].data).toMatchObject({ stage: 'inference' });
+    expect(events[1].data).toMatchObject({ stage: 'inference', details: ['error: server gone (x2)', expect.stringMatching(/no --force needed/)] });
+  });
+
+  it('given earlier failures in the log, when the last batch passes model.max_failure_share, then the message counts their errors before this batch\'s', () => {
+    const { state, last } = lastBatchOfFullRun(null);
+    const events = eventsOf(score(state, last, { earlierFailureErrors: ['HTTP 503: overloaded'] }));
+    expect(events[1].data).toMatchObject({ stage: 'inference', details: ['error: HTTP 503: overloaded', 'error: server gone (x2)', expect.stringMatching(/no --force needed/)] });
   });
 
   it('given an attempt that was cancelled, when a batch comes, then nothing is scored', () => {
@@ -393,7 +421,7 @@ describe('experiment decider: re-evaluate', () => {
     expect(types(when({ type: 'reevaluate', event: evaluationRequested(), by: BY }, given(...stream)))).toEqual(['need:reevaluation_inputs']);
     expect(types(reevaluate(stream))).toEqual(['need:data_changed']);
     const asked = reevaluate(stream, { dataChanged: null });
-    expect(asked.kind === 'need' && asked.need.input === 'evaluation' && [asked.need.predictions.length, asked.need.items]).toEqual([4, ITEMS]);
+    expect(asked.kind === 'need' && asked.need.input === 'evaluation' && [asked.need.predictions.length, asked.need.items, asked.need.earlier]).toEqual([4, ITEMS, null]);
   });
 
   it('given a completed run and its evaluation, when re-evaluation is accepted, then round 2: every full batch re-scored and evaluation.completed naming the request', () => {

@@ -73,7 +73,7 @@ describe('decide: a baseline\'s fit stage', () => {
     const first = decide(fit(), state);
     expect(first).toMatchObject({ kind: 'need', need: { input: 'fit', stage: { name: 'fit', kind: 'fit' } } });
     const second = decide(fit({ fitted: FITTED }), state);
-    expect(second).toMatchObject({ kind: 'need', need: { input: 'evaluation', items: ITEMS } });
+    expect(second).toMatchObject({ kind: 'need', need: { input: 'evaluation', items: ITEMS, earlier: null } });
     expect(second.kind === 'need' && second.need.input === 'evaluation' && second.need.predictions).toHaveLength(2);
     const events = appended([started], fit({ fitted: FITTED, evaluation: EVALUATION }));
     expect(events.map((e) => e.type)).toEqual(['experiment.planned', 'evaluation.batch.scored', 'evaluation.batch.scored', 'evaluation.completed']);

@@ -71,16 +71,17 @@ describe('handleExperimentCommands: a group of scored batches in one transaction
     await db?.drop();
   });
 
-  /** Supplies the stage's earlier predictions from the deciding transaction, and a fixed evaluation; counts what it was asked. */
-  function provider(stream: string, asked: string[]): Provide<ScoreBatchCommand> {
+  /** Supplies a fixed evaluation of the batch's predictions and the earlier ones read from the deciding transaction (how many: `evaluated`); counts what it was asked. */
+  function provider(stream: string, asked: string[], evaluated: number[] = []): Provide<ScoreBatchCommand> {
     return async (need, command, _state, sql) => {
       asked.push(need.input);
-      if (need.input === 'earlier_predictions') {
+      if (need.input === 'evaluation') {
         if (!sql) throw new Error('a locked decision supplies its inputs from its transaction');
-        const scored = (await readTypedStream(sql, stream, 0n)).filter((e) => e.type === 'evaluation.batch.scored');
-        return { ...command, earlierPredictions: scored.flatMap((e) => (e.type === 'evaluation.batch.scored' ? e.data.predictions : [])) };
+        const earlier = need.earlier ? (await readTypedStream(sql, stream, 0n)).filter((e) => e.type === 'evaluation.batch.scored').flatMap((e) => (e.type === 'evaluation.batch.scored' ? e.data.predictions : [])) : [];
+        const predictions = earlier.length + need.predictions.length;
+        evaluated.push(predictions);
+        return { ...command, evaluation: { result: { method: {} }, cache: { promptTokens: 0, cachedTokens: 0, hitRate: null, idealHitRate: null }, predictions } };
       }
-      if (need.input === 'evaluation') return { ...command, evaluation: { result: { method: {} }, cache: { promptTokens: 0, cachedTokens: 0, hitRate: null, idealHitRate: null } } };
       throw new Error(`unexpected need ${need.input}`);
     };
   }
@@ -92,7 +93,8 @@ describe('handleExperimentCommands: a group of scored batches in one transaction
     const x = runningExperiment();
     await store.append([{ stream: x.stream, expected: 'no_stream', events: x.events }]);
     const asked: string[] = [];
-    const provide = provider(x.stream, asked);
+    const evaluated: number[] = [];
+    const provide = provider(x.stream, asked, evaluated);
     const results = await grouped((['e1', 'e2', 'e3'] as const).map((e) => ({ messageId: randomUUID(), command: x.score(e), provide })), x.identity);
     expect(results.map((r) => r.handled.duplicate)).toEqual([false, false, false]);
     expect(results.map((r) => (r.decision.kind === 'append' ? r.decision.events.map((e) => e.type) : []))).toEqual([
@@ -103,7 +105,8 @@ describe('handleExperimentCommands: a group of scored batches in one transaction
     // Each decision's state is the one the decisions before it left.
     expect(results[1].state.version).toBe(results[0].state.version + 1n);
     expect(results[2].state.version).toBe(results[1].state.version + 1n);
-    expect(asked).toEqual(['earlier_predictions', 'evaluation']);
+    expect(asked).toEqual(['evaluation']);
+    expect(evaluated).toEqual([3]);
     const completed = (await store.read((sql) => readTypedStream(sql, x.stream, 0n))).find((e) => e.type === 'evaluation.completed');
     expect(completed).toBeDefined();
     expect((await typesIn(x.stream)).filter((t) => t === 'evaluation.batch.scored')).toHaveLength(3);
@@ -131,7 +134,7 @@ describe('handleExperimentCommands: a group of scored batches in one transaction
       throw new Error(`supplying ${need.input} failed`);
     };
     const messages = (['e1', 'e2', 'e3'] as const).map((e) => ({ messageId: randomUUID(), command: x.score(e), provide: failing }));
-    await expect(grouped(messages, x.identity, states)).rejects.toThrow('supplying earlier_predictions failed');
+    await expect(grouped(messages, x.identity, states)).rejects.toThrow('supplying evaluation failed');
     expect(await typesIn(x.stream)).toEqual(before);
     // The states kept for later loads hold nothing of the rolled-back group.
     expect(states.cached(x.identity)?.version).toBe(BigInt(before.length));

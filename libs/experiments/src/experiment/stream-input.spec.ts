@@ -200,7 +200,7 @@ describe('experiment decider: a method whose predictions read a per-entity summa
     );
     const state = given(...summariesPlanned(), ...summaries, ...streamed, ...answers, ...scoredBefore);
     const last = answers[2];
-    const decision = decide({ type: 'score_batch', event: last, by: BY, request: predictionRequested('e3'), earlierPredictions: [] }, state);
+    const decision = decide({ type: 'score_batch', event: last, by: BY, request: predictionRequested('e3') }, state);
     expect(types(decision)).toEqual(['need:evaluation']);
   });
 });

@@ -37,6 +37,11 @@ export function decideAfterBatch(t: BatchTally): BatchVerdict {
 
 const SHOWN_ERRORS = 3;
 
+/** What the failure message says of one failed prompt (a prediction whose parseStatus is inference_failure). */
+export function inferenceErrorOf(p: { parseError?: string }): string {
+  return p.parseError ?? 'unknown inference error';
+}
+
 /** The first few distinct errors, in the order given, each with how often it occurred. */
 export function firstDistinctErrors(errors: readonly string[], shown = SHOWN_ERRORS): string[] {
   const counts = new Map<string, number>();

@@ -147,15 +147,54 @@ export async function scoreRunBaselines(args: { dataset: Dataset; split: SplitFi
  * A run's scored predictions as the evaluation reads them: columns of samples and answers (each
  * prediction carries its sample) and the spot-check item files, with no object kept per prediction.
  */
-export function scoredPredictionColumns(items: ItemDef[], method: string, predictions: Iterable<ScoredPrediction>): { table: SampleTable; answers: TableAnswers; spotCheckPaths: string[] } {
-  const builder = new TableBuilder(items, method);
-  const spotChecks = new SpotCheckPicker();
-  for (const p of predictions) {
-    builder.addSample(p);
-    builder.addPrediction(p);
-    spotChecks.add(p);
+export interface ScoredPredictionColumns {
+  table: SampleTable;
+  answers: TableAnswers;
+  spotCheckPaths: string[];
+}
+
+/** scoredPredictionColumns of one list (see ScoredPredictionColumnsBuilder for a run read page by page). */
+export function scoredPredictionColumns(items: ItemDef[], method: string, predictions: Iterable<ScoredPrediction>): ScoredPredictionColumns {
+  const builder = new ScoredPredictionColumnsBuilder(items, method);
+  builder.add(predictions);
+  return builder.finish();
+}
+
+/**
+ * scoredPredictionColumns a page at a time: a caller that reads a run's scored batches from the log
+ * adds each page's predictions and lets the page go, so the run's predictions are never all in
+ * memory as objects. The columns do not depend on where the pages break (the table is sorted, the
+ * spot checks go by prompt id).
+ */
+export class ScoredPredictionColumnsBuilder {
+  private readonly table: TableBuilder;
+  private readonly spotChecks = new SpotCheckPicker();
+  private added = 0;
+  private finished = false;
+
+  constructor(items: ItemDef[], method: string) {
+    this.table = new TableBuilder(items, method);
   }
-  return { ...builder.build(), spotCheckPaths: spotChecks.paths() };
+
+  add(predictions: Iterable<ScoredPrediction>): void {
+    if (this.finished) throw new Error('predictions added after the evaluation columns were finished');
+    for (const p of predictions) {
+      this.table.addSample(p);
+      this.table.addPrediction(p);
+      this.spotChecks.add(p);
+      this.added++;
+    }
+  }
+
+  /** Predictions added so far. */
+  get count(): number {
+    return this.added;
+  }
+
+  finish(): ScoredPredictionColumns {
+    this.finished = true;
+    return { ...this.table.build(), spotCheckPaths: this.spotChecks.paths() };
+  }
 }
 
 /**

@@ -96,7 +96,7 @@ export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
   'llm_zero_shot/inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
   'llm_zero_shot/smoke_inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
   report: { version: 2, sha256: 'ee46d7642ff13b0d1e1f91d131b4cc99924d2f4c3013622608b10645b6388303' },
-  scoring: { version: 1, sha256: '91db0f8fc67f3ab059ed1e546f64f99d09c7078bd4129acef629500e6901b4b0' },
+  scoring: { version: 1, sha256: '0da4817632efb32dd57f7bd891fd026224f4ea4d40258aefff1ce47b346cf30b' },
   'shared/fit': { version: 1, sha256: '691b104ddc0d0fca50ae03a976d1b26ef4ff9b4b7da92cf09298990dea23dc27' },
   'shared/prompt': { version: 1, sha256: '93cdb0e7ba151196a7b9dbaaa22e0a754f75d444ecc54c6e38b6a52634a11bd7' },
 };
