@@ -151,7 +151,7 @@ export interface DistributionIntervals {
 
 export function distributionIntervals(items: readonly ItemValues[], entities: number, options: BootstrapOptions): DistributionIntervals {
   const rows = prepare(items, entities);
-  const { items: n, present, x: xs, y: ys, xLevel: xl, yLevel: yl, levels, levelStart, range, exact, pair, pairStart, pairX, pairY, pairXLevel, pairYLevel } = rows;
+  const { items: n, levels, levelStart, range, exact, pairStart, pairX } = rows;
   // Per (predicted, actual) pair of an exact item: the drawn rows' weight.
   const pairWeight = new Float64Array(pairX.length);
   // Per level: drawn predicted rows at it minus drawn actual rows at it (whole counts, exact in a double).
@@ -162,6 +162,8 @@ export function distributionIntervals(items: readonly ItemValues[], entities: nu
   const w1 = new Float64Array(options.resamples);
   const ratio = new Float64Array(options.resamples);
   const corr = new Float64Array(options.resamples);
+  // One item's resampled moments: weight, sum x, sum y, sum x^2, sum y^2, sum xy.
+  const sums = new Float64Array(6);
   forEachResample(entities, options, (counts, b) => {
     let d = 0;
     for (let e = 0; e < entities; e++) {
@@ -180,49 +182,15 @@ export function distributionIntervals(items: readonly ItemValues[], entities: nu
     let corrItems = 0;
     for (let j = 0; j < n; j++) {
       const base = j * entities;
-      let w = 0;
-      let sx = 0;
-      let sy = 0;
-      let sxx = 0;
-      let syy = 0;
-      let sxy = 0;
-      if (exact[j] === 1) {
-        // Count the drawn rows by value pair, then add each pair's terms once (exact sums: any order).
-        for (let k = 0; k < d; k++) {
-          const p = pair[base + drawn[k]];
-          if (p >= 0) pairWeight[pairStart[j] + p] += times[k];
-        }
-        for (let p = pairStart[j]; p < pairStart[j + 1]; p++) {
-          const c = pairWeight[p];
-          if (c === 0) continue;
-          const x = pairX[p];
-          const y = pairY[p];
-          w += c;
-          sx += c * x;
-          sy += c * y;
-          sxx += c * x * x;
-          syy += c * y * y;
-          sxy += c * x * y;
-          atLevel[pairXLevel[p]] += c;
-          atLevel[pairYLevel[p]] -= c;
-        }
-      }
+      if (exact[j] === 1) exactItemSums(sums, base, d, drawn, times, rows, pairStart[j], pairStart[j + 1], pairWeight, atLevel);
       // The loop that is the whole cost (resamples x items x drawn entities), for the other items.
-      else for (let k = 0; k < d; k++) {
-        const slot = base + drawn[k];
-        if (present[slot] === 0) continue;
-        const c = times[k];
-        const x = xs[slot];
-        const y = ys[slot];
-        w += c;
-        sx += c * x;
-        sy += c * y;
-        sxx += c * x * x;
-        syy += c * y * y;
-        sxy += c * x * y;
-        atLevel[xl[slot]] += c;
-        atLevel[yl[slot]] -= c;
-      }
+      else rowSums(sums, base, d, drawn, times, rows, atLevel);
+      const w = sums[0];
+      const sx = sums[1];
+      const sy = sums[2];
+      const sxx = sums[3];
+      const syy = sums[4];
+      const sxy = sums[5];
       if (w === 0) continue;
       // Area between the weighted CDFs of predicted and actual values (both carry total weight w),
       // level by level: between two adjacent levels the CDFs differ by the drawn rows at or below
@@ -255,4 +223,76 @@ export function distributionIntervals(items: readonly ItemValues[], entities: nu
     corr[b] = corrItems === 0 ? Number.NaN : corrSum / corrItems;
   });
   return { wasserstein: percentileInterval(w1), variance_ratio: percentileInterval(ratio), respondent_correlation: percentileInterval(corr) };
+}
+
+/*
+ * The two inner loops of a resample, as functions of their own: their arrays are arguments (locals
+ * the compiler keeps in registers), not variables of a closure read through its context on every
+ * row, about a quarter of the bootstrap's time. Each adds its terms in the order the loop did.
+ */
+
+/** An exact item's drawn rows counted by value pair, then each pair's terms added once (exact sums: any order). */
+function exactItemSums(out: Float64Array, base: number, d: number, drawn: Uint32Array, times: Float64Array, rows: PreparedRows, from: number, to: number, pairWeight: Float64Array, atLevel: Float64Array): void {
+  const { pair, pairX, pairY, pairXLevel, pairYLevel } = rows;
+  for (let k = 0; k < d; k++) {
+    const p = pair[base + drawn[k]];
+    if (p >= 0) pairWeight[from + p] += times[k];
+  }
+  let w = 0;
+  let sx = 0;
+  let sy = 0;
+  let sxx = 0;
+  let syy = 0;
+  let sxy = 0;
+  for (let p = from; p < to; p++) {
+    const c = pairWeight[p];
+    if (c === 0) continue;
+    const x = pairX[p];
+    const y = pairY[p];
+    w += c;
+    sx += c * x;
+    sy += c * y;
+    sxx += c * x * x;
+    syy += c * y * y;
+    sxy += c * x * y;
+    atLevel[pairXLevel[p]] += c;
+    atLevel[pairYLevel[p]] -= c;
+  }
+  setSums(out, w, sx, sy, sxx, syy, sxy);
+}
+
+/** An item's drawn rows one by one, in ascending entity order. */
+function rowSums(out: Float64Array, base: number, d: number, drawn: Uint32Array, times: Float64Array, rows: PreparedRows, atLevel: Float64Array): void {
+  const { present, x: xs, y: ys, xLevel: xl, yLevel: yl } = rows;
+  let w = 0;
+  let sx = 0;
+  let sy = 0;
+  let sxx = 0;
+  let syy = 0;
+  let sxy = 0;
+  for (let k = 0; k < d; k++) {
+    const slot = base + drawn[k];
+    if (present[slot] === 0) continue;
+    const c = times[k];
+    const x = xs[slot];
+    const y = ys[slot];
+    w += c;
+    sx += c * x;
+    sy += c * y;
+    sxx += c * x * x;
+    syy += c * y * y;
+    sxy += c * x * y;
+    atLevel[xl[slot]] += c;
+    atLevel[yl[slot]] -= c;
+  }
+  setSums(out, w, sx, sy, sxx, syy, sxy);
+}
+
+function setSums(out: Float64Array, w: number, sx: number, sy: number, sxx: number, syy: number, sxy: number): void {
+  out[0] = w;
+  out[1] = sx;
+  out[2] = sy;
+  out[3] = sxx;
+  out[4] = syy;
+  out[5] = sxy;
 }
