@@ -85,10 +85,10 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: 'caea4c248264d55d2a4c4ec22f7cd787dcb577e3f2454fbe96b06cc6f03778e6' },
-  'baseline_linear/fit': { version: 1, sha256: 'caea4c248264d55d2a4c4ec22f7cd787dcb577e3f2454fbe96b06cc6f03778e6' },
-  'baseline_majority/fit': { version: 1, sha256: 'caea4c248264d55d2a4c4ec22f7cd787dcb577e3f2454fbe96b06cc6f03778e6' },
-  'baseline_train_mean/fit': { version: 1, sha256: 'caea4c248264d55d2a4c4ec22f7cd787dcb577e3f2454fbe96b06cc6f03778e6' },
+  'baseline_knn/fit': { version: 1, sha256: '2578ae90af4fd6d9cc9afd8b885ea0eb8ec731b36b6a156039c3f60f1d780e7c' },
+  'baseline_linear/fit': { version: 1, sha256: '2578ae90af4fd6d9cc9afd8b885ea0eb8ec731b36b6a156039c3f60f1d780e7c' },
+  'baseline_majority/fit': { version: 1, sha256: '2578ae90af4fd6d9cc9afd8b885ea0eb8ec731b36b6a156039c3f60f1d780e7c' },
+  'baseline_train_mean/fit': { version: 1, sha256: '2578ae90af4fd6d9cc9afd8b885ea0eb8ec731b36b6a156039c3f60f1d780e7c' },
   'llm_few_shot/inference': { version: 1, sha256: 'd86461fbdb6b0b3ba253d89b9dd4da0f657b49bab3365912542f3a92e87ec97e' },
   'llm_few_shot/smoke_inference': { version: 1, sha256: 'd86461fbdb6b0b3ba253d89b9dd4da0f657b49bab3365912542f3a92e87ec97e' },
   'llm_persona_two_stage/inference': { version: 1, sha256: '55efc63586a57661218d313d6802ea89f9464244572cdd6d2cbb2b319cc3d32b' },
@@ -96,8 +96,8 @@ export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
   'llm_zero_shot/inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
   'llm_zero_shot/smoke_inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
   report: { version: 2, sha256: '40852288621a28409f146fc5198d473676f22578d0e97df695c08d05d35ced7f' },
-  scoring: { version: 1, sha256: '91db0f8fc67f3ab059ed1e546f64f99d09c7078bd4129acef629500e6901b4b0' },
-  'shared/fit': { version: 1, sha256: '691b104ddc0d0fca50ae03a976d1b26ef4ff9b4b7da92cf09298990dea23dc27' },
+  scoring: { version: 1, sha256: 'ea93d991dd46d02ec878a8897dd33020a598cbdd16cc87c3a643bbef762d2f67' },
+  'shared/fit': { version: 1, sha256: '783ea06e23b1c4ca56909d56c8bfe9ca5fede68fbd32276a4b8f97ce938d9b73' },
   'shared/prompt': { version: 1, sha256: '93cdb0e7ba151196a7b9dbaaa22e0a754f75d444ecc54c6e38b6a52634a11bd7' },
 };
 // END RECORDED STAGE CODE
