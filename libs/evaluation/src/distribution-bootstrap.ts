@@ -38,9 +38,14 @@ interface PreparedRows {
   range: Float64Array;
   /** Whether item j's sums are exact in any order (exactItem), so its rows are counted by value pair. */
   exact: Uint8Array;
-  /** Of an exact item's row: its (predicted, actual) pair's position among the item's pairs, -1 for no row. */
+  /**
+   * Whether item j has at most MAX_PAIRS distinct (predicted, actual) pairs, so its rows are
+   * counted by pair for the CDFs (whole counts, exact in any order) even where its moments are not.
+   */
+  byPair: Uint8Array;
+  /** Of a row of an item counted by pair: its (predicted, actual) pair's position among the item's pairs, -1 for no row. */
   pair: Int32Array;
-  /** The distinct (predicted, actual) pairs of exact item j: pairStart[j] .. pairStart[j + 1] - 1, with their values and levels. */
+  /** The distinct (predicted, actual) pairs of item j counted by pair: pairStart[j] .. pairStart[j + 1] - 1, with their values and levels. */
   pairStart: Uint32Array;
   pairX: Float64Array;
   pairY: Float64Array;
@@ -80,6 +85,7 @@ function prepare(items: readonly ItemValues[], entities: number): PreparedRows {
     levelStart: new Uint32Array(n + 1),
     range: new Float64Array(n),
     exact: new Uint8Array(n),
+    byPair: new Uint8Array(n),
     pair: new Int32Array(slots).fill(-1),
     pairStart: new Uint32Array(n + 1),
     pairX: new Float64Array(0),
@@ -114,7 +120,6 @@ function prepare(items: readonly ItemValues[], entities: number): PreparedRows {
       rows.y[slot] = y;
       rows.xLevel[slot] = levelOf.get(x)!;
       rows.yLevel[slot] = levelOf.get(y)!;
-      if (!exact) continue;
       const key = (rows.xLevel[slot] - start) * width + (rows.yLevel[slot] - start);
       let p = pairOf.get(key);
       if (p === undefined) {
@@ -124,8 +129,10 @@ function prepare(items: readonly ItemValues[], entities: number): PreparedRows {
       }
       rows.pair[slot] = p;
     }
-    if (exact && pairOf.size <= MAX_PAIRS) rows.exact[j] = 1;
-    else {
+    if (pairOf.size <= MAX_PAIRS) {
+      rows.byPair[j] = 1;
+      rows.exact[j] = exact ? 1 : 0;
+    } else {
       pairs.length = rows.pairStart[j];
       rows.pair.fill(-1, j * entities, (j + 1) * entities);
     }
@@ -151,8 +158,8 @@ export interface DistributionIntervals {
 
 export function distributionIntervals(items: readonly ItemValues[], entities: number, options: BootstrapOptions): DistributionIntervals {
   const rows = prepare(items, entities);
-  const { items: n, levels, levelStart, range, exact, pairStart, pairX } = rows;
-  // Per (predicted, actual) pair of an exact item: the drawn rows' weight.
+  const { items: n, levels, levelStart, range, exact, byPair, pairStart, pairX } = rows;
+  // Per (predicted, actual) pair of an item counted by pair: the drawn rows' weight.
   const pairWeight = new Float64Array(pairX.length);
   // Per level: drawn predicted rows at it minus drawn actual rows at it (whole counts, exact in a double).
   const atLevel = new Float64Array(levels.length);
@@ -184,7 +191,7 @@ export function distributionIntervals(items: readonly ItemValues[], entities: nu
       const base = j * entities;
       if (exact[j] === 1) exactItemSums(sums, base, d, drawn, times, rows, pairStart[j], pairStart[j + 1], pairWeight, atLevel);
       // The loop that is the whole cost (resamples x items x drawn entities), for the other items.
-      else rowSums(sums, base, d, drawn, times, rows, atLevel);
+      else rowSums(sums, base, d, drawn, times, rows, byPair[j] === 1 ? pairStart[j] : -1, pairStart[j + 1], pairWeight, atLevel);
       const w = sums[0];
       const sx = sums[1];
       const sy = sums[2];
@@ -261,9 +268,14 @@ function exactItemSums(out: Float64Array, base: number, d: number, drawn: Uint32
   setSums(out, w, sx, sy, sxx, syy, sxy);
 }
 
-/** An item's drawn rows one by one, in ascending entity order. */
-function rowSums(out: Float64Array, base: number, d: number, drawn: Uint32Array, times: Float64Array, rows: PreparedRows, atLevel: Float64Array): void {
-  const { present, x: xs, y: ys, xLevel: xl, yLevel: yl } = rows;
+/**
+ * An item's drawn rows one by one, in ascending entity order. Their CDF counts go by value pair
+ * when the item has few pairs (`from` >= 0: one count per row, spread over the levels per pair
+ * afterwards), else by level (two counts per row).
+ */
+function rowSums(out: Float64Array, base: number, d: number, drawn: Uint32Array, times: Float64Array, rows: PreparedRows, from: number, to: number, pairWeight: Float64Array, atLevel: Float64Array): void {
+  const { present, x: xs, y: ys, xLevel: xl, yLevel: yl, pair } = rows;
+  const byPair = from >= 0;
   let w = 0;
   let sx = 0;
   let sy = 0;
@@ -282,8 +294,20 @@ function rowSums(out: Float64Array, base: number, d: number, drawn: Uint32Array,
     sxx += c * x * x;
     syy += c * y * y;
     sxy += c * x * y;
-    atLevel[xl[slot]] += c;
-    atLevel[yl[slot]] -= c;
+    if (byPair) pairWeight[from + pair[slot]] += c;
+    else {
+      atLevel[xl[slot]] += c;
+      atLevel[yl[slot]] -= c;
+    }
+  }
+  if (byPair) {
+    const { pairXLevel, pairYLevel } = rows;
+    for (let p = from; p < to; p++) {
+      const c = pairWeight[p];
+      if (c === 0) continue;
+      atLevel[pairXLevel[p]] += c;
+      atLevel[pairYLevel[p]] -= c;
+    }
   }
   setSums(out, w, sx, sy, sxx, syy, sxy);
 }

@@ -85,10 +85,10 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: '2578ae90af4fd6d9cc9afd8b885ea0eb8ec731b36b6a156039c3f60f1d780e7c' },
-  'baseline_linear/fit': { version: 1, sha256: '2578ae90af4fd6d9cc9afd8b885ea0eb8ec731b36b6a156039c3f60f1d780e7c' },
-  'baseline_majority/fit': { version: 1, sha256: '2578ae90af4fd6d9cc9afd8b885ea0eb8ec731b36b6a156039c3f60f1d780e7c' },
-  'baseline_train_mean/fit': { version: 1, sha256: '2578ae90af4fd6d9cc9afd8b885ea0eb8ec731b36b6a156039c3f60f1d780e7c' },
+  'baseline_knn/fit': { version: 1, sha256: '932b75051730b162422514bc9cfdf9639f0f43e86b962dbe5244f8ae72910afe' },
+  'baseline_linear/fit': { version: 1, sha256: '932b75051730b162422514bc9cfdf9639f0f43e86b962dbe5244f8ae72910afe' },
+  'baseline_majority/fit': { version: 1, sha256: '932b75051730b162422514bc9cfdf9639f0f43e86b962dbe5244f8ae72910afe' },
+  'baseline_train_mean/fit': { version: 1, sha256: '932b75051730b162422514bc9cfdf9639f0f43e86b962dbe5244f8ae72910afe' },
   'llm_few_shot/inference': { version: 1, sha256: 'd86461fbdb6b0b3ba253d89b9dd4da0f657b49bab3365912542f3a92e87ec97e' },
   'llm_few_shot/smoke_inference': { version: 1, sha256: 'd86461fbdb6b0b3ba253d89b9dd4da0f657b49bab3365912542f3a92e87ec97e' },
   'llm_persona_two_stage/inference': { version: 1, sha256: '55efc63586a57661218d313d6802ea89f9464244572cdd6d2cbb2b319cc3d32b' },
@@ -96,8 +96,8 @@ export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
   'llm_zero_shot/inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
   'llm_zero_shot/smoke_inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
   report: { version: 2, sha256: '40852288621a28409f146fc5198d473676f22578d0e97df695c08d05d35ced7f' },
-  scoring: { version: 1, sha256: 'ea93d991dd46d02ec878a8897dd33020a598cbdd16cc87c3a643bbef762d2f67' },
-  'shared/fit': { version: 1, sha256: '783ea06e23b1c4ca56909d56c8bfe9ca5fede68fbd32276a4b8f97ce938d9b73' },
+  scoring: { version: 1, sha256: 'c30322df756c61d503c45bdd6d9db1c47302f64f9ec84fb812b679a8750a8cac' },
+  'shared/fit': { version: 1, sha256: 'a753ebb42553bf6b1631b376794eab75d9f4c1c940110640bd86dc4d9e737b35' },
   'shared/prompt': { version: 1, sha256: '93cdb0e7ba151196a7b9dbaaa22e0a754f75d444ecc54c6e38b6a52634a11bd7' },
 };
 // END RECORDED STAGE CODE
