@@ -1,6 +1,8 @@
-import type { ItemDef, Sample } from '@assay/contracts';
-import { KNN_METHOD, MAX_CATEGORIES, TRAIN_MEAN_METHOD, learnEncoding, nearestNeighbourBaseline, trainMeanBaseline } from './baselines';
-import { featureTableOf } from './baseline-fit';
+import { compareCodeUnits, type ItemDef, type Sample } from '@assay/contracts';
+import { mulberry32 } from '@assay/data';
+import { mean } from 'simple-statistics';
+import { KNN_METHOD, MAX_CATEGORIES, TRAIN_MEAN_METHOD, knnFitter, learnEncoding, nearestNeighbourBaseline, neighbourRanking, trainMeanBaseline, type KnnMetric } from './baselines';
+import { encodedEntities, featureTableOf, trainEntityIds } from './baseline-fit';
 
 const items: ItemDef[] = [
   { group: 'g', item: 'o', question: '', min: 1, max: 5, kind: 'ordinal' },
@@ -109,5 +111,73 @@ describe('learnEncoding', () => {
   it('given a text column with more than MAX_CATEGORIES values, then it is ignored; with few, one-hot', () => {
     const rows = Array.from({ length: MAX_CATEGORIES + 1 }, (_, i) => m([['name', `person${i}`], ['city', i % 2 === 0 ? 'A' : 'B']]));
     expect(learnEncoding(rows).map((d) => d.name)).toEqual(['city=A', 'city=B']);
+  });
+});
+
+describe('kNN rankings (computed once per test entity, the nearest few first)', () => {
+  // Few distinct values, so many distances tie and the tie-break by id decides.
+  const rand = mulberry32(11);
+  const trainIds = Array.from({ length: 40 }, (_, i) => `t${String(i).padStart(2, '0')}`);
+  const testIds = Array.from({ length: 12 }, (_, i) => `x${i}`);
+  const features = featureTableOf([...trainIds, ...testIds].map((id): [string, Array<[string, string]>] => [id, ['a', 'b', 'c', 'd', 'e'].map((f) => [f, String(Math.floor(rand() * 3))])]));
+  const sparseItems: ItemDef[] = [
+    { group: 'g', item: 'dense', question: '', min: 1, max: 5, kind: 'ordinal' },
+    { group: 'g', item: 'sparse', question: '', min: 0, max: 1, kind: 'binary' },
+  ];
+  // Everyone answers "dense"; a few far-apart train entities answer "sparse", so its walks run past the first few.
+  const trainSamples = trainIds.flatMap((id, i) => [
+    { entityId: id, group: 'g', item: 'dense', actual: 1 + Math.floor(rand() * 5) },
+    ...(i % 9 === 0 ? [{ entityId: id, group: 'g', item: 'sparse', actual: i % 2 }] : []),
+  ]);
+
+  /** The ranking as kNN first made it: every train entity sorted by distance, ties by id. */
+  function naivePredictions(k: number, metric: KnnMetric): unknown[] {
+    const ids = trainEntityIds(trainSamples);
+    const { vectorOf } = encodedEntities(features, ids, 'naive');
+    const distance = (a: number[], b: number[]): number =>
+      metric === 'euclidean' ? Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]) ** 2, 0)) : a.reduce((s, x, i) => s + Math.abs(x - b[i]), 0);
+    return testIds.flatMap((x) =>
+      sparseItems.map((item) => {
+        const answered = new Map(trainSamples.filter((t) => t.item === item.item).map((t) => [t.entityId, t.actual]));
+        const neighbours = ids
+          .map((id) => ({ id, d: distance(vectorOf(x), vectorOf(id)) }))
+          .sort((a, b) => a.d - b.d || compareCodeUnits(a.id, b.id))
+          .filter((c) => answered.has(c.id))
+          .slice(0, k)
+          .map((c) => c.id);
+        const answers = neighbours.map((id) => answered.get(id) as number);
+        return { value: mean([...answers].sort((a, b) => a - b)), neighbours };
+      }),
+    );
+  }
+
+  it.each([
+    [1, 'euclidean'],
+    [3, 'euclidean'],
+    [5, 'manhattan'],
+  ] as Array<[number, KnnMetric]>)('given k=%d (%s), when every test entity is asked every item twice, then the answers of the full sorted ranking, both times', (k, metric) => {
+    const predictor = knnFitter(k, metric)({ trainSamples, items: sparseItems, features });
+    const ask = (): unknown[] =>
+      testIds.flatMap((x) =>
+        sparseItems.map((item) => {
+          const answer = predictor.predict(x, item);
+          if ('error' in answer) throw new Error(answer.error);
+          return { value: answer.value, neighbours: answer.metadata.neighbours };
+        }),
+      );
+    const expected = naivePredictions(k, metric);
+    expect(ask()).toEqual(expected);
+    // Again, from the cached rankings (some now complete after the sparse item's walk).
+    expect(ask()).toEqual(expected);
+  });
+
+  it('given a count below the number of train vectors, then the first of the full ranking, ties by position', () => {
+    const train = [[0, 0], [1, 0], [0, 1], [1, 1], [0, 0], [2, 2], [1, 0]];
+    for (const metric of ['euclidean', 'manhattan'] as const) {
+      const nearest = neighbourRanking(train, metric);
+      const full = Array.from(nearest([0, 0], train.length));
+      expect(full).toEqual([0, 4, 1, 2, 6, 3, 5]);
+      for (let count = 1; count < train.length; count++) expect(Array.from(nearest([0, 0], count))).toEqual(full.slice(0, count));
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { mean } from 'simple-statistics';
-import { compareCodeUnits, itemKey } from '@assay/contracts';
+import { itemKey } from '@assay/contracts';
 import type { ItemDef, Prediction, Sample } from '@assay/contracts';
 import type { TableBaseline } from './table';
 import {
@@ -79,41 +79,53 @@ export const KNN_METRICS: readonly KnnMetric[] = ['euclidean', 'manhattan'];
 
 export function knnFitter(k = 5, metric: KnnMetric = 'euclidean'): BaselineFitter {
   if (!Number.isInteger(k) || k < 1) throw new Error(`k must be a positive integer, got ${k}`);
-  const distance = metric === 'euclidean' ? euclidean : manhattan;
   return ({ trainSamples, features }) => {
     const trainIds = trainEntityIds(trainSamples);
     const { dims, vectorOf } = encodedEntities(features, trainIds, 'kNN baseline');
-    // Per item: who answered it in train, and what.
-    const answers = new Map<string, Map<string, number>>();
-    for (const [key, list] of trainByItem(trainSamples)) answers.set(key, new Map(list.map((t) => [t.entityId, t.actual])));
-    // Per test entity: every train entity (its position in trainIds), nearest first (ties by id),
-    // computed once and reused for all its items; positions in a typed array, as there are test x train of them.
+    const nearest = neighbourRanking(trainIds.map(vectorOf), metric);
+    const positionOf = new Map(trainIds.map((id, position) => [id, position]));
+    // Per item: each train entity's answer by its position in trainIds, NaN where it gave none
+    // (train answers are finite: trainByItem checks), so a neighbour walk does no string lookup.
+    const answers = new Map<string, Float64Array>();
+    for (const [key, list] of trainByItem(trainSamples)) {
+      const byPosition = new Float64Array(trainIds.length).fill(Number.NaN);
+      for (const t of list) byPosition[positionOf.get(t.entityId) as number] = t.actual;
+      answers.set(key, byPosition);
+    }
+    // Per test entity, computed once and reused for all its items: its nearest train positions,
+    // nearest first. Only the first few at first (a walk rarely skips many non-answering
+    // neighbours); every train entity once an item needs more.
+    const prefix = KNN_RANKING_PREFIX * k;
     const rankings = new Map<string, Int32Array>();
-    const rankingOf = (entityId: string): Int32Array => {
-      const cached = rankings.get(entityId);
-      if (cached) return cached;
-      const v = vectorOf(entityId);
-      const ranked = Int32Array.from(
-        trainIds
-          .map((id, position) => ({ id, position, d: distance(v, vectorOf(id)) }))
-          .sort((a, b) => a.d - b.d || compareCodeUnits(a.id, b.id))
-          .map((x) => x.position),
-      );
-      rankings.set(entityId, ranked);
+    const rankingOf = (entityId: string, all: boolean): Int32Array => {
+      let ranked = rankings.get(entityId);
+      if (ranked === undefined || (all && ranked.length < trainIds.length)) {
+        ranked = nearest(vectorOf(entityId), all ? trainIds.length : prefix);
+        rankings.set(entityId, ranked);
+      }
       return ranked;
+    };
+    const walk = (ranked: Int32Array, answered: Float64Array, neighbours: number[]): void => {
+      for (const position of ranked) {
+        if (Number.isNaN(answered[position])) continue;
+        neighbours.push(position);
+        if (neighbours.length === k) return;
+      }
     };
     return {
       predict(entityId, item) {
         const answered = answers.get(itemKey(item.group, item.item));
         if (answered === undefined) return { error: `no train entity answered item ${JSON.stringify(item.item)} in group ${JSON.stringify(item.group)}` };
-        const neighbours: string[] = [];
-        for (const position of rankingOf(entityId)) {
-          const id = trainIds[position];
-          if (!answered.has(id)) continue;
-          neighbours.push(id);
-          if (neighbours.length === k) break;
+        const positions: number[] = [];
+        const ranked = rankingOf(entityId, false);
+        walk(ranked, answered, positions);
+        // Fewer than k answered among the first few: the whole ranking decides.
+        if (positions.length < k && ranked.length < trainIds.length) {
+          positions.length = 0;
+          walk(rankingOf(entityId, true), answered, positions);
         }
-        const neighbourAnswers = neighbours.map((id) => answered.get(id) as number);
+        const neighbours = positions.map((position) => trainIds[position]);
+        const neighbourAnswers = positions.map((position) => answered[position]);
         // Sorted values: the mean must not depend on which neighbour came first.
         const value = mean([...neighbourAnswers].sort((a, b) => a - b));
         return { value, metadata: { k, metric, neighbours, neighbourAnswers, dimensions: dims.length } };
@@ -122,16 +134,112 @@ export function knnFitter(k = 5, metric: KnnMetric = 'euclidean'): BaselineFitte
   };
 }
 
-function euclidean(a: number[], b: number[]): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
-  return Math.sqrt(s);
+/** A kNN ranking first holds this many times k nearest train entities (more on demand). */
+export const KNN_RANKING_PREFIX = 4;
+
+/**
+ * The ranking kNN walks: given a vector, the positions of the `count` nearest `train` vectors
+ * (all of them when count >= their number), nearest first, equal distances by position (train ids
+ * come sorted, so that is by id); the first `count` of the full ranking, as it is a total order.
+ * The train vectors sit in one row-major Float64Array; four train rows are summed side by side
+ * (four independent additions in flight rather than one chain), each still adding its terms in
+ * dimension order, so every distance is the same double a per-pair loop gives.
+ */
+export function neighbourRanking(train: readonly (readonly number[])[], metric: KnnMetric): (v: readonly number[], count: number) => Int32Array {
+  const n = train.length;
+  const p = n === 0 ? 0 : train[0].length;
+  const matrix = new Float64Array(n * p);
+  train.forEach((row, t) => {
+    if (row.length !== p) throw new Error(`neighbourRanking: train vector ${t} has ${row.length} dimensions, expected ${p}`);
+    matrix.set(row, t * p);
+  });
+  const distances = new Float64Array(n);
+  const fill = metric === 'euclidean' ? euclideanDistances : manhattanDistances;
+  const before = (a: number, b: number): boolean => distances[a] < distances[b] || (distances[a] === distances[b] && a < b);
+  return (v, count) => {
+    if (v.length !== p) throw new Error(`neighbourRanking: vector has ${v.length} dimensions, expected ${p}`);
+    fill(Float64Array.from(v), matrix, n, p, distances);
+    if (count >= n) {
+      const ranked = new Int32Array(n);
+      for (let t = 0; t < n; t++) ranked[t] = t;
+      return ranked.sort((a, b) => distances[a] - distances[b] || a - b);
+    }
+    // The `count` nearest so far, in order: positions come ascending, so one that only ties the last loses.
+    const ranked = new Int32Array(count);
+    let size = 0;
+    for (let t = 0; t < n; t++) {
+      if (size === count && !before(t, ranked[size - 1])) continue;
+      let at = size === count ? size - 1 : size++;
+      while (at > 0 && before(t, ranked[at - 1])) {
+        ranked[at] = ranked[at - 1];
+        at--;
+      }
+      ranked[at] = t;
+    }
+    return ranked;
+  };
 }
 
-function manhattan(a: number[], b: number[]): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += Math.abs(a[i] - b[i]);
-  return s;
+function euclideanDistances(v: Float64Array, matrix: Float64Array, n: number, p: number, out: Float64Array): void {
+  let t = 0;
+  for (; t + 4 <= n; t += 4) {
+    const a = t * p;
+    const b = a + p;
+    const c = b + p;
+    const d = c + p;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let i = 0; i < p; i++) {
+      const x = v[i];
+      s0 += (x - matrix[a + i]) ** 2;
+      s1 += (x - matrix[b + i]) ** 2;
+      s2 += (x - matrix[c + i]) ** 2;
+      s3 += (x - matrix[d + i]) ** 2;
+    }
+    out[t] = Math.sqrt(s0);
+    out[t + 1] = Math.sqrt(s1);
+    out[t + 2] = Math.sqrt(s2);
+    out[t + 3] = Math.sqrt(s3);
+  }
+  for (; t < n; t++) {
+    const a = t * p;
+    let s = 0;
+    for (let i = 0; i < p; i++) s += (v[i] - matrix[a + i]) ** 2;
+    out[t] = Math.sqrt(s);
+  }
+}
+
+function manhattanDistances(v: Float64Array, matrix: Float64Array, n: number, p: number, out: Float64Array): void {
+  let t = 0;
+  for (; t + 4 <= n; t += 4) {
+    const a = t * p;
+    const b = a + p;
+    const c = b + p;
+    const d = c + p;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let i = 0; i < p; i++) {
+      const x = v[i];
+      s0 += Math.abs(x - matrix[a + i]);
+      s1 += Math.abs(x - matrix[b + i]);
+      s2 += Math.abs(x - matrix[c + i]);
+      s3 += Math.abs(x - matrix[d + i]);
+    }
+    out[t] = s0;
+    out[t + 1] = s1;
+    out[t + 2] = s2;
+    out[t + 3] = s3;
+  }
+  for (; t < n; t++) {
+    const a = t * p;
+    let s = 0;
+    for (let i = 0; i < p; i++) s += Math.abs(v[i] - matrix[a + i]);
+    out[t] = s;
+  }
 }
 
 export function trainMeanBaseline(args: { trainSamples: Sample[]; testSamples: Sample[]; items: ItemDef[] }): Prediction[] {

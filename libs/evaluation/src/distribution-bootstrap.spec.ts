@@ -61,6 +61,24 @@ describe('distributionIntervals', () => {
     expect(fast.respondent_correlation!.high).toBeCloseTo(slow.corr[1], 8);
   });
 
+  it('given fractional predictions, on an item with few value pairs and one with hundreds, then the intervals equal the naive implementation', () => {
+    const rand = mulberry32(21);
+    const entities = 300;
+    const ids = Array.from({ length: entities }, (_, e) => e).filter(() => rand() < 0.9);
+    const actual = ids.map(() => 1 + Math.floor(rand() * 5));
+    const items: ItemValues[] = [
+      // Means of five answers (multiples of 0.2, as kNN gives): at most 21 x 5 pairs, counted by pair.
+      { entities: ids, actual, predicted: actual.map((a) => Math.min(5, Math.max(1, a + (Math.floor(rand() * 11) - 5) / 5))), range: 4 },
+      // Continuous predictions: a pair per row, more than are counted by pair.
+      { entities: ids, actual, predicted: actual.map((a) => a + rand() - 0.5), range: 4 },
+    ];
+    const fast = distributionIntervals(items, entities, { resamples: 100, seed: 9 });
+    const slow = naive(items, entities, 100, 9);
+    expect([fast.wasserstein!.low, fast.wasserstein!.high]).toEqual([expect.closeTo(slow.w1[0], 10), expect.closeTo(slow.w1[1], 10)]);
+    expect([fast.variance_ratio!.low, fast.variance_ratio!.high]).toEqual([expect.closeTo(slow.ratio[0], 8), expect.closeTo(slow.ratio[1], 8)]);
+    expect([fast.respondent_correlation!.low, fast.respondent_correlation!.high]).toEqual([expect.closeTo(slow.corr[0], 8), expect.closeTo(slow.corr[1], 8)]);
+  });
+
   it('given predictions equal to the answers, then Wasserstein is 0 and variance ratio and correlation 1 in every resample', () => {
     const items: ItemValues[] = [{ entities: [0, 1, 2, 3], predicted: [1, 2, 3, 5], actual: [1, 2, 3, 5], range: 4 }];
     const ci = distributionIntervals(items, 4, { resamples: 100, seed: 1 });

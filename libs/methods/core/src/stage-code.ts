@@ -85,10 +85,10 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: 'caea4c248264d55d2a4c4ec22f7cd787dcb577e3f2454fbe96b06cc6f03778e6' },
-  'baseline_linear/fit': { version: 1, sha256: 'caea4c248264d55d2a4c4ec22f7cd787dcb577e3f2454fbe96b06cc6f03778e6' },
-  'baseline_majority/fit': { version: 1, sha256: 'caea4c248264d55d2a4c4ec22f7cd787dcb577e3f2454fbe96b06cc6f03778e6' },
-  'baseline_train_mean/fit': { version: 1, sha256: 'caea4c248264d55d2a4c4ec22f7cd787dcb577e3f2454fbe96b06cc6f03778e6' },
+  'baseline_knn/fit': { version: 1, sha256: '932b75051730b162422514bc9cfdf9639f0f43e86b962dbe5244f8ae72910afe' },
+  'baseline_linear/fit': { version: 1, sha256: '932b75051730b162422514bc9cfdf9639f0f43e86b962dbe5244f8ae72910afe' },
+  'baseline_majority/fit': { version: 1, sha256: '932b75051730b162422514bc9cfdf9639f0f43e86b962dbe5244f8ae72910afe' },
+  'baseline_train_mean/fit': { version: 1, sha256: '932b75051730b162422514bc9cfdf9639f0f43e86b962dbe5244f8ae72910afe' },
   'llm_few_shot/inference': { version: 1, sha256: 'd86461fbdb6b0b3ba253d89b9dd4da0f657b49bab3365912542f3a92e87ec97e' },
   'llm_few_shot/smoke_inference': { version: 1, sha256: 'd86461fbdb6b0b3ba253d89b9dd4da0f657b49bab3365912542f3a92e87ec97e' },
   'llm_persona_two_stage/inference': { version: 1, sha256: '55efc63586a57661218d313d6802ea89f9464244572cdd6d2cbb2b319cc3d32b' },
@@ -96,8 +96,8 @@ export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
   'llm_zero_shot/inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
   'llm_zero_shot/smoke_inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
   report: { version: 2, sha256: 'ee46d7642ff13b0d1e1f91d131b4cc99924d2f4c3013622608b10645b6388303' },
-  scoring: { version: 1, sha256: '0da4817632efb32dd57f7bd891fd026224f4ea4d40258aefff1ce47b346cf30b' },
-  'shared/fit': { version: 1, sha256: '691b104ddc0d0fca50ae03a976d1b26ef4ff9b4b7da92cf09298990dea23dc27' },
+  scoring: { version: 1, sha256: '2b5105c41750f91de2087498092860595cc02db72ddd9ce9e92af1408dbb7fe6' },
+  'shared/fit': { version: 1, sha256: 'a753ebb42553bf6b1631b376794eab75d9f4c1c940110640bd86dc4d9e737b35' },
   'shared/prompt': { version: 1, sha256: '93cdb0e7ba151196a7b9dbaaa22e0a754f75d444ecc54c6e38b6a52634a11bd7' },
 };
 // END RECORDED STAGE CODE
