@@ -77,11 +77,6 @@ export class TextSpool {
     return buffer.toString('utf8');
   }
 
-  /** Bytes put so far. */
-  get size(): number {
-    return this.end;
-  }
-
   /** Frees the file's space; later calls are errors. Closing twice is harmless. */
   async close(): Promise<void> {
     if (this.closed) return;
