@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   clearInterval(sampler);
   console.log(
-    `${entities.length} x ${items.length} rows -> ${files.length} files in ${seconds.toFixed(2)} s; peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB; ${dir}`,
+    `${entities.length} x ${items.length} rows -> ${files} files in ${seconds.toFixed(2)} s; peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB; ${dir}`,
   );
 }
 

@@ -2,7 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { link, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { earlyDirOf, EARLY_BOOKKEEPING, parseEarlyDirName, readPrewritten, removeEarlyBookkeeping, removeFilesNotIn, removeStaleEarlyDirs, writeEarlyBatch } from './early-files';
+import { compareCodeUnits } from '@assay/contracts';
+import { earlyDirOf, EARLY_BOOKKEEPING, parseEarlyDirName, PrewrittenFiles, removeEarlyBookkeeping, removeFilesNotIn, removeStaleEarlyDirs, writeEarlyBatch } from './early-files';
 import { renderItemFiles, writeRunDirectory } from './run-directory';
 import { hostileReport } from './testing/fixtures';
 import type { RunReport } from './types';
@@ -37,11 +38,14 @@ async function stage(report: RunReport, dir: string, skip: ReadonlySet<string> =
 
 /** What the reporter's build does with a staging tree: take the vouched-for files, write the rest, drop what the tree lacks. */
 async function finish(report: RunReport, dir: string, scored: ReadonlyMap<string, string>, reuseFrom?: string) {
-  const { files: prewritten, batches } = await readPrewritten(dir, scored);
-  await removeEarlyBookkeeping(dir);
-  const written = await writeRunDirectory(report, dir, { prewritten, reuseUnchangedFrom: reuseFrom });
-  const extra = await removeFilesNotIn(dir, new Set(written.files));
-  return { ...written, batches, extra };
+  const prewritten = await PrewrittenFiles.read(dir, scored);
+  try {
+    await removeEarlyBookkeeping(dir);
+    const written = await writeRunDirectory(report, dir, { prewritten, reuseUnchangedFrom: reuseFrom });
+    return { ...written, batches: prewritten.batches, staged: prewritten.size };
+  } finally {
+    await prewritten.close();
+  }
 }
 
 async function walk(dir: string, prefix = ''): Promise<string[]> {
@@ -50,7 +54,7 @@ async function walk(dir: string, prefix = ''): Promise<string[]> {
     const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
     out.push(...(entry.isDirectory() ? await walk(join(dir, entry.name), rel) : [rel]));
   }
-  return out.sort();
+  return out.sort(compareCodeUnits);
 }
 
 describe('item files staged while the run is scored', () => {
@@ -61,9 +65,10 @@ describe('item files staged while the run is scored', () => {
     const finished = await finish(report, dir, await stage(report, dir));
 
     expect(finished.batches).toBe(batchesOf(report).size);
+    expect(finished.staged).toBe(report.rows.length);
     expect(finished.treeHash).toBe(whole.treeHash);
-    expect(await walk(dir)).toEqual(whole.files);
-    expect(finished.extra).toEqual([]);
+    expect(await walk(dir)).toEqual(await walk(join(root, 'whole')));
+    expect(finished.removedLeftovers).toEqual([]);
   });
 
   it('given a kill mid-way (a batch without manifest, a half-written file, a stale manifest, a stray file), when the tree is finished, then it is still the exact tree', async () => {
@@ -88,8 +93,8 @@ describe('item files staged while the run is scored', () => {
     const finished = await finish(report, dir, stale);
     expect(finished.batches).toBe(batchesOf(report).size - 2);
     expect(finished.treeHash).toBe(whole.treeHash);
-    expect(await walk(dir)).toEqual(whole.files);
-    expect(finished.extra).toEqual(['groups/nowhere/x.txt']);
+    expect(await walk(dir)).toEqual(await walk(join(root, 'whole-2')));
+    expect(finished.removedLeftovers).toEqual(['groups/nowhere/x.txt']);
   });
 
   it('given a staged file hard-linked into the previous tree, when it is written again, then the previous tree keeps its bytes', async () => {
@@ -131,7 +136,39 @@ describe('item files staged while the run is scored', () => {
     const once = await walk(dir);
     await stage(report, dir);
     expect(await walk(dir)).toEqual(once);
-    expect((await readPrewritten(dir, scored)).batches).toBe(batchesOf(report).size);
+    const prewritten = await PrewrittenFiles.read(dir, scored);
+    expect(prewritten.batches).toBe(batchesOf(report).size);
+    await prewritten.close();
+  });
+
+  it('given files the kept list does not have, among names that sort around a folder, when removed, then exactly those go, with the folders they empty', async () => {
+    const dir = join(root, 'not-in');
+    const kept = ['a-b', 'a.txt', 'a/x/1.txt', 'a/x~/2.txt', 'a~', 'b/keep.txt'];
+    const stray = ['a/x-/3.txt', 'a/x/0.txt', 'a0', 'b/gone/deep.txt', 'c/only.txt'];
+    for (const path of [...kept, ...stray]) {
+      await mkdir(join(dir, path, '..'), { recursive: true });
+      await writeFile(join(dir, path), path);
+    }
+    async function* inOrder(): AsyncIterable<string> {
+      yield* [...kept, 'a/x/never-written.txt'].sort(compareCodeUnits);
+    }
+    const removed = await removeFilesNotIn(dir, inOrder());
+    expect(removed.sort(compareCodeUnits)).toEqual([...stray].sort(compareCodeUnits));
+    expect(await walk(dir)).toEqual([...kept].sort(compareCodeUnits));
+    await expect(readdir(join(dir, 'c'))).rejects.toThrow(/ENOENT/);
+    await expect(readdir(join(dir, 'b', 'gone'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('given kept paths out of order, when removing, then it says so rather than deleting kept files', async () => {
+    const dir = join(root, 'not-in-order');
+    for (const path of ['a.txt', 'b.txt', 'c.txt']) {
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, path), path);
+    }
+    async function* unsorted(): AsyncIterable<string> {
+      yield* ['b.txt', 'a.txt', 'c.txt'];
+    }
+    await expect(removeFilesNotIn(dir, unsorted())).rejects.toThrow(/out of order: a\.txt after b\.txt/);
   });
 
   it('names staging trees by attempt, round and code, and removes those of earlier rounds and attempts only', async () => {

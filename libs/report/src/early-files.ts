@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { compareCodeUnits } from '@assay/contracts';
 import { namesIn, removeTree } from './replace-directory';
+import { TextSpool, type SpoolExtent } from './text-spool';
 
 /**
  * Item files written while the run is scored, not after it.
@@ -106,31 +108,99 @@ function writeNewFile(path: string, content: string): void {
   }
 }
 
+/** The item files already written into a staging tree (relative path -> sha256 of their bytes), asked for a group folder at a time. */
+export interface StagedFiles {
+  /** How many there are. */
+  readonly size: number;
+  /** Those under `folder` (relative, e.g. `groups/<name>`). */
+  under(folder: string): Promise<ReadonlyMap<string, string>>;
+}
+
+/** Manifest entries held per folder before they go to the spool. */
+const STAGED_CHUNK = 4096;
+
 /**
  * The staged files the final build may take as written: those of batches whose manifest names the
  * scored event the log has for the batch (`scored`: batchId -> event id). Other manifests are
  * ignored (their batches are rendered again). Unreadable manifests count as absent: a kill cannot
  * leave one (they are renamed into place), so one is named in `ignored` for the caller to log.
+ *
+ * A manifest lists one entity's files across every group, the build takes them a group at a
+ * time: they are sorted into their group folder (a path's first two segments) on a temporary
+ * spool, so the heap holds one group's at most (~60k paths at ten times the bench's size), not
+ * the run's. close() frees the spool.
  */
-export async function readPrewritten(dir: string, scored: ReadonlyMap<string, string>): Promise<{ files: Map<string, string>; batches: number; ignored: string[] }> {
-  const files = new Map<string, string>();
-  const ignored: string[] = [];
-  let batches = 0;
-  for (const name of (await namesIn(join(dir, EARLY_BOOKKEEPING))).sort()) {
-    if (!name.endsWith('.json')) continue;
-    const path = join(dir, EARLY_BOOKKEEPING, name);
-    let manifest: EarlyManifest;
+export class PrewrittenFiles implements StagedFiles {
+  private constructor(
+    private readonly spool: TextSpool,
+    private readonly byFolder: ReadonlyMap<string, SpoolExtent[]>,
+    readonly size: number,
+    readonly batches: number,
+    readonly ignored: string[],
+  ) {}
+
+  static async read(dir: string, scored: ReadonlyMap<string, string>): Promise<PrewrittenFiles> {
+    const spool = await TextSpool.create();
     try {
-      manifest = JSON.parse(await readFile(path, 'utf8')) as EarlyManifest;
+      const byFolder = new Map<string, SpoolExtent[]>();
+      const pending = new Map<string, Array<[string, string]>>();
+      const spoolChunk = async (folder: string, entries: Array<[string, string]>): Promise<void> => {
+        const extents = byFolder.get(folder) ?? [];
+        extents.push(await spool.put(JSON.stringify(entries)));
+        byFolder.set(folder, extents);
+      };
+      const ignored: string[] = [];
+      let batches = 0;
+      let size = 0;
+      for (const name of (await namesIn(join(dir, EARLY_BOOKKEEPING))).sort()) {
+        if (!name.endsWith('.json')) continue;
+        const path = join(dir, EARLY_BOOKKEEPING, name);
+        let manifest: EarlyManifest;
+        try {
+          manifest = JSON.parse(await readFile(path, 'utf8')) as EarlyManifest;
+        } catch (error) {
+          ignored.push(`${path}: ${(error as Error).message}`);
+          continue;
+        }
+        if (scored.get(manifest.batchId) !== manifest.scoredEventId) continue;
+        batches += 1;
+        for (const entry of manifest.files) {
+          const folder = groupFolderOf(entry[0]);
+          const entries = pending.get(folder) ?? [];
+          entries.push(entry);
+          pending.set(folder, entries);
+          size += 1;
+          if (entries.length >= STAGED_CHUNK) {
+            pending.delete(folder);
+            await spoolChunk(folder, entries);
+          }
+        }
+      }
+      for (const [folder, entries] of pending) await spoolChunk(folder, entries);
+      return new PrewrittenFiles(spool, byFolder, size, batches, ignored);
     } catch (error) {
-      ignored.push(`${path}: ${(error as Error).message}`);
-      continue;
+      await spool.close();
+      throw error;
     }
-    if (scored.get(manifest.batchId) !== manifest.scoredEventId) continue;
-    batches += 1;
-    for (const [file, sha256] of manifest.files) files.set(file, sha256);
   }
-  return { files, batches, ignored };
+
+  /** Those under `folder`; a path listed by two manifests has the later one's hash, as the files on disk do. */
+  async under(folder: string): Promise<ReadonlyMap<string, string>> {
+    const files = new Map<string, string>();
+    for (const extent of this.byFolder.get(folder) ?? []) for (const [path, sha256] of JSON.parse(await this.spool.get(extent)) as Array<[string, string]>) files.set(path, sha256);
+    return files;
+  }
+
+  close(): Promise<void> {
+    return this.spool.close();
+  }
+}
+
+/** `groups/<name>` of `groups/<name>/...`: a path's first two segments (fewer when it has fewer folders). */
+function groupFolderOf(path: string): string {
+  const first = path.indexOf('/');
+  const second = first < 0 ? -1 : path.indexOf('/', first + 1);
+  return second < 0 ? (first < 0 ? '' : path.slice(0, first)) : path.slice(0, second);
 }
 
 /** Removes the staging bookkeeping from a tree about to be swapped in. */
@@ -139,23 +209,39 @@ export async function removeEarlyBookkeeping(dir: string): Promise<void> {
 }
 
 /**
- * Deletes every file under `dir` that `keep` (relative '/'-separated paths) does not list, and the
- * folders left empty; returns the deleted files' paths. What a killed earlier attempt at a build
- * may have left in a staging tree that this build's tree does not have.
+ * Deletes every file under `dir` that `keep` (relative '/'-separated paths, in code-unit order)
+ * does not list, and the folders left empty; returns the deleted files' paths. What a killed
+ * earlier attempt at a build may have left in a staging tree that this build's tree does not have.
+ * The walk visits files in the same order (a folder's entries sorted with '/' after a folder's
+ * name, as in its files' paths), so `keep` is read once, beside it, and never held.
  */
-export async function removeFilesNotIn(dir: string, keep: ReadonlySet<string>): Promise<string[]> {
+export async function removeFilesNotIn(dir: string, keep: AsyncIterable<string>): Promise<string[]> {
+  const kept = keep[Symbol.asyncIterator]();
+  let next = await kept.next();
+  let previous: string | null = null;
+  /** Whether `path` is in `keep`: advances past the kept paths before it. */
+  const isKept = async (path: string): Promise<boolean> => {
+    while (!next.done && compareCodeUnits(next.value, path) < 0) {
+      if (previous !== null && compareCodeUnits(previous, next.value) >= 0) throw new Error(`removeFilesNotIn: kept paths out of order: ${next.value} after ${previous}`);
+      previous = next.value;
+      next = await kept.next();
+    }
+    return !next.done && next.value === path;
+  };
   const removed: string[] = [];
   const walk = async (rel: string): Promise<boolean> => {
-    const entries = await readdir(rel === '' ? dir : join(dir, rel), { withFileTypes: true });
+    const entries = (await readdir(rel === '' ? dir : join(dir, rel), { withFileTypes: true }))
+      .map((e) => ({ entry: e, key: e.isDirectory() ? `${e.name}/` : e.name }))
+      .sort((a, b) => compareCodeUnits(a.key, b.key));
     let left = entries.length;
-    for (const e of entries) {
-      const path = rel === '' ? e.name : `${rel}/${e.name}`;
-      if (e.isDirectory()) {
+    for (const { entry } of entries) {
+      const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory()) {
         if (!(await walk(path))) {
           await rmdir(join(dir, path));
           left -= 1;
         }
-      } else if (!keep.has(path)) {
+      } else if (!(await isKept(path))) {
         await rm(join(dir, path), { force: true });
         removed.push(path);
         left -= 1;

@@ -29,8 +29,8 @@ describe('FileSink', () => {
     await sink.close();
     const onDisk = await readFile(join(root, 'ok', '4', '99.txt'));
     expect(onDisk.toString('utf8')).toBe('file 4/99 — é ✓\n');
-    expect(hasher.files).toEqual([...files].sort());
-    expect(hasher.digest()).toBe(await hashTree(join(root, 'ok'), files));
+    expect(hasher.size).toBe(files.length);
+    expect(await hasher.digest()).toBe(await hashTree(join(root, 'ok'), files));
   });
 
   it('reports a failed write instead of losing it', async () => {
@@ -74,7 +74,7 @@ describe('FileSink', () => {
     expect(await inode(join(root, 'new', 'd', 'same.txt'))).toBe(await inode(join(old, 'd', 'same.txt')));
     expect(await inode(join(root, 'new', 'd', 'link.txt'))).not.toBe(await inode(join(root, 'outside.txt')));
     expect((await lstat(join(root, 'new', 'd', 'link.txt'))).isFile()).toBe(true);
-    expect(hasher.digest()).toBe(await hashTree(join(root, 'new'), Object.keys(files)));
+    expect(await hasher.digest()).toBe(await hashTree(join(root, 'new'), Object.keys(files)));
 
     // Deleting the old tree, as the swap does, leaves the new one whole.
     await rm(old, { recursive: true });

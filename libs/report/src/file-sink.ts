@@ -177,12 +177,20 @@ export class FileSink {
     await this.push({ path: relPath, data }, data.length);
   }
 
-  /** Waits until everything queued is on disk, then stops the thread. */
-  async close(): Promise<void> {
+  /** Waits until everything queued is on disk and its hashes are in the TreeHasher. */
+  async drain(): Promise<void> {
     this.flush();
     while (this.pendingBatches > 0 && !this.failure) await this.sleep();
-    await this.worker.terminate();
     this.throwIfFailed();
+  }
+
+  /** Waits until everything queued is on disk, then stops the thread. */
+  async close(): Promise<void> {
+    try {
+      await this.drain();
+    } finally {
+      await this.worker.terminate();
+    }
   }
 
   /** Stops the thread after a failure elsewhere; the caller reports that failure, not this one. */

@@ -1,12 +1,10 @@
-import { createHash, type Hash } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
 import { brotliCompressSync, constants as zlibConstants } from 'node:zlib';
 import parquet = require('parquetjs-lite');
 import parquetCompression = require('parquetjs-lite/lib/compression');
 import parquetPlain = require('parquetjs-lite/lib/codec/plain');
 import parquetShredder = require('parquetjs-lite/lib/shred');
 import parquetTypes = require('parquetjs-lite/lib/types');
+import { HashedFile } from './hashed-file';
 
 /**
  * Parquet output through parquetjs-lite, configured for what DuckDB / pandas (pyarrow) read
@@ -254,42 +252,25 @@ export class ParquetFileWriter {
     private readonly path: string,
     private readonly columns: Record<string, ColumnSpec>,
     private readonly writer: { appendRow(row: Record<string, unknown>): Promise<void>; close(): Promise<void> },
-    private readonly hash: Hash,
-    private readonly streamFailure: () => Error | null,
+    private readonly file: HashedFile,
   ) {
     this.columnList = Object.entries(columns);
   }
 
   static async open(path: string, columns: Record<string, ColumnSpec>): Promise<ParquetFileWriter> {
-    const file = createWriteStream(path);
-    // A write error reaches the library through write()'s callback; it is kept here as well
-    // because an 'error' event without a listener would crash the process instead.
-    let failure: Error | null = null;
-    file.on('error', (error) => (failure ??= error));
-    await once(file, 'open');
-    const hash = createHash('sha256');
-    // parquetjs-lite only calls write(buffer, callback) and end(callback) on its output stream.
-    const hashingStream = {
-      write(chunk: Buffer, callback: (error?: Error | null) => void): boolean {
-        hash.update(chunk);
-        return file.write(chunk, callback);
-      },
-      end(callback: () => void): WriteStream {
-        return file.end(callback);
-      },
-    };
-    const writer = await parquet.ParquetWriter.openStream(buildSchema(columns), hashingStream, {
+    const file = await HashedFile.open(path);
+    const writer = await parquet.ParquetWriter.openStream(buildSchema(columns), file, {
       rowGroupSize: ROW_GROUP_SIZE,
       useDataPageV2: false,
       pageIndex: false,
     });
-    return new ParquetFileWriter(path, columns, writer, hash, () => failure);
+    return new ParquetFileWriter(path, columns, writer, file);
   }
 
   /** The sha256 (hex) of the whole file; only after close(). */
   sha256(): string {
     if (!this.finished) throw new Error(`${this.path}: sha256() needs the file closed first`);
-    return this.hash.copy().digest('hex');
+    return this.file.sha256();
   }
 
   async append(row: Record<string, ParquetValue>): Promise<void> {
@@ -316,8 +297,7 @@ export class ParquetFileWriter {
   async close(): Promise<void> {
     this.closed = true;
     await this.writer.close();
-    const failure = this.streamFailure();
-    if (failure) throw failure;
+    this.file.sha256(); // throws the stream's failure, if any
     this.finished = true;
   }
 

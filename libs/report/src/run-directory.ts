@@ -33,6 +33,8 @@ import { groupDistributionSvg } from './distribution-plot';
 import { renderReadmeOf } from './readme';
 import type { CacheStats, EntityInputCall, ModelCall, PredictionRow, RunReport, RunWideReport, WriteResult } from './types';
 import { FileSink } from './file-sink';
+import { removeFilesNotIn, type StagedFiles } from './early-files';
+import { HashedFile } from './hashed-file';
 import { TreeHasher } from './tree-hash';
 
 /** Per group: predicted vs actual answer distribution per item (linked from README.txt). */
@@ -55,6 +57,9 @@ export const DISTRIBUTION_CHART = 'distribution.svg';
 const GROUP_PREDICTION_HEADER = [
   'entity_id', 'group', 'item', 'kind', 'min', 'max', 'actual', 'predicted', 'abs_error', 'parse_status', 'outlier', 'parse_error',
 ];
+/** Every row's actual and predicted value, one table for the whole run. */
+const FLAT_TABLE = 'diagnostics/actual_vs_predicted.csv';
+
 const FLAT_HEADER = [
   ...GROUP_PREDICTION_HEADER,
   'inference_error', 'prompt_id', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'latency_ms', 'attempts', 'worker',
@@ -386,10 +391,10 @@ export interface WriteOptions {
    * was scored (see renderItemFiles): they are not rendered again, their hashes go into the tree
    * hash as given. With it, `dir` may hold other files too (a killed earlier attempt at this
    * build's): every file this tree has is written over them, by unlinking first (one of them may
-   * be a hard link into the previous tree, which must not change), and the caller removes what
-   * the tree does not list. The caller vouches for the prewritten files' bytes.
+   * be a hard link into the previous tree, which must not change), and what the tree does not
+   * list is deleted (WriteResult.removedLeftovers). The caller vouches for the prewritten files' bytes.
    */
-  prewritten?: ReadonlyMap<string, string>;
+  prewritten?: StagedFiles;
   /** The rows a group at a time (see RowGroups); default: report.rows and report.prefixes. */
   rows?: RowGroups;
 }
@@ -442,17 +447,36 @@ export async function writeRunDirectory(report: RunReport | RunWideReport, dir: 
   if (reuseFrom !== null && resolve(reuseFrom) === resolve(dir)) throw new Error(`reuseUnchangedFrom must be another directory than ${dir}`);
   const hasher = new TreeHasher();
   const sink = new FileSink(dir, hasher, reuseFrom, { replaceExisting: opts.prewritten !== undefined });
-  const parquetFiles: ParquetFileWriter[] = [];
+  const streamed: StreamedFile[] = [];
   try {
-    await writeTree(report, source, dir, sink, hasher, parquetFiles, opts.prewritten ?? new Map());
-    return { files: hasher.files, treeHash: hasher.digest(), linkedFiles: sink.linkedFiles };
+    await writeTree(report, source, dir, sink, hasher, streamed, opts.prewritten ?? NOTHING_STAGED);
+    const removedLeftovers = opts.prewritten === undefined ? [] : await removeFilesNotIn(dir, hasher.paths());
+    return { files: hasher.size, treeHash: await hasher.digest(), linkedFiles: sink.linkedFiles, removedLeftovers };
   } catch (error) {
     // Stop the writer thread and release file handles before the caller cleans `dir` up;
     // `error` is the one reported.
     await sink.abort();
-    for (const p of parquetFiles) await p.abort();
+    for (const p of streamed) await p.abort();
     throw error;
+  } finally {
+    await hasher.close();
   }
+}
+
+const NOTHING_STAGED: StagedFiles = { size: 0, under: () => Promise.resolve(new Map()) };
+
+/** A file written as a stream (not through the FileSink), hashed as written. */
+interface StreamedFile {
+  abort(): Promise<void>;
+}
+
+function failureCells(r: PredictionRow): CsvCell[] {
+  return [r.entityId, r.group, r.item, r.parseStatus, failureReason(r), r.attempts, r.outputText];
+}
+
+function outlierOf(r: PredictionRow): { outOfRange: number; cells: CsvCell[] } {
+  const outOfRange = r.predicted === null ? 0 : r.predicted > r.max ? r.predicted - r.max : r.predicted < r.min ? r.min - r.predicted : 0;
+  return { outOfRange, cells: [r.entityId, r.group, r.item, r.kind, r.min, r.max, r.actual, r.predicted, r.absError, outOfRange] };
 }
 
 async function existingDirectory(path: string): Promise<string | null> {
@@ -470,8 +494,8 @@ async function writeTree(
   dir: string,
   sink: FileSink,
   hasher: TreeHasher,
-  parquetFiles: ParquetFileWriter[],
-  prewritten: ReadonlyMap<string, string>,
+  streamed: StreamedFile[],
+  prewritten: StagedFiles,
 ): Promise<void> {
   const put = (rel: string, content: string): Promise<void> => sink.write(rel, content);
   const ev = report.evaluation;
@@ -491,19 +515,25 @@ async function writeTree(
   await rm(join(dir, 'predictions.parquet'), { force: true });
   await rm(join(dir, 'raw_outputs.parquet'), { force: true });
   const predictions = await ParquetFileWriter.open(join(dir, 'predictions.parquet'), PREDICTIONS_COLUMNS);
-  parquetFiles.push(predictions);
+  streamed.push(predictions);
   const raw = await ParquetFileWriter.open(join(dir, 'raw_outputs.parquet'), rawOutputsColumns(source.anyFailover));
-  parquetFiles.push(raw);
+  streamed.push(raw);
+  // The table of every row, a group at a time: streamed rather than kept whole (~26 MB of text at ten times the bench's size).
+  await mkdir(join(dir, 'diagnostics'), { recursive: true });
+  await rm(join(dir, FLAT_TABLE), { force: true });
+  const flat = await HashedFile.open(join(dir, FLAT_TABLE));
+  streamed.push(flat);
   await sink.mkdir('groups');
 
   // What the run-wide files need of every row, gathered a group at a time.
   const groupCounts = new Map<string, ScoreSummary>();
   let worst: EntityEntry | null = null;
   let anyFailover = false;
-  const failures: PredictionRow[] = [];
-  const outliers: PredictionRow[] = [];
+  // Their CSV cells, not the rows: a row holds its output text and call, and a run may have many of them.
+  const failures: CsvCell[][] = [];
+  const outliers: Array<{ outOfRange: number; cells: CsvCell[] }> = [];
   const flatHeader = toCsv(FLAT_HEADER, []);
-  const flatText: string[] = [flatHeader];
+  await flat.append(flatHeader);
 
   const groupNames = new Set<string>();
   let previousGroup: string | null = null;
@@ -519,17 +549,20 @@ async function writeTree(
     groupCounts.set(group, countsFromRows(groupRows));
     for (const r of groupRows) {
       if (r.failoverFrom !== null) anyFailover = true;
-      if (r.parseStatus !== 'ok') failures.push(r);
-      if (r.outlier) outliers.push(r);
+      if (r.parseStatus !== 'ok') failures.push(failureCells(r));
+      if (r.outlier) outliers.push(outlierOf(r));
       await predictions.append({
         entity_id: r.entityId, group: r.group, item: r.item, kind: r.kind, actual: r.actual,
         predicted: r.predicted, abs_error: r.absError, parse_status: r.parseStatus, outlier: r.outlier,
       });
     }
-    flatText.push(toCsv(FLAT_HEADER, groupRows.map(flatCells)).slice(flatHeader.length));
+    await flat.append(toCsv(FLAT_HEADER, groupRows.map(flatCells)).slice(flatHeader.length));
 
     const gdir = groupDir(group);
     claimName(groupNames, gdir, group, 'groups/');
+    // The group's files are recorded apart and moved out of the heap once written (TreeHasher.seal).
+    hasher.openFolder(gdir);
+    const staged = await prewritten.under(gdir);
     await sink.mkdir(`${gdir}/entities`);
 
     const entityRuns = runsBy(groupRows, (r) => r.entityId);
@@ -593,7 +626,7 @@ async function writeTree(
         const r = erows[i];
         const path = `${edir}/${fileNames[i]}`;
         // Written early (when its batch was scored): only its hash is recorded.
-        const early = prewritten.get(path);
+        const early = staged.get(path);
         if (early !== undefined) hasher.add(path, early);
         // A fitted prediction made no call: it has an item file, but no raw output row.
         if (r.fitted !== null || r.call === null) {
@@ -618,6 +651,8 @@ async function writeTree(
         await put(`${edir}/${entityInput.file}`, renderEntityInputFile(entityInput));
       }
     }
+    await sink.drain();
+    await hasher.seal(gdir);
   }
   if (anyFailover !== source.anyFailover) throw new Error(`the rows source said anyFailover=${source.anyFailover}, its rows say ${anyFailover}`);
   await predictions.close();
@@ -645,26 +680,26 @@ async function writeTree(
     ),
   );
 
-  // diagnostics/
-  await sink.mkdir('diagnostics');
+  // diagnostics/ (made before the groups, for the table of every row)
   await put(
     'diagnostics/parse_failures.csv',
     toCsv(
       ['entity_id', 'group', 'item', 'parse_status', 'reason', 'attempts', 'raw_output'],
-      failures.map((r) => [r.entityId, r.group, r.item, r.parseStatus, failureReason(r), r.attempts, r.outputText]),
+      failures,
     ),
   );
-  const outOfRange = (r: PredictionRow) => (r.predicted === null ? 0 : r.predicted > r.max ? r.predicted - r.max : r.predicted < r.min ? r.min - r.predicted : 0);
-  outliers.sort((a, b) => outOfRange(b) - outOfRange(a) || compareCodeUnits(a.group, b.group) || compareCodeUnits(a.entityId, b.entityId) || compareCodeUnits(a.item, b.item));
+  // Rows came in (group, entity, item) order and the sort is stable: ties keep that order.
+  outliers.sort((a, b) => b.outOfRange - a.outOfRange);
   await put(
     'diagnostics/outliers.csv',
     toCsv(
       ['entity_id', 'group', 'item', 'kind', 'min', 'max', 'actual', 'predicted', 'abs_error', 'out_of_range_by'],
-      outliers.map((r) => [r.entityId, r.group, r.item, r.kind, r.min, r.max, r.actual, r.predicted, r.absError, outOfRange(r)]),
+      outliers.map((o) => o.cells),
     ),
   );
   await put('diagnostics/value_ranges.json', prettyJson([...ev.valueRanges].sort((a, b) => compareCodeUnits(a.group, b.group))));
-  await put('diagnostics/actual_vs_predicted.csv', flatText.join(''));
+  await flat.close();
+  hasher.add(FLAT_TABLE, flat.sha256());
 
   await sink.close();
 }

@@ -197,10 +197,12 @@ export interface EntityInputCall {
 }
 
 export interface WriteResult {
-  /** Paths relative to the run directory, '/'-separated, sorted by code unit. */
-  files: string[];
+  /** How many files the tree has. */
+  files: number;
   /** sha256 over every file's path and content (see tree-hash.ts), from the bytes as written. */
   treeHash: string;
   /** Files hard-linked from an identical earlier tree instead of written (WriteOptions.reuseUnchangedFrom). */
   linkedFiles: number;
+  /** Written over a staging tree (WriteOptions.prewritten): the files found there that this tree does not have, deleted. */
+  removedLeftovers: string[];
 }

@@ -19,10 +19,9 @@ import {
 } from '@assay/experiments';
 import {
   earlyDirOf,
-  readPrewritten,
+  PrewrittenFiles,
   recoverLeftovers,
   removeEarlyBookkeeping,
-  removeFilesNotIn,
   removeStaleEarlyDirs,
   renderItemFiles,
   TextSpool,
@@ -347,22 +346,18 @@ export class ReportBuilder implements OnApplicationBootstrap {
     const { report, rows, runDir, round, attempt: chosen, scoredBatches } = loaded;
     await this.recover(runDir);
     const tmp = staged ? earlyDirOf(runDir, chosen, round, this.info.codeVersion) : siblingOf(runDir, 'building');
+    let prewritten: PrewrittenFiles | undefined;
     try {
-      let prewritten: Map<string, string> | undefined;
       if (staged) {
         await mkdir(tmp, { recursive: true });
-        const found = await readPrewritten(tmp, scoredBatches);
-        for (const problem of found.ignored) this.logger.warn(`${runDir}: staged manifest not used, its batch is written again: ${problem}`);
+        prewritten = await PrewrittenFiles.read(tmp, scoredBatches);
+        for (const problem of prewritten.ignored) this.logger.warn(`${runDir}: staged manifest not used, its batch is written again: ${problem}`);
         // Gone before anything is rewritten: a kill from here on leaves no manifest vouching for a file.
         await removeEarlyBookkeeping(tmp);
-        prewritten = found.files;
       }
       // Unchanged files of the current tree are hard-linked, not recreated (a replay's bulk).
-      const { files, treeHash } = await writeRunDirectory(report, tmp, { reuseUnchangedFrom: runDir, prewritten, rows });
-      if (staged) {
-        const extra = await removeFilesNotIn(tmp, new Set(files));
-        if (extra.length > 0) this.logger.warn(`${runDir}: removed ${extra.length} staged file(s) the tree does not have (left by a killed build), e.g. ${extra[0]}`);
-      }
+      const { files, treeHash, removedLeftovers } = await writeRunDirectory(report, tmp, { reuseUnchangedFrom: runDir, prewritten, rows });
+      if (removedLeftovers.length > 0) this.logger.warn(`${runDir}: removed ${removedLeftovers.length} staged file(s) the tree does not have (left by a killed build), e.g. ${removedLeftovers[0]}`);
       const { oldRemoved, oldDir } = await replaceDirectoryAtomically(tmp, runDir, KEEP);
       // The previous tree (~35k files on a full run) is deleted after the build returns.
       if (oldDir !== null) this.beingRemoved.add(oldDir);
@@ -370,8 +365,9 @@ export class ReportBuilder implements OnApplicationBootstrap {
         .catch((error: unknown) => this.logger.error(`could not delete the previous tree of ${runDir}: ${errorMessage(error)} (the next build or start removes it)`))
         .finally(() => oldDir !== null && this.beingRemoved.delete(oldDir));
       if (staged) await removeStaleEarlyDirs(runDir, { attempt: chosen, round });
-      return { identity, attempt: chosen, round, runDir, files: files.length, staged: prewritten?.size ?? 0, treeHash, summary: evaluationSummary(report.evaluation, report.cache, round) };
+      return { identity, attempt: chosen, round, runDir, files, staged: prewritten?.size ?? 0, treeHash, summary: evaluationSummary(report.evaluation, report.cache, round) };
     } finally {
+      await prewritten?.close();
       // Nothing left after a swap; a failed build's whole tree otherwise.
       await removeTree(tmp);
     }

@@ -1,0 +1,72 @@
+import { createHash, type Hash } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+
+/**
+ * A file of the tree written as a stream (parquet, the run-wide CSV of every row), not through the
+ * FileSink: its bytes are hashed on their way to disk, so the tree hash needs no second read of it
+ * and the text never has to be whole in memory. write(chunk, callback) and end(callback) are what
+ * parquetjs-lite calls on its output stream; append() and close() are the promise forms.
+ */
+export class HashedFile {
+  private readonly hash: Hash = createHash('sha256');
+  private failure: Error | null = null;
+  private digest: string | null = null;
+
+  private constructor(
+    readonly path: string,
+    private readonly file: WriteStream,
+  ) {
+    // A write error reaches the writer through write()'s callback; it is kept here as well
+    // because an 'error' event without a listener would crash the process instead.
+    file.on('error', (error) => (this.failure ??= error));
+  }
+
+  static async open(path: string): Promise<HashedFile> {
+    const file = createWriteStream(path);
+    const opened = new HashedFile(path, file);
+    await once(file, 'open');
+    return opened;
+  }
+
+  write(chunk: Buffer | string, callback: (error?: Error | null) => void): boolean {
+    this.hash.update(chunk);
+    return this.file.write(chunk, callback);
+  }
+
+  end(callback: () => void): WriteStream {
+    return this.file.end(() => {
+      if (this.failure === null) this.digest = this.hash.digest('hex');
+      callback();
+    });
+  }
+
+  /** Writes `text` (UTF-8) and waits until it is handed to the file. */
+  append(text: string): Promise<void> {
+    return new Promise((resolve, reject) => this.write(text, (error) => (error ? reject(error) : resolve())));
+  }
+
+  /** Ends the file; its sha256 (hex) is then sha256(). */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.end(resolve));
+    this.throwIfFailed();
+  }
+
+  /** The sha256 (hex) of the whole file; only after it ended without error. */
+  sha256(): string {
+    this.throwIfFailed();
+    if (this.digest === null) throw new Error(`${this.path}: sha256() needs the file closed first`);
+    return this.digest;
+  }
+
+  /** Releases the file handle after a failure elsewhere; the partial file is left for the caller to delete. */
+  async abort(): Promise<void> {
+    if (this.file.destroyed) return;
+    this.file.destroy();
+    await once(this.file, 'close');
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+}
