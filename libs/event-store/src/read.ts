@@ -1,13 +1,17 @@
 import { EVENT_COLUMNS, toStoredEvent, type EventRow, type StoredEvent } from './stored-event';
 import type { Sql } from './sql';
 
-/** A stream's events in order, optionally only some types (stream reads see committed rows only). */
-export async function readStream(sql: Sql, stream: string, opts: { types?: string[]; fromPosition?: bigint } = {}): Promise<StoredEvent[]> {
+/**
+ * A stream's events in order, optionally only some types, from a position on, at most `limit` of
+ * them (stream reads see committed rows only).
+ */
+export async function readStream(sql: Sql, stream: string, opts: { types?: string[]; fromPosition?: bigint; limit?: number } = {}): Promise<StoredEvent[]> {
   const rows = await sql.query<EventRow>(
     `SELECT ${EVENT_COLUMNS} FROM events
       WHERE stream = $1 AND stream_position >= $2 AND ($3::text[] IS NULL OR type = ANY($3::text[]))
-      ORDER BY stream_position`,
-    [stream, (opts.fromPosition ?? 0n).toString(), opts.types ?? null],
+      ORDER BY stream_position
+      LIMIT $4`,
+    [stream, (opts.fromPosition ?? 0n).toString(), opts.types ?? null, opts.limit ?? null],
   );
   return rows.map(toStoredEvent);
 }

@@ -17,8 +17,8 @@ export type Positioned<E extends AssayEvent = AssayEvent> = E & { streamPosition
 export type PositionedEvent = Positioned;
 
 /** A stream's events after `afterPosition` (0: all), typed, in stream order. */
-export async function readTypedStream(sql: Sql, stream: string, afterPosition = 0n): Promise<PositionedEvent[]> {
-  const rows = await readStream(sql, stream, { fromPosition: afterPosition + 1n });
+export async function readTypedStream(sql: Sql, stream: string, afterPosition = 0n, limit?: number): Promise<PositionedEvent[]> {
+  const rows = await readStream(sql, stream, { fromPosition: afterPosition + 1n, limit });
   return rows.map((row) => positioned(parseStored(row), row));
 }
 

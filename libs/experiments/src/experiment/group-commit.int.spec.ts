@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from '../../../testing/src/fixtures/database';
 import { allEvents, eventPages } from '../plan/plan-pages';
 import type { PlanMaker, ScoreBatchCommand } from './decide';
-import { ExperimentStates, handleExperimentCommands, type GroupedCommand, type Provide } from './load';
+import { ExperimentStates, handleExperimentCommands, LOAD_PAGE, loadExperiment, type GroupedCommand, type Provide } from './load';
+import { evolve, initialState } from './state';
 import { stagesOf } from './stages';
 
 const BY = { producer: 'test', codeVersion: 'abc12345' };
@@ -88,6 +89,19 @@ describe('handleExperimentCommands: a group of scored batches in one transaction
   const typesIn = async (stream: string) => (await store.read((sql) => readTypedStream(sql, stream, 0n))).map((e) => e.type);
   const grouped = (messages: GroupedCommand<ScoreBatchCommand>[], identity: string, states = new ExperimentStates()) =>
     handleExperimentCommands({ store, states, consumer: 'evaluator', identity, messages, lock: LOCK });
+
+  it('given a stream of more than two pages, when its state is loaded from nothing or from part of it, then it is the fold of every event', async () => {
+    const x = runningExperiment();
+    // Redelivered answers (each a new event) make the stream span several pages of LOAD_PAGE.
+    const redelivered = Array.from({ length: 2 * LOAD_PAGE + 7 }, () => ({ ...x.answers.e2, id: randomUUID() }));
+    await store.append([{ stream: x.stream, expected: 'no_stream', events: [...x.events, ...redelivered] }]);
+    const everything = await store.read((sql) => readTypedStream(sql, x.stream, 0n));
+    expect(everything.length).toBeGreaterThan(2 * LOAD_PAGE);
+    const folded = everything.reduce(evolve, initialState());
+    expect(await store.read((sql) => loadExperiment(sql, x.identity))).toEqual(folded);
+    const partial = everything.slice(0, LOAD_PAGE + 3).reduce(evolve, initialState());
+    expect(await store.read((sql) => loadExperiment(sql, x.identity, partial))).toEqual(folded);
+  });
 
   it('given the three batches of a stage in one group, when decided, then each decision sees the scores before it and the last completes the evaluation with all three', async () => {
     const x = runningExperiment();

@@ -7,19 +7,30 @@ import { decide, type Decision, type ExperimentCommand, type Need } from './deci
 import { evolve, initialState, type ExperimentState } from './state';
 
 /**
- * loadExperiment: the experiment's state, folded from its stream's typed events. Given a state
- * loaded earlier it reads only the events after it (a stream only grows, so an older state is a
- * prefix of the newer one).
+ * Events folded per read. A run's stream holds every batch's request (its entity's ~12 KB prefix
+ * on the bench) and answers: read whole, a process seeing a 329k-prompt run for the first time
+ * (the reporter at its evaluation, any restarted service) held ~1 GB of rows and parsed events
+ * for a state of a few MB.
+ */
+export const LOAD_PAGE = 256;
+
+/**
+ * loadExperiment: the experiment's state, folded from its stream's typed events, a page at a
+ * time. Given a state loaded earlier it reads only the events after it (a stream only grows, so
+ * an older state is a prefix of the newer one).
  */
 export async function loadExperiment(sql: Sql, identity: string, known: ExperimentState = initialState()): Promise<ExperimentState> {
   const stream = experimentStream(identity);
   let state = known;
-  for (const event of await readTypedStream(sql, stream, known.version)) {
-    // Positions of a stream are 1, 2, 3, ...: a gap would mean the fold missed an event.
-    if (event.streamPosition !== state.version + 1n) throw new Error(`${stream}: event at position ${event.streamPosition} follows position ${state.version}; the stream has a gap`);
-    state = evolve(state, event);
+  for (;;) {
+    const page = await readTypedStream(sql, stream, state.version, LOAD_PAGE);
+    for (const event of page) {
+      // Positions of a stream are 1, 2, 3, ...: a gap would mean the fold missed an event.
+      if (event.streamPosition !== state.version + 1n) throw new Error(`${stream}: event at position ${event.streamPosition} follows position ${state.version}; the stream has a gap`);
+      state = evolve(state, event);
+    }
+    if (page.length < LOAD_PAGE) return state;
   }
-  return state;
 }
 
 /**
