@@ -29,12 +29,16 @@ export async function runDataChanged(started: ExperimentStarted): Promise<string
 
 /** The run's baselines on these samples (a table of them, see TableBuilder), from the data files as they are now (the caller checked that they are the run's: runDataChanged). */
 export async function scoreRunBaselinesFromData(started: ExperimentStarted, table: SampleTable, items: ItemDef[]): Promise<ScoredBaselines> {
-  const config = AnyExperimentConfig.parse(started.data.config);
+  return scoreBaselinesFromFiles(AnyExperimentConfig.parse(started.data.config), started.data.method, table, items);
+}
+
+/** scoreRunBaselinesFromData of a run's config and method (the data files, split and labels the config names). */
+export async function scoreBaselinesFromFiles(config: AnyExperimentConfig, method: string, table: SampleTable, items: ItemDef[]): Promise<ScoredBaselines> {
   const raw = await loadDataset({ profiles: config.data.profiles, responses: config.data.responses, items: config.data.items });
   const { split } = await loadSplit(config.data.split, raw.entities.map((e) => e.entityId));
   // The same labels the planner asked for (labels.mode): e.g. median-split 0/1 train values.
   const dataset = applyLabels(config.labels.mode, raw, split);
-  return scoreRunBaselines({ dataset, split, table, items, method: started.data.method });
+  return scoreRunBaselines({ dataset, split, table, items, method });
 }
 
 /**
