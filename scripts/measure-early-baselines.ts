@@ -8,7 +8,7 @@ import { experimentStream, Phase } from '../libs/contracts/src';
 import { EventStore, findOneEvent } from '../libs/event-store/src';
 import type { EarlyBaselines } from '../libs/experiments/src';
 import type { EarlyBaselinesReply } from '../services/evaluator/src/early-baselines.thread';
-import { limitHeapGrowth } from '../services/evaluator/src/heap';
+import { limitHeapGrowth } from '../libs/messaging/src/heap';
 
 /**
  * Memory and CPU of the evaluator's early baselines (EvaluationAssembler.scoreEarly): the
@@ -25,7 +25,7 @@ const { values } = parseArgs({ options: { identity: { type: 'string' }, attempt:
 
 async function main(): Promise<void> {
   if (!values.identity) throw new Error('--identity is required (the run whose baselines to score)');
-  // As the evaluator's main.ts does: the thread's heap grows as it does in the service.
+  // As startService does: the thread's heap grows as it does in the service.
   limitHeapGrowth();
   const early = await earlyInput(values.identity, Number(values.attempt), Phase.parse(values.phase));
   const rssBefore = rssMb();

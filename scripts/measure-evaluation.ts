@@ -8,7 +8,7 @@ import { itemKey, type ItemDef } from '../libs/contracts/src';
 import { datasetHash, ensureSplit, hashFile } from '../libs/data/src';
 import { buildTableEvaluation, toPrediction } from '../libs/evaluation/src';
 import { PLAN_PAGE_ENTITIES, planOutline, planSource, prepareExperiment, scoreBaselinesFromFiles, ScoredPredictionColumnsBuilder, type ScoredPrediction } from '../libs/experiments/src';
-import { limitHeapGrowth } from '../services/evaluator/src/heap';
+import { limitHeapGrowth } from '../libs/messaging/src/heap';
 import { deterministicResponder } from '../libs/testing/src/simulator/responder';
 import { makeSampleData } from './make-sample-data';
 
@@ -24,7 +24,7 @@ import { makeSampleData } from './make-sample-data';
  *   inference runs, early-baselines.thread, on the same samples: the same numbers);
  * - then the method's evaluation with its bootstraps (buildTableEvaluation).
  * The planner's data set is let go before the assembly, as the evaluator never holds it, and the
- * heap grows as the evaluator's does (limitHeapGrowth, as its main.ts sets it). Prints
+ * heap grows as the evaluator's does (limitHeapGrowth, as startService sets it for every service). Prints
  * each part's CPU time, the live heap, the peak RSS while planning and scoring, then the
  * assembly's own (Linux: the peak is reset in between; the columns, the data set the baselines
  * load, the bootstraps, this process's code) and a hash of the
@@ -37,7 +37,7 @@ import { makeSampleData } from './make-sample-data';
 const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' }, repeat: { type: 'string', default: '1' }, dir: { type: 'string' } }, strict: true });
 
 async function main(): Promise<void> {
-  // As the evaluator's main.ts does: the heap grows as it does in the service.
+  // As startService does: the heap grows as it does in the service.
   limitHeapGrowth();
   const scale = Number(values.scale);
   const dir = values.dir ?? join(__dirname, '..', '..', 'outputs', '.measure-evaluation', `x${scale}`);

@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import { EventStore } from '@assay/event-store';
-import { connectJetStream, natsSettings } from '@assay/messaging';
+import { connectJetStream, limitHeapGrowth, natsSettings } from '@assay/messaging';
 import { ServiceInfo } from '@assay/messaging/nest';
 import { startStack, writeConfig } from '@assay/testing';
 import { ReportBuilder } from '../services/reporter/src/report-builder';
@@ -74,6 +74,8 @@ async function fill(workers: number, entities: number, statePath: string, testFr
 }
 
 async function build(statePath: string): Promise<void> {
+  // As startService does for the reporter: the peak RSS printed is the service's.
+  limitHeapGrowth();
   const state = JSON.parse(readFileSync(statePath, 'utf8')) as State;
   const store = await EventStore.open({ url: state.databaseUrl });
   try {

@@ -9,3 +9,4 @@ export * from './run-log';
 export * from './progress-reporter';
 export * from './attempt-watch';
 export * from './progress-feed';
+export * from './heap';

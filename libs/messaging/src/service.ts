@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AttemptWatch } from './attempt-watch';
+import { limitHeapGrowth } from './heap';
 import { connectJetStream, ensureEventStream, type JetStreamHandle } from './connection';
 import type { DeadLetter } from './consumer-runner';
 import { JetStreamTransport, PassThroughRpcFilter } from './jetstream.transport';
@@ -165,6 +166,7 @@ export async function runService(opts: ServiceOptions): Promise<void> {
 
 /** main.ts of every service: run, or say why it could not start and exit non-zero. */
 export function startService(opts: ServiceOptions): void {
+  limitHeapGrowth();
   runService(opts).catch((error: unknown) => {
     console.error(`${opts.service} failed to start: ${errorMessage(error)}`);
     process.exit(1);
