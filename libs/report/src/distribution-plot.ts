@@ -6,6 +6,9 @@ import type { PredictionRow } from './types';
 export const CONTINUOUS_BINS = 10;
 
 /** Where a value lands on the chart's x axis: its scale point (rounded, clamped) or its bin's lower edge. */
+/** What the chart needs of a row. */
+export type DistributionRow = Pick<PredictionRow, 'group' | 'item' | 'kind' | 'min' | 'max' | 'actual' | 'predicted'>;
+
 function levelOf(value: number, row: Pick<PredictionRow, 'kind' | 'min' | 'max'>): number {
   if (row.kind === 'continuous') {
     const width = (row.max - row.min) / CONTINUOUS_BINS;
@@ -24,8 +27,8 @@ function levelsOf(row: Pick<PredictionRow, 'kind' | 'min' | 'max'>): number[] {
  * Shares of answers per level, predicted and actual, for each item of the rows, over the scored
  * rows only (both distributions over the same respondents); every level appears, empty ones as 0.
  */
-export function distributionPoints(rows: readonly PredictionRow[]): DistributionPoint[] {
-  const byItem = new Map<string, PredictionRow[]>();
+export function distributionPoints(rows: readonly DistributionRow[]): DistributionPoint[] {
+  const byItem = new Map<string, DistributionRow[]>();
   for (const r of rows) {
     if (r.predicted === null) continue;
     const key = JSON.stringify([r.group, r.item]);
@@ -51,6 +54,6 @@ export function distributionPoints(rows: readonly PredictionRow[]): Distribution
 }
 
 /** The chart of one group's items: predicted vs actual answer distribution per item, as SVG. */
-export function groupDistributionSvg(group: string, rows: readonly PredictionRow[]): Promise<string> {
+export function groupDistributionSvg(group: string, rows: readonly DistributionRow[]): Promise<string> {
   return renderSvg(distributionByGroupChart(distributionPoints(rows), `Group ${group}: predicted vs actual answers (share of scored respondents)`));
 }

@@ -305,18 +305,37 @@ describe('writeRunDirectory', () => {
     await expect(writeRunDirectory(report, join(root, 'self'), { reuseUnchangedFrom: join(root, 'self') })).rejects.toThrow(/another directory/);
   });
 
-  it('given the rows a group at a time, each group with only its own prefixes, when written, then the tree is the same as from report.rows', async () => {
+  /** A RowGroups source of the given groups (each a list of entity runs), as they are given. */
+  const sourceOf = (order: PredictionRow[][][], opts: { anyFailover?: boolean; entityIds?: (runs: PredictionRow[][]) => string[]; prefixes?: (rows: PredictionRow[]) => ReadonlyMap<string, string> } = {}): RowGroups => ({
+    anyFailover: opts.anyFailover ?? false,
+    async *groups() {
+      for (const runs of order) {
+        yield {
+          group: runs[0][0].group,
+          entityIds: opts.entityIds?.(runs) ?? runs.map((run) => run[0].entityId),
+          async *entities() {
+            yield* runs;
+          },
+          prefixes: opts.prefixes?.(runs.flat()) ?? hostileReport().prefixes,
+        };
+      }
+    },
+  });
+  /** The hostile report's rows by group, then by entity, in code-unit order. */
+  const runsOf = (rows: readonly PredictionRow[]): PredictionRow[][][] => {
+    const sorted = sortRows(rows);
+    return [...new Set(sorted.map((r) => r.group))].map((g) => {
+      const ofGroup = sorted.filter((r) => r.group === g);
+      return [...new Set(ofGroup.map((r) => r.entityId))].map((e) => ofGroup.filter((r) => r.entityId === e));
+    });
+  };
+
+  it('given the rows an entity at a time (each in any order), each group with only its own prefixes, when written, then the tree is the same as from report.rows', async () => {
     const source = hostileReport();
-    const groups = [...new Set(source.rows.map((r) => r.group))].sort(compareCodeUnits);
-    const rows: RowGroups = {
-      anyFailover: false,
-      async *groups() {
-        for (const group of groups) {
-          const own = source.rows.filter((r) => r.group === group).reverse();
-          yield { rows: own, prefixes: new Map(own.map((r) => [r.prefixId, source.prefixes.get(r.prefixId) as string])) };
-        }
-      },
-    };
+    const rows = sourceOf(
+      runsOf(source.rows).map((runs) => runs.map((run) => [...run].reverse())),
+      { prefixes: (own) => new Map(own.map((r) => [r.prefixId, source.prefixes.get(r.prefixId) as string])) },
+    );
     const withoutRows = { ...source, rows: [], prefixes: new Map<string, string>() };
     const dirC = join(root, 'by-group');
     const byGroup = await writeRunDirectory(withoutRows, dirC, { rows });
@@ -325,19 +344,18 @@ describe('writeRunDirectory', () => {
     expect(await hashTree(dirC)).toEqual(await hashTree(dir));
   });
 
-  it('given groups out of order, a group twice, or a source wrong about failovers, when written, then it says so', async () => {
-    const sorted = sortRows(hostileReport().rows);
-    const byGroup = [...new Set(sorted.map((r) => r.group))].map((g) => sorted.filter((r) => r.group === g));
-    const source = (order: PredictionRow[][], anyFailover = false): RowGroups => ({
-      anyFailover,
-      async *groups() {
-        for (const rows of order) yield { rows, prefixes: hostileReport().prefixes };
-      },
-    });
-    await expect(writeRunDirectory(report, join(root, 'reversed'), { rows: source([...byGroup].reverse()) })).rejects.toThrow(/out of order/);
-    await expect(writeRunDirectory(report, join(root, 'twice'), { rows: source([byGroup[0], byGroup[0]]) })).rejects.toThrow(/out of order/);
-    await expect(writeRunDirectory(report, join(root, 'mixed'), { rows: source([[...byGroup[0], ...byGroup[1]]]) })).rejects.toThrow(/another group/);
-    await expect(writeRunDirectory(report, join(root, 'failover'), { rows: source(byGroup, true) })).rejects.toThrow(/anyFailover=true/);
+  it('given groups or entities out of order, a group twice, rows of two groups or entities in one run, a run missing, or a source wrong about failovers, when written, then it says so', async () => {
+    const byGroup = runsOf(hostileReport().rows);
+    const write = (name: string, rows: RowGroups) => writeRunDirectory(report, join(root, name), { rows });
+    await expect(write('reversed', sourceOf([...byGroup].reverse()))).rejects.toThrow(/groups of rows out of order/);
+    await expect(write('twice', sourceOf([byGroup[0], byGroup[0]]))).rejects.toThrow(/groups of rows out of order/);
+    await expect(write('mixed', sourceOf([[[...byGroup[0][0], ...byGroup[1][0]]]]))).rejects.toThrow(/include rows of another group/);
+    await expect(write('entities-reversed', sourceOf([[...byGroup[0]].reverse()]))).rejects.toThrow(/entities of group .* out of order/);
+    await expect(write('entities-misordered', sourceOf([[...byGroup[0]].reverse()], { entityIds: () => byGroup[0].map((run) => run[0].entityId) }))).rejects.toThrow(/came out of order: expected the rows of entity/);
+    await expect(write('two-entities', sourceOf([[[...byGroup[0][0], ...byGroup[0][1]], ...byGroup[0].slice(2)]], { entityIds: () => byGroup[0].map((run) => run[0].entityId) }))).rejects.toThrow(/came out of order/);
+    await expect(write('missing-entity', sourceOf([byGroup[0].slice(1)], { entityIds: () => byGroup[0].map((run) => run[0].entityId) }))).rejects.toThrow(/came out of order|announced/);
+    await expect(write('short', sourceOf([byGroup[0].slice(0, -1)], { entityIds: () => byGroup[0].map((run) => run[0].entityId) }))).rejects.toThrow(/entities announced, the rows of \d+ came/);
+    await expect(write('failover', sourceOf(byGroup, { anyFailover: true }))).rejects.toThrow(/anyFailover=true/);
   });
 
   it('refuses a non-empty directory, duplicate rows and missing prefixes', async () => {

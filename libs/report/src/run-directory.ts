@@ -29,7 +29,7 @@ import {
   SUMMARY_FILE,
 } from './layout';
 import { ParquetFileWriter, PREDICTIONS_COLUMNS, rawOutputsColumns } from './parquet';
-import { groupDistributionSvg } from './distribution-plot';
+import { groupDistributionSvg, type DistributionRow } from './distribution-plot';
 import { renderReadmeOf } from './readme';
 import type { CacheStats, EntityInputCall, ModelCall, PredictionRow, RunReport, RunWideReport, WriteResult } from './types';
 import { FileSink } from './file-sink';
@@ -90,6 +90,18 @@ function countsFromRows(rows: readonly PredictionRow[]): ScoreSummary {
     outliers: rows.filter((r) => r.outlier).length,
     primary: { name: 'normalized_mae', value: null, higherIsBetter: false },
     metrics: {},
+  };
+}
+
+/** The counts of two sets of rows together (countsFromRows of both). */
+function addCounts(a: ScoreSummary, b: ScoreSummary): ScoreSummary {
+  return {
+    ...a,
+    n: a.n + b.n,
+    nScored: a.nScored + b.nScored,
+    parseFailures: a.parseFailures + b.parseFailures,
+    inferenceFailures: a.inferenceFailures + b.inferenceFailures,
+    outliers: a.outliers + b.outliers,
   };
 }
 
@@ -402,9 +414,17 @@ export interface WriteOptions {
 /** The prefixes of rows' inputs by prefixId: a map, or a source that reads them when asked (an entity's rows share one). */
 export type PrefixLookup = Pick<ReadonlyMap<string, string>, 'get'>;
 
-/** One group's rows (any order) and the prefixes of their inputs. */
+/**
+ * One group of rows, handed over an entity at a time, and the prefixes of their inputs. The
+ * writer holds one entity's rows at once, and of the group only what its own files need (counts,
+ * the chart's points, the text of its predictions.csv).
+ */
 export interface RowGroup {
-  rows: PredictionRow[];
+  group: string;
+  /** The group's entities that have rows, in code-unit order, each once. */
+  entityIds: readonly string[];
+  /** Each entity's rows of the group (any order), in entityIds order. */
+  entities(): AsyncIterable<PredictionRow[]>;
   prefixes: PrefixLookup;
   /**
    * The method's per-entity scores of this group, when the source computes them a group at a time;
@@ -415,8 +435,9 @@ export interface RowGroup {
 
 /**
  * The rows of a run one group at a time, groups in code-unit order, each once. The writer holds one
- * group's rows and what the run-wide files need of every row (counts, failures and outliers, the
- * flat table's text), so a source that reads a group at a time never has every row in memory.
+ * entity's rows and what the group's and the run-wide files need of every row (counts, failures and
+ * outliers, the chart's points), so a source that reads an entity at a time never has every row,
+ * nor a group's, in memory.
  */
 export interface RowGroups {
   /** Whether some call failed over: raw_outputs.parquet then has a failover_from column, fixed before its first row. */
@@ -430,7 +451,17 @@ export function rowGroupsOf(rows: readonly PredictionRow[], prefixes: ReadonlyMa
   return {
     anyFailover: sorted.some((r) => r.failoverFrom !== null),
     async *groups() {
-      for (const run of runsBy(sorted, (r) => r.group)) yield { rows: run, prefixes };
+      for (const ofGroup of runsBy(sorted, (r) => r.group)) {
+        const byEntity = runsBy(ofGroup, (r) => r.entityId);
+        yield {
+          group: ofGroup[0].group,
+          entityIds: byEntity.map((run) => run[0].entityId),
+          async *entities() {
+            yield* byEntity;
+          },
+          prefixes,
+        };
+      }
     },
   };
 }
@@ -537,26 +568,17 @@ async function writeTree(
 
   const groupNames = new Set<string>();
   let previousGroup: string | null = null;
-  for await (const { rows: unsorted, prefixes, entityScores } of source.groups()) {
-    const groupRows = sortRows(unsorted);
-    if (groupRows.length === 0) continue;
-    const group = groupRows[0].group;
-    if (groupRows.some((r) => r.group !== group)) throw new Error(`rows of group ${JSON.stringify(group)} include rows of another group`);
+  const groupPredictionHeader = toCsv(GROUP_PREDICTION_HEADER, []);
+  for await (const rowGroup of source.groups()) {
+    const { group, entityIds, prefixes, entityScores } = rowGroup;
+    if (entityIds.length === 0) continue;
     if (previousGroup !== null && compareCodeUnits(previousGroup, group) >= 0) {
       throw new Error(`groups of rows out of order: ${JSON.stringify(group)} after ${JSON.stringify(previousGroup)} (each group once, in code-unit order)`);
     }
     previousGroup = group;
-    groupCounts.set(group, countsFromRows(groupRows));
-    for (const r of groupRows) {
-      if (r.failoverFrom !== null) anyFailover = true;
-      if (r.parseStatus !== 'ok') failures.push(failureCells(r));
-      if (r.outlier) outliers.push(outlierOf(r));
-      await predictions.append({
-        entity_id: r.entityId, group: r.group, item: r.item, kind: r.kind, actual: r.actual,
-        predicted: r.predicted, abs_error: r.absError, parse_status: r.parseStatus, outlier: r.outlier,
-      });
+    for (let i = 1; i < entityIds.length; i++) {
+      if (compareCodeUnits(entityIds[i - 1], entityIds[i]) >= 0) throw new Error(`entities of group ${JSON.stringify(group)} out of order: ${JSON.stringify(entityIds[i])} after ${JSON.stringify(entityIds[i - 1])} (each once, in code-unit order)`);
     }
-    await flat.append(toCsv(FLAT_HEADER, groupRows.map(flatCells)).slice(flatHeader.length));
 
     const gdir = groupDir(group);
     claimName(groupNames, gdir, group, 'groups/');
@@ -565,54 +587,47 @@ async function writeTree(
     const staged = await prewritten.under(gdir);
     await sink.mkdir(`${gdir}/entities`);
 
-    const entityRuns = runsBy(groupRows, (r) => r.entityId);
+    // Ranks first (from the scores, not the rows): each entity's summary names its place.
     const scoresOfGroup = entityScores === undefined ? methodEntities : new EntityScores({ byEntity: entityScores });
-    const entities: EntityEntry[] = entityRuns.map((run) => ({
-      group,
-      entityId: run[0].entityId,
-      summary: scoresOfGroup.get(group, run[0].entityId),
-    }));
+    const entities: EntityEntry[] = entityIds.map((entityId) => ({ group, entityId, summary: scoresOfGroup.get(group, entityId) }));
     const worstFirst = [...entities].sort(compareEntitiesWorstFirst);
-    if (worstFirst.length > 0 && (worst === null || compareEntitiesWorstFirst(worstFirst[0], worst) < 0)) worst = worstFirst[0];
+    if (worst === null || compareEntitiesWorstFirst(worstFirst[0], worst) < 0) worst = worstFirst[0];
     const rankOf = new Map(worstFirst.map((e, i) => [e.entityId, i + 1]));
     const entityKindKeys = kindMetricKeys(entities.map((e) => e.summary));
-    const entityRows = new Map(entityRuns.map((run) => [run[0].entityId, run]));
 
-    await put(
-      `${gdir}/per_entity.csv`,
-      toCsv(
-        ['entity_id', ...summaryHeader(entityKindKeys), ...baselines.map((b) => baselineColumn(b.method))],
-        worstFirst.map((e) => [
-          e.entityId,
-          ...summaryCells(e.summary ?? countsFromRows(entityRows.get(e.entityId) ?? []), entityKindKeys),
-          ...baselineEntities.map((b) => b.get(group, e.entityId)?.primary.value ?? null),
-        ]),
-      ),
-    );
-    await put(`${gdir}/predictions.csv`, toCsv(GROUP_PREDICTION_HEADER, groupRows.map(groupPredictionCells)));
-    await put(
-      `${gdir}/group_metrics.json`,
-      prettyJson({
-        group,
-        method: { method: ev.method.method, summary: orderedSummary(ev.method.byGroup.find((g) => g.group === group)?.summary ?? countsFromRows(groupRows)) },
-        baselines: baselines.map((b) => {
-          const s = b.byGroup.find((g) => g.group === group)?.summary;
-          return { method: b.method, summary: s ? orderedSummary(s) : null };
-        }),
-        valueRange: ev.valueRanges.find((v) => v.group === group) ?? null,
-        items: ev.method.byItem
-          .filter((i) => i.group === group)
-          .sort((a, b) => compareCodeUnits(a.item, b.item))
-          .map((i) => ({ item: i.item, kind: i.kind, summary: orderedSummary(i.summary) })),
-        entities: worstFirst.map((e) => ({ entityId: e.entityId, summary: e.summary ? orderedSummary(e.summary) : null })),
-      }),
-    );
-
-    await put(`${gdir}/${DISTRIBUTION_CHART}`, await groupDistributionSvg(group, groupRows));
-
+    // What the group's own files need of its rows, gathered an entity at a time: the source hands
+    // over one entity's rows at once, so the writer never holds a group's (~56k rows at ten times
+    // the bench's size).
+    let ofGroup = countsFromRows([]);
+    const unscoredCounts = new Map<string, ScoreSummary>();
+    const groupPredictionText: string[] = [groupPredictionHeader];
+    const distribution: DistributionRow[] = [];
     const entityNames = new Set<string>();
-    for (const entity of entities) {
-      const erows = entityRows.get(entity.entityId) as PredictionRow[];
+    let next = 0;
+    for await (const unsorted of rowGroup.entities()) {
+      const erows = sortRows(unsorted);
+      const entity = entities[next];
+      if (erows.some((r) => r.group !== group)) throw new Error(`rows of group ${JSON.stringify(group)} include rows of another group`);
+      if (entity === undefined || erows.length === 0 || erows.some((r) => r.entityId !== entity.entityId)) {
+        throw new Error(`rows of group ${JSON.stringify(group)} came out of order: expected ${entity === undefined ? 'no more entities' : `the rows of entity ${JSON.stringify(entity.entityId)} alone`}, got ${erows.length} row(s) of ${JSON.stringify([...new Set(erows.map((r) => r.entityId))])}`);
+      }
+      next += 1;
+      const counts = countsFromRows(erows);
+      ofGroup = addCounts(ofGroup, counts);
+      if (entity.summary === null) unscoredCounts.set(entity.entityId, counts);
+      for (const r of erows) {
+        if (r.failoverFrom !== null) anyFailover = true;
+        if (r.parseStatus !== 'ok') failures.push(failureCells(r));
+        if (r.outlier) outliers.push(outlierOf(r));
+        if (r.predicted !== null) distribution.push({ group: r.group, item: r.item, kind: r.kind, min: r.min, max: r.max, actual: r.actual, predicted: r.predicted });
+        await predictions.append({
+          entity_id: r.entityId, group: r.group, item: r.item, kind: r.kind, actual: r.actual,
+          predicted: r.predicted, abs_error: r.absError, parse_status: r.parseStatus, outlier: r.outlier,
+        });
+      }
+      await flat.append(toCsv(FLAT_HEADER, erows.map(flatCells)).slice(flatHeader.length));
+      groupPredictionText.push(toCsv(GROUP_PREDICTION_HEADER, erows.map(groupPredictionCells)).slice(groupPredictionHeader.length));
+
       const edir = entityDir(group, entity.entityId);
       claimName(entityNames, edir, entity.entityId, `${gdir}/entities/`);
       await sink.mkdir(edir);
@@ -651,6 +666,40 @@ async function writeTree(
         await put(`${edir}/${entityInput.file}`, renderEntityInputFile(entityInput));
       }
     }
+    if (next !== entities.length) throw new Error(`rows of group ${JSON.stringify(group)}: ${entities.length} entities announced, the rows of ${next} came`);
+    groupCounts.set(group, ofGroup);
+
+    await put(
+      `${gdir}/per_entity.csv`,
+      toCsv(
+        ['entity_id', ...summaryHeader(entityKindKeys), ...baselines.map((b) => baselineColumn(b.method))],
+        worstFirst.map((e) => [
+          e.entityId,
+          ...summaryCells(e.summary ?? unscoredCounts.get(e.entityId) ?? countsFromRows([]), entityKindKeys),
+          ...baselineEntities.map((b) => b.get(group, e.entityId)?.primary.value ?? null),
+        ]),
+      ),
+    );
+    await put(`${gdir}/predictions.csv`, groupPredictionText.join(''));
+    await put(
+      `${gdir}/group_metrics.json`,
+      prettyJson({
+        group,
+        method: { method: ev.method.method, summary: orderedSummary(ev.method.byGroup.find((g) => g.group === group)?.summary ?? ofGroup) },
+        baselines: baselines.map((b) => {
+          const s = b.byGroup.find((g) => g.group === group)?.summary;
+          return { method: b.method, summary: s ? orderedSummary(s) : null };
+        }),
+        valueRange: ev.valueRanges.find((v) => v.group === group) ?? null,
+        items: ev.method.byItem
+          .filter((i) => i.group === group)
+          .sort((a, b) => compareCodeUnits(a.item, b.item))
+          .map((i) => ({ item: i.item, kind: i.kind, summary: orderedSummary(i.summary) })),
+        entities: worstFirst.map((e) => ({ entityId: e.entityId, summary: e.summary ? orderedSummary(e.summary) : null })),
+      }),
+    );
+    await put(`${gdir}/${DISTRIBUTION_CHART}`, await groupDistributionSvg(group, distribution));
+
     await sink.drain();
     await hasher.seal(gdir);
   }

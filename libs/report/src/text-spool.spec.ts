@@ -24,6 +24,19 @@ describe('TextSpool', () => {
     await spool.close();
   });
 
+  it('given texts put with one write beside single puts, when read back, then each comes back as put', async () => {
+    const spool = await TextSpool.create(dir);
+    const before = await spool.put('first');
+    const texts = ['é—ü 🙂', '', '{"x":1}', 'y'.repeat(70_000)];
+    const [together, after] = await Promise.all([spool.putAll(texts), spool.put('last')]);
+    expect(together.map((e) => e.length)).toEqual(texts.map((t) => Buffer.byteLength(t)));
+    for (let i = 0; i < texts.length; i++) expect(await spool.get(together[i])).toBe(texts[i]);
+    expect(await spool.get(before)).toBe('first');
+    expect(spool.getSync(after)).toBe('last');
+    expect(await spool.putAll([])).toEqual([]);
+    await spool.close();
+  });
+
   it('given puts that overlap in time, then none overwrites another', async () => {
     const spool = await TextSpool.create(dir);
     const texts = Array.from({ length: 50 }, (_, i) => `${i}:`.padEnd(1000 + i, String.fromCharCode(97 + (i % 26))));

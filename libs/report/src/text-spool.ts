@@ -40,9 +40,12 @@ export class TextSpool {
   }
 
   /** Appends a text; its extent reads it back. */
-  async put(text: string): Promise<SpoolExtent> {
+  put(text: string): Promise<SpoolExtent> {
+    return this.putBytes(Buffer.from(text, 'utf8'));
+  }
+
+  private async putBytes(bytes: Buffer): Promise<SpoolExtent> {
     this.checkOpen();
-    const bytes = Buffer.from(text, 'utf8');
     // Reserved before the first await, so puts that overlap in time never overlap on disk.
     const offset = this.end;
     this.end += bytes.length;
@@ -51,6 +54,20 @@ export class TextSpool {
       done += bytesWritten;
     }
     return { offset, length: bytes.length };
+  }
+
+  /** Appends texts with one write; their extents read each back. */
+  async putAll(texts: readonly string[]): Promise<SpoolExtent[]> {
+    const parts = texts.map((text) => Buffer.from(text, 'utf8'));
+    const bytes = Buffer.concat(parts);
+    const { offset } = await this.putBytes(bytes);
+    const extents: SpoolExtent[] = [];
+    let at = offset;
+    for (const part of parts) {
+      extents.push({ offset: at, length: part.length });
+      at += part.length;
+    }
+    return extents;
   }
 
   /** A text put before. */

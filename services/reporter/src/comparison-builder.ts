@@ -73,7 +73,7 @@ export class ComparisonBuilder {
       firstRunDir ??= runDir;
       const all: PredictionRow[] = [];
       try {
-        for await (const group of rows.groups()) for (const r of group.rows) all.push(r);
+        for await (const group of rows.groups()) for await (const ofEntity of group.entities()) for (const r of ofEntity) all.push(r);
       } finally {
         await rows.close();
       }

@@ -1,4 +1,4 @@
-import { createEvent, experimentStream, itemKey, type InferenceBatchRequested, type InferenceCompleted, type ItemDef, type PromptResult } from '@assay/contracts';
+import { compareCodeUnits, createEvent, experimentStream, itemKey, type InferenceBatchRequested, type InferenceCompleted, type ItemDef, type PromptResult } from '@assay/contracts';
 import { EventStore } from '@assay/event-store';
 import { AttemptCompletions, modelCallRows, scoreBatch, type ScoredPrediction } from '@assay/experiments';
 import type { PredictionRow } from '@assay/report';
@@ -79,12 +79,18 @@ describe('SpooledAttemptRows (real Postgres)', () => {
       const whole = requests.flatMap((r, e) => modelCallRows(r, completions[e], byPrompt, itemMap, 1));
       const seen: string[] = [];
       for await (const group of rows.groups()) {
-        const name = group.rows[0].group;
+        const name = group.group;
         seen.push(name);
-        expect(group.rows).toEqual(whole.filter((r: PredictionRow) => r.group === name));
+        const ofGroup = whole.filter((r: PredictionRow) => r.group === name);
+        expect(group.entityIds).toEqual([...new Set(ofGroup.map((r) => r.entityId))].sort(compareCodeUnits));
+        // An entity's rows at a time, in entityIds order, each as the whole log's rows of that entity.
+        const handed: PredictionRow[][] = [];
+        for await (const ofEntity of group.entities()) handed.push(ofEntity);
+        expect(handed).toEqual(group.entityIds.map((entity) => ofGroup.filter((r) => r.entityId === entity)));
         expect(group.entityScores?.length).toBe(entities.length);
-        for (const r of group.rows.slice(0, 5)) expect(group.prefixes.get(r.prefixId)).toBe(requests.find((q) => q.data.batchId === r.prefixId)?.data.prefix);
+        for (const r of ofGroup.slice(0, 5)) expect(group.prefixes.get(r.prefixId)).toBe(requests.find((q) => q.data.batchId === r.prefixId)?.data.prefix);
         expect(await rows.predictions.of(name)).toEqual(predictions.filter((p) => p.group === name));
+        for (const entity of group.entityIds.slice(0, 3)) expect(await rows.predictions.ofEntity(name, entity)).toEqual(predictions.filter((p) => p.group === name && p.entityId === entity));
       }
       expect(seen).toEqual(["a-habits", 'b-trust', "o'dd \"group\""]);
       expect(whole.find((r) => r.entityId === 'e1')?.worker).toBe('w9');

@@ -1,8 +1,8 @@
-import { compareCodeUnits, type InferenceBatchRequested, type InferenceCompleted, type ItemDef } from '@assay/contracts';
+import { compareCodeUnits, itemKey, type InferenceBatchRequested, type InferenceCompleted, type ItemDef } from '@assay/contracts';
 import { EventStore, findEventsOfBatches, forEachEventPage } from '@assay/event-store';
-import { asPrediction, groupRowsOf, samplesOf, type AttemptCompletions, type GroupSlice, type ScoredPrediction } from '@assay/experiments';
+import { asPrediction, entityScoresOf, samplesOf, sliceRowsOf, type AttemptCompletions, type ScoredPrediction } from '@assay/experiments';
 import type { PairedSide } from '@assay/comparison';
-import { TextSpool, type PrefixLookup, type RowGroup, type RowGroups, type SpoolExtent } from '@assay/report';
+import { TextSpool, type PredictionRow, type PrefixLookup, type RowGroup, type RowGroups, type SpoolExtent } from '@assay/report';
 
 /**
  * Events read per page. A request holds its entity's shared prefix (~12 KB on the bench), so a
@@ -22,37 +22,43 @@ export interface RowsOfAttempt {
   completions: AttemptCompletions;
 }
 
-/** One page's model calls of one group, as spooled: requests without their prefixes, each batch's last completion cut to the group's results. */
-interface SpooledCalls {
-  requests: InferenceBatchRequested[];
-  completions: InferenceCompleted[];
+/** One batch's model calls of one group, as spooled: the request without its prefix, its last completion cut to the group's results. */
+interface SpooledCall {
+  request: InferenceBatchRequested;
+  completion?: InferenceCompleted;
 }
 
 /**
- * An attempt's rows read from the log in one pass and handed on a group at a time (RowGroups).
- * The writer needs them group after group (each group's files, both parquet files in group order),
- * while the log holds them batch after batch, each batch spanning every group. Reading the log
- * once per group made Postgres read every event once per group; instead one pass spools each
- * page's slice of every group to a temporary file (TextSpool), and the prefixes once per batch.
- * A group is then parsed back from the spool when its turn comes, and a prefix is read when a row
- * asks for it, so the reporter's heap holds one group's rows, never the run's, nor every prefix.
- * close() frees the spool.
+ * An attempt's rows read from the log in one pass and handed on a group at a time, an entity at a
+ * time (RowGroups). The writer needs them group after group (each group's files, both parquet
+ * files in group order), entity after entity, while the log holds them batch after batch, each
+ * batch spanning every group. Reading the log once per group made Postgres read every event once
+ * per group; instead one pass spools each batch's slice of every group to a temporary file
+ * (TextSpool), and the prefixes once per batch. An entity's rows are then parsed back from the
+ * spool when its turn comes, and a prefix is read when a row asks for it, so the reporter's heap
+ * holds one entity's rows (and a group's scored predictions while its entity scores are made),
+ * never a group's rows or the run's, nor every prefix. close() frees the spool.
  */
 export class SpooledAttemptRows implements RowGroups {
+  private readonly items: ReadonlyMap<string, ItemDef>;
+
   private constructor(
     private readonly spool: TextSpool,
     private readonly at: RowsOfAttempt,
-    private readonly calls: ReadonlyMap<string, SpoolExtent[]>,
+    /** Each group's calls, by entity. */
+    private readonly calls: ReadonlyMap<string, Map<string, SpoolExtent[]>>,
     /** The round's scored predictions, by group. */
     readonly predictions: SpooledPredictions,
     private readonly prefixes: PrefixLookup,
-  ) {}
+  ) {
+    this.items = new Map(at.items.map((i) => [itemKey(i.group, i.item), i]));
+  }
 
   static async read(store: EventStore, at: RowsOfAttempt): Promise<SpooledAttemptRows> {
     const spool = await TextSpool.create();
     try {
       const { stream, attempt, round } = at;
-      const calls = new Map<string, SpoolExtent[]>();
+      const calls = new Map<string, Map<string, SpoolExtent[]>>();
       const prefixes = new Map<string, SpoolExtent>();
       await store.read((sql) =>
         forEachEventPage(sql, stream, 'inference.batch.requested', { attempt, phase: 'full' }, PAGE, async (page) => {
@@ -61,17 +67,22 @@ export class SpooledAttemptRows implements RowGroups {
             // The batch's last completion, as the fold over all of them found it (a batch answered twice shows its last answer).
             if (c.id === at.completions.lastCompletionOf(c.data.batchId)) last.set(c.data.batchId, withoutPositions(c));
           }
-          const byGroup = new Map<string, SpooledCalls>();
+          // One write per page: the prefixes, then every batch's slice of every group.
+          const texts: string[] = [];
+          const places: Array<{ group: string; entityId: string } | { prefixOf: string }> = [];
           for (const request of page) {
-            prefixes.set(request.data.batchId, await spool.put(request.data.prefix));
+            texts.push(request.data.prefix);
+            places.push({ prefixOf: request.data.batchId });
             for (const part of callsByGroup(withoutPositions(request), last.get(request.data.batchId))) {
-              const spooled = byGroup.get(part.group) ?? { requests: [], completions: [] };
-              spooled.requests.push(part.request);
-              if (part.completion !== undefined) spooled.completions.push(part.completion);
-              byGroup.set(part.group, spooled);
+              texts.push(JSON.stringify({ request: part.request, completion: part.completion } satisfies SpooledCall));
+              places.push({ group: part.group, entityId: request.data.entityId });
             }
           }
-          for (const [group, spooled] of byGroup) appendTo(calls, group, await spool.put(JSON.stringify(spooled)));
+          const extents = await spool.putAll(texts);
+          places.forEach((place, i) => {
+            if ('prefixOf' in place) prefixes.set(place.prefixOf, extents[i]);
+            else appendTo(nestedMap(calls, place.group), place.entityId, extents[i]);
+          });
         }),
       );
       const scored = await SpooledPredictions.read(store, spool, stream, { attempt, round });
@@ -88,9 +99,13 @@ export class SpooledAttemptRows implements RowGroups {
 
   async *groups(): AsyncIterable<RowGroup> {
     for (const group of [...new Set(this.at.groups)].sort(compareCodeUnits)) {
-      const slice = await this.sliceOf(group);
-      if (slice.requests.length === 0 && slice.predictions.length === 0) continue;
-      yield { ...groupRowsOf(slice, this.at), prefixes: this.prefixes };
+      // A fitted method's rows are its predictions; a model's, its calls' prompts.
+      const entityIds = [...(this.at.fitted ? this.predictions.entitiesOf(group) : (this.calls.get(group)?.keys() ?? []))].sort(compareCodeUnits);
+      if (entityIds.length === 0) continue;
+      // One per prompt (a prompt scored twice counts with its last prediction), as the rows have them.
+      const predictions = [...new Map((await this.predictions.of(group)).map((p) => [p.promptId, p])).values()];
+      const entityScores = predictions.length === 0 ? [] : entityScoresOf(this.at.method, predictions, this.at.items);
+      yield { group, entityIds, entities: () => this.entitiesOf(group, entityIds), prefixes: this.prefixes, entityScores };
     }
   }
 
@@ -98,15 +113,19 @@ export class SpooledAttemptRows implements RowGroups {
     return this.spool.close();
   }
 
-  private async sliceOf(group: string): Promise<GroupSlice> {
-    const requests: InferenceBatchRequested[] = [];
-    const completions = new Map<string, InferenceCompleted>();
-    for (const extent of this.calls.get(group) ?? []) {
-      const spooled = JSON.parse(await this.spool.get(extent)) as SpooledCalls;
-      for (const r of spooled.requests) requests.push(r);
-      for (const c of spooled.completions) completions.set(c.data.batchId, c);
+  private async *entitiesOf(group: string, entityIds: readonly string[]): AsyncIterable<PredictionRow[]> {
+    const calls = this.calls.get(group);
+    for (const entityId of entityIds) {
+      const requests: InferenceBatchRequested[] = [];
+      const completions = new Map<string, InferenceCompleted>();
+      for (const extent of calls?.get(entityId) ?? []) {
+        const spooled = JSON.parse(await this.spool.get(extent)) as SpooledCall;
+        requests.push(spooled.request);
+        if (spooled.completion !== undefined) completions.set(spooled.completion.data.batchId, spooled.completion);
+      }
+      const predictions = await this.predictions.ofEntity(group, entityId);
+      yield sliceRowsOf({ requests, completions, predictions }, { fitted: this.at.fitted, items: this.items, round: this.at.round });
     }
-    return { requests, completions, predictions: await this.predictions.of(group) };
   }
 }
 
@@ -142,29 +161,61 @@ class SpooledPrefixes implements PrefixLookup {
   }
 }
 
-/** A run's scored predictions (an attempt's evaluation round) spooled by group in one pass over the log. */
+/** A run's scored predictions (an attempt's evaluation round) spooled by group and entity in one pass over the log. */
 export class SpooledPredictions {
   private constructor(
     private readonly spool: TextSpool,
-    private readonly byGroup: ReadonlyMap<string, SpoolExtent[]>,
+    /** Each group's scored batches, in log order, with their entity. */
+    private readonly byGroup: ReadonlyMap<string, Array<{ entityId: string; extent: SpoolExtent }>>,
+    /** The same by entity. */
+    private readonly byEntity: ReadonlyMap<string, Map<string, SpoolExtent[]>>,
   ) {}
 
   static async read(store: EventStore, spool: TextSpool, stream: string, shown: { attempt: number; round: number }): Promise<SpooledPredictions> {
-    const byGroup = new Map<string, SpoolExtent[]>();
+    const byGroup = new Map<string, Array<{ entityId: string; extent: SpoolExtent }>>();
+    const byEntity = new Map<string, Map<string, SpoolExtent[]>>();
     await store.read((sql) =>
       forEachEventPage(sql, stream, 'evaluation.batch.scored', { attempt: shown.attempt, phase: 'full', round: shown.round }, PAGE, async (page) => {
-        const ofPage = new Map<string, ScoredPrediction[]>();
-        for (const e of page) for (const p of e.data.predictions) appendTo(ofPage, p.group, p);
-        for (const [group, predictions] of ofPage) appendTo(byGroup, group, await spool.put(JSON.stringify(predictions)));
+        const parts: Array<{ group: string; entityId: string; predictions: ScoredPrediction[] }> = [];
+        for (const e of page) {
+          // A batch is one entity's (an entity may have several batches): its slice of each group.
+          const ofEvent = new Map<string, { group: string; entityId: string; predictions: ScoredPrediction[] }>();
+          for (const p of e.data.predictions) {
+            const key = JSON.stringify([p.group, p.entityId]);
+            const part = ofEvent.get(key) ?? { group: p.group, entityId: p.entityId, predictions: [] };
+            part.predictions.push(p);
+            ofEvent.set(key, part);
+          }
+          for (const part of ofEvent.values()) parts.push(part);
+        }
+        const extents = await spool.putAll(parts.map((part) => JSON.stringify(part.predictions)));
+        parts.forEach(({ group, entityId }, i) => {
+          appendTo(byGroup, group, { entityId, extent: extents[i] });
+          appendTo(nestedMap(byEntity, group), entityId, extents[i]);
+        });
       }),
     );
-    return new SpooledPredictions(spool, byGroup);
+    return new SpooledPredictions(spool, byGroup, byEntity);
   }
 
   /** One group's predictions, in log order. */
   async of(group: string): Promise<ScoredPrediction[]> {
+    return this.read((this.byGroup.get(group) ?? []).map((b) => b.extent));
+  }
+
+  /** One entity's predictions of a group, in log order. */
+  ofEntity(group: string, entityId: string): Promise<ScoredPrediction[]> {
+    return this.read(this.byEntity.get(group)?.get(entityId) ?? []);
+  }
+
+  /** The entities with predictions in a group. */
+  entitiesOf(group: string): Iterable<string> {
+    return this.byEntity.get(group)?.keys() ?? [];
+  }
+
+  private async read(extents: readonly SpoolExtent[]): Promise<ScoredPrediction[]> {
     const predictions: ScoredPrediction[] = [];
-    for (const extent of this.byGroup.get(group) ?? []) for (const p of JSON.parse(await this.spool.get(extent)) as ScoredPrediction[]) predictions.push(p);
+    for (const extent of extents) for (const p of JSON.parse(await this.spool.get(extent)) as ScoredPrediction[]) predictions.push(p);
     return predictions;
   }
 }
@@ -175,6 +226,13 @@ export async function addPairedGroups(side: PairedSide, predictions: SpooledPred
     const ofGroup = await predictions.of(group);
     side.addGroup(group, samplesOf(ofGroup), ofGroup.map(asPrediction));
   }
+}
+
+/** The map under `key`, made when missing. */
+function nestedMap<K, K2, V>(map: Map<K, Map<K2, V>>, key: K): Map<K2, V> {
+  let inner = map.get(key);
+  if (inner === undefined) map.set(key, (inner = new Map()));
+  return inner;
 }
 
 function appendTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {

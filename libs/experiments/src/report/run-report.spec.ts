@@ -1,7 +1,7 @@
 import { createEvent, experimentStream, itemKey, type InferenceBatchRequested, type InferenceCompleted, type ItemDef, type PromptResult } from '@assay/contracts';
 import { DEFAULT_BOOTSTRAP, evaluateRows, joinRows } from '@assay/evaluation';
 import { asPrediction, samplesOf, scoreBatch, type ScoredPrediction } from '../score/scoring';
-import { AttemptCompletions, entityScoresOf, groupRowsOf, modelCallRows } from './run-report';
+import { AttemptCompletions, entityScoresOf, modelCallRows, sliceRowsOf } from './run-report';
 
 const identity = 'abcd1234_test';
 const ctx = { stream: experimentStream(identity), correlationId: 'r', causationId: null, producer: 'test', codeVersion: 'test' };
@@ -64,24 +64,30 @@ describe('AttemptCompletions', () => {
   });
 });
 
-describe('groupRowsOf', () => {
-  it('given one group\'s slice of the log, then its rows are the whole run\'s rows of that group, with its entity scores', () => {
+describe('sliceRowsOf', () => {
+  it('given one group\'s slice of the log, or one entity\'s part of it, then its rows are the whole run\'s rows of that group or entity', () => {
     const group = 'b-trust';
     const slice = {
       requests: requests.map((r) => requestOfGroup(r, group)),
       completions: new Map(requests.map((r, e) => [r.data.batchId, completionOf(completions[e], requestOfGroup(r, group))])),
       predictions: predictions.filter((p) => p.group === group),
     };
-    const { rows, entityScores } = groupRowsOf(slice, { method: 'llm_zero_shot', fitted: false, items, round: 1 });
+    const rows = sliceRowsOf(slice, { fitted: false, items: plannedItemMap, round: 1 });
     const byPrompt = new Map(predictions.map((p) => [p.promptId, p]));
     const whole = requests.flatMap((r, e) => modelCallRows(r, completions[e], byPrompt, plannedItemMap, 1));
     expect(rows).toEqual(whole.filter((r) => r.group === group));
-    expect(entityScores.map((s) => s.group)).toEqual(entities.map(() => group));
+    const entity = requests[1].data.entityId;
+    const ofEntity = {
+      requests: slice.requests.filter((r) => r.data.entityId === entity),
+      completions: slice.completions,
+      predictions: slice.predictions.filter((p) => p.entityId === entity),
+    };
+    expect(sliceRowsOf(ofEntity, { fitted: false, items: plannedItemMap, round: 1 })).toEqual(whole.filter((r) => r.group === group && r.entityId === entity));
   });
 
   it('given a prompt without a scored prediction of the round, then it names the prompt', () => {
     const group = 'a-habits';
     const slice = { requests: [requestOfGroup(requests[0], group)], completions: new Map(), predictions: [] };
-    expect(() => groupRowsOf(slice, { method: 'llm_zero_shot', fitted: false, items, round: 2 })).toThrow(/prompt e0\/a-habits\/h1 .* has no scored prediction of round 2/);
+    expect(() => sliceRowsOf(slice, { fitted: false, items: plannedItemMap, round: 2 })).toThrow(/prompt e0\/a-habits\/h1 .* has no scored prediction of round 2/);
   });
 });

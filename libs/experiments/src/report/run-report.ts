@@ -112,7 +112,7 @@ function only<K extends AssayEventType>(events: AssayEvent[], type: K, what: str
 /**
  * The run-wide part of the run directory's content as a pure function of the log: the run's own
  * events but its full phase's batches (inference.batch.requested, inference.completed,
- * evaluation.batch.scored: the bulk, read a group at a time by the reporter, see groupRowsOf),
+ * evaluation.batch.scored: the bulk, read a group at a time by the reporter, see sliceRowsOf),
  * folded into `completions` instead; the experiment.requested of the attempt, from its request
  * stream, for requestedAt; and the registry events recorded before the evaluation round shown
  * (for "comparison context"), so a replay later, after other runs, rebuilds the same bytes.
@@ -129,7 +129,7 @@ export function assembleRunReport(runEvents: AssayEvent[], attempt: number, roun
   const evaluation = only(ofRound, 'evaluation.completed', `${identity} ${what} round ${round}`);
   if (evaluation.data.evaluatorVersion !== EVALUATOR_VERSION) throw new EvaluatorVersionMismatchError(identity, attempt, round, evaluation.data.evaluatorVersion);
   const bulk = mine.find((e) => (e.type === 'inference.batch.requested' || e.type === 'inference.completed' || e.type === 'evaluation.batch.scored') && e.data.phase === 'full');
-  if (bulk) throw new Error(`assembleRunReport takes the run-wide events only: ${bulk.type} ${bulk.id} of the full phase is read a group at a time (groupRowsOf)`);
+  if (bulk) throw new Error(`assembleRunReport takes the run-wide events only: ${bulk.type} ${bulk.id} of the full phase is read a group at a time (sliceRowsOf)`);
   const result = loggedEvaluationResult(evaluation.data.result, `evaluation.completed ${evaluation.id} of ${identity} ${what} round ${round}`);
 
   const config = reportedConfigOf(started);
@@ -233,32 +233,34 @@ export function plannedItems(planned: ExperimentPlanned): Map<string, ItemDef> {
   return new Map(planned.data.items.map((i) => [itemKey(i.group, i.item), i]));
 }
 
-/** One item group's slice of an attempt's full phase, as the reporter reads it (every array cut to the group's elements). */
+/**
+ * One item group's slice of an attempt's full phase, or one entity's part of it, as the reporter
+ * reads it (every array cut to the slice's elements).
+ */
 export interface GroupSlice {
-  /** The group's prompts of each batch that has some, in log order. */
+  /** The slice's prompts of each batch that has some, in log order. */
   requests: readonly InferenceBatchRequested[];
   /** The results of those prompts in each batch's last completion (see AttemptCompletions.lastCompletionOf), by batchId. */
   completions: ReadonlyMap<string, InferenceCompleted>;
-  /** The round's scored predictions of the group, in log order. */
+  /** The round's scored predictions of the slice, in log order. */
   predictions: readonly ScoredPrediction[];
 }
 
 /**
- * One group's rows, the same rows assembleRunReport made of the whole log before (model calls: a
- * request's prompts with their predictions and results; a fitted method: its predictions), and the
- * group's per-entity scores. The rows' inputs are their prefixes (by prefixId, the batch's id:
- * the source keeps them, see the reporter's row source) plus their suffixes.
+ * A slice's rows, the same rows assembleRunReport made of the whole log before (model calls: a
+ * request's prompts with their predictions and results; a fitted method: its predictions). The
+ * rows' inputs are their prefixes (by prefixId, the batch's id: the source keeps them, see the
+ * reporter's row source) plus their suffixes. The group's per-entity scores are entityScoresOf
+ * its predictions.
  */
-export function groupRowsOf(slice: GroupSlice, args: { method: string; fitted: boolean; items: readonly ItemDef[]; round: number }): { rows: PredictionRow[]; entityScores: EntityScore[] } {
-  const items = new Map(args.items.map((i) => [itemKey(i.group, i.item), i]));
+export function sliceRowsOf(slice: GroupSlice, args: { fitted: boolean; items: ReadonlyMap<string, ItemDef>; round: number }): PredictionRow[] {
   const predictions = new Map(slice.predictions.map((p) => [p.promptId, p]));
   const rows: PredictionRow[] = [];
   for (const request of slice.requests) {
-    for (const row of modelCallRows(request, slice.completions.get(request.data.batchId), predictions, items, args.round)) rows.push(row);
+    for (const row of modelCallRows(request, slice.completions.get(request.data.batchId), predictions, args.items, args.round)) rows.push(row);
   }
-  if (args.fitted) for (const row of fittedRows(predictions.values(), items)) rows.push(row);
-  const entityScores = predictions.size === 0 ? [] : entityScoresOf(args.method, [...predictions.values()], args.items);
-  return { rows, entityScores };
+  if (args.fitted) for (const row of fittedRows(predictions.values(), args.items)) rows.push(row);
+  return rows;
 }
 
 /** Only byEntity is taken from evaluateRows here, and it does not depend on the bootstrap: one resample is enough. */
