@@ -119,7 +119,8 @@ export class SpooledAttemptRows implements RowGroups {
       const requests: InferenceBatchRequested[] = [];
       const completions = new Map<string, InferenceCompleted>();
       for (const extent of calls?.get(entityId) ?? []) {
-        const spooled = JSON.parse(await this.spool.get(extent)) as SpooledCall;
+        // Small reads of what was just written (the page cache): a thread-pool hop each cost more than the read.
+        const spooled = JSON.parse(this.spool.getSync(extent)) as SpooledCall;
         requests.push(spooled.request);
         if (spooled.completion !== undefined) completions.set(spooled.completion.data.batchId, spooled.completion);
       }
@@ -213,10 +214,11 @@ export class SpooledPredictions {
     return this.byEntity.get(group)?.keys() ?? [];
   }
 
-  private async read(extents: readonly SpoolExtent[]): Promise<ScoredPrediction[]> {
+  /** A group's or an entity's batches: small reads of what was just written, as in entitiesOf. */
+  private read(extents: readonly SpoolExtent[]): Promise<ScoredPrediction[]> {
     const predictions: ScoredPrediction[] = [];
-    for (const extent of extents) for (const p of JSON.parse(await this.spool.get(extent)) as ScoredPrediction[]) predictions.push(p);
-    return predictions;
+    for (const extent of extents) for (const p of JSON.parse(this.spool.getSync(extent)) as ScoredPrediction[]) predictions.push(p);
+    return Promise.resolve(predictions);
   }
 }
 
