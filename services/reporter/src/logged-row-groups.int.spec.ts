@@ -89,8 +89,8 @@ describe('SpooledAttemptRows (real Postgres)', () => {
         expect(handed).toEqual(group.entityIds.map((entity) => ofGroup.filter((r) => r.entityId === entity)));
         expect(group.entityScores?.length).toBe(entities.length);
         for (const r of ofGroup.slice(0, 5)) expect(group.prefixes.get(r.prefixId)).toBe(requests.find((q) => q.data.batchId === r.prefixId)?.data.prefix);
-        expect(await rows.predictions.of(name)).toEqual(predictions.filter((p) => p.group === name));
-        for (const entity of group.entityIds.slice(0, 3)) expect(await rows.predictions.ofEntity(name, entity)).toEqual(predictions.filter((p) => p.group === name && p.entityId === entity));
+        expect(rows.predictions.of(name)).toEqual(predictions.filter((p) => p.group === name));
+        for (const entity of group.entityIds.slice(0, 3)) expect(rows.predictions.ofEntity(name, entity)).toEqual(predictions.filter((p) => p.group === name && p.entityId === entity));
       }
       expect(seen).toEqual(["a-habits", 'b-trust', "o'dd \"group\""]);
       expect(whole.find((r) => r.entityId === 'e1')?.worker).toBe('w9');

@@ -103,7 +103,7 @@ export class SpooledAttemptRows implements RowGroups {
       const entityIds = [...(this.at.fitted ? this.predictions.entitiesOf(group) : (this.calls.get(group)?.keys() ?? []))].sort(compareCodeUnits);
       if (entityIds.length === 0) continue;
       // One per prompt (a prompt scored twice counts with its last prediction), as the rows have them.
-      const predictions = [...new Map((await this.predictions.of(group)).map((p) => [p.promptId, p])).values()];
+      const predictions = [...new Map(this.predictions.of(group).map((p) => [p.promptId, p])).values()];
       const entityScores = predictions.length === 0 ? [] : entityScoresOf(this.at.method, predictions, this.at.items);
       yield { group, entityIds, entities: () => this.entitiesOf(group, entityIds), prefixes: this.prefixes, entityScores };
     }
@@ -124,7 +124,7 @@ export class SpooledAttemptRows implements RowGroups {
         requests.push(spooled.request);
         if (spooled.completion !== undefined) completions.set(spooled.completion.data.batchId, spooled.completion);
       }
-      const predictions = await this.predictions.ofEntity(group, entityId);
+      const predictions = this.predictions.ofEntity(group, entityId);
       yield sliceRowsOf({ requests, completions, predictions }, { fitted: this.at.fitted, items: this.items, round: this.at.round });
     }
   }
@@ -200,13 +200,13 @@ export class SpooledPredictions {
   }
 
   /** One group's predictions, in log order. */
-  async of(group: string): Promise<ScoredPrediction[]> {
-    return this.read((this.byGroup.get(group) ?? []).map((b) => b.extent));
+  of(group: string): ScoredPrediction[] {
+    return this.predictionsIn((this.byGroup.get(group) ?? []).map((b) => b.extent));
   }
 
   /** One entity's predictions of a group, in log order. */
-  ofEntity(group: string, entityId: string): Promise<ScoredPrediction[]> {
-    return this.read(this.byEntity.get(group)?.get(entityId) ?? []);
+  ofEntity(group: string, entityId: string): ScoredPrediction[] {
+    return this.predictionsIn(this.byEntity.get(group)?.get(entityId) ?? []);
   }
 
   /** The entities with predictions in a group. */
@@ -214,18 +214,18 @@ export class SpooledPredictions {
     return this.byEntity.get(group)?.keys() ?? [];
   }
 
-  /** A group's or an entity's batches: small reads of what was just written, as in entitiesOf. */
-  private read(extents: readonly SpoolExtent[]): Promise<ScoredPrediction[]> {
+  /** A group's or an entity's batches: small reads of what was just written (the page cache), without a thread-pool hop each. */
+  private predictionsIn(extents: readonly SpoolExtent[]): ScoredPrediction[] {
     const predictions: ScoredPrediction[] = [];
     for (const extent of extents) for (const p of JSON.parse(this.spool.getSync(extent)) as ScoredPrediction[]) predictions.push(p);
-    return Promise.resolve(predictions);
+    return predictions;
   }
 }
 
 /** Adds a run's scored predictions to a PairedSide, one group at a time (each group once, in code-unit order). */
-export async function addPairedGroups(side: PairedSide, predictions: SpooledPredictions, groups: readonly string[]): Promise<void> {
+export function addPairedGroups(side: PairedSide, predictions: SpooledPredictions, groups: readonly string[]): void {
   for (const group of [...new Set(groups)].sort(compareCodeUnits)) {
-    const ofGroup = await predictions.of(group);
+    const ofGroup = predictions.of(group);
     side.addGroup(group, samplesOf(ofGroup), ofGroup.map(asPrediction));
   }
 }

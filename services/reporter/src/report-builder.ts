@@ -316,11 +316,11 @@ export class ReportBuilder implements OnApplicationBootstrap {
     });
     if (theirs === null) return { identity: entry.identity, method: entry.method, primary: entry.primary, delta: null, ci: null, p: null, entities: 0, note: 'it had no evaluation in the log at the time' };
     const current = new PairedSide(report.method, shown.items);
-    await addPairedGroups(current, rows.predictions, shown.groups);
+    addPairedGroups(current, rows.predictions, shown.groups);
     const previous = new PairedSide(entry.method, shown.items, current);
     const spool = await TextSpool.create();
     try {
-      await addPairedGroups(previous, await SpooledPredictions.read(this.store, spool, stream, theirs), [...shown.groups, ...theirs.groups]);
+      addPairedGroups(previous, await SpooledPredictions.read(this.store, spool, stream, theirs), [...shown.groups, ...theirs.groups]);
     } finally {
       await spool.close();
     }
