@@ -63,11 +63,17 @@ export class HashedFile {
     return this.digest;
   }
 
-  /** Releases the file handle after a failure elsewhere; the partial file is left for the caller to delete. */
+  /**
+   * Releases the file handle after a failure elsewhere; the partial file is left for the caller to
+   * delete. Never throws: a write still in flight fails with ERR_STREAM_DESTROYED (kept as the
+   * failure, so sha256() refuses), and the caller reports the original error, not that one.
+   */
   async abort(): Promise<void> {
-    if (this.file.destroyed) return;
+    if (this.file.closed) return;
+    // Not once(file, 'close'): it rejects on the destroyed write's 'error', which comes first.
+    const closed = new Promise<void>((resolve) => this.file.once('close', () => resolve()));
     this.file.destroy();
-    await once(this.file, 'close');
+    await closed;
   }
 
   private throwIfFailed(): void {

@@ -139,4 +139,16 @@ describe('ParquetFileWriter', () => {
     expect(() => writer.sha256()).toThrow(/needs the file closed first/);
     await writer.close();
   });
+
+  it('given a row group written, when aborted, then the handle is released without a footer, and there is no hash', async () => {
+    const path = join(root, 'aborted.parquet');
+    const writer = await ParquetFileWriter.open(path, RAW_OUTPUTS_COLUMNS);
+    for (const row of rows.slice(0, 1500)) await writer.append(row);
+    await writer.abort();
+    await writer.abort(); // a second abort is a no-op
+    expect(() => writer.sha256()).toThrow(/needs the file closed first/);
+    const bytes = await readFile(path);
+    expect(bytes.subarray(0, 4).toString()).toBe('PAR1');
+    expect(bytes.subarray(-4).toString()).not.toBe('PAR1');
+  });
 });

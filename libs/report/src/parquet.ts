@@ -302,17 +302,12 @@ export class ParquetFileWriter {
   }
 
   /**
-   * Releases the file handle after a failure elsewhere; the partial file is left for the caller to
-   * delete. Never throws: the caller is already reporting the original error, and a failure to
-   * end the stream is logged rather than allowed to replace it.
+   * Releases the file handle after a failure elsewhere; the partial file (no footer) is left for
+   * the caller to delete. Never throws: the caller is already reporting the original error.
    */
   async abort(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const envelope = (this.writer as unknown as { envelopeWriter?: { close(): Promise<void> } }).envelopeWriter;
-    if (!envelope) return;
-    await envelope.close().catch((error: unknown) => {
-      console.error(`could not close ${this.path} after an earlier failure:`, error);
-    });
+    await this.file.abort();
   }
 }
