@@ -31,18 +31,22 @@ function frameName(cf: CpuProfile['nodes'][number]['callFrame']): string {
   return `${fn} (${where}:${cf.lineNumber + 1})`;
 }
 
-export function summarize(file: string, processName: string, topN = 8): ProfileSummary {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+/**
+ * Self time per function over `files`: one process's profiles, its main thread's and one per
+ * worker thread it started (the reporter's file writer and spools), summed.
+ */
+export function summarize(files: readonly string[], processName: string, topN = 8): ProfileSummary {
   const self = new Map<string, number>();
-  let total = 0;
-  for (let i = 0; i < p.samples.length; i++) {
-    const node = byId.get(p.samples[i]);
-    const dt = p.timeDeltas[i + 1] ?? 0;
-    if (!node) continue;
-    total += dt;
-    const name = frameName(node.callFrame);
-    self.set(name, (self.get(name) ?? 0) + dt);
+  for (const file of files) {
+    const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+    const byId = new Map(p.nodes.map((n) => [n.id, n]));
+    for (let i = 0; i < p.samples.length; i++) {
+      const node = byId.get(p.samples[i]);
+      const dt = p.timeDeltas[i + 1] ?? 0;
+      if (!node) continue;
+      const name = frameName(node.callFrame);
+      self.set(name, (self.get(name) ?? 0) + dt);
+    }
   }
   const busy = [...self.entries()].filter(([name]) => !/^\((idle|program)\)/.test(name));
   busy.sort((a, b) => b[1] - a[1]);
@@ -54,20 +58,21 @@ export function summarize(file: string, processName: string, topN = 8): ProfileS
   };
 }
 
-/** Profiles in `dir` of the given processes (by pid), largest busy time first. */
+/** Profiles in `dir` of the given processes (by pid, every thread's), largest busy time first. */
 export function summarizeDir(dir: string, pids: Map<string, number | undefined>): ProfileSummary[] {
   if (!existsSync(dir)) return [];
+  // Node names them CPU.<time>.<pid>.<thread>.<seq>.cpuprofile.
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   const out: ProfileSummary[] = [];
   for (const [name, pid] of pids) {
-    const file = files.find((f) => f.split('.')[2] === String(pid));
-    if (file) out.push(summarize(join(dir, file), name));
+    const ofProcess = files.filter((f) => f.split('.')[2] === String(pid));
+    if (ofProcess.length > 0) out.push(summarize(ofProcess.map((f) => join(dir, f)), name));
   }
   return out.sort((a, b) => b.totalS - a.totalS);
 }
 
 export function profileMarkdown(scenario: string, summaries: ProfileSummary[]): string {
-  const lines = [`CPU profile of ${scenario} (self time; whole process life, run + replay):`, ''];
+  const lines = [`CPU profile of ${scenario} (self time, all of a process's threads; whole process life, run + replay):`, ''];
   for (const s of summaries) {
     lines.push(`- ${s.process}: ${s.totalS.toFixed(1)} s busy; top: ${s.top.map((t) => `${t.fn} ${t.selfS.toFixed(1)} s (${(t.share * 100).toFixed(0)}%)`).join('; ')}`);
   }

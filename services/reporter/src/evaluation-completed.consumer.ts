@@ -48,6 +48,12 @@ export class EvaluationCompletedConsumer {
     const { decision, handled } = await handleExperimentCommand({ store: this.store, states: this.states, consumer: 'reporter', messageId: event.id, identity, command, provide });
     const built = building.done;
     if (handled.duplicate || decision.kind !== 'append' || decision.events.length === 0 || !built) return;
-    this.runLog.write(built.runDir, built.attempt, `report of evaluation round ${built.round} written: ${built.files} files in ${((performance.now() - began) / 1000).toFixed(1)} s (tree ${built.treeHash.slice(0, 12)}; ${built.staged} item files of them written while the round was scored)`);
+    const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+    const { readMs, writeMs, swapMs } = built.took;
+    this.runLog.write(
+      built.runDir,
+      built.attempt,
+      `report of evaluation round ${built.round} written: ${built.files} files in ${seconds(performance.now() - began)} (reading the log ${seconds(readMs)}, writing ${seconds(writeMs)}, swapping in ${seconds(swapMs)}; tree ${built.treeHash.slice(0, 12)}; ${built.staged} item files of them written while the round was scored)`,
+    );
   }
 }

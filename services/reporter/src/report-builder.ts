@@ -83,6 +83,8 @@ export interface BuiltReport {
   staged: number;
   treeHash: string;
   summary: Record<string, number | string | null>;
+  /** Where the build's time went, in ms: reading the log, writing the tree, swapping it in. */
+  took: { readMs: number; writeMs: number; swapMs: number };
 }
 
 /**
@@ -334,15 +336,16 @@ export class ReportBuilder implements OnApplicationBootstrap {
    * earlier build's leftovers) before the swap. Otherwise into a fresh sibling.
    */
   private async buildNow(identity: string, staged: boolean): Promise<BuiltReport> {
+    const began = performance.now();
     const loaded = await this.loadReport(identity);
     try {
-      return await this.writeAndSwap(identity, loaded, staged);
+      return await this.writeAndSwap(identity, loaded, staged, performance.now() - began);
     } finally {
       await loaded.rows.close();
     }
   }
 
-  private async writeAndSwap(identity: string, loaded: LoadedReport, staged: boolean): Promise<BuiltReport> {
+  private async writeAndSwap(identity: string, loaded: LoadedReport, staged: boolean, readMs: number): Promise<BuiltReport> {
     const { report, rows, runDir, round, attempt: chosen, scoredBatches } = loaded;
     await this.recover(runDir);
     const tmp = staged ? earlyDirOf(runDir, chosen, round, this.info.codeVersion) : siblingOf(runDir, 'building');
@@ -356,7 +359,9 @@ export class ReportBuilder implements OnApplicationBootstrap {
         await removeEarlyBookkeeping(tmp);
       }
       // Unchanged files of the current tree are hard-linked, not recreated (a replay's bulk).
+      const writing = performance.now();
       const { files, treeHash, removedLeftovers } = await writeRunDirectory(report, tmp, { reuseUnchangedFrom: runDir, prewritten, rows });
+      const swapping = performance.now();
       if (removedLeftovers.length > 0) this.logger.warn(`${runDir}: removed ${removedLeftovers.length} staged file(s) the tree does not have (left by a killed build), e.g. ${removedLeftovers[0]}`);
       const { oldRemoved, oldDir } = await replaceDirectoryAtomically(tmp, runDir, KEEP);
       // The previous tree (~35k files on a full run) is deleted after the build returns.
@@ -365,7 +370,8 @@ export class ReportBuilder implements OnApplicationBootstrap {
         .catch((error: unknown) => this.logger.error(`could not delete the previous tree of ${runDir}: ${errorMessage(error)} (the next build or start removes it)`))
         .finally(() => oldDir !== null && this.beingRemoved.delete(oldDir));
       if (staged) await removeStaleEarlyDirs(runDir, { attempt: chosen, round });
-      return { identity, attempt: chosen, round, runDir, files, staged: prewritten?.size ?? 0, treeHash, summary: evaluationSummary(report.evaluation, report.cache, round) };
+      const took = { readMs, writeMs: swapping - writing, swapMs: performance.now() - swapping };
+      return { identity, attempt: chosen, round, runDir, files, staged: prewritten?.size ?? 0, treeHash, summary: evaluationSummary(report.evaluation, report.cache, round), took };
     } finally {
       await prewritten?.close();
       // Nothing left after a swap; a failed build's whole tree otherwise.
