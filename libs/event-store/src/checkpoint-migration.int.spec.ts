@@ -28,7 +28,7 @@ describe('checkpoint migration (real Postgres)', () => {
     await expect(migrate(now, db.url)).rejects.toThrow(/checkpoints holds 1 row\(s\) stored as bare global positions.*delete them/);
 
     await before.query(`DELETE FROM checkpoints`);
-    expect(await migrate(now, db.url)).toEqual(['CheckpointTransaction1764200000000', 'DropCheckpoints1764300000000', 'PlannedStageKeyIndex1764400000000']);
+    expect(await migrate(now, db.url)).toEqual(['CheckpointTransaction1764200000000', 'DropCheckpoints1764300000000', 'PlannedStageKeyIndex1764400000000', 'BatchKeyIndex1764500000000']);
     expect(await now.query(`SELECT to_regclass('checkpoints') AS t`)).toEqual([{ t: null }]);
   });
 });
