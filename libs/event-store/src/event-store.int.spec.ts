@@ -231,12 +231,14 @@ describe('EventStore (real Postgres)', () => {
           completed('b1', 3), // the same batch committed twice (two workers raced): counted once
           completed('x1', 5, 2), // another attempt
           completed('x2', 7, 1, 'smoke'), // another phase
+          requested('b2', 6, 2), // the same batch in another attempt, failed there too: each attempt counts its own request
+          createEvent('inference.failed', { ...ref('b2', 2), worker: 'w', error: 'every prompt failed' }, ctx),
         ],
       },
     ]);
     await store.read(async (sql) => {
       expect(await committedPromptCount(sql, s, 1, 'full')).toBe(5);
-      expect(await committedPromptCount(sql, s, 2, 'full')).toBe(5);
+      expect(await committedPromptCount(sql, s, 2, 'full')).toBe(5 + 6);
       expect(await committedPromptCount(sql, s, 3, 'full')).toBe(0);
     });
   });

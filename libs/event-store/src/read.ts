@@ -139,7 +139,7 @@ export async function committedPromptCount(sql: Sql, stream: string, attempt: nu
         ORDER BY data->>'batchId', stream_position)
      SELECT coalesce(sum(CASE WHEN o.type = 'inference.completed' THEN jsonb_array_length(o.results) ELSE jsonb_array_length(r.data->'prompts') END), 0) AS n
        FROM outcomes o
-       LEFT JOIN events r ON r.stream = $1 AND r.type = 'inference.batch.requested' AND (r.data->>'batchId') = o.batch_id`,
+       LEFT JOIN events r ON r.stream = $1 AND r.type = 'inference.batch.requested' AND (r.data->>'attempt') = $2 AND (r.data->>'phase') = $3 AND (r.data->>'batchId') = o.batch_id`,
     [stream, String(attempt), phase],
   );
   return Number(n);
