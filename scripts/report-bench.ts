@@ -20,7 +20,8 @@ import { prepareWorkload } from './bench/workload';
  *     fresh stack, then stops the processes but keeps the database; FILE records it.
  *   node dist/scripts/report-bench.js build [--state FILE]
  *     rebuilds that run's directory with the reporter's ReportBuilder in this process and prints
- *     seconds, CPU, files, tree hash and this process's peak RSS. The run directory already holds
+ *     seconds (and how they split: reading the log, writing, swapping in), CPU, files, tree hash
+ *     and this process's peak RSS. The run directory already holds
  *     the tree, so this is a replay; delete it first to time a first write. Run it under
  *     `node --cpu-prof` to attribute the time.
  *   node dist/scripts/report-bench.js drop [--state FILE]
@@ -89,7 +90,18 @@ async function build(statePath: string): Promise<void> {
     const peakRssMb = process.resourceUsage().maxRSS / 1024;
     const s = (x: number) => Number(x.toFixed(2));
     console.log(
-      JSON.stringify({ seconds: s(seconds), userS: s(cpu.user / 1e6), systemS: s(cpu.system / 1e6), files: built.files, tree: built.treeHash.slice(0, 12), peakRssMb: Math.round(peakRssMb), workers: state.workers }),
+      JSON.stringify({
+        seconds: s(seconds),
+        readS: s(built.took.readMs / 1000),
+        writeS: s(built.took.writeMs / 1000),
+        swapS: s(built.took.swapMs / 1000),
+        userS: s(cpu.user / 1e6),
+        systemS: s(cpu.system / 1e6),
+        files: built.files,
+        tree: built.treeHash.slice(0, 12),
+        peakRssMb: Math.round(peakRssMb),
+        workers: state.workers,
+      }),
     );
   } finally {
     await store.close();
