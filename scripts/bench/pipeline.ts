@@ -16,7 +16,7 @@ import { drive } from './driver';
  * The reporter's line when a tree is written, e.g. "report of evaluation round 1 written: 35717
  * files in 7.5 s (reading the log 1.9 s, writing 5.4 s, swapping in 0.1 s; tree 04a7f3624bbf; ...)".
  */
-const REPORT_WRITTEN = /report (?:of evaluation round \d+ )?written: (\d+) files in ([\d.]+) s \((?:reading the log ([\d.]+) s, writing ([\d.]+) s, swapping in ([\d.]+) s; )?tree ([0-9a-f]+)[;)]/;
+const REPORT_WRITTEN = /report (?:of evaluation round \d+ )?written: (\d+) files in ([\d.]+) s \(reading the log ([\d.]+) s, writing ([\d.]+) s, swapping in ([\d.]+) s; tree ([0-9a-f]+)[;)]/;
 
 /**
  * One pipeline scenario: a fresh stack (own database, own JetStream stream and subject prefix,
@@ -117,8 +117,8 @@ export interface PipelineResult {
   wallS: number;
   cache: { hitRate: number | null; idealHitRate: number | null } | null;
   sim: SimulatorStats | null;
-  /** The reporter's own account of the final build; the split is absent from lines of older builds. */
-  reporter: { files: number; seconds: number; tree: string; split: { readS: number; writeS: number; swapS: number } | null } | null;
+  /** The reporter's own account of the final build, with how its time split. */
+  reporter: { files: number; seconds: number; readS: number; writeS: number; swapS: number; tree: string } | null;
   replay: { seconds: number; ok: boolean; files: number | null; identical: boolean | null; error?: string } | null;
   rssMb: Record<string, number | null>;
   /** CPU seconds each process used from `assay run` start to its exit. */
@@ -378,11 +378,11 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
       .map((l) => REPORT_WRITTEN.exec(l.msg))
       .find((m) => m !== null);
     if (written) {
-      const split = written[3] === undefined ? null : { readS: Number(written[3]), writeS: Number(written[4]), swapS: Number(written[5]) };
-      result.reporter = { files: Number(written[1]), seconds: Number(written[2]), tree: written[6], split };
+      const [files, seconds, readS, writeS, swapS] = written.slice(1, 6).map(Number);
+      result.reporter = { files, seconds, readS, writeS, swapS, tree: written[6] };
     }
-    const split = result.reporter?.split;
-    const reported = result.reporter ? `${result.reporter.files} files in ${result.reporter.seconds} s${split ? ` (reading the log ${split.readS} s, writing ${split.writeS} s, swapping in ${split.swapS} s)` : ''}` : 'no "report written" line';
+    const r = result.reporter;
+    const reported = r ? `${r.files} files in ${r.seconds} s (reading the log ${r.readS} s, writing ${r.writeS} s, swapping in ${r.swapS} s)` : 'no "report written" line';
     log(`  run: ${result.prompts} prompts in ${run.seconds.toFixed(1)} s; report: ${reported}`);
 
     const identity = basename(runDir);
