@@ -95,7 +95,7 @@ export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
   'llm_persona_two_stage/summary': { version: 1, sha256: '55efc63586a57661218d313d6802ea89f9464244572cdd6d2cbb2b319cc3d32b' },
   'llm_zero_shot/inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
   'llm_zero_shot/smoke_inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
-  report: { version: 2, sha256: 'f01aa4ac72069794ffd29b46124d7144c54a3a4cb10ca927948bef32f2a86a17' },
+  report: { version: 2, sha256: 'c8a72ffa21ad9023d52d150ce5a7676adc78b08d72f273498ae26fdb9208d180' },
   scoring: { version: 1, sha256: '2b5105c41750f91de2087498092860595cc02db72ddd9ce9e92af1408dbb7fe6' },
   'shared/fit': { version: 1, sha256: 'a753ebb42553bf6b1631b376794eab75d9f4c1c940110640bd86dc4d9e737b35' },
   'shared/prompt': { version: 1, sha256: '93cdb0e7ba151196a7b9dbaaa22e0a754f75d444ecc54c6e38b6a52634a11bd7' },
