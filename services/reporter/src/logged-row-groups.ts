@@ -2,6 +2,7 @@ import { compareCodeUnits, itemKey, type InferenceBatchRequested, type Inference
 import { EventStore, findEventsOfBatches, forEachEventPage } from '@assay/event-store';
 import { asPrediction, entityScoresOf, samplesOf, sliceRowsOf, type AttemptCompletions, type ScoredPrediction } from '@assay/experiments';
 import type { PairedSide } from '@assay/comparison';
+import type { EntityScore } from '@assay/evaluation';
 import { TextSpool, type PredictionRow, type PrefixLookup, type RowGroup, type RowGroups, type SpoolExtent } from '@assay/report';
 
 /**
@@ -102,11 +103,19 @@ export class SpooledAttemptRows implements RowGroups {
       // A fitted method's rows are its predictions; a model's, its calls' prompts.
       const entityIds = [...(this.at.fitted ? this.predictions.entitiesOf(group) : (this.calls.get(group)?.keys() ?? []))].sort(compareCodeUnits);
       if (entityIds.length === 0) continue;
-      // One per prompt (a prompt scored twice counts with its last prediction), as the rows have them.
-      const predictions = [...new Map(this.predictions.of(group).map((p) => [p.promptId, p])).values()];
-      const entityScores = predictions.length === 0 ? [] : entityScoresOf(this.at.method, predictions, this.at.items);
-      yield { group, entityIds, entities: () => this.entitiesOf(group, entityIds), prefixes: this.prefixes, entityScores };
+      yield { group, entityIds, entities: () => this.entitiesOf(group, entityIds), prefixes: this.prefixes, entityScores: this.entityScoresOf(group) };
     }
+  }
+
+  /**
+   * The method's per-entity scores of one group, from the group's scored predictions. A function of
+   * its own, not a local of groups(): a generator's locals live while it waits at `yield`, and the
+   * group's predictions (56k at ten times the bench's size) would be held while the group is written.
+   */
+  private entityScoresOf(group: string): EntityScore[] {
+    // One per prompt (a prompt scored twice counts with its last prediction), as the rows have them.
+    const predictions = [...new Map(this.predictions.of(group).map((p) => [p.promptId, p])).values()];
+    return predictions.length === 0 ? [] : entityScoresOf(this.at.method, predictions, this.at.items);
   }
 
   close(): Promise<void> {
