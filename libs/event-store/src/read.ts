@@ -268,10 +268,13 @@ export function hasKeptElements(event: StoredEvent, keep: ElementFilter): boolea
 export async function findBatchesInStream(sql: Sql, stream: string, type: string, match: DataMatch, batchIds: readonly string[]): Promise<StoredEvent[]> {
   if (match.batchId !== undefined) throw new Error(`findBatchesInStream takes the batches in batchIds, not in match (got batchId ${match.batchId})`);
   const { clause, params } = matchClause(match, 2);
-  const rows = await sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM ${batchRows('= ANY($1::text[])')} WHERE TRUE${clause} ORDER BY stream_position`, [
-    batchIds.map((id) => batchKey(stream, type, id)),
-    ...params,
-  ]);
+  // One lookup per key (a LATERAL subquery of each): with a page of keys in one `= ANY(...)`,
+  // Postgres rated a scan of the table cheaper (its rows are small, their data is toasted) and
+  // detoasted every event's data to compare batch ids: 310 ms a page of 200 on a 10x run, 14 ms so.
+  const rows = await sql.query<EventRow>(
+    `SELECT ${EVENT_COLUMNS} FROM unnest($1::text[]) AS wanted(key) CROSS JOIN LATERAL ${batchRows('= wanted.key')} WHERE TRUE${clause} ORDER BY stream_position`,
+    [[...new Set(batchIds)].map((id) => batchKey(stream, type, id)), ...params],
+  );
   return rows.map(toStoredEvent);
 }
 
