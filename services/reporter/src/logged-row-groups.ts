@@ -103,7 +103,7 @@ export class SpooledAttemptRows implements RowGroups {
       // A fitted method's rows are its predictions; a model's, its calls' prompts.
       const entityIds = [...(this.at.fitted ? this.predictions.entitiesOf(group) : (this.calls.get(group)?.keys() ?? []))].sort(compareCodeUnits);
       if (entityIds.length === 0) continue;
-      yield { group, entityIds, entities: () => this.entitiesOf(group, entityIds), prefixes: this.prefixes, entityScores: this.entityScoresOf(group) };
+      yield { group, entityIds, entities: () => this.entitiesOf(group, entityIds), prefixes: this.prefixes, entityScores: this.groupEntityScores(group) };
     }
   }
 
@@ -112,7 +112,7 @@ export class SpooledAttemptRows implements RowGroups {
    * its own, not a local of groups(): a generator's locals live while it waits at `yield`, and the
    * group's predictions (56k at ten times the bench's size) would be held while the group is written.
    */
-  private entityScoresOf(group: string): EntityScore[] {
+  private groupEntityScores(group: string): EntityScore[] {
     // One per prompt (a prompt scored twice counts with its last prediction), as the rows have them.
     const predictions = [...new Map(this.predictions.of(group).map((p) => [p.promptId, p])).values()];
     return predictions.length === 0 ? [] : entityScoresOf(this.at.method, predictions, this.at.items);
