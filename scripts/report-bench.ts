@@ -21,9 +21,9 @@ import { prepareWorkload } from './bench/workload';
  *   node dist/scripts/report-bench.js build [--state FILE]
  *     rebuilds that run's directory with the reporter's ReportBuilder in this process and prints
  *     seconds (and how they split: reading the log, writing, swapping in), CPU, files, tree hash
- *     and this process's peak RSS. The run directory already holds
- *     the tree, so this is a replay; delete it first to time a first write. Run it under
- *     `node --cpu-prof` to attribute the time.
+ *     and this process's peak RSS. The run directory already holds the tree, so this is a
+ *     replay; delete it first to time a first write. Run it under `node --cpu-prof` to attribute
+ *     the time.
  *   node dist/scripts/report-bench.js drop [--state FILE]
  *     drops the kept database and deletes the stack's folder (run trees, logs).
  */
