@@ -140,6 +140,17 @@ function itemRuns(table: SampleTable, rows: Slice): Slice[] {
   return runs(rows, (r) => table.item[r]);
 }
 
+/** The runs of rows of one group (the table's rows are sorted by group first). */
+function groupRuns(table: SampleTable, rows: Slice): Slice[] {
+  const groupIds = new Map<string, number>();
+  return runs(rows, (r) => {
+    const g = table.items[table.item[r]].group;
+    let id = groupIds.get(g);
+    if (id === undefined) groupIds.set(g, (id = groupIds.size));
+    return id;
+  });
+}
+
 /** Per-item distribution metrics (across respondents) of one item's rows. */
 function itemDistribution(table: SampleTable, answers: AnswerColumns, rows: Slice): { wasserstein: MetricValue; variance_ratio: MetricValue; respondent_correlation: MetricValue } {
   const scored = scoredRows(answers, rows);
@@ -369,6 +380,32 @@ function groupEntitySlices(table: SampleTable, groups: Slice[]): Slice[] {
   return out;
 }
 
+/** Each entity's summary within each group (slices of the table's group runs), worst first within a group. */
+function entityScoresOfGroups(table: SampleTable, answers: AnswerColumns, groups: Slice[]): EntityScore[] {
+  return groupEntitySlices(table, groups)
+    .map((part) => ({ group: table.items[table.item[part[0]]].group, entityId: table.entityIds[table.entity[part[0]]], summary: summarizeSlice(table, answers, part, false) }))
+    .sort(
+      (a, b) =>
+        compareCodeUnits(a.group, b.group) ||
+        compareWorstFirst(a.summary.primary.value, b.summary.primary.value) ||
+        compareCodeUnits(a.entityId, b.entityId),
+    );
+}
+
+/**
+ * evaluate(...).byEntity alone, the same numbers bit for bit: the per-entity summaries without the
+ * by-item, by-group and overall ones, which cost as much again (the reporter scores a group's
+ * entities this way while it writes the group, where only these are shown).
+ */
+export function evaluateEntities(args: { method: string; samples: Sample[]; predictions: Prediction[]; items: ItemDef[] }): EntityScore[] {
+  const { method, samples, predictions, items } = args;
+  if (samples.length === 0) throw new Error(`evaluate(${method}): no samples`);
+  const { table, answers } = tableOf(samples, predictions, items, method);
+  const byEntity = entityScoresOfGroups(table, answers.answers, groupRuns(table, allRows(table)));
+  assertAllFinite(byEntity, `evaluate(${method}).byEntity`);
+  return byEntity;
+}
+
 /** evaluate() on a table and one method's answers to it: the one implementation every path above goes through. */
 export function evaluateTable(method: string, table: SampleTable, answers: AnswerColumns, bootstrap: BootstrapOptions = DEFAULT_BOOTSTRAP, scope: EvaluateScope = {}): MethodScores {
   const { perEntity = true, distributionIntervals: withDistributionIntervals = true } = scope;
@@ -382,24 +419,11 @@ export function evaluateTable(method: string, table: SampleTable, answers: Answe
     kind: itemOfRow(part[0]).kind,
     summary: summarizeSlice(table, answers, part, true),
   }));
-  const groupIds = new Map<string, number>();
-  const groups = runs(all, (r) => {
-    const g = itemOfRow(r).group;
-    let id = groupIds.get(g);
-    if (id === undefined) groupIds.set(g, (id = groupIds.size));
-    return id;
-  });
+  const groups = groupRuns(table, all);
   const byGroup: GroupScore[] = groups
     .map((part) => ({ group: itemOfRow(part[0]).group, summary: summarizeSlice(table, answers, part, true) }))
     .sort((a, b) => compareWorstFirst(a.summary.primary.value, b.summary.primary.value) || compareCodeUnits(a.group, b.group));
-  const byEntity: EntityScore[] = (perEntity ? groupEntitySlices(table, groups) : [])
-    .map((part) => ({ group: itemOfRow(part[0]).group, entityId: table.entityIds[table.entity[part[0]]], summary: summarizeSlice(table, answers, part, false) }))
-    .sort(
-      (a, b) =>
-        compareCodeUnits(a.group, b.group) ||
-        compareWorstFirst(a.summary.primary.value, b.summary.primary.value) ||
-        compareCodeUnits(a.entityId, b.entityId),
-    );
+  const byEntity = perEntity ? entityScoresOfGroups(table, answers, groups) : [];
 
   const overall = withIntervals(summarizeSlice(table, answers, all, true), table, answers, bootstrap, withDistributionIntervals);
   const result: MethodScores = { method, overall, byGroup, byItem, byEntity };

@@ -2,7 +2,7 @@ export * from './types';
 export { EVALUATOR_VERSION } from './version';
 export { compareWorstFirst } from './order';
 export { parseAnswer, toPrediction, type ParseResult } from './parse';
-export { evaluate } from './evaluate';
+export { evaluate, evaluateEntities } from './evaluate';
 export { METRIC_DEFINITIONS } from './metrics';
 export {
   trainMeanBaseline,

@@ -2,7 +2,7 @@ import type { ItemDef, Prediction, Sample } from '@assay/contracts';
 import { answerTable, featureTableOf, runBaseline } from './baseline-fit';
 import { knnFitter, standardBaselineRuns, standardTableBaselines, TRAIN_MEAN_METHOD } from './baselines';
 import { buildEvaluation, buildTableEvaluation, scoreBaselines, scoreTableBaselines, tableInputsDigest, baselineInputsDigest } from './build';
-import { evaluate, evaluateRows, evaluateTable, joinRows, tableOf } from './evaluate';
+import { evaluate, evaluateEntities, evaluateRows, evaluateTable, joinRows, tableOf } from './evaluate';
 import { answerFactsOf } from './review';
 import { addFailure, ANSWER_INFERENCE_FAILURE, ANSWER_MISSING, ANSWER_OK, ANSWER_PARSE_FAILURE, noFailures, TableBuilder } from './table';
 
@@ -74,6 +74,25 @@ describe('evaluateTable', () => {
     expect(evaluateRows('m', joinRows(samples, predictions, items, 'm'), { resamples: 200, seed: 3 })).toEqual(viaTable);
     expect(evaluate({ method: 'm', samples, predictions, items, bootstrap: { resamples: 200, seed: 3 } })).toEqual(viaTable);
     expect(viaTable.byEntity.map((e) => `${e.group}/${e.entityId}`).sort()).toHaveLength(12);
+  });
+});
+
+describe('evaluateEntities', () => {
+  it('given samples with failures, an outlier and a missing prediction, then exactly the byEntity of evaluate, in its order', () => {
+    const byEntity = evaluateEntities({ method: 'm', samples: [...samples].reverse(), predictions, items });
+    expect(byEntity).toEqual(evaluate({ method: 'm', samples, predictions, items, bootstrap: { resamples: 1, seed: 1 } }).byEntity);
+    expect(byEntity.map((e) => `${e.group}/${e.entityId}`)).toHaveLength(12);
+  });
+
+  it("given one group's samples, then the same entity scores as that group's part of the whole evaluation", () => {
+    const g1 = (x: { group: string }) => x.group === 'g1';
+    const whole = evaluate({ method: 'm', samples, predictions, items, bootstrap: { resamples: 1, seed: 1 } }).byEntity.filter(g1);
+    expect(evaluateEntities({ method: 'm', samples: samples.filter(g1), predictions: predictions.filter(g1), items })).toEqual(whole);
+  });
+
+  it('given no samples, or a prediction of another method, then the errors evaluate gives', () => {
+    expect(() => evaluateEntities({ method: 'm', samples: [], predictions: [], items })).toThrow('evaluate(m): no samples');
+    expect(() => evaluateEntities({ method: 'x', samples, predictions, items })).toThrow('is from method "m", expected "x"');
   });
 });
 

@@ -1,7 +1,7 @@
 import type { AssayEvent, AssayEventType, EventOfType, ExperimentPlanned, ExperimentRequested, ExperimentStarted, InferenceBatchRequested, InferenceCompleted, ItemDef } from '@assay/contracts';
 import { AnyExperimentConfig } from '@assay/config';
 import { compareCodeUnits, itemKey } from '@assay/contracts';
-import { evaluateRows, EVALUATOR_VERSION, joinRows, loggedEvaluationResult, type EntityScore, type EvaluationResult } from '@assay/evaluation';
+import { evaluateEntities, EVALUATOR_VERSION, loggedEvaluationResult, type EntityScore, type EvaluationResult } from '@assay/evaluation';
 import type { EntityInputCall, PredictionRow, RunWideReport, StageReuse } from '@assay/report';
 import { methodCatalog } from '@assay/methods/registry';
 import { runMode } from '@assay/report';
@@ -263,17 +263,14 @@ export function sliceRowsOf(slice: GroupSlice, args: { fitted: boolean; items: R
   return rows;
 }
 
-/** Only byEntity is taken from evaluateRows here, and it does not depend on the bootstrap: one resample is enough. */
-const NO_INTERVALS = { resamples: 1, seed: 1 };
-
 /**
  * Per-entity scores (byEntity) of some predictions, e.g. one group's. An entity's score in a group
- * is a function of that group's rows only (evaluateRows partitions by group and entity, each part
+ * is a function of that group's rows only (the evaluation partitions by group and entity, each part
  * in item order), so scoring a group at a time gives the same numbers, bit for bit, as scoring the
  * whole run. They are not in evaluation.completed (size): recomputed here with the same scoring.
  */
 export function entityScoresOf(method: string, predictions: ScoredPrediction[], items: readonly ItemDef[]): EntityScore[] {
-  return evaluateRows(method, joinRows(samplesOf(predictions), predictions.map(asPrediction), [...items], method), NO_INTERVALS, { distributionIntervals: false }).byEntity;
+  return evaluateEntities({ method, samples: samplesOf(predictions), predictions: predictions.map(asPrediction), items: [...items] });
 }
 
 /**

@@ -85,19 +85,19 @@ export interface StageCodeRecord {
 
 // BEGIN RECORDED STAGE CODE (written by scripts/record-stage-code.ts)
 export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
-  'baseline_knn/fit': { version: 1, sha256: '932b75051730b162422514bc9cfdf9639f0f43e86b962dbe5244f8ae72910afe' },
-  'baseline_linear/fit': { version: 1, sha256: '932b75051730b162422514bc9cfdf9639f0f43e86b962dbe5244f8ae72910afe' },
-  'baseline_majority/fit': { version: 1, sha256: '932b75051730b162422514bc9cfdf9639f0f43e86b962dbe5244f8ae72910afe' },
-  'baseline_train_mean/fit': { version: 1, sha256: '932b75051730b162422514bc9cfdf9639f0f43e86b962dbe5244f8ae72910afe' },
+  'baseline_knn/fit': { version: 1, sha256: '77f304e14497c4cfdf55d4f065f446ab33c4149d75b15ae0e43aac038c0c9d76' },
+  'baseline_linear/fit': { version: 1, sha256: '77f304e14497c4cfdf55d4f065f446ab33c4149d75b15ae0e43aac038c0c9d76' },
+  'baseline_majority/fit': { version: 1, sha256: '77f304e14497c4cfdf55d4f065f446ab33c4149d75b15ae0e43aac038c0c9d76' },
+  'baseline_train_mean/fit': { version: 1, sha256: '77f304e14497c4cfdf55d4f065f446ab33c4149d75b15ae0e43aac038c0c9d76' },
   'llm_few_shot/inference': { version: 1, sha256: 'd86461fbdb6b0b3ba253d89b9dd4da0f657b49bab3365912542f3a92e87ec97e' },
   'llm_few_shot/smoke_inference': { version: 1, sha256: 'd86461fbdb6b0b3ba253d89b9dd4da0f657b49bab3365912542f3a92e87ec97e' },
   'llm_persona_two_stage/inference': { version: 1, sha256: '55efc63586a57661218d313d6802ea89f9464244572cdd6d2cbb2b319cc3d32b' },
   'llm_persona_two_stage/summary': { version: 1, sha256: '55efc63586a57661218d313d6802ea89f9464244572cdd6d2cbb2b319cc3d32b' },
   'llm_zero_shot/inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
   'llm_zero_shot/smoke_inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
-  report: { version: 2, sha256: 'c8a72ffa21ad9023d52d150ce5a7676adc78b08d72f273498ae26fdb9208d180' },
-  scoring: { version: 1, sha256: '2b5105c41750f91de2087498092860595cc02db72ddd9ce9e92af1408dbb7fe6' },
-  'shared/fit': { version: 1, sha256: 'a753ebb42553bf6b1631b376794eab75d9f4c1c940110640bd86dc4d9e737b35' },
+  report: { version: 2, sha256: 'b1772b4a4fd143e08bc185b02c186d61f317b14ca00a8555ba0e503cd27d9c06' },
+  scoring: { version: 1, sha256: 'ddf0381ace7049d59b274baf08b60893c0133770bb0c9183c8ea41efcbcc5c2b' },
+  'shared/fit': { version: 1, sha256: '08372665f18e987b5bf77163ebcb872df3dccc77196ed41f3a03474f62ddedfe' },
   'shared/prompt': { version: 1, sha256: '93cdb0e7ba151196a7b9dbaaa22e0a754f75d444ecc54c6e38b6a52634a11bd7' },
 };
 // END RECORDED STAGE CODE
