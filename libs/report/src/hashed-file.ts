@@ -29,9 +29,18 @@ export class HashedFile {
     return opened;
   }
 
-  write(chunk: Buffer | string, callback: (error?: Error | null) => void): boolean {
+  /**
+   * A write error is kept (thrown by the next append() and by close()), not handed to `callback`:
+   * parquetjs-lite does not wait for the write of its file header, so an error handed to that
+   * write's callback (a file aborted at once, a full disk) would be an unhandled rejection, which
+   * ends the process.
+   */
+  write(chunk: Buffer | string, callback: () => void): boolean {
     this.hash.update(chunk);
-    return this.file.write(chunk, callback);
+    return this.file.write(chunk, (error) => {
+      if (error) this.failure ??= error;
+      callback();
+    });
   }
 
   end(callback: () => void): WriteStream {
@@ -76,7 +85,8 @@ export class HashedFile {
     await closed;
   }
 
-  private throwIfFailed(): void {
+  /** Throws the first write error, if any. */
+  throwIfFailed(): void {
     if (this.failure) throw this.failure;
   }
 }

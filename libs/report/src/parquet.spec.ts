@@ -140,6 +140,23 @@ describe('ParquetFileWriter', () => {
     await writer.close();
   });
 
+  it('given a file just opened (its header write still in flight), when aborted, then no unhandled rejection ends the process', async () => {
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      for (let i = 0; i < 20; i++) {
+        const writer = await ParquetFileWriter.open(join(root, `at-once-${i}.parquet`), RAW_OUTPUTS_COLUMNS);
+        await writer.abort();
+        expect(() => writer.sha256()).toThrow();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+  });
+
   it('given a row group written, when aborted, then the handle is released without a footer, and there is no hash', async () => {
     const path = join(root, 'aborted.parquet');
     const writer = await ParquetFileWriter.open(path, RAW_OUTPUTS_COLUMNS);

@@ -274,6 +274,7 @@ export class ParquetFileWriter {
   }
 
   async append(row: Record<string, ParquetValue>): Promise<void> {
+    this.file.throwIfFailed();
     const record: Record<string, unknown> = {};
     for (const [name, spec] of this.columnList) {
       const value = row[name];
