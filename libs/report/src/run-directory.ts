@@ -28,8 +28,7 @@ import {
   sortRows,
   SUMMARY_FILE,
 } from './layout';
-import { ParquetFileWriter, PREDICTIONS_COLUMNS, rawOutputsColumns, type ColumnSpec } from './parquet';
-import { ParquetThread, type ParquetRowWriter } from './parquet-thread';
+import { ParquetFileWriter, PREDICTIONS_COLUMNS, rawOutputsColumns } from './parquet';
 import { groupDistributionSvg, type DistributionRow } from './distribution-plot';
 import { renderReadmeOf } from './readme';
 import type { CacheStats, EntityInputCall, ModelCall, PredictionRow, RunReport, RunWideReport, WriteResult } from './types';
@@ -51,10 +50,8 @@ export const DISTRIBUTION_CHART = 'distribution.svg';
  * Memory stays bounded for large runs: rows come a group at a time (RowGroups) and the run-wide
  * files are made from small per-group aggregates, a full prompt (shared prefix + suffix) is built
  * only for the one row being written, parquet rows are flushed per row group, and the file sink
- * and the parquet thread hold at most a few MB of pending content each. Three threads share the
- * work: this one renders, the sink's thread writes the text files, and the parquet thread (in the
- * build; in-process where this module runs from its TypeScript source) encodes and writes both
- * parquet files.
+ * holds at most a few MB of pending content. Parquet encoding runs here while the sink's thread writes the
+ * text files, so both cores work.
  */
 
 const GROUP_PREDICTION_HEADER = [
@@ -481,12 +478,9 @@ export async function writeRunDirectory(report: RunReport | RunWideReport, dir: 
   if (reuseFrom !== null && resolve(reuseFrom) === resolve(dir)) throw new Error(`reuseUnchangedFrom must be another directory than ${dir}`);
   const hasher = new TreeHasher();
   const sink = new FileSink(dir, hasher, reuseFrom, { replaceExisting: opts.prewritten !== undefined });
-  const parquetThread = ParquetThread.beside();
-  const openParquet = (path: string, columns: Record<string, ColumnSpec>): Promise<ParquetRowWriter> =>
-    parquetThread === null ? ParquetFileWriter.open(path, columns) : Promise.resolve(parquetThread.open(path, columns));
   const streamed: StreamedFile[] = [];
   try {
-    await writeTree(report, source, dir, sink, hasher, streamed, opts.prewritten ?? NOTHING_STAGED, openParquet);
+    await writeTree(report, source, dir, sink, hasher, streamed, opts.prewritten ?? NOTHING_STAGED);
     const removedLeftovers = opts.prewritten === undefined ? [] : await removeFilesNotIn(dir, hasher.paths());
     return { files: hasher.size, treeHash: await hasher.digest(), linkedFiles: sink.linkedFiles, removedLeftovers };
   } catch (error) {
@@ -496,7 +490,6 @@ export async function writeRunDirectory(report: RunReport | RunWideReport, dir: 
     for (const p of streamed) await p.abort();
     throw error;
   } finally {
-    await parquetThread?.terminate();
     await hasher.close();
   }
 }
@@ -534,7 +527,6 @@ async function writeTree(
   hasher: TreeHasher,
   streamed: StreamedFile[],
   prewritten: StagedFiles,
-  openParquet: (path: string, columns: Record<string, ColumnSpec>) => Promise<ParquetRowWriter>,
 ): Promise<void> {
   const put = (rel: string, content: string): Promise<void> => sink.write(rel, content);
   const ev = report.evaluation;
@@ -553,9 +545,9 @@ async function writeTree(
   // A leftover of a killed attempt at this build is replaced, never written through.
   await rm(join(dir, 'predictions.parquet'), { force: true });
   await rm(join(dir, 'raw_outputs.parquet'), { force: true });
-  const predictions = await openParquet(join(dir, 'predictions.parquet'), PREDICTIONS_COLUMNS);
+  const predictions = await ParquetFileWriter.open(join(dir, 'predictions.parquet'), PREDICTIONS_COLUMNS);
   streamed.push(predictions);
-  const raw = await openParquet(join(dir, 'raw_outputs.parquet'), rawOutputsColumns(source.anyFailover));
+  const raw = await ParquetFileWriter.open(join(dir, 'raw_outputs.parquet'), rawOutputsColumns(source.anyFailover));
   streamed.push(raw);
   // The table of every row, a group at a time: streamed rather than kept whole (~26 MB of text at ten times the bench's size).
   await mkdir(join(dir, 'diagnostics'), { recursive: true });
