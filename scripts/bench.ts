@@ -549,7 +549,11 @@ async function bench(args: Args, bridgeNote: string | null): Promise<void> {
         targets.push({
           name: '(a1) CPU per prompt, four services summed (from /proc) <= 0.5 ms',
           pass: m.totalMs === null ? null : m.totalMs <= 0.5,
-          detail: m.totalMs === null ? 'not measured' : `${m.totalMs.toFixed(3)} ms = ${m.perService}; simulator apart ${fixed(m.simulatorMs, 3)} ms/prompt`,
+          detail:
+            m.totalMs === null
+              ? 'not measured'
+              : `${m.totalMs.toFixed(3)} ms = ${m.perService}; simulator apart ${fixed(m.simulatorMs, 3)} ms/prompt` +
+                (a1.bare && a1.bare.prompts > 0 ? `; the bare client's own CPU ${((a1.bare.cpuS * 1000) / a1.bare.prompts).toFixed(3)} ms/prompt (the same prompts sent with no pipeline, to set beside the worker's)` : ''),
         });
         targets.push({ name: '(a1) every service peak RSS < 512 MB', pass: m.rssOk, detail: m.rss });
       }

@@ -138,7 +138,7 @@ export interface PipelineResult {
   answered?: AnsweredOnce;
   killedAtS?: number;
   /** The bare client's run (see PipelineOptions.bareClient). */
-  bare?: { prompts: number; seconds: number; errors: number };
+  bare?: { prompts: number; seconds: number; errors: number; cpuS: number };
   /** The run's model answers by phase, from its inference.completed events. */
   calls?: CallsByPhase;
   followUp?: FollowUpResult;
@@ -400,8 +400,11 @@ export async function runPipeline(o: PipelineOptions, log: (line: string) => voi
     log(`  replay: ${replay.seconds.toFixed(1)} s${result.replay.error ? ` (${result.replay.error})` : ''}, same tree: ${result.replay.identical}`);
     if (o.bareClient) {
       await sim.resetPrefixCache();
+      // The bench process does nothing else meanwhile: its CPU is what sending the prompts costs a client.
+      const cpuBefore = process.cpuUsage();
       const bare = await drive(o.bareClient, { url: stack.simulatorUrl, client: sim, concurrency: o.concurrency, maxTokens: o.maxTokens, mode: 'warm', batchesInFlight: 16, capSeconds: o.runTimeoutS });
-      result.bare = { prompts: bare.done, seconds: bare.seconds, errors: bare.errors };
+      const cpu = process.cpuUsage(cpuBefore);
+      result.bare = { prompts: bare.done, seconds: bare.seconds, errors: bare.errors, cpuS: (cpu.user + cpu.system) / 1e6 };
       log(`  bare client (warm-then-fan-out, ${o.concurrency} in flight, 16 entities at once, same simulator): ${bare.done} prompts in ${bare.seconds.toFixed(1)} s${bare.errors ? `, ${bare.errors} errors` : ''}`);
     }
     if (o.followUp) {
