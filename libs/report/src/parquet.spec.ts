@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import parquet = require('parquetjs-lite');
 import parquetShredder = require('parquetjs-lite/lib/shred');
 import parquetPlain = require('parquetjs-lite/lib/codec/plain');
-import { encodePlainByteArray, libraryPlainEncode, libraryShredRecord, ParquetFileWriter, RAW_OUTPUTS_COLUMNS, shredFlatRecord, type ParquetValue } from './parquet';
+import { encodePlainByteArray, libraryPlainEncode, libraryShredRecord, ParquetFileWriter, PrefixedText, PrefixEncoder, PREDICTIONS_COLUMNS, RAW_OUTPUTS_COLUMNS, shredFlatRecord, type ParquetValue } from './parquet';
 import { readParquet } from './testing/read-parquet';
 
 let root: string;
@@ -72,7 +72,7 @@ describe('encodePlainByteArray', () => {
   });
 
   it('names a value that is neither text nor bytes', () => {
-    expect(() => encodePlainByteArray(['ok', 7])).toThrow('parquet BYTE_ARRAY value must be a string or a Buffer, got number');
+    expect(() => encodePlainByteArray(['ok', 7])).toThrow('parquet BYTE_ARRAY value must be a string, a Buffer or a PrefixedText, got number');
   });
 });
 
@@ -132,6 +132,47 @@ describe('ParquetFileWriter', () => {
     expect(read.rowGroups).toBe(3);
     expect(read.rows).toHaveLength(rows.length);
     expect(read.rows[11]).toMatchObject({ item: 'item ✓ 11', output_text: null, inference_error: 'HTTP 500', prompt_tokens: { $bigint: '11' } });
+  });
+
+  it('given prompts as prefix + suffix (PrefixEncoder), then the bytes of the joined texts, over several row groups', async () => {
+    // Heads shared by runs of rows, multi-byte text on both sides, an empty tail, and a head
+    // ending in half a surrogate pair whose other half starts the tail.
+    const heads = ['shared prefix é ✓ '.repeat(40), 'another entity 🙂 ', 'short', 'pair split \ud83d', ''];
+    const tails = (i: number) => (i % 5 === 3 ? '\ude42 then text' : i % 7 === 0 ? '' : `suffix ✓ ${i}`);
+    const headOf = (i: number) => heads[Math.floor(i / 300) % heads.length];
+    const joined = join(root, 'joined.parquet');
+    const prefixed = join(root, 'prefixed.parquet');
+    const whole = await ParquetFileWriter.open(joined, RAW_OUTPUTS_COLUMNS);
+    const parts = await ParquetFileWriter.open(prefixed, RAW_OUTPUTS_COLUMNS);
+    const encoder = new PrefixEncoder();
+    for (const [i, row] of rows.entries()) {
+      await whole.append({ ...row, input_text: headOf(i) + tails(i) });
+      await parts.append({ ...row, input_text: encoder.text(headOf(i), tails(i)) });
+    }
+    await whole.close();
+    await parts.close();
+    expect((await readFile(prefixed)).equals(await readFile(joined))).toBe(true);
+    const read = readParquet(prefixed).rows;
+    expect(read[1].input_text).toBe(heads[0] + 'suffix ✓ 1');
+    expect(read[903].input_text).toBe('pair split 🙂 then text');
+  });
+
+  it('given values that share a head, then PrefixEncoder encodes it once, and again when it changes', () => {
+    const encoder = new PrefixEncoder();
+    const [a, b, c] = [encoder.text('head ✓', 'x'), encoder.text('head ✓', 'y'), encoder.text('other', 'z')];
+    expect(a).toBeInstanceOf(PrefixedText);
+    expect((a as PrefixedText).head).toBe((b as PrefixedText).head);
+    expect((a as PrefixedText).head.toString('utf8')).toBe('head ✓');
+    expect((c as PrefixedText).head.toString('utf8')).toBe('other');
+    expect(encoder.text('half \ud83d', '\ude42')).toBe('half \ud83d\ude42');
+  });
+
+  it('given text in a column that is not text, then an error naming the file and the column', async () => {
+    const path = join(root, 'text-in-number.parquet');
+    const writer = await ParquetFileWriter.open(path, PREDICTIONS_COLUMNS);
+    const row = { entity_id: 'e', group: 'g', item: 'i', kind: 'binary', actual: new PrefixEncoder().text('a', 'b'), predicted: 1, abs_error: 0, parse_status: 'ok', outlier: false };
+    await expect(writer.append(row)).rejects.toThrow(`${path}: column actual is DOUBLE, got text`);
+    await writer.abort();
   });
 
   it('has no hash before the file is closed', async () => {

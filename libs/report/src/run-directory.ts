@@ -28,7 +28,7 @@ import {
   sortRows,
   SUMMARY_FILE,
 } from './layout';
-import { ParquetFileWriter, PREDICTIONS_COLUMNS, rawOutputsColumns } from './parquet';
+import { ParquetFileWriter, PrefixEncoder, PREDICTIONS_COLUMNS, rawOutputsColumns } from './parquet';
 import { groupDistributionSvg, type DistributionRow } from './distribution-plot';
 import { renderReadmeOf } from './readme';
 import type { CacheStats, EntityInputCall, ModelCall, PredictionRow, RunReport, RunWideReport, WriteResult } from './types';
@@ -115,11 +115,15 @@ function summaryHeader(kindKeys: readonly string[]): string[] {
 
 /** The model input exactly as sent: the entity's shared prefix plus this item's suffix. */
 function inputText(prefixes: PrefixLookup, r: PredictionRow): string {
+  return prefixOf(prefixes, r) + r.suffix;
+}
+
+function prefixOf(prefixes: PrefixLookup, r: PredictionRow): string {
   const prefix = prefixes.get(r.prefixId);
   if (prefix === undefined) {
     throw new Error(`prefix ${JSON.stringify(r.prefixId)} of ${JSON.stringify([r.group, r.entityId, r.item])} is missing from report.prefixes`);
   }
-  return prefix + r.suffix;
+  return prefix;
 }
 
 function outputText(r: PredictionRow): string {
@@ -549,6 +553,8 @@ async function writeTree(
   streamed.push(predictions);
   const raw = await ParquetFileWriter.open(join(dir, 'raw_outputs.parquet'), rawOutputsColumns(source.anyFailover));
   streamed.push(raw);
+  // Its prompts as prefix + suffix: an entity's prefix is encoded once for all its rows.
+  const inputs = new PrefixEncoder();
   // The table of every row, a group at a time: streamed rather than kept whole (~26 MB of text at ten times the bench's size).
   await mkdir(join(dir, 'diagnostics'), { recursive: true });
   await rm(join(dir, FLAT_TABLE), { force: true });
@@ -648,9 +654,8 @@ async function writeTree(
           if (early === undefined) await put(path, itemFileContent(r, prefixes, report.method));
           continue;
         }
-        const input = inputText(prefixes, r);
         await raw.append({
-          entity_id: r.entityId, group: r.group, item: r.item, prompt_id: r.promptId, input_text: input,
+          entity_id: r.entityId, group: r.group, item: r.item, prompt_id: r.promptId, input_text: inputs.text(prefixOf(prefixes, r), r.suffix),
           output_text: r.outputText, prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens,
           cached_tokens: r.cachedTokens, latency_ms: r.latencyMs, attempts: r.attempts, worker: r.worker,
           inference_error: r.inferenceError, finish_reason: r.finishReason, model: r.call.model, lora_adapter: r.call.loraAdapter,
@@ -658,7 +663,7 @@ async function writeTree(
           guided_json: r.call.guidedJson, replica: r.replica, started_at: r.startedAt, finished_at: r.finishedAt,
           failover_from: r.failoverFrom,
         });
-        if (early === undefined) await put(path, renderItemFile(r, input));
+        if (early === undefined) await put(path, renderItemFile(r, inputText(prefixes, r)));
       }
       const entityInput = report.entityInputs?.get(entity.entityId);
       if (entityInput !== undefined) {
