@@ -1,6 +1,8 @@
 import { Controller, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { Subjects, type EvaluationBatchScored } from '@assay/contracts';
+import { EventStore } from '@assay/event-store';
+import { ExperimentStates } from '@assay/experiments';
 import { OnEvent } from '@assay/messaging/nest';
 import { outputNotWritable } from '@assay/report';
 import { ReportBuilder } from './report-builder';
@@ -10,6 +12,11 @@ import { ReportBuilder } from './report-builder';
  * of its attempt and round, while the rest of the run is still inferred and scored; the build at
  * evaluation.completed then writes only what depends on every entity. Appends nothing: a
  * redelivery writes the same bytes again.
+ *
+ * It also keeps the reporter's state of the experiment (shared with EvaluationCompletedConsumer)
+ * up to date as batches are scored, reading only what was appended since: loaded first at
+ * evaluation.completed, the whole run's stream was folded before the build could start (0.3 s
+ * at the bench's size, 2.5-3.3 s at ten times, after the last batch).
  */
 @Controller()
 export class EvaluationBatchScoredConsumer {
@@ -17,7 +24,11 @@ export class EvaluationBatchScoredConsumer {
   /** Attempts whose staging tree could not be written: said once each, not per batch. */
   private readonly unwritable = new Set<string>();
 
-  constructor(private readonly builder: ReportBuilder) {}
+  constructor(
+    private readonly builder: ReportBuilder,
+    private readonly states: ExperimentStates,
+    private readonly store: EventStore,
+  ) {}
 
   @OnEvent(Subjects['evaluation.batch.scored'])
   async onEvaluationBatchScored(@Payload() event: EvaluationBatchScored): Promise<void> {
@@ -37,5 +48,6 @@ export class EvaluationBatchScoredConsumer {
         this.logger.warn(`${unwritable}; its item files are left to the build at evaluation.completed`);
       }
     }
+    await this.states.load(this.store, event.data.identity);
   }
 }

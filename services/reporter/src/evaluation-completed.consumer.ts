@@ -16,9 +16,8 @@ import { ReportBuilder, type BuiltReport } from './report-builder';
  */
 @Controller()
 export class EvaluationCompletedConsumer {
-  private readonly states = new ExperimentStates();
-
   constructor(
+    private readonly states: ExperimentStates,
     private readonly store: EventStore,
     private readonly builder: ReportBuilder,
     private readonly info: ServiceInfo,

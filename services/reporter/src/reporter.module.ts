@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ExperimentStates } from '@assay/experiments';
 import { EvaluationBatchScoredConsumer } from './evaluation-batch-scored.consumer';
 import { EvaluationCompletedConsumer } from './evaluation-completed.consumer';
 import { ExperimentFinishedConsumer } from './experiment-finished.consumer';
@@ -12,6 +13,7 @@ import { ReportBuilder } from './report-builder';
 
 @Module({
   controllers: [EvaluationBatchScoredConsumer, EvaluationCompletedConsumer, ExperimentFinishedConsumer, HealthController, ExperimentsController, ComparisonsController, ViewerController],
-  providers: [ReportBuilder, ComparisonBuilder, LiveProgressHub],
+  // One ExperimentStates for the consumers: the batch consumer keeps it current for the report's.
+  providers: [ReportBuilder, ComparisonBuilder, LiveProgressHub, { provide: ExperimentStates, useFactory: () => new ExperimentStates() }],
 })
 export class ReporterModule {}
