@@ -192,7 +192,7 @@ export class PrefixedText {
   ) {}
 }
 
-/** Makes PrefixedText values, encoding each head once for the values in a row that share it. */
+/** Makes PrefixedText values, encoding a head once for the consecutive values that share it. */
 export class PrefixEncoder {
   private last: { head: string; bytes: Buffer } | null = null;
 

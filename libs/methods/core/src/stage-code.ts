@@ -95,7 +95,7 @@ export const STAGE_CODE: Readonly<Record<string, StageCodeRecord>> = {
   'llm_persona_two_stage/summary': { version: 1, sha256: '55efc63586a57661218d313d6802ea89f9464244572cdd6d2cbb2b319cc3d32b' },
   'llm_zero_shot/inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
   'llm_zero_shot/smoke_inference': { version: 1, sha256: '6dfb551b3b4572226a9d5523c1b9651ea2d0385a97329163c24c3486e8024741' },
-  report: { version: 2, sha256: '146684e0bb840fcff8e84e4f6788c695bff3a4b0895ec1ee3773b101525f95c8' },
+  report: { version: 2, sha256: '2508cd0186e46ca08e5ca7c0c2ba30708d689d1ece706bd0b2b24a0e66f6d08f' },
   scoring: { version: 1, sha256: 'ddf0381ace7049d59b274baf08b60893c0133770bb0c9183c8ea41efcbcc5c2b' },
   'shared/fit': { version: 1, sha256: '08372665f18e987b5bf77163ebcb872df3dccc77196ed41f3a03474f62ddedfe' },
   'shared/prompt': { version: 1, sha256: '93cdb0e7ba151196a7b9dbaaa22e0a754f75d444ecc54c6e38b6a52634a11bd7' },
